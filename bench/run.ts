@@ -1,0 +1,23 @@
+// `npm run bench -- NAME...`: runs the named benchmarks on the current adapter (all when none is named).
+
+import { GpuContext } from '../src/gpu/context';
+import { benchMatmul } from './matmul';
+
+const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
+  matmul: benchMatmul,
+};
+
+const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const unknown = names.filter((n) => !(n in BENCHMARKS));
+if (unknown.length) {
+  console.error(`Unknown benchmark(s): ${unknown.join(', ')}. Available: ${Object.keys(BENCHMARKS).join(', ')}`);
+  process.exit(2);
+}
+const ctx = await GpuContext.create();
+console.log(`adapter: ${ctx.adapterName} (${ctx.info.runtime}${ctx.info.isSoftware ? ', software' : ''})`);
+for (const name of names.length ? names : Object.keys(BENCHMARKS)) {
+  console.log(`\n== ${name} ==`);
+  await BENCHMARKS[name](ctx);
+}
+ctx.destroy();
+process.exit(0);

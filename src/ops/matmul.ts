@@ -1,0 +1,89 @@
+// matmul: C = alpha·op(A)·op(B), optionally accumulated into C, batched, f32.
+// Two strategies: register-blocked without shared memory (best on CPU adapters such as SwiftShader; with a
+// vec4 specialisation when the operands are aligned) and shared-memory tiled (what real GPUs want).
+// The adapter picks the default; callers may force a variant (the tests run every one).
+
+import type { GpuContext } from '../gpu/context';
+import type { Tensor } from '../gpu/tensor';
+import blockedSrc from '../../shaders/matmul_blocked.wgsl?raw';
+import blockedVec4Src from '../../shaders/matmul_blocked_vec4.wgsl?raw';
+import tiledSrc from '../../shaders/matmul_tiled.wgsl?raw';
+
+export type MatmulVariant = 'blocked' | 'tiled' | 'blocked_vec4';
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+  /** C += alpha·op(A)·op(B) instead of C = alpha·op(A)·op(B). */
+  accumulate?: boolean;
+  alpha?: number;
+  /** Number of independent products; strides are in elements (0 broadcasts that operand). */
+  batch?: number;
+  strideA?: number;
+  strideB?: number;
+  strideC?: number;
+  variant?: MatmulVariant;
+}
+
+/** Output tile of one workgroup (rows × columns of C) for each kernel. */
+const TILE: Record<MatmulVariant, { rows: number; cols: number; code: string }> = {
+  blocked: { rows: 32, cols: 64, code: blockedSrc }, // 8×8 invocations × 4×8 outputs
+  blocked_vec4: { rows: 32, cols: 64, code: blockedVec4Src },
+  tiled: { rows: 64, cols: 64, code: tiledSrc }, // 16×16 invocations × 4×4 outputs
+};
+
+export type MatmulStrategy = 'blocked' | 'tiled';
+
+export function defaultMatmulStrategy(ctx: GpuContext): MatmulStrategy {
+  return ctx.info.isSoftware ? 'blocked' : 'tiled';
+}
+
+/** Whether the vec4 kernel can read both operands: every row start and batch offset a multiple of 4. */
+export function vec4Aligned(M: number, N: number, K: number, o: MatmulOptions): boolean {
+  const batch = o.batch ?? 1;
+  const strides = batch === 1 ? [] : [o.strideA ?? M * K, o.strideB ?? K * N];
+  return K % 4 === 0 && (!o.transA || M % 4 === 0) && (o.transB || N % 4 === 0) && strides.every((s) => s % 4 === 0);
+}
+
+/** The kernel that runs this product: the strategy's, specialised to vec4 loads where the layout allows. */
+export function matmulVariant(ctx: GpuContext, M: number, N: number, K: number, o: MatmulOptions): MatmulVariant {
+  if (o.variant) return o.variant;
+  if (defaultMatmulStrategy(ctx) === 'tiled') return 'tiled';
+  return vec4Aligned(M, N, K, o) ? 'blocked_vec4' : 'blocked';
+}
+
+/**
+ * Records C = alpha·op(A)·op(B) with op(A) M×K and op(B) K×N into `out` (created when omitted).
+ * A holds M×K (K×M if transA), B holds K×N (N×K if transB), row-major.
+ */
+export function matmul(
+  ctx: GpuContext, a: Tensor, b: Tensor, M: number, N: number, K: number,
+  opts: MatmulOptions = {}, out?: Tensor,
+): Tensor {
+  const batch = opts.batch ?? 1;
+  const strideA = opts.strideA ?? M * K;
+  const strideB = opts.strideB ?? K * N;
+  const strideC = opts.strideC ?? M * N;
+  checkSize('A', a, strideA * (batch - 1) + M * K);
+  checkSize('B', b, strideB * (batch - 1) + K * N);
+  const c = out ?? ctx.tensor(batch === 1 ? [M, N] : [batch, M, N]);
+  checkSize('C', c, strideC * (batch - 1) + M * N);
+  if (M === 0 || N === 0) return c;
+
+  const variant = matmulVariant(ctx, M, N, K, opts);
+  if (variant === 'blocked_vec4' && !vec4Aligned(M, N, K, opts)) throw new Error('matmul: operands not vec4-aligned');
+  const tile = TILE[variant];
+  const pipeline = ctx.pipeline(tile.code, {
+    TRANS_A: !!opts.transA, TRANS_B: !!opts.transB, ACCUMULATE: !!opts.accumulate,
+  });
+  const params = new ArrayBuffer(32);
+  new Uint32Array(params).set([M, N, K, 0, strideA, strideB, strideC, 0]);
+  new Float32Array(params)[3] = opts.alpha ?? 1;
+  ctx.dispatch(pipeline, [a, b, c, ctx.uniform(new Uint8Array(params))],
+    [Math.ceil(N / tile.cols), Math.ceil(M / tile.rows), batch]);
+  return c;
+}
+
+function checkSize(name: string, t: Tensor, needed: number): void {
+  if (t.numel < needed) throw new Error(`matmul: ${name} has ${t.numel} elements, the product needs ${needed}`);
+}
