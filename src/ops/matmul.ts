@@ -57,9 +57,9 @@ export function matmulVariant(ctx: GpuContext, M: number, N: number, K: number, 
  * A holds M×K (K×M if transA), B holds K×N (N×K if transB), row-major.
  */
 export function matmul(
-  ctx: GpuContext, a: Tensor, b: Tensor, M: number, N: number, K: number,
-  opts: MatmulOptions = {}, out?: Tensor,
-): Tensor {
+  ctx: GpuContext, a: Tensor<'f32'>, b: Tensor<'f32'>, M: number, N: number, K: number,
+  opts: MatmulOptions = {}, out?: Tensor<'f32'>,
+): Tensor<'f32'> {
   const batch = opts.batch ?? 1;
   const strideA = opts.strideA ?? M * K;
   const strideB = opts.strideB ?? K * N;

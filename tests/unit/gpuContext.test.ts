@@ -1,0 +1,104 @@
+// The GPU context: adapter discovery, buffer pool, pipeline cache, batched submission, readback, device loss.
+
+import { describe, expect, it } from 'vitest';
+import { GpuContext } from '../../src/gpu/context';
+import { bucketSize } from '../../src/gpu/bufferPool';
+import { DeviceLostError, GpuLimitError } from '../../src/gpu/errors';
+import { matmul } from '../../src/ops/matmul';
+import { matmulRef } from '../../src/reference/matmul';
+import { gpu } from '../helpers/gpu';
+
+describe('GpuContext', () => {
+  it('finds an adapter and requests its full limits and optional features', async () => {
+    const ctx = await gpu();
+    expect(ctx.adapterName.length).toBeGreaterThan(0);
+    for (const name of ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize']) {
+      expect(ctx.info.limits[name]).toBe((ctx.adapter.limits as unknown as Record<string, number>)[name]);
+    }
+    for (const f of ['shader-f16', 'subgroups', 'timestamp-query'] as const) {
+      expect(ctx.has(f)).toBe(ctx.adapter.features.has(f));
+    }
+  });
+
+  it('round-trips typed data', async () => {
+    const ctx = await gpu();
+    const f = Float32Array.from([1.5, -2, 3e-8, Infinity]);
+    const u = Uint32Array.from([0, 1, 2 ** 32 - 1]);
+    const i = Int32Array.from([-(2 ** 31), -1, 7]);
+    expect(await ctx.read(ctx.upload(f, [4]))).toEqual(f);
+    expect(await ctx.read(ctx.upload(u, [3], 'u32'))).toEqual(u);
+    expect(await ctx.read(ctx.upload(i, [3], 'i32'))).toEqual(i);
+  });
+
+  it('pools buffers by size bucket and reuses released ones', async () => {
+    expect(bucketSize(1)).toBe(256);
+    expect(bucketSize(1000)).toBe(1024);
+    expect(bucketSize(1025)).toBe(1280);
+    expect(bucketSize(3 * 2 ** 20 + 1)).toBe(3.5 * 2 ** 20);
+    const ctx = await gpu();
+    const t = ctx.tensor([1000]);
+    const buffer = t.buffer;
+    t.release();
+    expect(() => t.release()).toThrow(/twice/);
+    const t2 = ctx.tensor([990]);
+    expect(t2.buffer).toBe(buffer);
+    t2.release();
+  });
+
+  it('caches pipelines by source and constants', async () => {
+    const ctx = await gpu();
+    const code = '// test kernel\noverride S: f32 = 1.0;\n@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n' +
+      '@compute @workgroup_size(1) fn main() { x[0] = x[0] * S; }';
+    const before = ctx.pipelines.size;
+    const p1 = ctx.pipeline(code, { S: 2 });
+    expect(ctx.pipeline(code, { S: 2 })).toBe(p1);
+    expect(ctx.pipeline(code, { S: 3 })).not.toBe(p1);
+    expect(ctx.pipelines.size).toBe(before + 2);
+    const x = ctx.upload(Float32Array.from([5]), [1]);
+    ctx.dispatch(p1, [x], [1]);
+    ctx.dispatch(ctx.pipeline(code, { S: 3 }), [x], [1]);
+    expect(Array.from(await ctx.read(x))).toEqual([30]);
+  });
+
+  it('batches hundreds of dispatches, each with its own uniforms, in order', async () => {
+    const ctx = await gpu();
+    // 300 chained products (more than one batch's worth of uniform slots): x ← x·W_i with W_i = diag(i+1)/i.
+    const n = 3;
+    let x = ctx.upload(Float32Array.from([1, 2, 3]), [1, n]);
+    const products: Float32Array[] = [];
+    for (let i = 1; i <= 300; i++) {
+      const w = new Float32Array(n * n);
+      for (let d = 0; d < n; d++) w[d * n + d] = (i + 1) / i;
+      products.push(w);
+    }
+    // Uploads first: the 300 dispatches below are then recorded with no host write in between.
+    const weights = products.map((w) => ctx.upload(w, [n, n]));
+    for (const tw of weights) x = matmul(ctx, x, tw, 1, n, n);
+    const got = await ctx.read(x);
+    // Each step multiplies by one non-zero weight per column, so float32 rounding once per step is exact.
+    let want = Float32Array.from([1, 2, 3]);
+    for (const w of products) want = Float32Array.from(matmulRef(want, w, 1, n, n));
+    expect(Array.from(got)).toEqual(Array.from(want));
+    for (let d = 0; d < n; d++) expect(got[d]).toBeCloseTo(301 * (d + 1), 1);
+  });
+
+  it('refuses work beyond the adapter limits with a clear error', async () => {
+    const ctx = await gpu();
+    const max = ctx.device.limits.maxStorageBufferBindingSize;
+    expect(() => ctx.tensor([Math.ceil(max / 4) + 1])).toThrow(GpuLimitError);
+    const code = '// noop\n@compute @workgroup_size(1) fn main() {}';
+    expect(() => ctx.dispatch(ctx.pipeline(code), [], [ctx.device.limits.maxComputeWorkgroupsPerDimension + 1]))
+      .toThrow(/exceeds this GPU's limit/);
+  });
+
+  it('surfaces a lost device as DeviceLostError', async () => {
+    const ctx = await GpuContext.create();
+    const t = ctx.upload(Float32Array.from([1, 2]), [2]);
+    ctx.device.destroy();
+    const err = await ctx.lost;
+    expect(err).toBeInstanceOf(DeviceLostError);
+    expect(err.message).toMatch(/resume from the last checkpoint/);
+    expect(() => ctx.tensor([4])).toThrow(DeviceLostError);
+    await expect(ctx.read(t)).rejects.toThrow(DeviceLostError);
+  });
+});
