@@ -1,6 +1,7 @@
 // Shared benchmark plumbing: timing with GPU sync, result files named after the adapter.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GpuContext } from '../src/gpu/context';
@@ -41,7 +42,7 @@ export function saveResults(ctx: GpuContext, name: string, results: unknown): st
     runtime: ctx.info.runtime,
     date: new Date().toISOString(),
     node: process.version,
-    cpus: (process.env.BENCH_CPUS ?? '') || undefined,
+    cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
     results,
   };
   writeFileSync(path, JSON.stringify(doc, null, 2) + '\n');

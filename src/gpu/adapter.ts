@@ -50,13 +50,15 @@ async function findDawnAdapter(powerPreference: GPUPowerPreference): Promise<Fou
     if (!(key in globalThis)) (globalThis as Record<string, unknown>)[key] = value;
   }
   const env = process.env;
-  env.XDG_RUNTIME_DIR ??= (await import('node:os')).tmpdir();
+  const [osName, fsName] = ['node:os', 'node:fs'];
+  const { tmpdir } = await import(/* @vite-ignore */ osName);
+  env.XDG_RUNTIME_DIR ??= tmpdir();
   let gpu = dawn.create([]);
   const tryCreate = async () => gpu.requestAdapter({ powerPreference });
   // An explicit ICD choice (a real GPU's, or SwiftShader's) is honoured as is.
   let adapter = env.VK_ICD_FILENAMES ? await tryCreate() : await tryCreate().catch(() => null);
   if (!adapter && !env.VK_ICD_FILENAMES) {
-    const { existsSync } = await import('node:fs');
+    const { existsSync } = await import(/* @vite-ignore */ fsName);
     if (existsSync(SWIFTSHADER_ICD)) {
       env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
       gpu = dawn.create([]);
