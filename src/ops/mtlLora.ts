@@ -1,0 +1,107 @@
+// MTL-LoRA's branch for one task t (DESIGN.md §4), forward and backward; the caller batches tokens per task.
+//   forward  h = drop(x)·Aᵀ, z = h·Λ_tᵀ, π = softmax(w_t/τ), B_mix = Σ_i π_i B^i, y += s·z·B_mixᵀ;
+//   backward G = s·dyᵀ·z, dB^i (+)= π_i·G, dπ_i = ⟨B^i, G⟩, dw_t (+)= π ⊙ (dπ − π·dπ)/τ,
+//            dz = s·dy·B_mix, dΛ_t (+)= dzᵀ·h, dh = dz·Λ_t, then dA and dx exactly as plain LoRA.
+// Shapes (row-major): x [T, in], A [r, in], Λ_t [r, r], B [n, out, r] (all B^i in one tensor), w_t [n].
+// Per-task parameters (Λ_t, w_t) are separate tensors, so each call binds just its task's.
+// Mixing B first (out·r·n work) keeps the token-sized work at one matmul, as for plain LoRA, and every
+// reduction (G, dπ, dw) runs on the GPU.
+
+import type { GpuContext } from '../gpu/context';
+import type { Tensor } from '../gpu/tensor';
+import type { MtlLoraDims, MtlLoraOptions, MtlLoraSaved } from '../reference/mtlLora';
+import { grid1d } from './grid';
+import { droppedInput, loraInputBackward, tokenProduct } from './lora';
+import { matmul } from './matmul';
+import mixSrc from '../../shaders/mtl_lora_mix.wgsl?raw';
+import gradBSrc from '../../shaders/mtl_lora_grad_b.wgsl?raw';
+import gradWSrc from '../../shaders/mtl_lora_grad_w.wgsl?raw';
+
+export type { MtlLoraDims, MtlLoraOptions };
+
+/** Kept from the forward for the backward (the caller releases them): h, z [T, r], π [n], B_mix [out, r]. */
+export type MtlLoraActivations = MtlLoraSaved<Tensor<'f32'>> & { bMix: Tensor<'f32'> };
+
+export interface MtlLoraGrads {
+  dA: Tensor<'f32'>;
+  /** This task's Λ_t gradient [r, r]. */
+  dLambda: Tensor<'f32'>;
+  /** [n, out, r], one per B^i. */
+  dBs: Tensor<'f32'>;
+  /** This task's mixing-logit gradient [n]. */
+  dw: Tensor<'f32'>;
+  /** Add to every gradient (summing micro-batches) instead of overwriting. */
+  accumulate?: boolean;
+}
+
+const WG = 64;
+
+/** y [T, out] (already holding the base layer's W·x) += the task's MTL-LoRA branch; returns what backward needs. */
+export function mtlLoraForward(ctx: GpuContext, x: Tensor<'f32'>, A: Tensor<'f32'>, lambda: Tensor<'f32'>,
+  Bs: Tensor<'f32'>, w: Tensor<'f32'>, d: MtlLoraDims, o: MtlLoraOptions, y: Tensor<'f32'>): MtlLoraActivations {
+  checkDims(x, A, lambda, Bs, d);
+  check('mtlLoraForward w', w, d.n);
+  check('mtlLoraForward y', y, d.T * d.out);
+  const xd = droppedInput(ctx, x, d, o);
+  const h = matmul(ctx, xd, A, d.T, d.r, d.in, { transB: true });
+  if (xd !== x) xd.release();
+  const z = matmul(ctx, h, lambda, d.T, d.r, d.r, { transB: true });
+
+  const size = d.out * d.r;
+  const pi = ctx.tensor([d.n]);
+  const bMix = ctx.tensor([d.out, d.r]);
+  ctx.dispatch(ctx.pipeline(mixSrc), [w, Bs, pi, bMix, ctx.uniform(params(size, d.n, 1 / o.tau))], grid1d(ctx, size, WG));
+  matmul(ctx, z, bMix, d.T, d.out, d.r, { transB: true, alpha: o.scale, accumulate: true }, y);
+  return { h, z, pi, bMix };
+}
+
+/**
+ * Backward from dy [T, out] with the forward's activations: gradients of A, Λ_t, every B^i and w_t
+ * (+= when grads.accumulate), and dx += the branch's input gradient when dx is given (it holds Wᵀ·dy).
+ * Dropout options (p, seed) and τ must be those of the forward.
+ */
+export function mtlLoraBackward(ctx: GpuContext, x: Tensor<'f32'>, saved: MtlLoraActivations, dy: Tensor<'f32'>,
+  A: Tensor<'f32'>, lambda: Tensor<'f32'>, Bs: Tensor<'f32'>, d: MtlLoraDims, o: MtlLoraOptions, grads: MtlLoraGrads,
+  dx?: Tensor<'f32'>): void {
+  checkDims(x, A, lambda, Bs, d);
+  check('mtlLoraBackward dy', dy, d.T * d.out);
+  const accumulate = !!grads.accumulate;
+  const size = d.out * d.r;
+
+  // G = s·dyᵀ·z is B_mix's gradient; all of B's and w's gradients derive from it without the tokens.
+  const g = tokenProduct(ctx, dy, saved.z, d.out, d.r, d.T, { alpha: o.scale }, ctx.tensor([d.out, d.r]));
+  ctx.dispatch(ctx.pipeline(gradBSrc, { ACCUMULATE: accumulate }),
+    [saved.pi, g, grads.dBs, ctx.uniform(params(size, d.n * size, 0))], grid1d(ctx, d.n * size, WG));
+  const dpi = ctx.tensor([d.n]);
+  ctx.dispatch(ctx.pipeline(gradWSrc, { ACCUMULATE: accumulate }),
+    [saved.pi, Bs, g, dpi, grads.dw, ctx.uniform(params(size, d.n, 1 / o.tau))], [1]);
+  dpi.release();
+  g.release();
+
+  const dz = matmul(ctx, dy, saved.bMix, d.T, d.r, d.out, { alpha: o.scale });
+  tokenProduct(ctx, dz, saved.h, d.r, d.r, d.T, { accumulate }, grads.dLambda);
+  const dh = matmul(ctx, dz, lambda, d.T, d.r, d.r);
+  dz.release();
+  loraInputBackward(ctx, x, dh, A, d, o, grads.dA, accumulate, dx);
+  dh.release();
+}
+
+/** The uniform block shared by the three MTL kernels: two counts and a float (1/τ where used). */
+function params(a: number, b: number, f: number): Uint8Array {
+  const buf = new ArrayBuffer(16);
+  new Uint32Array(buf).set([a, b]);
+  new Float32Array(buf)[2] = f;
+  return new Uint8Array(buf);
+}
+
+function checkDims(x: Tensor, A: Tensor, lambda: Tensor, Bs: Tensor, d: MtlLoraDims): void {
+  if (!(d.n >= 1)) throw new Error(`MTL-LoRA needs at least one B matrix, got n = ${d.n}`);
+  check('MTL-LoRA x', x, d.T * d.in);
+  check('MTL-LoRA A', A, d.r * d.in);
+  check('MTL-LoRA lambda', lambda, d.r * d.r);
+  check('MTL-LoRA Bs', Bs, d.n * d.out * d.r);
+}
+
+function check(name: string, t: Tensor, needed: number): void {
+  if (t.numel < needed) throw new Error(`${name} has ${t.numel} elements, needs ${needed}`);
+}

@@ -1,0 +1,148 @@
+// LoRA branch (forward, backward, split-K token product, dropout) against the float64 reference.
+//
+// Tolerances are forward-error bounds, not tuned constants. For a float32 chain of products whose longest
+// accumulation path has K terms, |got − exact| ≤ γ_K · (the same chain on absolute values), γ_K = K·u/(1−K·u),
+// u = 2⁻²⁴; the chain on |inputs| comes from the reference itself. Each accumulate into an existing value
+// and each multiplication by alpha adds one rounding, covered by 2u·(|result| + |old value|). A wrong,
+// doubled or missing term costs about 1/K of the chain, orders of magnitude above these bounds.
+
+import { describe, expect, it } from 'vitest';
+import { type LoraDims, type LoraOptions, loraBackward, loraForward, tokenProduct } from '../../src/ops/lora';
+import { dropoutKeep, dropoutRef, dropoutThreshold, loraBackwardRef, loraForwardRef, tokenProductRef }
+  from '../../src/reference/lora';
+import { mismatches } from '../helpers/compare';
+import { gpu } from '../helpers/gpu';
+import { dot, numericGrad } from '../helpers/gradcheck';
+import { freshSeed, randomF32, rng } from '../helpers/random';
+
+const U = 2 ** -24;
+const gamma = (k: number) => (k * U) / (1 - k * U);
+const abs = (a: ArrayLike<number>) => Float64Array.from(a as ArrayLike<number>, Math.abs);
+const seed = freshSeed();
+
+/** got ≈ want within γ_K·chain + 2u·(|want| + |old|), elementwise. */
+function within(got: ArrayLike<number>, want: ArrayLike<number>, chain: ArrayLike<number>, K: number,
+  old?: ArrayLike<number>) {
+  return mismatches(got, want, (i) => gamma(K) * chain[i] + 2 * U * (Math.abs(want[i]) + Math.abs(old ? old[i] : 0)) + 1e-30);
+}
+
+// [T, in, out, r]: T = 1, 37, 300 (T = 300 takes the split-K path with a short last chunk on every
+// adapter), the model's 576×192 and non-multiples of 4 (172), r = 1 (scalar kernels), 8 and 16.
+const CASES: [number, number, number, number][] = [
+  [1, 64, 64, 1], [37, 172, 64, 8], [300, 576, 192, 16], [300, 64, 64, 8], [37, 576, 192, 1],
+  [1, 172, 64, 16], [300, 172, 64, 1],
+];
+
+describe(`LoRA vs float64 reference (seed ${seed})`, () => {
+  for (const [T, IN, OUT, r] of CASES) {
+    for (const dropout of [0, 0.25]) {
+      const o: LoraOptions = { scale: 16 / r, dropout, seed: (seed * 31 + T) >>> 0 };
+      const d: LoraDims = { T, in: IN, out: OUT, r };
+      it(`forward and backward T=${T} in=${IN} out=${OUT} r=${r} dropout=${dropout}`, async () => {
+        const ctx = await gpu();
+        const random = rng(seed + T * 7 + IN * 13 + OUT * 17 + r + dropout * 1000);
+        const x = randomF32(T * IN, random);
+        const A = randomF32(r * IN, random);
+        const B = randomF32(OUT * r, random);
+        const y0 = randomF32(T * OUT, random);
+        const dy = randomF32(T * OUT, random);
+        const [dA0, dB0, dx0] = [randomF32(r * IN, random), randomF32(OUT * r, random), randomF32(T * IN, random)];
+        const tx = ctx.upload(x, [T, IN]), tA = ctx.upload(A, [r, IN]), tB = ctx.upload(B, [OUT, r]);
+        const ty = ctx.upload(y0, [T, OUT]), tdy = ctx.upload(dy, [T, OUT]);
+        const tdA = ctx.upload(dA0, [r, IN]), tdB = ctx.upload(dB0, [OUT, r]), tdx = ctx.upload(dx0, [T, IN]);
+
+        // Forward: h has dot products of length in (plus the dropout scaling: 2 roundings); y adds r more.
+        const { h } = loraForward(ctx, tx, tA, tB, d, o, ty);
+        const want = loraForwardRef(x, A, B, d, o, y0);
+        const chain = loraForwardRef(abs(x), abs(A), abs(B), d, o);
+        const gotH = await ctx.read(h);
+        expect(within(gotH, want.h, chain.h, IN + 2)).toEqual([]);
+        expect(within(await ctx.read(ty), want.y, chain.y, IN + r + 4, y0)).toEqual([]);
+
+        // Backward, accumulating into random existing gradients, from the GPU's own h (as in training).
+        // dB: length-T sums (split into chunks, then summed: still ≤ T terms deep) and alpha;
+        // dA: dh (length out) then length T; dx: dh then length r, then the mask scaling.
+        loraBackward(ctx, tx, h, tdy, tA, tB, d, o, { dA: tdA, dB: tdB, accumulate: true }, tdx);
+        const g = loraBackwardRef(x, gotH, dy, A, B, d, o);
+        const gAbs = loraBackwardRef(abs(x), abs(gotH), abs(dy), abs(A), abs(B), d, o);
+        const plus = (a: Float64Array, b: Float32Array) => a.map((v, i) => v + b[i]);
+        expect(within(await ctx.read(tdB), plus(g.dB, dB0), gAbs.dB, T + 2, dB0)).toEqual([]);
+        expect(within(await ctx.read(tdA), plus(g.dA, dA0), gAbs.dA, T + OUT + 4, dA0)).toEqual([]);
+        expect(within(await ctx.read(tdx), plus(g.dx, dx0), gAbs.dx, OUT + r + 6, dx0)).toEqual([]);
+        [tx, tA, tB, ty, tdy, tdA, tdB, tdx, h].forEach((t) => t.release());
+      });
+    }
+  }
+
+  it('overwrites gradients without accumulate, and leaves dx alone when not asked for it', async () => {
+    const ctx = await gpu();
+    const random = rng(seed + 5);
+    const d: LoraDims = { T: 37, in: 64, out: 64, r: 8 };
+    const o: LoraOptions = { scale: 2 };
+    const [x, A, B, h, dy] = [d.T * d.in, d.r * d.in, d.out * d.r, d.T * d.r, d.T * d.out].map((n) => randomF32(n, random));
+    const t = [x, A, B, h, dy].map((a) => ctx.upload(a, [a.length]));
+    const tdA = ctx.upload(randomF32(d.r * d.in, random), [d.r, d.in]);
+    const tdB = ctx.upload(randomF32(d.out * d.r, random), [d.out, d.r]);
+    loraBackward(ctx, t[0], t[3], t[4], t[1], t[2], d, o, { dA: tdA, dB: tdB });
+    const g = loraBackwardRef(x, h, dy, A, B, d, o);
+    const gAbs = loraBackwardRef(abs(x), abs(h), abs(dy), abs(A), abs(B), d, o);
+    expect(within(await ctx.read(tdA), g.dA, gAbs.dA, d.T + d.out + 4)).toEqual([]);
+    expect(within(await ctx.read(tdB), g.dB, gAbs.dB, d.T + 2)).toEqual([]);
+    [...t, tdA, tdB].forEach((v) => v.release());
+  });
+});
+
+describe(`LoRA token product, split-K and direct (seed ${seed})`, () => {
+  // [M, N, T]: vec4 kernel (M, N multiples of 4) and scalar kernel; chunk sizes that split T unevenly,
+  // one token per chunk, and a single chunk (direct write). Bound: length-T sums, alpha, accumulation.
+  const SHAPES: [number, number, number][] = [[8, 576, 300], [576, 8, 256], [1, 172, 37], [16, 16, 300], [5, 13, 41]];
+  for (const [M, N, T] of SHAPES) {
+    for (const chunk of [1, 7, 128, T]) {
+      it(`${M}×${N} over T=${T}, ${chunk} tokens per chunk`, async () => {
+        const ctx = await gpu();
+        const random = rng(seed + M * 3 + N * 5 + T + chunk);
+        const X = randomF32(T * M, random), Y = randomF32(T * N, random), C0 = randomF32(M * N, random);
+        const tX = ctx.upload(X, [T, M]), tY = ctx.upload(Y, [T, N]), tC = ctx.upload(C0, [M, N]);
+        tokenProduct(ctx, tX, tY, M, N, T, { alpha: -0.75, accumulate: true, tokensPerChunk: chunk }, tC);
+        const want = tokenProductRef(X, Y, M, N, T).map((v, i) => C0[i] - 0.75 * v);
+        const chain = tokenProductRef(abs(X), abs(Y), M, N, T).map((v) => 0.75 * v);
+        expect(within(await ctx.read(tC), want, chain, T + 2, C0)).toEqual([]);
+        [tX, tY, tC].forEach((t) => t.release());
+      });
+    }
+  }
+});
+
+describe('LoRA dropout mask', () => {
+  it('keeps about 1 − p of the elements, independently of position', () => {
+    const threshold = dropoutThreshold(0.3);
+    let kept = 0;
+    for (let t = 0; t < 200; t++) for (let f = 0; f < 200; f++) kept += +dropoutKeep(12345, t, f, threshold);
+    // 40000 Bernoulli(0.7) draws: standard deviation ≈ 92, so ±600 is > 6σ.
+    expect(Math.abs(kept - 28000)).toBeLessThan(600);
+    expect(dropoutRef([1, 1, 1], 1, 3, { scale: 1 })).toEqual(Float64Array.from([1, 1, 1]));
+    expect(() => dropoutThreshold(1)).toThrow(/dropout/);
+  });
+});
+
+describe('LoRA gradients vs finite differences of the float64 forward', () => {
+  // Small sizes so every coordinate is differenced. The forward is linear in each single coordinate of x, A
+  // and B, so central differences are exact up to float64 cancellation, ≈ 1e-16·|f|/h ≈ 1e-9 here.
+  for (const dropout of [0, 0.4]) {
+    it(`dA, dB, dx with dropout=${dropout}`, () => {
+      const random = rng(seed + 99);
+      const d: LoraDims = { T: 4, in: 6, out: 5, r: 3 };
+      const o: LoraOptions = { scale: 1.7, dropout, seed: 77 };
+      const x = randomF32(d.T * d.in, random), A = randomF32(d.r * d.in, random), B = randomF32(d.out * d.r, random);
+      const w = randomF32(d.T * d.out, random);
+      const loss = (xx: ArrayLike<number>, AA: ArrayLike<number>, BB: ArrayLike<number>) =>
+        dot(w, loraForwardRef(xx, AA, BB, d, o).y);
+      const { h } = loraForwardRef(x, A, B, d, o);
+      const g = loraBackwardRef(x, h, w, A, B, d, o);
+      const close = (num: Float64Array, ana: Float64Array) => mismatches(num, ana, (i) => 1e-7 * (1 + Math.abs(ana[i])));
+      expect(close(numericGrad((v) => loss(x, v, B), A), g.dA)).toEqual([]);
+      expect(close(numericGrad((v) => loss(x, A, v), B), g.dB)).toEqual([]);
+      expect(close(numericGrad((v) => loss(v, A, B), x), g.dx)).toEqual([]);
+    });
+  }
+});
