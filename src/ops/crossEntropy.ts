@@ -1,0 +1,72 @@
+// Softmax cross-entropy over logits [T, V] fused with its backward: per-row losses [T], their GPU sum and
+// token count [2], and dlogits = gradScale·(softmax − onehot) written in place over the logits (the largest
+// activation of the model: keeping both would double it). Targets −1 (prompt, padding) are ignored: loss 0,
+// gradient row 0, not counted; so are targets ≥ V, which the GPU cannot report.
+
+import type { GpuContext } from '../gpu/context';
+import type { Tensor } from '../gpu/tensor';
+import fusedSrc from '../../shaders/cross_entropy_fused.wgsl?raw';
+import reduceSrc from '../../shaders/cross_entropy_reduce.wgsl?raw';
+import { grid1d } from './grid';
+
+/**
+ * Invocations per row in the fused kernel: on CPU adapters every invocation of a workgroup costs a fiber
+ * switch at each barrier, so few invocations with long strides; GPUs want wide coalesced rows.
+ */
+export function crossEntropyWorkgroupSize(ctx: GpuContext): number {
+  return ctx.info.isSoftware ? 16 : 256;
+}
+
+export interface CrossEntropyOptions {
+  T: number;
+  V: number;
+  /** Multiplies the gradient, e.g. 1/(tokens counted) for a mean loss; the caller knows its targets. */
+  gradScale: number;
+  /** false: losses only, logits left intact (evaluation). Default true: logits become dlogits. */
+  grad?: boolean;
+  /** Invocations per row (a power of two); defaults to crossEntropyWorkgroupSize(ctx). */
+  workgroupSize?: number;
+}
+
+export interface CrossEntropyOutputs {
+  /** [T] −log softmax(logits)[target] per row, 0 for ignored rows. */
+  losses: Tensor<'f32'>;
+  /** [2] {Σ losses, number of counted rows}, both f32. */
+  total: Tensor<'f32'>;
+}
+
+/**
+ * Records the loss of logits [T, V] against targets [T] (i32, −1 ignored) and, unless `grad` is false,
+ * overwrites the logits with dlogits = gradScale·(softmax − onehot), zero on ignored rows.
+ */
+export function crossEntropy(
+  ctx: GpuContext, logits: Tensor<'f32'>, targets: Tensor<'i32'>, opts: CrossEntropyOptions,
+  out: Partial<CrossEntropyOutputs> = {},
+): CrossEntropyOutputs {
+  const { T, V } = opts;
+  checkSize('logits', logits, T * V);
+  checkSize('targets', targets, T);
+  const losses = out.losses ?? ctx.tensor([T]);
+  const total = out.total ?? ctx.tensor([2]);
+  checkSize('losses', losses, T);
+  checkSize('total', total, 2);
+
+  if (T > 0 && V > 0) {
+    const params = new ArrayBuffer(16);
+    new Uint32Array(params).set([T, V]);
+    new Float32Array(params)[2] = opts.gradScale;
+    const wg = opts.workgroupSize ?? crossEntropyWorkgroupSize(ctx);
+    if (wg & (wg - 1) || wg > ctx.device.limits.maxComputeInvocationsPerWorkgroup) {
+      throw new Error(`crossEntropy: workgroupSize ${wg} is not a power of two within the adapter's limit`);
+    }
+    const fused = ctx.pipeline(fusedSrc, { WRITE_GRAD: opts.grad ?? true, WG: wg });
+    ctx.dispatch(fused, [logits, targets, losses, ctx.uniform(new Uint8Array(params))], grid1d(ctx, T * wg, wg));
+  }
+  // Always run, so an empty batch still yields {0, 0} rather than stale pool contents.
+  ctx.dispatch(ctx.pipeline(reduceSrc), [losses, targets, total, ctx.uniform(new Uint32Array([T, V, 0, 0]))], [1]);
+  return { losses, total };
+}
+
+function checkSize(name: string, t: Tensor, needed: number): void {
+  if (t.numel < needed) throw new Error(`crossEntropy: ${name} has ${t.numel} elements, needs ${needed}`);
+}
