@@ -1,0 +1,160 @@
+// name: linear_q4_0: y = alpha·x·Wᵀ (+ y) with W frozen in GGML Q4_0, dequantized in registers as it loads
+//
+// x is T×K f32, W is N×K in Q4_0 (rows of K/32 blocks of 18 bytes: f16 scale d, 16 bytes b; weight j of a
+// block is ((b[j] & 15) − 8)·d, weight j+16 is ((b[j] >> 4) − 8)·d), y is T×N. Register-blocked like
+// matmul_blocked_vec4 (no workgroup memory: CPU adapters such as SwiftShader prefer it): each invocation
+// computes 8 rows × 8 columns of y; 8 rows share each decoded weight, which keeps decoding a small part of
+// the work. Weights are held in vec4 registers across 4+4 columns, so one u32 word per column (8 nibbles:
+// weights k..k+3 and k+16..k+19 of the block) decodes with vector shifts straight into the transposed layout
+// the fma chain wants: b_k = (w[o0][k], ..., w[o3][k]). Reading 1 word per 8 weights instead of 8 floats is
+// what lets this keep up with f32 weights.
+// Blocks are 18 bytes, so a block starts at byte 0 or 2 of a u32 word: each column carries its previous word
+// and funnels two words together when its block is "odd" (the quants start mid-word).
+// K % 32 == 0 (a Q4_0 Weight cannot be made otherwise). Any T and N: loads clamp to valid rows/columns,
+// stores are guarded.
+
+override ACCUMULATE: bool = false; // y += alpha·x·Wᵀ (the model sums paths into one activation)
+
+const TM: u32 = 8u;
+const TN: u32 = 8u;
+const WG_X: u32 = 8u; // invocations along N
+const WG_Y: u32 = 8u; // invocations along T
+const BLOCK_BYTES: u32 = 18u;
+
+struct Params {
+  T: u32, N: u32, K: u32, alpha: f32,
+  row_bytes: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<u32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+fn gather(i: vec4<u32>) -> vec4<u32> {
+  return vec4<u32>(W[i.x], W[i.y], W[i.z], W[i.w]);
+}
+
+// f16 scale of each column's block: the low half of the first word, or the high half when the block is odd.
+fn scales(first: vec4<u32>, odd: vec4<bool>) -> vec4<f32> {
+  let h = select(first, first >> vec4<u32>(16u), odd);
+  return vec4<f32>(unpack2x16float(h.x).x, unpack2x16float(h.y).x, unpack2x16float(h.z).x, unpack2x16float(h.w).x);
+}
+
+// The nibble `shift` bits up in each column's word, as (n − 8)·d (exact: an f16 times a 4-bit integer).
+fn nibble_at(q: vec4<u32>, shift: u32, d: vec4<f32>, d8: vec4<f32>) -> vec4<f32> {
+  return fma(vec4<f32>((q >> vec4<u32>(shift)) & vec4<u32>(15u)), d, d8);
+}
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let row0 = gid.y * TM;
+  let col0 = gid.x * TN;
+  if (row0 >= p.T || col0 >= p.N) { return; }
+  let lm = p.T - 1u;
+  let ln = p.N - 1u;
+  let K4 = p.K / 4u;
+  let x0 = row0 * K4; let x1 = min(row0 + 1u, lm) * K4;
+  let x2 = min(row0 + 2u, lm) * K4; let x3 = min(row0 + 3u, lm) * K4;
+  let x4 = min(row0 + 4u, lm) * K4; let x5 = min(row0 + 5u, lm) * K4;
+  let x6 = min(row0 + 6u, lm) * K4; let x7 = min(row0 + 7u, lm) * K4;
+  // Byte offset of each column's row (columns past N re-read the last row; their results are never stored).
+  let c = vec4<u32>(0u, 1u, 2u, 3u);
+  let row_lo = min(vec4<u32>(col0) + c, vec4<u32>(ln)) * p.row_bytes;
+  let row_hi = min(vec4<u32>(col0 + 4u) + c, vec4<u32>(ln)) * p.row_bytes;
+
+  var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
+  var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
+  var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
+  var c30 = vec4<f32>(0.0); var c31 = vec4<f32>(0.0);
+  var c40 = vec4<f32>(0.0); var c41 = vec4<f32>(0.0);
+  var c50 = vec4<f32>(0.0); var c51 = vec4<f32>(0.0);
+  var c60 = vec4<f32>(0.0); var c61 = vec4<f32>(0.0);
+  var c70 = vec4<f32>(0.0); var c71 = vec4<f32>(0.0);
+
+  let blocks = p.K / 32u;
+  for (var blk = 0u; blk < blocks; blk++) {
+    let start_lo = row_lo + vec4<u32>(blk * BLOCK_BYTES);
+    let start_hi = row_hi + vec4<u32>(blk * BLOCK_BYTES);
+    let idx_lo = start_lo >> vec4<u32>(2u);
+    let idx_hi = start_hi >> vec4<u32>(2u);
+    let odd_lo = (start_lo & vec4<u32>(2u)) != vec4<u32>(0u);
+    let odd_hi = (start_hi & vec4<u32>(2u)) != vec4<u32>(0u);
+    var prev_lo = gather(idx_lo);
+    var prev_hi = gather(idx_hi);
+    let d_lo = scales(prev_lo, odd_lo);
+    let d_hi = scales(prev_hi, odd_hi);
+    let d8_lo = -8.0 * d_lo;
+    let d8_hi = -8.0 * d_hi;
+    for (var j = 1u; j <= 4u; j++) {
+      // Quant bytes 4(j−1)..4(j−1)+3: bytes 2..5 of the window (even block) or the next word (odd block).
+      let next_lo = gather(idx_lo + vec4<u32>(j));
+      let next_hi = gather(idx_hi + vec4<u32>(j));
+      let q_lo = select((prev_lo >> vec4<u32>(16u)) | (next_lo << vec4<u32>(16u)), next_lo, odd_lo);
+      let q_hi = select((prev_hi >> vec4<u32>(16u)) | (next_hi << vec4<u32>(16u)), next_hi, odd_hi);
+      prev_lo = next_lo;
+      prev_hi = next_hi;
+      // b<i>l / b<i>h = W[o0..o3][k+i] / W[o4..o7][k+i] for k = 4(j−1) (low nibbles) and k + 16 (high ones).
+      let b0l = nibble_at(q_lo, 0u, d_lo, d8_lo); let b0h = nibble_at(q_hi, 0u, d_hi, d8_hi);
+      let b1l = nibble_at(q_lo, 8u, d_lo, d8_lo); let b1h = nibble_at(q_hi, 8u, d_hi, d8_hi);
+      let b2l = nibble_at(q_lo, 16u, d_lo, d8_lo); let b2h = nibble_at(q_hi, 16u, d_hi, d8_hi);
+      let b3l = nibble_at(q_lo, 24u, d_lo, d8_lo); let b3h = nibble_at(q_hi, 24u, d_hi, d8_hi);
+      let b4l = nibble_at(q_lo, 4u, d_lo, d8_lo); let b4h = nibble_at(q_hi, 4u, d_hi, d8_hi);
+      let b5l = nibble_at(q_lo, 12u, d_lo, d8_lo); let b5h = nibble_at(q_hi, 12u, d_hi, d8_hi);
+      let b6l = nibble_at(q_lo, 20u, d_lo, d8_lo); let b6h = nibble_at(q_hi, 20u, d_hi, d8_hi);
+      let b7l = nibble_at(q_lo, 28u, d_lo, d8_lo); let b7h = nibble_at(q_hi, 28u, d_hi, d8_hi);
+      // x as vec4 along K: the block's 8 vec4, low-nibble k at j−1, high-nibble k at j+3.
+      let kl = blk * 8u + j - 1u;
+      let kh = kl + 4u;
+      let a0 = X[x0 + kl]; let e0 = X[x0 + kh];
+      c00 = acc(acc(c00, a0, b0l, b1l, b2l, b3l), e0, b4l, b5l, b6l, b7l);
+      c01 = acc(acc(c01, a0, b0h, b1h, b2h, b3h), e0, b4h, b5h, b6h, b7h);
+      let a1 = X[x1 + kl]; let e1 = X[x1 + kh];
+      c10 = acc(acc(c10, a1, b0l, b1l, b2l, b3l), e1, b4l, b5l, b6l, b7l);
+      c11 = acc(acc(c11, a1, b0h, b1h, b2h, b3h), e1, b4h, b5h, b6h, b7h);
+      let a2 = X[x2 + kl]; let e2 = X[x2 + kh];
+      c20 = acc(acc(c20, a2, b0l, b1l, b2l, b3l), e2, b4l, b5l, b6l, b7l);
+      c21 = acc(acc(c21, a2, b0h, b1h, b2h, b3h), e2, b4h, b5h, b6h, b7h);
+      let a3 = X[x3 + kl]; let e3 = X[x3 + kh];
+      c30 = acc(acc(c30, a3, b0l, b1l, b2l, b3l), e3, b4l, b5l, b6l, b7l);
+      c31 = acc(acc(c31, a3, b0h, b1h, b2h, b3h), e3, b4h, b5h, b6h, b7h);
+      let a4 = X[x4 + kl]; let e4 = X[x4 + kh];
+      c40 = acc(acc(c40, a4, b0l, b1l, b2l, b3l), e4, b4l, b5l, b6l, b7l);
+      c41 = acc(acc(c41, a4, b0h, b1h, b2h, b3h), e4, b4h, b5h, b6h, b7h);
+      let a5 = X[x5 + kl]; let e5 = X[x5 + kh];
+      c50 = acc(acc(c50, a5, b0l, b1l, b2l, b3l), e5, b4l, b5l, b6l, b7l);
+      c51 = acc(acc(c51, a5, b0h, b1h, b2h, b3h), e5, b4h, b5h, b6h, b7h);
+      let a6 = X[x6 + kl]; let e6 = X[x6 + kh];
+      c60 = acc(acc(c60, a6, b0l, b1l, b2l, b3l), e6, b4l, b5l, b6l, b7l);
+      c61 = acc(acc(c61, a6, b0h, b1h, b2h, b3h), e6, b4h, b5h, b6h, b7h);
+      let a7 = X[x7 + kl]; let e7 = X[x7 + kh];
+      c70 = acc(acc(c70, a7, b0l, b1l, b2l, b3l), e7, b4l, b5l, b6l, b7l);
+      c71 = acc(acc(c71, a7, b0h, b1h, b2h, b3h), e7, b4h, b5h, b6h, b7h);
+    }
+  }
+
+  store_row(row0, col0, c00, c01);
+  store_row(row0 + 1u, col0, c10, c11);
+  store_row(row0 + 2u, col0, c20, c21);
+  store_row(row0 + 3u, col0, c30, c31);
+  store_row(row0 + 4u, col0, c40, c41);
+  store_row(row0 + 5u, col0, c50, c51);
+  store_row(row0 + 6u, col0, c60, c61);
+  store_row(row0 + 7u, col0, c70, c71);
+}
+
+// c + a·[b0; b1; b2; b3]: one row of x (4 k) times the 4×4 weight slice, summed in k order.
+fn acc(c: vec4<f32>, a: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) -> vec4<f32> {
+  return fma(vec4<f32>(a.w), b3, fma(vec4<f32>(a.z), b2, fma(vec4<f32>(a.y), b1, fma(vec4<f32>(a.x), b0, c))));
+}
+
+fn store_row(t: u32, n: u32, lo: vec4<f32>, hi: vec4<f32>) {
+  if (t >= p.T) { return; }
+  let v = array<f32, 8>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
+  for (var j = 0u; j < TN; j++) {
+    if (n + j < p.N) {
+      let i = t * p.N + n + j;
+      if (ACCUMULATE) { Y[i] += p.alpha * v[j]; } else { Y[i] = p.alpha * v[j]; }
+    }
+  }
+}

@@ -1,0 +1,109 @@
+// linear (frozen f32 / f16 / Q8_0 / Q4_0 weights) against the float64 reference, forward and input gradient.
+//
+// Tolerance: the kernels decode every weight exactly in f32 (an f16 is exact in f32; d·q is an f16 times an
+// integer of at most 8 bits, exact in a 24-bit mantissa), so what remains is the float32 dot product of
+// length K (K = in forward, out backward) against the exactly dequantized weights, plus at most three more
+// roundings per term: the block scale folded into dy (backward), alpha, and the add into y0 (accumulate):
+//   |y_gpu − y_exact| ≤ |alpha|·γ_{K+3}·Σ_k |x_k|·|w_k| + 2u·|y0| + tiny,
+//   γ_K = K·u/(1 − K·u), u = 2⁻²⁴.
+// A decoding or indexing bug (a wrong nibble, a misplaced block, a scale from the wrong half word) costs
+// about Σ|x||w|/K per element, orders of magnitude above this bound at these sizes.
+
+import { describe, expect, it } from 'vitest';
+import { linear, linearBackwardInput } from '../../src/ops/linear';
+import { uploadWeight, type WeightType } from '../../src/ops/weight';
+import { f32ToF16 } from '../../src/reference/f16';
+import { type HostWeight, linearBackwardInputRef, linearRef, weightRef } from '../../src/reference/linear';
+import { absMatmulRef } from '../../src/reference/matmul';
+import { quantize } from '../../src/reference/quant';
+import { mismatches } from '../helpers/compare';
+import { gpu } from '../helpers/gpu';
+import { freshSeed, randomF32, rng } from '../helpers/random';
+
+const U = 2 ** -24;
+const gamma = (k: number) => (k * U) / (1 - k * U);
+const TYPES: WeightType[] = ['f32', 'f16', 'q8_0', 'q4_0'];
+
+/** [T, in, out]: tiny, not tile multiples, odd outputs, stories260K (64/172) and SmolLM2-135M (576/192/1536). */
+const SHAPES: [number, number, number][] = [
+  [1, 64, 96], [37, 64, 96], [37, 576, 192], [5, 160, 33], [9, 64, 172], [133, 96, 40], [13, 192, 1536],
+  [11, 1536, 576],
+];
+/** Inputs that are not a multiple of 32 (or even of 4): f32 and f16 only, quantized rows need whole blocks. */
+const FLOAT_SHAPES: [number, number, number][] = [[3, 172, 64], [7, 33, 5], [2, 1, 1], [6, 175, 160]];
+
+const seed = freshSeed();
+
+function hostWeight(type: WeightType, rows: number, cols: number, random: () => number): HostWeight {
+  const v = randomF32(rows * cols, random);
+  const bytes = type === 'f32' ? new Uint8Array(v.buffer)
+    : type === 'f16' ? new Uint8Array(Uint16Array.from(v, f32ToF16).buffer)
+      : quantize(type, v);
+  return { type, rows, cols, bytes };
+}
+
+interface Case { type: WeightType; T: number; inDim: number; outDim: number; accumulate: boolean; alpha: number }
+
+const CASES: Case[] = [];
+for (const type of TYPES) {
+  const shapes = type === 'f32' || type === 'f16' ? [...SHAPES, ...FLOAT_SHAPES] : SHAPES;
+  shapes.forEach(([T, inDim, outDim], i) => {
+    // Every other case accumulates with a non-trivial alpha, so both store paths see every shape family.
+    const accumulate = i % 2 === 1;
+    CASES.push({ type, T, inDim, outDim, accumulate, alpha: accumulate ? -0.75 : 1 });
+  });
+}
+
+describe(`linear vs float64 reference (seed ${seed})`, () => {
+  for (const direction of ['forward', 'backward'] as const) {
+    for (const { type, T, inDim, outDim, accumulate, alpha } of CASES) {
+      const options = accumulate ? ` accumulate alpha=${alpha}` : '';
+      const name = `${direction} ${type} T=${T} in=${inDim} out=${outDim}${options}`;
+      it(name, async () => {
+        const ctx = await gpu();
+        const random = rng(seed + T * 7 + inDim * 13 + outDim * 17 + TYPES.indexOf(type));
+        const hw = hostWeight(type, outDim, inDim, random);
+        const w = uploadWeight(ctx, type, outDim, inDim, hw.bytes);
+        const [inLen, outLen, K] = direction === 'forward' ? [inDim, outDim, inDim] : [outDim, inDim, outDim];
+        const x = randomF32(T * inLen, random);
+        const y0 = randomF32(T * outLen, random);
+        const tx = ctx.upload(x, [T, inLen]);
+        const ty = ctx.upload(y0, [T, outLen]);
+        const opts = { accumulate, alpha };
+        if (direction === 'forward') linear(ctx, tx, w, T, opts, ty);
+        else linearBackwardInput(ctx, tx, w, T, opts, ty);
+        const got = await ctx.read(ty);
+
+        const want = direction === 'forward'
+          ? linearRef(x, hw, T, opts, y0) : linearBackwardInputRef(x, hw, T, opts, y0);
+        // Σ|x||w| per output: forward x·|W|ᵀ, backward |dy|·|W|.
+        const scale = absMatmulRef(x, weightRef(hw), T, outLen, K, { transB: direction === 'forward' });
+        const bound = (i: number) =>
+          Math.abs(alpha) * gamma(K + 3) * scale[i] + (accumulate ? 2 * U * Math.abs(y0[i]) : 0) + 1e-30;
+        expect(mismatches(got, want, bound)).toEqual([]);
+        [tx, ty, w.data].forEach((t) => t.release());
+      });
+    }
+  }
+});
+
+describe('linear options', () => {
+  it('creates the output when none is given and checks operand sizes', async () => {
+    const ctx = await gpu();
+    const random = rng(seed + 1);
+    const hw = hostWeight('q8_0', 40, 64, random);
+    const w = uploadWeight(ctx, 'q8_0', 40, 64, hw.bytes);
+    const x = randomF32(3 * 64, random);
+    const tx = ctx.upload(x, [3, 64]);
+    const y = linear(ctx, tx, w, 3);
+    expect(y.shape).toEqual([3, 40]);
+    const dx = linearBackwardInput(ctx, y, w, 3);
+    expect(dx.shape).toEqual([3, 64]);
+    const want = linearRef(x, hw, 3);
+    const scale = absMatmulRef(x, weightRef(hw), 3, 40, 64, { transB: true });
+    expect(mismatches(await ctx.read(y), want, (i) => gamma(66) * scale[i])).toEqual([]);
+    expect(() => linear(ctx, tx, w, 4)).toThrow(/x has 192 elements, the product needs 256/);
+    expect(() => linearBackwardInput(ctx, tx, w, 5)).toThrow(/dy has 192 elements, the product needs 200/);
+    [tx, y, dx, w.data].forEach((t) => t.release());
+  });
+});
