@@ -1,10 +1,12 @@
 // `npm run bench -- NAME...`: runs the named benchmarks on the current adapter (all when none is named).
 
 import { GpuContext } from '../src/gpu/context';
+import { benchKernels } from './kernels';
 import { benchMatmul } from './matmul';
 
 const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
   matmul: benchMatmul,
+  kernels: benchKernels,
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

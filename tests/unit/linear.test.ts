@@ -18,6 +18,7 @@ import { absMatmulRef } from '../../src/reference/matmul';
 import { quantize } from '../../src/reference/quant';
 import { mismatches } from '../helpers/compare';
 import { gpu } from '../helpers/gpu';
+import { dot, numericGrad } from '../helpers/gradcheck';
 import { freshSeed, randomF32, rng } from '../helpers/random';
 
 const U = 2 ** -24;
@@ -106,4 +107,26 @@ describe('linear options', () => {
     expect(() => linearBackwardInput(ctx, tx, w, 5)).toThrow(/dy has 192 elements, the product needs 200/);
     [tx, y, dx, w.data].forEach((t) => t.release());
   });
+});
+
+describe(`linear input gradient vs finite differences (seed ${seed})`, () => {
+  // d/dx of Σ p·linear(x) is linearBackwardInput(p): checked on the float64 reference by central differences
+  // (linear in x, so only rounding of the float64 sums remains: 1e-7 relative), then the GPU against it.
+  for (const type of TYPES) {
+    it(`${type} [T=3, in=64, out=40]`, async () => {
+      const ctx = await gpu();
+      const random = rng(seed + 11);
+      const [T, inDim, outDim] = [3, 64, 40];
+      const hw = hostWeight(type, outDim, inDim, random);
+      const x = randomF32(T * inDim, random);
+      const p = randomF32(T * outDim, random);
+      const numeric = numericGrad((xs) => dot(p, linearRef(xs, hw, T)), x, 1e-3);
+      const analytic = linearBackwardInputRef(p, hw, T);
+      expect(mismatches(analytic, numeric, (i) => 1e-7 * (1 + Math.abs(numeric[i])))).toEqual([]);
+      const w = uploadWeight(ctx, type, outDim, inDim, hw.bytes);
+      const got = await ctx.read(linearBackwardInput(ctx, ctx.upload(p, [T, outDim]), w, T));
+      const scale = absMatmulRef(Float64Array.from(p, Math.abs), weightRef(hw), T, inDim, outDim);
+      expect(mismatches(got, analytic, (i) => gamma(outDim + 3) * scale[i] + 1e-30)).toEqual([]);
+    });
+  }
 });
