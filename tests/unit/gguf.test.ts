@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { fileSource, memorySource } from '../../src/io/byteSource';
 import { GgufError, readGguf } from '../../src/io/gguf';
 import { type GgufEntry, concatParts, writeGguf } from '../../src/io/ggufWriter';
+import { sharedPath } from '../helpers/shared';
 
-const STORIES = new URL('../../../shared/models/stories260K/stories260K.gguf', import.meta.url).pathname;
+const STORIES = sharedPath('models/stories260K/stories260K.gguf');
 
 function sample(): Uint8Array {
   const entries: GgufEntry[] = [

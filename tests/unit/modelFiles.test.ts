@@ -5,8 +5,9 @@ import { fileSource, memorySource } from '../../src/io/byteSource';
 import { readGguf } from '../../src/io/gguf';
 import { readLlama2c, readLlama2cTokenizer } from '../../src/io/llama2c';
 import { configFromGguf, configFromHf, llama3FreqFactors, parameterCount } from '../../src/model/config';
+import { sharedPath } from '../helpers/shared';
 
-const DIR = new URL('../../../shared/models/stories260K/', import.meta.url).pathname;
+const DIR = `${sharedPath('models/stories260K')}/`;
 
 describe('model files', () => {
   it('reads the same configuration from stories260K.gguf and stories260K.bin', async () => {
