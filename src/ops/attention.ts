@@ -3,6 +3,7 @@
 // Every output element has exactly one writer (no float atomics): the backward is a statistics pass
 // (lse, D = rowsum(dO ⊙ O)), then a pass owning dQ rows and a pass owning dK/dV rows.
 
+import type { RefAttentionDims } from '../reference/attention';
 import { type GpuContext, alignUp } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import fwdSrc from '../../shaders/attention_fwd.wgsl?raw';
@@ -10,18 +11,7 @@ import statsSrc from '../../shaders/attention_bwd_stats.wgsl?raw';
 import dqSrc from '../../shaders/attention_bwd_dq.wgsl?raw';
 import dkdvSrc from '../../shaders/attention_bwd_dkdv.wgsl?raw';
 
-/**
- * A batch of B sequences padded to S positions, H query heads and KV key/value heads of hd dimensions.
- * Query head h reads KV head floor(h / (H / KV)). Scores are scaled by `scale` (default 1/√hd).
- */
-export interface AttentionDims {
-  B: number;
-  S: number;
-  H: number;
-  KV: number;
-  hd: number;
-  scale?: number;
-}
+export type AttentionDims = RefAttentionDims;
 
 /** Invocations per workgroup along positions, as in every attention shader. */
 const WG = 32;

@@ -5,6 +5,10 @@
 
 import { matmulRef } from './matmul';
 
+/**
+ * A batch of B sequences padded to S positions, H query heads and KV key/value heads of hd dimensions.
+ * Query head h reads KV head floor(h / (H / KV)). Scores are scaled by `scale` (default 1/√hd).
+ */
 export interface RefAttentionDims {
   B: number;
   S: number;
