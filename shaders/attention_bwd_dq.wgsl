@@ -9,15 +9,7 @@
 // Layouts: Q, dO, dQ [B·S, H·HD]; K, V [B·S, KV·HD]; STATS [B, H, S] of vec2 (lse, D) from
 // attention_bwd_stats; lengths [B]. Padding rows get dQ = 0 and their inputs are never read.
 
-override HD: u32;
-const MAX_HD4: u32 = 64u; // private accumulator size in vec4s: head dimensions up to 256
-const WG: u32 = 32u; // invocations per workgroup, each owning ROWS positions
-const ROWS: u32 = 2u;
-
-struct Params {
-  B: u32, S: u32, H: u32, KV: u32,
-  scale: f32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
+// HD, WG, ROWS, MAX_HD4, Params, realign and in_head: shaders/lib/attention_common.wgsl.
 
 @group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> K: array<vec4<f32>>;
@@ -27,22 +19,6 @@ struct Params {
 @group(0) @binding(5) var<storage, read> lengths: array<u32>;
 @group(0) @binding(6) var<storage, read_write> dQ: array<f32>;
 @group(0) @binding(7) var<uniform> p: Params;
-
-// Inputs are bound as vec4 arrays: one 16-byte load instead of four robustness-checked scalar loads made
-// these kernels 2.5× faster on SwiftShader. When HD is a multiple of 4 every head starts on a vec4 boundary;
-// otherwise a chunk straddles two vec4s and is realigned (that branch folds away when HD % 4 == 0).
-fn realign(a: vec4<f32>, b: vec4<f32>, r: u32) -> vec4<f32> {
-  // Elements r..r+3 of the eight-element concatenation a ‖ b.
-  let x1 = vec4<f32>(a.yzw, b.x);
-  let x2 = vec4<f32>(a.zw, b.xy);
-  let x3 = vec4<f32>(a.w, b.xyz);
-  return select(select(select(a, x1, r == 1u), x2, r == 2u), x3, r == 3u);
-}
-
-// Components d..d+3 that lie inside the head; select (not multiply) so NaN in a neighbouring padding row vanishes.
-fn in_head(d: u32) -> vec4<bool> {
-  return vec4<u32>(d) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(HD);
-}
 
 fn ld_q(g: u32, d: u32) -> vec4<f32> {
   if (HD % 4u == 0u) { return Q[g / 4u]; }

@@ -8,13 +8,7 @@
 // Layouts: O, dO [B·S, H·HD]; LSE [B, H, S]; STATS [B, H, S] of vec2 (lse, D); lengths [B].
 // Padding rows (position ≥ length) get (0, 0); they are never read.
 
-override HD: u32;
-const WG: u32 = 32u;
-
-struct Params {
-  B: u32, S: u32, H: u32, KV: u32,
-  scale: f32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
+// HD, WG, ROWS, MAX_HD4, Params, realign and in_head: shaders/lib/attention_common.wgsl.
 
 @group(0) @binding(0) var<storage, read> O: array<f32>;
 @group(0) @binding(1) var<storage, read> dO: array<f32>;

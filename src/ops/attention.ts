@@ -6,12 +6,19 @@
 import type { RefAttentionDims } from '../reference/attention';
 import { type GpuContext, alignUp } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
-import fwdSrc from '../../shaders/attention_fwd.wgsl?raw';
-import statsSrc from '../../shaders/attention_bwd_stats.wgsl?raw';
-import dqSrc from '../../shaders/attention_bwd_dq.wgsl?raw';
-import dkdvSrc from '../../shaders/attention_bwd_dkdv.wgsl?raw';
+import { withLib } from '../gpu/wgsl';
+import commonSrc from '../../shaders/lib/attention_common.wgsl?raw';
+import fwdKernel from '../../shaders/attention_fwd.wgsl?raw';
+import statsKernel from '../../shaders/attention_bwd_stats.wgsl?raw';
+import dqKernel from '../../shaders/attention_bwd_dq.wgsl?raw';
+import dkdvKernel from '../../shaders/attention_bwd_dkdv.wgsl?raw';
 
 export type AttentionDims = RefAttentionDims;
+
+const fwdSrc = withLib(fwdKernel, commonSrc);
+const statsSrc = withLib(statsKernel, commonSrc);
+const dqSrc = withLib(dqKernel, commonSrc);
+const dkdvSrc = withLib(dkdvKernel, commonSrc);
 
 /** Invocations per workgroup along positions, as in every attention shader. */
 const WG = 32;
