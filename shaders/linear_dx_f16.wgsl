@@ -7,23 +7,12 @@
 // Any T, N, K. When K is odd, every other row starts mid-word and ODD_K funnels two words together; columns
 // past K read the next row (or clamp at the end of W) and are never stored.
 
-override ACCUMULATE: bool = false; // dx += alpha·dy·W (the LoRA path's input gradient is already in dx)
 override ODD_K: bool = false;
 
 const TM: u32 = 16u;
-const TN: u32 = 8u;
-const WG_X: u32 = 8u; // invocations along K (columns of W, the input features)
-const WG_Y: u32 = 8u; // invocations along T
 
-struct Params {
-  T: u32, N: u32, K: u32, alpha: f32,
-  row_bytes: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
-
+// ACCUMULATE, TN, WG_X, WG_Y, Params, W, OUT, p, gather and store_row: shaders/lib/linear_common.wgsl.
 @group(0) @binding(0) var<storage, read> DY: array<f32>;
-@group(0) @binding(1) var<storage, read> W: array<u32>;
-@group(0) @binding(2) var<storage, read_write> DX: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
 
 fn widen4(a: u32, b: u32) -> vec4<f32> {
   return vec4<f32>(unpack2x16float(a), unpack2x16float(b));
@@ -101,31 +90,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let g15 = vec4<f32>(DY[y15 + o]); c15_0 = fma(g15, lo, c15_0); c15_1 = fma(g15, hi, c15_1);
   }
 
-  store_row(row0 + 0u, col0, c0_0, c0_1);
-  store_row(row0 + 1u, col0, c1_0, c1_1);
-  store_row(row0 + 2u, col0, c2_0, c2_1);
-  store_row(row0 + 3u, col0, c3_0, c3_1);
-  store_row(row0 + 4u, col0, c4_0, c4_1);
-  store_row(row0 + 5u, col0, c5_0, c5_1);
-  store_row(row0 + 6u, col0, c6_0, c6_1);
-  store_row(row0 + 7u, col0, c7_0, c7_1);
-  store_row(row0 + 8u, col0, c8_0, c8_1);
-  store_row(row0 + 9u, col0, c9_0, c9_1);
-  store_row(row0 + 10u, col0, c10_0, c10_1);
-  store_row(row0 + 11u, col0, c11_0, c11_1);
-  store_row(row0 + 12u, col0, c12_0, c12_1);
-  store_row(row0 + 13u, col0, c13_0, c13_1);
-  store_row(row0 + 14u, col0, c14_0, c14_1);
-  store_row(row0 + 15u, col0, c15_0, c15_1);
-}
-
-fn store_row(t: u32, i: u32, lo: vec4<f32>, hi: vec4<f32>) {
-  if (t >= p.T) { return; }
-  let v = array<f32, 8>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
-  for (var j = 0u; j < TN; j++) {
-    if (i + j < p.K) {
-      let e = t * p.K + i + j;
-      if (ACCUMULATE) { DX[e] += p.alpha * v[j]; } else { DX[e] = p.alpha * v[j]; }
-    }
-  }
+  store_row(row0 + 0u, col0, p.K, c0_0, c0_1);
+  store_row(row0 + 1u, col0, p.K, c1_0, c1_1);
+  store_row(row0 + 2u, col0, p.K, c2_0, c2_1);
+  store_row(row0 + 3u, col0, p.K, c3_0, c3_1);
+  store_row(row0 + 4u, col0, p.K, c4_0, c4_1);
+  store_row(row0 + 5u, col0, p.K, c5_0, c5_1);
+  store_row(row0 + 6u, col0, p.K, c6_0, c6_1);
+  store_row(row0 + 7u, col0, p.K, c7_0, c7_1);
+  store_row(row0 + 8u, col0, p.K, c8_0, c8_1);
+  store_row(row0 + 9u, col0, p.K, c9_0, c9_1);
+  store_row(row0 + 10u, col0, p.K, c10_0, c10_1);
+  store_row(row0 + 11u, col0, p.K, c11_0, c11_1);
+  store_row(row0 + 12u, col0, p.K, c12_0, c12_1);
+  store_row(row0 + 13u, col0, p.K, c13_0, c13_1);
+  store_row(row0 + 14u, col0, p.K, c14_0, c14_1);
+  store_row(row0 + 15u, col0, p.K, c15_0, c15_1);
 }

@@ -7,27 +7,12 @@
 // Any T, N, K. When K is odd, every other row starts mid-word (ODD_K funnels two words together) and the last
 // k is a single half word. Loads clamp to valid rows/columns, stores are guarded.
 
-override ACCUMULATE: bool = false; // y += alpha·x·Wᵀ (the model sums paths into one activation)
 override ODD_K: bool = false;
 
 const TM: u32 = 8u;
-const TN: u32 = 8u;
-const WG_X: u32 = 8u; // invocations along N
-const WG_Y: u32 = 8u; // invocations along T
 
-struct Params {
-  T: u32, N: u32, K: u32, alpha: f32,
-  row_bytes: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
-
+// ACCUMULATE, TN, WG_X, WG_Y, Params, W, OUT, p, gather and store_row: shaders/lib/linear_common.wgsl.
 @group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> W: array<u32>;
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-
-fn gather(i: vec4<u32>) -> vec4<u32> {
-  return vec4<u32>(W[i.x], W[i.y], W[i.z], W[i.w]);
-}
 
 // The two halves starting at half index h of each column (h odd only when ODD_K: then a funnel of two words).
 fn pair(h: vec4<u32>) -> vec4<u32> {
@@ -104,28 +89,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let a7 = vec4<f32>(X[x7 + k]); c70 = fma(a7, bl, c70); c71 = fma(a7, bh, c71);
   }
 
-  store_row(row0, col0, c00, c01);
-  store_row(row0 + 1u, col0, c10, c11);
-  store_row(row0 + 2u, col0, c20, c21);
-  store_row(row0 + 3u, col0, c30, c31);
-  store_row(row0 + 4u, col0, c40, c41);
-  store_row(row0 + 5u, col0, c50, c51);
-  store_row(row0 + 6u, col0, c60, c61);
-  store_row(row0 + 7u, col0, c70, c71);
+  store_row(row0, col0, p.N, c00, c01);
+  store_row(row0 + 1u, col0, p.N, c10, c11);
+  store_row(row0 + 2u, col0, p.N, c20, c21);
+  store_row(row0 + 3u, col0, p.N, c30, c31);
+  store_row(row0 + 4u, col0, p.N, c40, c41);
+  store_row(row0 + 5u, col0, p.N, c50, c51);
+  store_row(row0 + 6u, col0, p.N, c60, c61);
+  store_row(row0 + 7u, col0, p.N, c70, c71);
 }
 
 // c + x_k·w_k + x_{k+1}·w_{k+1} for 4 columns, in k order.
 fn acc2(c: vec4<f32>, a0: f32, a1: f32, w: Pair4) -> vec4<f32> {
   return fma(vec4<f32>(a1), w.hi, fma(vec4<f32>(a0), w.lo, c));
-}
-
-fn store_row(t: u32, n: u32, lo: vec4<f32>, hi: vec4<f32>) {
-  if (t >= p.T) { return; }
-  let v = array<f32, 8>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
-  for (var j = 0u; j < TN; j++) {
-    if (n + j < p.N) {
-      let i = t * p.N + n + j;
-      if (ACCUMULATE) { Y[i] += p.alpha * v[j]; } else { Y[i] = p.alpha * v[j]; }
-    }
-  }
 }

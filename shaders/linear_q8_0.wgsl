@@ -12,27 +12,11 @@
 // K % 32 == 0 (a Q8_0 Weight cannot be made otherwise). Any T and N: loads clamp to valid rows/columns,
 // stores are guarded.
 
-override ACCUMULATE: bool = false; // y += alpha·x·Wᵀ (the model sums paths into one activation)
-
 const TM: u32 = 8u;
-const TN: u32 = 8u;
-const WG_X: u32 = 8u; // invocations along N
-const WG_Y: u32 = 8u; // invocations along T
 const BLOCK_BYTES: u32 = 34u;
 
-struct Params {
-  T: u32, N: u32, K: u32, alpha: f32,
-  row_bytes: u32, _pad0: u32, _pad1: u32, _pad2: u32,
-}
-
+// ACCUMULATE, TN, WG_X, WG_Y, Params, W, OUT, p, gather and store_row: shaders/lib/linear_common.wgsl.
 @group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> W: array<u32>;
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-
-fn gather(i: vec4<u32>) -> vec4<u32> {
-  return vec4<u32>(W[i.x], W[i.y], W[i.z], W[i.w]);
-}
 
 // f16 scale of each column's block: the low half of the first word, or the high half when the block is odd.
 fn scales(first: vec4<u32>, odd: vec4<bool>) -> vec4<f32> {
@@ -108,28 +92,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   }
 
-  store_row(row0, col0, c00, c01);
-  store_row(row0 + 1u, col0, c10, c11);
-  store_row(row0 + 2u, col0, c20, c21);
-  store_row(row0 + 3u, col0, c30, c31);
-  store_row(row0 + 4u, col0, c40, c41);
-  store_row(row0 + 5u, col0, c50, c51);
-  store_row(row0 + 6u, col0, c60, c61);
-  store_row(row0 + 7u, col0, c70, c71);
+  store_row(row0, col0, p.N, c00, c01);
+  store_row(row0 + 1u, col0, p.N, c10, c11);
+  store_row(row0 + 2u, col0, p.N, c20, c21);
+  store_row(row0 + 3u, col0, p.N, c30, c31);
+  store_row(row0 + 4u, col0, p.N, c40, c41);
+  store_row(row0 + 5u, col0, p.N, c50, c51);
+  store_row(row0 + 6u, col0, p.N, c60, c61);
+  store_row(row0 + 7u, col0, p.N, c70, c71);
 }
 
 // c + a·[b0; b1; b2; b3]: one row of x (4 k) times the 4×4 weight slice, summed in k order.
 fn acc(c: vec4<f32>, a: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) -> vec4<f32> {
   return fma(vec4<f32>(a.w), b3, fma(vec4<f32>(a.z), b2, fma(vec4<f32>(a.y), b1, fma(vec4<f32>(a.x), b0, c))));
-}
-
-fn store_row(t: u32, n: u32, lo: vec4<f32>, hi: vec4<f32>) {
-  if (t >= p.T) { return; }
-  let v = array<f32, 8>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
-  for (var j = 0u; j < TN; j++) {
-    if (n + j < p.N) {
-      let i = t * p.N + n + j;
-      if (ACCUMULATE) { Y[i] += p.alpha * v[j]; } else { Y[i] = p.alpha * v[j]; }
-    }
-  }
 }

@@ -7,6 +7,8 @@ import type { GpuContext } from '../gpu/context';
 import { Tensor } from '../gpu/tensor';
 import { matmul } from './matmul';
 import { rowBytes, type Weight, type WeightType } from './weight';
+import { withLib } from '../gpu/wgsl';
+import commonSrc from '../../shaders/lib/linear_common.wgsl?raw';
 import f16Src from '../../shaders/linear_f16.wgsl?raw';
 import q8Src from '../../shaders/linear_q8_0.wgsl?raw';
 import q4Src from '../../shaders/linear_q4_0.wgsl?raw';
@@ -29,8 +31,12 @@ type DecodedType = Exclude<WeightType, 'f32'>;
 const FORWARD_TILE = { cols: 64, rows: 64 };
 const BACKWARD_TILE = { cols: 64, rows: 128 };
 
-const FORWARD: Record<DecodedType, string> = { f16: f16Src, q8_0: q8Src, q4_0: q4Src };
-const BACKWARD_INPUT: Record<DecodedType, string> = { f16: dxF16Src, q8_0: dxQ8Src, q4_0: dxQ4Src };
+const FORWARD: Record<DecodedType, string> = {
+  f16: withLib(f16Src, commonSrc), q8_0: withLib(q8Src, commonSrc), q4_0: withLib(q4Src, commonSrc),
+};
+const BACKWARD_INPUT: Record<DecodedType, string> = {
+  f16: withLib(dxF16Src, commonSrc), q8_0: withLib(dxQ8Src, commonSrc), q4_0: withLib(dxQ4Src, commonSrc),
+};
 
 /** Records y = alpha·x·Wᵀ (+ y when accumulating): x is [T, w.cols], y is [T, w.rows], f32 row-major. */
 export function linear(
