@@ -3,12 +3,19 @@
 // A faithful port of run.c's encode/decode, so token ids match llama2.c and llama.cpp on the same vocabulary.
 
 import type { Llama2cTokenizer } from './llama2c';
+import type { Tokenizer } from './tokenizer';
 
 export const BOS = 1;
 export const EOS = 2;
 
-export class ScoredBpeTokenizer {
+export class ScoredBpeTokenizer implements Tokenizer {
   private ids = new Map<string, number>();
+  readonly bosId = BOS;
+  readonly eosId = EOS;
+
+  get vocabSize(): number {
+    return this.vocab.pieces.length;
+  }
 
   constructor(private vocab: Llama2cTokenizer) {
     vocab.pieces.forEach((p, i) => {
@@ -16,7 +23,8 @@ export class ScoredBpeTokenizer {
     });
   }
 
-  encode(text: string, bos = true): number[] {
+  encode(text: string, opts: { bos?: boolean } = {}): number[] {
+    const bos = opts.bos ?? true;
     const tokens: number[] = [];
     if (bos) tokens.push(BOS);
     if (text !== '') {
@@ -56,7 +64,10 @@ export class ScoredBpeTokenizer {
 
   decode(tokens: number[]): string {
     let out = '';
-    for (let i = 0; i < tokens.length; i++) out += this.piece(i ? tokens[i - 1] : BOS, tokens[i]);
+    for (let i = 0; i < tokens.length; i++) {
+      if (tokens[i] === BOS || tokens[i] === EOS) continue;
+      out += this.piece(i ? tokens[i - 1] : BOS, tokens[i]);
+    }
     return out;
   }
 }

@@ -19,9 +19,10 @@ export function forwardLogits(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfig
   const ids = ctx.upload(tokens, [T], 'u32');
   const pos = ctx.upload(Uint32Array.from({ length: T }, (_, i) => i), [T], 'u32');
   const lengths = ctx.upload(Uint32Array.of(T), [1], 'u32');
-  const ropeOpts = { T, headDim, theta: cfg.ropeTheta, pairing: cfg.ropePairing };
+  const ropeOpts = { T, headDim, theta: cfg.ropeTheta, pairing: cfg.ropePairing, freqFactors: w.ropeFactors };
   const x = embedding(ctx, w.embed, ids, T);
   for (const layer of w.layers) {
+    if (layer.bq || layer.bk || layer.bv) throw new Error('q/k/v biases (Qwen2) are not supported by the forward pass yet.');
     const n1 = rmsnorm(ctx, x, layer.attnNorm, { T, D: dim, eps });
     const q = rope(ctx, linear(ctx, n1.y, layer.wq, T), pos, { ...ropeOpts, nHeads });
     const k = rope(ctx, linear(ctx, n1.y, layer.wk, T), pos, { ...ropeOpts, nHeads: nKvHeads });

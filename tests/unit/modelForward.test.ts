@@ -3,12 +3,13 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ByteSource, fileSource } from '../../src/io/byteSource';
-import { readGguf } from '../../src/io/gguf';
-import { readLlama2c, readLlama2cTokenizer } from '../../src/io/llama2c';
+import { readLlama2cTokenizer } from '../../src/io/llama2c';
 import { ScoredBpeTokenizer } from '../../src/io/llama2cTokenizer';
-import { type LlamaConfig, configFromGguf } from '../../src/model/config';
+import type { LlamaConfig } from '../../src/model/config';
 import { forwardLogits } from '../../src/model/forward';
-import { type ModelWeights, loadWeights } from '../../src/model/weights';
+import { loadModel } from '../../src/model/load';
+import { openModelPath } from '../../src/model/openPath';
+import type { ModelWeights } from '../../src/model/weights';
 import { gpu } from '../helpers/gpu';
 import { sharedPath } from '../helpers/shared';
 
@@ -40,29 +41,27 @@ async function greedy(w: ModelWeights, cfg: LlamaConfig, prompt: number[], steps
 }
 
 describe('stories260K forward on the GPU', () => {
-  it('llama2.c .bin + tok512.bin: greedy continuation matches llama.cpp', async () => {
+  it('llama2.c .bin + tok512.bin (found beside it): greedy continuation matches llama.cpp', async () => {
     const ctx = await gpu();
-    const src = await open('stories260K.bin');
-    const f = await readLlama2c(src);
-    const w = await loadWeights(ctx, src, f.tensors.map((t) => ({ ...t, type: 'F32' })), f.config);
-    const tok = new ScoredBpeTokenizer(await readLlama2cTokenizer(await open('tok512.bin'), 512));
+    const files = await openModelPath(sharedPath('models/stories260K/stories260K.bin'));
+    const m = await loadModel(ctx, files);
+    sources.push(...(files.kind === 'llama2c' ? [files.file, files.tokenizer!] : []));
+    const tok = m.tokenizer!;
     const prompt = tok.encode('Once upon a time');
     expect(prompt).toEqual([1, 403, 407, 261, 378]);
-    const ids = await greedy(w, f.config, prompt, 60);
-    expect(tok.decode(ids.slice(1)).startsWith(EXPECTED)).toBe(true);
+    const ids = await greedy(m.weights, m.config, prompt, 60);
+    expect(tok.decode(ids).startsWith(EXPECTED)).toBe(true);
   });
 
   it('GGUF (untied head, Q/K in llama.cpp layout): the same continuation', async () => {
     const ctx = await gpu();
-    const src = await open('stories260K.gguf');
-    const g = await readGguf(src);
-    const emb = g.tensors.find((t) => t.name === 'token_embd.weight')!;
-    const cfg = configFromGguf(g.metadata, g.tensors.map((t) => t.name), emb.shape[0]);
-    expect(cfg.tiedEmbeddings).toBe(false);
-    const w = await loadWeights(ctx, src, g.tensors.map((t) => ({ ...t, type: t.type.name })), cfg);
+    const files = await openModelPath(sharedPath('models/stories260K/stories260K.gguf'));
+    if (files.kind === 'gguf') sources.push(files.file);
+    const m = await loadModel(ctx, files);
+    expect(m.config.tiedEmbeddings).toBe(false);
     const tok = new ScoredBpeTokenizer(await readLlama2cTokenizer(await open('tok512.bin'), 512));
-    const ids = await greedy(w, cfg, tok.encode('Once upon a time'), 40);
-    const text = tok.decode(ids.slice(1));
+    const ids = await greedy(m.weights, m.config, tok.encode('Once upon a time'), 40);
+    const text = tok.decode(ids);
     expect(text.length).toBeGreaterThan(100); // 40 tokens, all within the known continuation
     expect(EXPECTED.startsWith(text)).toBe(true);
   });

@@ -1,0 +1,12 @@
+// What the engine needs from a tokenizer, whichever format it came from (tokenizer.json, a GGUF vocabulary,
+// llama2.c's tokenizer.bin).
+
+export interface Tokenizer {
+  readonly vocabSize: number;
+  readonly bosId: number | null;
+  readonly eosId: number | null;
+  /** Token ids of `text`, with BOS first when `bos` (default true) and the model has one. */
+  encode(text: string, opts?: { bos?: boolean }): number[];
+  /** Text of `ids` (special tokens such as BOS are skipped). */
+  decode(ids: number[]): string;
+}

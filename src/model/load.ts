@@ -1,0 +1,44 @@
+// Loading a model: recognise the files, describe the model (configuration, tensors, tokenizer) from headers
+// alone, then stream the weights to the GPU. One entry point for the UI worker, the CLI and the tests.
+
+import type { GpuContext } from '../gpu/context';
+import type { ByteSource } from '../io/byteSource';
+import type { Tokenizer } from '../io/tokenizer';
+import { type LlamaConfig, UnsupportedModelError } from './config';
+import { describeGguf } from './formats/gguf';
+import { describeLlama2c } from './formats/llama2c';
+import type { TensorSource } from './tensorSource';
+import { type LoadWeightsOptions, type ModelWeights, loadWeights } from './weights';
+
+export type ModelFiles =
+  | { kind: 'gguf'; file: ByteSource }
+  | { kind: 'llama2c'; file: ByteSource; tokenizer?: ByteSource }
+  /** A Hugging Face folder: config.json, *.safetensors (and the index when sharded), tokenizer files. */
+  | { kind: 'hf'; files: Map<string, ByteSource> };
+
+export interface ModelDescription {
+  name: string;
+  config: LlamaConfig;
+  tensors: TensorSource[];
+  tokenizer: Tokenizer | null;
+  /** Jinja chat template, when the model has one. */
+  chatTemplate?: string;
+}
+
+export interface LoadedModel extends ModelDescription {
+  weights: ModelWeights;
+}
+
+export async function describeModel(files: ModelFiles): Promise<ModelDescription> {
+  switch (files.kind) {
+    case 'gguf': return describeGguf(files.file);
+    case 'llama2c': return describeLlama2c(files.file, files.tokenizer);
+    case 'hf': throw new UnsupportedModelError('Hugging Face safetensors folders are not supported yet.');
+  }
+}
+
+export async function loadModel(ctx: GpuContext, files: ModelFiles, opts: LoadWeightsOptions = {}): Promise<LoadedModel> {
+  const description = await describeModel(files);
+  const weights = await loadWeights(ctx, description.tensors, description.config, opts);
+  return { ...description, weights };
+}
