@@ -13,6 +13,16 @@ export default defineConfig({
         },
       },
       {
+        // llama.cpp (node-llama-cpp, CPU) as the outside oracle on GGUF files the tests write.
+        test: {
+          name: 'oracle',
+          include: ['tests/oracle/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['tests/e2e/**/*.test.ts'],

@@ -1,6 +1,9 @@
 // `npm run cli -- <command>`: the headless engine on Dawn (DESIGN.md §3). Each command lives in its own module.
 
+import { generateCommand } from './generate';
 import { gpuCommand } from './gpu';
+import { infoCommand } from './info';
+import { logitsCommand } from './logits';
 
 interface Command {
   summary: string;
@@ -9,6 +12,9 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   gpu: { summary: 'print the WebGPU adapter, its limits and features as JSON', run: gpuCommand },
+  info: { summary: 'configuration, parameter count, tensor types and GPU memory estimate of <model> (JSON)', run: infoCommand },
+  logits: { summary: 'logits of exactly the given token ids, written as JSON', run: logitsCommand },
+  generate: { summary: 'continue --prompt TEXT with a KV cache (greedy or sampled), streaming the text', run: generateCommand },
 };
 
 function usage(): string {

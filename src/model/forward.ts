@@ -4,6 +4,7 @@
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { attention } from '../ops/attention';
+import { biasAdd } from '../ops/biasAdd';
 import { embedding } from '../ops/embedding';
 import { linear } from '../ops/linear';
 import { rmsnorm } from '../ops/rmsnorm';
@@ -21,12 +22,13 @@ export function forwardLogits(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfig
   const lengths = ctx.upload(Uint32Array.of(T), [1], 'u32');
   const ropeOpts = { T, headDim, theta: cfg.ropeTheta, pairing: cfg.ropePairing, freqFactors: w.ropeFactors };
   const x = embedding(ctx, w.embed, ids, T);
+  // Qwen2's q/k/v biases are part of the projections, so they go in before RoPE.
+  const withBias = (y: Tensor<'f32'>, b: Tensor<'f32'> | undefined) => (b ? biasAdd(ctx, y, b, T) : y);
   for (const layer of w.layers) {
-    if (layer.bq || layer.bk || layer.bv) throw new Error('q/k/v biases (Qwen2) are not supported by the forward pass yet.');
     const n1 = rmsnorm(ctx, x, layer.attnNorm, { T, D: dim, eps });
-    const q = rope(ctx, linear(ctx, n1.y, layer.wq, T), pos, { ...ropeOpts, nHeads });
-    const k = rope(ctx, linear(ctx, n1.y, layer.wk, T), pos, { ...ropeOpts, nHeads: nKvHeads });
-    const v = linear(ctx, n1.y, layer.wv, T);
+    const q = rope(ctx, withBias(linear(ctx, n1.y, layer.wq, T), layer.bq), pos, { ...ropeOpts, nHeads });
+    const k = rope(ctx, withBias(linear(ctx, n1.y, layer.wk, T), layer.bk), pos, { ...ropeOpts, nHeads: nKvHeads });
+    const v = withBias(linear(ctx, n1.y, layer.wv, T), layer.bv);
     const { o, lse } = attention(ctx, q, k, v, lengths, { B: 1, S: T, H: nHeads, KV: nKvHeads, hd: headDim });
     linear(ctx, o, layer.wo, T, { accumulate: true }, x);
     const n2 = rmsnorm(ctx, x, layer.ffnNorm, { T, D: dim, eps });

@@ -4,9 +4,11 @@
 import type { GpuContext } from '../gpu/context';
 import type { ByteSource } from '../io/byteSource';
 import type { Tokenizer } from '../io/tokenizer';
-import { type LlamaConfig, UnsupportedModelError } from './config';
+import type { LlamaConfig } from './config';
 import { describeGguf } from './formats/gguf';
+import { describeHf } from './formats/hf';
 import { describeLlama2c } from './formats/llama2c';
+import { checkWeightsFit } from './memory';
 import type { TensorSource } from './tensorSource';
 import { type LoadWeightsOptions, type ModelWeights, loadWeights } from './weights';
 
@@ -33,12 +35,14 @@ export async function describeModel(files: ModelFiles): Promise<ModelDescription
   switch (files.kind) {
     case 'gguf': return describeGguf(files.file);
     case 'llama2c': return describeLlama2c(files.file, files.tokenizer);
-    case 'hf': throw new UnsupportedModelError('Hugging Face safetensors folders are not supported yet.');
+    case 'hf': return describeHf(files.files);
   }
 }
 
 export async function loadModel(ctx: GpuContext, files: ModelFiles, opts: LoadWeightsOptions = {}): Promise<LoadedModel> {
   const description = await describeModel(files);
+  // Refuse before the first upload: a model over the adapter's limits would otherwise fail halfway through.
+  checkWeightsFit(description.config, description.tensors, opts.quant, ctx.info.limits);
   const weights = await loadWeights(ctx, description.tensors, description.config, opts);
   return { ...description, weights };
 }

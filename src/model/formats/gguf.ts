@@ -1,7 +1,8 @@
-// GGUF → model description: configuration from the metadata, tensors in place in the file.
+// GGUF → model description: configuration and tokenizer from the metadata, tensors in place in the file.
 
 import type { ByteSource } from '../../io/byteSource';
 import { type GgufFile, readGguf } from '../../io/gguf';
+import { tokenizerFromGguf } from '../../io/ggufTokenizer';
 import { configFromGguf } from '../config';
 import type { ModelDescription } from '../load';
 import { type StoredDtype, fileTensor } from '../tensorSource';
@@ -13,5 +14,5 @@ export async function describeGguf(file: ByteSource): Promise<ModelDescription &
   const config = configFromGguf(gguf.metadata, gguf.tensors.map((t) => t.name), embed.shape[0]);
   const tensors = gguf.tensors.map((t) => fileTensor(file, t.name, t.shape, t.type.name as StoredDtype, t.offset, t.byteLength));
   const name = String(gguf.metadata.get('general.name') ?? file.name);
-  return { name, config, tensors, tokenizer: null, gguf };
+  return { name, config, tensors, tokenizer: tokenizerFromGguf(gguf.metadata), gguf };
 }

@@ -1,0 +1,129 @@
+// Attention against a KV cache and the row copy that fills the cache, against the float64 references, at
+// awkward sizes: prefill (n > 1 from position 0), single-token decode deep into the cache, hd not a
+// multiple of 4, SmolLM2-like heads. Cache rows past the last position hold NaN to show nothing reads them.
+//
+// Tolerance, derived as in attention.test.ts (u = 2⁻²⁴, γ_n = n·u/(1 − n·u)): a score is off by at most
+// E_i = γ_{hd+1}·max_j scale·Σ_d|q_id||k_jd|; shifting a row's scores by E moves each softmax weight by a
+// relative 2E, so |Δo_id| ≤ ρ_i·Σ_j P_ij|v_jd| with ρ_i = 2E_i + (6n + 4X + 16)·u: n keys each cost a
+// rescale, an add and two exps (3 + 2|x| ulp for |x| ≤ X, the row's score spread) in l and in the output,
+// plus the final division. Doubled for second-order terms. A wrong key, head or position moves results by
+// about Σ_j P_ij|v_j|/n, far above this.
+
+import { describe, expect, it } from 'vitest';
+import { attentionDecode, type DecodeDims } from '../../src/ops/attentionDecode';
+import { copyRows } from '../../src/ops/copyRows';
+import { attentionRef } from '../../src/reference/attention';
+import { attentionDecodeRef, copyRowsRef } from '../../src/reference/attentionDecode';
+import { mismatches } from '../helpers/compare';
+import { gpu } from '../helpers/gpu';
+import { freshSeed, randomF32, rng } from '../helpers/random';
+
+const U = 2 ** -24;
+const gamma = (n: number) => (n * U) / (1 - n * U);
+const seed = freshSeed();
+
+interface Case { name: string; dims: DecodeDims; maxTokens: number }
+
+const CASES: Case[] = [
+  { name: 'prefill of 13 tokens, GQA 6/2, hd=12', dims: { n: 13, pos0: 0, H: 6, KV: 2, hd: 12 }, maxTokens: 20 },
+  { name: 'one token at position 37, stories260K heads', dims: { n: 1, pos0: 37, H: 8, KV: 4, hd: 8 }, maxTokens: 50 },
+  { name: '3 tokens from position 5, hd=6, scale 0.7', dims: { n: 3, pos0: 5, H: 4, KV: 1, hd: 6, scale: 0.7 }, maxTokens: 9 },
+  { name: 'one token at position 69, SmolLM2 heads', dims: { n: 1, pos0: 69, H: 9, KV: 3, hd: 64 }, maxTokens: 70 },
+];
+
+function bound(q: Float32Array, k: Float32Array, v: Float32Array, d: DecodeDims): (e: number) => number {
+  const scale = d.scale ?? 1 / Math.sqrt(d.hd);
+  const per = new Float64Array(d.n * d.H * d.hd);
+  for (let i = 0; i < d.n; i++) {
+    for (let h = 0; h < d.H; h++) {
+      const qi = (i * d.H + h) * d.hd;
+      const kvAt = (j: number) => (j * d.KV + Math.floor(h / (d.H / d.KV))) * d.hd;
+      const keys = d.pos0 + i + 1;
+      const s: number[] = [];
+      let E = 0;
+      for (let j = 0; j < keys; j++) {
+        let dot = 0;
+        let abs = 0;
+        for (let t = 0; t < d.hd; t++) {
+          dot += q[qi + t] * k[kvAt(j) + t];
+          abs += Math.abs(q[qi + t] * k[kvAt(j) + t]);
+        }
+        s.push(scale * dot);
+        E = Math.max(E, gamma(d.hd + 1) * scale * abs);
+      }
+      const m = Math.max(...s);
+      const X = m - Math.min(...s);
+      const sum = s.reduce((a, x) => a + Math.exp(x - m), 0);
+      const rho = 2 * E + (6 * keys + 4 * X + 16) * U;
+      for (let t = 0; t < d.hd; t++) {
+        let pv = 0;
+        for (let j = 0; j < keys; j++) pv += (Math.exp(s[j] - m) / sum) * Math.abs(v[kvAt(j) + t]);
+        per[qi + t] = 2 * rho * pv;
+      }
+    }
+  }
+  return (e) => per[e];
+}
+
+describe(`attentionDecode (seed ${seed})`, () => {
+  for (const [c, { name, dims, maxTokens }] of CASES.entries()) {
+    it(name, async () => {
+      const ctx = await gpu();
+      const random = rng(seed + c);
+      const width = dims.KV * dims.hd;
+      const used = (dims.pos0 + dims.n) * width;
+      const q = randomF32(dims.n * dims.H * dims.hd, random);
+      const k = randomF32(maxTokens * width, random).fill(NaN, used);
+      const v = randomF32(maxTokens * width, random).fill(NaN, used);
+      const [tq, tk, tv] = [q, k, v].map((x) => ctx.upload(x, [x.length]));
+      const o = attentionDecode(ctx, tq, tk, tv, dims);
+      const got = await ctx.read(o);
+      [tq, tk, tv, o].forEach((t) => t.release());
+      const want = attentionDecodeRef(q, k, v, dims);
+      expect(mismatches(got, want, bound(q, k, v, dims))).toEqual([]);
+    });
+  }
+
+  it('the reference agrees with full causal attention when the cache is the whole sequence', () => {
+    const random = rng(seed + 100);
+    const dims = { n: 11, pos0: 0, H: 6, KV: 3, hd: 10 };
+    const [q, k, v] = [dims.H, dims.KV, dims.KV].map((h) => randomF32(dims.n * h * dims.hd, random));
+    const full = attentionRef(q, k, v, [dims.n], { B: 1, S: dims.n, H: dims.H, KV: dims.KV, hd: dims.hd }).o;
+    const cached = attentionDecodeRef(q, k, v, dims);
+    expect(Math.max(...cached.map((x, i) => Math.abs(x - full[i])))).toBeLessThan(1e-12);
+  });
+
+  it('rejects positions past the cache and mismatched shapes', async () => {
+    const ctx = await gpu();
+    const q = ctx.tensor([1, 8]);
+    const cache = ctx.tensor([4, 8]);
+    const dims = { n: 1, pos0: 4, H: 2, KV: 2, hd: 4 };
+    expect(() => attentionDecode(ctx, q, cache, cache, dims)).toThrow(/do not fit a 4-token cache/);
+    expect(() => attentionDecode(ctx, q, cache, cache, { ...dims, pos0: 0, H: 3 })).toThrow(/not a multiple/);
+    [q, cache].forEach((t) => t.release());
+  });
+});
+
+describe(`copyRows (seed ${seed})`, () => {
+  it('copies a block of rows between offsets exactly (width 37)', async () => {
+    const ctx = await gpu();
+    const random = rng(seed + 200);
+    const width = 37;
+    const opts = { rows: 5, width, srcRow: 2, dstRow: 9 };
+    const src = randomF32(8 * width, random);
+    const dst = randomF32(16 * width, random);
+    const [ts, td] = [src, dst].map((x) => ctx.upload(x, [x.length]));
+    copyRows(ctx, ts, td, opts);
+    const got = await ctx.read(td);
+    [ts, td].forEach((t) => t.release());
+    expect(Array.from(got)).toEqual(Array.from(copyRowsRef(src, dst, opts)));
+  });
+
+  it('refuses rows past either end', async () => {
+    const ctx = await gpu();
+    const t = ctx.tensor([4, 3]);
+    expect(() => copyRows(ctx, t, t, { rows: 2, width: 3, dstRow: 3 })).toThrow(/past dst's end/);
+    expect(() => copyRows(ctx, t, t, { rows: 5, width: 3 })).toThrow(/past src's end/);
+    t.release();
+  });
+});
