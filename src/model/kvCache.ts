@@ -5,13 +5,11 @@
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { attentionDecode } from '../ops/attentionDecode';
-import { biasAdd } from '../ops/biasAdd';
 import { copyRows } from '../ops/copyRows';
 import { embedding } from '../ops/embedding';
 import { linear } from '../ops/linear';
 import { rmsnorm } from '../ops/rmsnorm';
-import { rope } from '../ops/rope';
-import { swiglu } from '../ops/swiglu';
+import { llamaBlock } from './block';
 import type { LlamaConfig } from './config';
 import type { ModelWeights } from './weights';
 
@@ -68,25 +66,13 @@ export function forwardCached(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfig
   const { dim, nHeads: H, nKvHeads: KV, headDim: hd, normEps: eps } = cfg;
   const ids = ctx.upload(Uint32Array.from(tokens), [T], 'u32');
   const pos = ctx.upload(Uint32Array.from({ length: T }, (_, i) => pos0 + i), [T], 'u32');
-  const ropeOpts = { T, headDim: hd, theta: cfg.ropeTheta, pairing: cfg.ropePairing, freqFactors: w.ropeFactors };
-  // Qwen2's q/k/v biases belong to the projections, so they go in before RoPE (as in forward.ts).
-  const withBias = (y: Tensor<'f32'>, b: Tensor<'f32'> | undefined) => (b ? biasAdd(ctx, y, b, T) : y);
   const x = embedding(ctx, w.embed, ids, T);
   w.layers.forEach((layer, l) => {
-    const n1 = rmsnorm(ctx, x, layer.attnNorm, { T, D: dim, eps });
-    const q = rope(ctx, withBias(linear(ctx, n1.y, layer.wq, T), layer.bq), pos, { ...ropeOpts, nHeads: H });
-    const k = rope(ctx, withBias(linear(ctx, n1.y, layer.wk, T), layer.bk), pos, { ...ropeOpts, nHeads: KV });
-    const v = withBias(linear(ctx, n1.y, layer.wv, T), layer.bv);
-    copyRows(ctx, k, cache.k[l], { rows: T, width: KV * hd, dstRow: pos0 });
-    copyRows(ctx, v, cache.v[l], { rows: T, width: KV * hd, dstRow: pos0 });
-    const o = attentionDecode(ctx, q, cache.k[l], cache.v[l], { n: T, pos0, H, KV, hd });
-    linear(ctx, o, layer.wo, T, { accumulate: true }, x);
-    const n2 = rmsnorm(ctx, x, layer.ffnNorm, { T, D: dim, eps });
-    const g = linear(ctx, n2.y, layer.gate, T);
-    const u = linear(ctx, n2.y, layer.up, T);
-    const h = swiglu(ctx, g, u);
-    linear(ctx, h, layer.down, T, { accumulate: true }, x);
-    [n1.y, n1.rrms, q, k, v, o, n2.y, n2.rrms, g, u, h].forEach((t) => t.release());
+    llamaBlock(ctx, w, layer, cfg, x, pos, T, (q, k, v) => {
+      copyRows(ctx, k, cache.k[l], { rows: T, width: KV * hd, dstRow: pos0 });
+      copyRows(ctx, v, cache.v[l], { rows: T, width: KV * hd, dstRow: pos0 });
+      return attentionDecode(ctx, q, cache.k[l], cache.v[l], { n: T, pos0, H, KV, hd });
+    });
   });
   // Only the last position's logits are needed to pick the next token: norm and head on that row alone.
   const last = T === 1 ? x : copyRows(ctx, x, ctx.tensor([1, dim]), { rows: 1, width: dim, srcRow: T - 1 });
