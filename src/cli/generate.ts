@@ -3,8 +3,8 @@
 
 import { GpuContext } from '../gpu/context';
 import { TextStream, generate } from '../model/generate';
-import { describeModel } from '../model/load';
-import { loadWeights, releaseWeights } from '../model/weights';
+import { describeModel, loadDescribed } from '../model/load';
+import { releaseWeights } from '../model/weights';
 import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
 
 const USAGE = 'npm run cli -- generate <model> --prompt TEXT [--max-tokens N] [--greedy] [--temperature T] ' +
@@ -55,7 +55,7 @@ export async function generateCommand(args: string[]): Promise<void> {
     const prompt = tok.encode(values.prompt!);
     const ctx = await GpuContext.create();
     try {
-      const weights = await loadWeights(ctx, description.tensors, description.config, { quant });
+      const { weights } = await loadDescribed(ctx, description, { quant });
       const stream = new TextStream(tok, prompt);
       process.stdout.write(tok.decode(prompt));
       const r = await generate(ctx, weights, description.config, prompt, {

@@ -213,12 +213,13 @@ export class GpuContext {
     if (++this.dispatchesInBatch >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 
-  /** Copies `bytes` between buffers in stream order with the dispatches around it. */
-  copy(src: GPUBuffer | Tensor, dst: GPUBuffer | Tensor, bytes: number): void {
+  /** Copies `bytes` between buffers (offsets in bytes, multiples of 4) in stream order with the dispatches around it. */
+  copy(src: GPUBuffer | Tensor, dst: GPUBuffer | Tensor, bytes: number, srcOffset = 0, dstOffset = 0): void {
     this.checkAlive();
     const enc = this.commandEncoder();
     this.endPass();
-    enc.copyBufferToBuffer(src instanceof Tensor ? src.buffer : src, 0, dst instanceof Tensor ? dst.buffer : dst, 0, bytes);
+    enc.copyBufferToBuffer(src instanceof Tensor ? src.buffer : src, srcOffset, dst instanceof Tensor ? dst.buffer : dst,
+      dstOffset, bytes);
   }
 
   /** Submits everything recorded so far. Cheap when nothing is pending. */

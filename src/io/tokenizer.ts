@@ -5,8 +5,11 @@ export interface Tokenizer {
   readonly vocabSize: number;
   readonly bosId: number | null;
   readonly eosId: number | null;
-  /** Token ids of `text`, with BOS first when `bos` (default true) and the model has one. */
-  encode(text: string, opts?: { bos?: boolean }): number[];
+  /**
+   * Token ids of `text`, with BOS first when `bos` (default true) and the model adds one; with `special`,
+   * control tokens written in the text (e.g. chat markers) become their ids where the tokenizer supports it.
+   */
+  encode(text: string, opts?: { bos?: boolean; special?: boolean }): number[];
   /** Text of `ids` (special tokens such as BOS are skipped). */
   decode(ids: number[]): string;
 }

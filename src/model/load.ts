@@ -40,7 +40,12 @@ export async function describeModel(files: ModelFiles): Promise<ModelDescription
 }
 
 export async function loadModel(ctx: GpuContext, files: ModelFiles, opts: LoadWeightsOptions = {}): Promise<LoadedModel> {
-  const description = await describeModel(files);
+  return loadDescribed(ctx, await describeModel(files), opts);
+}
+
+/** Streams an already described model to the GPU (callers that needed the tokenizer or config first). */
+export async function loadDescribed(ctx: GpuContext, description: ModelDescription,
+  opts: LoadWeightsOptions = {}): Promise<LoadedModel> {
   // Refuse before the first upload: a model over the adapter's limits would otherwise fail halfway through.
   checkWeightsFit(description.config, description.tensors, opts.quant, ctx.info.limits);
   const weights = await loadWeights(ctx, description.tensors, description.config, opts);

@@ -8,7 +8,7 @@ import { type WeightType, weightBytes } from '../ops/weight';
 import { QK } from '../reference/quant';
 import type { LlamaConfig } from './config';
 import type { StoredDtype } from './tensorSource';
-import type { BaseQuant } from './weights';
+import { type BaseQuant, quantizeChunkRows } from './weights';
 
 /** What the estimate needs of a tensor: a TensorSource, or a synthetic one from `checkpointTensors`. */
 export interface TensorShape {
@@ -75,16 +75,24 @@ export function placeMatrix(stored: StoredDtype, rows: number, cols: number, qua
     case 'Q8_0': return { gpuType: 'q8_0', stagingBytes: 0 };
     case 'Q4_0': return { gpuType: 'q4_0', stagingBytes: 0 };
     case 'Q4_K':
-    case 'Q6_K':
-      // The raw K-quant blocks are uploaded, decoded and re-encoded on the GPU.
-      return { gpuType: quant === 'q4_0' ? 'q4_0' : 'q8_0', stagingBytes: rows * (cols / 256) * (stored === 'Q4_K' ? 144 : 210) };
+    case 'Q6_K': {
+      // A chunk of rows at a time: its raw blocks, their f32 decode and the chunk's re-encoded blocks.
+      const gpuType = quant === 'q4_0' ? 'q4_0' : 'q8_0';
+      return { gpuType, stagingBytes: chunkStaging(rows, cols, gpuType, (stored === 'Q4_K' ? 144 : 210) / 256 + 4) };
+    }
     case 'F32':
     case 'F16':
     case 'BF16':
-      if (quantizable) return { gpuType: quant as 'q8_0' | 'q4_0', stagingBytes: 4 * rows * cols };
+      if (quantizable) return { gpuType: quant as 'q8_0' | 'q4_0', stagingBytes: chunkStaging(rows, cols, quant as 'q8_0' | 'q4_0', 4) };
       // BF16 cannot become f16 without losing range: it is widened to f32.
       return { gpuType: stored === 'F16' ? 'f16' : 'f32', stagingBytes: 0 };
   }
+}
+
+/** Staging of quantizeRows: per chunk of rows, `perValue` bytes of input per value plus the chunk's blocks. */
+function chunkStaging(rows: number, cols: number, type: 'q8_0' | 'q4_0', perValue: number): number {
+  const n = Math.min(rows, quantizeChunkRows(cols));
+  return Math.ceil(n * cols * perValue) + words(weightBytes(type, n, cols));
 }
 
 /** Weights are uploaded as whole u32 words. */

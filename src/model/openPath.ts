@@ -19,6 +19,7 @@ export async function openModelPath(path: string, opts: { tokenizer?: string } =
   const file = await fileSource(path);
   const magic = new TextDecoder().decode(await file.read(0, Math.min(4, file.size)));
   if (magic === 'GGUF') return { kind: 'gguf', file };
+  if (opts.tokenizer !== undefined && !existsSync(opts.tokenizer)) throw new Error(`${opts.tokenizer}: no such tokenizer file.`);
   if (path.endsWith('.bin')) {
     const candidates = [opts.tokenizer, join(dirname(path), 'tokenizer.bin'),
       ...readdirSync(dirname(path)).filter((n) => /^tok.*\.bin$/.test(n) && n !== basename(path)).map((n) => join(dirname(path), n))];

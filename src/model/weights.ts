@@ -6,7 +6,7 @@
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { quantizeWeight, requantize } from '../ops/quantize';
-import { type Weight, type WeightType, uploadWeight } from '../ops/weight';
+import { type Weight, rowBytes, uploadWeight, weightBytes } from '../ops/weight';
 import { f16ToF32 } from '../reference/f16';
 import { QK } from '../reference/quant';
 import type { LlamaConfig } from './config';
@@ -53,53 +53,90 @@ export async function loadWeights(ctx: GpuContext, tensors: TensorSource[], cfg:
   opts: LoadWeightsOptions = {}): Promise<ModelWeights> {
   const quant = opts.quant ?? 'keep';
   const byName = new Map(tensors.map((t) => [t.name, t]));
+  const { dim, hiddenDim, nHeads, nKvHeads, headDim, vocabSize } = cfg;
+  const q = nHeads * headDim;
+  const kv = nKvHeads * headDim;
+  // Every expected tensor and its shape is checked before the first upload, so a bad file fails cleanly.
+  const expect = (name: string, shape: number[], optional = false) => {
+    const t = byName.get(name);
+    if (!t) {
+      if (optional) return;
+      throw new WeightLoadError(`tensor ${name} is missing from the model file.`);
+    }
+    if (t.shape.join() !== shape.join()) throw new WeightLoadError(`tensor ${name} has shape [${t.shape}], expected [${shape}].`);
+  };
+  expect('token_embd.weight', [vocabSize, dim]);
+  for (let l = 0; l < cfg.nLayers; l++) {
+    const p = `blk.${l}.`;
+    expect(`${p}attn_norm.weight`, [dim]);
+    expect(`${p}attn_q.weight`, [q, dim]);
+    expect(`${p}attn_k.weight`, [kv, dim]);
+    expect(`${p}attn_v.weight`, [kv, dim]);
+    expect(`${p}attn_q.bias`, [q], true);
+    expect(`${p}attn_k.bias`, [kv], true);
+    expect(`${p}attn_v.bias`, [kv], true);
+    expect(`${p}attn_output.weight`, [dim, q]);
+    expect(`${p}ffn_norm.weight`, [dim]);
+    expect(`${p}ffn_gate.weight`, [hiddenDim, dim]);
+    expect(`${p}ffn_up.weight`, [hiddenDim, dim]);
+    expect(`${p}ffn_down.weight`, [dim, hiddenDim]);
+  }
+  expect('output_norm.weight', [dim]);
+  if (!cfg.tiedEmbeddings) expect('output.weight', [vocabSize, dim]);
+  expect('rope_freqs.weight', [headDim / 2], true);
+
   const total = tensors.reduce((n, t) => n + t.byteLength, 0);
   let loaded = 0;
-  const fetch = async (name: string, shape: number[]) => {
-    const t = byName.get(name);
-    if (!t) throw new WeightLoadError(`tensor ${name} is missing from the model file.`);
-    if (t.shape.join() !== shape.join()) throw new WeightLoadError(`tensor ${name} has shape [${t.shape}], expected [${shape}].`);
+  const uploaded: Tensor[] = [];
+  const read = async (name: string) => {
+    const t = byName.get(name)!;
     const bytes = await t.read();
     loaded += t.byteLength;
     opts.onProgress?.(loaded, total);
     return { t, bytes };
   };
-  const matrix = async (name: string, rows: number, cols: number): Promise<Weight> => {
-    const { t, bytes } = await fetch(name, [rows, cols]);
-    return toWeight(ctx, t.dtype, bytes, rows, cols, quant, name);
+  const matrix = async (name: string): Promise<Weight> => {
+    const { t, bytes } = await read(name);
+    const w = toWeight(ctx, t.dtype, bytes, t.shape[0], t.shape[1], quant, name);
+    uploaded.push(w.data);
+    return w;
   };
-  const vector = async (name: string, n: number): Promise<Tensor<'f32'>> => {
-    const { t, bytes } = await fetch(name, [n]);
-    return ctx.upload(toF32(t.dtype, bytes, name), [n]);
+  const vector = async (name: string): Promise<Tensor<'f32'>> => {
+    const { t, bytes } = await read(name);
+    const v = ctx.upload(toF32(t.dtype, bytes, name), [t.shape[0]]);
+    uploaded.push(v);
+    return v;
   };
-  const optionalVector = (name: string, n: number) => (byName.has(name) ? vector(name, n) : Promise.resolve(undefined));
+  const optionalVector = (name: string) => (byName.has(name) ? vector(name) : Promise.resolve(undefined));
 
-  const { dim, hiddenDim, nHeads, nKvHeads, headDim, vocabSize } = cfg;
-  const q = nHeads * headDim;
-  const kv = nKvHeads * headDim;
-  const embed = await matrix('token_embd.weight', vocabSize, dim);
-  const layers: LayerWeights[] = [];
-  for (let l = 0; l < cfg.nLayers; l++) {
-    const p = `blk.${l}.`;
-    layers.push({
-      attnNorm: await vector(`${p}attn_norm.weight`, dim),
-      wq: await matrix(`${p}attn_q.weight`, q, dim),
-      wk: await matrix(`${p}attn_k.weight`, kv, dim),
-      wv: await matrix(`${p}attn_v.weight`, kv, dim),
-      bq: await optionalVector(`${p}attn_q.bias`, q),
-      bk: await optionalVector(`${p}attn_k.bias`, kv),
-      bv: await optionalVector(`${p}attn_v.bias`, kv),
-      wo: await matrix(`${p}attn_output.weight`, dim, q),
-      ffnNorm: await vector(`${p}ffn_norm.weight`, dim),
-      gate: await matrix(`${p}ffn_gate.weight`, hiddenDim, dim),
-      up: await matrix(`${p}ffn_up.weight`, hiddenDim, dim),
-      down: await matrix(`${p}ffn_down.weight`, dim, hiddenDim),
-    });
+  try {
+    const embed = await matrix('token_embd.weight');
+    const layers: LayerWeights[] = [];
+    for (let l = 0; l < cfg.nLayers; l++) {
+      const p = `blk.${l}.`;
+      layers.push({
+        attnNorm: await vector(`${p}attn_norm.weight`),
+        wq: await matrix(`${p}attn_q.weight`),
+        wk: await matrix(`${p}attn_k.weight`),
+        wv: await matrix(`${p}attn_v.weight`),
+        bq: await optionalVector(`${p}attn_q.bias`),
+        bk: await optionalVector(`${p}attn_k.bias`),
+        bv: await optionalVector(`${p}attn_v.bias`),
+        wo: await matrix(`${p}attn_output.weight`),
+        ffnNorm: await vector(`${p}ffn_norm.weight`),
+        gate: await matrix(`${p}ffn_gate.weight`),
+        up: await matrix(`${p}ffn_up.weight`),
+        down: await matrix(`${p}ffn_down.weight`),
+      });
+    }
+    const outNorm = await vector('output_norm.weight');
+    const head = cfg.tiedEmbeddings ? embed : await matrix('output.weight');
+    const ropeFactors = await optionalVector('rope_freqs.weight');
+    return { embed, layers, outNorm, head, ropeFactors };
+  } catch (e) {
+    uploaded.forEach((t) => t.release()); // nothing half-loaded stays on the GPU
+    throw e;
   }
-  const outNorm = await vector('output_norm.weight', dim);
-  const head = cfg.tiedEmbeddings ? embed : await matrix('output.weight', vocabSize, dim);
-  const ropeFactors = await optionalVector('rope_freqs.weight', headDim / 2);
-  return { embed, layers, outNorm, head, ropeFactors };
 }
 
 /** Frees every GPU buffer of the model (the head is freed once when tied). */
@@ -149,13 +186,9 @@ function toWeight(ctx: GpuContext, dtype: string, bytes: Uint8Array, rows: numbe
       // Already in a format our matmuls read: converting between them would only lose precision.
       return uploadWeight(ctx, dtype === 'Q8_0' ? 'q8_0' : 'q4_0', rows, cols, bytes);
     case 'Q4_K':
-    case 'Q6_K': {
+    case 'Q6_K':
       if (cols % 256) throw new WeightLoadError(`tensor ${name}: ${dtype} rows of ${cols} are not whole 256-value blocks.`);
-      const words = ctx.upload(new Uint32Array(bytes.slice().buffer), [bytes.byteLength / 4], 'u32');
-      const w = requantize(ctx, words, dtype === 'Q4_K' ? 'q4_k' : 'q6_k', rows, cols, quant === 'q4_0' ? 'q4_0' : 'q8_0');
-      words.release();
-      return w;
-    }
+      return quantizeRows(ctx, dtype, bytes, rows, cols, quant === 'q4_0' ? 'q4_0' : 'q8_0', name);
     case 'F32':
     case 'F16':
       if (!quantizable) return uploadWeight(ctx, dtype === 'F32' ? 'f32' : 'f16', rows, cols, bytes);
@@ -165,10 +198,50 @@ function toWeight(ctx: GpuContext, dtype: string, bytes: Uint8Array, rows: numbe
     default:
       throw new WeightLoadError(`tensor ${name} has unsupported type ${dtype}.`);
   }
-  const f32 = toF32(dtype, bytes, name);
-  if (!quantizable) return uploadWeight(ctx, 'f32' as WeightType, rows, cols, new Uint8Array(f32.buffer));
-  const x = ctx.upload(f32, [rows, cols]);
-  const w = quantizeWeight(ctx, x, rows, cols, quant as 'q8_0' | 'q4_0');
-  x.release();
-  return w;
+  if (!quantizable) return uploadWeight(ctx, 'f32', rows, cols, new Uint8Array(toF32(dtype, bytes, name).buffer));
+  return quantizeRows(ctx, dtype, bytes, rows, cols, quant as 'q8_0' | 'q4_0', name);
+}
+
+/** f32 staged per chunk of rows while (re)quantizing on load: big embeddings exceed browsers' 128 MiB bindings. */
+export const QUANTIZE_CHUNK_BYTES = 32 * 2 ** 20;
+
+/** Rows per chunk: even, so every chunk's Q8_0/Q4_0 bytes (34- and 18-byte blocks) start on a u32 boundary. */
+export function quantizeChunkRows(cols: number, chunkBytes = QUANTIZE_CHUNK_BYTES): number {
+  return Math.max(2, Math.floor(chunkBytes / (4 * cols)) & ~1);
+}
+
+/** Stored bytes per row of the float and K-quant types quantizeRows reads. */
+const ROW_BYTES: Record<string, (cols: number) => number> = {
+  F32: (c) => 4 * c, F16: (c) => 2 * c, BF16: (c) => 2 * c, Q4_K: (c) => (c / 256) * 144, Q6_K: (c) => (c / 256) * 210,
+};
+
+/**
+ * Quantizes a float (or requantizes a Q4_K / Q6_K) matrix on the GPU a chunk of rows at a time, decoding only
+ * that chunk, and gathers the blocks into one Weight.
+ */
+export function quantizeRows(ctx: GpuContext, dtype: string, bytes: Uint8Array, rows: number, cols: number,
+  type: 'q8_0' | 'q4_0', name: string, chunkBytes = QUANTIZE_CHUNK_BYTES): Weight {
+  const stored = ROW_BYTES[dtype](cols);
+  const chunkRows = quantizeChunkRows(cols, chunkBytes);
+  const out = ctx.tensor<'u32'>([Math.ceil(weightBytes(type, rows, cols) / 4)], 'u32', `${type} ${name}`);
+  for (let r0 = 0; r0 < rows; r0 += chunkRows) {
+    const n = Math.min(chunkRows, rows - r0);
+    const chunk = bytes.subarray(r0 * stored, (r0 + n) * stored);
+    let w: Weight;
+    if (dtype === 'Q4_K' || dtype === 'Q6_K') {
+      // Even row counts keep 210-byte Q6_K rows word-aligned too (cols/256·210·2 is a multiple of 4).
+      const padded = new Uint8Array(Math.ceil(chunk.byteLength / 4) * 4); // an odd last chunk of Q6_K rows
+      padded.set(chunk);
+      const words = ctx.upload(new Uint32Array(padded.buffer), [padded.byteLength / 4], 'u32');
+      w = requantize(ctx, words, dtype === 'Q4_K' ? 'q4_k' : 'q6_k', n, cols, type);
+      words.release();
+    } else {
+      const x = ctx.upload(toF32(dtype, chunk, name), [n, cols]);
+      w = quantizeWeight(ctx, x, n, cols, type);
+      x.release();
+    }
+    ctx.copy(w.data, out, Math.ceil(weightBytes(type, n, cols) / 4) * 4, 0, r0 * rowBytes(type, cols));
+    w.data.release();
+  }
+  return { type, rows, cols, data: out };
 }

@@ -3,6 +3,7 @@
 // host bytes (HostWeight), decoded exactly, so a quantized model's reference is the float64 model on its
 // dequantized weights.
 
+import { biasAddRef } from './biasAdd';
 import type { LlamaConfig } from '../model/config';
 import { attentionRef } from './attention';
 import { embeddingRef } from './embedding';
@@ -38,9 +39,8 @@ export interface LlamaRefWeights {
 }
 
 /** y [T, n] += bias [n] on every row (in place). */
-function addBias(y: Float64Array, bias: ArrayLike<number> | undefined): Float64Array {
-  if (bias) for (let i = 0; i < y.length; i++) y[i] += bias[i % bias.length];
-  return y;
+function addBias(y: Float64Array, bias: ArrayLike<number> | undefined, T: number): Float64Array {
+  return bias ? biasAddRef(y, bias, T) : y;
 }
 
 function add(a: Float64Array, b: Float64Array): Float64Array {
@@ -57,9 +57,9 @@ export function llamaForwardRef(w: LlamaRefWeights, cfg: LlamaConfig, tokens: Ar
   for (const l of w.layers) {
     // h = x + Wo·Attn(RoPE(Wq·n), RoPE(Wk·n), Wv·n), n = RMSNorm(x)
     const n1 = rmsnormRef(x, l.attnNorm, { T, D, eps }).y;
-    const q = ropeRef(addBias(linearRef(n1, l.wq, T), l.bq), pos, { ...rope, nHeads });
-    const k = ropeRef(addBias(linearRef(n1, l.wk, T), l.bk), pos, { ...rope, nHeads: nKvHeads });
-    const v = addBias(linearRef(n1, l.wv, T), l.bv);
+    const q = ropeRef(addBias(linearRef(n1, l.wq, T), l.bq, T), pos, { ...rope, nHeads });
+    const k = ropeRef(addBias(linearRef(n1, l.wk, T), l.bk, T), pos, { ...rope, nHeads: nKvHeads });
+    const v = addBias(linearRef(n1, l.wv, T), l.bv, T);
     const { o } = attentionRef(q, k, v, [T], { B: 1, S: T, H: nHeads, KV: nKvHeads, hd: headDim });
     x = add(x, linearRef(o, l.wo, T));
     // out = h + Wdown·(silu(Wgate·n) ⊙ Wup·n), n = RMSNorm(h)

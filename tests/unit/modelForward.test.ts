@@ -2,9 +2,7 @@
 // BOS + "Once upon a time" greedily with exactly the text llama.cpp produces (../shared/SOURCES.md).
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { type ByteSource, fileSource } from '../../src/io/byteSource';
-import { readLlama2cTokenizer } from '../../src/io/llama2c';
-import { ScoredBpeTokenizer } from '../../src/io/llama2cTokenizer';
+import type { ByteSource } from '../../src/io/byteSource';
 import type { LlamaConfig } from '../../src/model/config';
 import { forwardLogits } from '../../src/model/forward';
 import { loadModel } from '../../src/model/load';
@@ -16,11 +14,6 @@ import { sharedPath } from '../helpers/shared';
 const EXPECTED = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. ' +
   'One day, she saw a big, red ball. She wanted to play with it, but it was too high.';
 const sources: ByteSource[] = [];
-const open = async (name: string) => {
-  const s = await fileSource(sharedPath(`models/stories260K/${name}`));
-  sources.push(s);
-  return s;
-};
 afterAll(async () => {
   await Promise.all(sources.map((s) => s.close?.()));
 });
@@ -59,7 +52,7 @@ describe('stories260K forward on the GPU', () => {
     if (files.kind === 'gguf') sources.push(files.file);
     const m = await loadModel(ctx, files);
     expect(m.config.tiedEmbeddings).toBe(false);
-    const tok = new ScoredBpeTokenizer(await readLlama2cTokenizer(await open('tok512.bin'), 512));
+    const tok = m.tokenizer!; // the vocabulary embedded in the GGUF
     const ids = await greedy(m.weights, m.config, tok.encode('Once upon a time'), 40);
     const text = tok.decode(ids);
     expect(text.length).toBeGreaterThan(100); // 40 tokens, all within the known continuation
