@@ -1,0 +1,150 @@
+// One pre-norm LLaMA block for training, forward and backward side by side (as llm.c pairs them): the same
+// computation as src/model/block.ts with the adapter's sites on every projection, keeping what the backward
+// needs. The backward goes into the adapter's parameter gradients only (base weights and norms are frozen)
+// and turns the residual-stream gradient of the block's output into that of its input.
+// Policy: parameter gradients accumulate (+=) into `grads`; activation gradients are written (=).
+
+import type { Adapter, AdapterRun, TargetModule } from '../adapters/types';
+import type { GpuContext } from '../gpu/context';
+import type { Tensor } from '../gpu/tensor';
+import type { LlamaConfig } from '../model/config';
+import type { ModelWeights } from '../model/weights';
+import { type AttentionDims, attention, attentionBackward } from '../ops/attention';
+import { biasAdd } from '../ops/biasAdd';
+import { linear, linearBackwardInput } from '../ops/linear';
+import { type RmsNormOutputs, rmsnorm, rmsnormBackward } from '../ops/rmsnorm';
+import { rope, ropeBackward } from '../ops/rope';
+import { swiglu, swigluBackward } from '../ops/swiglu';
+import type { Weight } from '../ops/weight';
+
+/** What every block of one step shares: the model, the adapter and its run, the batch's layout tensors. */
+export interface StepEnv {
+  ctx: GpuContext;
+  weights: ModelWeights;
+  cfg: LlamaConfig;
+  adapter: Adapter;
+  run: AdapterRun;
+  /** Tokens of the whole batch (B·S, sequences padded to S). */
+  T: number;
+  /** [T] each token's position within its sequence (RoPE). */
+  pos: Tensor<'u32'>;
+  /** [B] tokens per sequence; later positions are padding. */
+  lengths: Tensor<'u32'>;
+  attn: AttentionDims;
+}
+
+/** A block's saved activations (the block's input x is kept by the caller). */
+export interface BlockActivations {
+  n1: RmsNormOutputs;
+  /** q and k after bias and RoPE (as attention saw them), v after bias. */
+  q: Tensor<'f32'>;
+  k: Tensor<'f32'>;
+  v: Tensor<'f32'>;
+  o: Tensor<'f32'>;
+  lse: Tensor<'f32'>;
+  /** The residual stream after the attention half. */
+  xMid: Tensor<'f32'>;
+  n2: RmsNormOutputs;
+  g: Tensor<'f32'>;
+  u: Tensor<'f32'>;
+  /** silu(g) ⊙ u, the down projection's input. */
+  h: Tensor<'f32'>;
+  /** Each adapted projection's saved tensors (released by its site's backward). */
+  sites: Partial<Record<TargetModule, Tensor<'f32'>[]>>;
+}
+
+/** The block's own saved tensors (the sites' are released by their backward). */
+function blockTensors(a: BlockActivations): Tensor<'f32'>[] {
+  return [a.n1.y, a.n1.rrms, a.q, a.k, a.v, a.o, a.lse, a.xMid, a.n2.y, a.n2.rrms, a.g, a.u, a.h];
+}
+
+/** Releases everything a block's forward saved, when no backward will consume it. */
+export function releaseActivations(a: BlockActivations): void {
+  blockTensors(a).forEach((t) => t.release());
+  Object.values(a.sites).forEach((saved) => saved?.forEach((t) => t.release()));
+}
+
+function ropeOptions(env: StepEnv, nHeads: number) {
+  const { cfg } = env;
+  return { T: env.T, nHeads, headDim: cfg.headDim, theta: cfg.ropeTheta, pairing: cfg.ropePairing,
+    freqFactors: env.weights.ropeFactors };
+}
+
+/**
+ * Records block `l` on input x [T, dim] (left intact) and returns its output as a new tensor, with the
+ * activations the backward needs.
+ */
+export function blockForward(env: StepEnv, l: number, x: Tensor<'f32'>): { out: Tensor<'f32'>; acts: BlockActivations } {
+  const { ctx, cfg, T } = env;
+  const layer = env.weights.layers[l];
+  const eps = cfg.normEps;
+  const sites: BlockActivations['sites'] = {};
+  // y = W·x (+ y when accumulating, the fused residual add) + the adapter's branch.
+  const project = (target: TargetModule, input: Tensor<'f32'>, w: Weight, into?: Tensor<'f32'>) => {
+    const y = linear(ctx, input, w, T, { accumulate: !!into }, into);
+    const site = env.adapter.site(l, target);
+    if (site) sites[target] = site.forward(ctx, input, y, T, env.run);
+    return y;
+  };
+  const withBias = (y: Tensor<'f32'>, b: Tensor<'f32'> | undefined) => (b ? biasAdd(ctx, y, b, T) : y);
+
+  const n1 = rmsnorm(ctx, x, layer.attnNorm, { T, D: cfg.dim, eps });
+  const q = rope(ctx, withBias(project('q', n1.y, layer.wq), layer.bq), env.pos, ropeOptions(env, cfg.nHeads));
+  const k = rope(ctx, withBias(project('k', n1.y, layer.wk), layer.bk), env.pos, ropeOptions(env, cfg.nKvHeads));
+  const v = withBias(project('v', n1.y, layer.wv), layer.bv);
+  const { o, lse } = attention(ctx, q, k, v, env.lengths, env.attn);
+  const xMid = ctx.tensor([T, cfg.dim]);
+  ctx.copy(x, xMid, x.byteLength);
+  project('o', o, layer.wo, xMid);
+
+  const n2 = rmsnorm(ctx, xMid, layer.ffnNorm, { T, D: cfg.dim, eps });
+  const g = project('gate', n2.y, layer.gate);
+  const u = project('up', n2.y, layer.up);
+  const h = swiglu(ctx, g, u);
+  const out = ctx.tensor([T, cfg.dim]);
+  ctx.copy(xMid, out, xMid.byteLength);
+  project('down', h, layer.down, out);
+  return { out, acts: { n1, q, k, v, o, lse, xMid, n2, g, u, h, sites } };
+}
+
+/**
+ * Records the backward of block `l`: on entry dx [T, dim] holds ∂L/∂(block output), on exit ∂L/∂(block
+ * input) (updated in place: the residual passes it through, each branch adds to it). Adapter gradients are
+ * added into `grads`. x is the block's input; the activations are released.
+ */
+export function blockBackward(env: StepEnv, l: number, x: Tensor<'f32'>, a: BlockActivations, dx: Tensor<'f32'>,
+  grads: Tensor<'f32'>[]): void {
+  const { ctx, cfg, T } = env;
+  const layer = env.weights.layers[l];
+  const norm = { T, D: cfg.dim };
+  // ∂L/∂input of y = W·input + branch(input): the frozen Wᵀ·dy, then the site adds its own part (and
+  // accumulates its parameter gradients). `into` sums projections that share an input (q, k, v; gate, up).
+  const projectBack = (target: TargetModule, input: Tensor<'f32'>, w: Weight, dy: Tensor<'f32'>, into?: Tensor<'f32'>) => {
+    const din = linearBackwardInput(ctx, dy, w, T, { accumulate: !!into }, into);
+    const site = env.adapter.site(l, target);
+    if (site) site.backward(ctx, input, a.sites[target]!, dy, din, T, env.run, grads);
+    return din;
+  };
+
+  // MLP half: out = xMid + down(silu(gate(n2)) ⊙ up(n2)), n2 = RMSNorm(xMid).
+  const dh = projectBack('down', a.h, layer.down, dx);
+  const { dg, du } = swigluBackward(ctx, dh, a.g, a.u);
+  dh.release();
+  const dn2 = projectBack('gate', a.n2.y, layer.gate, dg);
+  projectBack('up', a.n2.y, layer.up, du, dn2);
+  rmsnormBackward(ctx, dn2, a.xMid, layer.ffnNorm, a.n2.rrms, norm, { accumulate: true }, dx);
+  [dg, du, dn2].forEach((t) => t.release());
+
+  // Attention half: xMid = x + o_proj(Attn(RoPE(q), RoPE(k), v)), projections of n1 = RMSNorm(x). Biases are
+  // frozen and RoPE is linear, so the projections' output gradients are the rotated-back dq, dk.
+  const dO = projectBack('o', a.o, layer.wo, dx);
+  const { dq, dk, dv } = attentionBackward(ctx, a.q, a.k, a.v, a.o, a.lse, dO, env.lengths, env.attn);
+  dO.release();
+  ropeBackward(ctx, dq, env.pos, ropeOptions(env, cfg.nHeads));
+  ropeBackward(ctx, dk, env.pos, ropeOptions(env, cfg.nKvHeads));
+  const dn1 = projectBack('q', a.n1.y, layer.wq, dq);
+  projectBack('k', a.n1.y, layer.wk, dk, dn1);
+  projectBack('v', a.n1.y, layer.wv, dv, dn1);
+  rmsnormBackward(ctx, dn1, x, layer.attnNorm, a.n1.rrms, norm, { accumulate: true }, dx);
+  [dq, dk, dv, dn1, ...blockTensors(a)].forEach((t) => t.release());
+}
