@@ -1,9 +1,11 @@
 // `npm run cli -- <command>`: the headless engine on Dawn (DESIGN.md §3). Each command lives in its own module.
 
+import { evalCommand } from './eval';
 import { generateCommand } from './generate';
 import { gpuCommand } from './gpu';
 import { infoCommand } from './info';
 import { logitsCommand } from './logits';
+import { trainCommand } from './train';
 
 interface Command {
   summary: string;
@@ -15,6 +17,8 @@ const COMMANDS: Record<string, Command> = {
   info: { summary: 'configuration, parameter count, tensor types and GPU memory estimate of <model> (JSON)', run: infoCommand },
   logits: { summary: 'logits of exactly the given token ids, written as JSON', run: logitsCommand },
   generate: { summary: 'continue --prompt TEXT with a KV cache (greedy or sampled), streaming the text', run: generateCommand },
+  train: { summary: 'train an adapter (meta-lora, meta-lora-no-sta, lora, mtl-lora) on --task NAME=FILE ... into --out DIR', run: trainCommand },
+  eval: { summary: 'per-task held-out loss and accuracy of --adapter DIR and of the base model (JSON)', run: evalCommand },
 };
 
 function usage(): string {
