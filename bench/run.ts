@@ -3,10 +3,12 @@
 import { GpuContext } from '../src/gpu/context';
 import { benchKernels } from './kernels';
 import { benchMatmul } from './matmul';
+import { benchTrain } from './train';
 
 const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
   matmul: benchMatmul,
   kernels: benchKernels,
+  train: benchTrain,
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
