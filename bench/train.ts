@@ -110,7 +110,9 @@ export async function benchTrain(ctx: GpuContext): Promise<void> {
   console.log(`best matmul (512³): ${best.toFixed(3)} GFLOP/s`);
   const rows: Row[] = [];
 
-  const stories = await loadModel(ctx, await openModelPath(join(SHARED, 'models/stories260K/stories260K.bin')));
+  const files = await openModelPath(join(SHARED, 'models/stories260K/stories260K.bin'));
+  const stories = await loadModel(ctx, files);
+  if (files.kind === 'llama2c') await Promise.all([files.file.close?.(), files.tokenizer?.close?.()]);
   const demoDir = join(ROOT, 'public/demo/stories');
   const demo = readdirSync(demoDir).filter((f) => f.endsWith('.jsonl'))
     .map((f) => parseTaskJsonl(f.replace(/\.jsonl$/, ''), readFileSync(join(demoDir, f), 'utf8')));
