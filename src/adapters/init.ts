@@ -3,19 +3,11 @@
 // in Node and in the float64 reference, and each tensor's values depend only on (seed, tensor name), so
 // adding or removing a target leaves the other tensors' initial values unchanged.
 
+import { mulberry32 } from '../util/mulberry32';
 import { ALL_TARGETS, type TargetModule } from './types';
 
-/** mulberry32: a small, well-distributed 32-bit generator; returns uniforms in [0, 1). */
-export function seededUniform(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (src/util/mulberry32.ts): uniforms in [0, 1) from a seed. */
+export const seededUniform = mulberry32;
 
 /** A 32-bit mix of two words (murmur3's finaliser over a·φ ⊕ b), used to derive independent seeds. */
 export function mixSeed(a: number, b: number): number {

@@ -3,6 +3,8 @@
 // same logits give the same tokens. Order as in Hugging Face transformers: temperature scales the logits,
 // then top-k, then top-p over the tempered distribution, then one draw.
 
+import { mulberry32 } from '../util/mulberry32';
+
 export interface SamplingOptions {
   /** 0 (or `greedy`) picks the argmax; otherwise logits are divided by it. Default 1. */
   temperature?: number;
@@ -23,17 +25,8 @@ export function argmax(logits: ArrayLike<number>): number {
   return best;
 }
 
-/** mulberry32: a small, well-distributed 32-bit generator; uniform floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (src/util/mulberry32.ts): uniforms in [0, 1) from a seed. */
+export const seededRandom = mulberry32;
 
 function isGreedy(o: SamplingOptions): boolean {
   return !!o.greedy || o.temperature === 0;
