@@ -68,6 +68,11 @@ export interface RunOptions {
   stopAfter?: number;
   recompute?: boolean;
   /**
+   * Asked before each iteration with the number completed so far; resolving false stops the run there, with a
+   * checkpoint (the app's stop button). A pending promise pauses the run: nothing runs until it settles.
+   */
+  control?: (completed: number) => Promise<boolean>;
+  /**
    * Every metrics row of the run in order: on resume first the checkpoint's rows (restored = true), then each
    * iteration's rows (tasks, then the mean row) and evaluation rows as they are produced.
    */
@@ -149,10 +154,14 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
       start = lastSaved = ck.iteration;
     }
     const schedule = { kind: s.schedule, warmupSteps: s.warmupSteps, totalSteps: s.iterations, minLrRatio: s.minLrRatio };
-    const end = Math.min(s.iterations, o.stopAfter ?? s.iterations);
+    let end = Math.min(s.iterations, o.stopAfter ?? s.iterations);
     const meter = new ThroughputMeter();
     const names = tasks.map((t) => t.name);
     for (let it = start; it < end; it++) {
+      if (o.control && !(await o.control(it))) {
+        end = it;
+        break;
+      }
       const lr = learningRate(s.lr, schedule, it);
       meter.start();
       const out = await trainer.iterate(it, lr);

@@ -95,6 +95,36 @@ describe('training driver on a tiny random model', () => {
     });
   }
 
+  it('control: a held promise pauses between iterations, false stops with a checkpoint that resumes bit for bit', async () => {
+    const ctx = await gpu();
+    const { model, tasks, settings } = tinySetup(ctx, 'meta-lora');
+    const straight = await finish(ctx, await runTraining({ ctx, model, tasks, settings }));
+    const store = memoryStore();
+    const asked: number[] = [];
+    let release: (() => void) | null = null;
+    let iterations = 0;
+    const run = runTraining({
+      ctx, model, tasks, settings, store,
+      onRecords: (rows) => { iterations = Math.max(iterations, ...rows.map((r) => r.iteration)); },
+      control: (done) => {
+        asked.push(done);
+        if (done === 2) return new Promise<boolean>((r) => { release = () => r(true); }); // pause after 2
+        return Promise.resolve(done < 4); // stop after 4
+      },
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(iterations).toBe(2); // paused: nothing ran while the promise was pending
+    release!();
+    const stopped = await run;
+    expect(stopped.iteration).toBe(4);
+    expect(asked).toEqual([0, 1, 2, 3, 4]);
+    stopped.adapter.release();
+    expect((await loadCheckpoint(store))!.iteration).toBe(4);
+    const resumed = await finish(ctx, await runTraining({ ctx, model, tasks, settings, store, resume: true }));
+    expect(curve(resumed.metrics)).toEqual(curve(straight.metrics));
+    resumed.params.forEach((p, i) => expect(p).toEqual(straight.params[i]));
+  });
+
   it('a NaN loss stops the run with a clear message and keeps the last good checkpoint', async () => {
     const ctx = await gpu();
     const { m, model, tasks, settings } = tinySetup(ctx, 'meta-lora', { checkpointEvery: 1 });
