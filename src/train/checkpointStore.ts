@@ -2,7 +2,7 @@
 // IndexedDB in the browser. Either way a save is all-or-nothing as seen by the next load, so an interrupted
 // save leaves the last good checkpoint loadable.
 
-import { createStore, getMany, setMany } from 'idb-keyval';
+import { createStore, delMany, getMany, setMany } from 'idb-keyval';
 import {
   type Checkpoint, CheckpointError, type SerializedCheckpoint, checkpointIdOf, deserializeCheckpoint, serializeCheckpoint,
 } from './checkpoint';
@@ -92,9 +92,12 @@ export function directoryCheckpointStore(dir: string): CheckpointStore {
  * in one transaction (setMany), which IndexedDB commits atomically. Tensors are stored as a Blob built from
  * the parts, so a save does not concatenate them in memory.
  */
+const checkpointDb = () => createStore('metalora-checkpoints', 'checkpoints');
+const checkpointKeys = (run: string) => [`${run}/json`, `${run}/tensors`];
+
 export function indexedDbCheckpointStore(run: string): CheckpointStore {
-  const db = createStore('metalora-checkpoints', 'checkpoints');
-  const keys = [`${run}/json`, `${run}/tensors`];
+  const db = checkpointDb();
+  const keys = checkpointKeys(run);
   return {
     async save(ck) {
       await setMany([[keys[0], ck.json], [keys[1], new Blob(ck.tensors as Uint8Array<ArrayBuffer>[])]], db);
@@ -108,4 +111,9 @@ export function indexedDbCheckpointStore(run: string): CheckpointStore {
       return { json, tensors: new Uint8Array(await blob.arrayBuffer()) };
     },
   };
+}
+
+/** Deletes run `run`'s checkpoint from IndexedDB (both entries in one transaction). */
+export async function deleteIndexedDbCheckpoint(run: string): Promise<void> {
+  await delMany(checkpointKeys(run), checkpointDb());
 }

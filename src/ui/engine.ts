@@ -1,6 +1,7 @@
-// The UI's handle on the engine worker: request/response over postMessage with typed results.
+// The UI's handle on the engine worker: typed requests (one promise each) and a stream of engine events
+// (progress, metrics, run states, generated text) that stores subscribe to.
 
-import type { Request, Response, Results } from '../worker/protocol';
+import type { EngineEvent, Request, RequestOf, Response, Results } from '../worker/protocol';
 
 export class EngineError extends Error {
   constructor(
@@ -12,20 +13,26 @@ export class EngineError extends Error {
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+type Listener = (event: EngineEvent) => void;
 
 export class EngineClient {
   private worker = new Worker(new URL('../worker/engine.worker.ts', import.meta.url), { type: 'module' });
   private pending = new Map<number, Pending>();
+  private listeners = new Set<Listener>();
   private nextId = 1;
 
   constructor() {
     this.worker.onmessage = (event: MessageEvent<Response>) => {
       const res = event.data;
+      if (res.type === 'event') {
+        for (const l of this.listeners) l(res.event);
+        return;
+      }
       const p = this.pending.get(res.id);
       if (!p) return;
       this.pending.delete(res.id);
       if (res.type === 'error') p.reject(new EngineError(res.error.name, res.error.message));
-      else p.resolve(res.type === 'probe' ? res.info : res.result);
+      else p.resolve(res.result);
     };
     this.worker.onerror = (event) => {
       const error = new EngineError('WorkerError', event.message || 'The engine worker failed to start.');
@@ -34,11 +41,19 @@ export class EngineClient {
     };
   }
 
-  request<T extends keyof Results>(type: T): Promise<Results[T]> {
+  /** Sends a request; `onId` learns its id first (to match the request's own events, e.g. streamed text). */
+  request<T extends keyof Results>(type: T, payload: RequestOf<T> = {} as RequestOf<T>, onId?: (id: number) => void): Promise<Results[T]> {
     const id = this.nextId++;
+    onId?.(id);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, type } as Request);
+      this.worker.postMessage({ id, type, ...payload } as Request);
     });
+  }
+
+  /** Calls `listener` with every engine event until the returned function is called. */
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 }

@@ -1,37 +1,64 @@
-// The Web Worker that owns the GPU engine. The page talks to it only through ./protocol.ts messages,
-// so long GPU work never blocks the UI thread.
+// The Web Worker that owns the GPU engine. The page talks to it only through ./protocol.ts messages, so long
+// GPU work never blocks the UI thread. Requests are handled concurrently (a pause must reach a running
+// training); the engine serialises GPU work itself.
 
 import { GpuContext } from '../gpu/context';
-import type { Request, Response } from './protocol';
+import { opfsCache } from '../io/modelCache';
+import { deleteIndexedDbCheckpoint, indexedDbCheckpointStore } from '../train/checkpointStore';
+import { Engine } from './engine';
+import type { EngineEvent, Request, Response, Results } from './protocol';
 import { matmulSelfTest } from './selfTest';
+
+const post = (res: Response, transfer: Transferable[] = []) => self.postMessage(res, { transfer });
+const emit = (event: EngineEvent) => post({ type: 'event', event });
 
 let context: Promise<GpuContext> | null = null;
 
 function gpu(): Promise<GpuContext> {
-  context ??= GpuContext.create().catch((e) => {
+  context ??= GpuContext.create().then((ctx) => {
+    void ctx.lost.then((e) => {
+      context = null; // the next request gets a new device
+      engine.forgetGpuState();
+      emit({ kind: 'deviceLost', message: e.message });
+    });
+    return ctx;
+  }, (e) => {
     context = null; // let the user retry after fixing the browser settings
     throw e;
   });
   return context;
 }
 
-async function handle(req: Request): Promise<Response> {
+const engine = new Engine({
+  gpu, checkpoints: indexedDbCheckpointStore, deleteCheckpoint: deleteIndexedDbCheckpoint, modelCache: () => opfsCache(), emit,
+});
+
+async function handle(req: Request): Promise<Results[keyof Results]> {
   switch (req.type) {
-    case 'probe':
-      return { id: req.id, type: 'probe', info: (await gpu()).info };
-    case 'selfTest':
-      return { id: req.id, type: 'selfTest', result: await matmulSelfTest(await gpu()) };
+    case 'probe': return (await gpu()).info;
+    case 'selfTest': return matmulSelfTest(await gpu());
+    case 'loadModel': return engine.loadModel(req.source, req.quant, req.hubEndpoint);
+    case 'train': return engine.train(req.spec);
+    case 'control':
+      engine.control(req.runId, req.action);
+      return null;
+    case 'evaluate': return engine.evaluate(req.spec);
+    case 'generate': return engine.generate(req.spec, req.id);
+    case 'export': return engine.exportRun(req.spec);
+    case 'deleteRun': return engine.deleteRun(req.runId).then(() => null);
+    case 'memory': return engine.memory();
   }
 }
 
 self.onmessage = async (event: MessageEvent<Request>) => {
   const req = event.data;
-  let res: Response;
   try {
-    res = await handle(req);
+    const result = await handle(req);
+    // Exported files move to the page instead of being copied.
+    const transfer = req.type === 'export' ? (result as Results['export']).files.map((f) => f.bytes.buffer as ArrayBuffer) : [];
+    post({ id: req.id, type: 'result', result }, transfer);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
-    res = { id: req.id, type: 'error', error: { name: err.name, message: err.message } };
+    post({ id: req.id, type: 'error', error: { name: err.name, message: err.message } });
   }
-  self.postMessage(res);
 };

@@ -1,6 +1,15 @@
 // The only coupling between the UI and the engine: typed messages to and from the engine worker.
+// Requests carry an id and get exactly one response with that id (a result or an error); long work also
+// sends events (progress, metrics rows, run states, streamed text) that are not answers to anything.
+// Everything here is structured-cloneable (no classes, no GPU objects).
 
 import type { GpuInfo } from '../gpu/context';
+import type { LlamaConfig } from '../model/config';
+import type { BaseQuant } from '../model/weights';
+import type { MetricsRecord } from '../train/metrics';
+import type { TaskEvaluation } from '../train/evaluate';
+import type { TrainSettings } from '../train/settings';
+import type { Example } from '../train/tasks';
 
 export interface SelfTestResult {
   /** The small product shown on the page: [[1,2,3],[4,5,6]]·[[7,8],[9,10],[11,12]]. */
@@ -14,17 +23,141 @@ export interface SelfTestResult {
   ms: number;
 }
 
+/** Where a model comes from: a curated preset or any repository on the Hub (downloaded and cached), or files. */
+export type ModelSource =
+  | { kind: 'preset'; presetId: string }
+  | { kind: 'hub'; repo: string; revision?: string }
+  /** Local files the user picked: one .gguf; a llama2.c .bin with its tokenizer.bin; or config.json + *.safetensors + tokenizer.json. */
+  | { kind: 'files'; files: File[] };
+
+export interface ModelSummary {
+  /** What the user picked, in words (preset label, repo id, file name). */
+  label: string;
+  format: 'gguf' | 'llama2c' | 'hf';
+  config: LlamaConfig;
+  parameters: number;
+  quant: BaseQuant;
+  /** GPU bytes the weights took. */
+  weightBytes: number;
+  hasChatTemplate: boolean;
+  /** The model's chat template (Jinja), for the dataset templating. */
+  chatTemplate: string | null;
+  /** A short, stable identity (label + config) stored with each run, to warn when a run meets another model. */
+  fingerprint: string;
+}
+
+/** A task as training and evaluation take it: examples already mapped to prompt/completion (src/data). */
+export interface TaskInput {
+  name: string;
+  examples: (Example & { choices?: string[] })[];
+}
+
+export interface TrainRequest {
+  runId: string;
+  settings: TrainSettings;
+  tasks: TaskInput[];
+  /** Continue from the run's checkpoint (after a pause that outlived the page, a stop, or a lost device). */
+  resume: boolean;
+}
+
+export interface TrainOutcome {
+  runId: string;
+  /** Iterations completed. */
+  iteration: number;
+  /** done: all iterations ran; stopped: the user stopped it (a checkpoint holds where it got to). */
+  status: 'done' | 'stopped';
+  resumedFrom: number | null;
+}
+
+export type RunControl = 'pause' | 'resume' | 'stop';
+
+export interface EvaluateRequest {
+  /** The trained run whose adapter to use, or null for the base model. */
+  runId: string | null;
+  settings: TrainSettings;
+  tasks: TaskInput[];
+  /** Exact match (greedy decoding) and choice accuracy besides the loss. */
+  accuracy: boolean;
+}
+
+export interface GenerateRequest {
+  /** The run whose adapter to apply, or null for the base model. */
+  runId: string | null;
+  /** MTL-LoRA's task id (index into the run's tasks); ignored otherwise. */
+  task: number;
+  prompt: string;
+  maxNewTokens: number;
+}
+
+export interface GenerateOutcome {
+  text: string;
+  tokens: number;
+  ms: number;
+}
+
+export type ExportFormat = 'peft' | 'gguf' | 'merged-safetensors' | 'merged-gguf';
+
+export interface ExportRequest {
+  runId: string;
+  format: ExportFormat;
+  /** Metrics and dataset counts for the training report. */
+  metrics: MetricsRecord[];
+  dataCounts: Record<string, { train: number; eval: number }>;
+  /** Merged GGUF: the stored type of the merged matrices. */
+  mergedType?: 'F16' | 'Q8_0';
+}
+
+export interface ExportedFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+export interface ExportOutcome {
+  files: ExportedFile[];
+  /** What the user should know (e.g. a quantized base was dequantized, merged and requantized). */
+  notes: string[];
+}
+
 export type Request =
   | { id: number; type: 'probe' }
-  | { id: number; type: 'selfTest' };
-
-export type Response =
-  | { id: number; type: 'probe'; info: GpuInfo }
-  | { id: number; type: 'selfTest'; result: SelfTestResult }
-  | { id: number; type: 'error'; error: { name: string; message: string } };
+  | { id: number; type: 'selfTest' }
+  | { id: number; type: 'loadModel'; source: ModelSource; quant: BaseQuant; hubEndpoint?: string }
+  | { id: number; type: 'train'; spec: TrainRequest }
+  | { id: number; type: 'control'; runId: string; action: RunControl }
+  | { id: number; type: 'evaluate'; spec: EvaluateRequest }
+  | { id: number; type: 'generate'; spec: GenerateRequest }
+  | { id: number; type: 'export'; spec: ExportRequest }
+  | { id: number; type: 'deleteRun'; runId: string }
+  | { id: number; type: 'memory' };
 
 /** Result type of each request. */
 export interface Results {
   probe: GpuInfo;
   selfTest: SelfTestResult;
+  loadModel: ModelSummary;
+  train: TrainOutcome;
+  control: null;
+  evaluate: TaskEvaluation[];
+  generate: GenerateOutcome;
+  export: ExportOutcome;
+  deleteRun: null;
+  memory: { inUseBytes: number; peakBytes: number };
 }
+
+export type RequestOf<T extends keyof Results> = Omit<Extract<Request, { type: T }>, 'id' | 'type'>;
+
+export type EngineEvent =
+  /** Long work: downloading and loading a model, evaluating. total null when unknown. */
+  | { kind: 'progress'; phase: 'download' | 'load' | 'evaluate'; label: string; done: number; total: number | null }
+  /** Metrics rows of a run as they are produced (restored: replayed from the checkpoint on resume). */
+  | { kind: 'metrics'; runId: string; rows: MetricsRecord[]; restored: boolean; gpuBytes: number }
+  | { kind: 'runState'; runId: string; state: 'running' | 'paused'; iteration: number }
+  /** Generated text so far, for the request with this id. */
+  | { kind: 'text'; requestId: number; text: string }
+  /** The GPU device was lost: everything on it is gone; the model must be loaded again (runs resume). */
+  | { kind: 'deviceLost'; message: string };
+
+export type Response =
+  | { id: number; type: 'result'; result: Results[keyof Results] }
+  | { id: number; type: 'error'; error: { name: string; message: string } }
+  | { type: 'event'; event: EngineEvent };

@@ -1,0 +1,215 @@
+// The engine behind the worker: one GPU context, one loaded model, training runs with pause/resume/stop,
+// evaluation, the playground and exports. It knows nothing of postMessage (engine.worker.ts wires it), so the
+// Node tests drive exactly this class on Dawn. Runs are identified by the UI's run id; a run's adapter lives
+// in its checkpoint (saved at every checkpoint and at the end), so after a reload it is found again there.
+
+import type { Adapter, AdapterRun } from '../adapters/types';
+import type { GpuContext } from '../gpu/context';
+import type { ModelCache } from '../io/modelCache';
+import { parameterCount } from '../model/config';
+import { describeModel, loadDescribed, type ModelDescription } from '../model/load';
+import { type BaseQuant, type ModelWeights, releaseWeights } from '../model/weights';
+import { writeNamedTensors } from '../train/checkpoint';
+import { type CheckpointStore, loadCheckpoint } from '../train/checkpointStore';
+import { evaluateTask, type TaskEvaluation } from '../train/evaluate';
+import { createAdapterFor, prepareTasks, runTraining } from '../train/run';
+import type { TrainSettings } from '../train/settings';
+import { splitTask } from '../train/tasks';
+import { GpuLock } from './gpuLock';
+import { resolveModelSource } from './modelSource';
+import { generateText } from './playground';
+import type {
+  EngineEvent, EvaluateRequest, ExportOutcome, ExportRequest, GenerateOutcome, GenerateRequest, ModelSource, ModelSummary, RunControl, TrainOutcome, TrainRequest,
+} from './protocol';
+import { TrainingJob } from './trainingJob';
+
+export class EngineError extends Error {
+  override name = 'EngineError';
+}
+
+export interface EngineDeps {
+  /** The GPU context (created on first use; after a device loss, a new one). */
+  gpu: () => Promise<GpuContext>;
+  /** Where run `runId` keeps its checkpoint (IndexedDB in the browser), and how to delete it. */
+  checkpoints: (runId: string) => CheckpointStore;
+  deleteCheckpoint: (runId: string) => Promise<void>;
+  modelCache: () => ModelCache;
+  emit: (event: EngineEvent) => void;
+}
+
+interface Loaded {
+  summary: ModelSummary;
+  description: ModelDescription;
+  weights: ModelWeights;
+}
+
+/** A run's adapter on the GPU, kept for the next evaluate/generate/export of the same run. */
+interface RunAdapter {
+  runId: string;
+  adapter: Adapter;
+  settings: TrainSettings;
+  tasks: string[];
+}
+
+export class Engine {
+  private model: Loaded | null = null;
+  private jobs = new Map<string, TrainingJob>();
+  private cached: RunAdapter | null = null;
+  private lock = new GpuLock();
+
+  constructor(private deps: EngineDeps) {}
+
+  async loadModel(source: ModelSource, quant: BaseQuant, hubEndpoint?: string): Promise<ModelSummary> {
+    if (this.jobs.size > 0) throw new EngineError('A training run is active: stop it before loading another model.');
+    const ctx = await this.deps.gpu();
+    const { emit } = this.deps;
+    const resolved = await resolveModelSource(source, {
+      cache: this.deps.modelCache, endpoint: hubEndpoint,
+      onProgress: (p) => emit({ kind: 'progress', phase: 'download', label: p.file, done: p.loaded, total: p.total ?? null }),
+    });
+    const description = await describeModel(resolved.files);
+    if (!description.tokenizer) {
+      throw new EngineError(`${resolved.label} has no tokenizer: add tokenizer.json (or the llama2.c tokenizer .bin) to the files.`);
+    }
+    return this.lock.run(async () => {
+      this.unloadModel();
+      const before = ctx.pool.inUseBytes;
+      const { weights } = await loadDescribed(ctx, description, {
+        quant, onProgress: (done, total) => emit({ kind: 'progress', phase: 'load', label: resolved.label, done, total }),
+      });
+      const { config } = description;
+      const summary: ModelSummary = {
+        label: resolved.label, format: resolved.files.kind, config, parameters: parameterCount(config), quant,
+        weightBytes: ctx.pool.inUseBytes - before, hasChatTemplate: !!description.chatTemplate,
+        chatTemplate: description.chatTemplate ?? null,
+        fingerprint: `${resolved.label}|${config.dim}x${config.nLayers}|${config.vocabSize}`,
+      };
+      this.model = { summary, description, weights };
+      return summary;
+    });
+  }
+
+  private loaded(): Loaded {
+    if (!this.model) throw new EngineError('No model is loaded: load one first.');
+    return this.model;
+  }
+
+  private unloadModel(): void {
+    this.dropCachedAdapter();
+    if (this.model) releaseWeights(this.model.weights);
+    this.model = null;
+  }
+
+  private dropCachedAdapter(): void {
+    this.cached?.adapter.release();
+    this.cached = null;
+  }
+
+  /** Trains (or resumes) a run to its end or until stopped; metrics and states stream as events. */
+  async train(spec: TrainRequest): Promise<TrainOutcome> {
+    const { runId, settings } = spec;
+    if (this.jobs.has(runId)) throw new EngineError(`Run ${runId} is already training.`);
+    const m = this.loaded();
+    const { emit } = this.deps;
+    const job = new TrainingJob(runId, this.lock, (state, iteration) => emit({ kind: 'runState', runId, state, iteration }));
+    this.jobs.set(runId, job); // before any await: a second start of the same run is refused
+    if (this.cached?.runId === runId) this.dropCachedAdapter();
+    try {
+      const ctx = await this.deps.gpu();
+      const tasks = prepareTasks(m.description.tokenizer!, spec.tasks, settings);
+      await job.start();
+      emit({ kind: 'runState', runId, state: 'running', iteration: 0 });
+      const result = await runTraining({
+        ctx, model: { weights: m.weights, config: m.description.config }, tasks, settings,
+        store: this.deps.checkpoints(runId), resume: spec.resume, control: job.control,
+        onRecords: (rows, restored) => emit({ kind: 'metrics', runId, rows, restored, gpuBytes: ctx.pool.inUseBytes }),
+      });
+      this.dropCachedAdapter();
+      this.cached = { runId, adapter: result.adapter, settings, tasks: tasks.map((t) => t.name) };
+      return {
+        runId, iteration: result.iteration, status: result.iteration === settings.iterations ? 'done' : 'stopped',
+        resumedFrom: result.resumedFrom,
+      };
+    } finally {
+      job.finish();
+      this.jobs.delete(runId);
+    }
+  }
+
+  control(runId: string, action: RunControl): void {
+    const job = this.jobs.get(runId);
+    if (!job) throw new EngineError(`Run ${runId} is not training here (it may have ended, or the page was reloaded: resume it).`);
+    job.apply(action);
+  }
+
+  /** The run's adapter: the one just trained, or rebuilt from its checkpoint. */
+  private async runAdapter(ctx: GpuContext, runId: string): Promise<RunAdapter> {
+    if (this.cached?.runId === runId) return this.cached;
+    const ck = await loadCheckpoint(this.deps.checkpoints(runId));
+    if (!ck) throw new EngineError(`Run ${runId} has no checkpoint yet: train it first.`);
+    const adapter = createAdapterFor(ctx, this.loaded().description.config, ck.settings, ck.tasks.length, 0);
+    writeNamedTensors(ctx, adapter.names, adapter.params, ck.params);
+    this.dropCachedAdapter();
+    this.cached = { runId, adapter, settings: ck.settings, tasks: ck.tasks.map((t) => t.name) };
+    return this.cached;
+  }
+
+  /** Held-out loss and accuracies per task, with a run's adapter or the base model (an adapter with B = 0). */
+  async evaluate(spec: EvaluateRequest): Promise<TaskEvaluation[]> {
+    const m = this.loaded();
+    const ctx = await this.deps.gpu();
+    const tok = m.description.tokenizer!;
+    return this.lock.run(async () => {
+      const own = spec.runId === null ? createAdapterFor(ctx, m.description.config, spec.settings, spec.tasks.length, 0) : null;
+      const adapter = own ?? (await this.runAdapter(ctx, spec.runId!)).adapter;
+      const s = spec.settings;
+      const out: TaskEvaluation[] = [];
+      try {
+        for (const [i, task] of spec.tasks.entries()) {
+          this.deps.emit({ kind: 'progress', phase: 'evaluate', label: task.name, done: i, total: spec.tasks.length });
+          const held = splitTask(task, { poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask, seed: s.seed }).eval;
+          const run: AdapterRun = { task: i, dropoutSeed: 0, params: adapter.params };
+          out.push(await evaluateTask(ctx, { weights: m.weights, config: m.description.config }, adapter, tok, run, task.name, held,
+            { maxSeqLen: s.maxSeqLen, appendEos: s.appendEos, accuracy: spec.accuracy }));
+        }
+        this.deps.emit({ kind: 'progress', phase: 'evaluate', label: 'done', done: spec.tasks.length, total: spec.tasks.length });
+        return out;
+      } finally {
+        own?.release();
+      }
+    });
+  }
+
+  async generate(spec: GenerateRequest, requestId: number): Promise<GenerateOutcome> {
+    const m = this.loaded();
+    const ctx = await this.deps.gpu();
+    return this.lock.run(async () => {
+      const withAdapter = spec.runId === null ? null : await this.runAdapter(ctx, spec.runId);
+      return generateText(ctx, { weights: m.weights, config: m.description.config }, m.description.tokenizer!, withAdapter && {
+        adapter: withAdapter.adapter, task: Math.min(spec.task, withAdapter.tasks.length - 1),
+      }, spec, (text) => this.deps.emit({ kind: 'text', requestId, text }));
+    });
+  }
+
+  async exportRun(_spec: ExportRequest): Promise<ExportOutcome> {
+    throw new EngineError('Export from the app is not wired yet; use `npm run cli -- export`.');
+  }
+
+  async deleteRun(runId: string): Promise<void> {
+    if (this.jobs.has(runId)) throw new EngineError('Stop the run before deleting it.');
+    if (this.cached?.runId === runId) this.dropCachedAdapter();
+    await this.deps.deleteCheckpoint(runId);
+  }
+
+  async memory(): Promise<{ inUseBytes: number; peakBytes: number }> {
+    const { pool } = await this.deps.gpu();
+    return { inUseBytes: pool.inUseBytes, peakBytes: pool.peakBytes };
+  }
+
+  /** After a device loss nothing on the GPU survives: forget the model and adapters (runs resume from checkpoints). */
+  forgetGpuState(): void {
+    this.model = null;
+    this.cached = null;
+    for (const job of this.jobs.values()) job.apply('stop');
+  }
+}

@@ -1,0 +1,120 @@
+// The app's engine (src/worker/engine.ts) driven in Node exactly as the worker drives it: load stories260K
+// from picked files, train MeTA-LoRA on the demo tasks with pause / resume / stop from outside, resume the
+// stopped run from its checkpoint to the same curve as an uninterrupted run, evaluate before and after,
+// generate with and without the adapter, and refuse what a user could get wrong.
+
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { concatParts } from '../../src/io/ggufWriter';
+import type { CheckpointStore, StoredCheckpoint } from '../../src/train/checkpointStore';
+import type { MetricsRecord } from '../../src/train/metrics';
+import { parseEvalTask } from '../../src/train/evaluate';
+import { presetSettings } from '../../src/train/presets';
+import { Engine } from '../../src/worker/engine';
+import type { EngineEvent, TaskInput } from '../../src/worker/protocol';
+import { gpu } from '../helpers/gpu';
+import { sharedPath } from '../helpers/shared';
+
+const stores = new Map<string, StoredCheckpoint>();
+const memoryStore = (runId: string): CheckpointStore => ({
+  async save(ck) { stores.set(runId, { json: ck.json, tensors: concatParts(ck.tensors) }); },
+  load: async () => stores.get(runId) ?? null,
+});
+
+const events: EngineEvent[] = [];
+let engine: Engine;
+
+const file = (path: string, name: string) => new File([readFileSync(path)], name);
+const demo = (name: string): TaskInput => parseEvalTask(name, readFileSync(`public/demo/stories/${name}.jsonl`, 'utf8'));
+const tasks = [demo('animals'), demo('colors')];
+const settings = presetSettings('demo', 'meta-lora', { iterations: 6, evalEvery: 0, checkpointEvery: 2, evalExamplesPerTask: 6 });
+const curve = (rows: MetricsRecord[]) => rows.filter((r) => r.task === 'mean').map((r) => [r.iteration, r.query_loss, r.eval_loss]);
+const metricsOf = (runId: string) => events.flatMap((e) => (e.kind === 'metrics' && e.runId === runId && !e.restored ? e.rows : []));
+
+beforeAll(async () => {
+  engine = new Engine({
+    gpu, checkpoints: memoryStore, deleteCheckpoint: async (id) => { stores.delete(id); },
+    modelCache: () => { throw new Error('no downloads in this test'); }, emit: (e) => events.push(e),
+  });
+  const summary = await engine.loadModel({
+    kind: 'files', files: [file(sharedPath('models/stories260K/stories260K.bin'), 'stories260K.bin'),
+      file(sharedPath('models/stories260K/tok512.bin'), 'tok512.bin')],
+  }, 'keep');
+  expect(summary).toMatchObject({ format: 'llama2c', parameters: expect.any(Number), quant: 'keep' });
+  expect(summary.config.dim).toBe(64);
+  expect(events.some((e) => e.kind === 'progress' && e.phase === 'load')).toBe(true);
+});
+afterAll(() => events.splice(0));
+
+describe('engine', () => {
+  it('trains with pause, resume and stop from outside; the stopped run resumes to the uninterrupted curve', async () => {
+    const straight = await engine.train({ runId: 'straight', settings, tasks, resume: false });
+    expect(straight).toMatchObject({ status: 'done', iteration: 6 });
+
+    let paused = false;
+    const seen = (iteration: number) => new Promise<void>((resolve) => {
+      const poll = () => (metricsOf('interrupted').some((r) => r.iteration >= iteration) ? resolve() : setTimeout(poll, 5));
+      poll();
+    });
+    const run = engine.train({ runId: 'interrupted', settings, tasks, resume: false });
+    await seen(2);
+    engine.control('interrupted', 'pause');
+    await new Promise((r) => setTimeout(r, 400));
+    const atPause = Math.max(...metricsOf('interrupted').map((r) => r.iteration));
+    paused = events.some((e) => e.kind === 'runState' && e.runId === 'interrupted' && e.state === 'paused');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(Math.max(...metricsOf('interrupted').map((r) => r.iteration))).toBe(atPause); // nothing ran while paused
+    engine.control('interrupted', 'resume');
+    await seen(atPause + 1);
+    engine.control('interrupted', 'stop');
+    const stopped = await run;
+    expect(paused).toBe(true);
+    expect(stopped.status).toBe('stopped');
+    expect(stopped.iteration).toBeLessThan(6);
+    expect(() => engine.control('interrupted', 'pause')).toThrow(/not training/);
+
+    const resumed = await engine.train({ runId: 'interrupted', settings, tasks, resume: true });
+    expect(resumed).toMatchObject({ status: 'done', iteration: 6, resumedFrom: stopped.iteration });
+    expect(curve(metricsOf('interrupted'))).toEqual(curve(metricsOf('straight')));
+    const gpuBytes = events.filter((e) => e.kind === 'metrics').map((e) => (e as { gpuBytes: number }).gpuBytes);
+    expect(Math.min(...gpuBytes)).toBeGreaterThan(0);
+  });
+
+  it('evaluates the base and a run (from its checkpoint) on the held-out split', async () => {
+    const base = await engine.evaluate({ runId: null, settings, tasks, accuracy: true });
+    const after = await engine.evaluate({ runId: 'straight', settings, tasks, accuracy: true });
+    expect(base.map((r) => [r.task, r.examples, r.kind])).toEqual([['animals', 6, 'multiple-choice'], ['colors', 6, 'multiple-choice']]);
+    for (const [i, r] of after.entries()) {
+      expect(r.loss).not.toBe(base[i].loss); // the adapter changed the model
+      expect(r.choice_accuracy).toBeGreaterThanOrEqual(0);
+    }
+    console.log('held-out loss before → after:', base.map((r, i) => `${r.task} ${r.loss!.toFixed(3)} → ${after[i].loss!.toFixed(3)}`).join(', '));
+  });
+
+  it('generates with and without the adapter, streaming text', async () => {
+    const spec = { task: 0, prompt: 'Once upon a time', maxNewTokens: 12 };
+    const base = await engine.generate({ ...spec, runId: null }, 101);
+    // llama.cpp's greedy continuation of this prompt (../shared/SOURCES.md).
+    expect(base.text.startsWith(', there was a little girl named Lily')).toBe(true);
+    const streamed = events.filter((e) => e.kind === 'text' && e.requestId === 101);
+    expect(streamed.length).toBeGreaterThan(3);
+    const tuned = await engine.generate({ ...spec, runId: 'straight' }, 102);
+    expect(tuned.tokens).toBeGreaterThan(0);
+    expect(tuned.text.length).toBeGreaterThan(0);
+  });
+
+  it('refuses with a clear message: unknown run, busy run, no model', async () => {
+    await expect(engine.evaluate({ runId: 'nope', settings, tasks, accuracy: false })).rejects.toThrow(/no checkpoint/);
+    const run = engine.train({ runId: 'busy', settings: { ...settings, iterations: 3 }, tasks, resume: false });
+    await expect(engine.train({ runId: 'busy', settings, tasks, resume: false })).rejects.toThrow(/already training/);
+    await expect(engine.loadModel({ kind: 'files', files: [] }, 'keep')).rejects.toThrow(/stop it/);
+    await run;
+    await engine.deleteRun('busy');
+    expect(stores.has('busy')).toBe(false);
+    await expect(engine.loadModel({ kind: 'files', files: [new File(['hello'], 'notes.txt')] }, 'keep')).rejects.toThrow(/Not a model/);
+    const fresh = new Engine({
+      gpu, checkpoints: memoryStore, deleteCheckpoint: async () => undefined, modelCache: () => { throw new Error('x'); }, emit: () => undefined,
+    });
+    await expect(fresh.train({ runId: 'x', settings, tasks, resume: false })).rejects.toThrow(/No model is loaded/);
+  });
+});
