@@ -3,20 +3,21 @@
 // A task the adapter was trained on is evaluated on its held-out examples: the file is split again with the
 // run's seed and pool size, exactly as training split it, so no training example is scored. Other tasks
 // (or any task with --all) use every example. MTL-LoRA runs each task with its own task id, so its tasks
-// must be ones it was trained on.
+// must be ones it was trained on. Task files are read as train reads them (any format, the same dataset
+// flags), so the same flags give the same examples and the same held-out split.
 
 import { GpuContext } from '../gpu/context';
 import { describeModel, loadDescribed } from '../model/load';
 import { releaseWeights } from '../model/weights';
 import { createLora } from '../adapters/lora';
-import { type EvalExample, type TaskEvaluation, evaluateTask, parseEvalTask } from '../train/evaluate';
+import { type EvalExample, type TaskEvaluation, evaluateTask } from '../train/evaluate';
 import { splitTask } from '../train/tasks';
 import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
 import { loadAdapterDir } from './adapterDir';
-import { readTaskArgs } from './train';
+import { DATA_OPTIONS, DATA_USAGE, buildTasks, readTaskArgs } from './train';
 
 const USAGE = 'npm run cli -- eval <model> --adapter DIR --task NAME=FILE [--task NAME=FILE ...] [--all] ' +
-  '[--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0]';
+  `[--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0] [dataset flags]\n\ndataset flags:\n${DATA_USAGE}`;
 
 type Scores = Omit<TaskEvaluation, 'task' | 'kind' | 'examples'>;
 
@@ -24,8 +25,8 @@ const scores = ({ loss, exact_match, choice_accuracy }: TaskEvaluation): Scores 
 
 export async function evalCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, {
+    ...DATA_OPTIONS,
     adapter: { type: 'string' },
-    task: { type: 'string', multiple: true },
     all: { type: 'boolean' },
     tokenizer: { type: 'string' },
     quant: { type: 'string' },
@@ -33,7 +34,7 @@ export async function evalCommand(args: string[]): Promise<void> {
   const path = modelArgument(positionals, USAGE);
   if (values.adapter === undefined) throw new UsageError(`--adapter DIR is required.\nusage: ${USAGE}`);
   const quant = parseQuant(values.quant);
-  const taskFiles = await readTaskArgs(values.task, USAGE);
+  const taskFiles = await readTaskArgs(values, USAGE);
 
   await withModelFiles(path, values.tokenizer, async (files) => {
     const description = await describeModel(files);
@@ -49,9 +50,10 @@ export async function evalCommand(args: string[]): Promise<void> {
       const s = config.metalora.settings;
       const trained = config.metalora.tasks;
       const opts = { maxSeqLen: s.maxSeqLen, appendEos: s.appendEos, accuracy: true };
+      const tasks = buildTasks(taskFiles, values, { tokenizer: tok, chatTemplate: description.chatTemplate, maxLength: s.maxSeqLen,
+        eos: s.appendEos });
       const results = [];
-      for (const { task: parsed, text } of taskFiles) {
-        const task = parseEvalTask(parsed.name, text);
+      for (const task of tasks) {
         const id = trained.indexOf(task.name);
         if (adapter.kind === 'mtl-lora' && id < 0) {
           throw new UsageError(`task ${task.name}: this MTL-LoRA adapter was trained on ${trained.join(', ')} only ` +

@@ -1,14 +1,21 @@
 // `cli generate <model> --prompt TEXT`: continues the prompt on the GPU with a KV cache, streaming the text to
-// stdout as tokens arrive; speed and the seed (to replay a sampled run) go to stderr.
+// stdout as tokens arrive; speed and the seed (to replay a sampled run) go to stderr. With --adapter DIR (and
+// --task NAME for MTL-LoRA) each token runs the adapter-aware forward over the whole sequence (the KV-cached
+// path has no adapter sites): O(length²), fine for the short texts one tries an adapter on.
 
+import type { Adapter, AdapterRun } from '../adapters/types';
 import { GpuContext } from '../gpu/context';
-import { TextStream, generate } from '../model/generate';
+import { type GenerateOptions, type GenerateResult, TextStream, generate } from '../model/generate';
 import { describeModel, loadDescribed } from '../model/load';
+import { Sampler } from '../model/sampling';
 import { releaseWeights } from '../model/weights';
+import type { TrainModel } from '../train/step';
+import { adapterFromData, readAdapterDir, taskIndex } from './adapterDir';
 import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
+import { adapterForwardLogits } from './logits';
 
 const USAGE = 'npm run cli -- generate <model> --prompt TEXT [--max-tokens N] [--greedy] [--temperature T] ' +
-  '[--top-k K] [--top-p P] [--seed S] [--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0]';
+  '[--top-k K] [--top-p P] [--seed S] [--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0] [--adapter DIR [--task NAME]]';
 
 /** Defaults as llama.cpp's: temperature 0.8, top-p 0.95 (top-k off here unless asked for). */
 const DEFAULTS = { maxTokens: 128, temperature: 0.8, topP: 0.95 };
@@ -31,8 +38,13 @@ export async function generateCommand(args: string[]): Promise<void> {
     seed: { type: 'string' },
     tokenizer: { type: 'string' },
     quant: { type: 'string' },
+    adapter: { type: 'string' },
+    task: { type: 'string' },
   }, USAGE);
   const path = modelArgument(positionals, USAGE);
+  if (values.task !== undefined && values.adapter === undefined) throw new UsageError('--task applies with --adapter DIR.');
+  const adapterData = values.adapter === undefined ? null : await readAdapterDir(values.adapter);
+  const task = adapterData ? taskIndex(adapterData.config, values.task) : 0;
   if (values.prompt === undefined) throw new UsageError(`--prompt TEXT is required.\nusage: ${USAGE}`);
   const whole = (x: number) => Number.isSafeInteger(x) && x >= 0;
   const maxNewTokens = number('max-tokens', values['max-tokens'], whole, 'a whole number of tokens') ?? DEFAULTS.maxTokens;
@@ -58,11 +70,20 @@ export async function generateCommand(args: string[]): Promise<void> {
       const { weights } = await loadDescribed(ctx, description, { quant });
       const stream = new TextStream(tok, prompt);
       process.stdout.write(tok.decode(prompt));
-      const r = await generate(ctx, weights, description.config, prompt, {
+      const options: GenerateOptions = {
         maxNewTokens, greedy: values.greedy, temperature: temperature ?? DEFAULTS.temperature,
         topK, topP: topP ?? DEFAULTS.topP, seed, eosId: tok.eosId,
         onToken: (id) => process.stdout.write(stream.push(id)),
-      });
+      };
+      let r: GenerateResult;
+      if (adapterData) {
+        const adapter = adapterFromData(ctx, description.config, adapterData);
+        r = await generateWithAdapter(ctx, { weights, config: description.config }, adapter,
+          { task, dropoutSeed: 0, params: adapter.params }, prompt, options);
+        adapter.release();
+      } else {
+        r = await generate(ctx, weights, description.config, prompt, options);
+      }
       process.stdout.write('\n');
       releaseWeights(weights);
       const sampling = values.greedy || temperature === 0 ? 'greedy' : `seed ${r.seed}`;
@@ -73,4 +94,40 @@ export async function generateCommand(args: string[]): Promise<void> {
       ctx.destroy();
     }
   });
+}
+
+/** generate()'s loop and result without a KV cache: every step runs the adapter-aware forward on the whole text. */
+async function generateWithAdapter(ctx: GpuContext, model: TrainModel, adapter: Adapter, run: AdapterRun, prompt: number[],
+  opts: GenerateOptions): Promise<GenerateResult> {
+  if (prompt.length === 0) throw new UsageError('the prompt has no tokens.');
+  const sampler = new Sampler(opts);
+  const seq = [...prompt];
+  const tokens: number[] = [];
+  let stoppedBy: GenerateResult['stoppedBy'] = 'maxNewTokens';
+  const t0 = performance.now();
+  let t1 = t0;
+  while (tokens.length < opts.maxNewTokens) {
+    if (seq.length > model.config.contextLength) {
+      stoppedBy = 'context';
+      break;
+    }
+    const logits = adapterForwardLogits(ctx, model, adapter, run, Uint32Array.from(seq), true);
+    const row = await ctx.read(logits);
+    logits.release();
+    const id = sampler.sample(row);
+    tokens.push(id);
+    seq.push(id);
+    if (tokens.length === 1) t1 = performance.now();
+    opts.onToken?.(id);
+    if (opts.eosId !== undefined && opts.eosId !== null && id === opts.eosId) {
+      stoppedBy = 'eos';
+      break;
+    }
+  }
+  const t2 = performance.now();
+  const decodeMs = tokens.length > 1 ? t2 - t1 : 0;
+  return {
+    tokens, stoppedBy, seed: sampler.seed, promptTokens: prompt.length, prefillMs: tokens.length ? t1 - t0 : t2 - t0, decodeMs,
+    tokensPerSecond: decodeMs > 0 ? ((tokens.length - 1) * 1000) / decodeMs : 0,
+  };
 }

@@ -1,18 +1,59 @@
 // `cli logits <model> --tokens 1,2,3 --json OUT`: the logits of exactly these token ids (no BOS added), one
 // row per position, computed on the GPU and written as {"logits": number[T][V]} — what tests and users compare
-// with llama.cpp or transformers.
+// with llama.cpp or transformers. With --adapter DIR (and --task NAME for MTL-LoRA) the adapter's branch is
+// added on every adapted projection: the training forward (src/train/block.ts) with nothing kept, since the
+// inference path has no adapter sites.
 
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { Adapter, AdapterRun } from '../adapters/types';
 import { GpuContext } from '../gpu/context';
+import type { Tensor } from '../gpu/tensor';
 import { forwardLogits } from '../model/forward';
-import { describeModel, loadModel } from '../model/load';
+import { describeModel, loadDescribed } from '../model/load';
 import { releaseWeights } from '../model/weights';
+import { copyRows } from '../ops/copyRows';
+import { embedding } from '../ops/embedding';
+import { linear } from '../ops/linear';
+import { rmsnorm } from '../ops/rmsnorm';
+import { type StepEnv, blockForward, releaseActivations } from '../train/block';
+import type { TrainModel } from '../train/step';
+import { adapterFromData, readAdapterDir, taskIndex } from './adapterDir';
 import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
 
-const USAGE = 'npm run cli -- logits <model> --tokens 1,2,3 [--quant keep|q8_0|q4_0] [--adapter DIR] ' +
+const USAGE = 'npm run cli -- logits <model> --tokens 1,2,3 [--quant keep|q8_0|q4_0] [--adapter DIR [--task NAME]] ' +
   '[--tokenizer tokenizer.bin] --json OUT';
+
+/**
+ * Records the forward pass of one sequence `tokens` with the adapter's branches (run.task picks MTL-LoRA's
+ * task) and returns the logits of every position [T, vocab], or of the last one only [1, vocab].
+ */
+export function adapterForwardLogits(ctx: GpuContext, model: TrainModel, adapter: Adapter, run: AdapterRun,
+  tokens: Uint32Array, lastOnly = false): Tensor<'f32'> {
+  const { config: cfg, weights: w } = model;
+  const T = tokens.length;
+  const ids = ctx.upload(tokens, [T], 'u32');
+  const pos = ctx.upload(Uint32Array.from({ length: T }, (_, i) => i), [T], 'u32');
+  const lengths = ctx.upload(Uint32Array.of(T), [1], 'u32');
+  const env: StepEnv = {
+    ctx, weights: w, cfg, adapter, run, T, pos, lengths, attn: { B: 1, S: T, H: cfg.nHeads, KV: cfg.nKvHeads, hd: cfg.headDim },
+  };
+  let x = embedding(ctx, w.embed, ids, T);
+  for (let l = 0; l < cfg.nLayers; l++) {
+    const f = blockForward(env, l, x);
+    releaseActivations(f.acts);
+    x.release();
+    x = f.out;
+  }
+  const rows = lastOnly ? 1 : T;
+  const last = lastOnly ? copyRows(ctx, x, ctx.tensor([1, cfg.dim]), { rows: 1, width: cfg.dim, srcRow: T - 1 }) : x;
+  const n = rmsnorm(ctx, last, w.outNorm, { T: rows, D: cfg.dim, eps: cfg.normEps });
+  const logits = linear(ctx, n.y, w.head, rows);
+  if (last !== x) last.release();
+  [x, n.y, n.rrms, ids, pos, lengths].forEach((t) => t.release());
+  return logits;
+}
 
 /** Comma-separated whole numbers; the vocabulary bound is checked once the model is known. */
 export function parseTokenIds(text: string): number[] {
@@ -30,22 +71,24 @@ export async function logitsCommand(args: string[]): Promise<void> {
     quant: { type: 'string' },
     adapter: { type: 'string' },
     tokenizer: { type: 'string' },
+    task: { type: 'string' },
     json: { type: 'string' },
   }, USAGE);
   const path = modelArgument(positionals, USAGE);
-  if (values.adapter !== undefined) {
-    throw new UsageError('--adapter is not supported yet: adapters arrive with training. Run without it for the base model.');
-  }
+  if (values.task !== undefined && values.adapter === undefined) throw new UsageError('--task applies with --adapter DIR.');
   if (values.tokens === undefined) throw new UsageError(`--tokens is required.\nusage: ${USAGE}`);
   if (values.json === undefined) throw new UsageError(`--json OUT is required: the logits are written there.\nusage: ${USAGE}`);
   const out = values.json;
   if (!existsSync(dirname(out))) throw new UsageError(`--json ${out}: the folder ${dirname(out)} does not exist.`);
   const ids = parseTokenIds(values.tokens);
   const quant = parseQuant(values.quant);
+  const adapterData = values.adapter === undefined ? null : await readAdapterDir(values.adapter);
+  const task = adapterData ? taskIndex(adapterData.config, values.task) : 0;
 
   const rows = await withModelFiles(path, values.tokenizer, async (files) => {
     // Check the ids against the headers before spending time on the GPU and the weights.
-    const { config } = await describeModel(files);
+    const description = await describeModel(files);
+    const { config } = description;
     const bad = ids.find((id) => id >= config.vocabSize);
     if (bad !== undefined) throw new UsageError(`--tokens: id ${bad} is outside the vocabulary (0..${config.vocabSize - 1}).`);
     if (ids.length > config.contextLength) {
@@ -53,12 +96,20 @@ export async function logitsCommand(args: string[]): Promise<void> {
     }
     const ctx = await GpuContext.create();
     try {
-      const model = await loadModel(ctx, files, { quant });
-      const logits = forwardLogits(ctx, model.weights, model.config, Uint32Array.from(ids));
+      const model = await loadDescribed(ctx, description, { quant });
+      const tokens = Uint32Array.from(ids);
+      let logits: Tensor<'f32'>;
+      if (adapterData) {
+        const adapter = adapterFromData(ctx, config, adapterData);
+        logits = adapterForwardLogits(ctx, model, adapter, { task, dropoutSeed: 0, params: adapter.params }, tokens);
+        adapter.release();
+      } else {
+        logits = forwardLogits(ctx, model.weights, config, tokens);
+      }
       const data = await ctx.read(logits);
       logits.release();
       releaseWeights(model.weights);
-      const V = model.config.vocabSize;
+      const V = config.vocabSize;
       return ids.map((_, t) => Array.from(data.subarray(t * V, (t + 1) * V)));
     } finally {
       ctx.destroy();

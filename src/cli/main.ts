@@ -1,6 +1,7 @@
 // `npm run cli -- <command>`: the headless engine on Dawn (DESIGN.md §3). Each command lives in its own module.
 
 import { evalCommand } from './eval';
+import { exportCommand } from './export';
 import { generateCommand } from './generate';
 import { gpuCommand } from './gpu';
 import { infoCommand } from './info';
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   generate: { summary: 'continue --prompt TEXT with a KV cache (greedy or sampled), streaming the text', run: generateCommand },
   train: { summary: 'train an adapter (meta-lora, meta-lora-no-sta, lora, mtl-lora) on --task NAME=FILE ... into --out DIR', run: trainCommand },
   eval: { summary: 'per-task held-out loss and accuracy of --adapter DIR and of the base model (JSON)', run: evalCommand },
+  export: { summary: 'an adapter folder as a PEFT adapter, a GGUF LoRA, or merged safetensors / GGUF weights', run: exportCommand },
 };
 
 function usage(): string {

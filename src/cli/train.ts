@@ -4,11 +4,20 @@
 // end). Every training setting is a flag (--inner-lr 0.1 or --innerLr 0.1); --preset sets a group first.
 // Progress goes to stderr. A non-finite loss stops the run without writing the adapter; the last good
 // checkpoint stays, and --resume continues from it.
+// Task files may be in any format src/data reads (JSONL, JSON, CSV, TSV); the schema is detected and the
+// dataset flags (--schema, --template, …) adjust the mapping for every --task. Each file's validation report
+// goes to stderr. eval shares the task reading below, so the same flags give it the same examples.
 
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import {
+  type DataTask, DatasetError, type FieldMapping, type SchemaId, type Table, applyMapping, checkFileSize, compileMapping,
+  detectMapping, formatReport, mappingForSchema, readTable,
+} from '../data';
 import { GpuContext } from '../gpu/context';
+import { ChatTemplate } from '../io/chatTemplate';
+import type { Tokenizer } from '../io/tokenizer';
 import { describeModel, loadDescribed } from '../model/load';
 import { releaseWeights } from '../model/weights';
 import { CHECKPOINT_JSON, directoryCheckpointStore } from '../train/checkpointStore';
@@ -18,16 +27,41 @@ import { prepareTasks, runTraining } from '../train/run';
 import {
   DEFAULT_SETTINGS, SETTING_INFO, type SettingKey, type TrainMethod, type TrainSettings, parseSettingValue, resolveSettings,
 } from '../train/settings';
-import { type Task, parseTaskJsonl } from '../train/tasks';
 import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
 import { adapterConfig, writeAdapterDir } from './adapterDir';
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as SettingKey[];
 
+/** The flags that shape how task files become examples; train and eval both take them. */
+export const DATA_OPTIONS = {
+  task: { type: 'string', multiple: true },
+  schema: { type: 'string' },
+  template: { type: 'string' },
+  completion: { type: 'string' },
+  labels: { type: 'string' },
+  'task-column': { type: 'string' },
+  'chat-template': { type: 'boolean' },
+  'max-length-policy': { type: 'string' },
+  'keep-duplicates': { type: 'boolean' },
+} as const;
+
+export const DATA_USAGE = [
+  '  --task NAME=FILE          a task file: JSONL, JSON, CSV or TSV (schema detected; a task column splits it into tasks)',
+  '  --schema ID               use this schema\'s mapping instead of the detected one (e.g. gsm8k-final, llm-adapters-output)',
+  '  --template TEXT           prompt template with {field} placeholders (\\n = newline)',
+  '  --completion TEXT         completion template, e.g. " {answer|final}"',
+  '  --labels V=WORD,...       label → answer-word map for classification (e.g. 0=negative,1=positive)',
+  '  --task-column COL|none    the column naming each row\'s task (default: a column named task, if any)',
+  '  --chat-template           format prompts with the model\'s chat template',
+  '  --max-length-policy P     truncate (default) or skip examples longer than --max-seq-len tokens',
+  '  --keep-duplicates         keep exact duplicate examples (default: drop them; reported either way)',
+].join('\n');
+
 const USAGE = 'npm run cli -- train <model> --task NAME=FILE [--task NAME=FILE ...] ' +
   '--method meta-lora|meta-lora-no-sta|lora|mtl-lora --out DIR [--iterations N] [--seed S] [--preset ID] [--resume] ' +
-  '[--recompute] [--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0] [--<setting> VALUE ...]\n\nsettings:\n' +
+  '[--recompute] [--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0] [dataset flags] [--<setting> VALUE ...]\n\n' +
+  `dataset flags:\n${DATA_USAGE}\n\nsettings:\n` +
   SETTING_KEYS.map((k) => `  --${kebab(k).padEnd(24)} ${SETTING_INFO[k].help} (default ${JSON.stringify(DEFAULT_SETTINGS[k])})`).join('\n');
 
 /** One option per setting, under its kebab-case name and (where different) its camelCase key. */
@@ -40,23 +74,99 @@ function settingOptions(): Record<string, { type: 'string' }> {
   return out;
 }
 
-/** NAME=FILE pairs, read and parsed (training ignores any `choices` field). */
-export async function readTaskArgs(values: string[] | undefined, usage: string): Promise<{ task: Task; text: string; file: string }[]> {
-  if (!values || values.length === 0) throw new UsageError(`at least one --task NAME=FILE is required.\nusage: ${usage}`);
-  return Promise.all(values.map(async (v) => {
-    const eq = v.indexOf('=');
-    if (eq <= 0 || eq === v.length - 1) {
-      throw new UsageError(`--task ${v}: expected NAME=FILE (a JSONL file of {"prompt", "completion"} lines).`);
+/** The parsed DATA_OPTIONS. */
+interface DataValues {
+  task?: string[];
+  schema?: string;
+  template?: string;
+  completion?: string;
+  labels?: string;
+  'task-column'?: string;
+  'chat-template'?: boolean;
+  'max-length-policy'?: string;
+  'keep-duplicates'?: boolean;
+}
+
+/** A --task file, read and with its mapping checked, before any model is loaded. */
+export interface TaskFile {
+  name: string;
+  file: string;
+  table: Table;
+  mapping: FieldMapping;
+}
+
+/** "0=negative,1=positive" → {"0": "negative", "1": "positive"}. */
+function parseLabels(text: string): Record<string, string> {
+  const entries = text.split(',').map((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--labels ${text}: expected VALUE=WORD pairs separated by commas.`);
+    return [pair.slice(0, eq).trim(), pair.slice(eq + 1)] as const;
+  });
+  return Object.fromEntries(entries);
+}
+
+/** The detected (or --schema) mapping with the dataset flags applied. */
+function mappingFor(name: string, table: Table, v: DataValues): FieldMapping {
+  const m = v.schema !== undefined ? mappingForSchema(table, v.schema as SchemaId) : detectMapping(table);
+  const unescape = (t: string) => t.replaceAll('\\n', '\n');
+  const mapping: FieldMapping = { ...m, taskName: name };
+  if (v.template !== undefined) mapping.prompt = unescape(v.template);
+  if (v.completion !== undefined) mapping.completion = unescape(v.completion);
+  if (v['task-column'] !== undefined) mapping.taskColumn = v['task-column'] === 'none' ? null : v['task-column'];
+  if (v['chat-template']) mapping.format = 'chat';
+  if (v.labels !== undefined) {
+    if (!mapping.answer) throw new UsageError(`--task ${name}: --labels needs a classification schema (${table.file} is ${m.schema}).`);
+    mapping.answer = { ...mapping.answer, labels: parseLabels(v.labels), choices: 'labels' };
+  }
+  return mapping;
+}
+
+/** NAME=FILE pairs: each file read, its format and schema detected, the mapping checked against it. */
+export async function readTaskArgs(v: DataValues, usage: string): Promise<TaskFile[]> {
+  if (!v.task || v.task.length === 0) throw new UsageError(`at least one --task NAME=FILE is required.\nusage: ${usage}`);
+  const policy = v['max-length-policy'];
+  if (policy !== undefined && policy !== 'truncate' && policy !== 'skip') {
+    throw new UsageError(`--max-length-policy ${policy}: expected truncate or skip.`);
+  }
+  return Promise.all(v.task.map(async (arg) => {
+    const eq = arg.indexOf('=');
+    if (eq <= 0 || eq === arg.length - 1) {
+      throw new UsageError(`--task ${arg}: expected NAME=FILE (a JSONL, JSON, CSV or TSV file of examples).`);
     }
-    const [name, file] = [v.slice(0, eq), v.slice(eq + 1)];
-    let text: string;
+    const [name, file] = [arg.slice(0, eq), arg.slice(eq + 1)];
     try {
-      text = await readFile(file, 'utf8');
+      // The size is checked before reading, so an oversized file costs nothing.
+      checkFileSize(basename(file), (await stat(file)).size);
+      const table = readTable(basename(file), new Uint8Array(await readFile(file)));
+      const mapping = mappingFor(name, table, v);
+      compileMapping(table, mapping);
+      return { name, file, table, mapping };
     } catch (e) {
+      if (e instanceof DatasetError || e instanceof UsageError) throw new UsageError(`--task ${name}: ${e.message}`);
       throw new UsageError(`--task ${name}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
     }
-    return { task: parseTaskJsonl(name, text), text, file };
   }));
+}
+
+/**
+ * The tasks of every file under the model's tokenizer (examples over `maxLength` tokens truncated or skipped
+ * per --max-length-policy) and chat template; prints each file's validation report to stderr.
+ */
+export function buildTasks(files: TaskFile[], v: DataValues, model: { tokenizer: Tokenizer; chatTemplate?: string; maxLength: number;
+  eos: boolean; }): DataTask[] {
+  const chat = files.some((f) => f.mapping.format === 'chat');
+  if (chat && model.chatTemplate === undefined) throw new UsageError('--chat-template: this model has no chat template.');
+  const chatTemplate = chat ? new ChatTemplate(model.chatTemplate!) : undefined;
+  const tokens = {
+    tokenizer: model.tokenizer, maxLength: model.maxLength, eos: model.eos,
+    policy: (v['max-length-policy'] ?? 'truncate') as 'truncate' | 'skip',
+  };
+  return files.flatMap(({ name, file, table, mapping }) => {
+    const { tasks, report } = applyMapping(table, mapping, { duplicates: v['keep-duplicates'] ? 'keep' : 'drop', tokens, chatTemplate });
+    console.error(`--task ${name}: ${formatReport(report)}`);
+    if (tasks.length === 0) throw new UsageError(`--task ${name}: no usable examples in ${file} (see the report above).`);
+    return tasks;
+  });
 }
 
 function settingsFrom(values: Record<string, unknown>): TrainSettings {
@@ -86,7 +196,7 @@ function progress(rows: MetricsRecord[], total: number): void {
 
 export async function trainCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, {
-    task: { type: 'string', multiple: true },
+    ...DATA_OPTIONS,
     out: { type: 'string' },
     preset: { type: 'string' },
     resume: { type: 'boolean' },
@@ -100,7 +210,7 @@ export async function trainCommand(args: string[]): Promise<void> {
   const out = values.out;
   const settings = settingsFrom(values);
   const quant = parseQuant(values.quant);
-  const taskFiles = await readTaskArgs(values.task, USAGE);
+  const taskFiles = await readTaskArgs(values, USAGE);
   if (!values.resume && existsSync(join(out, CHECKPOINT_JSON))) {
     throw new UsageError(`${out} already holds a training checkpoint: pass --resume to continue it, or choose another --out.`);
   }
@@ -109,7 +219,9 @@ export async function trainCommand(args: string[]): Promise<void> {
     const description = await describeModel(files);
     const tok = description.tokenizer;
     if (!tok) throw new UsageError(`${path} has no tokenizer (for a llama2.c .bin put tokenizer.bin beside it or pass --tokenizer).`);
-    const tasks = prepareTasks(tok, taskFiles.map((t) => t.task), settings);
+    const data = buildTasks(taskFiles, values, { tokenizer: tok, chatTemplate: description.chatTemplate, maxLength: settings.maxSeqLen,
+      eos: settings.appendEos });
+    const tasks = prepareTasks(tok, data, settings);
     mkdirSync(out, { recursive: true });
     const metricsFile = join(out, 'metrics.jsonl');
     writeFileSync(metricsFile, '');

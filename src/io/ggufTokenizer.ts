@@ -32,7 +32,7 @@ const QWEN2 = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\
  */
 const PRE_TOKENIZERS: Record<string, string[]> = {
   default: ['[\\p{P}\\$\\+<=>\\^~\\|]+', GPT2, '\\p{N}+', '[0-9][0-9][0-9]'],
-  gpt2: [GPT2], mpt: [GPT2], olmo: [GPT2], jais: [GPT2],
+  gpt2: [GPT2], 'gpt-2': [GPT2], mpt: [GPT2], olmo: [GPT2], jais: [GPT2],
   'llama-bpe': [LLAMA3], llama3: [LLAMA3], dbrx: [LLAMA3], smaug: [LLAMA3],
   smollm: ['\\p{N}', GPT2], starcoder: ['\\p{N}', GPT2], refact: ['\\p{N}', GPT2], 'command-r': ['\\p{N}', GPT2],
   qwen2: [QWEN2], stablelm2: [QWEN2],

@@ -70,7 +70,7 @@ describe('cli logits', () => {
       [['logits', GGUF, '--tokens', '1,600', '--json', json], /id 600 is outside the vocabulary \(0\.\.511\)/],
       [['logits', GGUF, '--tokens', '1,x', '--json', json], /"x" is not a token id/],
       [['logits', GGUF, '--tokens', '1,2'], /--json OUT is required/],
-      [['logits', GGUF, '--tokens', '1,2', '--adapter', out, '--json', json], /--adapter is not supported yet/],
+      [['logits', GGUF, '--tokens', '1,2', '--task', 'colors', '--json', json], /--task applies with --adapter DIR/],
       [['logits', GGUF, '--tokens', '1', '--quant', 'q5', '--json', json], /--quant q5: expected one of keep, q8_0, q4_0/],
       [['info'], /expected one <model>/],
     ];

@@ -1,0 +1,109 @@
+// `cli export`, and `cli logits` / `cli generate` with --adapter, as a user runs them (subprocesses, Dawn) on
+// an adapter that `cli train` wrote for the real stories260K: a PEFT zip with the training report (data counts
+// from the checkpoint), a GGUF LoRA against an overriding --base, a merged F32 GGUF whose logits equal those of
+// the base with --adapter, MTL-LoRA's per-task files and its --task rules, and clear usage errors.
+
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { unzipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memorySource } from '../../src/io/byteSource';
+import { readGguf } from '../../src/io/gguf';
+import { relError } from '../helpers/exportFixtures';
+import { sharedPath } from '../helpers/shared';
+
+const run = promisify(execFile);
+const cli = (...args: string[]) =>
+  run('npx', ['tsx', '--import', './src/cli/register-wgsl.mjs', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+
+const BIN = sharedPath('models/stories260K/stories260K.bin');
+const GGUF = sharedPath('models/stories260K/stories260K.gguf');
+const task = (name: string) => ['--task', `${name}=public/demo/stories/${name}.jsonl`];
+/** A few big steps on small batches: seconds here, and B moves well away from zero. */
+const SMALL = ['--examples-per-task', '8', '--eval-examples-per-task', '2', '--batch-size', '2', '--rank', '4', '--eval-every', '0',
+  '--lr', '0.02', '--warmup-steps', '0', '--targets', 'q,k,v,o,gate,up,down'];
+const TOKENS = '1,403,407,261,378,275,342';
+const out = mkdtempSync(join(tmpdir(), 'cli-export-'));
+const lora = join(out, 'lora');
+const mtl = join(out, 'mtl');
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+beforeAll(async () => {
+  await Promise.all([
+    cli('train', BIN, ...task('colors'), ...task('animals'), '--method', 'lora', '--iterations', '3', ...SMALL, '--out', lora),
+    cli('train', BIN, ...task('colors'), ...task('animals'), '--method', 'mtl-lora', '--iterations', '2', ...SMALL, '--out', mtl),
+  ]);
+});
+
+const logitsOf = (file: string): Float64Array[] =>
+  (JSON.parse(readFileSync(file, 'utf8')).logits as number[][]).map((r) => Float64Array.from(r));
+
+describe('cli export on a LoRA trained by cli train', () => {
+  it('peft to a zip, gguf against --base, merged F32 GGUF matching logits --adapter; generate --adapter', async () => {
+    const [peft, gguf, merged] = await Promise.all([
+      cli('export', lora, '--format', 'peft', '--out', join(out, 'peft.zip')),
+      cli('export', lora, '--format', 'gguf', '--base', GGUF, '--out', join(out, 'gguf')),
+      cli('export', lora, '--format', 'merged-gguf', '--dtype', 'f32', '--out', join(out, 'merged')),
+    ]);
+    expect(JSON.parse(peft.stdout).files.map((f: { name: string }) => f.name)).toEqual(['adapter_model.safetensors',
+      'adapter_config.json', 'training_report.json', 'training_metrics.csv']);
+    expect(peft.stderr).toMatch(/note: Q\/K lora_B rows were reordered/);
+    const zip = unzipSync(new Uint8Array(readFileSync(join(out, 'peft.zip'))));
+    expect(JSON.parse(new TextDecoder().decode(zip['adapter_config.json']))).toMatchObject({ peft_type: 'LORA', r: 4,
+      base_model_name_or_path: BIN });
+    const report = JSON.parse(new TextDecoder().decode(zip['training_report.json']));
+    expect(report).toMatchObject({ method: 'lora', seed: 0, tasks: ['colors', 'animals'],
+      data: [{ task: 'colors', train: 8 }, { task: 'animals', train: 8 }], iterations: { planned: 3, logged: 3 } });
+    expect(new TextDecoder().decode(zip['training_metrics.csv']).trim().split('\n').length).toBe(1 + report.metrics.length);
+
+    expect(JSON.parse(gguf.stdout).notes).toEqual([]);
+    const adapterGguf = await readGguf(memorySource(new Uint8Array(readFileSync(join(out, 'gguf', 'adapter.gguf')))));
+    expect(adapterGguf.metadata.get('general.type')).toBe('adapter');
+    expect(adapterGguf.tensors.length).toBe(5 * 7 * 2);
+    expect(existsSync(join(out, 'gguf', 'training_report.json'))).toBe(true);
+
+    expect(JSON.parse(merged.stdout).files[0]).toMatchObject({ name: 'model-f32.gguf' });
+    const [fromAdapter, fromMerged, fromBase] = ['adapter', 'merged', 'base'].map((k) => join(out, `${k}.json`));
+    await Promise.all([
+      cli('logits', BIN, '--adapter', lora, '--tokens', TOKENS, '--json', fromAdapter),
+      cli('logits', join(out, 'merged', 'model-f32.gguf'), '--tokens', TOKENS, '--json', fromMerged),
+      cli('logits', BIN, '--tokens', TOKENS, '--json', fromBase),
+    ]);
+    const effect = relError(logitsOf(fromBase), logitsOf(fromAdapter));
+    const error = relError(logitsOf(fromMerged), logitsOf(fromAdapter));
+    console.log(`merged F32 GGUF vs --adapter: ${error.toExponential(2)} (adapter effect ${effect.toExponential(2)})`);
+    expect(effect).toBeGreaterThan(1e-2);
+    expect(error).toBeLessThanOrEqual(1e-4);
+
+    const gen = await cli('generate', BIN, '--adapter', lora, '--prompt', 'Once upon a time', '--max-tokens', '4', '--greedy');
+    expect(gen.stdout.startsWith('Once upon a time')).toBe(true);
+    expect(gen.stderr).toMatch(/^\d tokens, .*greedy/m);
+  });
+});
+
+describe('cli export on MTL-LoRA, and errors', () => {
+  it('gguf exports every task; merged formats and --adapter runs need --task', async () => {
+    const all = JSON.parse((await cli('export', mtl, '--format', 'gguf', '--out', join(out, 'mtl-gguf'))).stdout);
+    expect(all.files.map((f: { name: string }) => f.name)).toEqual(['adapter-colors.gguf', 'adapter-animals.gguf',
+      'training_report.json', 'training_metrics.csv']);
+    const json = join(out, 'mtl.json');
+    await cli('logits', BIN, '--adapter', mtl, '--task', 'animals', '--tokens', TOKENS, '--json', json);
+    expect(logitsOf(json).length).toBe(7);
+    const cases: [string[], RegExp][] = [
+      [['export', mtl, '--format', 'merged-gguf', '--out', join(out, 'x')], /merges one task: choose one of colors, animals/],
+      [['logits', BIN, '--adapter', mtl, '--tokens', '1', '--json', json], /needs --task NAME \(one of colors, animals\)/],
+      [['logits', BIN, '--adapter', lora, '--task', 'colors', '--tokens', '1', '--json', json], /--task applies to MTL-LoRA adapters/],
+      [['export', lora, '--out', join(out, 'x')], /--format must be one of peft, gguf, merged-safetensors, merged-gguf/],
+      [['export', lora, '--format', 'gguf'], /--out PATH is required/],
+      [['export', lora, '--format', 'merged-gguf', '--dtype', 'q4', '--out', join(out, 'x')], /--dtype q4: expected f32, f16, bf16 or q8_0/],
+      [['export', lora, '--format', 'gguf', '--base', join(out, 'nope.gguf'), '--out', join(out, 'x')], /nope\.gguf \(--base\) does not exist/],
+      [['export', join(out, 'missing'), '--format', 'gguf', '--out', join(out, 'x')], /adapter_config\.json: cannot read the adapter config/],
+    ];
+    await Promise.all(cases.map(async ([args, message]) => {
+      await expect(cli(...args), args.join(' ')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(message) });
+    }));
+  });
+});
