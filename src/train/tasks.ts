@@ -1,6 +1,7 @@
-// Tasks for training: named lists of {prompt, completion} examples, a minimal JSONL reader (the full dataset
-// layer with field mapping and templates lives in src/data/ later), tokenization with the model's tokenizer,
-// truncation to the training length, and the per-task split into a training pool and a held-out set.
+// Tasks for training: named lists of {prompt, completion} examples, a minimal strict JSONL reader (for tests
+// and benchmarks; user files in any format go through src/data/, which produces these same Task shapes),
+// tokenization with the model's tokenizer, truncation to the training length, and the per-task split into a
+// training pool and a held-out set (src/data/split.ts applies it to whole datasets).
 
 import type { Tokenizer } from '../io/tokenizer';
 import { MEAN_TASK } from './metrics';
@@ -129,7 +130,7 @@ export interface TaskSplit<T = Example> {
  * training pool and up to `evalMax` of the rest in the held-out set. A task with no more than `poolSize`
  * examples gives all of them to training and has no held-out set.
  */
-export function splitTask(task: Task, opts: SplitOptions): TaskSplit {
+export function splitTask<E extends Example>(task: { name: string; examples: readonly E[] }, opts: SplitOptions): TaskSplit<E> {
   if (!Number.isInteger(opts.poolSize) || opts.poolSize < 1) throw new RangeError(`poolSize must be a positive integer, got ${opts.poolSize}`);
   if (!Number.isInteger(opts.evalMax) || opts.evalMax < 0) throw new RangeError(`evalMax must be a non-negative integer, got ${opts.evalMax}`);
   const order = Rng.fromSeed(opts.seed).derive(`split:${task.name}`).shuffle(task.examples.map((_, i) => i));
