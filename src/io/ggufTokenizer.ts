@@ -7,6 +7,7 @@
 // Control and user-defined tokens written in the text (e.g. "<|im_start|>") become their ids, as llama.cpp
 // does with parse_special; control tokens only when `special` is asked for.
 
+import { mergeSymbols } from './bpeMerge';
 import type { GgufValue } from './gguf';
 import type { Tokenizer } from './tokenizer';
 
@@ -120,59 +121,6 @@ function splitSpecial(text: string, v: Vocab, special: boolean): (string | numbe
   return out;
 }
 
-/**
- * Merges adjacent symbols, always the pair `priority` ranks best (lowest value; leftmost among equals) until
- * no pair qualifies: llama.cpp's work queue, with stale entries recognised by the symbols' current text.
- */
-function mergeSymbols(symbols: string[], priority: (left: string, right: string) => number | null): string[] {
-  const sym = [...symbols];
-  const next = sym.map((_, i) => (i + 1 < sym.length ? i + 1 : -1));
-  const prev = sym.map((_, i) => i - 1);
-  const heap: { p: number; left: number; right: number; text: string }[] = [];
-  const before = (a: (typeof heap)[0], b: (typeof heap)[0]) => a.p < b.p || (a.p === b.p && a.left < b.left);
-  const push = (left: number, right: number) => {
-    if (left < 0 || right < 0) return;
-    const p = priority(sym[left], sym[right]);
-    if (p === null) return;
-    heap.push({ p, left, right, text: sym[left] + sym[right] });
-    for (let i = heap.length - 1; i > 0;) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i], heap[parent])) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
-    }
-  };
-  const pop = () => {
-    const top = heap[0];
-    const last = heap.pop()!;
-    if (heap.length) {
-      heap[0] = last;
-      for (let i = 0; ;) {
-        const [l, r] = [2 * i + 1, 2 * i + 2];
-        let m = i;
-        if (l < heap.length && before(heap[l], heap[m])) m = l;
-        if (r < heap.length && before(heap[r], heap[m])) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m], heap[i]];
-        i = m;
-      }
-    }
-    return top;
-  };
-  for (let i = 1; i < sym.length; i++) push(i - 1, i);
-  while (heap.length) {
-    const b = pop();
-    if (!sym[b.left] || !sym[b.right] || next[b.left] !== b.right || sym[b.left] + sym[b.right] !== b.text) continue;
-    sym[b.left] = b.text;
-    sym[b.right] = '';
-    next[b.left] = next[b.right];
-    if (next[b.right] >= 0) prev[next[b.right]] = b.left;
-    push(prev[b.left], b.left);
-    push(b.left, next[b.left]);
-  }
-  return sym.filter((s) => s !== '');
-}
-
 export abstract class GgufTokenizer implements Tokenizer {
   constructor(protected v: Vocab) {}
 
@@ -198,7 +146,7 @@ export abstract class GgufTokenizer implements Tokenizer {
     let prevSpecial = true;
     for (const f of splitSpecial(text, this.v, opts.special ?? false)) {
       if (typeof f === 'number') out.push(f);
-      else out.push(...this.encodeText(f, prevSpecial));
+      else for (const id of this.encodeText(f, prevSpecial)) out.push(id); // push(...ids) overflows the stack on long texts
       prevSpecial = typeof f === 'number';
     }
     return out;
@@ -235,7 +183,7 @@ class SpmTokenizer extends GgufTokenizer {
     // Higher score merges first: negate it for the min-first merge order.
     const symbols = mergeSymbols([...escaped], (l, r) => {
       const id = this.v.ids.get(l + r);
-      return id === undefined ? null : -this.scores[id];
+      return id === undefined ? null : { symbol: l + r, priority: -this.scores[id] };
     });
     return symbols.flatMap((s) => {
       const id = this.v.ids.get(s);
@@ -288,7 +236,10 @@ class BpeTokenizer extends GgufTokenizer {
     const enc = new TextEncoder();
     return words.flatMap((w) => {
       const chars = [...enc.encode(w)].map((b) => this.byteChar[b]);
-      const symbols = mergeSymbols(chars, (l, r) => this.ranks.get(`${l} ${r}`) ?? null);
+      const symbols = mergeSymbols(chars, (l, r) => {
+        const rank = this.ranks.get(`${l} ${r}`);
+        return rank === undefined ? null : { symbol: l + r, priority: rank };
+      });
       // A merged word missing from the vocabulary (a broken file) falls back to its characters.
       return symbols.flatMap((s) => (this.v.ids.has(s) ? [this.v.ids.get(s)!] : [...s].flatMap((c) => this.v.ids.get(c) ?? [])));
     });

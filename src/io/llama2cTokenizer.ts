@@ -1,7 +1,9 @@
 // llama2.c's SentencePiece-style BPE over a scored vocabulary (tokenizer.bin): encode by greedy merges of the
 // highest-scoring adjacent pair, with a dummy-prefix space and byte fallback (<0xXX> pieces at ids 3..258).
-// A faithful port of run.c's encode/decode, so token ids match llama2.c and llama.cpp on the same vocabulary.
+// A faithful port of run.c's encode/decode, so token ids match llama2.c and llama.cpp on the same vocabulary;
+// only the merge loop is faster (bpeMerge.ts: O(n log n) instead of run.c's rescan after every merge).
 
+import { mergeSymbols } from './bpeMerge';
 import type { Llama2cTokenizer } from './llama2c';
 import type { Tokenizer } from './tokenizer';
 
@@ -24,34 +26,25 @@ export class ScoredBpeTokenizer implements Tokenizer {
   }
 
   encode(text: string, opts: { bos?: boolean } = {}): number[] {
-    const bos = opts.bos ?? true;
-    const tokens: number[] = [];
-    if (bos) tokens.push(BOS);
+    const symbols: number[] = [];
+    const utf8 = new TextEncoder();
     if (text !== '') {
       const dummy = this.ids.get(' ');
-      if (dummy !== undefined) tokens.push(dummy);
+      if (dummy !== undefined) symbols.push(dummy);
     }
     for (const ch of text) {
       const id = this.ids.get(ch);
-      if (id !== undefined) tokens.push(id);
-      else for (const b of new TextEncoder().encode(ch)) tokens.push(b + 3);
+      if (id !== undefined) symbols.push(id);
+      else for (const b of utf8.encode(ch)) symbols.push(b + 3);
     }
-    for (;;) {
-      let best = -1e10;
-      let bestId = -1;
-      let bestIdx = -1;
-      for (let i = bos ? 1 : 0; i < tokens.length - 1; i++) {
-        const id = this.ids.get(this.vocab.pieces[tokens[i]] + this.vocab.pieces[tokens[i + 1]]);
-        if (id !== undefined && this.vocab.scores[id] > best) {
-          best = this.vocab.scores[id];
-          bestId = id;
-          bestIdx = i;
-        }
-      }
-      if (bestIdx < 0) break;
-      tokens.splice(bestIdx, 2, bestId);
-    }
-    return tokens;
+    // run.c merges the best-scoring pair (leftmost among equals, and only above -1e10) until none is in the
+    // vocabulary; mergeSymbols does the same in O(n log n). BOS never merges.
+    const { pieces, scores } = this.vocab;
+    const tokens = mergeSymbols(symbols, (l, r) => {
+      const id = this.ids.get(pieces[l] + pieces[r]);
+      return id !== undefined && scores[id] > -1e10 ? { symbol: id, priority: -scores[id] } : null;
+    });
+    return (opts.bos ?? true) ? [BOS, ...tokens] : tokens;
   }
 
   /** The text of `token` following `prev` (the leading space after BOS is dropped, byte pieces become bytes). */
