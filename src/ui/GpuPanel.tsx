@@ -31,6 +31,8 @@ export function GpuPanel() {
         {info.description && <> — {info.description}</>}
         {info.isSoftware && <span className="badge" title="A CPU implementation of WebGPU: correct, but slow">software</span>}
       </p>
+      <details>
+      <summary>Features and limits</summary>
       <h3>Features</h3>
       <ul className="features">
         {['shader-f16', 'subgroups', 'timestamp-query'].map((f) => (
@@ -47,12 +49,12 @@ export function GpuPanel() {
           ))}
         </tbody>
       </table>
-      <h3>Self-test</h3>
+      </details>
       {!selfTest && !selfTestError && <p aria-busy="true">Multiplying matrices on the GPU…</p>}
       {selfTestError && <p className="error" role="alert">Self-test failed: {selfTestError}</p>}
       {selfTest && (
-        <div data-testid="self-test">
-          <p>
+        <div data-testid="self-test" className="selftest">
+          <p>Self-test: 
             [[1,2,3],[4,5,6]] · [[7,8],[9,10],[11,12]] ={' '}
             <code data-testid="small-product">[[{selfTest.small.slice(0, 2).join(',')}],[{selfTest.small.slice(2).join(',')}]]</code>
           </p>

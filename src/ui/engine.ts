@@ -57,3 +57,10 @@ export class EngineClient {
     return () => this.listeners.delete(listener);
   }
 }
+
+let shared: EngineClient | null = null;
+
+/** The page's one engine worker, started on first use. */
+export function getEngine(): EngineClient {
+  return (shared ??= new EngineClient());
+}

@@ -3,7 +3,7 @@
 import { create } from 'zustand';
 import type { GpuInfo } from '../gpu/context';
 import type { SelfTestResult } from '../worker/protocol';
-import { EngineClient } from './engine';
+import { getEngine } from './engine';
 
 type Status = 'idle' | 'probing' | 'ready' | 'unavailable';
 
@@ -15,9 +15,6 @@ interface GpuState {
   selfTestError: string | null;
   probe(): Promise<void>;
 }
-
-let engine: EngineClient | null = null;
-const getEngine = () => (engine ??= new EngineClient());
 
 export const useGpu = create<GpuState>((set) => ({
   status: 'idle',

@@ -5,21 +5,27 @@
 
 import type { Adapter, AdapterRun } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
+import { type AdapterData, adapterConfig } from '../io/export/adapterData';
+import { fileSize } from '../io/export/files';
+import { exportAdapter } from '../io/export/index';
+import { zipFiles } from '../io/export/zip';
+import { concatParts } from '../io/ggufWriter';
 import type { ModelCache } from '../io/modelCache';
 import { parameterCount } from '../model/config';
-import { describeModel, loadDescribed, type ModelDescription } from '../model/load';
+import { describeModel, loadDescribed, type ModelDescription, type ModelFiles } from '../model/load';
 import { type BaseQuant, type ModelWeights, releaseWeights } from '../model/weights';
-import { writeNamedTensors } from '../train/checkpoint';
+import { readNamedTensors, writeNamedTensors } from '../train/checkpoint';
 import { type CheckpointStore, loadCheckpoint } from '../train/checkpointStore';
 import { evaluateTask, type TaskEvaluation } from '../train/evaluate';
 import { createAdapterFor, prepareTasks, runTraining } from '../train/run';
 import type { TrainSettings } from '../train/settings';
 import { splitTask } from '../train/tasks';
+import { readDataset } from './datasets';
 import { GpuLock } from './gpuLock';
 import { resolveModelSource } from './modelSource';
 import { generateText } from './playground';
 import type {
-  EngineEvent, EvaluateRequest, ExportOutcome, ExportRequest, GenerateOutcome, GenerateRequest, ModelSource, ModelSummary, RunControl, TrainOutcome, TrainRequest,
+  DatasetRequest, DatasetResult, EngineEvent, EvaluateRequest, ExportOutcome, ExportRequest, GenerateOutcome, GenerateRequest, ModelSource, ModelSummary, RunControl, TrainOutcome, TrainRequest,
 } from './protocol';
 import { TrainingJob } from './trainingJob';
 
@@ -39,6 +45,8 @@ export interface EngineDeps {
 
 interface Loaded {
   summary: ModelSummary;
+  /** The files it came from: merged exports read the base weights from them again. */
+  files: ModelFiles;
   description: ModelDescription;
   weights: ModelWeights;
 }
@@ -84,7 +92,7 @@ export class Engine {
         chatTemplate: description.chatTemplate ?? null,
         fingerprint: `${resolved.label}|${config.dim}x${config.nLayers}|${config.vocabSize}`,
       };
-      this.model = { summary, description, weights };
+      this.model = { summary, files: resolved.files, description, weights };
       return summary;
     });
   }
@@ -103,6 +111,12 @@ export class Engine {
   private dropCachedAdapter(): void {
     this.cached?.adapter.release();
     this.cached = null;
+  }
+
+  /** Reads a dataset file; with a model loaded, lengths are checked in its tokens and its chat template applies. */
+  readDataset(spec: DatasetRequest): DatasetResult {
+    const m = this.model;
+    return readDataset(spec, m && { tokenizer: m.description.tokenizer!, chatTemplate: m.description.chatTemplate ?? null });
   }
 
   /** Trains (or resumes) a run to its end or until stopped; metrics and states stream as events. */
@@ -191,8 +205,31 @@ export class Engine {
     });
   }
 
-  async exportRun(_spec: ExportRequest): Promise<ExportOutcome> {
-    throw new EngineError('Export from the app is not wired yet; use `npm run cli -- export`.');
+  /** The run's adapter in `spec.format` with the training report, zipped (and a lone model file on its own). */
+  async exportRun(spec: ExportRequest): Promise<ExportOutcome> {
+    const m = this.loaded();
+    const ctx = await this.deps.gpu();
+    return this.lock.run(async () => {
+      const ra = await this.runAdapter(ctx, spec.runId);
+      const tensors = await readNamedTensors(ctx, ra.adapter.names, ra.adapter.params);
+      const adapter: AdapterData = {
+        config: adapterConfig(ra.adapter, ra.settings, ra.tasks, m.summary.label), tensors: new Map(tensors.map((t) => [t.name, t])),
+      };
+      const result = await exportAdapter(spec.format, {
+        adapter, base: m.files, metrics: spec.metrics, task: spec.task, dtype: spec.dtype,
+        data: Object.entries(spec.dataCounts).map(([task, c]) => ({ task, train: c.train, heldOut: c.eval })),
+      });
+      const notes = [...result.notes];
+      if (m.summary.quant !== 'keep' && spec.format.startsWith('merged')) {
+        notes.push(`Training ran on the base quantized on load to ${m.summary.quant.toUpperCase()}; the merge adds the adapter ` +
+          'to the weights as stored in the model file.');
+      }
+      const stem = `${m.summary.label.replace(/[^A-Za-z0-9._-]+/g, '_')}-${spec.format}${spec.task ? `-${spec.task}` : ''}`;
+      const downloads = [{ name: `${stem}.zip`, bytes: zipFiles(result.files) }];
+      const models = result.files.filter((f) => f.name.endsWith('.gguf'));
+      if (models.length === 1) downloads.unshift({ name: models[0].name, bytes: concatParts(models[0].parts) });
+      return { downloads, files: result.files.map((f) => ({ name: f.name, bytes: fileSize(f) })), notes };
+    });
   }
 
   async deleteRun(runId: string): Promise<void> {

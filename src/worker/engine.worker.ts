@@ -38,6 +38,7 @@ async function handle(req: Request): Promise<Results[keyof Results]> {
     case 'probe': return (await gpu()).info;
     case 'selfTest': return matmulSelfTest(await gpu());
     case 'loadModel': return engine.loadModel(req.source, req.quant, req.hubEndpoint);
+    case 'readDataset': return engine.readDataset(req.spec);
     case 'train': return engine.train(req.spec);
     case 'control':
       engine.control(req.runId, req.action);
@@ -55,7 +56,7 @@ self.onmessage = async (event: MessageEvent<Request>) => {
   try {
     const result = await handle(req);
     // Exported files move to the page instead of being copied.
-    const transfer = req.type === 'export' ? (result as Results['export']).files.map((f) => f.bytes.buffer as ArrayBuffer) : [];
+    const transfer = req.type === 'export' ? (result as Results['export']).downloads.map((d) => d.bytes.buffer as ArrayBuffer) : [];
     post({ id: req.id, type: 'result', result }, transfer);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));

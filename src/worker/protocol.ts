@@ -3,6 +3,7 @@
 // sends events (progress, metrics rows, run states, streamed text) that are not answers to anything.
 // Everything here is structured-cloneable (no classes, no GPU objects).
 
+import type { DataTask, FieldMapping, PreviewRow, SchemaId, TableFormat, ValidationReport } from '../data/index';
 import type { GpuInfo } from '../gpu/context';
 import type { LlamaConfig } from '../model/config';
 import type { BaseQuant } from '../model/weights';
@@ -100,28 +101,56 @@ export type ExportFormat = 'peft' | 'gguf' | 'merged-safetensors' | 'merged-gguf
 export interface ExportRequest {
   runId: string;
   format: ExportFormat;
-  /** Metrics and dataset counts for the training report. */
+  /** MTL-LoRA: the task to export (required for merged formats; all tasks otherwise). */
+  task?: string;
+  /** Merged formats: the stored precision (GGUF F32/F16/Q8_0, safetensors F32/F16/BF16); a default per base. */
+  dtype?: 'F32' | 'F16' | 'BF16' | 'Q8_0';
+  /** The run's curves and data counts, for the training report. */
   metrics: MetricsRecord[];
   dataCounts: Record<string, { train: number; eval: number }>;
-  /** Merged GGUF: the stored type of the merged matrices. */
-  mergedType?: 'F16' | 'Q8_0';
-}
-
-export interface ExportedFile {
-  name: string;
-  bytes: Uint8Array;
 }
 
 export interface ExportOutcome {
-  files: ExportedFile[];
+  /**
+   * What to save: a zip of everything (the training report included) and, when the export is one model file
+   * (a GGUF adapter or merged GGUF), that file on its own too.
+   */
+  downloads: { name: string; bytes: Uint8Array }[];
+  /** The files inside, with their sizes. */
+  files: { name: string; bytes: number }[];
   /** What the user should know (e.g. a quantized base was dequantized, merged and requantized). */
   notes: string[];
+}
+
+/** Read one dataset file into tasks (src/data): detected mapping, or the user's edited one, or a picked schema. */
+export interface DatasetRequest {
+  fileName: string;
+  bytes: Uint8Array;
+  mapping?: FieldMapping;
+  schema?: SchemaId;
+  /** CSV/TSV: the first record is a header (default: guessed). */
+  header?: boolean;
+  duplicates: 'drop' | 'keep';
+  /** With a model loaded: the longest example in tokens, and what to do with longer ones. */
+  maxLength: number;
+  lengthPolicy: 'truncate' | 'skip';
+}
+
+export interface DatasetResult {
+  format: TableFormat;
+  header: boolean;
+  columns: string[];
+  mapping: FieldMapping;
+  preview: PreviewRow[];
+  tasks: DataTask[];
+  report: ValidationReport;
 }
 
 export type Request =
   | { id: number; type: 'probe' }
   | { id: number; type: 'selfTest' }
   | { id: number; type: 'loadModel'; source: ModelSource; quant: BaseQuant; hubEndpoint?: string }
+  | { id: number; type: 'readDataset'; spec: DatasetRequest }
   | { id: number; type: 'train'; spec: TrainRequest }
   | { id: number; type: 'control'; runId: string; action: RunControl }
   | { id: number; type: 'evaluate'; spec: EvaluateRequest }
@@ -135,6 +164,7 @@ export interface Results {
   probe: GpuInfo;
   selfTest: SelfTestResult;
   loadModel: ModelSummary;
+  readDataset: DatasetResult;
   train: TrainOutcome;
   control: null;
   evaluate: TaskEvaluation[];

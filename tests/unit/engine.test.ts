@@ -4,6 +4,7 @@
 // generate with and without the adapter, and refuse what a user could get wrong.
 
 import { readFileSync } from 'node:fs';
+import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concatParts } from '../../src/io/ggufWriter';
 import type { CheckpointStore, StoredCheckpoint } from '../../src/train/checkpointStore';
@@ -101,6 +102,25 @@ describe('engine', () => {
     const tuned = await engine.generate({ ...spec, runId: 'straight' }, 102);
     expect(tuned.tokens).toBeGreaterThan(0);
     expect(tuned.text.length).toBeGreaterThan(0);
+  });
+
+  it('exports a run: a PEFT zip with the report, a GGUF adapter on its own and in a zip', async () => {
+    const metrics = metricsOf('straight');
+    const dataCounts = { animals: { train: 16, eval: 6 }, colors: { train: 16, eval: 6 } };
+    const peft = await engine.exportRun({ runId: 'straight', format: 'peft', metrics, dataCounts });
+    expect(peft.downloads.map((d) => d.name)).toEqual(['stories260K.bin-peft.zip']);
+    const zipped = unzipSync(peft.downloads[0].bytes);
+    expect(Object.keys(zipped).sort()).toEqual(
+      ['adapter_config.json', 'adapter_model.safetensors', 'training_metrics.csv', 'training_report.json'].sort());
+    const config = JSON.parse(new TextDecoder().decode(zipped['adapter_config.json']));
+    expect(config).toMatchObject({ peft_type: 'LORA', r: settings.rank, lora_alpha: settings.loraAlpha, task_type: 'CAUSAL_LM' });
+    const csv = new TextDecoder().decode(zipped['training_metrics.csv']).trim().split('\n');
+    expect(csv.length).toBe(1 + metrics.length);
+
+    const gguf = await engine.exportRun({ runId: 'straight', format: 'gguf', metrics, dataCounts });
+    expect(gguf.downloads.map((d) => d.name)).toEqual(['adapter.gguf', 'stories260K.bin-gguf.zip']);
+    expect(new TextDecoder().decode(gguf.downloads[0].bytes.subarray(0, 4))).toBe('GGUF');
+    expect(unzipSync(gguf.downloads[1].bytes)['adapter.gguf']).toEqual(gguf.downloads[0].bytes);
   });
 
   it('refuses with a clear message: unknown run, busy run, no model', async () => {

@@ -1,0 +1,71 @@
+// Step 6, comparison: several runs on the same data overlaid (mean query loss, held-out loss) with their final
+// evaluations side by side, e.g. MeTA-LoRA against LoRA against the −STA ablation.
+
+import { useDeferredValue, useMemo, useState } from 'react';
+import { MEAN_TASK } from '../../train/metrics';
+import { LineChartCard } from '../parts/LineChartCard';
+import { chartRows, type Line } from '../parts/series';
+import { useRuns } from '../stores/runs';
+import { METHOD_TEXT } from './MethodPanel';
+
+const mean = (xs: (number | null | undefined)[]) => {
+  const v = xs.filter((x): x is number => typeof x === 'number');
+  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+};
+
+export function ComparePanel() {
+  const runs = useRuns((s) => s.runs);
+  const [picked, setPicked] = useState<string[]>([]);
+  const chosen = useDeferredValue(runs.filter((r) => picked.includes(r.id)), []);
+  const sameData = chosen.every((r) => JSON.stringify(r.tasks) === JSON.stringify(chosen[0].tasks));
+  const charts = useMemo(() => {
+    const lines = (field: 'query_loss' | 'eval_loss'): Line[] =>
+      chosen.map((r) => ({ key: r.id, label: r.name, rows: r.metrics, task: MEAN_TASK, field }));
+    const legend = chosen.map((r) => ({ key: r.id, label: r.name }));
+    return { query: { rows: chartRows(lines('query_loss')), lines: legend }, held: { rows: chartRows(lines('eval_loss')), lines: legend } };
+  }, [chosen]);
+
+  return (
+    <section className="card" aria-labelledby="compare-h">
+      <h2 id="compare-h">6 · Compare runs</h2>
+      {runs.length < 2 && <p className="muted">Train two or more runs (for example MeTA-LoRA, LoRA and −STA on the same tasks) to compare them.</p>}
+      <fieldset>
+        <legend>Runs</legend>
+        {runs.map((r) => (
+          <label key={r.id} className="inline">
+            <input type="checkbox" checked={picked.includes(r.id)} data-testid={`compare-${r.id}`}
+              onChange={(e) => setPicked(e.target.checked ? [...picked, r.id] : picked.filter((p) => p !== r.id))} />
+            {r.name} ({r.status}, {r.iteration} it.)
+          </label>
+        ))}
+      </fieldset>
+      {!sameData && <p className="warn">These runs trained on different tasks: their curves are not directly comparable.</p>}
+      {chosen.length > 0 && (
+        <>
+          <div className="charts">
+            <LineChartCard title="Mean training / query loss" testId="compare-query" stagger={1} {...charts.query} />
+            <LineChartCard title="Mean held-out loss" testId="compare-eval" stagger={100} {...charts.held} />
+          </div>
+          <table className="table">
+            <thead><tr><th scope="col">Run</th><th scope="col">Method</th><th scope="col">Iterations</th><th scope="col">Final held-out loss</th>
+              <th scope="col">Mean exact match</th><th scope="col">Mean choice accuracy</th></tr></thead>
+            <tbody>
+              {chosen.map((r) => {
+                const held = r.metrics.filter((m) => m.task === MEAN_TASK && m.eval_loss !== undefined).at(-1)?.eval_loss;
+                const ev = r.evals.trained;
+                return (
+                  <tr key={r.id}>
+                    <th scope="row">{r.name}</th><td>{METHOD_TEXT[r.settings.method].name}</td><td>{r.iteration}</td>
+                    <td>{typeof held === 'number' ? held.toFixed(4) : '–'}</td>
+                    <td>{ev ? `${(100 * (mean(ev.map((e) => e.exact_match)) ?? 0)).toFixed(1)} %` : 'not evaluated'}</td>
+                    <td>{ev && ev.some((e) => e.choice_accuracy !== null) ? `${(100 * (mean(ev.map((e) => e.choice_accuracy)) ?? 0)).toFixed(1)} %` : '–'}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}

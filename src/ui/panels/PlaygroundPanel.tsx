@@ -1,0 +1,89 @@
+// Step 7, the playground: the same prompt continued greedily by the base model and with a run's adapter, side
+// by side and streamed as it is generated (per task for MTL-LoRA, whose adapter depends on the task).
+
+import { useState } from 'react';
+import { getEngine } from '../engine';
+import { ErrorBox } from '../parts/common';
+import { useModel } from '../stores/model';
+import { isActive, useRuns } from '../stores/runs';
+
+interface Output {
+  text: string;
+  note: string;
+}
+
+export function PlaygroundPanel() {
+  const runs = useRuns((s) => s.runs).filter((r) => r.iteration > 0);
+  const model = useModel((s) => s.summary);
+  const [prompt, setPrompt] = useState('Once upon a time');
+  const [maxNew, setMaxNew] = useState(32);
+  const [runId, setRunId] = useState<string>('');
+  const [task, setTask] = useState(0);
+  const [out, setOut] = useState<{ base?: Output; tuned?: Output }>({});
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = runs.find((r) => r.id === runId) ?? runs.at(-1);
+
+  const generate = async () => {
+    setBusy(true);
+    setError(null);
+    setOut({});
+    const engine = getEngine();
+    try {
+      for (const which of ['base', 'tuned'] as const) {
+        if (which === 'tuned' && !run) break;
+        let id = -1;
+        const off = engine.subscribe((e) => {
+          if (e.kind === 'text' && e.requestId === id) setOut((o) => ({ ...o, [which]: { text: e.text, note: '…' } }));
+        });
+        try {
+          const res = await engine.request('generate', {
+            spec: { runId: which === 'base' ? null : run!.id, task, prompt, maxNewTokens: maxNew },
+          }, (i) => { id = i; });
+          setOut((o) => ({ ...o, [which]: { text: res.text, note: `${res.tokens} tokens in ${(res.ms / 1000).toFixed(1)} s` } }));
+        } finally {
+          off();
+        }
+      }
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section className="card" aria-labelledby="play-h">
+      <h2 id="play-h">7 · Playground</h2>
+      <label>Prompt
+        <textarea value={prompt} onChange={(e) => setPrompt(e.target.value)} rows={3} data-testid="play-prompt" />
+      </label>
+      <div className="row">
+        <label className="inline">New tokens <input type="number" min={1} max={512} value={maxNew} onChange={(e) => setMaxNew(Math.max(1, Number(e.target.value) || 1))} /></label>
+        {runs.length > 0 && (
+          <label className="inline">Adapter
+            <select value={run?.id} onChange={(e) => setRunId(e.target.value)}>
+              {runs.map((r) => <option key={r.id} value={r.id}>{r.name}</option>)}
+            </select>
+          </label>
+        )}
+        {run?.settings.method === 'mtl-lora' && (
+          <label className="inline">Task
+            <select value={task} onChange={(e) => setTask(Number(e.target.value))}>
+              {run.tasks.map((t, i) => <option key={t} value={i}>{t}</option>)}
+            </select>
+          </label>
+        )}
+        <button type="button" disabled={busy || !model || !prompt || (run && isActive(run) && run.status !== 'paused')} onClick={() => void generate()} data-testid="play-generate">
+          {busy ? 'Generating…' : 'Generate'}
+        </button>
+      </div>
+      {!model && <p className="muted">Load a model first.</p>}
+      <ErrorBox message={error} />
+      <div className="grid2">
+        <figure className="output"><figcaption>Base model</figcaption><p data-testid="play-base"><span className="muted">{prompt}</span>{out.base?.text}</p><small>{out.base?.note}</small></figure>
+        <figure className="output"><figcaption>With adapter{run ? ` (${run.name})` : ''}</figcaption><p data-testid="play-tuned"><span className="muted">{prompt}</span>{out.tuned?.text}</p><small>{out.tuned?.note ?? (run ? '' : 'Train a run to compare.')}</small></figure>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,168 @@
+// The app as a user drives it, in Debian's headless Chromium on WebGPU/SwiftShader: load stories260K through
+// the Hub preset (served from ../shared/models by a local stand-in for the Hub), upload two demo tasks, train
+// MeTA-LoRA for a few iterations and watch the charts receive points, evaluate before/after, export a PEFT
+// zip and a GGUF adapter and check the downloaded bytes, reload and find everything restored, and resume a
+// run that the reload interrupted. The page must stay responsive throughout (no main-thread task ≥ 100 ms
+// while training). Screenshots go to tests/.artifacts/ (README's come from here: UPDATE_SCREENSHOTS=1).
+
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { unzipSync } from 'fflate';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { launchBrowser } from './browser';
+import { type HubServer, startHubServer } from './hubServer';
+
+let browser: Browser;
+let hub: HubServer;
+let page: Page;
+const errors: string[] = [];
+
+const ARTIFACTS = 'tests/.artifacts';
+async function shot(name: string) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS}/${name}.png` });
+  if (process.env.UPDATE_SCREENSHOTS) copyFileSync(`${ARTIFACTS}/${name}.png`, `docs/screenshots/${name}.png`);
+}
+
+const tab = (id: string) => page.getByTestId(`tab-${id}`).click();
+const longTasks = () => page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.splice(0));
+
+async function setSetting(key: string, value: number) {
+  const input = page.getByTestId(`setting-${key}`);
+  await input.fill(String(value));
+  await input.blur();
+}
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  hub = await startHubServer();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  await context.addInitScript(() => {
+    const w = window as unknown as { __longTasks: number[] };
+    w.__longTasks = [];
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) w.__longTasks.push(e.duration); })
+      .observe({ type: 'longtask', buffered: true });
+  });
+  page = await context.newPage();
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${inject('baseUrl')}?hub=${encodeURIComponent(hub.url)}`);
+  await page.getByTestId('gpu-ready').waitFor({ timeout: 60_000 });
+});
+afterAll(async () => {
+  await browser?.close();
+  await hub?.close();
+});
+
+describe('the app, end to end', () => {
+  it('loads stories260K from the Hub preset with progress', async () => {
+    await tab('model');
+    await page.getByTestId('preset-select').selectOption('stories260K');
+    await page.getByTestId('load-preset').click();
+    await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+    expect(await page.getByTestId('model-ready').textContent()).toMatch(/stories260K.*5 layers.*dim 64.*vocabulary 512/);
+    expect(hub.hits.filter((h) => h.includes('/resolve/')).length).toBe(2);
+    await shot('model');
+  });
+
+  it('uploads two demo tasks and shows their reports and splits', async () => {
+    await tab('tasks');
+    await page.getByTestId('dataset-files').setInputFiles(['public/demo/stories/animals.jsonl', 'public/demo/stories/colors.jsonl']);
+    await page.getByTestId('task-table').waitFor();
+    await expect.poll(() => page.getByTestId('dataset-report').count()).toBe(2);
+    const rows = await page.getByTestId('task-table').locator('tbody tr').allTextContents();
+    expect(rows.map((r) => r.split(/\d/)[0])).toEqual(['animals', 'colors']);
+    expect(await page.getByTestId('dataset-report').first().textContent()).toMatch(/rows read, \d+ used, 0 skipped/);
+    await shot('tasks');
+  });
+
+  it('trains MeTA-LoRA: the charts receive points and the page stays responsive', async () => {
+    await tab('method');
+    await page.getByTestId('method-meta-lora').check();
+    await page.getByTestId('preset-demo').click();
+    await setSetting('iterations', 6);
+    await setSetting('evalEvery', 3);
+    await setSetting('checkpointEvery', 2);
+    await shot('method');
+    await tab('train');
+    await page.waitForTimeout(500); // long-task entries of the tab switch arrive asynchronously
+    await longTasks();
+    await page.getByTestId('start-run').click();
+    await page.locator('[data-testid="run-status"][data-status="done"]').waitFor({ timeout: 170_000 });
+    const points = (id: string) => page.getByTestId(id).getAttribute('data-points').then(Number);
+    await expect.poll(() => points('chart-query')).toBe(6);
+    await expect.poll(() => points('chart-support')).toBe(6);
+    await expect.poll(() => points('chart-eval')).toBe(2); // at 3 and 6
+    const tasks = await longTasks();
+    console.log(`main-thread long tasks while training: ${tasks.length}, longest ${Math.max(0, ...tasks).toFixed(0)} ms`);
+    expect(Math.max(0, ...tasks)).toBeLessThan(100);
+    await shot('train');
+  });
+
+  it('evaluates before and after', async () => {
+    await tab('evaluate');
+    await page.getByTestId('evaluate-run').click();
+    await page.getByTestId('eval-table').locator('tbody tr').nth(1).waitFor({ timeout: 120_000 });
+    await expect.poll(() => page.getByTestId('evaluate-run').textContent(), { timeout: 120_000 }).toBe('Evaluate again');
+    const text = await page.getByTestId('eval-table').textContent();
+    expect(text).toMatch(/animals.*\d\.\d{4} → \d\.\d{4}.*colors/s);
+    await shot('evaluate');
+  });
+
+  it('exports a PEFT zip and a GGUF adapter', async () => {
+    await tab('export');
+    await page.getByTestId('export-peft').check();
+    const [peft] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByTestId('export-go').click()]);
+    expect(peft.suggestedFilename()).toMatch(/peft\.zip$/);
+    const zip = unzipSync(readFileSync(await peft.path()));
+    expect(Object.keys(zip).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'training_metrics.csv', 'training_report.json']);
+    const config = JSON.parse(new TextDecoder().decode(zip['adapter_config.json']));
+    expect(config).toMatchObject({ peft_type: 'LORA', r: 8, lora_alpha: 16, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'] });
+    const header = JSON.parse(new TextDecoder().decode(zip['adapter_model.safetensors'].subarray(8, 8 + Number(new DataView(zip['adapter_model.safetensors'].buffer, zip['adapter_model.safetensors'].byteOffset).getBigUint64(0, true)))));
+    expect(header['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight']).toMatchObject({ dtype: 'F32', shape: [8, 64] });
+
+    await page.getByTestId('export-gguf').check();
+    const [gguf] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByTestId('export-go').click()]);
+    expect(gguf.suggestedFilename()).toBe('adapter.gguf');
+    const bytes = readFileSync(await gguf.path());
+    expect(bytes.subarray(0, 4).toString()).toBe('GGUF');
+    expect(bytes.includes(Buffer.from('blk.0.attn_q.weight.lora_b'))).toBe(true);
+    await shot('export');
+  });
+
+  it('reload restores datasets, settings and the run; an interrupted run resumes from its checkpoint', async () => {
+    await tab('method');
+    await setSetting('iterations', 40);
+    await tab('train');
+    await page.getByTestId('start-run').click();
+    await expect.poll(async () => Number(await page.getByTestId('chart-query').getAttribute('data-points')), { timeout: 120_000 }).toBeGreaterThanOrEqual(3);
+    await page.reload();
+    await page.locator('main[data-restored="true"]').waitFor({ timeout: 60_000 });
+    // The remembered Hub model loads again, from the browser's cache (no new download).
+    const downloads = hub.hits.filter((h) => h.includes('/resolve/')).length;
+    await tab('model');
+    await page.getByTestId('model-ready').waitFor({ timeout: 120_000 });
+    expect(hub.hits.filter((h) => h.includes('/resolve/')).length).toBe(downloads);
+    await tab('tasks');
+    await expect.poll(() => page.getByTestId('dataset').count()).toBe(2);
+    await tab('train');
+    const options = await page.getByTestId('run-select').locator('option').allTextContents();
+    expect(options).toHaveLength(2);
+    expect(options[0]).toMatch(/done$/);
+    expect(options[1]).toMatch(/interrupted$/);
+    await page.locator('[data-testid="run-status"][data-status="interrupted"]').waitFor();
+    await page.getByTestId('resume-run').click();
+    await page.locator('[data-testid="run-status"][data-status="running"]').waitFor({ timeout: 60_000 });
+    // The checkpoint's rows come back first (checkpoints every 2 iterations; the reload came after ≥ 3).
+    await expect.poll(() => page.getByTestId('chart-query').getAttribute('data-points').then(Number)).toBeGreaterThanOrEqual(2);
+    await page.getByTestId('pause-run').click();
+    await page.locator('[data-testid="run-status"][data-status="paused"]').waitFor({ timeout: 60_000 });
+    const at = Number(await page.getByTestId('chart-query').getAttribute('data-points'));
+    await page.waitForTimeout(1500);
+    expect(Number(await page.getByTestId('chart-query').getAttribute('data-points'))).toBe(at); // paused: no new points
+    await page.getByTestId('stop-run').click();
+    await page.locator('[data-testid="run-status"][data-status="stopped"]').waitFor({ timeout: 60_000 });
+    await page.getByTestId('run-select').selectOption({ index: 0 });
+    await expect.poll(() => page.getByTestId('chart-query').getAttribute('data-points').then(Number)).toBe(6);
+    expect(errors).toEqual([]);
+  });
+});
