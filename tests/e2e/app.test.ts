@@ -129,6 +129,17 @@ describe('the app, end to end', () => {
     await shot('export');
   });
 
+  it('playground: the base model and the adapter continue the same prompt', async () => {
+    await tab('playground');
+    await page.getByTestId('play-prompt').fill('Once upon a time');
+    await page.getByTestId('play-generate').click();
+    await expect.poll(() => page.getByTestId('play-generate').textContent(), { timeout: 120_000 }).toBe('Generate');
+    // llama.cpp's greedy continuation of this prompt for stories260K (../shared/SOURCES.md).
+    expect(await page.getByTestId('play-base').textContent()).toMatch(/^Once upon a time, there was a little girl named Lily/);
+    expect((await page.getByTestId('play-tuned').textContent())!.length).toBeGreaterThan('Once upon a time'.length);
+    await shot('playground');
+  });
+
   it('reload restores datasets, settings and the run; an interrupted run resumes from its checkpoint', async () => {
     await tab('method');
     await setSetting('iterations', 40);
@@ -163,6 +174,23 @@ describe('the app, end to end', () => {
     await page.locator('[data-testid="run-status"][data-status="stopped"]').waitFor({ timeout: 60_000 });
     await page.getByTestId('run-select').selectOption({ index: 0 });
     await expect.poll(() => page.getByTestId('chart-query').getAttribute('data-points').then(Number)).toBe(6);
+
+    await tab('compare');
+    for (const box of await page.locator('[data-testid^="compare-run-"]').all()) await box.check();
+    await expect.poll(() => page.getByTestId('compare-query').getAttribute('data-points').then(Number)).toBeGreaterThanOrEqual(6);
+    await shot('compare');
+    expect(errors).toEqual([]);
+  });
+
+  it('the one-click demo adds the four story tasks and starts MeTA-LoRA', async () => {
+    await page.getByTestId('demo').click();
+    await page.locator('[data-testid="run-status"][data-status="running"]').waitFor({ timeout: 120_000 });
+    expect(await page.getByTestId('run-select').locator('option:checked').textContent()).toMatch(/^Demo: MeTA-LoRA on stories/);
+    expect(await page.getByTestId('train-progress').textContent()).toMatch(/of 40/);
+    await page.getByTestId('stop-run').click();
+    await page.locator('[data-testid="run-status"][data-status="stopped"]').waitFor({ timeout: 60_000 });
+    await tab('tasks');
+    expect(await page.getByTestId('task-table').locator('tbody tr').count()).toBe(4);
     expect(errors).toEqual([]);
   });
 });
