@@ -8,6 +8,7 @@ import type { GpuContext } from '../gpu/context';
 import { type AdapterData, adapterConfig } from '../io/export/adapterData';
 import { fileSize } from '../io/export/files';
 import { exportAdapter } from '../io/export/index';
+import { QUANTIZED } from '../io/export/tensorCodec';
 import { zipFiles } from '../io/export/zip';
 import { concatParts } from '../io/ggufWriter';
 import type { ModelCache } from '../io/modelCache';
@@ -88,6 +89,7 @@ export class Engine {
       const { config } = description;
       const summary: ModelSummary = {
         label: resolved.label, format: resolved.files.kind, config, parameters: parameterCount(config), quant,
+        storedQuantized: description.tensors.some((t) => QUANTIZED.includes(t.dtype)),
         weightBytes: ctx.pool.inUseBytes - before, hasChatTemplate: !!description.chatTemplate,
         chatTemplate: description.chatTemplate ?? null,
         fingerprint: `${resolved.label}|${config.dim}x${config.nLayers}|${config.vocabSize}`,

@@ -38,6 +38,8 @@ export interface ModelSummary {
   config: LlamaConfig;
   parameters: number;
   quant: BaseQuant;
+  /** The file stores quantized weights (Q8_0, Q4_0, Q4_K, Q6_K): a merged export dequantizes and requantizes. */
+  storedQuantized: boolean;
   /** GPU bytes the weights took. */
   weightBytes: number;
   hasChatTemplate: boolean;

@@ -33,7 +33,7 @@ export function ComparePanel() {
         <legend>Runs</legend>
         {runs.map((r) => (
           <label key={r.id} className="inline">
-            <input type="checkbox" checked={picked.includes(r.id)} data-testid={`compare-${r.id}`}
+            <input type="checkbox" checked={picked.includes(r.id)} data-testid={`compare-run-${r.id}`}
               onChange={(e) => setPicked(e.target.checked ? [...picked, r.id] : picked.filter((p) => p !== r.id))} />
             {r.name} ({r.status}, {r.iteration} it.)
           </label>

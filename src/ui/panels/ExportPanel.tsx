@@ -96,7 +96,8 @@ export function ExportPanel() {
           </select>
         </label>
       )}
-      {merged && model?.quant !== 'keep' && <p className="warn">The base was quantized on load: merging dequantizes it, adds the adapter and requantizes (see the notes).</p>}
+      {merged && model?.storedQuantized && <p className="warn">This base stores quantized weights: the merge dequantizes them, adds the adapter in float64 and re-encodes them ({format === 'merged-gguf' ? 'Q8_0 by default' : 'F16 by default'}), so the merged model keeps the base's quantization error.</p>}
+      {merged && model && model.quant !== 'keep' && <p className="warn">Training ran on the base quantized on load to {model.quant.toUpperCase()}; the merge adds the adapter to the weights as stored in the file.</p>}
       <div className="row">
         <button type="button" disabled={busy || !model || isActive(run) || (merged && mtl && !task)} onClick={() => void go()} data-testid="export-go">
           {busy ? 'Exporting…' : 'Export'}
