@@ -13,7 +13,7 @@ import { createMtlLora } from '../adapters/mtlLora';
 import type { Adapter } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
 import { concatParts } from '../io/ggufWriter';
-import { type AdapterConfig, type AdapterData, AdapterDataError, parseAdapter } from '../io/export/adapterData';
+import { type AdapterConfig, type AdapterData, AdapterDataError, alignToBase, parseAdapter } from '../io/export/adapterData';
 import { writeSafetensors } from '../io/safetensors';
 import type { LlamaConfig } from '../model/config';
 import { readNamedTensors, writeNamedTensors } from '../train/checkpoint';
@@ -49,7 +49,8 @@ export async function readAdapterDir(dir: string): Promise<AdapterData> {
 }
 
 /** Rebuilds the adapter on the GPU for the model `cfg` from its host data. */
-export function adapterFromData(ctx: GpuContext, cfg: LlamaConfig, data: AdapterData): Adapter {
+export function adapterFromData(ctx: GpuContext, cfg: LlamaConfig, given: AdapterData): Adapter {
+  const data = alignToBase(given, cfg);
   const { config } = data;
   const s = config.metalora.settings;
   const lora = { rank: s.rank, alpha: s.loraAlpha, dropout: 0, targets: s.targets };

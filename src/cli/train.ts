@@ -239,7 +239,7 @@ export async function trainCommand(args: string[]): Promise<void> {
         },
       });
       if (result.resumedFrom !== null) console.error(`resumed from the checkpoint at iteration ${result.resumedFrom}`);
-      await writeAdapterDir(ctx, out, result.adapter, adapterConfig(result.adapter, settings, tasks.map((t) => t.name), path));
+      await writeAdapterDir(ctx, out, result.adapter, adapterConfig(result.adapter, settings, tasks.map((t) => t.name), path, description.config.ropePairing));
       result.adapter.release();
       releaseWeights(weights);
       console.error(`wrote ${join(out, 'adapter_model.safetensors')}, adapter_config.json, metrics.jsonl and the checkpoint ` +

@@ -215,7 +215,7 @@ export class Engine {
       const ra = await this.runAdapter(ctx, spec.runId);
       const tensors = await readNamedTensors(ctx, ra.adapter.names, ra.adapter.params);
       const adapter: AdapterData = {
-        config: adapterConfig(ra.adapter, ra.settings, ra.tasks, m.summary.label), tensors: new Map(tensors.map((t) => [t.name, t])),
+        config: adapterConfig(ra.adapter, ra.settings, ra.tasks, m.summary.label, m.description.config.ropePairing), tensors: new Map(tensors.map((t) => [t.name, t])),
       };
       const result = await exportAdapter(spec.format, {
         adapter, base: m.files, metrics: spec.metrics, task: spec.task, dtype: spec.dtype,

@@ -5,10 +5,12 @@
 // rowOrder.ts for what that means for Q and K).
 
 import type { Adapter, TargetModule } from '../../adapters/types';
+import type { LlamaConfig, RopePairing } from '../../model/config';
 import type { NamedTensor } from '../../train/checkpoint';
 import type { TrainSettings } from '../../train/settings';
 import { memorySource } from '../byteSource';
 import { readSafetensors } from '../safetensors';
+import { qkHeads, reorderRows } from './rowOrder';
 
 export interface AdapterConfig {
   peft_type: 'LORA' | 'MTL_LORA';
@@ -21,7 +23,17 @@ export interface AdapterConfig {
   fan_in_fan_out: false;
   base_model_name_or_path: string;
   inference_mode: true;
-  metalora: { method: TrainSettings['method']; tasks: string[]; settings: TrainSettings };
+  metalora: {
+    method: TrainSettings['method'];
+    tasks: string[];
+    settings: TrainSettings;
+    /**
+     * The RoPE pairing of the base as it was loaded for training, i.e. the order of the adapter's Q/K lora_B
+     * rows (rowOrder.ts). Absent in folders written before it was recorded: the base given is then assumed to
+     * have the training base's order.
+     */
+    ropePairing?: RopePairing;
+  };
 }
 
 export interface AdapterData {
@@ -38,11 +50,12 @@ export class AdapterDataError extends Error {
 export const peftModule = (t: TargetModule) => `${t}_proj`;
 
 /** The config `train` writes beside the adapter's tensors. */
-export function adapterConfig(adapter: Adapter, s: TrainSettings, tasks: string[], baseModel: string): AdapterConfig {
+export function adapterConfig(adapter: Adapter, s: TrainSettings, tasks: string[], baseModel: string,
+  ropePairing: RopePairing): AdapterConfig {
   return {
     peft_type: adapter.kind === 'lora' ? 'LORA' : 'MTL_LORA', task_type: 'CAUSAL_LM', r: s.rank, lora_alpha: s.loraAlpha,
     target_modules: adapter.settings.targets.map(peftModule), lora_dropout: s.dropout, bias: 'none', fan_in_fan_out: false,
-    base_model_name_or_path: baseModel, inference_mode: true, metalora: { method: s.method, tasks, settings: s },
+    base_model_name_or_path: baseModel, inference_mode: true, metalora: { method: s.method, tasks, settings: s, ropePairing },
   };
 }
 
@@ -81,4 +94,29 @@ export async function parseAdapter(configText: string, safetensors: Uint8Array, 
     config: parseAdapterConfig(configText, `${prefix}adapter_config.json`),
     tensors: await parseAdapterTensors(safetensors, `${prefix}adapter_model.safetensors`),
   };
+}
+
+/**
+ * The adapter with its Q/K lora_B rows (MTL-LoRA: every B^i) in the order of `cfg`, the base it is about to
+ * be applied to or exported against: an adapter trained on a Hugging Face folder applies to that model's
+ * GGUF conversion (and the other way round) once its rows follow the conversion's permutation.
+ */
+export function alignToBase(data: AdapterData, cfg: LlamaConfig): AdapterData {
+  const from = data.config.metalora.ropePairing;
+  if (from === undefined || from === cfg.ropePairing) return data;
+  const tensors = new Map(data.tensors);
+  for (const [name, t] of data.tensors) {
+    const m = /\.self_attn\.([qk])_proj\.(?:lora_B|mtl_lora_B)\.weight$/.exec(name);
+    if (!m) continue;
+    const heads = qkHeads(cfg, m[1])!;
+    const [rows, r] = t.shape.slice(-2);
+    const stacks = t.shape.length === 3 ? t.shape[0] : 1;
+    const data2 = new Float32Array(t.data.length);
+    for (let i = 0; i < stacks; i++) {
+      const one = t.data.subarray(i * rows * r, (i + 1) * rows * r);
+      data2.set(reorderRows(one, heads, rows, r, from, cfg.ropePairing), i * rows * r);
+    }
+    tensors.set(name, { ...t, data: data2 });
+  }
+  return { config: { ...data.config, metalora: { ...data.config.metalora, ropePairing: cfg.ropePairing } }, tensors };
 }

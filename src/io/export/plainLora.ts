@@ -7,7 +7,7 @@
 import { adaptedSites } from '../../adapters/lora';
 import { ALL_TARGETS, type TargetModule, modulePath, targetDims } from '../../adapters/types';
 import type { LlamaConfig } from '../../model/config';
-import { type AdapterData, AdapterDataError } from './adapterData';
+import { type AdapterData, AdapterDataError, alignToBase } from './adapterData';
 
 export interface LoraSite {
   layer: number;
@@ -42,7 +42,8 @@ function tensor(data: AdapterData, name: string, shape: number[]): Float32Array 
 }
 
 /** The adapter's plain LoRA(s): one for LoRA; one per task (or only `task`) for MTL-LoRA. */
-export function plainLoras(data: AdapterData, cfg: LlamaConfig, task?: string): PlainLora[] {
+export function plainLoras(given: AdapterData, cfg: LlamaConfig, task?: string): PlainLora[] {
+  const data = alignToBase(given, cfg);
   const s = data.config.metalora.settings;
   const targets = ALL_TARGETS.filter((t) => s.targets.includes(t));
   const sites = adaptedSites(cfg, { rank: s.rank, alpha: s.loraAlpha, dropout: 0, targets });
