@@ -6,6 +6,8 @@
 // must be ones it was trained on. Task files are read as train reads them (any format, the same dataset
 // flags), so the same flags give the same examples and the same held-out split.
 
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { GpuContext } from '../gpu/context';
 import { describeModel, loadDescribed } from '../model/load';
 import { releaseWeights } from '../model/weights';
@@ -14,7 +16,7 @@ import { type EvalExample, type TaskEvaluation, evaluateTask } from '../train/ev
 import { splitTask } from '../train/tasks';
 import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
 import { loadAdapterDir } from './adapterDir';
-import { DATA_OPTIONS, DATA_USAGE, buildTasks, readTaskArgs } from './train';
+import { DATA_OPTIONS, DATA_USAGE, type RecordedTask, TASKS_JSON, buildTasks, readTaskArgs } from './train';
 
 const USAGE = 'npm run cli -- eval <model> --adapter DIR --task NAME=FILE [--task NAME=FILE ...] [--all] ' +
   `[--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0] [dataset flags]\n\ndataset flags:\n${DATA_USAGE}`;
@@ -34,7 +36,9 @@ export async function evalCommand(args: string[]): Promise<void> {
   const path = modelArgument(positionals, USAGE);
   if (values.adapter === undefined) throw new UsageError(`--adapter DIR is required.\nusage: ${USAGE}`);
   const quant = parseQuant(values.quant);
-  const taskFiles = await readTaskArgs(values, USAGE);
+  // The mappings training used (tasks.json beside the adapter), so held-out examples are read the same way.
+  const recorded = await readFile(join(values.adapter, TASKS_JSON), 'utf8').then((t) => JSON.parse(t) as RecordedTask[], () => []);
+  const taskFiles = await readTaskArgs(values, USAGE, recorded);
 
   await withModelFiles(path, values.tokenizer, async (files) => {
     const description = await describeModel(files);

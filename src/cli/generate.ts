@@ -1,18 +1,13 @@
 // `cli generate <model> --prompt TEXT`: continues the prompt on the GPU with a KV cache, streaming the text to
 // stdout as tokens arrive; speed and the seed (to replay a sampled run) go to stderr. With --adapter DIR (and
-// --task NAME for MTL-LoRA) each token runs the adapter-aware forward over the whole sequence (the KV-cached
-// path has no adapter sites): O(length²), fine for the short texts one tries an adapter on.
+// --task NAME for MTL-LoRA) the adapter's branches join every cached step, with the same sampling options.
 
-import type { Adapter, AdapterRun } from '../adapters/types';
 import { GpuContext } from '../gpu/context';
-import { type GenerateOptions, type GenerateResult, TextStream, generate } from '../model/generate';
+import { TextStream, generate } from '../model/generate';
 import { describeModel, loadDescribed } from '../model/load';
-import { Sampler } from '../model/sampling';
 import { releaseWeights } from '../model/weights';
-import type { TrainModel } from '../train/step';
 import { adapterFromData, readAdapterDir, taskIndex } from './adapterDir';
 import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
-import { adapterForwardLogits } from './logits';
 
 const USAGE = 'npm run cli -- generate <model> --prompt TEXT [--max-tokens N] [--greedy] [--temperature T] ' +
   '[--top-k K] [--top-p P] [--seed S] [--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0] [--adapter DIR [--task NAME]]';
@@ -70,20 +65,13 @@ export async function generateCommand(args: string[]): Promise<void> {
       const { weights } = await loadDescribed(ctx, description, { quant });
       const stream = new TextStream(tok, prompt);
       process.stdout.write(tok.decode(prompt));
-      const options: GenerateOptions = {
+      const adapter = adapterData && adapterFromData(ctx, description.config, adapterData);
+      const r = await generate(ctx, weights, description.config, prompt, {
         maxNewTokens, greedy: values.greedy, temperature: temperature ?? DEFAULTS.temperature,
         topK, topP: topP ?? DEFAULTS.topP, seed, eosId: tok.eosId,
         onToken: (id) => process.stdout.write(stream.push(id)),
-      };
-      let r: GenerateResult;
-      if (adapterData) {
-        const adapter = adapterFromData(ctx, description.config, adapterData);
-        r = await generateWithAdapter(ctx, { weights, config: description.config }, adapter,
-          { task, dropoutSeed: 0, params: adapter.params }, prompt, options);
-        adapter.release();
-      } else {
-        r = await generate(ctx, weights, description.config, prompt, options);
-      }
+        adapted: adapter ? { adapter, run: { task, dropoutSeed: 0, params: adapter.params } } : undefined,
+      }).finally(() => adapter?.release());
       process.stdout.write('\n');
       releaseWeights(weights);
       const sampling = values.greedy || temperature === 0 ? 'greedy' : `seed ${r.seed}`;
@@ -94,40 +82,4 @@ export async function generateCommand(args: string[]): Promise<void> {
       ctx.destroy();
     }
   });
-}
-
-/** generate()'s loop and result without a KV cache: every step runs the adapter-aware forward on the whole text. */
-async function generateWithAdapter(ctx: GpuContext, model: TrainModel, adapter: Adapter, run: AdapterRun, prompt: number[],
-  opts: GenerateOptions): Promise<GenerateResult> {
-  if (prompt.length === 0) throw new UsageError('the prompt has no tokens.');
-  const sampler = new Sampler(opts);
-  const seq = [...prompt];
-  const tokens: number[] = [];
-  let stoppedBy: GenerateResult['stoppedBy'] = 'maxNewTokens';
-  const t0 = performance.now();
-  let t1 = t0;
-  while (tokens.length < opts.maxNewTokens) {
-    if (seq.length > model.config.contextLength) {
-      stoppedBy = 'context';
-      break;
-    }
-    const logits = adapterForwardLogits(ctx, model, adapter, run, Uint32Array.from(seq), true);
-    const row = await ctx.read(logits);
-    logits.release();
-    const id = sampler.sample(row);
-    tokens.push(id);
-    seq.push(id);
-    if (tokens.length === 1) t1 = performance.now();
-    opts.onToken?.(id);
-    if (opts.eosId !== undefined && opts.eosId !== null && id === opts.eosId) {
-      stoppedBy = 'eos';
-      break;
-    }
-  }
-  const t2 = performance.now();
-  const decodeMs = tokens.length > 1 ? t2 - t1 : 0;
-  return {
-    tokens, stoppedBy, seed: sampler.seed, promptTokens: prompt.length, prefillMs: tokens.length ? t1 - t0 : t2 - t0, decodeMs,
-    tokensPerSecond: decodeMs > 0 ? ((tokens.length - 1) * 1000) / decodeMs : 0,
-  };
 }

@@ -105,8 +105,20 @@ function parseLabels(text: string): Record<string, string> {
   return Object.fromEntries(entries);
 }
 
-/** The detected (or --schema) mapping with the dataset flags applied. */
-function mappingFor(name: string, table: Table, v: DataValues): FieldMapping {
+/** Dataset flags that change a mapping (with none given, a recorded mapping is reused as it is). */
+const MAPPING_FLAGS = ['schema', 'template', 'completion', 'task-column', 'chat-template', 'labels'] as const;
+
+/** What `train` records in DIR/tasks.json, so `eval` reads each task's file exactly as training did. */
+export const TASKS_JSON = 'tasks.json';
+export interface RecordedTask {
+  name: string;
+  file: string;
+  mapping: FieldMapping;
+}
+
+/** The detected (or --schema) mapping with the dataset flags applied; or, without flags, the recorded one. */
+function mappingFor(name: string, table: Table, v: DataValues, recorded?: FieldMapping): FieldMapping {
+  if (recorded && MAPPING_FLAGS.every((f) => v[f] === undefined || v[f] === false)) return recorded;
   const m = v.schema !== undefined ? mappingForSchema(table, v.schema as SchemaId) : detectMapping(table);
   const unescape = (t: string) => t.replaceAll('\\n', '\n');
   const mapping: FieldMapping = { ...m, taskName: name };
@@ -121,8 +133,11 @@ function mappingFor(name: string, table: Table, v: DataValues): FieldMapping {
   return mapping;
 }
 
-/** NAME=FILE pairs: each file read, its format and schema detected, the mapping checked against it. */
-export async function readTaskArgs(v: DataValues, usage: string): Promise<TaskFile[]> {
+/**
+ * NAME=FILE pairs: each file read, its format and schema detected (or the mapping `recorded` for NAME reused),
+ * the mapping checked against it.
+ */
+export async function readTaskArgs(v: DataValues, usage: string, recorded: readonly RecordedTask[] = []): Promise<TaskFile[]> {
   if (!v.task || v.task.length === 0) throw new UsageError(`at least one --task NAME=FILE is required.\nusage: ${usage}`);
   const policy = v['max-length-policy'];
   if (policy !== undefined && policy !== 'truncate' && policy !== 'skip') {
@@ -138,7 +153,7 @@ export async function readTaskArgs(v: DataValues, usage: string): Promise<TaskFi
       // The size is checked before reading, so an oversized file costs nothing.
       checkFileSize(basename(file), (await stat(file)).size);
       const table = readTable(basename(file), new Uint8Array(await readFile(file)));
-      const mapping = mappingFor(name, table, v);
+      const mapping = mappingFor(name, table, v, recorded.find((r) => r.name === name)?.mapping);
       compileMapping(table, mapping);
       return { name, file, table, mapping };
     } catch (e) {
@@ -223,6 +238,8 @@ export async function trainCommand(args: string[]): Promise<void> {
       eos: settings.appendEos });
     const tasks = prepareTasks(tok, data, settings);
     mkdirSync(out, { recursive: true });
+    const record: RecordedTask[] = taskFiles.map(({ name, file, mapping }) => ({ name, file, mapping }));
+    writeFileSync(join(out, TASKS_JSON), `${JSON.stringify(record, null, 2)}\n`);
     const metricsFile = join(out, 'metrics.jsonl');
     writeFileSync(metricsFile, '');
     const ctx = await GpuContext.create();
@@ -239,7 +256,8 @@ export async function trainCommand(args: string[]): Promise<void> {
         },
       });
       if (result.resumedFrom !== null) console.error(`resumed from the checkpoint at iteration ${result.resumedFrom}`);
-      await writeAdapterDir(ctx, out, result.adapter, adapterConfig(result.adapter, settings, tasks.map((t) => t.name), path, description.config.ropePairing));
+      const config = adapterConfig(result.adapter, settings, tasks.map((t) => t.name), path, description.config.ropePairing);
+      await writeAdapterDir(ctx, out, result.adapter, config);
       result.adapter.release();
       releaseWeights(weights);
       console.error(`wrote ${join(out, 'adapter_model.safetensors')}, adapter_config.json, metrics.jsonl and the checkpoint ` +

@@ -4,7 +4,7 @@
 // loads; then one real `train` + `eval` on the instruct demo (CSV + TSV) with stories260K.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -114,5 +114,13 @@ describe('cli train / eval on CSV and TSV tasks', () => {
     const report = JSON.parse(stdout);
     expect(report.tasks).toEqual([expect.objectContaining({ task: 'sentiment', kind: 'multiple-choice', split: 'held-out', examples: 2 })]);
     expect(report.tasks[0].adapter.choice_accuracy).toBeGreaterThanOrEqual(0);
+
+    // train records each task's mapping beside the adapter, and eval (given no mapping flags) reads with it.
+    const recorded = JSON.parse(readFileSync(join(out, 'tasks.json'), 'utf8'));
+    expect(recorded.map((t: { name: string; mapping: { schema: string } }) => [t.name, t.mapping.schema]))
+      .toEqual([['sentiment', 'sentiment'], ['yesno', 'question-answer']]);
+    recorded[0].mapping.prompt = 'Review: {no_such_column}';
+    writeFileSync(join(out, 'tasks.json'), JSON.stringify(recorded));
+    await expect(cli('eval', BIN, '--adapter', out, ...tasks.slice(0, 2))).rejects.toThrow(/no_such_column/);
   });
 });
