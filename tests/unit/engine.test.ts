@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GpuContext } from '../../src/gpu/context';
 import { concatParts } from '../../src/io/ggufWriter';
 import type { CheckpointStore, StoredCheckpoint } from '../../src/train/checkpointStore';
 import type { MetricsRecord } from '../../src/train/metrics';
@@ -136,5 +137,40 @@ describe('engine', () => {
       gpu, checkpoints: memoryStore, deleteCheckpoint: async () => undefined, modelCache: () => { throw new Error('x'); }, emit: () => undefined,
     });
     await expect(fresh.train({ runId: 'x', settings, tasks, resume: false })).rejects.toThrow(/No model is loaded/);
+  });
+});
+
+describe('engine on a device that is lost mid-run', () => {
+  it('training fails with DeviceLostError, the last checkpoint stays, and a new device resumes the run', async () => {
+    let ctx = await GpuContext.create();
+    const lost = new Engine({
+      gpu: async () => ctx, checkpoints: memoryStore, deleteCheckpoint: async () => undefined,
+      modelCache: () => { throw new Error('no downloads in this test'); }, emit: (e) => events.push(e),
+    });
+    // What engine.worker.ts does when the device goes.
+    void ctx.lost.then(() => lost.forgetGpuState());
+    const files = () => [file(sharedPath('models/stories260K/stories260K.bin'), 'stories260K.bin'),
+      file(sharedPath('models/stories260K/tok512.bin'), 'tok512.bin')];
+    await lost.loadModel({ kind: 'files', files: files() }, 'keep');
+    const run = lost.train({ runId: 'lost', settings, tasks, resume: false });
+    await new Promise<void>((resolve) => {
+      const poll = () => (metricsOf('lost').some((r) => r.iteration >= 3) ? resolve() : setTimeout(poll, 5));
+      poll();
+    });
+    ctx.device.destroy();
+    await expect(run).rejects.toMatchObject({ name: 'DeviceLostError' });
+    const kept = stores.get('lost');
+    expect(kept).toBeDefined(); // checkpoints every 2 iterations: the one at 2 survives the loss
+    await expect(lost.evaluate({ runId: 'lost', settings, tasks, accuracy: false })).rejects.toThrow(/No model is loaded/);
+
+    ctx = await GpuContext.create();
+    try {
+      await lost.loadModel({ kind: 'files', files: files() }, 'keep');
+      const resumed = await lost.train({ runId: 'lost', settings, tasks, resume: true });
+      expect(resumed.status).toBe('done');
+      expect(resumed.resumedFrom).toBeGreaterThanOrEqual(2);
+    } finally {
+      ctx.destroy();
+    }
   });
 });
