@@ -1,8 +1,10 @@
 // One pre-norm LLaMA block, shared by the full-sequence forward (forward.ts) and the cached one (kvCache.ts):
 // x += Wo·Attn(RoPE(Wq·n1 + bq), RoPE(Wk·n1 + bk), Wv·n1 + bv) with n1 = RMSNorm(x);
 // x += Wdown·(silu(Wgate·n2) ⊙ Wup·n2) with n2 = RMSNorm(x). The residual adds are fused into the o and down
-// projections (linear with accumulate). Only the attention itself differs between callers.
+// projections (linear with accumulate). Only the attention itself differs between callers; an optional hook
+// adds an adapter's branch to each projection's output (the cached forward with a trained adapter).
 
+import type { TargetModule } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { biasAdd } from '../ops/biasAdd';
@@ -10,29 +12,42 @@ import { linear } from '../ops/linear';
 import { rmsnorm } from '../ops/rmsnorm';
 import { rope } from '../ops/rope';
 import { swiglu } from '../ops/swiglu';
+import type { Weight } from '../ops/weight';
 import type { LlamaConfig } from './config';
 import type { LayerWeights, ModelWeights } from './weights';
 
 /** Attention over rotated q, k and v of the block's T tokens; returns o [T, H·hd] (released by the block). */
 export type Attend = (q: Tensor<'f32'>, k: Tensor<'f32'>, v: Tensor<'f32'>) => Tensor<'f32'>;
 
+/**
+ * Records y += branch(x) for projection `target`, right after y = W·x (+ the residual for o and down), before
+ * any bias or RoPE — where src/train/block.ts adds it, so both forwards compute the same function.
+ */
+export type Adapt = (target: TargetModule, x: Tensor<'f32'>, y: Tensor<'f32'>) => void;
+
 /** Records one block on x [T, dim] in place; `pos` [T] holds each token's position for RoPE. */
 export function llamaBlock(ctx: GpuContext, w: ModelWeights, layer: LayerWeights, cfg: LlamaConfig,
-  x: Tensor<'f32'>, pos: Tensor<'u32'>, T: number, attend: Attend): void {
+  x: Tensor<'f32'>, pos: Tensor<'u32'>, T: number, attend: Attend, adapt?: Adapt): void {
   const { dim, nHeads, nKvHeads, headDim, normEps: eps } = cfg;
   const ropeOpts = { T, headDim, theta: cfg.ropeTheta, pairing: cfg.ropePairing, freqFactors: w.ropeFactors };
+  // y = W·input, or into += W·input (the fused residual add), then the adapter's branch if any.
+  const project = (target: TargetModule, input: Tensor<'f32'>, weight: Weight, into?: Tensor<'f32'>) => {
+    const y = linear(ctx, input, weight, T, { accumulate: !!into }, into);
+    adapt?.(target, input, y);
+    return y;
+  };
   // Qwen2's q/k/v biases belong to the projections, so they go in before RoPE.
   const withBias = (y: Tensor<'f32'>, b: Tensor<'f32'> | undefined) => (b ? biasAdd(ctx, y, b, T) : y);
   const n1 = rmsnorm(ctx, x, layer.attnNorm, { T, D: dim, eps });
-  const q = rope(ctx, withBias(linear(ctx, n1.y, layer.wq, T), layer.bq), pos, { ...ropeOpts, nHeads });
-  const k = rope(ctx, withBias(linear(ctx, n1.y, layer.wk, T), layer.bk), pos, { ...ropeOpts, nHeads: nKvHeads });
-  const v = withBias(linear(ctx, n1.y, layer.wv, T), layer.bv);
+  const q = rope(ctx, withBias(project('q', n1.y, layer.wq), layer.bq), pos, { ...ropeOpts, nHeads });
+  const k = rope(ctx, withBias(project('k', n1.y, layer.wk), layer.bk), pos, { ...ropeOpts, nHeads: nKvHeads });
+  const v = withBias(project('v', n1.y, layer.wv), layer.bv);
   const o = attend(q, k, v);
-  linear(ctx, o, layer.wo, T, { accumulate: true }, x);
+  project('o', o, layer.wo, x);
   const n2 = rmsnorm(ctx, x, layer.ffnNorm, { T, D: dim, eps });
-  const g = linear(ctx, n2.y, layer.gate, T);
-  const u = linear(ctx, n2.y, layer.up, T);
+  const g = project('gate', n2.y, layer.gate);
+  const u = project('up', n2.y, layer.up);
   const h = swiglu(ctx, g, u);
-  linear(ctx, h, layer.down, T, { accumulate: true }, x);
+  project('down', h, layer.down, x);
   [n1.y, n1.rrms, q, k, v, o, n2.y, n2.rrms, g, u, h].forEach((t) => t.release());
 }

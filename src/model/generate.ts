@@ -1,11 +1,12 @@
 // Text generation: the prompt runs through the model once (prefill, filling the KV cache), then each new
 // token is one cached forward step of a single position; only its logits row is read back and sampled on
 // the host. Stops at the end-of-sequence token, at maxNewTokens, or when the model's context is full.
+// With a trained adapter (options.adapted) every step adds its branch, so sampling and streaming work alike.
 
 import type { GpuContext } from '../gpu/context';
 import type { Tokenizer } from '../io/tokenizer';
 import type { LlamaConfig } from './config';
-import { KvCache, forwardCached } from './kvCache';
+import { KvCache, type WithAdapter, forwardCached } from './kvCache';
 import { Sampler, type SamplingOptions } from './sampling';
 import type { ModelWeights } from './weights';
 
@@ -15,6 +16,8 @@ export interface GenerateOptions extends SamplingOptions {
   eosId?: number | null;
   /** Called with each new token as soon as it is chosen (for streaming). */
   onToken?: (id: number) => void;
+  /** Generate with this adapter's branches (LoRA, or MTL-LoRA as run.task); the base model alone when omitted. */
+  adapted?: WithAdapter;
 }
 
 export interface GenerateResult {
@@ -55,7 +58,7 @@ export async function generate(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfi
         stoppedBy = 'context';
         break;
       }
-      const logits = forwardCached(ctx, w, cfg, cache, input);
+      const logits = forwardCached(ctx, w, cfg, cache, input, opts.adapted);
       const row = await ctx.read(logits);
       logits.release();
       const id = sampler.sample(row);

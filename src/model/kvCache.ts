@@ -1,7 +1,10 @@
 // Inference with a KV cache: per layer, the rotated keys and the values of every position seen so far stay
 // on the GPU ([maxTokens, KV·hd] each), so each new token costs one position's projections and MLP plus an
-// attention over the cache, instead of recomputing the whole sequence (forward.ts) every step.
+// attention over the cache, instead of recomputing the whole sequence (forward.ts) every step. A trained
+// adapter (LoRA or MTL-LoRA) rides along through the block's projection hook, so adapted generation is
+// incremental too.
 
+import type { Adapter, AdapterRun } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { attentionDecode } from '../ops/attentionDecode';
@@ -9,7 +12,7 @@ import { copyRows } from '../ops/copyRows';
 import { embedding } from '../ops/embedding';
 import { linear } from '../ops/linear';
 import { rmsnorm } from '../ops/rmsnorm';
-import { llamaBlock } from './block';
+import { type Adapt, llamaBlock } from './block';
 import type { LlamaConfig } from './config';
 import type { ModelWeights } from './weights';
 
@@ -50,13 +53,29 @@ export class KvCache {
   }
 }
 
+/** An adapter to apply and how to run it (run.task picks MTL-LoRA's task; its dropout should be 0). */
+export interface WithAdapter {
+  adapter: Adapter;
+  run: AdapterRun;
+}
+
+/**
+ * The block hook that adds the adapter's branch at layer l's adapted sites, as the training forward does.
+ * What a site returns is only what its backward would need, so it is released at once (the pool hands the
+ * buffers to later-recorded work only, which runs after this site's dispatches).
+ */
+function adapterHook(ctx: GpuContext, a: WithAdapter, l: number, T: number): Adapt {
+  return (target, x, y) => a.adapter.site(l, target)?.forward(ctx, x, y, T, a.run).forEach((t) => t.release());
+}
+
 /**
  * Records the forward pass of `tokens` at positions cache.length … cache.length + T − 1, appends their keys
  * and values to the cache, and returns the logits of the last token only ([1, vocab]). The prompt (prefill)
- * and each generated token go through here alike.
+ * and each generated token go through here alike. With `adapted`, every adapted projection gets the
+ * adapter's branch; the cache must then have been filled with the same adapter and run.
  */
 export function forwardCached(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfig, cache: KvCache,
-  tokens: ArrayLike<number>): Tensor<'f32'> {
+  tokens: ArrayLike<number>, adapted?: WithAdapter): Tensor<'f32'> {
   const T = tokens.length;
   const pos0 = cache.length;
   if (T === 0) throw new Error('forwardCached: no tokens to run.');
@@ -72,7 +91,7 @@ export function forwardCached(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfig
       copyRows(ctx, k, cache.k[l], { rows: T, width: KV * hd, dstRow: pos0 });
       copyRows(ctx, v, cache.v[l], { rows: T, width: KV * hd, dstRow: pos0 });
       return attentionDecode(ctx, q, cache.k[l], cache.v[l], { n: T, pos0, H, KV, hd });
-    });
+    }, adapted && adapterHook(ctx, adapted, l, T));
   });
   // Only the last position's logits are needed to pick the next token: norm and head on that row alone.
   const last = T === 1 ? x : copyRows(ctx, x, ctx.tensor([1, dim]), { rows: 1, width: dim, srcRow: T - 1 });

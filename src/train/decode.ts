@@ -1,8 +1,10 @@
-// Greedy decoding with an adapter, for exact-match evaluation. The inference path (src/model/kvCache.ts)
-// has no adapter sites, so this runs the training forward (src/train/block.ts, nothing kept) over the whole
-// batch once per new token: O(length²) work, which is fine for the short completions exact match is meant
-// for. Every sequence of the batch advances together; after each pass only the rows at each sequence's
-// last position go through the final norm and head, and only those [B, vocab] logits are read back.
+// Batched greedy decoding with an adapter, for exact-match evaluation. The KV cache (src/model/kvCache.ts)
+// holds one sequence (its attention kernel has no batch dimension), so to decode several prompts together
+// this runs the training forward (src/train/block.ts, nothing kept) over the whole batch once per new token:
+// O(length²) work, fine for the few tokens of an exact-match completion. Single-prompt generation with an
+// adapter goes through the cache (src/model/generate.ts), and must pick the same tokens. Every sequence of
+// the batch advances together; after each pass only the rows at each sequence's last position go through
+// the final norm and head, and only those [B, vocab] logits are read back.
 
 import type { Adapter, AdapterRun } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';

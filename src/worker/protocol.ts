@@ -90,6 +90,11 @@ export interface GenerateRequest {
   task: number;
   prompt: string;
   maxNewTokens: number;
+  /** Sampling (src/model/sampling.ts); omitted temperature or 0 is greedy. Seed omitted: a random one. */
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  seed?: number;
 }
 
 export interface GenerateOutcome {

@@ -1,5 +1,8 @@
-// Step 7, the playground: the same prompt continued greedily by the base model and with a run's adapter, side
-// by side and streamed as it is generated (per task for MTL-LoRA, whose adapter depends on the task).
+// Step 7, the playground: the same prompt continued by the base model and with a run's adapter, side by side
+// and streamed as it is generated (per task for MTL-LoRA, whose adapter depends on the task). Greedy at
+// temperature 0; when sampling, both sides share one seed so the difference is the adapter's. Sampling values
+// are not clamped while typing (that would fight partial input such as "0."): the sampler rejects bad ones
+// with a message shown in the error box.
 
 import { useState } from 'react';
 import { getEngine } from '../engine';
@@ -17,6 +20,8 @@ export function PlaygroundPanel() {
   const model = useModel((s) => s.summary);
   const [prompt, setPrompt] = useState('Once upon a time');
   const [maxNew, setMaxNew] = useState(32);
+  const [temperature, setTemperature] = useState(0);
+  const [topP, setTopP] = useState(0.95);
   const [runId, setRunId] = useState<string>('');
   const [task, setTask] = useState(0);
   const [out, setOut] = useState<{ base?: Output; tuned?: Output }>({});
@@ -29,6 +34,8 @@ export function PlaygroundPanel() {
     setError(null);
     setOut({});
     const engine = getEngine();
+    const sampling = temperature > 0 ? { temperature, topP, seed: (Math.random() * 2 ** 32) >>> 0 } : {};
+    const how = 'seed' in sampling ? `, seed ${sampling.seed}` : '';
     try {
       for (const which of ['base', 'tuned'] as const) {
         if (which === 'tuned' && !run) break;
@@ -38,9 +45,9 @@ export function PlaygroundPanel() {
         });
         try {
           const res = await engine.request('generate', {
-            spec: { runId: which === 'base' ? null : run!.id, task, prompt, maxNewTokens: maxNew },
+            spec: { runId: which === 'base' ? null : run!.id, task, prompt, maxNewTokens: maxNew, ...sampling },
           }, (i) => { id = i; });
-          setOut((o) => ({ ...o, [which]: { text: res.text, note: `${res.tokens} tokens in ${(res.ms / 1000).toFixed(1)} s` } }));
+          setOut((o) => ({ ...o, [which]: { text: res.text, note: `${res.tokens} tokens in ${(res.ms / 1000).toFixed(1)} s${how}` } }));
         } finally {
           off();
         }
@@ -60,6 +67,8 @@ export function PlaygroundPanel() {
       </label>
       <div className="row">
         <label className="inline">New tokens <input type="number" min={1} max={512} value={maxNew} onChange={(e) => setMaxNew(Math.max(1, Number(e.target.value) || 1))} /></label>
+        <label className="inline" title="0 picks the most likely token (greedy)">Temperature (0 = greedy) <input type="number" min={0} max={2} step={0.1} value={temperature} onChange={(e) => setTemperature(Number(e.target.value))} data-testid="play-temperature" /></label>
+        <label className="inline" title="Sample from the most likely tokens covering this probability">Top-p <input type="number" min={0.05} max={1} step={0.05} value={topP} disabled={temperature === 0} onChange={(e) => setTopP(Number(e.target.value))} data-testid="play-top-p" /></label>
         {runs.length > 0 && (
           <label className="inline">Adapter
             <select value={run?.id} onChange={(e) => setRunId(e.target.value)}>
