@@ -194,7 +194,10 @@ describe(`plain LoRA and MTL-LoRA trainers (seed ${seed})`, () => {
     const ctx = await gpu();
     const random = rng(seed + 4);
     const m = tinyTrainModel(ctx, random);
-    const tasks = ['a', 'b'].map((name) => randomTask(name, 4, m.cfg.vocabSize, random));
+    // Prompts of at least two tokens: a batch whose every scored position is position 0 attends to one key
+    // only, so its query gradient (and q_proj's B gradient) is exactly zero and B would rightly not move.
+    const tasks = ['a', 'b'].map((name) => randomTask(name, 4, m.cfg.vocabSize, random))
+      .map((t) => ({ ...t, train: t.train.map((e) => ({ ...e, prompt: [3, ...e.prompt] })) }));
     const s = resolveSettings('mtl-lora', { seed, rank: 2, loraAlpha: 4, targets: ['q', 'v'], examplesPerTask: 4, batchSize: 2 });
     const adapter = createAdapterFor(ctx, m.cfg, s, 2);
     const before = await readAll(ctx, adapter.params);
