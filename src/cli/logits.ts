@@ -1,8 +1,8 @@
 // `cli logits <model> --tokens 1,2,3 --json OUT`: the logits of exactly these token ids (no BOS added), one
 // row per position, computed on the GPU and written as {"logits": number[T][V]} — what tests and users compare
 // with llama.cpp or transformers. With --adapter DIR (and --task NAME for MTL-LoRA) the adapter's branch is
-// added on every adapted projection: the training forward (src/train/block.ts) with nothing kept, since the
-// inference path has no adapter sites.
+// added on every adapted projection: the training forward (src/train/block.ts) with nothing kept, which gives
+// every position's logits in one pass (generation instead uses the KV-cached path with the same adapter hooks).
 
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';

@@ -61,9 +61,11 @@ describe('engine', () => {
     const run = engine.train({ runId: 'interrupted', settings, tasks, resume: false });
     await seen(2);
     engine.control('interrupted', 'pause');
-    await new Promise((r) => setTimeout(r, 400));
+    // The pause takes effect after the iteration in progress, however long that takes under load.
+    const isPaused = () => events.some((e) => e.kind === 'runState' && e.runId === 'interrupted' && e.state === 'paused');
+    while (!isPaused()) await new Promise((r) => setTimeout(r, 10));
     const atPause = Math.max(...metricsOf('interrupted').map((r) => r.iteration));
-    paused = events.some((e) => e.kind === 'runState' && e.runId === 'interrupted' && e.state === 'paused');
+    paused = isPaused();
     await new Promise((r) => setTimeout(r, 300));
     expect(Math.max(...metricsOf('interrupted').map((r) => r.iteration))).toBe(atPause); // nothing ran while paused
     engine.control('interrupted', 'resume');

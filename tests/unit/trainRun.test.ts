@@ -101,20 +101,22 @@ describe('training driver on a tiny random model', () => {
     const straight = await finish(ctx, await runTraining({ ctx, model, tasks, settings }));
     const store = memoryStore();
     const asked: number[] = [];
-    let release: (() => void) | null = null;
+    const held: { release?: () => void } = {};
     let iterations = 0;
     const run = runTraining({
       ctx, model, tasks, settings, store,
       onRecords: (rows) => { iterations = Math.max(iterations, ...rows.map((r) => r.iteration)); },
       control: (done) => {
         asked.push(done);
-        if (done === 2) return new Promise<boolean>((r) => { release = () => r(true); }); // pause after 2
+        if (done === 2) return new Promise<boolean>((r) => { held.release = () => r(true); }); // pause after 2
         return Promise.resolve(done < 4); // stop after 4
       },
     });
+    // Wait until the run is holding at the pause (under load that can take a while), then a little longer.
+    while (!held.release) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 300));
     expect(iterations).toBe(2); // paused: nothing ran while the promise was pending
-    release!();
+    held.release!();
     const stopped = await run;
     expect(stopped.iteration).toBe(4);
     expect(asked).toEqual([0, 1, 2, 3, 4]);
