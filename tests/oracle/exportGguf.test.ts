@@ -34,7 +34,7 @@ import { freshSeed, rng } from '../helpers/random';
 import { NORM_EPS, ROPE_THETA, type RandomModelSpec as HfSpec, hfFolder, permuteQK, randomHfWeights } from '../helpers/randomHfModel';
 import { BOS, MIN_VOCAB, type RandomModelSpec, encodeWeight, tempDir, writeLlamaGguf, writeRandomGguf } from '../helpers/randomModel';
 import { sharedPath } from '../helpers/shared';
-import { llamaCppLogitsWithLora } from './llamacppLora';
+import { llamaCppLogits } from './llamacpp';
 
 const seed = freshSeed();
 const tmp = tempDir('metalora-export-oracle-');
@@ -95,7 +95,7 @@ describe(`GGUF LoRA and merged GGUF on random LLaMA GGUFs vs llama.cpp (seed ${s
   it('LoRA on an F32 base, GQA 3:1, all seven targets', async () => {
     const { files, ours, base } = await reference;
     const { dir } = await exportTo('lora-f32', 'gguf', { adapter, base: files });
-    const theirs = await llamaCppLogitsWithLora(model.path, tokens, F32_SPEC.vocabSize, join(dir, 'adapter.gguf'));
+    const theirs = await llamaCppLogits(model.path, tokens, F32_SPEC.vocabSize, join(dir, 'adapter.gguf'));
     compare('GGUF LoRA, F32 base', ours, base, theirs, F32_TOL);
   });
 
@@ -103,7 +103,7 @@ describe(`GGUF LoRA and merged GGUF on random LLaMA GGUFs vs llama.cpp (seed ${s
     const { files, ours, base } = await reference;
     for (const [dtype, tol] of [['F32', F32_TOL], ['F16', 1e-2]] as const) {
       const { dir } = await exportTo(`merged-${dtype}`, 'merged-gguf', { adapter, base: files, dtype });
-      const theirs = await llamaCppLogitsWithLora(join(dir, `model-${dtype.toLowerCase()}.gguf`), tokens, F32_SPEC.vocabSize);
+      const theirs = await llamaCppLogits(join(dir, `model-${dtype.toLowerCase()}.gguf`), tokens, F32_SPEC.vocabSize);
       compare(`merged ${dtype} GGUF`, ours, base, theirs, tol);
     }
   });
@@ -119,7 +119,7 @@ describe(`GGUF LoRA and merged GGUF on random LLaMA GGUFs vs llama.cpp (seed ${s
     const base = (await ourLogits(files, null, toks)).rows;
     for (const [t, task] of ['colors', 'animals'].entries()) {
       const ours = (await ourLogits(files, mtl, toks, t)).rows;
-      const theirs = await llamaCppLogitsWithLora(m.path, toks, spec.vocabSize, join(dir, `adapter-${task}.gguf`));
+      const theirs = await llamaCppLogits(m.path, toks, spec.vocabSize, join(dir, `adapter-${task}.gguf`));
       compare(`MTL-LoRA task ${task}`, ours, base, theirs, F32_TOL);
     }
   });
@@ -130,7 +130,7 @@ describe(`GGUF LoRA and merged GGUF on random LLaMA GGUFs vs llama.cpp (seed ${s
     const a = randomAdapterData(m.config, lora(seed + 21));
     const { dir, notes } = await exportTo('merged-q8', 'merged-gguf', { adapter: a, base: files });
     expect(notes.join('\n')).toMatch(/quantized weights \(Q8_0\).*dequantized.*re-encoded as Q8_0/);
-    const theirs = await llamaCppLogitsWithLora(join(dir, 'model-q8_0.gguf'), tokens, F32_SPEC.vocabSize);
+    const theirs = await llamaCppLogits(join(dir, 'model-q8_0.gguf'), tokens, F32_SPEC.vocabSize);
     compare('merged Q8_0 GGUF from a Q8_0 base', (await ourLogits(files, a, tokens)).rows, (await ourLogits(files, null, tokens)).rows,
       theirs, 6e-2);
   });
@@ -145,7 +145,7 @@ describe('stories260K (real checkpoint, GQA 8:4, head dim 8)', () => {
     const { config, rows: base } = await ourLogits(files, null, tokens);
     const adapter = randomAdapterData(config, lora(seed + 30, 8));
     const { dir } = await exportTo('stories-lora', 'gguf', { adapter, base: files });
-    const theirs = await llamaCppLogitsWithLora(path, tokens, config.vocabSize, join(dir, 'adapter.gguf'));
+    const theirs = await llamaCppLogits(path, tokens, config.vocabSize, join(dir, 'adapter.gguf'));
     compare('stories260K GGUF LoRA', (await ourLogits(files, adapter, tokens)).rows, base, theirs, F32_TOL);
   });
 
@@ -154,7 +154,7 @@ describe('stories260K (real checkpoint, GQA 8:4, head dim 8)', () => {
     const { config, rows: base } = await ourLogits(files, null, tokens);
     const adapter = randomAdapterData(config, lora(seed + 31, 8));
     const { dir } = await exportTo('stories-merged', 'merged-gguf', { adapter, base: files, dtype: 'F32' });
-    const theirs = await llamaCppLogitsWithLora(join(dir, 'model-f32.gguf'), tokens, config.vocabSize);
+    const theirs = await llamaCppLogits(join(dir, 'model-f32.gguf'), tokens, config.vocabSize);
     compare('stories260K.bin merged F32 GGUF', (await ourLogits(files, adapter, tokens)).rows, base, theirs, F32_TOL);
   });
 });
@@ -203,14 +203,14 @@ describe(`trained on a Hugging Face folder, applied by llama.cpp to its permuted
     const { adapter, base, ours } = await reference;
     const { dir, notes } = await exportTo('hf-lora', 'gguf', { adapter, base: files });
     expect(notes.join('\n')).toMatch(/reordered from the base's half RoPE pairing to llama\.cpp's adjacent order/);
-    const theirs = await llamaCppLogitsWithLora(ggufPath, tokens, spec.vocabSize, join(dir, 'adapter.gguf'));
+    const theirs = await llamaCppLogits(ggufPath, tokens, spec.vocabSize, join(dir, 'adapter.gguf'));
     compare('HF-trained GGUF LoRA on the permuted conversion', ours, base, theirs, F32_TOL);
   });
 
   it('merged GGUF: Q/K rows permuted, tokenizer.json converted to a GGUF vocabulary', async () => {
     const { adapter, base, ours } = await reference;
     const { dir } = await exportTo('hf-merged', 'merged-gguf', { adapter, base: files, dtype: 'F32' });
-    const theirs = await llamaCppLogitsWithLora(join(dir, 'model-f32.gguf'), tokens, spec.vocabSize);
+    const theirs = await llamaCppLogits(join(dir, 'model-f32.gguf'), tokens, spec.vocabSize);
     compare('HF base merged F32 GGUF', ours, base, theirs, F32_TOL);
   });
 });

@@ -13,14 +13,15 @@ function llama(): Promise<Llama> {
  * llama.cpp's logits [T][vocab] for `tokens` at positions 0..T−1. The KV cache is kept in F32 and flash
  * attention off: llama.cpp's default F16 cache rounds K and V (a storage choice, not the model's semantics),
  * which would hide real differences of ours under its own rounding (with it, stories260K's logits differ from
- * the float64 reference by 1.9e-3 instead of 1e-6).
+ * the float64 reference by 1.9e-3 instead of 1e-6). With `lora`, that GGUF LoRA adapter is applied at scale 1.
  */
-export async function llamaCppLogits(path: string, tokens: number[], vocabSize: number): Promise<Float64Array[]> {
+export async function llamaCppLogits(path: string, tokens: number[], vocabSize: number, lora?: string): Promise<Float64Array[]> {
   const model = await (await llama()).loadModel({ modelPath: path });
   try {
     const ctx = await model.createContext({
       contextSize: Math.max(64, tokens.length), flashAttention: false,
       experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
+      ...(lora ? { lora: { adapters: [{ filePath: lora, scale: 1 }] } } : {}),
     });
     try {
       const input = tokens.map((t): ControlledEvaluateInputItem => [t as Token, { generateNext: { logits: true } }]);
