@@ -8,8 +8,6 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createLora } from '../adapters/lora';
-import { createMtlLora } from '../adapters/mtlLora';
 import type { Adapter } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
 import { concatParts } from '../io/ggufWriter';
@@ -17,6 +15,7 @@ import { type AdapterConfig, type AdapterData, AdapterDataError, alignToBase, pa
 import { writeSafetensors } from '../io/safetensors';
 import type { LlamaConfig } from '../model/config';
 import { readNamedTensors, writeNamedTensors } from '../train/checkpoint';
+import { createAdapterFor } from '../train/run';
 
 export { adapterConfig } from '../io/export/adapterData';
 
@@ -52,12 +51,8 @@ export async function readAdapterDir(dir: string): Promise<AdapterData> {
 export function adapterFromData(ctx: GpuContext, cfg: LlamaConfig, given: AdapterData): Adapter {
   const data = alignToBase(given, cfg);
   const { config } = data;
-  const s = config.metalora.settings;
-  const lora = { rank: s.rank, alpha: s.loraAlpha, dropout: 0, targets: s.targets };
-  const adapter = config.peft_type === 'MTL_LORA'
-    ? createMtlLora(ctx, cfg,
-      { ...lora, nUp: s.mtlUpProjections, tau: s.mtlTau, tasks: config.metalora.tasks.length, wInit: s.mtlWInit }, s.seed)
-    : createLora(ctx, cfg, lora, s.seed);
+  // The method's adapter as training built it (without dropout), then the saved values written over it.
+  const adapter = createAdapterFor(ctx, cfg, config.metalora.settings, config.metalora.tasks.length, 0);
   try {
     writeNamedTensors(ctx, adapter.names, adapter.params, adapter.names.map((name) => {
       const t = data.tensors.get(name);

@@ -6,6 +6,7 @@
 // GpuContext flushes pending commands before each one.
 
 import { GpuLimitError } from './errors';
+import { fmtBytes } from '../util/format';
 
 /** Rounds up to 2^k·{1, 1.25, 1.5, 1.75} (at most 25% waste), 256 bytes minimum. */
 export function bucketSize(bytes: number): number {
@@ -71,11 +72,4 @@ export class BufferPool {
       if (!list.length) this.free.delete(key);
     }
   }
-}
-
-export function fmtBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
 }

@@ -1,11 +1,6 @@
-// Small shared pieces: byte formatting, a labelled progress bar, an error box.
+// Small shared pieces: number and duration formatting, a labelled progress bar, an error box.
 
-export function fmtBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
-  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
-  return `${n} B`;
-}
+export { fmtBytes } from '../../util/format';
 
 export function fmtCount(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;

@@ -54,3 +54,6 @@ export function throttled(write: () => void, ms: number): () => void {
     }, ms);
   };
 }
+
+/** A fresh id for a stored record (`run-…`, `ds-…`): time-ordered, with a random suffix against collisions. */
+export const newId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;

@@ -11,7 +11,7 @@ import { splitTask } from '../../train/tasks';
 import type { EngineEvent, TaskInput } from '../../worker/protocol';
 import { getEngine } from '../engine';
 import { useModel } from './model';
-import { deleteValue, loadValue, saveValue, throttled } from './persist';
+import { deleteValue, loadValue, newId, saveValue, throttled } from './persist';
 
 export type RunStatus = 'starting' | 'running' | 'paused' | 'stopped' | 'done' | 'failed' | 'interrupted';
 
@@ -58,7 +58,6 @@ interface RunsState {
 
 const ACTIVE: readonly RunStatus[] = ['starting', 'running', 'paused'];
 const tasksKey = (id: string) => `run-tasks/${id}`;
-const newId = () => `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 
 export const isActive = (r: RunRecord) => ACTIVE.includes(r.status);
 
@@ -137,7 +136,7 @@ export const useRuns = create<RunsState>((set, get) => {
         return [t.name, { train: split.train.length, eval: split.eval.length }];
       }));
       const run: RunRecord = {
-        id: newId(), name: name ?? `${settings.method} · ${tasks.length} tasks · seed ${settings.seed}`, createdAt: Date.now(),
+        id: newId('run'), name: name ?? `${settings.method} · ${tasks.length} tasks · seed ${settings.seed}`, createdAt: Date.now(),
         settings, tasks: tasks.map((t) => t.name), counts, model: { label: model.label, fingerprint: model.fingerprint },
         status: 'starting', iteration: 0, metrics: [], error: null, evals: {}, gpuBytes: 0,
       };

@@ -6,7 +6,7 @@ import { create } from 'zustand';
 import type { FieldMapping, SchemaId } from '../../data/index';
 import type { DatasetRequest, DatasetResult, TaskInput } from '../../worker/protocol';
 import { getEngine } from '../engine';
-import { loadValue, saveValue } from './persist';
+import { loadValue, newId, saveValue } from './persist';
 import { useSettings } from './settings';
 
 export interface DatasetRecord {
@@ -47,7 +47,6 @@ export function clashingNames(datasets: readonly DatasetRecord[]): string[] {
   return [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
 }
 
-const newId = () => `ds-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 
 export const useTasks = create<TasksState>((set, get) => {
   const persist = () => void saveValue('datasets', get().datasets);
@@ -73,7 +72,7 @@ export const useTasks = create<TasksState>((set, get) => {
   const add = async (items: { name: string; bytes: Uint8Array }[]) => {
     set({ reading: true });
     const records = items.map((it): DatasetRecord => ({
-      id: newId(), fileName: it.name, bytes: it.bytes, enabled: true, duplicates: 'drop', lengthPolicy: 'truncate', result: null, error: null,
+      id: newId('ds'), fileName: it.name, bytes: it.bytes, enabled: true, duplicates: 'drop', lengthPolicy: 'truncate', result: null, error: null,
     }));
     set((s) => ({ datasets: [...s.datasets, ...records] }));
     for (const r of records) await read(r.id);
