@@ -8,28 +8,48 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createLora } from '../adapters/lora';
 import { GpuContext } from '../gpu/context';
 import { describeModel, loadDescribed } from '../model/load';
 import { releaseWeights } from '../model/weights';
-import { createLora } from '../adapters/lora';
-import { type EvalExample, type TaskEvaluation, evaluateTask } from '../train/evaluate';
-import { splitTask } from '../train/tasks';
+import { type TaskResult, evaluateTasks } from '../train/evaluateTasks';
+import { EVAL_SETTINGS, type TrainSettings, parseSettingValue, resolveSettings } from '../train/settings';
 import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
 import { loadAdapterDir } from './adapterDir';
 import { DATA_OPTIONS, DATA_USAGE, type RecordedTask, TASKS_JSON, buildTasks, readTaskArgs } from './train';
 
-const USAGE = 'npm run cli -- eval <model> --adapter DIR --task NAME=FILE [--task NAME=FILE ...] [--all] ' +
+const USAGE = 'npm run cli -- eval <model> --adapter DIR --task NAME=FILE [--task NAME=FILE ...] [--all] [--no-adapt] ' +
+  '[--answer-stop reference|newline|eos] [--stop-strings S1,S2] [--normalize-answers true|false] [--adapt-examples K] ' +
   `[--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0] [dataset flags]\n\ndataset flags:\n${DATA_USAGE}`;
 
-type Scores = Omit<TaskEvaluation, 'task' | 'kind' | 'examples'>;
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const EVAL_FLAGS = Object.fromEntries(EVAL_SETTINGS.map((k) => [kebab(k), { type: 'string' as const }]));
 
-const scores = ({ loss, exact_match, choice_accuracy }: TaskEvaluation): Scores => ({ loss, exact_match, choice_accuracy });
+/** The run's settings with the evaluation flags on top (answer rules, adaptation examples). */
+function withEvalFlags(s: TrainSettings, values: Record<string, unknown>): TrainSettings {
+  const overrides = EVAL_SETTINGS.filter((k) => values[kebab(k)] !== undefined)
+    .map((k) => parseSettingValue(k, values[kebab(k)] as string));
+  return resolveSettings(s.method, Object.assign({ ...s }, ...overrides));
+}
+
+const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(100 * v).toFixed(0)} %` : '–');
+const num = (v: number | null | undefined) => (typeof v === 'number' ? v.toFixed(4) : '–');
+
+function summary(r: TaskResult, base: TaskResult): string {
+  if (r.split === 'none') return `${r.task}: not evaluated: ${r.note}`;
+  const line = (name: string, x: TaskResult['shared']) => x && `${name} loss ${num(x.loss)} (no EOS ${num(x.loss_no_eos)}), ` +
+    `answers ${pct(x.answer_accuracy)}${x.choice_accuracy !== null ? `, choice ${pct(x.choice_accuracy)}` : ''}`;
+  return `${r.task} (${r.examples} ${r.split}): ${[line('base', base.shared), line('adapter', r.shared), line('adapted', r.adapted)]
+    .filter(Boolean).join('; ')}`;
+}
 
 export async function evalCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, {
     ...DATA_OPTIONS,
+    ...EVAL_FLAGS,
     adapter: { type: 'string' },
     all: { type: 'boolean' },
+    'no-adapt': { type: 'boolean' },
     tokenizer: { type: 'string' },
     quant: { type: 'string' },
   }, USAGE);
@@ -51,35 +71,23 @@ export async function evalCommand(args: string[]): Promise<void> {
       const { adapter, config } = await loadAdapterDir(ctx, description.config, values.adapter!);
       // B = 0 makes any LoRA an exact no-op: the base model through the same code path.
       const base = createLora(ctx, description.config, { rank: 1, alpha: 1, dropout: 0, targets: ['q'] }, 0);
-      const s = config.metalora.settings;
+      const s = withEvalFlags(config.metalora.settings, values);
       const trained = config.metalora.tasks;
-      const opts = { maxSeqLen: s.maxSeqLen, appendEos: s.appendEos, accuracy: true };
-      const tasks = buildTasks(taskFiles, values, { tokenizer: tok, chatTemplate: description.chatTemplate, maxLength: s.maxSeqLen,
+      const data = buildTasks(taskFiles, values, { tokenizer: tok, chatTemplate: description.chatTemplate, maxLength: s.maxSeqLen,
         eos: s.appendEos });
-      const results = [];
-      for (const task of tasks) {
-        const id = trained.indexOf(task.name);
-        if (adapter.kind === 'mtl-lora' && id < 0) {
-          throw new UsageError(`task ${task.name}: this MTL-LoRA adapter was trained on ${trained.join(', ')} only ` +
-            '(it needs the task\'s id).');
-        }
-        const heldOut = id >= 0 && !values.all;
-        const examples: EvalExample[] = heldOut
-          ? splitTask(task, { poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask, seed: s.seed }).eval
-          : task.examples;
-        if (examples.length === 0) {
-          throw new UsageError(`task ${task.name}: all ${task.examples.length} examples went to training (examplesPerTask ` +
-            `${s.examplesPerTask}), none is held out; pass --all to score them anyway.`);
-        }
-        const run = { task: Math.max(0, id), dropoutSeed: 0, params: adapter.params };
-        const tuned = await evaluateTask(ctx, model, adapter, tok, run, task.name, examples, opts);
-        const baseRun = { task: 0, dropoutSeed: 0, params: base.params };
-        const plain = await evaluateTask(ctx, model, base, tok, baseRun, task.name, examples, opts);
-        results.push({ task: task.name, kind: tuned.kind, examples: tuned.examples, split: heldOut ? 'held-out' : 'all',
-          adapter: scores(tuned), base: scores(plain) });
-        console.error(`${task.name}: loss ${tuned.loss?.toFixed(4)} (base ${plain.loss?.toFixed(4)}), exact match ` +
-          `${tuned.exact_match} (base ${plain.exact_match})`);
+      const tasks = data.map((t) => ({ ...t, id: trained.indexOf(t.name) }));
+      const unknown = tasks.find((t) => t.id < 0);
+      if (adapter.kind === 'mtl-lora' && unknown) {
+        throw new UsageError(`task ${unknown.name}: this MTL-LoRA adapter was trained on ${trained.join(', ')} only ` +
+          '(it needs the task\'s id).');
       }
+      const o = { accuracy: true, all: values.all, adapt: !values['no-adapt'] && !values.all };
+      const tuned = await evaluateTasks(ctx, model, adapter, tok, s, tasks, o);
+      const plain = await evaluateTasks(ctx, model, base, tok, s, tasks, { ...o, sharedOnly: true });
+      const results = tuned.map((r, i) => {
+        console.error(summary(r, plain[i]));
+        return { ...r, adapter: r.shared, base: plain[i].shared };
+      });
       console.log(JSON.stringify({ adapter: values.adapter, method: config.metalora.method, tasks: results }, null, 2));
       [adapter, base].forEach((a) => a.release());
       releaseWeights(weights);

@@ -6,6 +6,7 @@ import { generateCommand } from './generate';
 import { gpuCommand } from './gpu';
 import { infoCommand } from './info';
 import { logitsCommand } from './logits';
+import { studyCommand } from './study';
 import { trainCommand } from './train';
 
 interface Command {
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   generate: { summary: 'continue --prompt TEXT with a KV cache (greedy or sampled), streaming the text', run: generateCommand },
   train: { summary: 'train an adapter (meta-lora, meta-lora-no-sta, lora, mtl-lora) on --task NAME=FILE ... into --out DIR', run: trainCommand },
   eval: { summary: 'per-task held-out loss and accuracy of --adapter DIR and of the base model (JSON)', run: evalCommand },
+  study: { summary: 'train and evaluate every method × --grid setting × seed, writing results.md, results.json and SVG plots', run: studyCommand },
   export: { summary: 'an adapter folder as a PEFT adapter, a GGUF LoRA, or merged safetensors / GGUF weights', run: exportCommand },
 };
 

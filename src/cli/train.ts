@@ -65,7 +65,7 @@ const USAGE = 'npm run cli -- train <model> --task NAME=FILE [--task NAME=FILE .
   SETTING_KEYS.map((k) => `  --${kebab(k).padEnd(24)} ${SETTING_INFO[k].help} (default ${JSON.stringify(DEFAULT_SETTINGS[k])})`).join('\n');
 
 /** One option per setting, under its kebab-case name and (where different) its camelCase key. */
-function settingOptions(): Record<string, { type: 'string' }> {
+export function settingOptions(): Record<string, { type: 'string' }> {
   const out: Record<string, { type: 'string' }> = {};
   for (const k of SETTING_KEYS) {
     out[k] = { type: 'string' };
@@ -184,15 +184,24 @@ export function buildTasks(files: TaskFile[], v: DataValues, model: { tokenizer:
   });
 }
 
-function settingsFrom(values: Record<string, unknown>): TrainSettings {
+/** The settings given as flags (kebab-case or camelCase), parsed. */
+export function settingOverrides(values: Record<string, unknown>): Partial<TrainSettings> {
   const overrides: Partial<TrainSettings> = {};
   for (const k of SETTING_KEYS) {
     const given = (values[kebab(k)] ?? values[k]) as string | undefined;
     if (given !== undefined) Object.assign(overrides, parseSettingValue(k, given));
   }
-  const method = (overrides.method ?? DEFAULT_SETTINGS.method) as TrainMethod;
-  const preset = values.preset as string | undefined;
+  return overrides;
+}
+
+/** Settings for `method` from --preset (if any) with `overrides` on top. */
+export function settingsWith(preset: string | undefined, method: TrainMethod, overrides: Partial<TrainSettings>): TrainSettings {
   return preset === undefined ? resolveSettings(method, overrides) : presetSettings(preset, method, overrides);
+}
+
+function settingsFrom(values: Record<string, unknown>): TrainSettings {
+  const overrides = settingOverrides(values);
+  return settingsWith(values.preset as string | undefined, (overrides.method ?? DEFAULT_SETTINGS.method) as TrainMethod, overrides);
 }
 
 const fmt = (v: number | null | undefined) => (typeof v === 'number' ? v.toFixed(4) : '–');

@@ -4,13 +4,20 @@
 // Task kinds (kept simple): a task file's lines may carry `"choices": [string, ...]` beside prompt and
 // completion, the completion being one of them. A task whose every example has choices is 'multiple-choice':
 // its accuracy is the share of examples whose highest-log-likelihood choice (summed over the choice's
-// tokens, given the prompt; no EOS) is the completion. Every task also gets exact match: greedy decoding of
-// the prompt, stopped at EOS or a few tokens past the reference's length, compared with the completion, both
-// trimmed of surrounding whitespace. For free-text tasks exact match is strict but still a useful signal.
+// tokens, given the prompt; no EOS) is the completion. Every task also gets answer metrics from one greedy
+// continuation of the prompt, stopped at EOS or a few tokens past the reference's length (src/train/answers.ts):
+// strict exact match, "starts with the answer", and answer accuracy (the continuation cut where the answer
+// ends, optionally normalised) — the one to read for free-text tasks.
+//
+// The held-out loss scores exactly the tokens the training loss scores: the same tokenization (BOS, prompt,
+// completion, EOS when the run appends it, the same truncation) and the same mask (completion tokens only).
+// loss_no_eos leaves the EOS target out, for models that cannot learn to stop (stories260K never saw EOS: its
+// EOS target stays at ≈ ln 225 nats whatever the adapter does).
 
 import type { Adapter, AdapterRun } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
 import type { Tokenizer } from '../io/tokenizer';
+import { type AnswerOptions, DEFAULT_ANSWER, scoreAnswer } from './answers';
 import { packBatch } from './batch';
 import { greedyDecode } from './decode';
 import { type TrainModel, evalLoss, evalLosses } from './step';
@@ -55,16 +62,28 @@ export interface TaskEvaluation {
   task: string;
   kind: TaskKind;
   examples: number;
-  /** Mean loss over the completions' scored tokens; null without examples. */
+  /** Mean loss over the completions' scored tokens, as training scores them; null without examples. */
   loss: number | null;
-  /** Share of exact matches after greedy decoding (null when not computed). */
+  /** The same without the EOS target (equal to loss when the run appends no EOS). */
+  loss_no_eos: number | null;
+  /** Share of continuations whose whole text equals the reference (null when not computed). */
   exact_match: number | null;
+  /** Share of continuations that start with the reference, unnormalised. */
+  starts_with: number | null;
+  /** Share of answers right: the continuation cut where the answer ends, compared per AnswerOptions. */
+  answer_accuracy: number | null;
   /** Multiple-choice accuracy by log-likelihood (null for generation tasks or when not computed). */
   choice_accuracy: number | null;
 }
 
-/** Examples per forward pass (held-out sets are small; larger batches only pad more). */
-const EVAL_BATCH = 8;
+/** The metrics a user compares, in display order, with their labels. */
+export const EVAL_METRICS = [
+  ['loss', 'Held-out loss'], ['loss_no_eos', 'Loss without EOS'], ['answer_accuracy', 'Answer accuracy'],
+  ['starts_with', 'Starts with answer'], ['exact_match', 'Exact match'], ['choice_accuracy', 'Choice accuracy'],
+] as const satisfies readonly (readonly [keyof TaskEvaluation, string])[];
+
+/** Sequences per forward pass (held-out sets are small; larger batches only pad more). */
+const EVAL_BATCH = 16;
 /** Tokens decoded past the reference's length: a model that does not stop there has not matched anyway. */
 const DECODE_SLACK = 2;
 
@@ -83,33 +102,68 @@ export async function evalLossOf(ctx: GpuContext, model: TrainModel, adapter: Ad
   return count > 0 ? sum / count : null;
 }
 
+/** Each example's per-token losses at its scored positions (completion targets, in order), in few passes. */
+export async function tokenLosses(ctx: GpuContext, model: TrainModel, adapter: Adapter, run: AdapterRun,
+  examples: readonly TokenizedExample[]): Promise<number[][]> {
+  const out: number[][] = [];
+  for (let i = 0; i < examples.length; i += EVAL_BATCH) {
+    const batch = packBatch(examples.slice(i, i + EVAL_BATCH));
+    const { total, losses } = evalLosses(ctx, model, adapter, batch, run);
+    const values = await ctx.read(losses);
+    [total, losses].forEach((t) => t.release());
+    for (let b = 0; b < batch.B; b++) {
+      const row: number[] = [];
+      for (let p = b * batch.S; p < (b + 1) * batch.S; p++) if (batch.targets[p] >= 0) row.push(values[p]);
+      out.push(row);
+    }
+  }
+  return out;
+}
+
 export interface EvaluateOptions {
   maxSeqLen: number;
   appendEos: boolean;
-  /** Also compute exact match and (multiple-choice tasks) choice accuracy. */
+  /** Also compute the answer metrics and (multiple-choice tasks) choice accuracy. */
   accuracy: boolean;
+  /** Where an answer ends and how it is compared (default DEFAULT_ANSWER). */
+  answer?: AnswerOptions;
 }
+
+const meanOf = (rows: readonly (readonly number[])[]) => {
+  const n = rows.reduce((a, r) => a + r.length, 0);
+  return n > 0 ? rows.reduce((a, r) => a + r.reduce((x, v) => x + v, 0), 0) / n : null;
+};
 
 /** Loss and accuracies of one task's examples, run as task `run.task` (MTL-LoRA's id). */
 export async function evaluateTask(ctx: GpuContext, model: TrainModel, adapter: Adapter, tok: Tokenizer, run: AdapterRun,
   name: string, examples: readonly EvalExample[], o: EvaluateOptions): Promise<TaskEvaluation> {
   const kind = taskKind(examples);
   const tokenized = examples.map((e) => tokenizeExample(tok, e, { maxLength: o.maxSeqLen, eos: o.appendEos }));
-  const loss = await evalLossOf(ctx, model, adapter, run, tokenized);
-  const result: TaskEvaluation = { task: name, kind, examples: examples.length, loss, exact_match: null, choice_accuracy: null };
+  const perToken = await tokenLosses(ctx, model, adapter, run, tokenized);
+  // The EOS target is the last scored position of an example whose completion still ends with it.
+  const endsWithEos = (ex: TokenizedExample) => o.appendEos && tok.eosId !== null && ex.completion.at(-1) === tok.eosId;
+  const result: TaskEvaluation = {
+    task: name, kind, examples: examples.length, loss: meanOf(perToken),
+    loss_no_eos: meanOf(perToken.map((row, i) => (endsWithEos(tokenized[i]) ? row.slice(0, -1) : row))),
+    exact_match: null, starts_with: null, answer_accuracy: null, choice_accuracy: null,
+  };
   if (!o.accuracy || examples.length === 0) return result;
 
-  let matches = 0;
+  const counts = { exactMatch: 0, startsWith: 0, answer: 0 };
   for (let i = 0; i < examples.length; i += EVAL_BATCH) {
     const chunk = examples.slice(i, i + EVAL_BATCH);
     const refs = chunk.map((e) => tokenizeExample(tok, e, { maxLength: o.maxSeqLen, eos: false }));
     const maxNewTokens = Math.max(...refs.map((r) => r.completion.length)) + DECODE_SLACK;
-    const outs = await greedyDecode(ctx, model, adapter, run, refs.map((r) => r.prompt), { maxNewTokens, eosId: tok.eosId });
+    const outs = await greedyDecode(ctx, model, adapter, run, refs.map((r) => r.prompt), { maxNewTokens, eosId: tok.eosId },
+      refs.map((r) => r.completion));
     outs.forEach((ids, k) => {
-      if (tok.decode(ids).trim() === chunk[k].completion.trim()) matches++;
+      const score = scoreAnswer(tok.decode(ids), chunk[k].completion, o.answer ?? DEFAULT_ANSWER);
+      for (const key of ['exactMatch', 'startsWith', 'answer'] as const) if (score[key]) counts[key]++;
     });
   }
-  result.exact_match = matches / examples.length;
+  result.exact_match = counts.exactMatch / examples.length;
+  result.starts_with = counts.startsWith / examples.length;
+  result.answer_accuracy = counts.answer / examples.length;
   if (kind === 'multiple-choice') result.choice_accuracy = await choiceAccuracy(ctx, model, adapter, tok, run, examples, o);
   return result;
 }
@@ -117,17 +171,16 @@ export async function evaluateTask(ctx: GpuContext, model: TrainModel, adapter: 
 /** Share of examples whose most likely choice (summed token log-likelihood given the prompt) is the completion. */
 async function choiceAccuracy(ctx: GpuContext, model: TrainModel, adapter: Adapter, tok: Tokenizer, run: AdapterRun,
   examples: readonly EvalExample[], o: EvaluateOptions): Promise<number> {
+  const scored = examples.flatMap((ex) => ex.choices!.map((c) =>
+    tokenizeExample(tok, { prompt: ex.prompt, completion: c }, { maxLength: o.maxSeqLen, eos: false })));
+  const nll = (await tokenLosses(ctx, model, adapter, run, scored)).map((row) => row.reduce((a, v) => a + v, 0));
   let correct = 0;
+  let at = 0;
   for (const ex of examples) {
-    const choices = ex.choices!;
-    const scored = (c: string) => tokenizeExample(tok, { prompt: ex.prompt, completion: c }, { maxLength: o.maxSeqLen, eos: false });
-    const batch = packBatch(choices.map(scored));
-    const { total, losses } = evalLosses(ctx, model, adapter, batch, run);
-    const perToken = await ctx.read(losses);
-    [total, losses].forEach((t) => t.release());
-    const nll = choices.map((_, b) => perToken.subarray(b * batch.S, (b + 1) * batch.S).reduce((a, v) => a + v, 0));
-    const best = nll.reduce((bi, v, i) => (v < nll[bi] ? i : bi), 0);
-    if (choices[best].trim() === ex.completion.trim()) correct++;
+    const mine = nll.slice(at, at + ex.choices!.length);
+    at += ex.choices!.length;
+    const best = mine.reduce((bi, v, i) => (v < mine[bi] ? i : bi), 0);
+    if (ex.choices![best].trim() === ex.completion.trim()) correct++;
   }
   return correct / examples.length;
 }

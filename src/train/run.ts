@@ -20,7 +20,7 @@ import { evalLossOf } from './evaluate';
 import { type MetricsRecord, meanRow } from './metrics';
 import { Rng } from './rng';
 import { learningRate } from './schedule';
-import type { TrainSettings } from './settings';
+import { EVAL_SETTINGS, type TrainSettings } from './settings';
 import type { TrainModel } from './step';
 import { type Task, type TaskSplit, type TokenizedExample, checkTaskNames, splitTask, tokenizeSplit } from './tasks';
 import type { Trainer, TrainerEnv } from './trainers/common';
@@ -91,7 +91,7 @@ export interface RunResult {
 }
 
 /** Settings that may differ on resume: they change the run's length and cadence, not its steps so far. */
-const RESUMABLE_CHANGES: readonly (keyof TrainSettings)[] = ['iterations', 'evalEvery', 'checkpointEvery'];
+const RESUMABLE_CHANGES: readonly (keyof TrainSettings)[] = ['iterations', 'evalEvery', 'checkpointEvery', ...EVAL_SETTINGS];
 
 function checkResumable(ck: Checkpoint, s: TrainSettings, tasks: readonly TaskSplit<TokenizedExample>[]): void {
   const differs = (Object.keys(s) as (keyof TrainSettings)[]).filter((k) =>

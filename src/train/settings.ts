@@ -4,6 +4,7 @@
 // so the defaults below are our choices and each says why.
 
 import { ALL_TARGETS, type TargetModule } from '../adapters/types';
+import { ANSWER_STOPS, type AnswerStop } from './answers';
 
 export type TrainMethod = 'lora' | 'meta-lora' | 'meta-lora-no-sta' | 'mtl-lora';
 
@@ -40,6 +41,10 @@ export interface TrainSettings {
   minLrRatio: number;
   evalEvery: number;
   checkpointEvery: number;
+  answerStop: AnswerStop;
+  stopStrings: string[];
+  normalizeAnswers: boolean;
+  adaptExamples: number;
 }
 
 export type SettingKey = keyof TrainSettings;
@@ -73,8 +78,8 @@ export const SETTING_INFO: Record<SettingKey, SettingInfo> = {
   tasksPerIteration: { label: 'Tasks per iteration K', help: 'Tasks sampled without replacement each iteration (capped at the number of tasks).', appliesTo: META },
   supportSize: { label: 'Support size |S|', help: 'Examples per task for the inner adaptation steps.', appliesTo: META },
   querySize: { label: 'Query size |Q|', help: 'Examples per task (disjoint from support) whose loss gives the outer gradient.', appliesTo: META },
-  innerSteps: { label: 'Inner steps', help: 'Plain SGD steps on the support set before the query gradient; −STA skips them.', appliesTo: ['meta-lora'] },
-  innerLr: { label: 'Inner rate α', help: 'SGD rate of the inner steps: large enough that one step visibly lowers the support loss.', appliesTo: ['meta-lora'] },
+  innerSteps: { label: 'Inner steps', help: 'Plain SGD steps on the support set before the query gradient (−STA skips them); test-time adaptation takes the same steps for every method.', appliesTo: TRAIN_METHODS },
+  innerLr: { label: 'Inner rate α', help: 'SGD rate of the inner steps (and of test-time adaptation): small enough not to overshoot once the adapter is non-zero.', appliesTo: TRAIN_METHODS },
   batchSize: { label: 'Batch size', help: 'Examples per step: mixed across tasks for lora, from one task for mtl-lora.', appliesTo: BATCHED },
   lr: { label: 'Learning rate β', help: 'Peak AdamW rate of the shared adapter (the outer step for MeTA-LoRA).', appliesTo: TRAIN_METHODS },
   weightDecay: { label: 'Weight decay', help: 'AdamW decoupled decay (PyTorch\'s default 0.01).', appliesTo: TRAIN_METHODS },
@@ -86,7 +91,14 @@ export const SETTING_INFO: Record<SettingKey, SettingInfo> = {
   minLrRatio: { label: 'LR floor', help: 'Cosine floor as a fraction of the peak rate.', appliesTo: TRAIN_METHODS },
   evalEvery: { label: 'Evaluate every', help: 'Iterations between held-out evaluations (0: only at the end).', appliesTo: TRAIN_METHODS },
   checkpointEvery: { label: 'Checkpoint every', help: 'Iterations between resumable checkpoints (0: only at the end).', appliesTo: TRAIN_METHODS },
+  answerStop: { label: 'Answer ends', help: 'Evaluation: where a generated answer ends — reference (at the reference\'s length, on a word boundary), newline, or eos.', appliesTo: TRAIN_METHODS },
+  stopStrings: { label: 'Stop strings', help: 'Evaluation: an answer also ends before any of these (comma-separated).', appliesTo: TRAIN_METHODS },
+  normalizeAnswers: { label: 'Normalise answers', help: 'Evaluation: compare answers lower-cased, without punctuation and extra spaces.', appliesTo: TRAIN_METHODS },
+  adaptExamples: { label: 'Adaptation examples k', help: 'Test-time adaptation: training examples of a task the inner steps run on before scoring it (0: the support size).', appliesTo: TRAIN_METHODS },
 };
+
+/** Settings that only shape evaluation: they may change between a run and its resume or evaluation. */
+export const EVAL_SETTINGS: readonly SettingKey[] = ['answerStop', 'stopStrings', 'normalizeAnswers', 'adaptExamples'];
 
 /**
  * Defaults shared by all methods. innerLr = 0.1 is provisional: LoRA starts with B = 0, so the first inner
@@ -124,6 +136,10 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   minLrRatio: 0.1,
   evalEvery: 100,
   checkpointEvery: 100,
+  answerStop: 'reference',
+  stopStrings: [],
+  normalizeAnswers: true,
+  adaptExamples: 0,
 };
 
 export class SettingsError extends Error {
@@ -132,7 +148,10 @@ export class SettingsError extends Error {
 
 /** Defaults for `method` with `overrides` applied, validated. */
 export function resolveSettings(method: TrainMethod, overrides: Partial<TrainSettings> = {}): TrainSettings {
-  const s: TrainSettings = { ...DEFAULT_SETTINGS, ...overrides, method, targets: [...(overrides.targets ?? DEFAULT_SETTINGS.targets)] };
+  const s: TrainSettings = {
+    ...DEFAULT_SETTINGS, ...overrides, method, targets: [...(overrides.targets ?? DEFAULT_SETTINGS.targets)],
+    stopStrings: [...(overrides.stopStrings ?? DEFAULT_SETTINGS.stopStrings)],
+  };
   validateSettings(s);
   return s;
 }
@@ -179,6 +198,10 @@ const RULES: Rule[] = [
   ['minLrRatio', finite(0, 1), 'must be in [0, 1]'],
   ['evalEvery', int(0), 'must be an integer ≥ 0'],
   ['checkpointEvery', int(0), 'must be an integer ≥ 0'],
+  ['answerStop', (v: string) => (ANSWER_STOPS as readonly string[]).includes(v), `must be one of ${ANSWER_STOPS.join(', ')}`],
+  ['stopStrings', (v: unknown) => Array.isArray(v) && v.every((t) => typeof t === 'string' && t !== ''), 'must be a list of non-empty strings'],
+  ['normalizeAnswers', (v: unknown) => typeof v === 'boolean', 'must be true or false'],
+  ['adaptExamples', int(0), 'must be an integer ≥ 0'],
 ];
 
 /** Throws one SettingsError listing every invalid setting (and unknown keys, which are typos). */

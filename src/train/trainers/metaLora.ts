@@ -7,8 +7,8 @@
 // gradient and the summed query gradient are scratch lists reused by every task and iteration.
 
 import type { Tensor } from '../../gpu/tensor';
-import { copyInto, fill, nonFiniteFlag, scale } from '../../ops/paramOps';
-import { sgdStep } from '../../ops/optimizer';
+import { fill, nonFiniteFlag, scale } from '../../ops/paramOps';
+import { recordInnerSteps } from '../adapt';
 import { MetaEpisodeSampler } from '../episodes';
 import type { Rng } from '../rng';
 import { type TrainBatch, trainStep } from '../step';
@@ -59,16 +59,9 @@ export function recordMetaIteration(env: Pick<TrainerEnv, 'ctx' | 'model' | 'ada
     let params = adapter.params;
     let first: Tensor<'f32'> | null = null;
     if (o.sta) {
-      copyInto(ctx, buffers.local, adapter.params);
+      first = recordInnerSteps(ctx, model, adapter, ep.support, ep.task, buffers.local, buffers.inner,
+        { steps: o.innerSteps, lr: o.innerLr, recompute: env.recompute }, nextSeed);
       params = buffers.local;
-      for (let s = 0; s < o.innerSteps; s++) {
-        fill(ctx, buffers.inner, 0);
-        const total = trainStep(ctx, model, adapter, ep.support, { task: ep.task, dropoutSeed: nextSeed(), params },
-          buffers.inner, opts);
-        if (s === 0) first = total;
-        else total.release();
-        sgdStep(ctx, buffers.local, buffers.inner, o.innerLr);
-      }
     }
     support.push(first);
     // Each task's query gradient adds into the same list (trainStep accumulates), then one scale makes the mean.

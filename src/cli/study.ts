@@ -1,0 +1,213 @@
+// `cli study <model> --task NAME=FILE ... --methods a,b --seeds 3 [--grid "lr=1e-3,3e-3 innerLr=0.01"]
+// [--examples-per-task 16,50] [--preset ID] [--<setting> V ...] --out DIR`: trains and evaluates every
+// combination (src/study/grid.ts) with the same driver and evaluation as `train` and `eval` — there is no
+// second training path — and writes DIR/results.json, DIR/results.md and SVG plots. Each run lives in
+// DIR/runs/<id>/ (checkpoint, metrics.jsonl, result.json): a finished run is skipped when the study is run
+// again, an interrupted one resumes from its checkpoint, and adding seeds or settings trains only what is new.
+// The base model is evaluated once per split (seed × examples per task) into DIR/base/.
+
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLora } from '../adapters/lora';
+import type { DataTask } from '../data';
+import { GpuContext } from '../gpu/context';
+import type { Tokenizer } from '../io/tokenizer';
+import { describeModel, loadDescribed } from '../model/load';
+import { releaseWeights } from '../model/weights';
+import { type GridAxis, type StudyRun, parseGrid, parseIntList, parseMethods, studyRuns } from '../study/grid';
+import { studyMarkdown } from '../study/report';
+import { type BaseResult, type GroupSummary, type RunResult, curveOf, summarize } from '../study/summary';
+import { barChart, lineChart } from '../study/svg';
+import { directoryCheckpointStore } from '../train/checkpointStore';
+import { evaluateTasks } from '../train/evaluateTasks';
+import { MEAN_TASK, metricsLine } from '../train/metrics';
+import { prepareTasks, runTraining } from '../train/run';
+import type { TrainSettings } from '../train/settings';
+import type { TrainModel } from '../train/step';
+import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
+import { DATA_OPTIONS, DATA_USAGE, buildTasks, readTaskArgs, settingOptions, settingOverrides, settingsWith } from './train';
+
+const USAGE = 'npm run cli -- study <model> --task NAME=FILE [--task ...] --out DIR [--methods meta-lora,meta-lora-no-sta,lora,mtl-lora] ' +
+  '[--seeds 3] [--first-seed 0] [--grid "lr=1e-3,3e-3 innerLr=0.01,0.03"] [--examples-per-task 16,50,100] [--preset ID] ' +
+  `[--<setting> VALUE ...] [--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0] [dataset flags]\n\ndataset flags:\n${DATA_USAGE}`;
+
+const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
+const writeJson = (path: string, value: unknown) => writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+
+interface StudyEnv {
+  ctx: GpuContext;
+  model: TrainModel;
+  tok: Tokenizer;
+  /** The tasks read under a run's tokenization (cached per maxSeqLen and EOS choice). */
+  tasksFor: (s: TrainSettings) => DataTask[];
+  settingsOf: (run: StudyRun) => TrainSettings;
+}
+
+async function trainAndEvaluate(env: StudyEnv, run: StudyRun, dir: string, label: string): Promise<RunResult> {
+  const { ctx, model, tok } = env;
+  const settings = env.settingsOf(run);
+  const data = env.tasksFor(settings);
+  const tasks = prepareTasks(tok, data, settings);
+  const t0 = performance.now();
+  mkdirSync(dir, { recursive: true });
+  const metricsFile = join(dir, 'metrics.jsonl');
+  writeFileSync(metricsFile, '');
+  const result = await runTraining({
+    ctx, model, tasks, settings, store: directoryCheckpointStore(dir), resume: true,
+    onRecords: (rows, restored) => {
+      appendFileSync(metricsFile, rows.map((r) => `${metricsLine(r)}\n`).join(''));
+      const mean = rows.find((r) => r.task === MEAN_TASK);
+      if (restored || !mean) return;
+      if (typeof mean.eval_loss === 'number') console.error(`${label}  held-out loss @${mean.iteration}: ${mean.eval_loss.toFixed(4)}`);
+      else if (mean.iteration % 10 === 0) console.error(`${label}  iter ${mean.iteration}/${settings.iterations}  objective ${mean.query_loss?.toFixed(4)}`);
+    },
+  });
+  try {
+    const evaluated = await evaluateTasks(ctx, model, result.adapter, tok, settings, data.map((t, id) => ({ ...t, id })),
+      { accuracy: true, adapt: true, onProgress: (i, n, task) => i < n && console.error(`${label}  evaluating ${task}`) });
+    return { ...run, settings, seconds: (performance.now() - t0) / 1000, curve: curveOf(result.metrics), tasks: evaluated };
+  } finally {
+    result.adapter.release();
+  }
+}
+
+async function evaluateBase(env: StudyEnv, run: StudyRun): Promise<BaseResult> {
+  const settings = env.settingsOf(run);
+  const data = env.tasksFor(settings);
+  const zero = createLora(env.ctx, env.model.config, { rank: 1, alpha: 1, dropout: 0, targets: ['q'] }, 0);
+  try {
+    const tasks = await evaluateTasks(env.ctx, env.model, zero, env.tok, settings, data.map((t, id) => ({ ...t, id })),
+      { accuracy: true, adapt: false });
+    return { seed: run.seed, examplesPerTask: run.examplesPerTask, tasks };
+  } finally {
+    zero.release();
+  }
+}
+
+function writeReports(out: string, groups: GroupSummary[], command: string, modelPath: string): void {
+  writeFileSync(join(out, 'results.md'), studyMarkdown(groups, { command, model: modelPath, when: new Date().toISOString() }));
+  for (const n of [...new Set(groups.map((g) => g.examplesPerTask))]) {
+    const mine = groups.filter((g) => g.examplesPerTask === n);
+    const trained = mine.filter((g) => g.method !== 'base');
+    const name = (g: GroupSummary) => (g.setting === 'defaults' || g.setting === '' ? g.method : `${g.method} ${g.setting}`);
+    writeFileSync(join(out, `curves-n${n}.svg`), lineChart(`Held-out loss during training (${n} examples per task, mean over tasks)`,
+      'iteration', 'held-out loss', trained.map((g) => ({ name: name(g), points: g.curve.map((p) => ({ x: p.iteration, y: p.mean.mean, sd: p.mean.sd })) }))));
+    const tasks = [...new Set(mine.flatMap((g) => Object.keys(g.scores.shared.answer_accuracy)))].filter((t) => t !== MEAN_TASK);
+    const bars = (side: 'shared' | 'adapted') => mine.filter((g) => side === 'shared' || g.method !== 'base').map((g) => ({
+      name: `${g.method === 'base' ? 'base model' : name(g)}`,
+      values: [...tasks, MEAN_TASK].map((t) => {
+        const s = g.scores[side].answer_accuracy[t];
+        return s ? { y: 100 * s.mean, sd: 100 * s.sd } : null;
+      }),
+    }));
+    writeFileSync(join(out, `final-n${n}.svg`), barChart(`Answer accuracy on held-out examples (${n} per task), shared adapter`,
+      'answer accuracy (%)', [...tasks, 'mean'], bars('shared'), 100));
+    writeFileSync(join(out, `adapted-n${n}.svg`), barChart(`Answer accuracy after test-time adaptation (${n} per task)`,
+      'answer accuracy (%)', [...tasks, 'mean'], bars('adapted'), 100));
+  }
+}
+
+export async function studyCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseCommandArgs(args, {
+    ...DATA_OPTIONS,
+    ...settingOptions(),
+    out: { type: 'string' },
+    methods: { type: 'string' },
+    seeds: { type: 'string' },
+    'first-seed': { type: 'string' },
+    grid: { type: 'string', multiple: true },
+    preset: { type: 'string' },
+    tokenizer: { type: 'string' },
+    quant: { type: 'string' },
+    recompute: { type: 'boolean' },
+  }, USAGE);
+  const path = modelArgument(positionals, USAGE);
+  if (values.out === undefined) throw new UsageError(`--out DIR is required.\nusage: ${USAGE}`);
+  const out = values.out;
+  const raw = values as Record<string, unknown>;
+  // --examples-per-task is a list here (an axis of the study), not one setting.
+  const examples = (raw['examples-per-task'] ?? raw.examplesPerTask) as string | undefined;
+  const fixed = settingOverrides({ ...raw, 'examples-per-task': undefined, examplesPerTask: undefined });
+  const quant = parseQuant(values.quant);
+  delete fixed.method;
+  delete fixed.seed;
+  delete fixed.examplesPerTask;
+  let axes: GridAxis[];
+  let runs: StudyRun[];
+  try {
+    axes = parseGrid(values.grid ?? []);
+    runs = studyRuns({
+      methods: parseMethods(values.methods ?? 'meta-lora,meta-lora-no-sta,lora,mtl-lora'), axes,
+      examples: examples === undefined ? [settingsWith(values.preset, 'lora', fixed).examplesPerTask] : parseIntList('--examples-per-task', examples, 1),
+      seeds: parseIntList('--seeds', values.seeds ?? '3', 1)[0], firstSeed: parseIntList('--first-seed', values['first-seed'] ?? '0', 0)[0],
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\nusage: ${USAGE}`);
+  }
+  const settingsOf = (run: StudyRun) => settingsWith(values.preset, run.method,
+    { ...fixed, ...run.overrides, seed: run.seed, examplesPerTask: run.examplesPerTask });
+  runs.forEach(settingsOf); // every combination validated before anything trains
+  const taskFiles = await readTaskArgs(values, USAGE);
+  mkdirSync(join(out, 'runs'), { recursive: true });
+  mkdirSync(join(out, 'base'), { recursive: true });
+  const command = `npm run cli -- study ${args.map((a) => (/[\s"]/.test(a) ? JSON.stringify(a) : a)).join(' ')}`;
+
+  await withModelFiles(path, values.tokenizer, async (files) => {
+    const description = await describeModel(files);
+    const tok = description.tokenizer;
+    if (!tok) throw new UsageError(`${path} has no tokenizer (for a llama2.c .bin put tokenizer.bin beside it or pass --tokenizer).`);
+    const cache = new Map<string, DataTask[]>();
+    const tasksFor = (s: TrainSettings) => {
+      const key = `${s.maxSeqLen}|${s.appendEos}`;
+      if (!cache.has(key)) {
+        cache.set(key, buildTasks(taskFiles, values, { tokenizer: tok, chatTemplate: description.chatTemplate, maxLength: s.maxSeqLen, eos: s.appendEos }));
+      }
+      return cache.get(key)!;
+    };
+    const ctx = await GpuContext.create();
+    try {
+      const { weights } = await loadDescribed(ctx, description, { quant });
+      const env: StudyEnv = { ctx, model: { weights, config: description.config }, tok, tasksFor, settingsOf };
+      const results: RunResult[] = [];
+      const bases = new Map<string, BaseResult>();
+      console.error(`study: ${runs.length} runs on ${ctx.adapterName}, results in ${out}`);
+      for (const [i, run] of runs.entries()) {
+        const label = `[${i + 1}/${runs.length}] ${run.id}`;
+        const baseFile = join(out, 'base', `n${run.examplesPerTask}_s${run.seed}.json`);
+        if (!bases.has(baseFile)) {
+          if (!existsSync(baseFile)) {
+            console.error(`${label}  evaluating the base model on this split`);
+            writeJson(baseFile, await evaluateBase(env, run));
+          }
+          bases.set(baseFile, readJson<BaseResult>(baseFile));
+        }
+        const dir = join(out, 'runs', run.id);
+        const done = join(dir, 'result.json');
+        if (existsSync(done)) {
+          results.push(readJson<RunResult>(done));
+          console.error(`${label}  done earlier`);
+          continue;
+        }
+        console.error(`${label}  training ${run.method} (${run.setting}, ${run.examplesPerTask} per task, seed ${run.seed})`);
+        const result = await trainAndEvaluate(env, run, dir, label);
+        writeJson(done, result);
+        results.push(result);
+        const mean = (side: 'shared' | 'adapted') => {
+          const v = result.tasks.map((t) => t[side]?.loss).filter((x): x is number => typeof x === 'number');
+          return v.length ? (v.reduce((a, x) => a + x, 0) / v.length).toFixed(4) : '–';
+        };
+        console.error(`${label}  finished in ${result.seconds.toFixed(0)} s: held-out loss ${mean('shared')}, adapted ${mean('adapted')}`);
+        const groups = summarize(results, [...bases.values()]);
+        writeJson(join(out, 'results.json'), { command, model: path, runs: results, base: [...bases.values()], summary: groups });
+        writeReports(out, groups, command, path);
+      }
+      const groups = summarize(results, [...bases.values()]);
+      writeJson(join(out, 'results.json'), { command, model: path, runs: results, base: [...bases.values()], summary: groups });
+      writeReports(out, groups, command, path);
+      console.error(`wrote ${join(out, 'results.json')}, results.md and the SVG plots`);
+      releaseWeights(weights);
+    } finally {
+      ctx.destroy();
+    }
+  });
+}
