@@ -1,5 +1,6 @@
-// Named starting points for a run. A preset fixes the run's scale (iterations, pool size, logging cadence)
-// and leaves the method's algorithm settings at their defaults, so switching method keeps the comparison fair.
+// Named starting points for a run. A preset fixes the run's scale (iterations, pool size, logging cadence) and
+// the outer rate that suits that many iterations (docs/TRAINING.md), and leaves the method's algorithm settings
+// at their defaults, so switching method keeps the comparison fair: one preset, the same rates for every method.
 
 import { type TrainMethod, type TrainSettings, SettingsError, resolveSettings } from './settings';
 
@@ -16,21 +17,21 @@ export const PRESETS: readonly TrainPreset[] = [
     id: 'paper',
     label: 'Paper (50 per task)',
     description: 'The MeTA-LoRA paper\'s scale: 1000 iterations with a training pool of 50 examples per task.',
-    overrides: { iterations: 1000, examplesPerTask: 50, warmupSteps: 20, evalEvery: 100, checkpointEvery: 100 },
+    overrides: { iterations: 1000, examplesPerTask: 50, warmupSteps: 20, evalEvery: 100, checkpointEvery: 100, lr: 1e-3 },
   },
   {
     id: 'paper-100',
     label: 'Paper (100 per task)',
     description: 'The paper\'s larger pool: 1000 iterations with 100 examples per task.',
-    overrides: { iterations: 1000, examplesPerTask: 100, warmupSteps: 20, evalEvery: 100, checkpointEvery: 100 },
+    overrides: { iterations: 1000, examplesPerTask: 100, warmupSteps: 20, evalEvery: 100, checkpointEvery: 100, lr: 1e-3 },
   },
   {
     id: 'demo',
     label: 'Quick demo',
-    description: 'A minute-scale run on short examples to watch the curves move: 40 iterations, 16 examples per task.',
+    description: 'A minute-scale run on short examples that visibly learns: 40 iterations at rate 5e-3, 16 examples per task.',
     overrides: {
       iterations: 40, examplesPerTask: 16, evalExamplesPerTask: 16, maxSeqLen: 96, warmupSteps: 4, evalEvery: 10,
-      checkpointEvery: 20,
+      checkpointEvery: 20, lr: 5e-3,
     },
   },
 ];

@@ -3,7 +3,7 @@
 // Node tests drive exactly this class on Dawn. Runs are identified by the UI's run id; a run's adapter lives
 // in its checkpoint (saved at every checkpoint and at the end), so after a reload it is found again there.
 
-import type { Adapter, AdapterRun } from '../adapters/types';
+import type { Adapter } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
 import { type AdapterData, adapterConfig } from '../io/export/adapterData';
 import { fileSize } from '../io/export/files';
@@ -17,16 +17,17 @@ import { describeModel, loadDescribed, type ModelDescription, type ModelFiles } 
 import { type BaseQuant, type ModelWeights, releaseWeights } from '../model/weights';
 import { readNamedTensors, writeNamedTensors } from '../train/checkpoint';
 import { type CheckpointStore, loadCheckpoint } from '../train/checkpointStore';
-import { evaluateTask, type TaskEvaluation } from '../train/evaluate';
+import { adaptToTask } from '../train/adapt';
+import { adaptationOf, evaluateTasks, type TaskResult } from '../train/evaluateTasks';
 import { createAdapterFor, prepareTasks, runTraining } from '../train/run';
 import type { TrainSettings } from '../train/settings';
-import { splitTask } from '../train/tasks';
+import { splitTask, tokenizeExample } from '../train/tasks';
 import { readDataset } from './datasets';
 import { GpuLock } from './gpuLock';
 import { resolveModelSource } from './modelSource';
 import { generateText } from './playground';
 import type {
-  DatasetRequest, DatasetResult, EngineEvent, EvaluateRequest, ExportOutcome, ExportRequest, GenerateOutcome, GenerateRequest, ModelSource, ModelSummary, RunControl, TrainOutcome, TrainRequest,
+  DatasetRequest, DatasetResult, EngineEvent, EvaluateRequest, ExportOutcome, ExportRequest, GenerateOutcome, GenerateRequest, ModelSource, ModelSummary, RunControl, TaskInput, TrainOutcome, TrainRequest,
 } from './protocol';
 import { TrainingJob } from './trainingJob';
 
@@ -170,30 +171,29 @@ export class Engine {
     return this.cached;
   }
 
-  /** Held-out loss and accuracies per task, with a run's adapter or the base model (an adapter with B = 0). */
-  async evaluate(spec: EvaluateRequest): Promise<TaskEvaluation[]> {
+  /**
+   * Held-out loss and accuracies per task, with a run's adapter (as it is and, when asked, after test-time
+   * adaptation) or the base model (an adapter with B = 0).
+   */
+  async evaluate(spec: EvaluateRequest): Promise<TaskResult[]> {
     const m = this.loaded();
     const ctx = await this.deps.gpu();
-    const tok = m.description.tokenizer!;
     return this.lock.run(async () => {
       const own = spec.runId === null ? createAdapterFor(ctx, m.description.config, spec.settings, spec.tasks.length, 0) : null;
       const adapter = own ?? (await this.runAdapter(ctx, spec.runId!)).adapter;
-      const s = spec.settings;
-      const out: TaskEvaluation[] = [];
       try {
-        for (const [i, task] of spec.tasks.entries()) {
-          this.deps.emit({ kind: 'progress', phase: 'evaluate', label: task.name, done: i, total: spec.tasks.length });
-          const held = splitTask(task, { poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask, seed: s.seed }).eval;
-          const run: AdapterRun = { task: i, dropoutSeed: 0, params: adapter.params };
-          out.push(await evaluateTask(ctx, { weights: m.weights, config: m.description.config }, adapter, tok, run, task.name, held,
-            { maxSeqLen: s.maxSeqLen, appendEos: s.appendEos, accuracy: spec.accuracy }));
-        }
-        this.deps.emit({ kind: 'progress', phase: 'evaluate', label: 'done', done: spec.tasks.length, total: spec.tasks.length });
-        return out;
+        const emit = (done: number, total: number, label: string) => this.deps.emit({ kind: 'progress', phase: 'evaluate', label, done, total });
+        return await evaluateTasks(ctx, this.trainModel(), adapter, m.description.tokenizer!, spec.settings,
+          spec.tasks.map((t, id) => ({ ...t, id })), { accuracy: spec.accuracy, adapt: spec.adapt, sharedOnly: own !== null, onProgress: emit });
       } finally {
         own?.release();
       }
     });
+  }
+
+  private trainModel() {
+    const m = this.loaded();
+    return { weights: m.weights, config: m.description.config };
   }
 
   async generate(spec: GenerateRequest, requestId: number): Promise<GenerateOutcome> {
@@ -201,10 +201,29 @@ export class Engine {
     const ctx = await this.deps.gpu();
     return this.lock.run(async () => {
       const withAdapter = spec.runId === null ? null : await this.runAdapter(ctx, spec.runId);
-      return generateText(ctx, { weights: m.weights, config: m.description.config }, m.description.tokenizer!, withAdapter && {
-        adapter: withAdapter.adapter, task: Math.min(spec.task, withAdapter.tasks.length - 1),
-      }, spec, (text) => this.deps.emit({ kind: 'text', requestId, text }));
+      const task = withAdapter ? Math.min(spec.task, withAdapter.tasks.length - 1) : 0;
+      const local = withAdapter && spec.adaptTo ? this.adaptedParams(ctx, withAdapter, spec.adaptTo, task) : null;
+      try {
+        return await generateText(ctx, this.trainModel(), m.description.tokenizer!, withAdapter && {
+          adapter: withAdapter.adapter, task, params: local ?? withAdapter.adapter.params,
+        }, spec, (text) => this.deps.emit({ kind: 'text', requestId, text }));
+      } finally {
+        local?.forEach((t) => t.release());
+      }
     });
+  }
+
+  /** The run's adapter adapted to `task` (its pool by the run's split, or k seeded examples of a new task). */
+  private adaptedParams(ctx: GpuContext, ra: RunAdapter, task: TaskInput, id: number) {
+    const s = ra.settings;
+    const trained = ra.tasks.includes(task.name);
+    const pool = trained
+      ? splitTask(task, { poolSize: s.examplesPerTask, evalMax: 0, seed: s.seed }).train
+      : task.examples;
+    if (pool.length === 0) throw new EngineError(`Task ${task.name} has no examples to adapt on.`);
+    const tok = this.loaded().description.tokenizer!;
+    const tokenized = pool.map((e) => tokenizeExample(tok, e, { maxLength: s.maxSeqLen, eos: s.appendEos }));
+    return adaptToTask(ctx, this.trainModel(), ra.adapter, trained ? ra.tasks.indexOf(task.name) : id, task.name, tokenized, adaptationOf(s));
   }
 
   /** The run's adapter in `spec.format` with the training report, zipped (and a lone model file on its own). */

@@ -8,7 +8,7 @@ import type { GpuInfo } from '../gpu/context';
 import type { LlamaConfig } from '../model/config';
 import type { BaseQuant } from '../model/weights';
 import type { MetricsRecord } from '../train/metrics';
-import type { TaskEvaluation } from '../train/evaluate';
+import type { TaskResult } from '../train/evaluateTasks';
 import type { TrainSettings } from '../train/settings';
 import type { Example } from '../train/tasks';
 
@@ -79,8 +79,10 @@ export interface EvaluateRequest {
   runId: string | null;
   settings: TrainSettings;
   tasks: TaskInput[];
-  /** Exact match (greedy decoding) and choice accuracy besides the loss. */
+  /** Answer metrics (greedy decoding) and choice accuracy besides the loss. */
   accuracy: boolean;
+  /** Also score each task after test-time adaptation (the run's inner steps on k training examples). */
+  adapt: boolean;
 }
 
 export interface GenerateRequest {
@@ -88,6 +90,11 @@ export interface GenerateRequest {
   runId: string | null;
   /** MTL-LoRA's task id (index into the run's tasks); ignored otherwise. */
   task: number;
+  /**
+   * Adapt the run's adapter to this task first (test-time adaptation: the run's inner steps on k examples of
+   * its training pool, or of the task itself when the run never trained on it).
+   */
+  adaptTo?: TaskInput;
   prompt: string;
   maxNewTokens: number;
   /** Sampling (src/model/sampling.ts); omitted temperature or 0 is greedy. Seed omitted: a random one. */
@@ -174,7 +181,7 @@ export interface Results {
   readDataset: DatasetResult;
   train: TrainOutcome;
   control: null;
-  evaluate: TaskEvaluation[];
+  evaluate: TaskResult[];
   generate: GenerateOutcome;
   export: ExportOutcome;
   deleteRun: null;

@@ -1,6 +1,8 @@
 // The app as a user drives it, in Debian's headless Chromium on WebGPU/SwiftShader: load stories260K through
 // the Hub preset (served from ../shared/models by a local stand-in for the Hub), upload two demo tasks, train
-// MeTA-LoRA for a few iterations and watch the charts receive points, evaluate before/after, export a PEFT
+// MeTA-LoRA with the quick-demo preset and watch the charts receive finite points, evaluate before/after (the
+// held-out loss must fall to ≤ 0.6 × the base model's and answer accuracy rise, per task), answer a held-out
+// prompt right in the playground where the base model does not, export a PEFT
 // zip and a GGUF adapter and check the downloaded bytes, reload and find everything restored, and resume a
 // run that the reload interrupted. The page must stay responsive while training (main-thread tasks under
 // 100 ms; see the gate's comment for this machine). Screenshots go to tests/.artifacts/ (README's come from here: UPDATE_SCREENSHOTS=1).
@@ -9,6 +11,10 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { unzipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseEvalTask } from '../../src/train/evaluate';
+import { presetSettings } from '../../src/train/presets';
+import { splitTask } from '../../src/train/tasks';
+import { normalizeAnswer } from '../../src/train/answers';
 import { launchBrowser } from './browser';
 import { type HubServer, startHubServer } from './hubServer';
 
@@ -23,6 +29,9 @@ async function shot(name: string) {
   await page.screenshot({ path: `${ARTIFACTS}/${name}.png` });
   if (process.env.UPDATE_SCREENSHOTS) copyFileSync(`${ARTIFACTS}/${name}.png`, `docs/screenshots/${name}.png`);
 }
+
+/** The quick-demo preset the e2e trains with (MeTA-LoRA's defaults). */
+const DEMO = presetSettings('demo', 'meta-lora');
 
 const tab = (id: string) => page.getByTestId(`tab-${id}`).click();
 const longTasks = () => page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.splice(0));
@@ -79,19 +88,22 @@ describe('the app, end to end', () => {
     await tab('method');
     await page.getByTestId('method-meta-lora').check();
     await page.getByTestId('preset-demo').click();
-    await setSetting('iterations', 6);
-    await setSetting('evalEvery', 3);
     await setSetting('checkpointEvery', 2);
     await shot('method');
     await tab('train');
     await page.waitForTimeout(500); // long-task entries of the tab switch arrive asynchronously
     await longTasks();
     await page.getByTestId('start-run').click();
-    await page.locator('[data-testid="run-status"][data-status="done"]').waitFor({ timeout: 170_000 });
+    await page.locator('[data-testid="run-status"][data-status="done"]').waitFor({ timeout: 400_000 });
     const points = (id: string) => page.getByTestId(id).getAttribute('data-points').then(Number);
-    await expect.poll(() => points('chart-query')).toBe(6);
-    await expect.poll(() => points('chart-support')).toBe(6);
-    await expect.poll(() => points('chart-eval')).toBe(2); // at 3 and 6
+    await expect.poll(() => points('chart-query')).toBe(DEMO.iterations);
+    await expect.poll(() => points('chart-support')).toBe(DEMO.iterations);
+    await expect.poll(() => points('chart-eval')).toBe(DEMO.iterations / DEMO.evalEvery); // at 10, 20, 30 and 40
+    // Every plotted held-out value is a finite number (NaN would serialise as null), and the curve fell.
+    const row = async (which: 'first' | 'last') => JSON.parse((await page.getByTestId('chart-eval').getAttribute(`data-${which}`))!) as Record<string, unknown>;
+    const [first, last] = [await row('first'), await row('last')];
+    for (const r of [first, last]) for (const v of Object.values(r)) expect(Number.isFinite(v)).toBe(true);
+    for (const task of ['animals', 'colors']) expect(Object.entries(last).some(([k, v]) => k.includes(task) && typeof v === 'number')).toBe(true);
     const tasks = await longTasks();
     console.log(`main-thread long tasks while training: ${tasks.length}, longest ${Math.max(0, ...tasks).toFixed(0)} ms`);
     // The target is 100 ms, and runs here measure 0–107 ms. The gate allows 150: on 2 cores SwiftShader's
@@ -99,7 +111,7 @@ describe('the app, end to end', () => {
     // (staggered redraws, no forced layouts, production React) the longest task was 841 ms.
     expect(Math.max(0, ...tasks)).toBeLessThan(150);
     await shot('train');
-  });
+  }, 420_000);
 
   it('evaluates before and after', async () => {
     await tab('evaluate');
@@ -108,6 +120,16 @@ describe('the app, end to end', () => {
     await expect.poll(() => page.getByTestId('evaluate-run').textContent(), { timeout: 120_000 }).toBe('Evaluate again');
     const text = await page.getByTestId('eval-table').textContent();
     expect(text).toMatch(/animals.*\d\.\d{4} → \d\.\d{4}.*colors/s);
+    // Per task: the held-out loss fell to ≤ 0.6 × the base model's, and answer accuracy rose.
+    for (const task of ['animals', 'colors']) {
+      const cell = (m: string) => page.locator(`[data-testid="eval-table"] tr[data-task="${task}"] td[data-metric="${m}"]`);
+      const value = async (m: string, side: string) => Number(await cell(m).getAttribute(`data-${side}`));
+      console.log(`${task}: held-out loss ${await value('loss', 'base')} → ${await value('loss', 'adapter')} → adapted ` +
+        `${await value('loss', 'adapted')}; answers ${await value('answer_accuracy', 'base')} → ${await value('answer_accuracy', 'adapter')}`);
+      expect(await value('loss', 'adapter')).toBeLessThanOrEqual(0.6 * (await value('loss', 'base')));
+      expect(await value('answer_accuracy', 'adapter')).toBeGreaterThan(await value('answer_accuracy', 'base'));
+      expect(Number.isFinite(await value('loss', 'adapted'))).toBe(true);
+    }
     await shot('evaluate');
   });
 
@@ -132,7 +154,7 @@ describe('the app, end to end', () => {
     await shot('export');
   });
 
-  it('playground: the base model and the adapter continue the same prompt', async () => {
+  it('playground: the base model and the adapter continue the same prompt; the adapter answers a held-out prompt', async () => {
     await tab('playground');
     await page.getByTestId('play-prompt').fill('Once upon a time');
     await page.getByTestId('play-generate').click();
@@ -140,12 +162,28 @@ describe('the app, end to end', () => {
     // llama.cpp's greedy continuation of this prompt for stories260K (../shared/SOURCES.md).
     expect(await page.getByTestId('play-base').textContent()).toMatch(/^Once upon a time, there was a little girl named Lily/);
     expect((await page.getByTestId('play-tuned').textContent())!.length).toBeGreaterThan('Once upon a time'.length);
+
+    // Held-out prompts of the colors task (the run's own split): find one the adapter answers and the base does not.
+    const colors = parseEvalTask('colors', readFileSync('public/demo/stories/colors.jsonl', 'utf8'));
+    const held = splitTask(colors, { poolSize: DEMO.examplesPerTask, evalMax: DEMO.evalExamplesPerTask, seed: DEMO.seed }).eval;
+    await page.getByTestId('play-max-new').fill('4');
+    const answered = async (id: string, prompt: string, answer: string) =>
+      normalizeAnswer((await page.getByTestId(id).textContent())!.slice(prompt.length)).startsWith(normalizeAnswer(answer));
+    let shown = '';
+    for (const ex of held.slice(0, 6)) {
+      await page.getByTestId('play-prompt').fill(ex.prompt);
+      await page.getByTestId('play-generate').click();
+      await expect.poll(() => page.getByTestId('play-generate').textContent(), { timeout: 120_000 }).toBe('Generate');
+      if (await answered('play-tuned', ex.prompt, ex.completion) && !(await answered('play-base', ex.prompt, ex.completion))) {
+        shown = ex.prompt;
+        break;
+      }
+    }
+    expect(shown).not.toBe('');
     await shot('playground');
   });
 
   it('reload restores datasets, settings and the run; an interrupted run resumes from its checkpoint', async () => {
-    await tab('method');
-    await setSetting('iterations', 40);
     await tab('train');
     await page.getByTestId('start-run').click();
     await expect.poll(async () => Number(await page.getByTestId('chart-query').getAttribute('data-points')), { timeout: 120_000 }).toBeGreaterThanOrEqual(3);
@@ -176,11 +214,12 @@ describe('the app, end to end', () => {
     await page.getByTestId('stop-run').click();
     await page.locator('[data-testid="run-status"][data-status="stopped"]').waitFor({ timeout: 60_000 });
     await page.getByTestId('run-select').selectOption({ index: 0 });
-    await expect.poll(() => page.getByTestId('chart-query').getAttribute('data-points').then(Number)).toBe(6);
+    await expect.poll(() => page.getByTestId('chart-query').getAttribute('data-points').then(Number)).toBe(DEMO.iterations);
 
     await tab('compare');
     for (const box of await page.locator('[data-testid^="compare-run-"]').all()) await box.check();
-    await expect.poll(() => page.getByTestId('compare-query').getAttribute('data-points').then(Number)).toBeGreaterThanOrEqual(6);
+    await expect.poll(() => page.getByTestId('compare-query').getAttribute('data-points').then(Number)).toBeGreaterThanOrEqual(DEMO.iterations);
+    expect(await page.getByTestId('compare-methods').textContent()).toMatch(/MeTA-LoRA.*2 \(seeds 0\)/);
     await shot('compare');
     expect(errors).toEqual([]);
   });

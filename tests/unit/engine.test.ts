@@ -85,14 +85,26 @@ describe('engine', () => {
   });
 
   it('evaluates the base and a run (from its checkpoint) on the held-out split', async () => {
-    const base = await engine.evaluate({ runId: null, settings, tasks, accuracy: true });
-    const after = await engine.evaluate({ runId: 'straight', settings, tasks, accuracy: true });
-    expect(base.map((r) => [r.task, r.examples, r.kind])).toEqual([['animals', 6, 'multiple-choice'], ['colors', 6, 'multiple-choice']]);
+    const base = await engine.evaluate({ runId: null, settings, tasks, accuracy: true, adapt: true });
+    const after = await engine.evaluate({ runId: 'straight', settings, tasks, accuracy: true, adapt: true });
+    expect(base.map((r) => [r.task, r.examples, r.kind, r.split])).toEqual([['animals', 6, 'multiple-choice', 'held-out'],
+      ['colors', 6, 'multiple-choice', 'held-out']]);
+    expect(base.every((r) => r.adapted === null)).toBe(true); // the base model is not adapted
     for (const [i, r] of after.entries()) {
-      expect(r.loss).not.toBe(base[i].loss); // the adapter changed the model
-      expect(r.choice_accuracy).toBeGreaterThanOrEqual(0);
+      expect(r.shared!.loss).not.toBe(base[i].shared!.loss); // the adapter changed the model
+      expect(r.adapted!.loss).not.toBe(r.shared!.loss); // and test-time adaptation changed the adapter
     }
-    console.log('held-out loss before → after:', base.map((r, i) => `${r.task} ${r.loss!.toFixed(3)} → ${after[i].loss!.toFixed(3)}`).join(', '));
+    console.log('held-out loss before → after → adapted:', base.map((r, i) =>
+      `${r.task} ${r.shared!.loss!.toFixed(3)} → ${after[i].shared!.loss!.toFixed(3)} → ${after[i].adapted!.loss!.toFixed(3)}`).join(', '));
+  });
+
+  it('reports a task without held-out examples as such and still evaluates the others', async () => {
+    const small = { name: 'tiny', examples: tasks[0].examples.slice(0, 10) };
+    const out = await engine.evaluate({ runId: 'straight', settings, tasks: [tasks[0], small], accuracy: false, adapt: false });
+    expect(out[1]).toMatchObject({ task: 'tiny', split: 'none', shared: null });
+    expect(out[1].note).toMatch(/none is held out/);
+    expect(out[0].split).toBe('held-out');
+    expect(out[0].shared!.loss).toBeGreaterThan(0);
   });
 
   it('generates with and without the adapter, streaming text', async () => {
@@ -105,6 +117,12 @@ describe('engine', () => {
     const tuned = await engine.generate({ ...spec, runId: 'straight' }, 102);
     expect(tuned.tokens).toBeGreaterThan(0);
     expect(tuned.text.length).toBeGreaterThan(0);
+    // Adapted to a trained task and to one the run never saw: the adapter copy is adapted, the run's is untouched.
+    const adapted = await engine.generate({ ...spec, runId: 'straight', adaptTo: tasks[1] }, 103);
+    const unseen = await engine.generate({ ...spec, runId: 'straight', adaptTo: demo('feelings') }, 104);
+    expect(adapted.tokens).toBeGreaterThan(0);
+    expect(unseen.tokens).toBeGreaterThan(0);
+    expect((await engine.generate({ ...spec, runId: 'straight' }, 105)).text).toBe(tuned.text);
   });
 
   it('exports a run: a PEFT zip with the report, a GGUF adapter on its own and in a zip', async () => {
@@ -127,7 +145,7 @@ describe('engine', () => {
   });
 
   it('refuses with a clear message: unknown run, busy run, no model', async () => {
-    await expect(engine.evaluate({ runId: 'nope', settings, tasks, accuracy: false })).rejects.toThrow(/no checkpoint/);
+    await expect(engine.evaluate({ runId: 'nope', settings, tasks, accuracy: false, adapt: false })).rejects.toThrow(/no checkpoint/);
     const run = engine.train({ runId: 'busy', settings: { ...settings, iterations: 3 }, tasks, resume: false });
     await expect(engine.train({ runId: 'busy', settings, tasks, resume: false })).rejects.toThrow(/already training/);
     await expect(engine.loadModel({ kind: 'files', files: [] }, 'keep')).rejects.toThrow(/stop it/);
@@ -163,7 +181,7 @@ describe('engine on a device that is lost mid-run', () => {
     await expect(run).rejects.toMatchObject({ name: 'DeviceLostError' });
     const kept = stores.get('lost');
     expect(kept).toBeDefined(); // checkpoints every 2 iterations: the one at 2 survives the loss
-    await expect(lost.evaluate({ runId: 'lost', settings, tasks, accuracy: false })).rejects.toThrow(/No model is loaded/);
+    await expect(lost.evaluate({ runId: 'lost', settings, tasks, accuracy: false, adapt: false })).rejects.toThrow(/No model is loaded/);
 
     ctx = await GpuContext.create();
     try {

@@ -234,7 +234,7 @@ describe(`generation with an adapter through the KV cache (seed ${seed})`, () =>
 
     // The app's playground request with sampling fields: the same tokens, streamed as text.
     let streamed = '';
-    const out = await generateText(ctx, model, tok, { adapter, task: 1 },
+    const out = await generateText(ctx, model, tok, { adapter, task: 1, params: adapter.params },
       { runId: 'run', task: 1, prompt: 'Once upon a time', maxNewTokens: 24, temperature: 0.8, topP: 0.95, seed: 7 },
       (text) => { streamed = text; });
     const eos = a.stoppedBy === 'eos' ? 1 : 0;

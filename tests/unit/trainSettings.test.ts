@@ -11,10 +11,11 @@ import {
 } from '../../src/train/settings';
 
 describe('training settings', () => {
-  it('has the design defaults and a one-line explanation for every setting', () => {
+  it('has the study\'s defaults (docs/TRAINING.md) and a one-line explanation for every setting', () => {
     const s = resolveSettings('meta-lora');
-    expect([s.tasksPerIteration, s.supportSize, s.querySize, s.innerSteps, s.lr, s.rank, s.loraAlpha, s.dropout])
-      .toEqual([4, 4, 4, 2, 2e-4, 8, 16, 0]);
+    expect([s.tasksPerIteration, s.supportSize, s.querySize, s.innerSteps, s.innerLr, s.lr, s.rank, s.loraAlpha, s.dropout])
+      .toEqual([4, 4, 4, 2, 0.003, 2e-3, 8, 16, 0]);
+    expect([s.answerStop, s.normalizeAnswers, s.adaptExamples]).toEqual(['reference', true, 0]);
     expect(s.targets).toEqual(['q', 'k', 'v', 'o']);
     expect(Object.keys(SETTING_INFO).sort()).toEqual(Object.keys(DEFAULT_SETTINGS).sort());
     for (const info of Object.values(SETTING_INFO)) {
@@ -57,6 +58,9 @@ describe('training settings', () => {
     expect(presetSettings('paper-100', 'lora').examplesPerTask).toBe(100);
     const demo = presetSettings('demo', 'mtl-lora', { seed: 9 });
     expect([demo.method, demo.seed, demo.iterations < 100]).toEqual(['mtl-lora', 9, true]);
+    // The outer rate follows the iteration budget: more iterations, a lower rate (docs/TRAINING.md).
+    expect([demo.lr, paper.lr]).toEqual([5e-3, 1e-3]);
+    expect(presetSettings('demo', 'lora', { lr: 1e-3 }).lr).toBe(1e-3);
     expect(() => presetSettings('huge', 'lora')).toThrow(/unknown preset "huge"/);
   });
 });

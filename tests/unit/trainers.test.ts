@@ -30,7 +30,7 @@ import { packBatch } from '../../src/train/batch';
 import { MetaEpisodeSampler, MixedBatchSampler } from '../../src/train/episodes';
 import { Rng } from '../../src/train/rng';
 import { createAdapterFor } from '../../src/train/run';
-import { type TrainMethod, resolveSettings } from '../../src/train/settings';
+import { DEFAULT_SETTINGS, type TrainMethod, resolveSettings } from '../../src/train/settings';
 import { createGrads, trainStep } from '../../src/train/step';
 import { type TrainerEnv, paramLike } from '../../src/train/trainers/common';
 import { createLoraTrainer } from '../../src/train/trainers/lora';
@@ -80,15 +80,17 @@ function momentError(got: readonly Float32Array[], want: readonly Float64Array[]
 }
 
 describe(`MeTA-LoRA iteration vs float64 reference (seed ${seed})`, () => {
-  for (const method of ['meta-lora', 'meta-lora-no-sta'] as TrainMethod[]) {
-    it(`${method}: losses, clip, AdamW moments and parameters after one iteration`, async () => {
+  // The rates of the first row make every part of the update large; the second is the shipped defaults'.
+  const RATES = [{ innerLr: 0.1, lr: 0.01 }, { innerLr: DEFAULT_SETTINGS.innerLr, lr: DEFAULT_SETTINGS.lr }];
+  for (const method of ['meta-lora', 'meta-lora-no-sta'] as TrainMethod[]) for (const rates of RATES) {
+    it(`${method} at innerLr ${rates.innerLr}, lr ${rates.lr}: losses, clip, AdamW moments and parameters after one iteration`, async () => {
       const ctx = await gpu();
       const random = rng(seed + (method === 'meta-lora' ? 1 : 2));
       const m = tinyTrainModel(ctx, random);
       const tasks = ['a', 'b', 'c'].map((name) => randomTask(name, 6, m.cfg.vocabSize, random));
       const s = resolveSettings(method, {
         seed, rank: 2, loraAlpha: 4, dropout: 0.1, targets: ['q', 'v'], examplesPerTask: 6, tasksPerIteration: 2,
-        supportSize: 2, querySize: 2, innerSteps: 2, innerLr: 0.1, lr: 0.01, gradClip: 0.02, weightDecay: 0.01,
+        supportSize: 2, querySize: 2, innerSteps: 2, ...rates, gradClip: 0.02, weightDecay: 0.01,
       });
       const adapter = createAdapterFor(ctx, m.cfg, s, tasks.length);
       // Mid-run state: A at init, B random (else dA = 0), moments from earlier steps; the update is step 5.

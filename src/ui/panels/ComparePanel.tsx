@@ -5,6 +5,8 @@ import { useDeferredValue, useMemo, useState } from 'react';
 import { MEAN_TASK } from '../../train/metrics';
 import { LineChartCard } from '../parts/LineChartCard';
 import { chartRows, type Line } from '../parts/series';
+import { groupByMethod } from '../parts/methodGroups';
+import { formatStat } from '../../study/report';
 import { useRuns } from '../stores/runs';
 import { METHOD_TEXT } from './MethodPanel';
 
@@ -48,7 +50,7 @@ export function ComparePanel() {
           </div>
           <table className="table">
             <thead><tr><th scope="col">Run</th><th scope="col">Method</th><th scope="col">Iterations</th><th scope="col">Final held-out loss</th>
-              <th scope="col">Mean exact match</th><th scope="col">Mean choice accuracy</th></tr></thead>
+              <th scope="col">Mean answer accuracy</th><th scope="col">After test-time adaptation</th></tr></thead>
             <tbody>
               {chosen.map((r) => {
                 const held = r.metrics.filter((m) => m.task === MEAN_TASK && m.eval_loss !== undefined).at(-1)?.eval_loss;
@@ -57,11 +59,24 @@ export function ComparePanel() {
                   <tr key={r.id}>
                     <th scope="row">{r.name}</th><td>{METHOD_TEXT[r.settings.method].name}</td><td>{r.iteration}</td>
                     <td>{typeof held === 'number' ? held.toFixed(4) : '–'}</td>
-                    <td>{ev ? `${(100 * (mean(ev.map((e) => e.exact_match)) ?? 0)).toFixed(1)} %` : 'not evaluated'}</td>
-                    <td>{ev && ev.some((e) => e.choice_accuracy !== null) ? `${(100 * (mean(ev.map((e) => e.choice_accuracy)) ?? 0)).toFixed(1)} %` : '–'}</td>
+                    <td>{ev ? `${(100 * (mean(ev.map((e) => e.shared?.answer_accuracy)) ?? 0)).toFixed(1)} %` : 'not evaluated'}</td>
+                    <td>{ev && ev.some((e) => e.adapted) ? `${(100 * (mean(ev.map((e) => e.adapted?.answer_accuracy)) ?? 0)).toFixed(1)} %` : '–'}</td>
                   </tr>
                 );
               })}
+            </tbody>
+          </table>
+          <h3>By method (mean ± sd over runs, e.g. seeds)</h3>
+          <table className="table" data-testid="compare-methods">
+            <thead><tr><th scope="col">Method</th><th scope="col">Runs</th><th scope="col">Final held-out loss</th>
+              <th scope="col">Answer accuracy (%)</th><th scope="col">After test-time adaptation (%)</th></tr></thead>
+            <tbody>
+              {groupByMethod(chosen).map((g) => (
+                <tr key={g.method}>
+                  <th scope="row">{METHOD_TEXT[g.method].name}</th><td>{g.runs} (seeds {g.seeds.join(', ')})</td>
+                  <td>{formatStat(g.heldOut, false)}</td><td>{formatStat(g.answers, true)}</td><td>{formatStat(g.adaptedAnswers, true)}</td>
+                </tr>
+              ))}
             </tbody>
           </table>
         </>

@@ -1,35 +1,56 @@
 // Step 5, evaluation: the held-out set of each task (split by the run's seed, never trained on), scored by the
-// base model and by the run's adapter: loss, exact match after greedy decoding, and choice accuracy for tasks
-// with answer choices.
+// base model, by the run's adapter as it is, and after test-time adaptation (the run's inner steps on k
+// training examples of the task): loss (with and without the EOS target), answer accuracy (the greedy answer
+// cut where the reference ends, normalised), strict exact match, and choice accuracy for multiple-choice tasks.
 
-import type { TaskEvaluation } from '../../train/evaluate';
+import type { Scores, TaskResult } from '../../train/evaluateTasks';
 import { ErrorBox } from '../parts/common';
 import { isActive, useRuns } from '../stores/runs';
 
 const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(100 * v).toFixed(1)} %` : '–');
 const num = (v: number | null | undefined) => (typeof v === 'number' ? v.toFixed(4) : '–');
 
-function delta(before: number | null | undefined, after: number | null | undefined, lowerIsBetter: boolean) {
+function mark(before: number | null | undefined, after: number | null | undefined, lowerIsBetter: boolean) {
   if (typeof before !== 'number' || typeof after !== 'number') return null;
   const better = lowerIsBetter ? after < before : after > before;
   return <span className={better ? 'ok' : after === before ? 'muted' : 'bad'}>{better ? '▲' : after === before ? '=' : '▼'}</span>;
 }
 
-export function EvalTable({ base, trained }: { base?: TaskEvaluation[]; trained?: TaskEvaluation[] }) {
-  const rows = (trained ?? base ?? []).map((r, i) => ({ task: r.task, kind: r.kind, n: r.examples, b: base?.[i], t: trained?.[i] }));
+type Metric = 'loss' | 'loss_no_eos' | 'answer_accuracy' | 'exact_match' | 'choice_accuracy';
+
+/** "base → adapter → adapted" for one metric, each later value marked against the base. */
+function Cell({ m, b, t, a }: { m: Metric; b?: Scores | null; t?: Scores | null; a?: Scores | null }) {
+  const lower = m === 'loss' || m === 'loss_no_eos';
+  const f = lower ? num : pct;
+  return (
+    <td data-metric={m} data-base={b?.[m] ?? ''} data-adapter={t?.[m] ?? ''} data-adapted={a?.[m] ?? ''}>
+      {f(b?.[m])} → {f(t?.[m])} {mark(b?.[m], t?.[m], lower)}
+      {a && <> → {f(a[m])} {mark(b?.[m], a[m], lower)}</>}
+    </td>
+  );
+}
+
+export function EvalTable({ base, trained }: { base?: TaskResult[]; trained?: TaskResult[] }) {
+  const rows = (trained ?? base ?? []).map((r, i) => ({ r, b: base?.[i]?.shared, t: trained?.[i]?.shared, a: trained?.[i]?.adapted }));
+  const adapted = rows.some((x) => x.a);
   return (
     <table className="table" data-testid="eval-table">
+      <caption className="muted">base → adapter{adapted ? ' → adapted to the task (test-time adaptation)' : ''}</caption>
       <thead>
-        <tr><th scope="col">Task</th><th scope="col">Held-out</th><th scope="col">Loss before → after</th>
-          <th scope="col">Exact match before → after</th><th scope="col">Choice accuracy before → after</th></tr>
+        <tr><th scope="col">Task</th><th scope="col">Held-out</th><th scope="col">Loss</th><th scope="col">Loss without EOS</th>
+          <th scope="col">Answer accuracy</th><th scope="col">Exact match</th><th scope="col">Choice accuracy</th></tr>
       </thead>
       <tbody>
-        {rows.map((r) => (
-          <tr key={r.task}>
-            <th scope="row">{r.task}</th><td>{r.n}</td>
-            <td>{num(r.b?.loss)} → {num(r.t?.loss)} {delta(r.b?.loss, r.t?.loss, true)}</td>
-            <td>{pct(r.b?.exact_match)} → {pct(r.t?.exact_match)} {delta(r.b?.exact_match, r.t?.exact_match, false)}</td>
-            <td>{r.kind === 'multiple-choice' ? <>{pct(r.b?.choice_accuracy)} → {pct(r.t?.choice_accuracy)} {delta(r.b?.choice_accuracy, r.t?.choice_accuracy, false)}</> : 'n/a'}</td>
+        {rows.map(({ r, b, t, a }) => (
+          <tr key={r.task} data-task={r.task}>
+            <th scope="row">{r.task}</th>
+            {r.split === 'none' ? <td colSpan={6} className="warn">not evaluated: {r.note}</td> : (
+              <>
+                <td>{r.examples}</td>
+                {(['loss', 'loss_no_eos', 'answer_accuracy', 'exact_match'] as const).map((m) => <Cell key={m} m={m} b={b} t={t} a={a} />)}
+                {r.kind === 'multiple-choice' ? <Cell m="choice_accuracy" b={b} t={t} a={a} /> : <td>n/a</td>}
+              </>
+            )}
           </tr>
         ))}
       </tbody>
@@ -45,7 +66,7 @@ export function EvaluatePanel() {
   return (
     <section className="card" aria-labelledby="eval-h">
       <h2 id="eval-h">5 · Evaluate</h2>
-      <p>{run.name}: held-out examples per task, before training (the base model) and after (with the adapter).</p>
+      <p>{run.name}: held-out examples per task, before training (the base model), with the adapter as trained, and with the adapter adapted to each task on {run.settings.adaptExamples || run.settings.supportSize} of its training examples ({run.settings.innerSteps} SGD steps at {run.settings.innerLr}). Answer accuracy: the greedy answer, cut where the reference ends, compared case- and punctuation-insensitively.</p>
       <button type="button" disabled={!!working || isActive(run) || run.iteration === 0} onClick={() => void evaluate(run.id)} data-testid="evaluate-run">
         {working ? 'Evaluating…' : run.evals.trained ? 'Evaluate again' : 'Evaluate'}
       </button>

@@ -3,6 +3,7 @@
 // one-line explanation the CLI's help shows too.
 
 import { ALL_TARGETS, type TargetModule } from '../../adapters/types';
+import { ANSWER_STOPS } from '../../train/answers';
 import { PRESETS } from '../../train/presets';
 import { DEFAULT_SETTINGS, SETTING_INFO, TRAIN_METHODS, type SettingKey, type TrainMethod, type TrainSettings } from '../../train/settings';
 import { ErrorBox } from '../parts/common';
@@ -15,6 +16,9 @@ export const METHOD_TEXT: Record<TrainMethod, { name: string; line: string }> = 
   'mtl-lora': { name: 'MTL-LoRA', line: 'A shared A, a task-specific r×r transform per task, and several up-projections mixed per task.' },
 };
 
+/** Settings chosen from a list. */
+const CHOICES = { schedule: ['cosine', 'constant'], mtlWInit: ['kaiming', 'uniform'], answerStop: ANSWER_STOPS } as const;
+
 /** Settings not edited as plain fields (method and targets have their own controls). */
 const SPECIAL: readonly SettingKey[] = ['method', 'targets'];
 
@@ -25,8 +29,13 @@ function Field({ k, s, update }: { k: SettingKey; s: TrainSettings; update: (p: 
   let input;
   if (typeof value === 'boolean') {
     input = <input id={id} type="checkbox" checked={value} onChange={(e) => update({ [k]: e.target.checked })} />;
-  } else if (k === 'schedule' || k === 'mtlWInit') {
-    const options = k === 'schedule' ? ['cosine', 'constant'] : ['kaiming', 'uniform'];
+  } else if (k === 'stopStrings') {
+    input = (
+      <input id={id} type="text" defaultValue={s.stopStrings.join(',')} key={s.stopStrings.join(',')} data-testid={id} placeholder="e.g. ###"
+        onBlur={(e) => update({ stopStrings: e.target.value.split(',').filter((t) => t !== '') })} />
+    );
+  } else if (k in CHOICES) {
+    const options = CHOICES[k as keyof typeof CHOICES];
     input = (
       <select id={id} value={String(value)} onChange={(e) => update({ [k]: e.target.value } as Partial<TrainSettings>)}>
         {options.map((o) => <option key={o}>{o}</option>)}

@@ -58,7 +58,8 @@ function LineChartCardImpl({ title, rows: latest, lines, testId, yLabel, log, st
     ? `${title} at iteration ${last.iteration}: ${lines.map((l) => `${l.label} ${fmt(last[l.key] ?? '–')}`).join(', ')}`
     : `${title}: no points yet`;
   return (
-    <figure className="chart" ref={box} data-testid={testId} data-points={rows.length} aria-label={summary}>
+    <figure className="chart" ref={box} data-testid={testId} data-points={rows.length} aria-label={summary}
+      data-first={JSON.stringify(rows[0] ?? null)} data-last={JSON.stringify(last ?? null)}>
       <figcaption>{title}</figcaption>
       {rows.length === 0 && <p className="muted overlay">No points yet.</p>}
       {width > 0 ? (

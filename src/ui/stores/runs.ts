@@ -4,7 +4,7 @@
 // from its last checkpoint (which the worker keeps in IndexedDB too).
 
 import { create } from 'zustand';
-import type { TaskEvaluation } from '../../train/evaluate';
+import type { TaskResult } from '../../train/evaluateTasks';
 import type { MetricsRecord } from '../../train/metrics';
 import type { TrainSettings } from '../../train/settings';
 import { splitTask } from '../../train/tasks';
@@ -28,8 +28,8 @@ export interface RunRecord {
   iteration: number;
   metrics: MetricsRecord[];
   error: string | null;
-  /** Held-out evaluation of the base model and of the trained adapter. */
-  evals: { base?: TaskEvaluation[]; trained?: TaskEvaluation[] };
+  /** Held-out evaluation of the base model and of the trained adapter (as it is and after test-time adaptation). */
+  evals: { base?: TaskResult[]; trained?: TaskResult[] };
   /** Peak GPU bytes in use seen during training. */
   gpuBytes: number;
 }
@@ -60,6 +60,9 @@ const ACTIVE: readonly RunStatus[] = ['starting', 'running', 'paused'];
 const tasksKey = (id: string) => `run-tasks/${id}`;
 
 export const isActive = (r: RunRecord) => ACTIVE.includes(r.status);
+
+/** The tasks (examples) run `id` trained on, as stored with it. */
+export const loadRunTasks = (id: string) => loadValue<TaskInput[]>(tasksKey(id));
 
 export const useRuns = create<RunsState>((set, get) => {
   const patch = (id: string, change: Partial<RunRecord> | ((r: RunRecord) => Partial<RunRecord>)) => {
@@ -188,7 +191,7 @@ export const useRuns = create<RunsState>((set, get) => {
       if (!run || !tasks) return;
       setBusy(id, 'evaluating');
       try {
-        const spec = { settings: run.settings, tasks, accuracy: true };
+        const spec = { settings: run.settings, tasks, accuracy: true, adapt: true };
         const base = run.evals.base ?? await getEngine().request('evaluate', { spec: { ...spec, runId: null } });
         patch(id, (r) => ({ evals: { ...r.evals, base } }));
         const trained = await getEngine().request('evaluate', { spec: { ...spec, runId: id } });
@@ -222,7 +225,12 @@ export const useRuns = create<RunsState>((set, get) => {
       const saved = await loadValue<RunRecord[]>('runs');
       if (!saved) return;
       // Nothing trains in a fresh worker: a run that was active when the page went away is interrupted.
-      const runs = saved.map((r) => (ACTIVE.includes(r.status) ? { ...r, status: 'interrupted' as const } : r));
+      const runs = saved.map((r) => ({
+        ...r,
+        status: ACTIVE.includes(r.status) ? 'interrupted' as const : r.status,
+        // Evaluations stored before they had a shared/adapted split are dropped: evaluate again.
+        evals: (r.evals.trained ?? r.evals.base ?? []).every((e) => 'shared' in e) ? r.evals : {},
+      }));
       set({ runs, selected: runs.at(-1)?.id ?? null });
     },
   };
