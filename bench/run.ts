@@ -1,6 +1,7 @@
 // `npm run bench -- NAME...`: runs the named benchmarks on the current adapter (all when none is named).
 
 import { GpuContext } from '../src/gpu/context';
+import { benchEval } from './eval';
 import { benchKernels } from './kernels';
 import { benchMatmul } from './matmul';
 import { benchTrain } from './train';
@@ -9,6 +10,7 @@ const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
   matmul: benchMatmul,
   kernels: benchKernels,
   train: benchTrain,
+  eval: benchEval,
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -17,7 +17,7 @@ import { copyRows } from '../ops/copyRows';
 import { embedding } from '../ops/embedding';
 import { linear } from '../ops/linear';
 import { rmsnorm } from '../ops/rmsnorm';
-import { type StepEnv, blockForward, releaseActivations } from '../train/block';
+import { type StepEnv, forwardInference } from '../train/block';
 import type { TrainModel } from '../train/step';
 import { adapterFromData, readAdapterDir, taskIndex } from './adapterDir';
 import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
@@ -39,13 +39,7 @@ export function adapterForwardLogits(ctx: GpuContext, model: TrainModel, adapter
   const env: StepEnv = {
     ctx, weights: w, cfg, adapter, run, T, pos, lengths, attn: { B: 1, S: T, H: cfg.nHeads, KV: cfg.nKvHeads, hd: cfg.headDim },
   };
-  let x = embedding(ctx, w.embed, ids, T);
-  for (let l = 0; l < cfg.nLayers; l++) {
-    const f = blockForward(env, l, x);
-    releaseActivations(f.acts);
-    x.release();
-    x = f.out;
-  }
+  const x = forwardInference(env, embedding(ctx, w.embed, ids, T));
   const rows = lastOnly ? 1 : T;
   const last = lastOnly ? copyRows(ctx, x, ctx.tensor([1, cfg.dim]), { rows: 1, width: cfg.dim, srcRow: T - 1 }) : x;
   const n = rmsnorm(ctx, last, w.outNorm, { T: rows, D: cfg.dim, eps: cfg.normEps });

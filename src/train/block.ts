@@ -148,3 +148,14 @@ export function blockBackward(env: StepEnv, l: number, x: Tensor<'f32'>, a: Bloc
   rmsnormBackward(ctx, dn1, x, layer.attnNorm, a.n1.rrms, norm, { accumulate: true }, dx);
   [dq, dk, dv, dn1, ...blockTensors(a)].forEach((t) => t.release());
 }
+
+/** Every block's forward keeping nothing (inference): returns the last block's output; `x` is released. */
+export function forwardInference(env: StepEnv, x: Tensor<'f32'>): Tensor<'f32'> {
+  for (let l = 0; l < env.cfg.nLayers; l++) {
+    const f = blockForward(env, l, x);
+    releaseActivations(f.acts);
+    x.release();
+    x = f.out;
+  }
+  return x;
+}

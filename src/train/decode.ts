@@ -16,7 +16,7 @@ import { copyRows } from '../ops/copyRows';
 import { embedding } from '../ops/embedding';
 import { linear } from '../ops/linear';
 import { rmsnorm } from '../ops/rmsnorm';
-import { type StepEnv, blockForward, releaseActivations } from './block';
+import { type StepEnv, forwardInference } from './block';
 import type { TrainModel } from './step';
 
 export interface GreedyOptions {
@@ -50,13 +50,7 @@ async function argmaxAt(ctx: GpuContext, model: TrainModel, adapter: Adapter, ru
   const env: StepEnv = {
     ctx, weights: w, cfg, adapter, run, T, pos, lengths, attn: { B, S, H: cfg.nHeads, KV: cfg.nKvHeads, hd: cfg.headDim },
   };
-  let x = embedding(ctx, w.embed, ids, T);
-  for (let l = 0; l < cfg.nLayers; l++) {
-    const f = blockForward(env, l, x);
-    releaseActivations(f.acts);
-    x.release();
-    x = f.out;
-  }
+  const x = forwardInference(env, embedding(ctx, w.embed, ids, T));
   const rowsWanted = at.reduce((n, p) => n + p.length, 0);
   const picked = ctx.tensor([rowsWanted, cfg.dim]);
   let r = 0;

@@ -1,0 +1,101 @@
+// `npm run bench -- eval`: evaluation of the quick-demo held-out sets (stories260K, the four story tasks) with
+// a LoRA adapter trained here by the demo preset, two ways in the same run:
+//   baseline   what evaluation did before: greedy decoding one forward pass per new token (8 prompts a pass),
+//              choice accuracy one pass per example, the loss in its own passes;
+//   current    src/train/evaluate.ts: the reference verified as a draft (one pass yields every greedy token up
+//              to one past the first mismatch), choices of many examples in one pass, both losses from one pass.
+// Both must give the same loss, exact match and choice accuracy; the ratio of wall times and the count of
+// GPU→host readbacks (a machine-independent count of passes) are printed and saved.
+
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Adapter } from '../src/adapters/types';
+import type { GpuContext } from '../src/gpu/context';
+import type { Tokenizer } from '../src/io/tokenizer';
+import { loadModel } from '../src/model/load';
+import { openModelPath } from '../src/model/openPath';
+import { releaseWeights } from '../src/model/weights';
+import { greedyDecode } from '../src/train/decode';
+import { type EvalExample, evalLossOf, evaluateTask, parseEvalTask, tokenLosses } from '../src/train/evaluate';
+import { presetSettings } from '../src/train/presets';
+import { prepareTasks, runTraining } from '../src/train/run';
+import type { TrainModel } from '../src/train/step';
+import { splitTask, tokenizeExample } from '../src/train/tasks';
+import { saveResults, table } from './harness';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SHARED = process.env.SHARED_DIR ?? join(ROOT, '..', 'shared');
+const TASKS = ['colors', 'animals', 'feelings', 'routine'];
+
+/** The evaluation as it was: one pass per new token, one per example's choices, the loss on its own. */
+async function baseline(ctx: GpuContext, model: TrainModel, adapter: Adapter, tok: Tokenizer, examples: EvalExample[],
+  o: { maxSeqLen: number }) {
+  const run = { task: 0, dropoutSeed: 0, params: adapter.params };
+  const loss = await evalLossOf(ctx, model, adapter, run, examples.map((e) => tokenizeExample(tok, e, { maxLength: o.maxSeqLen, eos: true })));
+  let exact = 0;
+  for (let i = 0; i < examples.length; i += 8) {
+    const chunk = examples.slice(i, i + 8);
+    const refs = chunk.map((e) => tokenizeExample(tok, e, { maxLength: o.maxSeqLen, eos: false }));
+    const outs = await greedyDecode(ctx, model, adapter, run, refs.map((r) => r.prompt),
+      { maxNewTokens: Math.max(...refs.map((r) => r.completion.length)) + 2, eosId: tok.eosId });
+    outs.forEach((ids, k) => { if (tok.decode(ids).trim() === chunk[k].completion.trim()) exact++; });
+  }
+  let correct = 0;
+  if (examples.every((e) => e.choices)) {
+    for (const ex of examples) {
+      const nll = (await tokenLosses(ctx, model, adapter, run, ex.choices!.map((c) =>
+        tokenizeExample(tok, { prompt: ex.prompt, completion: c }, { maxLength: o.maxSeqLen, eos: false })))).map((r) => r.reduce((a, v) => a + v, 0));
+      const best = nll.reduce((b, v, i) => (v < nll[b] ? i : b), 0);
+      if (ex.choices![best].trim() === ex.completion.trim()) correct++;
+    }
+  }
+  return { loss, exact_match: exact / examples.length, choice_accuracy: examples.every((e) => e.choices) ? correct / examples.length : null };
+}
+
+export async function benchEval(ctx: GpuContext): Promise<void> {
+  const files = await openModelPath(join(SHARED, 'models/stories260K/stories260K.bin'), { tokenizer: join(SHARED, 'models/stories260K/tok512.bin') });
+  const loaded = await loadModel(ctx, files);
+  const tok = loaded.tokenizer!;
+  const model = { weights: loaded.weights, config: loaded.config };
+  const tasks = TASKS.map((n) => parseEvalTask(n, readFileSync(join(ROOT, `public/demo/stories/${n}.jsonl`), 'utf8')));
+  const s = presetSettings('demo', 'lora', { evalEvery: 0, checkpointEvery: 0 });
+  console.log('training the demo preset (lora) for an adapter to evaluate…');
+  const { adapter } = await runTraining({ ctx, model, tasks: prepareTasks(tok, tasks, s), settings: s });
+  let reads = 0;
+  // Every readback (ctx.read included) goes through readBytes.
+  const readBytes = ctx.readBytes.bind(ctx);
+  ctx.readBytes = ((b, n) => { reads++; return readBytes(b, n); }) as typeof ctx.readBytes;
+  const rows = [];
+  const totals = { baseline: 0, current: 0 };
+  for (const task of tasks) {
+    const held = splitTask(task, { poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask, seed: s.seed }).eval;
+    const measure = async <T>(f: () => Promise<T>) => {
+      reads = 0;
+      const t0 = performance.now();
+      const value = await f();
+      return { value, seconds: (performance.now() - t0) / 1000, reads };
+    };
+    await baseline(ctx, model, adapter, tok, held.slice(0, 2), s); // warm-up: pipelines compiled before timing
+    const old = await measure(() => baseline(ctx, model, adapter, tok, held, s));
+    const now = await measure(() => evaluateTask(ctx, model, adapter, tok, { task: 0, dropoutSeed: 0, params: adapter.params }, task.name, held,
+      { maxSeqLen: s.maxSeqLen, appendEos: true, accuracy: true }));
+    const same = Math.abs(old.value.loss! - now.value.loss!) < 1e-5 * old.value.loss! && old.value.exact_match === now.value.exact_match &&
+      old.value.choice_accuracy === now.value.choice_accuracy;
+    if (!same) throw new Error(`${task.name}: the evaluations disagree: ${JSON.stringify(old.value)} vs ${JSON.stringify(now.value)}`);
+    totals.baseline += old.seconds;
+    totals.current += now.seconds;
+    rows.push({
+      task: task.name, examples: held.length, 'baseline s': old.seconds.toFixed(2), 'current s': now.seconds.toFixed(2),
+      speedup: (old.seconds / now.seconds).toFixed(1), 'baseline readbacks': old.reads, 'current readbacks': now.reads,
+      'answer accuracy': now.value.answer_accuracy!.toFixed(2),
+    });
+  }
+  ctx.readBytes = readBytes;
+  console.log(table(rows));
+  console.log(`all four held-out sets: ${totals.baseline.toFixed(1)} s → ${totals.current.toFixed(1)} s (${(totals.baseline / totals.current).toFixed(1)}×), same numbers`);
+  console.log(`saved ${saveResults(ctx, 'eval', { rows, totals })}`);
+  adapter.release();
+  releaseWeights(loaded.weights);
+  if (files.kind === 'llama2c') await Promise.all([files.file, files.tokenizer].map((x) => x?.close?.()));
+}
