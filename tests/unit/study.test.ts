@@ -1,0 +1,80 @@
+// The study: its grid and statistics on known inputs, and `cli study` as a user runs it (subprocess, Dawn, the
+// real stories260K): every run trained and evaluated, the reports written, and a second invocation that skips
+// the finished runs and trains only what is new.
+
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { combinations, parseGrid, studyRuns } from '../../src/study/grid';
+import { formatStat } from '../../src/study/report';
+import { type RunResult, curveOf, stat, summarize } from '../../src/study/summary';
+import { sharedPath } from '../helpers/shared';
+
+const run = promisify(execFile);
+const cli = (...args: string[]) =>
+  run('npx', ['tsx', '--import', './src/cli/register-wgsl.mjs', 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+const BIN = sharedPath('models/stories260K/stories260K.bin');
+const out = mkdtempSync(join(tmpdir(), 'study-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('study grid and statistics', () => {
+  it('expands methods × grid × examples × seeds with stable ids', () => {
+    const axes = parseGrid(['lr=1e-3,3e-3 inner-lr=0.01']);
+    expect(combinations(axes).map((c) => c.setting)).toEqual(['lr=1e-3 innerLr=0.01', 'lr=3e-3 innerLr=0.01']);
+    expect(combinations(axes)[1].overrides).toEqual({ lr: 3e-3, innerLr: 0.01 });
+    const runs = studyRuns({ methods: ['lora', 'meta-lora'], axes, examples: [16, 50], seeds: 2, firstSeed: 5 });
+    expect(runs).toHaveLength(2 * 2 * 2 * 2);
+    expect(new Set(runs.map((r) => r.id)).size).toBe(runs.length);
+    expect(runs[0]).toMatchObject({ id: 'lora_lr=1e-3_innerLr=0.01_n16_s5', seed: 5, examplesPerTask: 16 });
+    expect(() => parseGrid(['seed=1,2'])).toThrow(/--seeds/);
+    expect(() => parseGrid(['nope=1'])).toThrow(/unknown setting/);
+  });
+
+  it('mean ± sample sd over seeds, tasks averaged first', () => {
+    expect(stat([1, 2, 3])).toEqual({ mean: 2, sd: 1, n: 3 });
+    expect(formatStat(stat([0.5, 0.7]), true)).toBe('60 ± 14');
+    const task = (name: string, loss: number) => ({
+      task: name, kind: 'generation' as const, examples: 4, split: 'held-out' as const, adapted: null,
+      shared: { loss, loss_no_eos: loss, exact_match: 0, starts_with: 0, answer_accuracy: 0, choice_accuracy: null },
+    });
+    const result = (seed: number, a: number, b: number): RunResult => ({
+      id: `x${seed}`, method: 'lora', seed, examplesPerTask: 16, setting: 'defaults', overrides: {}, settings: {} as never, seconds: 1,
+      curve: curveOf([{ iteration: 10, task: 'mean', support_loss: null, query_loss: null, lr: 0, tokens_per_s: 0, eval_loss: a + b }]),
+      tasks: [task('a', a), task('b', b)],
+    });
+    const [g] = summarize([result(0, 1, 3), result(1, 3, 5)], []);
+    expect(g.scores.shared.loss.a).toEqual({ mean: 2, sd: Math.SQRT2, n: 2 });
+    expect(g.scores.shared.loss.mean).toEqual({ mean: 3, sd: Math.SQRT2, n: 2 }); // per seed (2, 4)
+    expect(g.curve).toEqual([{ iteration: 10, mean: { mean: 6, sd: 2 * Math.SQRT2, n: 2 } }]);
+  });
+});
+
+describe('cli study on stories260K', () => {
+  const args = (seeds: string) => ['study', BIN, '--task', 'colors=public/demo/stories/colors.jsonl', '--methods', 'lora',
+    '--seeds', seeds, '--preset', 'demo', '--iterations', '4', '--eval-every', '2', '--eval-examples-per-task', '4', '--out', out];
+
+  it('trains and evaluates every run, writes the reports, and a rerun trains only the new seeds', async () => {
+    const first = await cli(...args('1'));
+    expect(first.stderr).toMatch(/\[1\/1\] lora_n16_s0 {2}training lora/);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(results.runs).toHaveLength(1);
+    const [r] = results.runs;
+    expect(r.curve.map((p: { iteration: number }) => p.iteration)).toEqual([2, 4]);
+    expect(r.tasks[0]).toMatchObject({ task: 'colors', split: 'held-out', examples: 4 });
+    expect(r.tasks[0].adapted.loss).toBeGreaterThan(0);
+    for (const f of ['results.md', 'curves-n16.svg', 'final-n16.svg', 'adapted-n16.svg', 'base/n16_s0.json']) expect(existsSync(join(out, f))).toBe(true);
+    expect(readFileSync(join(out, 'results.md'), 'utf8')).toMatch(/\| base model \| 1 \| \d+\.\d{3} \| \d+\.\d{3} \|\n\| lora \| 1 \|/);
+    expect(readFileSync(join(out, 'curves-n16.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>$/);
+
+    const second = await cli(...args('2'));
+    expect(second.stderr).toMatch(/\[1\/2\] lora_n16_s0 {2}done earlier/);
+    expect(second.stderr).toMatch(/\[2\/2\] lora_n16_s1 {2}training lora/);
+    const again = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(again.runs.map((x: { seed: number }) => x.seed)).toEqual([0, 1]);
+    expect(again.runs[0]).toEqual(r); // the finished run was not trained again
+    expect(readFileSync(join(out, 'results.md'), 'utf8')).toMatch(/\| lora \| 2 \| \d+\.\d{3} ± \d+\.\d{3} \|/);
+  }, 300_000);
+});
