@@ -166,7 +166,7 @@ describe('the app, end to end', () => {
     // Held-out prompts of the colors task (the run's own split): find one the adapter answers and the base does not.
     const colors = parseEvalTask('colors', readFileSync('public/demo/stories/colors.jsonl', 'utf8'));
     const held = splitTask(colors, { poolSize: DEMO.examplesPerTask, evalMax: DEMO.evalExamplesPerTask, seed: DEMO.seed }).eval;
-    await page.getByTestId('play-max-new').fill('4');
+    await page.getByTestId('play-max-new').fill('6');
     const answered = async (id: string, prompt: string, answer: string) =>
       normalizeAnswer((await page.getByTestId(id).textContent())!.slice(prompt.length)).startsWith(normalizeAnswer(answer));
     let shown = '';

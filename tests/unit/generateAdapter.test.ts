@@ -216,7 +216,7 @@ describe(`generation with an adapter through the KV cache (seed ${seed})`, () =>
         adapter.release();
       }
     }
-  });
+  }, 300_000); // 384 greedyDecode passes: minutes on a loaded 2-core machine
 
   it('sampling with an adapter: a seed repeats its tokens, the adapter changes them; the playground passes it through', async () => {
     const ctx = await gpu();
