@@ -90,8 +90,13 @@ function writeReports(out: string, groups: GroupSummary[], command: string, mode
     const mine = groups.filter((g) => g.examplesPerTask === n);
     const trained = mine.filter((g) => g.method !== 'base');
     const name = (g: GroupSummary) => (g.setting === 'defaults' || g.setting === '' ? g.method : `${g.method} ${g.setting}`);
+    // Iteration 0 is the base model (B = 0) on the same split.
+    const start = mine.find((g) => g.method === 'base')?.scores.shared.loss[MEAN_TASK];
+    const origin = start ? [{ x: 0, y: start.mean, sd: start.sd }] : [];
     writeFileSync(join(out, `curves-n${n}.svg`), lineChart(`Held-out loss during training (${n} examples per task, mean over tasks)`,
-      'iteration', 'held-out loss', trained.map((g) => ({ name: name(g), points: g.curve.map((p) => ({ x: p.iteration, y: p.mean.mean, sd: p.mean.sd })) }))));
+      'iteration', 'held-out loss', trained.map((g) => ({
+        name: name(g), points: [...origin, ...g.curve.map((p) => ({ x: p.iteration, y: p.mean.mean, sd: p.mean.sd }))],
+      }))));
     const tasks = [...new Set(mine.flatMap((g) => Object.keys(g.scores.shared.answer_accuracy)))].filter((t) => t !== MEAN_TASK);
     const bars = (side: 'shared' | 'adapted') => mine.filter((g) => side === 'shared' || g.method !== 'base').map((g) => ({
       name: `${g.method === 'base' ? 'base model' : name(g)}`,

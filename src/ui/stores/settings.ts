@@ -45,7 +45,14 @@ export const useSettings = create<SettingsState>((set, get) => ({
     if (!saved) return;
     try {
       // Settings saved by an older version may lack newer keys: defaults fill them, validation still applies.
-      set({ settings: resolveSettings(saved.settings.method, { ...DEFAULT_SETTINGS, ...saved.settings }), preset: saved.preset });
+      const old = { ...DEFAULT_SETTINGS, ...saved.settings };
+      // The pre-study rates (lr 2e-4 with innerLr 0.1) learned nothing (docs/TRAINING.md): a record still holding
+      // both untouched gets the preset's (or the default) rates instead.
+      if (old.lr === 2e-4 && old.innerLr === 0.1) {
+        const fresh = saved.preset ? presetSettings(saved.preset, old.method) : DEFAULT_SETTINGS;
+        Object.assign(old, { lr: fresh.lr, innerLr: fresh.innerLr });
+      }
+      set({ settings: resolveSettings(old.method, old), preset: saved.preset });
     } catch {
       // Saved settings that no longer validate are dropped in favour of the defaults.
     }
