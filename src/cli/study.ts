@@ -3,10 +3,11 @@
 // combination (src/study/grid.ts) with the same driver and evaluation as `train` and `eval` — there is no
 // second training path — and writes DIR/results.json, DIR/results.md and SVG plots. Each run lives in
 // DIR/runs/<id>/ (checkpoint, metrics.jsonl, result.json): a finished run is skipped when the study is run
-// again, an interrupted one resumes from its checkpoint, and adding seeds or settings trains only what is new.
+// again (unless its recorded settings differ from today's, e.g. after a change of defaults), an interrupted one
+// resumes from its checkpoint, and adding seeds or settings trains only what is new.
 // The base model is evaluated once per split (seed × examples per task) into DIR/base/.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLora } from '../adapters/lora';
 import type { DataTask } from '../data';
@@ -22,7 +23,7 @@ import { directoryCheckpointStore } from '../train/checkpointStore';
 import { evaluateTasks } from '../train/evaluateTasks';
 import { MEAN_TASK, metricsLine } from '../train/metrics';
 import { prepareTasks, runTraining } from '../train/run';
-import type { TrainSettings } from '../train/settings';
+import { SETTING_INFO, type SettingKey, type TrainSettings } from '../train/settings';
 import type { TrainModel } from '../train/step';
 import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
 import { DATA_OPTIONS, DATA_USAGE, buildTasks, readTaskArgs, settingOptions, settingOverrides, settingsWith } from './train';
@@ -41,6 +42,12 @@ interface StudyEnv {
   /** The tasks read under a run's tokenization (cached per maxSeqLen and EOS choice). */
   tasksFor: (s: TrainSettings) => DataTask[];
   settingsOf: (run: StudyRun) => TrainSettings;
+}
+
+/** Equal in every setting the run's method reads (a change of, say, batchSize does not touch a meta-lora run). */
+function sameRunSettings(a: TrainSettings, b: TrainSettings): boolean {
+  const keys = (Object.keys(SETTING_INFO) as SettingKey[]).filter((k) => SETTING_INFO[k].appliesTo.includes(b.method));
+  return keys.every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
 }
 
 async function trainAndEvaluate(env: StudyEnv, run: StudyRun, dir: string, label: string): Promise<RunResult> {
@@ -189,9 +196,15 @@ export async function studyCommand(args: string[]): Promise<void> {
         const dir = join(out, 'runs', run.id);
         const done = join(dir, 'result.json');
         if (existsSync(done)) {
-          results.push(readJson<RunResult>(done));
-          console.error(`${label}  done earlier`);
-          continue;
+          const earlier = readJson<RunResult>(done);
+          if (sameRunSettings(earlier.settings, settingsOf(run))) {
+            results.push(earlier);
+            console.error(`${label}  done earlier`);
+            continue;
+          }
+          // Same id, other settings (the defaults or a fixed flag changed since): the old run does not count.
+          console.error(`${label}  trained earlier with other settings: training again`);
+          rmSync(dir, { recursive: true, force: true });
         }
         console.error(`${label}  training ${run.method} (${run.setting}, ${run.examplesPerTask} per task, seed ${run.seed})`);
         const result = await trainAndEvaluate(env, run, dir, label);

@@ -80,7 +80,7 @@ export const SETTING_INFO: Record<SettingKey, SettingInfo> = {
   querySize: { label: 'Query size |Q|', help: 'Examples per task (disjoint from support) whose loss gives the outer gradient.', appliesTo: META },
   innerSteps: { label: 'Inner steps', help: 'Plain SGD steps on the support set before the query gradient (−STA skips them); test-time adaptation takes the same steps for every method.', appliesTo: TRAIN_METHODS },
   innerLr: { label: 'Inner rate α', help: 'SGD rate of the inner steps (and of test-time adaptation): small enough not to overshoot once the adapter is non-zero.', appliesTo: TRAIN_METHODS },
-  batchSize: { label: 'Batch size', help: 'Examples per step: mixed across tasks for lora, from one task for mtl-lora.', appliesTo: BATCHED },
+  batchSize: { label: 'Batch size', help: 'Examples per step: mixed across tasks for lora, from one task for mtl-lora (16 = K·|Q|, MeTA-LoRA\'s examples per step).', appliesTo: BATCHED },
   lr: { label: 'Learning rate β', help: 'Peak AdamW rate of the shared adapter (the outer step for MeTA-LoRA).', appliesTo: TRAIN_METHODS },
   weightDecay: { label: 'Weight decay', help: 'AdamW decoupled decay (PyTorch\'s default 0.01).', appliesTo: TRAIN_METHODS },
   beta1: { label: 'Adam β1', help: 'First-moment decay of AdamW.', appliesTo: TRAIN_METHODS },
@@ -108,6 +108,8 @@ export const EVAL_SETTINGS: readonly SettingKey[] = ['answerStop', 'stopStrings'
  * - innerLr: plain SGD at 0.1 overshoots as soon as B ≠ 0 and the query gradient taken at the overshot point
  *   leaves the shared adapter no better than the base; 0.01 adapts well but the shared adapter stays poor. 0.003
  *   keeps the shared adapter as good as −STA's while the inner (and test-time) steps still help.
+ * - batchSize 16 = K·|Q|: LoRA and MTL-LoRA see as many examples per step as MeTA-LoRA's query sets (8 learned
+ *   less in the same iterations: held-out 1.21 vs 1.14, answers 56 vs 63 %).
  */
 export const DEFAULT_SETTINGS: TrainSettings = {
   method: 'meta-lora',
@@ -129,7 +131,7 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   querySize: 4,
   innerSteps: 2,
   innerLr: 0.003,
-  batchSize: 8,
+  batchSize: 16,
   lr: 2e-3,
   weightDecay: 0.01,
   beta1: 0.9,
