@@ -119,6 +119,73 @@ function writeReports(out: string, groups: GroupSummary[], command: string, mode
   }
 }
 
+interface ReportTarget {
+  out: string;
+  command: string;
+  model: string;
+}
+
+/** results.json, results.md and the plots, from every run so far. */
+function writeAll(t: ReportTarget, results: RunResult[], bases: BaseResult[]): void {
+  const groups = summarize(results, bases);
+  writeJson(join(t.out, 'results.json'), { command: t.command, model: t.model, runs: results, base: bases, summary: groups });
+  writeReports(t.out, groups, t.command, t.model);
+}
+
+/** The base model's evaluation on a run's split: read back, or computed once and saved. */
+async function baseFor(env: StudyEnv, run: StudyRun, out: string, label: string): Promise<BaseResult> {
+  const file = join(out, 'base', `n${run.examplesPerTask}_s${run.seed}.json`);
+  if (!existsSync(file)) {
+    console.error(`${label}  evaluating the base model on this split`);
+    writeJson(file, await evaluateBase(env, run));
+  }
+  return readJson<BaseResult>(file);
+}
+
+/** A finished run's result when it was trained with the settings this study would use now. */
+function finishedEarlier(env: StudyEnv, run: StudyRun, dir: string, label: string): RunResult | null {
+  const done = join(dir, 'result.json');
+  if (!existsSync(done)) return null;
+  const earlier = readJson<RunResult>(done);
+  if (sameRunSettings(earlier.settings, env.settingsOf(run))) return earlier;
+  // Same id, other settings (the defaults or a fixed flag changed since): the old run does not count.
+  console.error(`${label}  trained earlier with other settings: training again`);
+  rmSync(dir, { recursive: true, force: true });
+  return null;
+}
+
+const meanLoss = (r: RunResult, side: 'shared' | 'adapted') => {
+  const v = r.tasks.map((t) => t[side]?.loss).filter((x): x is number => typeof x === 'number');
+  return v.length ? (v.reduce((a, x) => a + x, 0) / v.length).toFixed(4) : '–';
+};
+
+/** Every run in order (skipping finished ones), with the reports rewritten after each new run. */
+async function runAll(env: StudyEnv, runs: readonly StudyRun[], t: ReportTarget): Promise<{ results: RunResult[]; bases: BaseResult[] }> {
+  const results: RunResult[] = [];
+  const bases = new Map<string, BaseResult>();
+  console.error(`study: ${runs.length} runs on ${env.ctx.adapterName}, results in ${t.out}`);
+  for (const [i, run] of runs.entries()) {
+    const label = `[${i + 1}/${runs.length}] ${run.id}`;
+    const split = `n${run.examplesPerTask}_s${run.seed}`;
+    if (!bases.has(split)) bases.set(split, await baseFor(env, run, t.out, label));
+    const dir = join(t.out, 'runs', run.id);
+    const earlier = finishedEarlier(env, run, dir, label);
+    if (earlier) {
+      results.push(earlier);
+      console.error(`${label}  done earlier`);
+      continue;
+    }
+    console.error(`${label}  training ${run.method} (${run.setting}, ${run.examplesPerTask} per task, seed ${run.seed})`);
+    const result = await trainAndEvaluate(env, run, dir, label);
+    writeJson(join(dir, 'result.json'), result);
+    results.push(result);
+    console.error(`${label}  finished in ${result.seconds.toFixed(0)} s: held-out loss ${meanLoss(result, 'shared')}, ` +
+      `adapted ${meanLoss(result, 'adapted')}`);
+    writeAll(t, results, [...bases.values()]);
+  }
+  return { results, bases: [...bases.values()] };
+}
+
 export async function studyCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, {
     ...DATA_OPTIONS,
@@ -180,48 +247,9 @@ export async function studyCommand(args: string[]): Promise<void> {
     try {
       const { weights } = await loadDescribed(ctx, description, { quant });
       const env: StudyEnv = { ctx, model: { weights, config: description.config }, tok, tasksFor, settingsOf };
-      const results: RunResult[] = [];
-      const bases = new Map<string, BaseResult>();
-      console.error(`study: ${runs.length} runs on ${ctx.adapterName}, results in ${out}`);
-      for (const [i, run] of runs.entries()) {
-        const label = `[${i + 1}/${runs.length}] ${run.id}`;
-        const baseFile = join(out, 'base', `n${run.examplesPerTask}_s${run.seed}.json`);
-        if (!bases.has(baseFile)) {
-          if (!existsSync(baseFile)) {
-            console.error(`${label}  evaluating the base model on this split`);
-            writeJson(baseFile, await evaluateBase(env, run));
-          }
-          bases.set(baseFile, readJson<BaseResult>(baseFile));
-        }
-        const dir = join(out, 'runs', run.id);
-        const done = join(dir, 'result.json');
-        if (existsSync(done)) {
-          const earlier = readJson<RunResult>(done);
-          if (sameRunSettings(earlier.settings, settingsOf(run))) {
-            results.push(earlier);
-            console.error(`${label}  done earlier`);
-            continue;
-          }
-          // Same id, other settings (the defaults or a fixed flag changed since): the old run does not count.
-          console.error(`${label}  trained earlier with other settings: training again`);
-          rmSync(dir, { recursive: true, force: true });
-        }
-        console.error(`${label}  training ${run.method} (${run.setting}, ${run.examplesPerTask} per task, seed ${run.seed})`);
-        const result = await trainAndEvaluate(env, run, dir, label);
-        writeJson(done, result);
-        results.push(result);
-        const mean = (side: 'shared' | 'adapted') => {
-          const v = result.tasks.map((t) => t[side]?.loss).filter((x): x is number => typeof x === 'number');
-          return v.length ? (v.reduce((a, x) => a + x, 0) / v.length).toFixed(4) : '–';
-        };
-        console.error(`${label}  finished in ${result.seconds.toFixed(0)} s: held-out loss ${mean('shared')}, adapted ${mean('adapted')}`);
-        const groups = summarize(results, [...bases.values()]);
-        writeJson(join(out, 'results.json'), { command, model: path, runs: results, base: [...bases.values()], summary: groups });
-        writeReports(out, groups, command, path);
-      }
-      const groups = summarize(results, [...bases.values()]);
-      writeJson(join(out, 'results.json'), { command, model: path, runs: results, base: [...bases.values()], summary: groups });
-      writeReports(out, groups, command, path);
+      const report = { out, command, model: path };
+      const { results, bases } = await runAll(env, runs, report);
+      writeAll(report, results, bases);
       console.error(`wrote ${join(out, 'results.json')}, results.md and the SVG plots`);
       releaseWeights(weights);
     } finally {
