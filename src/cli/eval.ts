@@ -16,13 +16,12 @@ import { type TaskResult, evaluateTasks } from '../train/evaluateTasks';
 import { EVAL_SETTINGS, type TrainSettings, parseSettingValue, resolveSettings } from '../train/settings';
 import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
 import { loadAdapterDir } from './adapterDir';
-import { DATA_OPTIONS, DATA_USAGE, type RecordedTask, TASKS_JSON, buildTasks, readTaskArgs } from './train';
+import { DATA_OPTIONS, DATA_USAGE, type RecordedTask, TASKS_JSON, buildTasks, kebab, readTaskArgs } from './train';
 
 const USAGE = 'npm run cli -- eval <model> --adapter DIR --task NAME=FILE [--task NAME=FILE ...] [--all] [--no-adapt] ' +
   '[--answer-stop reference|newline|eos] [--stop-strings S1,S2] [--normalize-answers true|false] [--adapt-examples K] ' +
   `[--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0] [dataset flags]\n\ndataset flags:\n${DATA_USAGE}`;
 
-const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const EVAL_FLAGS = Object.fromEntries(EVAL_SETTINGS.map((k) => [kebab(k), { type: 'string' as const }]));
 
 /** The run's settings with the evaluation flags on top (answer rules, adaptation examples). */

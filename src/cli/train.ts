@@ -30,7 +30,7 @@ import {
 import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
 import { adapterConfig, writeAdapterDir } from './adapterDir';
 
-const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+export const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as SettingKey[];
 
 /** The flags that shape how task files become examples; train and eval both take them. */
