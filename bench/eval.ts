@@ -2,8 +2,10 @@
 // a LoRA adapter trained here by the demo preset, two ways in the same run:
 //   baseline   what evaluation did before: greedy decoding one forward pass per new token (8 prompts a pass),
 //              choice accuracy one pass per example, the loss in its own passes;
-//   current    src/train/evaluate.ts: the reference verified as a draft (one pass yields every greedy token up
-//              to one past the first mismatch), choices of many examples in one pass, both losses from one pass.
+//   current    src/train/evaluate.ts: greedy decoding through a batched KV cache (every prompt one sequence;
+//              each further token one small pass for all sequences), the reference verified as a draft (the
+//              first pass yields every greedy token up to one past the first mismatch), choices of many
+//              examples in one pass, both losses from one pass.
 // Both must give the same loss, exact match and choice accuracy; the ratio of wall times and the count of
 // GPU→host readbacks (a machine-independent count of passes) are printed and saved.
 

@@ -1,29 +1,31 @@
-// attention_decode: n new queries (positions pos0 … pos0+n−1) against a KV cache, causal, grouped-query
+// attention_decode: n new queries, each at its own (sequence, position), against a KV cache, causal, grouped-query
 //
-// Generation adds one token at a time: its query must see every cached key 0..pos0 but no S×S work is
-// needed, and the keys live in a preallocated cache of maxTokens rows rather than in a tensor of the
-// sequence's own length, so attention_fwd's layout does not fit. One invocation owns one (query row, head):
-// it streams the keys of its KV head with an online softmax (running max m, sum l, unnormalised output),
-// exactly as attention_fwd does per row. The prompt (n > 1, pos0 = 0) goes through the same kernel, so the
-// prefill and each decode step share one code path. Cache rows past pos0+n−1 are never read: they may hold
-// stale keys of a longer earlier sequence.
+// Generation adds one token at a time: its query must see every cached key 0..pos but no S×S work is
+// needed, and the keys live in a preallocated cache rather than in a tensor of the sequence's own length, so
+// attention_fwd's layout does not fit. The cache may hold several sequences (batched decoding at evaluation):
+// each query reads `place` = (first cache row of its sequence, its position) and sees that sequence's rows
+// start … start + pos. One invocation owns one (query row, head): it streams the keys of its KV head with an
+// online softmax (running max m, sum l, unnormalised output), exactly as attention_fwd does per row. Prefill
+// (many queries of one sequence), speculative verification (many of several) and single-token decode share
+// this one code path. Cache rows past a query's position are never read: they may hold stale keys of a
+// longer earlier sequence or of a rejected draft.
 //
-// Layouts (row-major): Q, O [n, H·HD]; K, V caches [maxTokens, KV·HD]. Query head h reads KV head
-// h / (H / KV). For a single query only H invocations run: fine for short contexts, and splitting the keys
-// over workgroups (flash-decoding) is the step to take when long contexts on real GPUs need it.
+// Layouts (row-major): Q, O [n, H·HD]; K, V caches [rows, KV·HD]; place [n, 2] u32. Query head h reads KV
+// head h / (H / KV). For a single query only H invocations run: fine for short contexts, and splitting the
+// keys over workgroups (flash-decoding) is the step to take when long contexts on real GPUs need it.
 
 // HD, MAX_HD4, WG, realign and in_head: shaders/lib/attention_common.wgsl.
 
 struct DecodeParams {
-  n: u32, pos0: u32, H: u32, KV: u32,
-  scale: f32, _pad0: u32, _pad1: u32, _pad2: u32,
+  n: u32, H: u32, KV: u32, scale: f32,
 }
 
 @group(0) @binding(0) var<storage, read> Q: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> K: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> V: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> O: array<f32>;
-@group(0) @binding(4) var<uniform> p: DecodeParams;
+@group(0) @binding(4) var<storage, read> place: array<u32>;
+@group(0) @binding(5) var<uniform> p: DecodeParams;
 
 fn ld_q(g: u32, d: u32) -> vec4<f32> {
   if (HD % 4u == 0u) { return Q[g / 4u]; }
@@ -62,8 +64,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   // Finite start: the first key's correction exp(m − s) underflows to 0 without ever forming inf − inf.
   var m = -1.0e30;
   var l = 0.0;
-  for (var j = 0u; j <= p.pos0 + i; j++) {
-    let kb = kv_head + j * kv_stride;
+  let start = place[2u * i];
+  let pos = place[2u * i + 1u];
+  for (var j = 0u; j <= pos; j++) {
+    let kb = kv_head + (start + j) * kv_stride;
     var s = 0.0;
     for (var d = 0u; d < HD; d += 4u) { s += dot(ld_q(qa + d, d), ld_k(kb + d, d)); }
     s *= p.scale;

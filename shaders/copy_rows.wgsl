@@ -1,7 +1,9 @@
-// copy_rows: dst rows dst_row … dst_row+rows−1 = src rows src_row … src_row+rows−1, all rows `width` floats
+// copy_rows: dst rows dst_row … dst_row+rows−1 = src rows src_row … src_row+rows−1, all rows `width` floats;
+// scatter: dst row (place[r].start + place[r].pos) = src row r; gather: dst row r = src row (start + pos).
 //
-// Appends the new keys/values into a KV cache at the current position and picks the last row of a block
-// of activations. Buffer copies cannot be recorded inside a compute pass (ctx.copy ends it) and bindings
+// `main` picks a block of rows; `scatter` appends new keys/values to a KV cache that holds several sequences,
+// each new row at its own sequence's position (the same `place` pairs attention_decode reads); `gather` picks
+// scattered rows of activations (those whose next token is wanted) for the final norm and head. Buffer copies cannot be recorded inside a compute pass (ctx.copy ends it) and bindings
 // need 256-byte-aligned offsets, so a row offset is cheapest as a one-line kernel over a flat grid.
 
 const WG: u32 = 64u;
@@ -11,6 +13,7 @@ struct Params { rows: u32, width: u32, src_row: u32, dst_row: u32 }
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read> place: array<u32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -19,4 +22,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let r = e / p.width;
   let c = e % p.width;
   dst[(p.dst_row + r) * p.width + c] = src[(p.src_row + r) * p.width + c];
+}
+
+@compute @workgroup_size(WG)
+fn scatter(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = gid.x + gid.y * nwg.x * WG;
+  if (e >= p.rows * p.width) { return; }
+  let r = e / p.width;
+  let c = e % p.width;
+  dst[(place[2u * r] + place[2u * r + 1u]) * p.width + c] = src[r * p.width + c];
+}
+
+@compute @workgroup_size(WG)
+fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = gid.x + gid.y * nwg.x * WG;
+  if (e >= p.rows * p.width) { return; }
+  let r = e / p.width;
+  let c = e % p.width;
+  dst[r * p.width + c] = src[(place[2u * r] + place[2u * r + 1u]) * p.width + c];
 }

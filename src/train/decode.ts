@@ -1,22 +1,19 @@
-// Batched greedy decoding with an adapter, for evaluating answers. The KV cache (src/model/kvCache.ts) holds
-// one sequence (its attention kernel has no batch dimension), so to decode several prompts together this runs
-// the training forward (src/train/block.ts, nothing kept) over the whole batch once per new token, and only the
-// rows it needs go through the final norm and head and are read back. Single-prompt generation with an adapter
-// goes through the cache (src/model/generate.ts), and must pick the same tokens.
+// Batched greedy decoding with an adapter, for evaluating answers: every prompt of a batch is one sequence of
+// a batched KV cache (src/model/kvCache.ts), so the prompts run through the model once and each new token
+// costs one position per live sequence, all sequences in one pass; only the rows whose next token is wanted go
+// through the final norm and head and are read back.
 //
-// With a draft (the reference answer, at evaluation) decoding is speculative: one forward over prompt + draft
-// gives the argmax after every draft prefix; greedy decoding would emit the draft's tokens as long as they equal
-// those argmaxes, and at the first difference emits the argmax itself. So one pass yields the greedy tokens up
-// to one past the first mismatch, exactly, and only sequences that are not finished by then decode on. A model
-// that answers right costs one forward instead of one per token.
+// With a draft (the reference answer, at evaluation) decoding is speculative: the first pass runs prompt +
+// draft and gives the argmax after every draft prefix; greedy decoding would emit the draft's tokens as long
+// as they equal those argmaxes, and at the first difference emits the argmax itself. So one pass yields the
+// greedy tokens up to one past the first mismatch, exactly; the cache then keeps the prompt and the accepted
+// draft tokens (the rejected draft's rows are overwritten by the next steps, never read before), and only the
+// sequences that are not finished by then decode on, one token a pass. A model that answers right costs one
+// pass; one that does not, one small pass per further token.
 
 import type { Adapter, AdapterRun } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
-import { copyRows } from '../ops/copyRows';
-import { embedding } from '../ops/embedding';
-import { linear } from '../ops/linear';
-import { rmsnorm } from '../ops/rmsnorm';
-import { type StepEnv, forwardInference } from './block';
+import { type CachedInput, KvCache, forwardCachedRows, headLogits } from '../model/kvCache';
 import type { TrainModel } from './step';
 
 export interface GreedyOptions {
@@ -33,34 +30,24 @@ function argmax(row: Float32Array, from: number, n: number): number {
 }
 
 /**
- * The argmax token after each requested position: sequences `seqs` (padded into one batch) run through the
- * model, and for sequence b the rows at positions `at[b]` go through the head. One readback.
+ * Runs each input's new tokens through the cached model (one pass for all) and returns, per input, the argmax
+ * token after each of its new tokens listed in `at` (indices into that input's tokens). One readback.
  */
-async function argmaxAt(ctx: GpuContext, model: TrainModel, adapter: Adapter, run: AdapterRun, seqs: readonly number[][],
-  at: readonly number[][]): Promise<number[][]> {
+async function argmaxAfter(ctx: GpuContext, model: TrainModel, cache: KvCache, adapted: { adapter: Adapter; run: AdapterRun },
+  inputs: readonly CachedInput[], at: readonly number[][]): Promise<number[][]> {
   const { config: cfg, weights: w } = model;
-  const B = seqs.length;
-  const S = Math.max(...seqs.map((s) => s.length));
-  const T = B * S;
-  const tokens = new Uint32Array(T);
-  seqs.forEach((s, b) => tokens.set(s, b * S));
-  const ids = ctx.upload(tokens, [T], 'u32');
-  const pos = ctx.upload(Uint32Array.from({ length: T }, (_, i) => i % S), [T], 'u32');
-  const lengths = ctx.upload(Uint32Array.from(seqs, (s) => s.length), [B], 'u32');
-  const env: StepEnv = {
-    ctx, weights: w, cfg, adapter, run, T, pos, lengths, attn: { B, S, H: cfg.nHeads, KV: cfg.nKvHeads, hd: cfg.headDim },
-  };
-  const x = forwardInference(env, embedding(ctx, w.embed, ids, T));
-  const rowsWanted = at.reduce((n, p) => n + p.length, 0);
-  const picked = ctx.tensor([rowsWanted, cfg.dim]);
+  const x = forwardCachedRows(ctx, w, cfg, cache, inputs, adapted);
+  const rows: number[] = [];
+  let offset = 0;
+  inputs.forEach((input, i) => {
+    at[i].forEach((k) => rows.push(offset + k));
+    offset += input.tokens.length;
+  });
+  const logits = headLogits(ctx, w, cfg, x, rows);
+  const values = await ctx.read(logits);
+  [x, logits].forEach((t) => t.release());
   let r = 0;
-  at.forEach((list, b) => list.forEach((p) => copyRows(ctx, x, picked, { rows: 1, width: cfg.dim, srcRow: b * S + p, dstRow: r++ })));
-  const n = rmsnorm(ctx, picked, w.outNorm, { T: rowsWanted, D: cfg.dim, eps: cfg.normEps });
-  const logits = linear(ctx, n.y, w.head, rowsWanted);
-  const rows = await ctx.read(logits);
-  [ids, pos, lengths, x, picked, n.y, n.rrms, logits].forEach((t) => t.release());
-  r = 0;
-  return at.map((list) => list.map(() => argmax(rows, (r++) * cfg.vocabSize, cfg.vocabSize)));
+  return at.map((list) => list.map(() => argmax(values, (r++) * cfg.vocabSize, cfg.vocabSize)));
 }
 
 /**
@@ -86,24 +73,31 @@ export async function greedyDecode(ctx: GpuContext, model: TrainModel, adapter: 
     return !done[b];
   };
 
-  if (drafts) {
-    const live = prompts.map((_, b) => b).filter((b) => !done[b]);
-    const room = (b: number) => limit(prompts[b]) - prompts[b].length;
-    const guess = live.map((b) => drafts[b].slice(0, Math.max(0, room(b) - 1)));
-    const seqs = live.map((b, i) => [...prompts[b], ...guess[i]]);
-    const next = await argmaxAt(ctx, model, adapter, run, seqs,
-      live.map((b, i) => Array.from({ length: guess[i].length + 1 }, (_, k) => prompts[b].length - 1 + k)));
-    live.forEach((b, i) => {
+  const live = () => prompts.map((_, b) => b).filter((b) => !done[b]);
+  const first = live();
+  if (first.length === 0) return out;
+  const adapted = { adapter, run };
+  const cache = KvCache.create(ctx, model.config, Math.max(...first.map((b) => limit(prompts[b]))), B);
+  try {
+    // The first pass: every prompt, with its draft when there is one.
+    const guess = first.map((b) => (drafts ? drafts[b].slice(0, Math.max(0, limit(prompts[b]) - prompts[b].length - 1)) : []));
+    const next = await argmaxAfter(ctx, model, cache, adapted, first.map((b, i) => ({ seq: b, tokens: [...prompts[b], ...guess[i]] })),
+      first.map((b, i) => Array.from({ length: guess[i].length + 1 }, (_, k) => prompts[b].length - 1 + k)));
+    first.forEach((b, i) => {
       for (let k = 0; k < next[i].length; k++) {
         if (!accept(b, next[i][k]) || k === guess[i].length || next[i][k] !== guess[i][k]) break;
       }
+      // The cache keeps the prompt and the accepted draft tokens: every emitted token but the last has run.
+      cache.lengths[b] = prompts[b].length + out[b].length - 1;
     });
-  }
-  while (done.includes(false)) {
-    const live = prompts.map((_, b) => b).filter((b) => !done[b]);
-    const seqs = live.map((b) => [...prompts[b], ...out[b]]);
-    const next = await argmaxAt(ctx, model, adapter, run, seqs, seqs.map((s) => [s.length - 1]));
-    live.forEach((b, i) => accept(b, next[i][0]));
+    // Then one token a pass for every sequence still going.
+    for (let going = live(); going.length > 0; going = live()) {
+      const step = await argmaxAfter(ctx, model, cache, adapted, going.map((b) => ({ seq: b, tokens: [out[b][out[b].length - 1]] })),
+        going.map(() => [0]));
+      going.forEach((b, i) => accept(b, step[i][0]));
+    }
+  } finally {
+    cache.release();
   }
   return out;
 }

@@ -10,10 +10,10 @@
 // about Σ_j P_ij|v_j|/n, far above this.
 
 import { describe, expect, it } from 'vitest';
-import { attentionDecode, type DecodeDims } from '../../src/ops/attentionDecode';
-import { copyRows } from '../../src/ops/copyRows';
+import { attentionDecode, contiguousPlaces, type DecodeDims } from '../../src/ops/attentionDecode';
+import { copyRows, gatherRows, scatterRows } from '../../src/ops/copyRows';
 import { attentionRef } from '../../src/reference/attention';
-import { attentionDecodeRef, copyRowsRef } from '../../src/reference/attentionDecode';
+import { attentionDecodeRef, copyRowsRef, gatherRowsRef, scatterRowsRef } from '../../src/reference/attentionDecode';
 import { mismatches } from '../helpers/compare';
 import { gpu } from '../helpers/gpu';
 import { freshSeed, randomF32, rng } from '../helpers/random';
@@ -22,23 +22,32 @@ const U = 2 ** -24;
 const gamma = (n: number) => (n * U) / (1 - n * U);
 const seed = freshSeed();
 
-interface Case { name: string; dims: DecodeDims; maxTokens: number }
+/** `places`: each query's (first cache row of its sequence, position); the cache has `rows` rows. */
+interface Case { name: string; dims: DecodeDims; places: Uint32Array; rows: number }
+
+const single = (name: string, dims: DecodeDims, pos0: number, rows: number): Case =>
+  ({ name, dims, places: contiguousPlaces(dims.n, pos0), rows });
+/** Queries of a cache of sequences of `maxTokens` rows each: [sequence, position] per query. */
+const batched = (name: string, dims: Omit<DecodeDims, 'n'>, maxTokens: number, sequences: number, queries: [number, number][]): Case =>
+  ({ name, dims: { ...dims, n: queries.length }, places: Uint32Array.from(queries.flatMap(([s, p]) => [s * maxTokens, p])), rows: sequences * maxTokens });
 
 const CASES: Case[] = [
-  { name: 'prefill of 13 tokens, GQA 6/2, hd=12', dims: { n: 13, pos0: 0, H: 6, KV: 2, hd: 12 }, maxTokens: 20 },
-  { name: 'one token at position 37, stories260K heads', dims: { n: 1, pos0: 37, H: 8, KV: 4, hd: 8 }, maxTokens: 50 },
-  { name: '3 tokens from position 5, hd=6, scale 0.7', dims: { n: 3, pos0: 5, H: 4, KV: 1, hd: 6, scale: 0.7 }, maxTokens: 9 },
-  { name: 'one token at position 69, SmolLM2 heads', dims: { n: 1, pos0: 69, H: 9, KV: 3, hd: 64 }, maxTokens: 70 },
+  single('prefill of 13 tokens, GQA 6/2, hd=12', { n: 13, H: 6, KV: 2, hd: 12 }, 0, 20),
+  single('one token at position 37, stories260K heads', { n: 1, H: 8, KV: 4, hd: 8 }, 37, 50),
+  single('3 tokens from position 5, hd=6, scale 0.7', { n: 3, H: 4, KV: 1, hd: 6, scale: 0.7 }, 5, 9),
+  single('one token at position 69, SmolLM2 heads', { n: 1, H: 9, KV: 3, hd: 64 }, 69, 70),
+  batched('3 sequences of 11 rows, queries interleaved, GQA 6/3, hd=10', { H: 6, KV: 3, hd: 10 }, 11, 3,
+    [[2, 4], [0, 0], [0, 1], [1, 10], [0, 2], [2, 5]]),
 ];
 
-function bound(q: Float32Array, k: Float32Array, v: Float32Array, d: DecodeDims): (e: number) => number {
+function bound(q: Float32Array, k: Float32Array, v: Float32Array, places: Uint32Array, d: DecodeDims): (e: number) => number {
   const scale = d.scale ?? 1 / Math.sqrt(d.hd);
   const per = new Float64Array(d.n * d.H * d.hd);
   for (let i = 0; i < d.n; i++) {
     for (let h = 0; h < d.H; h++) {
       const qi = (i * d.H + h) * d.hd;
-      const kvAt = (j: number) => (j * d.KV + Math.floor(h / (d.H / d.KV))) * d.hd;
-      const keys = d.pos0 + i + 1;
+      const kvAt = (j: number) => ((places[2 * i] + j) * d.KV + Math.floor(h / (d.H / d.KV))) * d.hd;
+      const keys = places[2 * i + 1] + 1;
       const s: number[] = [];
       let E = 0;
       for (let j = 0; j < keys; j++) {
@@ -66,41 +75,41 @@ function bound(q: Float32Array, k: Float32Array, v: Float32Array, d: DecodeDims)
 }
 
 describe(`attentionDecode (seed ${seed})`, () => {
-  for (const [c, { name, dims, maxTokens }] of CASES.entries()) {
+  for (const [c, { name, dims, places, rows }] of CASES.entries()) {
     it(name, async () => {
       const ctx = await gpu();
       const random = rng(seed + c);
       const width = dims.KV * dims.hd;
-      const used = (dims.pos0 + dims.n) * width;
       const q = randomF32(dims.n * dims.H * dims.hd, random);
-      const k = randomF32(maxTokens * width, random).fill(NaN, used);
-      const v = randomF32(maxTokens * width, random).fill(NaN, used);
+      const [k, v] = [0, 1].map(() => unreadAsNaN(randomF32(rows * width, random), places, width));
       const [tq, tk, tv] = [q, k, v].map((x) => ctx.upload(x, [x.length]));
-      const o = attentionDecode(ctx, tq, tk, tv, dims);
+      const tp = ctx.upload(places, [places.length], 'u32');
+      const o = attentionDecode(ctx, tq, tk, tv, tp, dims);
       const got = await ctx.read(o);
-      [tq, tk, tv, o].forEach((t) => t.release());
-      const want = attentionDecodeRef(q, k, v, dims);
-      expect(mismatches(got, want, bound(q, k, v, dims))).toEqual([]);
+      [tq, tk, tv, tp, o].forEach((t) => t.release());
+      const want = attentionDecodeRef(q, k, v, places, dims);
+      expect(mismatches(got, want, bound(q, k, v, places, dims))).toEqual([]);
     });
   }
 
   it('the reference agrees with full causal attention when the cache is the whole sequence', () => {
     const random = rng(seed + 100);
-    const dims = { n: 11, pos0: 0, H: 6, KV: 3, hd: 10 };
+    const dims = { n: 11, H: 6, KV: 3, hd: 10 };
     const [q, k, v] = [dims.H, dims.KV, dims.KV].map((h) => randomF32(dims.n * h * dims.hd, random));
     const full = attentionRef(q, k, v, [dims.n], { B: 1, S: dims.n, H: dims.H, KV: dims.KV, hd: dims.hd }).o;
-    const cached = attentionDecodeRef(q, k, v, dims);
+    const cached = attentionDecodeRef(q, k, v, contiguousPlaces(dims.n, 0), dims);
     expect(Math.max(...cached.map((x, i) => Math.abs(x - full[i])))).toBeLessThan(1e-12);
   });
 
-  it('rejects positions past the cache and mismatched shapes', async () => {
+  it('rejects places that are not one pair per query and mismatched shapes', async () => {
     const ctx = await gpu();
     const q = ctx.tensor([1, 8]);
     const cache = ctx.tensor([4, 8]);
-    const dims = { n: 1, pos0: 4, H: 2, KV: 2, hd: 4 };
-    expect(() => attentionDecode(ctx, q, cache, cache, dims)).toThrow(/do not fit a 4-token cache/);
-    expect(() => attentionDecode(ctx, q, cache, cache, { ...dims, pos0: 0, H: 3 })).toThrow(/not a multiple/);
-    [q, cache].forEach((t) => t.release());
+    const places = ctx.upload(contiguousPlaces(1, 3), [2], 'u32');
+    const dims = { n: 1, H: 2, KV: 2, hd: 4 };
+    expect(() => attentionDecode(ctx, q, cache, cache, places, { ...dims, n: 2 })).toThrow(/places has 2 entries, expected 2 per query \(4\)/);
+    expect(() => attentionDecode(ctx, q, cache, cache, places, { ...dims, H: 3 })).toThrow(/not a multiple/);
+    [q, cache, places].forEach((t) => t.release());
   });
 });
 
@@ -119,6 +128,25 @@ describe(`copyRows (seed ${seed})`, () => {
     expect(Array.from(got)).toEqual(Array.from(copyRowsRef(src, dst, opts)));
   });
 
+  it('scatters rows to their places in a cache of several sequences and gathers them back (width 13)', async () => {
+    const ctx = await gpu();
+    const random = rng(seed + 201);
+    const width = 13;
+    // Two sequences of 6 rows; rows to (seq 1, pos 2), (seq 0, pos 5), (seq 1, pos 3).
+    const places = Uint32Array.from([6, 2, 0, 5, 6, 3]);
+    const src = randomF32(3 * width, random);
+    const dst = randomF32(12 * width, random);
+    const [ts, td] = [src, dst].map((x) => ctx.upload(x, [x.length]));
+    const tp = ctx.upload(places, [places.length], 'u32');
+    scatterRows(ctx, ts, td, tp, { rows: 3, width });
+    const back = gatherRows(ctx, td, ctx.tensor([3, width]), tp, { rows: 3, width });
+    const [scattered, gathered] = [await ctx.read(td), await ctx.read(back)];
+    [ts, td, tp, back].forEach((t) => t.release());
+    expect(Array.from(scattered)).toEqual(Array.from(scatterRowsRef(src, dst, places, { rows: 3, width })));
+    expect(Array.from(gathered)).toEqual(Array.from(gatherRowsRef(scatterRowsRef(src, dst, places, { rows: 3, width }), places, { rows: 3, width })));
+    expect(Array.from(gathered)).toEqual(Array.from(src));
+  });
+
   it('refuses rows past either end', async () => {
     const ctx = await gpu();
     const t = ctx.tensor([4, 3]);
@@ -127,3 +155,11 @@ describe(`copyRows (seed ${seed})`, () => {
     t.release();
   });
 });
+
+/** The cache with every row no query reads (past its sequence's last queried position) set to NaN. */
+function unreadAsNaN(cache: Float32Array, places: Uint32Array, width: number): Float32Array {
+  const read = new Set<number>();
+  for (let i = 0; i < places.length; i += 2) for (let j = 0; j <= places[i + 1]; j++) read.add(places[i] + j);
+  for (let r = 0; r < cache.length / width; r++) if (!read.has(r)) cache.fill(NaN, r * width, (r + 1) * width);
+  return cache;
+}
