@@ -64,6 +64,17 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 /** One to four edits. */
 export const mutations = fc.array(mutation, { minLength: 1, maxLength: 4 });
 
+/** Text that means something to a parser: quotes, delimiters, line ends, brackets, escapes, BOMs, non-ASCII. */
+export const SYNTAX = ['"', '""', ',', ';', '\t', '\n', '\r\n', '\r', '{', '}', '[', ']', ':', '\\', '\ufeff', 'é', '🙂',
+  '\u2028', ' ', 'null', '1e999', '-0', '"a"', '{"a": 1}', '[]', 'prompt', 'completion', 'label', 'question', 'answer'];
+
+/** Edits of a text file: byte edits, or parser-meaningful text inserted (as UTF-8) where bytes would break it. */
+export const textMutations = fc.array(fc.oneof(
+  mutation,
+  fc.record({ op: fc.constant('insert' as const), pos: fc.nat(), head: fc.boolean(),
+    bytes: fc.array(fc.constantFrom(...SYNTAX), { minLength: 1, maxLength: 6 }).map((t) => new TextEncoder().encode(t.join(''))) }),
+), { minLength: 1, maxLength: 5 });
+
 const MASK64 = 2n ** 64n - 1n;
 
 function writeInt(out: Uint8Array, at: number, width: 4 | 8, choice: IntChoice): void {
