@@ -115,7 +115,7 @@ describe('fuzzed training checkpoints', () => {
     optimizer: { step: 3, m: [values(), values()], v: [values(), values()] },
     rng: { dropout: [1, 2, 3, 4] },
     sampler: { kind: 'mixed', rng: [5, 6, 7, 8], orders: [{ order: [0, 1, 2, 3, 4, 5, 6, 7], cursor: 2, epoch: 0 }] },
-    metrics: [{ iteration: 1, task: 'a', support_loss: null, query_loss: 1.5, lr: 1e-3 }],
+    metrics: [{ iteration: 1, task: 'a', support_loss: null, query_loss: 1.5, lr: 1e-3, tokens_per_s: 10 }],
   };
   const saved = serializeCheckpoint(CHECKPOINT);
   const SAVED = { json: saved.json, tensors: concatParts(saved.tensors) };
