@@ -15,10 +15,20 @@ import {
 } from '../helpers/fuzz';
 import { sharedPath } from '../helpers/shared';
 
-const repoFile = (path: string) => new Uint8Array(readFileSync(new URL(`../../${path}`, import.meta.url)));
-/** The first `lines` lines of a real dataset: small enough that a case costs little, real in its quirks. */
-const firstLines = (path: string, lines: number) =>
-  new TextEncoder().encode(readFileSync(sharedPath(path), 'utf8').split('\n').slice(0, lines).join('\n'));
+const ROWS = 24;
+/**
+ * The first rows of a task file (lines, or the items of a JSON file's list): small enough that a case costs
+ * little, real in its quirks.
+ */
+function firstRows(path: string, rows = ROWS): Uint8Array {
+  const text = readFileSync(path, 'utf8');
+  if (!path.endsWith('.json')) return new TextEncoder().encode(text.split('\n').slice(0, rows).join('\n'));
+  const doc = JSON.parse(text) as unknown[] | { examples: unknown[] };
+  const cut = Array.isArray(doc) ? doc.slice(0, rows) : { ...doc, examples: doc.examples.slice(0, rows) };
+  return new TextEncoder().encode(JSON.stringify(cut, null, 1));
+}
+const repoFile = (path: string) => firstRows(new URL(`../../${path}`, import.meta.url).pathname);
+const firstLines = (path: string, rows: number) => firstRows(sharedPath(path), rows);
 
 const SEEDS: { name: string; bytes: Uint8Array }[] = [
   { name: 'arithmetic.jsonl', bytes: repoFile('public/demo/instruct/arithmetic.jsonl') },
@@ -26,8 +36,8 @@ const SEEDS: { name: string; bytes: Uint8Array }[] = [
   { name: 'sentiment.csv', bytes: repoFile('public/demo/instruct/sentiment.csv') },
   { name: 'yesno.tsv', bytes: repoFile('public/demo/instruct/yesno.tsv') },
   { name: 'colors.jsonl', bytes: repoFile('public/demo/stories/colors.jsonl') },
-  { name: 'boolean_expressions.json', bytes: new Uint8Array(readFileSync(sharedPath('data/bbh/boolean_expressions.json'))) },
-  { name: 'in_domain_dev.tsv', bytes: firstLines('data/glue/CoLA/in_domain_dev.tsv', 40) },
+  { name: 'boolean_expressions.json', bytes: firstLines('data/bbh/boolean_expressions.json', ROWS) },
+  { name: 'in_domain_dev.tsv', bytes: firstLines('data/glue/CoLA/in_domain_dev.tsv', ROWS) },
   { name: 'valid.csv', bytes: firstLines('data/cosmosqa/valid.csv', 12) },
   { name: 'test.jsonl', bytes: firstLines('data/gsm8k/test.jsonl', 8) },
 ];

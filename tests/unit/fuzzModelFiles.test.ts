@@ -43,6 +43,21 @@ const STORIES_GGUF = await readAll('models/stories260K/stories260K.gguf');
 const STORIES_BIN = await readAll('models/stories260K/stories260K.bin');
 const TOK512 = await readAll('models/stories260K/tok512.bin');
 
+/**
+ * A llama2.c checkpoint for tok512.bin's 512 pieces at 1/60 of stories260K.bin's size (dim 8, 1 layer, 2 heads,
+ * 1 KV head, untied head, 16 positions): most cases mutate it, since copying a megabyte is most of a case's cost.
+ */
+function tinyLlama2c(): Uint8Array {
+  const [dim, hidden, layers, heads, kvHeads, vocab, seqLen] = [8, 16, 1, 2, 1, 512, 16];
+  const kv = (kvHeads * dim) / heads;
+  const floats = 2 * vocab * dim + layers * (2 * dim + 2 * dim * dim + 2 * kv * dim + 3 * hidden * dim) + dim + seqLen * (dim / heads);
+  const out = new Uint8Array(28 + 4 * floats);
+  new Int32Array(out.buffer, 0, 7).set([dim, hidden, layers, heads, kvHeads, -vocab, seqLen]);
+  new Float32Array(out.buffer, 28).set(Float32Array.from({ length: floats }, (_, i) => Math.sin(i)));
+  return out;
+}
+const LLAMA2C_SEEDS = [tinyLlama2c(), tinyLlama2c(), tinyLlama2c(), STORIES_BIN];
+
 const SPEC: RandomModelSpec = { modelType: 'llama', dim: 8, hiddenDim: 16, nLayers: 1, nHeads: 2, nKvHeads: 1, vocabSize: 272, tied: false };
 const WEIGHTS = randomHfWeights(SPEC, rng(7));
 const bytesOf = async (src: ByteSource) => src.read(0, src.size);
@@ -169,10 +184,11 @@ describe('fuzzed GGUF files', () => {
 
 describe('fuzzed llama2.c checkpoints and tokenizer.bin', () => {
   const seed = fuzzSeed();
-  it(`mutated stories260K.bin and tok512.bin (FUZZ_SEED=${seed})`, async () => {
+  it(`mutated llama2.c checkpoints (stories260K.bin and a tiny one) and tok512.bin (FUZZ_SEED=${seed})`, async () => {
     // Checkpoint edits aim at the 28-byte header (sizes); tokenizer edits anywhere (lengths are everywhere).
-    await fc.assert(fc.asyncProperty(fc.option(mutations), fc.option(mutations), async (binEdits, tokEdits) => {
-      const bin = binEdits ? mutate(STORIES_BIN, binEdits, 28) : STORIES_BIN;
+    await fc.assert(fc.asyncProperty(fc.nat(LLAMA2C_SEEDS.length - 1), fc.option(mutations), fc.option(mutations), async (which, binEdits, tokEdits) => {
+      const seedBin = LLAMA2C_SEEDS[which];
+      const bin = binEdits ? mutate(seedBin, binEdits, 28) : seedBin;
       const tok = tokEdits ? mutate(TOK512, tokEdits, TOK512.length) : TOK512;
       const files: ModelFiles = { kind: 'llama2c', file: memorySource(bin, 'model.bin'), tokenizer: memorySource(tok, 'tokenizer.bin') };
       await outcome(MODEL_ERRORS, bin.length + tok.length, () => useModel(files));
