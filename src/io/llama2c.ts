@@ -34,6 +34,14 @@ export async function readLlama2c(src: ByteSource): Promise<Llama2cFile> {
   }
   const headDim = dim / nHeads;
   const kvDim = nKvHeads * headDim;
+  // The size the header implies, checked before the per-layer list is built: a lying header can claim a
+  // million layers, and listing 9 million tensors only to refuse the file would take half a minute.
+  const perLayerFloats = 2 * dim + 2 * dim * dim + 2 * kvDim * dim + 3 * hiddenDim * dim;
+  const expected = 28 + 4 * (vocab * dim * (vocabRaw < 0 ? 2 : 1) + nLayers * perLayerFloats + dim + seqLen * headDim);
+  if (expected !== src.size) {
+    throw new Llama2cError(`${src.name}: the header implies ${expected} bytes but the file has ${src.size} ` +
+      '(truncated, or not a llama2.c v0 checkpoint).');
+  }
   const tensors: Llama2cTensor[] = [];
   let offset = 28;
   const add = (name: string, shape: number[]) => {
@@ -58,10 +66,7 @@ export async function readLlama2c(src: ByteSource): Promise<Llama2cFile> {
   add('output_norm.weight', [dim]);
   offset += 2 * 4 * seqLen * (headDim / 2); // freq_cis_real/imag: unused, RoPE is computed
   if (vocabRaw < 0) add('output.weight', [vocab, dim]);
-  if (offset !== src.size) {
-    throw new Llama2cError(`${src.name}: the header implies ${offset} bytes but the file has ${src.size} ` +
-      '(truncated, or not a llama2.c v0 checkpoint).');
-  }
+  if (offset !== expected) throw new Error(`llama2.c layout: listed ${offset} bytes, computed ${expected}`);
   const config: LlamaConfig = {
     arch: 'llama', dim, hiddenDim, nLayers, nHeads, nKvHeads, headDim, vocabSize: vocab,
     normEps: 1e-5, ropeTheta: 10000, ropePairing: 'adjacent', ropeScaling: null,

@@ -109,6 +109,7 @@ export async function deserializeCheckpoint(json: string, tensorBytes: Uint8Arra
   const id = checkpointIdOf(json);
   const doc = JSON.parse(json) as CheckpointJson;
   if (doc.version !== VERSION) throw new CheckpointError(`checkpoint version ${doc.version} is not supported (expected ${VERSION})`);
+  checkDocument(doc);
   const file = await readSafetensors(memorySource(tensorBytes, 'checkpoint tensors'));
   if (file.metadata.checkpoint_id !== id) {
     throw new CheckpointError(`checkpoint tensors belong to save ${file.metadata.checkpoint_id ?? '(none)'}, not ${id}: ` +
@@ -130,6 +131,34 @@ export async function deserializeCheckpoint(json: string, tensorBytes: Uint8Arra
     iteration: doc.iteration, settings: doc.settings, tasks: doc.tasks, params,
     optimizer: { step: doc.optimizerStep, m, v }, rng: doc.rng, sampler: doc.sampler, metrics: doc.metrics,
   };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+const isWord = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
+const isRngState = (v: unknown) => Array.isArray(v) && v.length === 4 && v.every(isWord);
+const isOrder = (o: unknown) => isObject(o) && Array.isArray(o.order) && o.order.every(isCount) && isCount(o.cursor) &&
+  Number.isSafeInteger(o.epoch);
+
+/**
+ * Every field resuming reads, of the kind it expects: a damaged or hand-edited checkpoint.json is refused here,
+ * naming the field, instead of failing halfway through restoring a run.
+ */
+function checkDocument(doc: CheckpointJson): void {
+  const fields: [string, boolean][] = [
+    ['iteration', isCount(doc.iteration)],
+    ['optimizerStep', isCount(doc.optimizerStep)],
+    ['settings', isObject(doc.settings)],
+    ['tasks', Array.isArray(doc.tasks) && doc.tasks.every((t) => isObject(t) && typeof t.name === 'string' && isCount(t.poolSize))],
+    ['params', Array.isArray(doc.params) && doc.params.every((p) => isObject(p) && typeof p.name === 'string' &&
+      Array.isArray(p.shape) && p.shape.every(isCount))],
+    ['rng', isObject(doc.rng) && Object.values(doc.rng).every(isRngState)],
+    ['sampler', isObject(doc.sampler) && typeof doc.sampler.kind === 'string' && isRngState(doc.sampler.rng) &&
+      Array.isArray(doc.sampler.orders) && doc.sampler.orders.every(isOrder)],
+    ['metrics', Array.isArray(doc.metrics) && doc.metrics.every(isObject)],
+  ];
+  const bad = fields.filter(([, ok]) => !ok).map(([name]) => name);
+  if (bad.length) throw new CheckpointError(`checkpoint JSON is damaged: ${bad.join(', ')} ${bad.length > 1 ? 'are' : 'is'} missing or malformed`);
 }
 
 /** Reads GPU tensors back as named host tensors (one readback each; only at checkpoint time). */

@@ -8,6 +8,7 @@ import { type ByteSource, fileSource, memorySource } from '../../src/io/byteSour
 import { type GgufEntry, type GgufTensorData, concatParts, writeGguf } from '../../src/io/ggufWriter';
 import { writeSafetensors } from '../../src/io/safetensors';
 import { type ModelFiles, describeModel, loadModel } from '../../src/model/load';
+import { tinyTokenizer } from '../helpers/randomHfModel';
 import { sharedPath } from '../helpers/shared';
 
 const stories = await fileSource(sharedPath('models/stories260K/stories260K.gguf'));
@@ -68,6 +69,14 @@ const SMALL_CONFIG = { model_type: 'llama', hidden_size: 32, intermediate_size: 
   num_attention_heads: 2, num_key_value_heads: 1, vocab_size: 40 };
 /** Generous limits: only a shape or size check may stop the load before the (absent) GPU is touched. */
 const noGpu = { info: { limits: { maxBufferSize: 2 ** 40, maxStorageBufferBindingSize: 2 ** 40 } } } as unknown as GpuContext;
+
+/** Where a tensor's name starts in a GGUF header. */
+function findName(file: Uint8Array, name: string): number {
+  const needle = new TextEncoder().encode(name);
+  let at = 0;
+  while (!needle.every((b, i) => file[at + i] === b)) at++;
+  return at;
+}
 
 /** Runs `attempt`, expects it to fail with `message`, quickly and without holding large buffers. */
 async function failsClearly(attempt: () => Promise<unknown>, message: RegExp): Promise<void> {
@@ -159,5 +168,57 @@ describe('bad model files', () => {
     new DataView(length.buffer).setBigUint64(0, 2n ** 40n, true);
     await failsClearly(() => describeModel(hf({ 'config.json': json(SMALL_CONFIG), 'model.safetensors': length })),
       /header length 1099511627776 is impossible/);
+  });
+});
+
+// Cases the fuzzers (fuzzModelFiles.test.ts) found, kept so that each stays fixed.
+describe('bad model files found by fuzzing', () => {
+  it('a llama2.c header claiming a million layers is refused by its size, not after listing 9 million tensors', async () => {
+    const layers = STORIES_BIN.slice(0, 4096);
+    new DataView(layers.buffer).setInt32(8, 2 ** 20 - 1, true); // n_layers
+    await failsClearly(() => describeModel({ kind: 'llama2c', file: memorySource(layers, 'model.bin') }),
+      /the header implies \d+ bytes but the file has 4096/);
+  });
+
+  it('a GGUF without token_embd.weight', async () => {
+    const renamed = tinyGguf();
+    renamed.set(new TextEncoder().encode('token_embX'), findName(renamed, 'token_embd'));
+    await failsClearly(() => describeModel(gguf(renamed)), /no token_embd\.weight tensor; not a LLaMA-family language model/);
+    await expect(describeModel(gguf(renamed))).rejects.toMatchObject({ name: 'UnsupportedModelError' });
+  });
+
+  describe('tokenizer.json and its companions', () => {
+    const embed = { name: 'model.embed_tokens.weight', dtype: 'F32' as const, shape: [40, 32], data: new Uint8Array(40 * 32 * 4) };
+    const weights = concatParts(writeSafetensors([embed]));
+    const tok = tinyTokenizer();
+    const folder = (tokenizer: unknown, config: unknown = tok.tokenizerConfig, modelConfig: object = SMALL_CONFIG) =>
+      hf({ 'config.json': json(modelConfig), 'model.safetensors': weights, 'tokenizer.json': json(tokenizer), 'tokenizer_config.json': json(config) });
+    const vocab = tok.tokenizerJson.model.vocab;
+
+    it('token ids that are not integers, or far past the vocabulary', async () => {
+      const notId = { ...tok.tokenizerJson, model: { ...tok.tokenizerJson.model, vocab: { ...vocab, x: false } } };
+      await failsClearly(() => describeModel(folder(notId)), /tokenizer\.json gives token "x" the id false/);
+      const far = { ...tok.tokenizerJson, model: { ...tok.tokenizerJson.model, vocab: { ...vocab, x: 1e9 } } };
+      await failsClearly(() => describeModel(folder(far)), /gives token "x" the id 1000000000; ids are integers from 0/);
+      const added = { ...tok.tokenizerJson, added_tokens: [{ id: -1, content: '<x>' }] };
+      await failsClearly(() => describeModel(folder(added)), /gives token "<x>" the id -1/);
+    });
+
+    it('a post-processor of the wrong shape fails as a tokenizer error, not a TypeError from the library', async () => {
+      const broken = { ...tok.tokenizerJson, post_processor: { type: 'TemplateProcessing', single: 3, pair: 3, special_tokens: {} } };
+      await failsClearly(() => describeModel(folder(broken)), /tokenizer\.json cannot encode: .*not iterable/);
+      await expect(describeModel(folder(broken))).rejects.toMatchObject({ name: 'HfTokenizerError' });
+    });
+
+    it('config.json naming a BOS id that is not a token id', async () => {
+      const config = { ...tok.tokenizerConfig, bos_token: undefined };
+      await failsClearly(() => describeModel(folder(tok.tokenizerJson, config, { ...SMALL_CONFIG, bos_token_id: 0.5 })),
+        /config\.json names token id 0\.5, which is not in tokenizer\.json's 272 ids/);
+    });
+
+    it('a chat_template list with a null entry is no template, not a TypeError', async () => {
+      const d = await describeModel(folder(tok.tokenizerJson, { ...tok.tokenizerConfig, chat_template: [null] }));
+      expect(d.chatTemplate).toBeUndefined();
+    });
   });
 });

@@ -93,6 +93,10 @@ describe('checkpoint serialisation', () => {
     await expect(deserializeCheckpoint('{', concatParts(a.tensors))).rejects.toThrow(/not valid JSON/);
     const renamed = a.json.replace('mtl.task_1.w', 'mtl.task_2.w');
     await expect(deserializeCheckpoint(renamed, concatParts(a.tensors))).rejects.toThrow(/lack param\/mtl.task_2.w/);
+    // Found by fuzzing (fuzzTrainingFiles.test.ts): one flipped bit in a key returned a checkpoint without tasks.
+    const damaged = a.json.replace('"tasks"', '"tqsks"').replace('"kind"', '"kinf"');
+    await expect(deserializeCheckpoint(damaged, concatParts(a.tensors)))
+      .rejects.toThrow(/checkpoint JSON is damaged: tasks, sampler are missing or malformed/);
     const bad = sample();
     bad.optimizer.v.pop();
     expect(() => serializeCheckpoint(bad)).toThrow(/2\/3|3\/2/);

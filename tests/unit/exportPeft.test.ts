@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { type TargetModule, modulePath, targetDims } from '../../src/adapters/types';
 import { memorySource } from '../../src/io/byteSource';
 import { exportAdapter } from '../../src/io/export';
-import { type AdapterData, parseAdapterTensors } from '../../src/io/export/adapterData';
+import { type AdapterData, parseAdapter, parseAdapterTensors } from '../../src/io/export/adapterData';
 import type { ExportFile } from '../../src/io/export/files';
 import { concatParts } from '../../src/io/ggufWriter';
 import { zipFiles } from '../../src/io/export/zip';
@@ -225,5 +225,24 @@ describe(`MTL-LoRA exports one plain LoRA per task (seed ${seed})`, () => {
     await expect(exportAdapter('peft', { adapter: lora, base: ggufBase, dtype: 'F16' })).rejects.toThrow(/precision applies to merged/);
     const other = randomAdapterData({ ...cfg, dim: 64, headDim: 16 }, { method: 'lora', rank: 2, alpha: 2, targets: ['q'], seed });
     await expect(exportAdapter('peft', { adapter: other, base: ggufBase })).rejects.toThrow(/shape \[2,64\], but this base model needs \[2,96\]/);
+    // Found by fuzzing (fuzzTrainingFiles.test.ts): Q/K rows to reorder that do not fit the base were a plain Error.
+    const half = { ...other, config: { ...other.config, metalora: { ...other.config.metalora, ropePairing: 'half' as const } } };
+    await expect(exportAdapter('peft', { adapter: half, base: ggufBase }))
+      .rejects.toThrow(/q_proj\.lora_B\.weight has shape \[64,2\], but this base model's q_proj has 96 output rows/);
+  });
+
+  it('refuses a hand-edited adapter_config.json naming the field (found by fuzzing)', async () => {
+    const lora = randomAdapterData(cfg, { method: 'lora', rank: 2, alpha: 2, targets: ['q'], seed });
+    const m = lora.config.metalora;
+    const edited = (metalora: object, peftType = lora.config.peft_type) =>
+      parseAdapter(JSON.stringify({ ...lora.config, peft_type: peftType, metalora: { ...m, ...metalora } }), new Uint8Array(0), 'run');
+    await expect(edited({ settings: { ...m.settings, targets: 3 } })).rejects.toThrow(/run\/adapter_config\.json: invalid training settings:\n {2}targets = 3/);
+    await expect(edited({ settings: 'lora' })).rejects.toThrow(/metalora\.settings is not an object/);
+    await expect(edited({}, 'MTL_LORA')).rejects.toThrow(/peft_type MTL_LORA does not fit the method lora/);
+    await expect(edited({ tasks: [1] })).rejects.toThrow(/metalora\.tasks must be a non-empty list of task names/);
+    await expect(edited({ ropePairing: 'sideways' })).rejects.toThrow(/ropePairing "sideways" is neither/);
+    // Settings an older version did not write take their defaults.
+    const { adaptExamples: _, ...older } = m.settings;
+    await expect(edited({ settings: older }).then((a) => a.config.metalora.settings.adaptExamples)).rejects.toThrow(/adapter_model/);
   });
 });

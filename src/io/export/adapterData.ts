@@ -7,7 +7,7 @@
 import type { Adapter, TargetModule } from '../../adapters/types';
 import type { LlamaConfig, RopePairing } from '../../model/config';
 import type { NamedTensor } from '../../train/checkpoint';
-import type { TrainSettings } from '../../train/settings';
+import { DEFAULT_SETTINGS, type TrainSettings, validateSettings } from '../../train/settings';
 import { memorySource } from '../byteSource';
 import { readSafetensors } from '../safetensors';
 import { qkHeads, reorderRows } from './rowOrder';
@@ -70,10 +70,44 @@ function parseAdapterConfig(text: string, where: string): AdapterConfig {
   if (!config?.metalora?.settings || !Array.isArray(config.metalora.tasks)) {
     throw new AdapterDataError(`${where} has no "metalora" section: only adapters trained by this tool load here`);
   }
+  checkTasksAndPairing(config, where);
   if (config.peft_type !== 'LORA' && config.peft_type !== 'MTL_LORA') {
     throw new AdapterDataError(`${where}: peft_type ${JSON.stringify(config.peft_type)} is neither LORA nor MTL_LORA`);
   }
-  return config;
+  const m = config.metalora;
+  return { ...config, metalora: { ...m, settings: checkedSettings(m.settings, config.peft_type, where) } };
+}
+
+/**
+ * The "metalora" section's settings, tasks and pairing, checked: everything that rebuilds or exports the adapter
+ * trusts them (a hand-edited `"targets": 3` would otherwise surface as a TypeError deep in an export). Settings
+ * the folder lacks (written by an older version) take their defaults.
+ */
+function checkedSettings(given: unknown, peftType: AdapterConfig['peft_type'], where: string): TrainSettings {
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw new AdapterDataError(`${where}: metalora.settings is not an object`);
+  }
+  const known = Object.entries(given).filter(([k]) => k in DEFAULT_SETTINGS);
+  const settings = { ...DEFAULT_SETTINGS, ...Object.fromEntries(known) } as TrainSettings;
+  try {
+    validateSettings(settings);
+  } catch (e) {
+    throw new AdapterDataError(`${where}: ${(e as Error).message}`);
+  }
+  if ((settings.method === 'mtl-lora') !== (peftType === 'MTL_LORA')) {
+    throw new AdapterDataError(`${where}: peft_type ${peftType} does not fit the method ${settings.method}`);
+  }
+  return settings;
+}
+
+function checkTasksAndPairing(config: AdapterConfig, where: string): void {
+  const { tasks, ropePairing } = config.metalora;
+  if (tasks.length === 0 || !tasks.every((t) => typeof t === 'string')) {
+    throw new AdapterDataError(`${where}: metalora.tasks must be a non-empty list of task names`);
+  }
+  if (ropePairing !== undefined && ropePairing !== 'half' && ropePairing !== 'adjacent') {
+    throw new AdapterDataError(`${where}: metalora.ropePairing ${JSON.stringify(ropePairing)} is neither "half" nor "adjacent"`);
+  }
 }
 
 /** Reads adapter_model.safetensors' bytes: every tensor must be F32 (as train writes them). */
@@ -111,6 +145,10 @@ export function alignToBase(data: AdapterData, cfg: LlamaConfig): AdapterData {
     const heads = qkHeads(cfg, m[1])!;
     const [rows, r] = t.shape.slice(-2);
     const stacks = t.shape.length === 3 ? t.shape[0] : 1;
+    if (t.shape.length < 2 || t.shape.length > 3 || rows !== heads * cfg.headDim) {
+      throw new AdapterDataError(`${name} has shape [${t.shape}], but this base model's ${m[1]}_proj has ` +
+        `${heads * cfg.headDim} output rows (an adapter for another model?)`);
+    }
     const data2 = new Float32Array(t.data.length);
     for (let i = 0; i < stacks; i++) {
       const one = t.data.subarray(i * rows * r, (i + 1) * rows * r);
