@@ -748,7 +748,9 @@ def main(argv):
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = False  # reproduce the studio's f32 arithmetic
         torch.backends.cudnn.allow_tf32 = False
-    if world.size > 1:
+    # A launcher that already joined the group (a script calling main() for several runs) keeps it.
+    own_group = world.size > 1 and not dist.is_initialized()
+    if own_group:
         dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
     base = a.base or os.path.join(a.recipe, run['base']['path'])  # an absolute path in run.json stays as it is
     cfg, weights = load_base(base, getattr(torch, a.dtype), device)
@@ -864,6 +866,7 @@ def main(argv):
               f'(iteration {end})', file=sys.stderr)
     if world.size > 1:
         dist.barrier()
+    if own_group:
         dist.destroy_process_group()
 
 
