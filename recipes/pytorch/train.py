@@ -392,6 +392,23 @@ class Adapter:
         return self.scale * (z @ cast(b_mix).t())
 
 
+def check_adapter_fits(tensors, cfg, base):
+    """Every adapter tensor's in/out size must be the base's (another base needs its own exported run)."""
+    q, kv = cfg['heads'] * cfg['head_dim'], cfg['kv_heads'] * cfg['head_dim']
+    dims = {'q': (cfg['dim'], q), 'k': (cfg['dim'], kv), 'v': (cfg['dim'], kv), 'o': (q, cfg['dim']),
+            'gate': (cfg['dim'], cfg['hidden']), 'up': (cfg['dim'], cfg['hidden']), 'down': (cfg['hidden'], cfg['dim'])}
+    for name, t in tensors.items():
+        m = re.match(r'base_model\.model\.model\.layers\.(\d+)\.\w+\.(\w+)_proj\.(\w+?)(?:\.\d+)?(?:\.weight)?$', name)
+        layer, target, kind = int(m.group(1)), m.group(2), m.group(3)
+        fan_in, fan_out = dims[target]
+        want = {'lora_A': [None, fan_in], 'mtl_lora_A': [None, fan_in], 'lora_B': [fan_out, None],
+                'mtl_lora_B': [None, fan_out, None]}.get(kind)
+        bad = layer >= cfg['layers'] or (want and any(w is not None and w != d for w, d in zip(want, t.shape)))
+        if bad:
+            raise RecipeError(f'the initial adapter\'s {name} {list(t.shape)} does not fit the base {base} '
+                              f'({cfg["layers"]} layers, dim {cfg["dim"]}): export a run trained on that base')
+
+
 def rope(x, pos, cfg):
     """Rotate-half RoPE on x [B, S, H, hd] at positions pos [S] (angles in float64)."""
     hd = cfg['head_dim']
@@ -754,6 +771,7 @@ def main(argv):
         dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
     base = a.base or os.path.join(a.recipe, run['base']['path'])  # an absolute path in run.json stays as it is
     cfg, weights = load_base(base, getattr(torch, a.dtype), device)
+    check_adapter_fits(init, cfg, base)
     adapter = Adapter(s, init)
     params = {k: v.to(device, torch.float64 if a.dtype == 'float64' else torch.float32).clone() for k, v in init.items()}
     trainer = Trainer(cfg, weights, adapter, params, tasks, s, world, device)
