@@ -25,7 +25,8 @@ What it implements, exactly as the studio does (src/train, src/adapters):
     schedule continue the studio's sequence, and dropout masks from the same hash.
 Distributed: meta-lora spreads an iteration's K tasks over the ranks and all-reduces the summed query gradient;
 lora and mtl-lora split each batch's examples over the ranks and all-reduce gradient and token-count sums. Every
-rank then takes the same AdamW step, so all ranks hold the same adapter.
+rank then takes the same AdamW step, so all ranks hold the same adapter. Every rank holds the whole base (no
+FSDP yet: in bfloat16 bases up to 13B fit one 80 GB GPU; see docs/SCALE_OUT.md in the studio's repository).
 
 Outputs in --out: adapter_model.safetensors + adapter_config.json (the studio's adapter folder: `cli eval`,
 `cli export` and the app's Compare tab read it), metrics.jsonl (the studio's rows), torch_checkpoint.json +
@@ -575,9 +576,8 @@ class Trainer:
         """(summed loss, scored count, gradients of the summed loss) of one packed batch at `params`."""
         leaves = {k: params[k].detach().requires_grad_(k in names) for k in params}
         loss = forward_loss(self.cfg, self.w, self.adapter, leaves, batch, run)
-        wanted = [k for k in names]
-        grads = torch.autograd.grad(loss, [leaves[k] for k in wanted], allow_unused=True)
-        out = {k: (g if g is not None else torch.zeros_like(params[k])) for k, g in zip(wanted, grads)}
+        grads = torch.autograd.grad(loss, [leaves[k] for k in names], allow_unused=True)
+        out = {k: (g if g is not None else torch.zeros_like(params[k])) for k, g in zip(names, grads)}
         return float(loss), batch['count'], out
 
     def zeros(self):
@@ -726,6 +726,7 @@ def parse_args(argv):
                    help='dtype of the base weights and activations (the adapter and AdamW stay float32)')
     p.add_argument('--device', help='cpu, cuda (default: cuda when available)')
     p.add_argument('--resume', action='store_true', help='continue from --out\'s torch_checkpoint')
+    p.add_argument('--stop-after', type=int, help='stop (with a checkpoint) after this many iterations; --resume continues')
     p.add_argument('--recipe', default=HERE, help='the exported folder (default: this file\'s)')
     return p.parse_args(argv)
 
@@ -841,7 +842,7 @@ def main(argv):
     if lead:
         print(f'training {s["method"]} on {len(tasks)} tasks for {s["iterations"]} iterations on {world.size} '
               f'process(es), {device}', file=sys.stderr)
-    end = s['iterations']
+    end = min(s['iterations'], a.stop_after) if a.stop_after is not None else s['iterations']
     for it in range(start, end):
         plan = sampler.next()
         seeds = [dropout.next_u32() for _ in range(passes_per_iteration(s['method'], plan, s))]
@@ -864,14 +865,14 @@ def main(argv):
         emit(task_rows + [mean])
         if lead:
             sup = mean['support_loss']
-            print(f'iter {it + 1}/{end}  query {objective:.4f}  support {"–" if sup is None else f"{sup:.4f}"}  '
+            print(f'iter {it + 1}/{s["iterations"]}  query {objective:.4f}  support {"–" if sup is None else f"{sup:.4f}"}  '
                   f'grad {norm:.4f}  lr {lr:.2e}  {tps:.0f} tok/s', file=sys.stderr)
         iteration = it + 1
-        if s['evalEvery'] > 0 and iteration % s['evalEvery'] == 0 and iteration < end:
+        if s['evalEvery'] > 0 and iteration % s['evalEvery'] == 0 and iteration < s['iterations']:
             emit(evaluate(iteration, lr))
         if s['checkpointEvery'] > 0 and iteration % s['checkpointEvery'] == 0 and iteration < end:
             save(iteration)
-    if start < end:
+    if start < end and end == s['iterations']:
         emit(evaluate(end, learning_rate(s, end - 1, s['iterations'])))
     save(end)
     if lead:

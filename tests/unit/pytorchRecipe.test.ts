@@ -4,7 +4,8 @@
 // adapter and schedule. Its metrics (support, query and held-out loss per task and iteration, gradient norm)
 // and final adapter must match ours to 1e-4 relative; `torchrun --nproc_per_node=2` (gloo) must match the
 // one-process run to 1e-5; and the recipe's adapter, imported back (Q/K rows moved back to the base's RoPE
-// pairing), must evaluate here to the held-out losses the recipe printed. Python starts twice in all (once per
+// pairing), must evaluate here to the held-out losses the recipe printed, and its folder (or a zip of it) must
+// import into Compare with its curves. Python starts twice in all (once per
 // launcher), since importing torch is most of a small run's cost.
 // One exception to the bounds: MTL-LoRA's mixing logits w_t. Their gradient is a difference of nearly equal
 // terms (dw = π ⊙ (dπ − Σπ_j dπ_j)/τ while the B^i are still alike) and AdamW's first steps normalise it to
@@ -12,7 +13,7 @@
 // stories260K: our GPU 2.0e-4, PyTorch f32 3.1e-4 against `train.py --dtype float64`); they get 2e-3.
 
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +33,8 @@ import { type MetricsRecord, parseMetricsJsonl } from '../../src/train/metrics';
 import { prepareTasks, runTraining } from '../../src/train/run';
 import { type TrainMethod, type TrainSettings, TRAIN_METHODS, resolveSettings } from '../../src/train/settings';
 import { type Task, type TaskSplit, type TokenizedExample, parseTaskJsonl } from '../../src/train/tasks';
+import { zipSync } from 'fflate';
+import { importedRunFrom, unzipFiles } from '../../src/ui/parts/importedRun';
 import { gpu } from '../helpers/gpu';
 import { rng } from '../helpers/random';
 import { MIN_VOCAB, tempDir, writeRandomGguf } from '../helpers/randomModel';
@@ -101,9 +104,12 @@ async function trainAndExport(ctx: GpuContext, m: Model, method: TrainMethod): P
     params: new Map(named.map((t) => [t.name, t.data])), recipe };
 }
 
-/** Runs every case's recipe in one Python process (or one torchrun launch) into `<tmp>/<label>/<id>`. */
-async function runRecipes(cases: Case[], label: string, launcher: string[]): Promise<void> {
-  const args = cases.flatMap((c) => [c.recipe, join(tmp.dir, label, c.id)]);
+/**
+ * Runs every case's recipe in one Python process (or one torchrun launch) into `<tmp>/<label>/<id>`, then the
+ * `extra` runs (recipe, out, comma-joined flags).
+ */
+async function runRecipes(cases: Case[], label: string, launcher: string[], extra: string[][] = []): Promise<void> {
+  const args = [...cases.flatMap((c) => [c.recipe, join(tmp.dir, label, c.id), '-']), ...extra.flat()];
   await run(PYTHON, [...launcher, 'tests/helpers/runRecipes.py', ...args], { encoding: 'utf8', timeout: 240_000,
     maxBuffer: 1 << 24, env: { ...process.env, OMP_NUM_THREADS: '1' } });
 }
@@ -177,7 +183,10 @@ beforeAll(async () => {
     overrides: { targets: ['q', 'k', 'v', 'down'], dropout: 0.1 },
   };
   for (const m of [stories, gqaModel]) for (const method of TRAIN_METHODS) cases.push(await trainAndExport(ctx, m, method));
-  await runRecipes(cases, 'single', []);
+  // And one run interrupted after 2 of its 3 iterations, then resumed (MTL-LoRA: per-task AdamW steps; dropout on).
+  const resumed = cases.find((c) => c.model === 'gqa' && c.method === 'mtl-lora')!;
+  const resumedOut = join(tmp.dir, 'resumed');
+  await runRecipes(cases, 'single', [], [[resumed.recipe, resumedOut, '--stop-after,2'], [resumed.recipe, resumedOut, '--resume']]);
 }, 600_000);
 
 describe('PyTorch recipe (python train.py) reproduces our training', () => {
@@ -189,6 +198,14 @@ describe('PyTorch recipe (python train.py) reproduces our training', () => {
       expect(metricsDifference(c.metrics, theirs)).toBeLessThan(1e-4);
       await expectAdapterClose(out('single', c), c.config, c.params, 1e-4);
     });
+
+  it('--stop-after then --resume continues bit for bit', async () => {
+    const c = cases.find((x) => x.model === 'gqa' && x.method === 'mtl-lora')!;
+    const dir = join(tmp.dir, 'resumed');
+    const timeless = (rows: MetricsRecord[]) => rows.map((r) => ({ ...r, tokens_per_s: 0 }));
+    expect(timeless(metricsOf(dir))).toEqual(timeless(metricsOf(out('single', c))));
+    expect(readFileSync(join(dir, 'adapter_model.safetensors'))).toEqual(readFileSync(join(out('single', c), 'adapter_model.safetensors')));
+  });
 
   it('torchrun --nproc_per_node=2 (gloo) reproduces the one-process runs to 1e-5 (gqa, every method)', async () => {
     // --redirects/--tee 1: Debian's torch 1.13 on Python 3.11 cannot parse the default "0" (IntFlag change).
@@ -221,5 +238,21 @@ describe('PyTorch recipe (python train.py) reproduces our training', () => {
       expect(r.split).toBe('held-out');
       expect(Math.abs(r.shared!.loss! - printed[i].eval_loss!) / printed[i].eval_loss!).toBeLessThan(1e-4);
     });
+  });
+
+  it('the recipe\'s output folder, or a zip of it, imports into Compare with its curves; other folders are refused', () => {
+    const c = cases.find((x) => x.model === 'stories260K' && x.method === 'mtl-lora')!;
+    const dir = out('single', c);
+    const folder = new Map(readdirSync(dir).map((f) => [`run/${f}`, new Uint8Array(readFileSync(join(dir, f)))]));
+    const imported = importedRunFrom(folder, 'run');
+    expect(imported).toMatchObject({ tasks: ['colors', 'animals', 'routine'], iteration: 3, baseLabel: 'base',
+      counts: { colors: { train: 6, eval: 0 }, animals: { train: 6, eval: 0 }, routine: { train: 6, eval: 0 } } });
+    expect(imported.settings.method).toBe('mtl-lora');
+    expect(imported.metrics).toEqual(metricsOf(dir));
+    const zipped = unzipFiles(zipSync(Object.fromEntries(folder)));
+    expect(importedRunFrom(zipped, 'run.zip').metrics).toEqual(imported.metrics);
+    folder.delete('run/metrics.jsonl');
+    expect(() => importedRunFrom(folder, 'run')).toThrow(/run lacks metrics\.jsonl: pick a training output folder/);
+    expect(() => unzipFiles(new Uint8Array([1, 2, 3]))).toThrow(/not a readable zip/);
   });
 });

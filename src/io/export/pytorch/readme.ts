@@ -20,10 +20,12 @@ ${list}
     python train.py --out run                        # one device: the exported run, same numbers
     torchrun --nproc_per_node=4 train.py --out run   # 4 GPUs (NCCL) or 4 CPU processes (gloo)
     python train.py --out run --iterations 1000      # longer: the schedule continues from the seed
-    python train.py --out run --resume               # continue from run/torch_checkpoint.*
+    python train.py --out run --stop-after 100       # stop with a checkpoint after 100 iterations
+    python train.py --out run --resume               # continue from run/torch_checkpoint.* (bit for bit)
 
-Other flags: \`--base FOLDER\` (a Hugging Face folder of the same architecture, e.g. a bigger model; the
-adapter's shapes follow it only if you also start from a matching adapter_init.safetensors), \`--lr\`,
+Other flags: \`--base FOLDER\` (another copy of this base in Hugging Face layout; a different model needs a run
+exported from it, since data.json holds this tokenizer's ids and adapter_init.safetensors this model's shapes —
+train.py checks the shapes), \`--lr\`,
 \`--inner-lr\`, \`--eval-every\`, \`--checkpoint-every\`, \`--dtype bfloat16\` (base and activations in bf16:
 half the memory, not bit-comparable with the studio), \`--device cpu\`. \`python train.py --help\` lists them.
 
