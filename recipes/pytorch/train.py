@@ -425,7 +425,9 @@ def rope(x, pos, cfg):
 
 
 def rmsnorm(x, w, eps):
-    return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * w
+    """RMSNorm with the statistics in float32 at least (a bfloat16 base keeps HF's precision)."""
+    wide = x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
+    return (wide * torch.rsqrt((wide * wide).mean(-1, keepdim=True) + eps)).to(x.dtype) * w
 
 
 def attention(q, k, v, lengths):
@@ -723,7 +725,8 @@ def parse_args(argv):
     p.add_argument('--eval-every', type=int, help='iterations between held-out evaluations (0: only at the end)')
     p.add_argument('--checkpoint-every', type=int, help='iterations between checkpoints (0: only at the end)')
     p.add_argument('--dtype', default='float32', choices=['float32', 'float64', 'bfloat16', 'float16'],
-                   help='dtype of the base weights and activations (the adapter and AdamW stay float32)')
+                   help='dtype of the base weights and activations (the adapter and AdamW stay float32); float32 '
+                        'reproduces the studio, bfloat16 halves the memory, float16 only on GPUs')
     p.add_argument('--device', help='cpu, cuda (default: cuda when available)')
     p.add_argument('--resume', action='store_true', help='continue from --out\'s torch_checkpoint')
     p.add_argument('--stop-after', type=int, help='stop (with a checkpoint) after this many iterations; --resume continues')
@@ -762,6 +765,8 @@ def main(argv):
         raise RecipeError('--iterations must be at least 1')
     cuda = torch.cuda.is_available() and a.device != 'cpu'
     device = torch.device(a.device or (f'cuda:{world.local_rank}' if cuda else 'cpu'))
+    if a.dtype == 'float16' and device.type == 'cpu':
+        raise RecipeError('--dtype float16 needs a GPU (PyTorch has no float16 matmul on CPUs); use bfloat16 there')
     if device.type == 'cuda':
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = False  # reproduce the studio's f32 arithmetic
