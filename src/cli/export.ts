@@ -5,6 +5,7 @@
 // format reads its headers (shapes, Q/K row order), the merged ones its weights. MTL-LoRA: peft and gguf
 // export every task (or --task NAME), merged formats one task (--task NAME, required). The training report
 // (settings, data counts from DIR/checkpoint.json, curves from DIR/metrics.jsonl) goes beside the export.
+// pytorch also reads the run's task files again (recipeRun.ts) for the recipe's token ids.
 
 import { existsSync, mkdirSync } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
@@ -15,10 +16,12 @@ import type { TaskDataCount } from '../io/export/report';
 import type { MergedDtype } from '../io/export/tensorCodec';
 import { zipFiles } from '../io/export/zip';
 import { type MetricsRecord, parseMetricsJsonl } from '../train/metrics';
+import { describeModel } from '../model/load';
 import { readAdapterDir } from './adapterDir';
+import { recipeRun } from './recipeRun';
 import { UsageError, parseCommandArgs, withModelFiles } from './args';
 
-const USAGE = 'npm run cli -- export DIR --format peft|gguf|merged-safetensors|merged-gguf --out PATH ' +
+const USAGE = 'npm run cli -- export DIR --format peft|gguf|merged-safetensors|merged-gguf|pytorch --out PATH ' +
   '[--base <model>] [--tokenizer tokenizer.bin] [--task NAME] [--dtype f32|f16|bf16|q8_0]';
 
 const DTYPES: readonly MergedDtype[] = ['F32', 'F16', 'BF16', 'Q8_0'];
@@ -73,6 +76,7 @@ export async function exportCommand(args: string[]): Promise<void> {
   }
   const result = await withModelFiles(basePath, values.tokenizer, async (base) => exportAdapter(format, {
     adapter, base, metrics: await readMetrics(dir), data: await readDataCounts(dir), task: values.task, dtype,
+    run: format === 'pytorch' ? await recipeRun(dir, adapter.config, await describeModel(base), base, basePath) : undefined,
   }));
   if (out.endsWith('.zip')) {
     mkdirSync(dirname(out), { recursive: true });

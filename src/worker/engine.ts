@@ -239,6 +239,7 @@ export class Engine {
       const result = await exportAdapter(spec.format, {
         adapter, base: m.files, metrics: spec.metrics, task: spec.task, dtype: spec.dtype,
         data: Object.entries(spec.dataCounts).map(([task, c]) => ({ task, train: c.train, heldOut: c.eval })),
+        run: spec.tasks && { tasks: prepareTasks(m.description.tokenizer!, spec.tasks, ra.settings) },
       });
       const notes = [...result.notes];
       if (m.summary.quant !== 'keep' && spec.format.startsWith('merged')) {

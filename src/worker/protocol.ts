@@ -110,7 +110,7 @@ export interface GenerateOutcome {
   ms: number;
 }
 
-export type ExportFormat = 'peft' | 'gguf' | 'merged-safetensors' | 'merged-gguf';
+export type ExportFormat = 'peft' | 'gguf' | 'merged-safetensors' | 'merged-gguf' | 'pytorch';
 
 export interface ExportRequest {
   runId: string;
@@ -122,6 +122,8 @@ export interface ExportRequest {
   /** The run's curves and data counts, for the training report. */
   metrics: MetricsRecord[];
   dataCounts: Record<string, { train: number; eval: number }>;
+  /** pytorch: the run's tasks as it trained on them (its snapshot), split and tokenized again in the worker. */
+  tasks?: TaskInput[];
 }
 
 export interface ExportOutcome {

@@ -1,7 +1,8 @@
 // `cli export`, and `cli logits` / `cli generate` with --adapter, as a user runs them (subprocesses, Dawn) on
 // an adapter that `cli train` wrote for the real stories260K: a PEFT zip with the training report (data counts
 // from the checkpoint), a GGUF LoRA against an overriding --base, a merged F32 GGUF whose logits equal those of
-// the base with --adapter, MTL-LoRA's per-task files and its --task rules, and clear usage errors.
+// the base with --adapter, the PyTorch recipe rebuilt from the run's tasks.json (its train.py rerunning the run),
+// MTL-LoRA's per-task files and its --task rules, and clear usage errors.
 
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memorySource } from '../../src/io/byteSource';
 import { readGguf } from '../../src/io/gguf';
+import { parseMetricsJsonl } from '../../src/train/metrics';
 import { relError } from '../helpers/exportFixtures';
 import { sharedPath } from '../helpers/shared';
 
@@ -81,6 +83,26 @@ describe('cli export on a LoRA trained by cli train', () => {
     const gen = await cli('generate', BIN, '--adapter', lora, '--prompt', 'Once upon a time', '--max-tokens', '4', '--greedy');
     expect(gen.stdout.startsWith('Once upon a time')).toBe(true);
     expect(gen.stderr).toMatch(/^\d tokens, .*greedy/m);
+  });
+
+  it('pytorch: a recipe from the run\'s tasks.json; python train.py reproduces cli train\'s metrics', async () => {
+    const recipe = join(out, 'recipe');
+    const { stdout } = await cli('export', lora, '--format', 'pytorch', '--out', recipe);
+    expect(JSON.parse(stdout).files.map((f: { name: string }) => f.name)).toEqual(['train.py', 'adapter_init.safetensors',
+      'data.json', 'schedule.json', 'base/model.safetensors', 'base/config.json', 'run.json', 'README.md', 'training_report.json',
+      'training_metrics.csv']);
+    const data = JSON.parse(readFileSync(join(recipe, 'data.json'), 'utf8')) as { tasks: { name: string; train: unknown[]; eval: unknown[] }[] };
+    expect(data.tasks.map((t) => [t.name, t.train.length, t.eval.length])).toEqual([['colors', 8, 2], ['animals', 8, 2]]);
+    expect(JSON.parse(readFileSync(join(recipe, 'schedule.json'), 'utf8')).iterations.length).toBe(3);
+    await run('/usr/bin/python3', [join(recipe, 'train.py'), '--out', join(out, 'torch')], { encoding: 'utf8' });
+    const ours = parseMetricsJsonl(readFileSync(join(lora, 'metrics.jsonl'), 'utf8'));
+    const theirs = parseMetricsJsonl(readFileSync(join(out, 'torch', 'metrics.jsonl'), 'utf8'));
+    expect(theirs.map((r) => [r.iteration, r.task])).toEqual(ours.map((r) => [r.iteration, r.task]));
+    ours.forEach((r, i) => {
+      for (const f of ['query_loss', 'eval_loss'] as const) {
+        if (typeof r[f] === 'number') expect(Math.abs(theirs[i][f]! - r[f]!) / r[f]!, `${f} row ${i}`).toBeLessThan(1e-4);
+      }
+    });
   });
 });
 

@@ -142,6 +142,17 @@ describe('engine', () => {
     expect(gguf.downloads.map((d) => d.name)).toEqual(['adapter.gguf', 'stories260K.bin-gguf.zip']);
     expect(new TextDecoder().decode(gguf.downloads[0].bytes.subarray(0, 4))).toBe('GGUF');
     expect(unzipSync(gguf.downloads[1].bytes)['adapter.gguf']).toEqual(gguf.downloads[0].bytes);
+
+    // The PyTorch recipe takes the run's tasks (the app sends its snapshot) and splits them as training did.
+    await expect(engine.exportRun({ runId: 'straight', format: 'pytorch', metrics, dataCounts })).rejects.toThrow(/needs the run's tasks/);
+    const recipe = await engine.exportRun({ runId: 'straight', format: 'pytorch', metrics, dataCounts, tasks });
+    const files = unzipSync(recipe.downloads[0].bytes);
+    expect(Object.keys(files)).toEqual(expect.arrayContaining(['train.py', 'run.json', 'data.json', 'schedule.json',
+      'adapter_init.safetensors', 'base/model.safetensors', 'base/config.json', 'README.md']));
+    const data = JSON.parse(new TextDecoder().decode(files['data.json'])) as { tasks: { name: string; train: unknown[]; eval: unknown[] }[] };
+    expect(data.tasks.map((t) => [t.name, t.train.length, t.eval.length])).toEqual(
+      tasks.map((t) => [t.name, dataCounts[t.name as 'animals'].train, dataCounts[t.name as 'animals'].eval]));
+    expect(JSON.parse(new TextDecoder().decode(files['schedule.json'])).iterations.length).toBe(settings.iterations);
   });
 
   it('refuses with a clear message: unknown run, busy run, no model', async () => {

@@ -4,6 +4,7 @@
 //   gguf                llama.cpp GGUF LoRA adapter (MTL-LoRA: one file per task, or only --task)
 //   merged-safetensors  base + adapter as a Hugging Face folder (MTL-LoRA: one task, required)
 //   merged-gguf         base + adapter as a GGUF model (MTL-LoRA: one task, required)
+//   pytorch             the run as a PyTorch recipe (train.py + data + schedule + base; pytorch/recipe.ts)
 // Every export carries the training report (report.ts). All formats read the base model's description
 // (headers only) for its shapes and Q/K row order; only the merged formats read its weights.
 
@@ -17,12 +18,13 @@ import { type MergedGgufType, mergedGgufFile } from './mergedGguf';
 import { type MergedHfDtype, mergedHfFiles } from './mergedHf';
 import { peftExport } from './peft';
 import { type PlainLora, plainLoras } from './plainLora';
+import { type RecipeRun, pytorchRecipeFiles } from './pytorch/recipe';
 import { type TaskDataCount, reportFiles } from './report';
 import { HF_PAIRING, ggufPairing } from './rowOrder';
 import { type MergedDtype, QUANTIZED } from './tensorCodec';
 
-export type ExportFormat = 'peft' | 'gguf' | 'merged-safetensors' | 'merged-gguf';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['peft', 'gguf', 'merged-safetensors', 'merged-gguf'];
+export type ExportFormat = 'peft' | 'gguf' | 'merged-safetensors' | 'merged-gguf' | 'pytorch';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['peft', 'gguf', 'merged-safetensors', 'merged-gguf', 'pytorch'];
 
 export interface ExportInputs {
   adapter: AdapterData;
@@ -37,6 +39,8 @@ export interface ExportInputs {
   task?: string;
   /** Merged formats: F32, F16 or Q8_0 (GGUF), F32, F16 or BF16 (safetensors); see defaultMergedDtype. */
   dtype?: MergedDtype;
+  /** pytorch: the run's tokenized tasks (required there). */
+  run?: RecipeRun;
 }
 
 export interface ExportResult {
@@ -77,8 +81,17 @@ export async function exportAdapter(format: ExportFormat, inputs: ExportInputs):
     throw new ExportError(`${format} of an MTL-LoRA adapter merges one task: choose one of ${config.metalora.tasks.join(', ')}.`);
   }
   if (!merged && inputs.dtype !== undefined) throw new ExportError(`a precision applies to merged exports, not to ${format}`);
-  const loras = plainLoras(inputs.adapter, cfg, inputs.task);
   const notes: string[] = [];
+  if (format === 'pytorch') {
+    if (!inputs.run) throw new ExportError('the pytorch export needs the run\'s tasks (the training data) as well as the adapter');
+    if (inputs.task !== undefined) throw new ExportError('the pytorch export reproduces the whole run: --task does not apply');
+    const files = await pytorchRecipeFiles(config, inputs.base, d, inputs.run, notes);
+    return { files: [...files, ...reportFiles(
+      { config, metrics: inputs.metrics ?? [], data: inputs.data, base: { name: d.name, config: cfg } },
+      { format, task: null, files: files.map((f) => f.name), notes },
+    )], notes };
+  }
+  const loras = plainLoras(inputs.adapter, cfg, inputs.task);
   let files: ExportFile[];
   switch (format) {
     case 'peft': {

@@ -1,12 +1,15 @@
 // Step 6, comparison: several runs on the same data overlaid (mean query loss, held-out loss) with their final
-// evaluations side by side, e.g. MeTA-LoRA against LoRA against the −STA ablation.
+// evaluations side by side, e.g. MeTA-LoRA against LoRA against the −STA ablation. Runs trained elsewhere (the
+// PyTorch recipe's output, a cli train folder) are imported as a folder or a zip (parts/importedRun.ts).
 
-import { useDeferredValue, useMemo, useState } from 'react';
+import { type ChangeEvent, useDeferredValue, useMemo, useState } from 'react';
 import { MEAN_TASK } from '../../train/metrics';
 import { LineChartCard } from '../parts/LineChartCard';
 import { chartRows, type Line } from '../parts/series';
 import { groupByMethod } from '../parts/methodGroups';
 import { formatStat } from '../../study/report';
+import { ErrorBox } from '../parts/common';
+import { importedRunFrom, unzipFiles } from '../parts/importedRun';
 import { useRuns } from '../stores/runs';
 import { METHOD_TEXT } from './MethodPanel';
 
@@ -15,9 +18,35 @@ const mean = (xs: (number | null | undefined)[]) => {
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
 };
 
+/** The picked files (a folder's, by relative path, or one zip's contents). */
+async function pickedFiles(list: FileList): Promise<{ files: Map<string, Uint8Array>; source: string }> {
+  const all = [...list];
+  if (all.length === 1 && all[0].name.endsWith('.zip')) {
+    return { files: unzipFiles(new Uint8Array(await all[0].arrayBuffer())), source: all[0].name };
+  }
+  const files = new Map(await Promise.all(all.map(async (f) =>
+    [f.webkitRelativePath || f.name, new Uint8Array(await f.arrayBuffer())] as [string, Uint8Array])));
+  return { files, source: all[0]?.webkitRelativePath.split('/')[0] || 'the picked files' };
+}
+
 export function ComparePanel() {
   const runs = useRuns((s) => s.runs);
   const [picked, setPicked] = useState<string[]>([]);
+  const [importError, setImportError] = useState<string | null>(null);
+  const onImport = async (e: ChangeEvent<HTMLInputElement>) => {
+    const list = e.target.files;
+    if (!list || list.length === 0) return;
+    setImportError(null);
+    try {
+      const { files, source } = await pickedFiles(list);
+      const id = useRuns.getState().importRun(importedRunFrom(files, source));
+      setPicked((p) => [...p, id]);
+    } catch (err) {
+      setImportError((err as Error).message);
+    } finally {
+      e.target.value = '';
+    }
+  };
   const chosen = useDeferredValue(runs.filter((r) => picked.includes(r.id)), []);
   const sameData = chosen.every((r) => JSON.stringify(r.tasks) === JSON.stringify(chosen[0].tasks));
   const charts = useMemo(() => {
@@ -41,6 +70,16 @@ export function ComparePanel() {
           </label>
         ))}
       </fieldset>
+      <div className="row">
+        <label className="inline">Import a run trained elsewhere (PyTorch recipe or CLI output): folder
+          <input type="file" multiple onChange={(e) => void onImport(e)} data-testid="compare-import-folder"
+            {...{ webkitdirectory: '' }} />
+        </label>
+        <label className="inline">or zip
+          <input type="file" accept=".zip" onChange={(e) => void onImport(e)} data-testid="compare-import-zip" />
+        </label>
+      </div>
+      <ErrorBox message={importError} testId="compare-import-error" />
       {!sameData && <p className="warn">These runs trained on different tasks: their curves are not directly comparable.</p>}
       {chosen.length > 0 && (
         <>

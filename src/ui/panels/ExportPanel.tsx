@@ -1,12 +1,13 @@
-// Step 8, export: the run's adapter as a PEFT adapter (zip), a GGUF LoRA for llama.cpp, or merged into the
-// base as Hugging Face safetensors or GGUF; every export carries the training report (settings, data counts,
-// curves as JSON and CSV). The work happens in the worker; the page only saves the bytes it gets back.
+// Step 8, export: the run's adapter as a PEFT adapter (zip), a GGUF LoRA for llama.cpp, merged into the
+// base as Hugging Face safetensors or GGUF, or the whole run as a PyTorch recipe (train.py + data + schedule +
+// base, to scale out with torchrun); every export carries the training report (settings, data counts, curves as
+// JSON and CSV). The work happens in the worker; the page only saves the bytes it gets back.
 
 import { useState } from 'react';
 import { getEngine } from '../engine';
 import { ErrorBox, fmtBytes } from '../parts/common';
 import { useModel } from '../stores/model';
-import { isActive, useRuns } from '../stores/runs';
+import { isActive, loadRunTasks, useRuns } from '../stores/runs';
 import type { ExportFormat, ExportOutcome, ExportRequest } from '../../worker/protocol';
 
 const FORMATS: { id: ExportFormat; label: string; line: string }[] = [
@@ -14,6 +15,7 @@ const FORMATS: { id: ExportFormat; label: string; line: string }[] = [
   { id: 'gguf', label: 'GGUF LoRA for llama.cpp', line: 'Apply with llama-cli --lora adapter.gguf on the base GGUF (Q/K rows in llama.cpp\'s order).' },
   { id: 'merged-safetensors', label: 'Merged model, safetensors', line: 'W + (α/r)·B·A as a Hugging Face folder with config.json and the tokenizer files.' },
   { id: 'merged-gguf', label: 'Merged model, GGUF', line: 'The merged model as one GGUF (F16 or Q8_0) with the base\'s tokenizer and metadata.' },
+  { id: 'pytorch', label: 'PyTorch recipe (scale out)', line: 'train.py reproduces this run in PyTorch (python train.py, or torchrun on N GPUs) and continues it on a bigger model; its output folder imports back into Compare.' },
 ];
 
 const DTYPES: Record<'merged-safetensors' | 'merged-gguf', ExportRequest['dtype'][]> = {
@@ -42,7 +44,7 @@ export function ExportPanel() {
   const [result, setResult] = useState<ExportOutcome | null>(null);
   const run = runs.find((r) => r.id === runId) ?? runs.at(-1);
   const merged = format === 'merged-gguf' || format === 'merged-safetensors';
-  const mtl = run?.settings.method === 'mtl-lora';
+  const mtl = run?.settings.method === 'mtl-lora' && format !== 'pytorch';
 
   const go = async () => {
     if (!run) return;
@@ -50,8 +52,11 @@ export function ExportPanel() {
     setError(null);
     setResult(null);
     try {
+      // The recipe holds the training data: the run's own task snapshot, as it trained on it.
+      const tasks = format === 'pytorch' ? await loadRunTasks(run.id) : undefined;
+      if (format === 'pytorch' && !tasks) throw new Error('This run\'s task snapshot is missing from storage, so its data cannot be exported.');
       const out = await getEngine().request('export', {
-        spec: { runId: run.id, format, dtype: merged ? dtype : undefined, task: mtl && task ? task : undefined, metrics: run.metrics, dataCounts: run.counts },
+        spec: { runId: run.id, format, dtype: merged ? dtype : undefined, task: mtl && task ? task : undefined, metrics: run.metrics, dataCounts: run.counts, tasks },
       });
       setResult(out);
       save(out.downloads[0].name, out.downloads[0].bytes);

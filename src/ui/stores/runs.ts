@@ -10,6 +10,7 @@ import type { TrainSettings } from '../../train/settings';
 import { splitTask } from '../../train/tasks';
 import type { EngineEvent, TaskInput } from '../../worker/protocol';
 import { getEngine } from '../engine';
+import type { ImportedRun } from '../parts/importedRun';
 import { useModel } from './model';
 import { deleteValue, loadValue, newId, saveValue, throttled } from './persist';
 
@@ -54,6 +55,8 @@ interface RunsState {
   rename(id: string, name: string): void;
   select(id: string | null): void;
   restore(): Promise<void>;
+  /** Adds a run trained elsewhere (the PyTorch recipe, the CLI) for Compare; it has no checkpoint here. */
+  importRun(run: ImportedRun): string;
 }
 
 const ACTIVE: readonly RunStatus[] = ['starting', 'running', 'paused'];
@@ -219,6 +222,17 @@ export const useRuns = create<RunsState>((set, get) => {
 
     select(id) {
       set({ selected: id });
+    },
+
+    importRun(imported) {
+      const run: RunRecord = {
+        id: newId('run'), name: imported.name, createdAt: Date.now(), settings: imported.settings, tasks: imported.tasks,
+        counts: imported.counts, model: { label: imported.baseLabel, fingerprint: 'imported' }, status: 'done',
+        iteration: imported.iteration, metrics: imported.metrics, error: null, evals: {}, gpuBytes: 0,
+      };
+      set((s) => ({ runs: [...s.runs, run] }));
+      persistNow();
+      return run.id;
     },
 
     async restore() {
