@@ -1,6 +1,9 @@
 // `npm run bench -- dispatches [--layers N] [--seq S] [--run]`: GPU commands per training iteration of each
 // method on the SmolLM2-135M shape (30 layers, Q4_0 base, rank 8, q,k,v,o, the default episode sizes: K = 4
-// tasks, 2 inner steps, |S| = |Q| = 4, batch 16, seq 256), broken down by kernel.
+// tasks, 2 inner steps, |S| = |Q| = 4, batch 16), broken down by kernel.
+// The count does not depend on the sequence length once every pass has over 128 tokens (split-K then takes a
+// second, reducing dispatch on every adapter), so the default S = 64 counts what seq 256 issues while
+// allocating a quarter of the activations (at 256 the dry run still allocates ~5 GB of host memory).
 // By default the iteration is recorded in the context's dry-run mode (checked and counted, not executed), so
 // the full shape is counted in seconds on a CPU adapter; `--run` executes it instead (tests/unit/
 // gpuContext.test.ts checks that both count the same). Results: bench/results/dispatches-<adapter>.json.
@@ -72,7 +75,7 @@ function option(name: string, fallback: number): number {
 
 export async function benchDispatches(ctx: GpuContext): Promise<void> {
   const layers = option('layers', SMOL_LAYERS);
-  const S = option('seq', 256);
+  const S = option('seq', 64);
   const run = process.argv.includes('--run');
   const model = await loadSmol(ctx, layers);
   const counts: IterationCount[] = [];

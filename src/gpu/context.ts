@@ -185,6 +185,12 @@ export class GpuContext {
     return t;
   }
 
+  /** Host → GPU copy of a whole tensor (a pack's view included). */
+  writeTensor(t: Tensor, data: ArrayBufferView): void {
+    if (data.byteLength !== t.byteLength) throw new Error(`writeTensor: ${data.byteLength} bytes for a ${t.byteLength}-byte tensor`);
+    this.write(t.buffer, data, t.offset);
+  }
+
   /** Host → GPU copy. Pending commands are submitted first so they see the buffer's previous contents. */
   write(buffer: GPUBuffer, data: ArrayBufferView, offsetBytes = 0): void {
     this.checkAlive();
@@ -195,7 +201,7 @@ export class GpuContext {
 
   /** GPU → host copy of a whole tensor, typed by its dtype. */
   async read<D extends DType>(t: Tensor<D>): Promise<TypedArrayOf<D>> {
-    const bytes = await this.readBytes(t.buffer, t.byteLength);
+    const bytes = await this.readBytes(t.buffer, t.byteLength, t.offset);
     const ctor = t.dtype === 'f32' ? Float32Array : t.dtype === 'u32' ? Uint32Array : Int32Array;
     return new ctor(bytes) as TypedArrayOf<D>;
   }
@@ -280,8 +286,9 @@ export class GpuContext {
     if (this.dryRun) return;
     const enc = this.commandEncoder();
     this.endPass();
-    enc.copyBufferToBuffer(src instanceof Tensor ? src.buffer : src, srcOffset, dst instanceof Tensor ? dst.buffer : dst,
-      dstOffset, bytes);
+    const [from, at] = src instanceof Tensor ? [src.buffer, src.offset + srcOffset] : [src, srcOffset];
+    const [to, into] = dst instanceof Tensor ? [dst.buffer, dst.offset + dstOffset] : [dst, dstOffset];
+    enc.copyBufferToBuffer(from, at, to, into, bytes);
   }
 
   /** Submits everything recorded so far. Cheap when nothing is pending. */
@@ -332,7 +339,7 @@ function kernelName(pipeline: GPUComputePipeline): string {
 export type Binding = GPUBuffer | Tensor | GPUBufferBinding;
 
 function asBinding(b: Binding): GPUBufferBinding {
-  if (b instanceof Tensor) return { buffer: b.buffer, size: Math.max(4, b.byteLength) };
+  if (b instanceof Tensor) return { buffer: b.buffer, offset: b.offset, size: Math.max(4, b.byteLength) };
   return 'buffer' in b ? b : { buffer: b };
 }
 
