@@ -5,6 +5,7 @@ import { benchDispatches } from './dispatches';
 import { benchEval } from './eval';
 import { benchKernels } from './kernels';
 import { benchMatmul } from './matmul';
+import { benchReport } from './report';
 import { benchTrain } from './train';
 
 const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
@@ -13,6 +14,7 @@ const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
   train: benchTrain,
   eval: benchEval,
   dispatches: benchDispatches,
+  report: benchReport,
 };
 
 // Names are bare words; flags (--layers 4) are read by the benchmarks themselves.
