@@ -36,7 +36,7 @@ async function measurePeak(ctx: GpuContext): Promise<Peak> {
   const WG = 64;
   const ITERS = 256;
   const n = 2 ** 20;
-  const src = ctx.tensor([4 * 2 ** 24]);
+  const src = ctx.upload(new Float32Array(4 * 2 ** 24), [4 * 2 ** 24]);
   const dst = ctx.tensor([4 * 2 ** 24]);
   const run = (entry: 'fma' | 'copy', count: number) => () => ctx.dispatch(ctx.pipeline(probeSrc, { WG, ITERS }, entry),
     [src, dst, ctx.uniform(new Uint32Array([count, 0, 0, 0]))], grid1d(ctx, count, WG));
