@@ -11,6 +11,7 @@
 // seq 32, K = 2 tasks of |S| = |Q| = 1, 1 inner step, batch 2; the report says so next to every such number.
 
 import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { GpuContext } from '../src/gpu/context';
 import { generate } from '../src/model/generate';
@@ -151,7 +152,8 @@ function markdown(ctx: GpuContext, peak: Peak, kernels: ReturnType<typeof withSh
     'peak MiB (dry run)': +(c.peakBytes / 2 ** 20).toFixed(1) }));
   return `# GPU report: ${ctx.adapterName}
 
-${ctx.info.runtime}${ctx.info.isSoftware ? ', software adapter' : ''}; ${new Date().toISOString()}; \`npm run bench -- report${scale === QUICK ? ' --quick' : ''}\`.
+${ctx.info.runtime}${ctx.info.isSoftware ? ', software adapter' : ''}; ${new Date().toISOString()}; \`npm run bench -- report${scale === QUICK ? ' --quick' : ''}\`;
+load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs at the end (a software adapter's numbers scale with the CPU it gets).
 
 ## Measured peak (shaders/peak_probe.wgsl)
 ${peak.gflops.toFixed(2)} GFLOP/s f32 multiply-add, ${peak.gbps.toFixed(2)} GB/s copy bandwidth.
