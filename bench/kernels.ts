@@ -19,7 +19,7 @@ import { type Weight, type WeightType, uploadWeight } from '../src/ops/weight';
 import { saveResults, table, timeIt } from './harness';
 import { type Tf, tfjsOnDevice } from './tfjs';
 
-interface Shape {
+export interface Shape {
   model: string;
   dim: number;
   ffn: number;
@@ -30,39 +30,48 @@ interface Shape {
   T: number;
 }
 
-const SHAPES: Shape[] = [
+export const SHAPES: Shape[] = [
   { model: 'SmolLM2-135M', dim: 576, ffn: 1536, H: 9, KV: 3, hd: 64, vocab: 49152, T: 256 },
   { model: 'stories260K', dim: 64, ffn: 172, H: 8, KV: 4, hd: 8, vocab: 512, T: 256 },
 ];
 
-interface Row {
+export interface KernelRow {
   model: string;
   kernel: string;
   shape: string;
   ms: number;
   rate: string;
   vs_tfjs: string;
+  /** The rate as a number, in `unit`. */
+  value: number;
+  unit: 'GFLOP/s' | 'GB/s';
 }
 
 const rnd = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
 
 export async function benchKernels(ctx: GpuContext): Promise<void> {
-  const { tf, flush } = await tfjsOnDevice(ctx);
-  const rows: Row[] = [];
+  const rows = await measureKernels(ctx, SHAPES, true);
+  console.log(`\n${table(rows as unknown as Record<string, string | number>[])}\n\nresults: ${saveResults(ctx, 'kernels', rows)}`);
+}
+
+/** Times every kernel at each shape; `peer` also times TensorFlow.js's WebGPU backend where it has a peer. */
+export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boolean): Promise<KernelRow[]> {
+  const { tf, flush } = peer ? await tfjsOnDevice(ctx) : { tf: null, flush: () => {} };
+  const rows: KernelRow[] = [];
   const sync = () => ctx.sync();
   const time = (run: () => void) => timeIt(run, sync, 3, 0.5);
   const record = (s: Shape, kernel: string, shape: string, seconds: number, amount: number, unit: 'GFLOP/s' | 'GB/s',
     peerSeconds?: number) => {
-    const row: Row = {
-      model: s.model, kernel, shape, ms: +(seconds * 1e3).toFixed(2),
-      rate: `${(amount / seconds / 1e9).toFixed(3)} ${unit}`,
-      vs_tfjs: peerSeconds ? `${(peerSeconds / seconds).toFixed(2)}×` : '',
+    const value = +(amount / seconds / 1e9).toFixed(3);
+    const row: KernelRow = {
+      model: s.model, kernel, shape, ms: +(seconds * 1e3).toFixed(2), rate: `${value} ${unit}`,
+      vs_tfjs: peerSeconds ? `${(peerSeconds / seconds).toFixed(2)}×` : '', value, unit,
     };
     rows.push(row);
     console.log(JSON.stringify(row));
   };
 
-  for (const s of SHAPES) {
+  for (const s of shapes) {
     const { T } = s;
     // Linear layers (frozen weights): q/o projection, gate/up, down, forward and input-gradient.
     for (const [name, out, inp] of [['attn_q', s.dim, s.dim], ['ffn_up', s.ffn, s.dim], ['ffn_down', s.dim, s.ffn]] as const) {
@@ -70,7 +79,7 @@ export async function benchKernels(ctx: GpuContext): Promise<void> {
       const w32 = rnd(out * inp);
       const x = ctx.upload(rnd(T * inp), [T, inp]);
       const dy = ctx.upload(rnd(T * out), [T, out]);
-      const peer = await tfLinear(tf, flush, ctx, w32, x, dy, T, out, inp);
+      const peerTimes = tf ? await tfLinear(tf, flush, ctx, w32, x, dy, T, out, inp) : undefined;
       const f32time: number[] = [];
       for (const type of ['f32', 'f16', 'q8_0', 'q4_0'] as WeightType[]) {
         if ((type === 'q8_0' || type === 'q4_0') && inp % 32) continue;
@@ -81,8 +90,8 @@ export async function benchKernels(ctx: GpuContext): Promise<void> {
         const bwd = await time(() => void linearBackwardInput(ctx, dy, w, T, {}, dx));
         if (type === 'f32') f32time.push(fwd, bwd);
         const shape = `${T}×${inp}→${out}`;
-        record(s, `linear ${name} ${type}`, shape, fwd, flops, 'GFLOP/s', type === 'f32' ? peer.fwd : undefined);
-        record(s, `linear ${name} ${type} dx`, shape, bwd, flops, 'GFLOP/s', type === 'f32' ? peer.bwd : undefined);
+        record(s, `linear ${name} ${type}`, shape, fwd, flops, 'GFLOP/s', type === 'f32' ? peerTimes?.fwd : undefined);
+        record(s, `linear ${name} ${type} dx`, shape, bwd, flops, 'GFLOP/s', type === 'f32' ? peerTimes?.bwd : undefined);
         if (type !== 'f32') rows[rows.length - 2].vs_tfjs = `${(f32time[0] / fwd).toFixed(2)}× f32`;
         if (type !== 'f32') rows[rows.length - 1].vs_tfjs = `${(f32time[1] / bwd).toFixed(2)}× f32`;
         [y, dx, w.data].forEach((t) => t.release());
@@ -111,9 +120,9 @@ export async function benchKernels(ctx: GpuContext): Promise<void> {
         const g = attentionBackward(ctx, q, k, v, o, lse, dO, lengths, dims);
         [g.dq, g.dk, g.dv].forEach((t) => t.release());
       });
-      const peer = await tfAttention(tf, flush, ctx, s);
+      const peerTime = tf ? await tfAttention(tf, flush, ctx, s) : undefined;
       const shape = `S=${T} H=${s.H} KV=${s.KV} hd=${s.hd}`;
-      record(s, 'attention fwd', shape, fwd, flops, 'GFLOP/s', peer);
+      record(s, 'attention fwd', shape, fwd, flops, 'GFLOP/s', peerTime);
       record(s, 'attention bwd', shape, bwd, 2.5 * flops, 'GFLOP/s');
     }
 
@@ -191,7 +200,7 @@ export async function benchKernels(ctx: GpuContext): Promise<void> {
         7 * 4 * n, 'GB/s');
     }
   }
-  console.log(`\n${table(rows as unknown as Record<string, string | number>[])}\n\nresults: ${saveResults(ctx, 'kernels', rows)}`);
+  return rows;
 }
 
 function makeWeight(ctx: GpuContext, type: WeightType, w32: Float32Array, rows: number, cols: number): Weight {

@@ -1,9 +1,11 @@
 // `npm run bench -- NAME...`: runs the named benchmarks on the current adapter (all when none is named).
 
 import { GpuContext } from '../src/gpu/context';
+import { benchDispatches } from './dispatches';
 import { benchEval } from './eval';
 import { benchKernels } from './kernels';
 import { benchMatmul } from './matmul';
+import { benchReport } from './report';
 import { benchTrain } from './train';
 
 const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
@@ -11,9 +13,12 @@ const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
   kernels: benchKernels,
   train: benchTrain,
   eval: benchEval,
+  dispatches: benchDispatches,
+  report: benchReport,
 };
 
-const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+// Names are bare words; flags (--layers 4) are read by the benchmarks themselves.
+const names = process.argv.slice(2).filter((a) => /^[a-z]\w*$/.test(a));
 const unknown = names.filter((n) => !(n in BENCHMARKS));
 if (unknown.length) {
   console.error(`Unknown benchmark(s): ${unknown.join(', ')}. Available: ${Object.keys(BENCHMARKS).join(', ')}`);

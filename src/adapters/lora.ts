@@ -5,7 +5,7 @@
 // Sites compute with run.params (a MeTA-LoRA local copy θ_i works the same) and add into `grads`.
 
 import type { GpuContext } from '../gpu/context';
-import type { Tensor } from '../gpu/tensor';
+import { TensorPack } from '../gpu/tensorPack';
 import type { LlamaConfig } from '../model/config';
 import { loraBackward, loraForward } from '../ops/lora';
 import { kaimingUniform, siteDropoutSeed } from './init';
@@ -41,19 +41,20 @@ export function createLora(ctx: GpuContext, cfg: LlamaConfig, settings: LoraSett
   const r = settings.rank;
   const scale = settings.alpha / r;
   const names: string[] = [];
-  const params: Tensor<'f32'>[] = [];
+  const values: Float32Array[] = [];
+  const shapes: number[][] = [];
   const sites = new Map<string, AdapterSite>();
   for (const { layer, target } of adaptedSites(cfg, settings)) {
     const dims = targetDims(cfg, target);
     const path = modulePath(layer, target);
-    const iA = params.length;
+    const iA = names.length;
     names.push(`${path}.lora_A.weight`, `${path}.lora_B.weight`);
-    params.push(
-      ctx.upload(kaimingUniform(r * dims.in, dims.in, seed, names[iA]), [r, dims.in]),
-      ctx.upload(new Float32Array(dims.out * r), [dims.out, r]),
-    );
+    values.push(kaimingUniform(r * dims.in, dims.in, seed, names[iA]), new Float32Array(dims.out * r));
+    shapes.push([r, dims.in], [dims.out, r]);
     sites.set(`${layer}.${target}`, loraSite(iA, iA + 1, { ...dims, r }, scale, settings.dropout, layer, target));
   }
+  // One pack: optimizer steps, copies and checks over the whole list are one dispatch each.
+  const params = TensorPack.create(ctx, shapes, { values }).tensors;
   return {
     kind: 'lora',
     settings,

@@ -9,7 +9,7 @@
 // A step touches only its task's Λ_t and w_t (run.task); the other tasks' gradients stay as they were.
 
 import type { GpuContext } from '../gpu/context';
-import type { Tensor } from '../gpu/tensor';
+import { TensorPack } from '../gpu/tensorPack';
 import type { LlamaConfig } from '../model/config';
 import { mtlLoraBackward, mtlLoraForward } from '../ops/mtlLora';
 import { identity, kaimingUniform, siteDropoutSeed } from './init';
@@ -38,11 +38,16 @@ export function createMtlLora(ctx: GpuContext, cfg: LlamaConfig, settings: MtlLo
   checkMtlLoraSettings(settings);
   const { rank: r, nUp: n, tasks } = settings;
   const names: string[] = [];
-  const params: Tensor<'f32'>[] = [];
-  const add = (name: string, values: Float32Array, shape: number[]) => {
+  const values: Float32Array[] = [];
+  const shapes: number[][] = [];
+  /** −1 for the shared A and B stacks, t for task t's Λ_t and w_t. */
+  const groups: number[] = [];
+  const add = (name: string, v: Float32Array, shape: number[], group = -1) => {
     names.push(name);
-    params.push(ctx.upload(values, shape));
-    return params.length - 1;
+    values.push(v);
+    shapes.push(shape);
+    groups.push(group);
+    return names.length - 1;
   };
   const sites = new Map<string, AdapterSite>();
   for (const { layer, target } of adaptedSites(cfg, settings)) {
@@ -51,15 +56,19 @@ export function createMtlLora(ctx: GpuContext, cfg: LlamaConfig, settings: MtlLo
     const A = add(`${path}.mtl_lora_A.weight`, kaimingUniform(r * dims.in, dims.in, seed, `${path}.mtl_lora_A.weight`),
       [r, dims.in]);
     const Bs = add(`${path}.mtl_lora_B.weight`, new Float32Array(n * dims.out * r), [n, dims.out, r]);
-    const lambda = params.length;
-    for (let t = 0; t < tasks; t++) add(`${path}.mtl_lora_Lambda.${t}.weight`, identity(r), [r, r]);
-    const w = params.length;
+    const lambda = names.length;
+    for (let t = 0; t < tasks; t++) add(`${path}.mtl_lora_Lambda.${t}.weight`, identity(r), [r, r], t);
+    const w = names.length;
     for (let t = 0; t < tasks; t++) {
       const name = `${path}.mtl_lora_w.${t}`;
-      add(name, settings.wInit === 'kaiming' ? kaimingUniform(n, n, seed, name) : new Float32Array(n), [n]);
+      add(name, settings.wInit === 'kaiming' ? kaimingUniform(n, n, seed, name) : new Float32Array(n), [n], t);
     }
     sites.set(`${layer}.${target}`, mtlSite({ A, Bs, lambda, w }, { ...dims, r, n }, settings, layer, target));
   }
+  // Packed shared tensors first, then task by task, each group in name order: AdamW steps the shared group
+  // and one task's group per iteration, and each is then one contiguous span (one dispatch).
+  const order = groups.map((g, i) => ({ g, i })).sort((a, b) => a.g - b.g || a.i - b.i).map(({ i }) => i);
+  const params = TensorPack.create(ctx, shapes, { order, values }).tensors;
   return {
     kind: 'mtl-lora',
     settings,

@@ -37,6 +37,27 @@ const MAX_DISPATCHES_PER_SUBMIT = 256;
 /** Each dispatch's uniforms get one slot of the arena: minUniformBufferOffsetAlignment is at most 256. */
 const UNIFORM_SLOT = 256;
 
+/**
+ * What the context has recorded since the last `resetStats()`: the costs a browser pays per command, which
+ * dominate when kernels are small (each dispatch costs 5–15 µs of API and validation time).
+ */
+export interface GpuStats {
+  dispatches: number;
+  /** Dispatches per kernel (the shader's name, plus the entry point when it is not `main`). */
+  byKernel: Map<string, number>;
+  /** Compute passes begun: a buffer copy or a readback ends the open one. */
+  passes: number;
+  /** Buffer-to-buffer copies recorded (`copy`), readback copies excluded. */
+  copies: number;
+  submits: number;
+  readbacks: number;
+  bindGroups: number;
+}
+
+function emptyStats(): GpuStats {
+  return { dispatches: 0, byKernel: new Map(), passes: 0, copies: 0, submits: 0, readbacks: 0, bindGroups: 0 };
+}
+
 export class GpuContext {
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
@@ -55,6 +76,8 @@ export class GpuContext {
   private uniformArena: GPUBuffer | null = null;
   private uniformStaging = new Uint8Array(UNIFORM_SLOT * MAX_DISPATCHES_PER_SUBMIT);
   private uniformSlots = 0;
+  private counters = emptyStats();
+  private dryRun = false;
 
   private constructor(
     readonly device: GPUDevice,
@@ -117,6 +140,30 @@ export class GpuContext {
     if (error) throw error;
   }
 
+  /** Counts since the last reset (a live object: copy what you keep). */
+  get stats(): GpuStats {
+    return this.counters;
+  }
+
+  resetStats(): void {
+    this.counters = emptyStats();
+  }
+
+  /**
+   * Record-only mode, for counting and memory planning at shapes too big to run (a 30-layer model on a CPU
+   * adapter): dispatches and copies are checked and counted but not encoded, host writes still land, and
+   * readbacks return zeros. Buffers are allocated as usual, so the pool's peak is the real one. Pending
+   * work is submitted before the mode changes.
+   */
+  setDryRun(on: boolean): void {
+    this.flush();
+    this.dryRun = on;
+  }
+
+  get isDryRun(): boolean {
+    return this.dryRun;
+  }
+
   // --- tensors ---
 
   tensor<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D, label?: string): Tensor<D> {
@@ -138,6 +185,12 @@ export class GpuContext {
     return t;
   }
 
+  /** Host → GPU copy of a whole tensor (a pack's view included). */
+  writeTensor(t: Tensor, data: ArrayBufferView): void {
+    if (data.byteLength !== t.byteLength) throw new Error(`writeTensor: ${data.byteLength} bytes for a ${t.byteLength}-byte tensor`);
+    this.write(t.buffer, data, t.offset);
+  }
+
   /** Host → GPU copy. Pending commands are submitted first so they see the buffer's previous contents. */
   write(buffer: GPUBuffer, data: ArrayBufferView, offsetBytes = 0): void {
     this.checkAlive();
@@ -148,13 +201,15 @@ export class GpuContext {
 
   /** GPU → host copy of a whole tensor, typed by its dtype. */
   async read<D extends DType>(t: Tensor<D>): Promise<TypedArrayOf<D>> {
-    const bytes = await this.readBytes(t.buffer, t.byteLength);
+    const bytes = await this.readBytes(t.buffer, t.byteLength, t.offset);
     const ctor = t.dtype === 'f32' ? Float32Array : t.dtype === 'u32' ? Uint32Array : Int32Array;
     return new ctor(bytes) as TypedArrayOf<D>;
   }
 
   async readBytes(buffer: GPUBuffer, byteLength: number, offsetBytes = 0): Promise<ArrayBuffer> {
     this.checkAlive();
+    this.counters.readbacks++;
+    if (this.dryRun) return new ArrayBuffer(byteLength);
     const staging = this.pool.acquire(byteLength, READBACK, 'readback');
     const enc = this.commandEncoder();
     this.endPass();
@@ -179,8 +234,10 @@ export class GpuContext {
   /** Uniform data (at most 256 bytes) for one dispatch of the current batch. */
   uniform(data: ArrayBufferView): GPUBufferBinding {
     if (data.byteLength > UNIFORM_SLOT) throw new Error(`uniform: ${data.byteLength} bytes, at most ${UNIFORM_SLOT}`);
-    if (this.uniformSlots === MAX_DISPATCHES_PER_SUBMIT) this.flush();
     this.uniformArena ??= this.device.createBuffer({ size: this.uniformStaging.byteLength, usage: UNIFORM, label: 'uniforms' });
+    // Nothing is encoded in a dry run, so nothing will read the slot.
+    if (this.dryRun) return { buffer: this.uniformArena, offset: 0, size: alignUp(data.byteLength, 16) };
+    if (this.uniformSlots === MAX_DISPATCHES_PER_SUBMIT) this.flush();
     const offset = this.uniformSlots++ * UNIFORM_SLOT;
     this.uniformStaging.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
     return { buffer: this.uniformArena, offset, size: alignUp(data.byteLength, 16) };
@@ -202,11 +259,20 @@ export class GpuContext {
       throw new GpuLimitError(`Dispatch of ${x}×${y}×${z} workgroups exceeds this GPU's limit of ${maxWg} per dimension.`);
     }
     if (x === 0 || y === 0 || z === 0) return;
+    const c = this.counters;
+    c.dispatches++;
+    const kernel = kernelName(pipeline);
+    c.byKernel.set(kernel, (c.byKernel.get(kernel) ?? 0) + 1);
+    if (this.dryRun) return;
+    c.bindGroups++;
     const bindGroup = this.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries: bindings.map((b, binding) => ({ binding, resource: asBinding(b) })),
     });
-    if (!this.pass) this.pass = this.commandEncoder().beginComputePass();
+    if (!this.pass) {
+      this.pass = this.commandEncoder().beginComputePass();
+      c.passes++;
+    }
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(x, y, z);
@@ -216,10 +282,13 @@ export class GpuContext {
   /** Copies `bytes` between buffers (offsets in bytes, multiples of 4) in stream order with the dispatches around it. */
   copy(src: GPUBuffer | Tensor, dst: GPUBuffer | Tensor, bytes: number, srcOffset = 0, dstOffset = 0): void {
     this.checkAlive();
+    this.counters.copies++;
+    if (this.dryRun) return;
     const enc = this.commandEncoder();
     this.endPass();
-    enc.copyBufferToBuffer(src instanceof Tensor ? src.buffer : src, srcOffset, dst instanceof Tensor ? dst.buffer : dst,
-      dstOffset, bytes);
+    const [from, at] = src instanceof Tensor ? [src.buffer, src.offset + srcOffset] : [src, srcOffset];
+    const [to, into] = dst instanceof Tensor ? [dst.buffer, dst.offset + dstOffset] : [dst, dstOffset];
+    enc.copyBufferToBuffer(from, at, to, into, bytes);
   }
 
   /** Submits everything recorded so far. Cheap when nothing is pending. */
@@ -231,6 +300,7 @@ export class GpuContext {
       this.uniformSlots = 0;
     }
     this.device.queue.submit([this.encoder.finish()]);
+    this.counters.submits++;
     this.encoder = null;
     this.dispatchesInBatch = 0;
   }
@@ -260,10 +330,16 @@ export class GpuContext {
   }
 }
 
+/** A pipeline's kernel name for the stats: its label up to the constants, less the entry point `main`. */
+function kernelName(pipeline: GPUComputePipeline): string {
+  const label = pipeline.label || 'unlabelled';
+  return label.replace(/\(.*$/, '').replace(/:main$/, '');
+}
+
 export type Binding = GPUBuffer | Tensor | GPUBufferBinding;
 
 function asBinding(b: Binding): GPUBufferBinding {
-  if (b instanceof Tensor) return { buffer: b.buffer, size: Math.max(4, b.byteLength) };
+  if (b instanceof Tensor) return { buffer: b.buffer, offset: b.offset, size: Math.max(4, b.byteLength) };
   return 'buffer' in b ? b : { buffer: b };
 }
 

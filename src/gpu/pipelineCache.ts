@@ -46,8 +46,8 @@ export class PipelineCache {
   }
 }
 
-/** A shader's label is its first comment line, which by convention names the kernel. */
-function labelOf(code: string): string {
-  const m = /^\s*\/\/\s*(.+)$/m.exec(code);
-  return m ? m[1].slice(0, 60) : 'shader';
+/** A shader's label is the kernel name its first comment line opens with (`// name: rope: …` or `// rope: …`). */
+export function labelOf(code: string): string {
+  const m = /^\s*\/\/\s*(?:name:\s*)?([\w-]+)/m.exec(code);
+  return m ? m[1] : 'shader';
 }

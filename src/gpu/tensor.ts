@@ -1,4 +1,5 @@
-// A tensor is a pooled GPU buffer with a row-major shape. It does not own its data on the host.
+// A tensor is a pooled GPU buffer (or a byte range of one, for the views of a TensorPack) with a row-major
+// shape. It does not own its data on the host.
 
 export type DType = 'f32' | 'u32' | 'i32';
 
@@ -18,6 +19,8 @@ export class Tensor<D extends DType = DType> {
     readonly shape: readonly number[],
     readonly dtype: D,
     private onRelease: (buffer: GPUBuffer) => void,
+    /** Where the tensor starts in its buffer, in bytes (a multiple of 256; 0 unless it is a pack's view). */
+    readonly offset = 0,
   ) {}
 
   get numel(): number {

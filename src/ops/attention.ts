@@ -80,8 +80,8 @@ function grid(dims: AttentionDims, heads: number, rows = 1): [number, number, nu
  */
 function vec4(t: Tensor<'f32'>): GPUBufferBinding {
   const size = alignUp(t.byteLength, 16);
-  if (size > t.buffer.size) throw new Error(`attention: a ${t.byteLength}-byte tensor's buffer cannot be bound as vec4s`);
-  return { buffer: t.buffer, size };
+  if (t.offset + size > t.buffer.size) throw new Error(`attention: a ${t.byteLength}-byte tensor's buffer cannot be bound as vec4s`);
+  return { buffer: t.buffer, offset: t.offset, size };
 }
 
 /** The shaders' Params struct: B, S, H, KV as u32, then scale as f32, padded to 32 bytes. */

@@ -5,6 +5,7 @@
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
+import { coalesce } from '../gpu/tensorPack';
 import { grid1d } from './grid';
 import { type TensorList, checkPaired, countAndFloats, dispatchElementwise } from './paramOps';
 import adamwSrc from '../../shaders/adamw.wgsl?raw';
@@ -38,12 +39,15 @@ function clipOrUnit(ctx: GpuContext, clip: Tensor<'f32'> | undefined): Tensor<'f
   return unit;
 }
 
+// Lists of pack views (src/gpu/tensorPack.ts) are coalesced into spans: one dispatch per span, not per tensor.
+
 /** θ ← θ − lr·(c·g) per tensor, with c the clip factor in clip[1] (from gradNorm) or 1. No state. */
 export function sgdStep(ctx: GpuContext, params: TensorList, grads: TensorList, lr: number, clip?: Tensor<'f32'>): void {
   checkPaired('sgdStep', params, grads, 'gradient');
   const c = clipOrUnit(ctx, clip);
-  params.forEach((p, i) => {
-    dispatchElementwise(ctx, sgdSrc, [p, grads[i], c, ctx.uniform(countAndFloats(p.numel, lr))], p.numel);
+  const [P, G] = coalesce([params, grads]);
+  P.forEach((p, i) => {
+    dispatchElementwise(ctx, sgdSrc, [p, G[i], c, ctx.uniform(countAndFloats(p.numel, lr))], p.numel);
   });
 }
 
@@ -84,10 +88,11 @@ export function adamwStep(
   const bc1 = 1 - beta1 ** step;
   const bc2 = 1 - beta2 ** step;
   const c = clipOrUnit(ctx, clip);
-  params.forEach((p, i) => {
+  const [P, G, M, V] = coalesce([params, grads, m, v]);
+  P.forEach((p, i) => {
     const uniform = ctx.uniform(countAndFloats(p.numel, beta1, beta2, 1 - beta1, 1 - beta2,
       1 - lr * weightDecay, lr / bc1, Math.sqrt(bc2), eps));
-    dispatchElementwise(ctx, adamwSrc, [p, grads[i], m[i], v[i], c, uniform], p.numel);
+    dispatchElementwise(ctx, adamwSrc, [p, G[i], M[i], V[i], c, uniform], p.numel);
   });
 }
 
@@ -99,12 +104,13 @@ export function adamwStep(
 export function gradNorm(ctx: GpuContext, grads: TensorList, maxNorm: number, out?: Tensor<'f32'>): Tensor<'f32'> {
   const result = out ?? ctx.tensor([2], 'f32', 'grad norm');
   if (result.numel < 2) throw new Error(`gradNorm: out has ${result.numel} elements, expected 2`);
-  const chunks = grads.map((g) => Math.ceil(g.numel / NORM_CHUNK));
+  const spans = coalesce([grads])[0];
+  const chunks = spans.map((g) => Math.ceil(g.numel / NORM_CHUNK));
   const count = chunks.reduce((a, b) => a + b, 0);
   const partials = ctx.tensor([count], 'f32', 'grad norm partials');
   const partial = ctx.pipeline(normPartialSrc, { WG: NORM_WG, PER_THREAD: NORM_PER_THREAD });
   let offset = 0;
-  grads.forEach((g, i) => {
+  spans.forEach((g, i) => {
     ctx.dispatch(partial, [g, partials, ctx.uniform(new Uint32Array([g.numel, offset]))],
       grid1d(ctx, chunks[i] * NORM_WG, NORM_WG));
     offset += chunks[i];

@@ -1,10 +1,13 @@
 // Element-wise operations on lists of parameter-sized tensors: the adapter's parameters, their gradients
 // and optimizer state are each a list of f32 tensors, and MeTA-LoRA copies, sums, averages and checks them
 // every iteration (DESIGN.md §4). Every op records dispatches only; nothing is read back.
-// One dispatch per tensor: tensors are separate buffers, and a LoRA adapter has a few dozen of them.
+// Lists that are views of one TensorPack (src/gpu/tensorPack.ts: adapters, gradients, copies and moments
+// are) are coalesced into spans, so an op costs one dispatch per pack buffer, not one per tensor; other
+// lists get one dispatch per tensor.
 
 import type { Binding, GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
+import { coalesce } from '../gpu/tensorPack';
 import { grid1d } from './grid';
 import axpySrc from '../../shaders/param_axpy.wgsl?raw';
 import fillSrc from '../../shaders/param_fill.wgsl?raw';
@@ -42,18 +45,25 @@ export function checkPaired(op: string, a: readonly Tensor[], b: readonly Tensor
   });
 }
 
+/** The same bytes of the same buffer (a span and the list it covers, or a tensor and itself). */
+function sameStorage(a: Tensor, b: Tensor): boolean {
+  return a.buffer === b.buffer && a.offset === b.offset;
+}
+
 /** dst[i] ← src[i] for each pair (θ_i ← θ before a task's inner steps). */
 export function copyInto(ctx: GpuContext, dst: TensorList, src: TensorList): void {
   checkPaired('copyInto', dst, src, 'source');
-  dst.forEach((d, i) => {
-    if (d !== src[i] && d.numel > 0) ctx.copy(src[i], d, d.byteLength);
+  const [D, S] = coalesce([dst, src]);
+  D.forEach((d, i) => {
+    if (!sameStorage(d, S[i]) && d.numel > 0) ctx.copy(S[i], d, d.byteLength);
   });
 }
 
 /** Every element ← value, converted to the tensor's dtype (zeroing gradients and flags). */
 export function fill(ctx: GpuContext, tensors: readonly Tensor[], value: number): void {
   const word = new DataView(new ArrayBuffer(4));
-  for (const t of tensors) {
+  const f32 = tensors.filter((t): t is Tensor<'f32'> => t.dtype === 'f32');
+  for (const t of [...coalesce([f32])[0], ...tensors.filter((t) => t.dtype !== 'f32')]) {
     if (t.dtype === 'f32') word.setFloat32(0, value, true);
     else if (t.dtype === 'u32') word.setUint32(0, value, true);
     else word.setInt32(0, value, true);
@@ -68,13 +78,14 @@ export function axpy(ctx: GpuContext, y: TensorList, x: TensorList, alpha: numbe
   checkPaired('axpy', y, x, 'x');
   y.forEach((t, i) => {
     if (t === x[i]) throw new Error('axpy: y and x must be different tensors');
-    dispatchElementwise(ctx, axpySrc, [t, x[i], ctx.uniform(countAndFloats(t.numel, alpha))], t.numel);
   });
+  const [Y, X] = coalesce([y, x]);
+  Y.forEach((t, i) => dispatchElementwise(ctx, axpySrc, [t, X[i], ctx.uniform(countAndFloats(t.numel, alpha))], t.numel));
 }
 
 /** x ← α·x in place. */
 export function scale(ctx: GpuContext, x: TensorList, alpha: number): void {
-  for (const t of x) dispatchElementwise(ctx, scaleSrc, [t, ctx.uniform(countAndFloats(t.numel, alpha))], t.numel);
+  for (const t of coalesce([x])[0]) dispatchElementwise(ctx, scaleSrc, [t, ctx.uniform(countAndFloats(t.numel, alpha))], t.numel);
 }
 
 /**
@@ -96,7 +107,7 @@ export function meanInto(ctx: GpuContext, dst: TensorList, srcs: readonly Tensor
 export function nonFiniteFlag(ctx: GpuContext, tensors: readonly Tensor<'f32'>[], flag?: Tensor<'u32'>): Tensor<'u32'> {
   const out = flag ?? ctx.tensor([1], 'u32', 'nonfinite flag');
   if (!flag) fill(ctx, [out], 0);
-  for (const t of tensors) {
+  for (const t of coalesce([tensors])[0]) {
     dispatchElementwise(ctx, nonfiniteSrc, [t, out, ctx.uniform(new Uint32Array([t.numel]))], t.numel);
   }
   return out;

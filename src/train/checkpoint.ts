@@ -181,5 +181,5 @@ export function writeNamedTensors(ctx: GpuContext, names: readonly string[], ten
       throw new CheckpointError(`checkpoint tensor ${v.name} [${v.shape}] does not match the adapter's ${names[i]} [${shape}]`);
     }
   });
-  values.forEach((v, i) => ctx.write(tensors[i].buffer, v.data));
+  values.forEach((v, i) => ctx.writeTensor(tensors[i], v.data));
 }

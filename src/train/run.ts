@@ -46,7 +46,7 @@ export function createAdapterFor(ctx: GpuContext, cfg: LlamaConfig, s: TrainSett
   return createMtlLora(ctx, cfg, { ...lora, nUp: s.mtlUpProjections, tau: s.mtlTau, tasks, wInit: s.mtlWInit }, s.seed);
 }
 
-function createTrainer(env: TrainerEnv, samplerRng: Rng): Trainer {
+export function createTrainer(env: TrainerEnv, samplerRng: Rng): Trainer {
   switch (env.settings.method) {
     case 'meta-lora': return createMetaTrainer(env, samplerRng, true);
     case 'meta-lora-no-sta': return createMetaTrainer(env, samplerRng, false);

@@ -7,6 +7,7 @@
 import type { Adapter, AdapterRun } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
+import { TensorPack } from '../gpu/tensorPack';
 import type { LlamaConfig } from '../model/config';
 import type { ModelWeights } from '../model/weights';
 import { crossEntropy } from '../ops/crossEntropy';
@@ -43,6 +44,8 @@ export interface TrainStepOptions {
 
 /** A zeroed gradient list matching the adapter's parameters (the caller releases it). */
 export function createGrads(ctx: GpuContext, adapter: Adapter): Tensor<'f32'>[] {
+  const pack = TensorPack.like(ctx, adapter.params);
+  if (pack) return pack.tensors;
   const grads = adapter.params.map((p) => ctx.tensor(p.shape));
   fill(ctx, grads, 0);
   return grads;

@@ -82,6 +82,39 @@ describe('GpuContext', () => {
     for (let d = 0; d < n; d++) expect(got[d]).toBeCloseTo(301 * (d + 1), 1);
   });
 
+  it('counts dispatches per kernel, copies, passes and readbacks; a dry run counts the same without running', async () => {
+    const ctx = await gpu();
+    const a = ctx.upload(Float32Array.from({ length: 12 }, (_, i) => i), [3, 4]);
+    const out = ctx.upload(new Float32Array(9), [3, 3]);
+    const record = async () => {
+      ctx.resetStats();
+      matmul(ctx, a, a, 3, 3, 4, { transB: true }, out);
+      const copy = ctx.tensor([9]);
+      ctx.copy(out, copy, out.byteLength);
+      matmul(ctx, a, a, 3, 3, 4, { transB: true, accumulate: true }, out);
+      const values = await ctx.read(copy);
+      copy.release();
+      const { byKernel, ...counts } = ctx.stats;
+      return { values, counts, byKernel: Object.fromEntries(byKernel) };
+    };
+    const real = await record();
+    expect(real.counts).toMatchObject({ dispatches: 2, copies: 1, passes: 2, readbacks: 1, bindGroups: 2 });
+    expect(Object.values(real.byKernel)).toEqual([2]);
+    expect(Object.keys(real.byKernel)[0]).toMatch(/^matmul_/);
+    expect(Array.from(real.values)).toEqual(Array.from(matmulRef(Float32Array.from({ length: 12 }, (_, i) => i),
+      Float32Array.from({ length: 12 }, (_, i) => i), 3, 3, 4, { transB: true })));
+    const before = await ctx.read(out);
+    ctx.setDryRun(true);
+    const dry = await record();
+    ctx.setDryRun(false);
+    expect(dry.byKernel).toEqual(real.byKernel);
+    expect(dry.counts).toMatchObject({ dispatches: 2, copies: 1, readbacks: 1, passes: 0, bindGroups: 0, submits: 0 });
+    expect(Array.from(dry.values)).toEqual(Array(9).fill(0));
+    // Nothing ran: the accumulating product left no trace.
+    expect(await ctx.read(out)).toEqual(before);
+    [a, out].forEach((t) => t.release());
+  });
+
   it('refuses work beyond the adapter limits with a clear error', async () => {
     const ctx = await gpu();
     const max = ctx.device.limits.maxStorageBufferBindingSize;

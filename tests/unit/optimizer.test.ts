@@ -11,6 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/context';
 import type { Tensor } from '../../src/gpu/tensor';
+import { TensorPack } from '../../src/gpu/tensorPack';
 import { NORM_PER_THREAD, NORM_WG, adamwStep, gradNorm, sgdStep } from '../../src/ops/optimizer';
 import { ELEMENTWISE_WG, axpy, copyInto, fill, meanInto, nonFiniteFlag, scale } from '../../src/ops/paramOps';
 import {
@@ -253,5 +254,70 @@ describe(`parameter-list ops vs float64 reference (seed ${seed})`, () => {
     nonFiniteFlag(ctx, tf, flag);
     expect([...(await ctx.read(flag))]).toEqual([1]);
     releaseAll(tf, [flag]);
+  });
+});
+
+describe(`packed parameter lists (seed ${seed})`, () => {
+  // A few hundred small tensors in one TensorPack, as an adapter's parameters are: every list op must be one
+  // dispatch (a step of the outer optimizer a handful), with the values of the same ops on separate tensors.
+  const shapes = Array.from({ length: 240 }, (_, i) => (i % 2 ? [i % 7 === 1 ? 0 : 33, 8] : [8, 57 + (i % 5)]));
+
+  it('one dispatch per op, the same values as separate tensors, padding kept zero', async () => {
+    const ctx = await gpu();
+    const random = rng(seed + 8);
+    const lengths = shapes.map((s) => s[0] * s[1]);
+    const [p0, g, m0, v0] = [1, 1, 0.1, 0.01].map((k) => randomList(random, lengths, k).map((a) => (k === 0.01 ? a.map(Math.abs) : a)));
+    const packed = [p0, g, m0, v0].map((values) => TensorPack.create(ctx, shapes, { values }).tensors);
+    const loose = [p0, g, m0, v0].map((values) => upload(ctx, values));
+    // Both steps read one clip factor (the norms themselves differ in the order of the sum).
+    const clip = gradNorm(ctx, loose[1], 0.5);
+    const step = (p: Tensor<'f32'>[], gr: Tensor<'f32'>[], m: Tensor<'f32'>[], v: Tensor<'f32'>[]) => {
+      const norm = gradNorm(ctx, gr, 0.5);
+      adamwStep(ctx, p, gr, m, v, { lr: 0.01, step: 3 }, clip);
+      sgdStep(ctx, p, gr, 0.1, clip);
+      axpy(ctx, m, gr, 0.25);
+      scale(ctx, v, 0.5);
+      return { norm, flag: nonFiniteFlag(ctx, [...gr, ...p]) };
+    };
+    ctx.resetStats();
+    const got = step(packed[0], packed[1], packed[2], packed[3]);
+    // gradNorm 2 (partial sums, finish), AdamW 1, SGD 1, axpy 1, scale 1, the flag's zeroing 1 + 2 checks.
+    expect(Object.fromEntries(ctx.stats.byKernel)).toEqual({ grad_norm_partial: 1, grad_norm_finish: 1, adamw: 1, sgd: 1,
+      param_axpy: 1, param_scale: 1, param_fill: 1, param_nonfinite: 2 });
+    const want = step(loose[0], loose[1], loose[2], loose[3]);
+    expect(ctx.stats.dispatches).toBeGreaterThan(240 * 5);
+    // Element-wise kernels see the same operands: bit-identical. The norm sums in another order: within γ.
+    for (const k of [0, 2, 3]) expect(listMismatches(await readAll(ctx, packed[k]), await readAll(ctx, loose[k]), () => 0)).toEqual([]);
+    const [normPacked, normLoose] = [await ctx.read(got.norm), await ctx.read(want.norm)];
+    expect(Math.abs(normPacked[0] - normLoose[0])).toBeLessThanOrEqual(gamma(300) * normLoose[0]);
+    expect([...(await ctx.read(got.flag))]).toEqual([0]);
+    // Copies: one buffer copy for the whole list.
+    ctx.resetStats();
+    const copy = TensorPack.like(ctx, packed[0])!.tensors;
+    copyInto(ctx, copy, packed[0]);
+    expect(ctx.stats.copies).toBe(1);
+    expect(listMismatches(await readAll(ctx, copy), await readAll(ctx, packed[0]), () => 0)).toEqual([]);
+    // A NaN in one tensor still raises the flag of the whole pack.
+    const bad = new Float32Array(lengths[101]).fill(1);
+    bad[5] = NaN;
+    ctx.writeTensor(copy[101], bad);
+    expect([...(await ctx.read(nonFiniteFlag(ctx, copy)))]).not.toEqual([0]);
+    releaseAll(...packed, ...loose, copy, [clip, got.norm, got.flag, want.norm, want.flag]);
+  });
+
+  it('a subset laid out contiguously is one span; lists that do not pair up fall back to per-tensor dispatches', async () => {
+    const ctx = await gpu();
+    // Odd tensors first (as MTL-LoRA puts each task's tensors together), so the odd subset is one span.
+    const order = [...shapes.keys()].sort((a, b) => (b % 2) - (a % 2) || a - b);
+    const [p, gr] = [0, 1].map(() => TensorPack.create(ctx, shapes, { order }).tensors);
+    const odd = (list: Tensor<'f32'>[]) => list.filter((_, i) => i % 2);
+    ctx.resetStats();
+    sgdStep(ctx, odd(p), odd(gr), 0.1);
+    expect(ctx.stats.dispatches).toBe(1);
+    const loose = upload(ctx, shapes.map((s) => new Float32Array(s[0] * s[1])));
+    ctx.resetStats();
+    sgdStep(ctx, p, loose, 0.1);
+    expect(ctx.stats.dispatches).toBe(shapes.filter((s) => s[0] * s[1] > 0).length);
+    releaseAll(p, gr, loose);
   });
 });

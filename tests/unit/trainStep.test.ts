@@ -96,7 +96,7 @@ async function randomizeParams(ctx: GpuContext, adapter: Adapter, random: () => 
     const name = adapter.names[i];
     // A keeps its init scale; the rest U(±0.3): large enough that every branch shapes the loss.
     const values = /_A\.weight$/.test(name) ? await ctx.read(p) : randomF32(p.numel, random).map((v) => 0.3 * v);
-    ctx.write(p.buffer, values);
+    ctx.writeTensor(p, values);
     byName.set(name, Float64Array.from(values));
   }
   return byName;

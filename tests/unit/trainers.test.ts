@@ -95,7 +95,7 @@ describe(`MeTA-LoRA iteration vs float64 reference (seed ${seed})`, () => {
       const adapter = createAdapterFor(ctx, m.cfg, s, tasks.length);
       // Mid-run state: A at init, B random (else dA = 0), moments from earlier steps; the update is step 5.
       const theta = adapter.params.map((p, i) => /lora_B/.test(adapter.names[i]) ? randomF32(p.numel, random).map((v) => 0.3 * v) : null);
-      theta.forEach((t, i) => t && ctx.write(adapter.params[i].buffer, t));
+      theta.forEach((t, i) => t && ctx.writeTensor(adapter.params[i], t));
       const values = await readAll(ctx, adapter.params);
       const m0 = values.map((t) => randomF32(t.length, random).map((v) => 1e-4 * v));
       const v0 = values.map((t) => Float32Array.from({ length: t.length }, () => (0.5 + random()) * 1e-9));
@@ -103,8 +103,8 @@ describe(`MeTA-LoRA iteration vs float64 reference (seed ${seed})`, () => {
       const seeds = Rng.fromState(dropout.getState());
       const env: TrainerEnv = { ctx, model: { weights: m.weights, config: m.cfg }, adapter, tasks, settings: s, dropout };
       const trainer = createMetaTrainer(env, Rng.fromSeed(seed + 7), method === 'meta-lora');
-      trainer.optimizer.m.forEach((t, i) => ctx.write(t.buffer, m0[i]));
-      trainer.optimizer.v.forEach((t, i) => ctx.write(t.buffer, v0[i]));
+      trainer.optimizer.m.forEach((t, i) => ctx.writeTensor(t, m0[i]));
+      trainer.optimizer.v.forEach((t, i) => ctx.writeTensor(t, v0[i]));
       const iteration = 4;
       const out = await trainer.iterate(iteration, s.lr);
       const [params, mNew, vNew] = await Promise.all([adapter.params, trainer.optimizer.m, trainer.optimizer.v].map((l) => readAll(ctx, l)));

@@ -7,6 +7,7 @@
 import type { Adapter } from '../../adapters/types';
 import type { GpuContext } from '../../gpu/context';
 import type { Tensor } from '../../gpu/tensor';
+import { TensorPack } from '../../gpu/tensorPack';
 import { adamwStep, gradNorm } from '../../ops/optimizer';
 import { fill } from '../../ops/paramOps';
 import { type PackedBatch, packBatch } from '../batch';
@@ -72,6 +73,9 @@ export function packPool(env: TrainerEnv, task: number, indices: readonly number
 
 /** A zero-filled list shaped like the adapter's parameters (gradients, copies, moments). */
 export function paramLike(ctx: GpuContext, adapter: Adapter): Tensor<'f32'>[] {
+  // Packed like the parameters, so list ops pair span by span (one dispatch per op); zeroed on creation.
+  const pack = TensorPack.like(ctx, adapter.params);
+  if (pack) return pack.tensors;
   const list = adapter.params.map((p) => ctx.tensor(p.shape));
   fill(ctx, list, 0);
   return list;

@@ -1,0 +1,178 @@
+// `npm run bench -- report [--quick]`: one report of this adapter, written as bench/results/report-<adapter>.json
+// and .md:
+//   peak       measured f32 FMA rate and copy bandwidth (shaders/peak_probe.wgsl): the denominators of "share";
+//   kernels    every kernel at SmolLM2-135M's shapes (T = 256) in GFLOP/s or GB/s, with its share of the peak;
+//   dispatches GPU commands per iteration of each method on the 30-layer SmolLM2-135M shape (dry run, see
+//              bench/dispatches.ts), with the dry run's peak of pooled GPU memory;
+//   training   tokens/s and peak pooled GPU memory of each method, executed, on the SmolLM2-135M shape with a
+//              Q4_0 base, rank 8, seq 256, batch 4 (K = 4 tasks of |S| = |Q| = 4, 2 inner steps);
+//   inference  evaluation (forward + loss) tokens/s and KV-cached decode tokens/s (src/model/generate.ts).
+// `--quick` (for CPU adapters, where one full iteration takes many minutes) trains and decodes with 2 layers,
+// seq 32, K = 2 tasks of |S| = |Q| = 1, 1 inner step, batch 2; the report says so next to every such number.
+
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import type { GpuContext } from '../src/gpu/context';
+import { generate } from '../src/model/generate';
+import { releaseWeights } from '../src/model/weights';
+import { grid1d } from '../src/ops/grid';
+import { packBatch } from '../src/train/batch';
+import { createAdapterFor, runTraining } from '../src/train/run';
+import { TRAIN_METHODS, type TrainMethod, type TrainSettings, resolveSettings } from '../src/train/settings';
+import { evalLoss, type TrainModel } from '../src/train/step';
+import { type IterationCount, countIteration } from './dispatches';
+import { RESULTS_DIR, saveResults, slug, timeIt } from './harness';
+import { type KernelRow, SHAPES, measureKernels } from './kernels';
+import { SMOL_LAYERS, loadSmol, randomTokenTasks } from './smolShape';
+import probeSrc from '../shaders/peak_probe.wgsl?raw';
+
+interface Peak {
+  gflops: number;
+  gbps: number;
+}
+
+/** Best of a few sizes: the FMA probe at 2^20 invocations (16·ITERS·2 FLOPs each) and a 64 MiB copy. */
+async function measurePeak(ctx: GpuContext): Promise<Peak> {
+  const WG = 64;
+  const ITERS = 256;
+  const n = 2 ** 20;
+  const src = ctx.upload(new Float32Array(4 * 2 ** 24), [4 * 2 ** 24]);
+  const dst = ctx.tensor([4 * 2 ** 24]);
+  const run = (entry: 'fma' | 'copy', count: number) => () => ctx.dispatch(ctx.pipeline(probeSrc, { WG, ITERS }, entry),
+    [src, dst, ctx.uniform(new Uint32Array([count, 0, 0, 0]))], grid1d(ctx, count, WG));
+  const sync = () => ctx.sync();
+  const fma = await timeIt(run('fma', n), sync, 3, 1);
+  const copy = await timeIt(run('copy', 2 ** 24), sync, 3, 1);
+  [src, dst].forEach((t) => t.release());
+  return { gflops: (n * 8 * 4 * 2 * ITERS) / fma / 1e9, gbps: (2 * 16 * 2 ** 24) / copy / 1e9 };
+}
+
+interface Scale {
+  label: string;
+  layers: number;
+  S: number;
+  overrides: Partial<TrainSettings>;
+}
+
+const FULL: Scale = { label: `SmolLM2-135M shape, ${SMOL_LAYERS} layers, Q4_0, rank 8, seq 256, batch 4`, layers: SMOL_LAYERS, S: 256,
+  overrides: { batchSize: 4 } };
+const QUICK: Scale = { label: 'quick: SmolLM2-135M shape but 2 layers, Q4_0, rank 8, seq 32, K = 2, |S| = |Q| = 1, 1 inner step, batch 2',
+  layers: 2, S: 32, overrides: { batchSize: 2, tasksPerIteration: 2, supportSize: 1, querySize: 1, innerSteps: 1 } };
+
+interface TrainRow extends Record<string, string | number> {
+  method: TrainMethod;
+  tokens_per_s: number;
+  peak_mib: number;
+}
+
+/** Two iterations per method (the first compiles pipelines); tokens/s of the second. */
+async function measureTraining(ctx: GpuContext, model: TrainModel, z: Scale): Promise<TrainRow[]> {
+  const rows: TrainRow[] = [];
+  for (const method of TRAIN_METHODS) {
+    const settings = resolveSettings(method, { maxSeqLen: z.S, iterations: 2, evalEvery: 0, checkpointEvery: 0, warmupSteps: 0,
+      ...z.overrides });
+    const perTask = Math.max(settings.supportSize + settings.querySize, settings.batchSize);
+    const tasks = randomTokenTasks(model.config.vocabSize, z.S, settings.tasksPerIteration, perTask);
+    ctx.pool.peakBytes = ctx.pool.inUseBytes;
+    let tokensPerS = NaN;
+    const result = await runTraining({ ctx, model, tasks, settings,
+      onRecords: (recs) => recs.filter((r) => r.task === 'mean' && r.iteration === 2).forEach((r) => (tokensPerS = r.tokens_per_s)) });
+    result.adapter.release();
+    const row: TrainRow = { method, tokens_per_s: +tokensPerS.toFixed(2), peak_mib: +(ctx.pool.peakBytes / 2 ** 20).toFixed(1) };
+    rows.push(row);
+    console.log(JSON.stringify(row));
+  }
+  return rows;
+}
+
+/** Forward + loss tokens/s of a batch of 4 sequences, and greedy KV-cached decoding of the base model. */
+async function measureInference(ctx: GpuContext, model: TrainModel, z: Scale) {
+  const settings = resolveSettings('lora', { maxSeqLen: z.S });
+  const adapter = createAdapterFor(ctx, model.config, settings, 1);
+  const examples = randomTokenTasks(model.config.vocabSize, z.S, 1, 4)[0].train;
+  const batch = packBatch(examples);
+  const run = { task: 0, dropoutSeed: 0, params: adapter.params };
+  const seconds = await timeIt(() => evalLoss(ctx, model, adapter, batch, run).release(), () => ctx.sync(), 2, 1);
+  adapter.release();
+  const prompt = [...examples[0].prompt, ...examples[0].completion].slice(0, 16);
+  const maxNewTokens = z === QUICK ? 8 : 64;
+  await generate(ctx, model.weights, model.config, prompt, { maxNewTokens: 2, greedy: true }); // warm-up
+  const g = await generate(ctx, model.weights, model.config, prompt, { maxNewTokens, greedy: true });
+  return {
+    eval_tokens_per_s: +((batch.B * batch.S) / seconds).toFixed(1),
+    prefill_tokens_per_s: +(prompt.length / (g.prefillMs / 1000)).toFixed(1),
+    decode_tokens_per_s: +g.tokensPerSecond.toFixed(2),
+    decoded_tokens: g.tokens.length,
+  };
+}
+
+function withShare(rows: KernelRow[], peak: Peak) {
+  return rows.map(({ model: _, rate: __, vs_tfjs: ___, ...r }) => ({
+    ...r, share_of_peak: `${((100 * r.value) / (r.unit === 'GFLOP/s' ? peak.gflops : peak.gbps)).toFixed(1)} %`,
+  }));
+}
+
+export async function benchReport(ctx: GpuContext): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const scale = quick ? QUICK : FULL;
+  console.log('peak probe…');
+  const peak = await measurePeak(ctx);
+  console.log(`peak: ${peak.gflops.toFixed(2)} GFLOP/s, ${peak.gbps.toFixed(2)} GB/s\nkernels…`);
+  const kernels = withShare(await measureKernels(ctx, [SHAPES[0]], false), peak);
+
+  console.log('dispatches per iteration (dry run, 30 layers)…');
+  const full = await loadSmol(ctx, SMOL_LAYERS);
+  const dispatches: IterationCount[] = [];
+  for (const method of TRAIN_METHODS) dispatches.push(await countIteration(ctx, full, method, 64, true));
+  releaseWeights(full.weights);
+
+  console.log(`training and inference (${scale.label})…`);
+  const model = await loadSmol(ctx, scale.layers);
+  const training = await measureTraining(ctx, model, scale);
+  const inference = await measureInference(ctx, model, scale);
+  releaseWeights(model.weights);
+
+  const doc = { peak, kernels, dispatches, training: { shape: scale.label, rows: training }, inference: { shape: scale.label, ...inference } };
+  const json = saveResults(ctx, 'report', doc);
+  const md = join(RESULTS_DIR, `report-${slug(ctx.adapterName)}.md`);
+  writeFileSync(md, markdown(ctx, peak, kernels, dispatches, training, inference, scale));
+  console.log(`\nresults: ${json}\n         ${md}`);
+}
+
+function markdown(ctx: GpuContext, peak: Peak, kernels: ReturnType<typeof withShare>, dispatches: IterationCount[],
+  training: TrainRow[], inference: Awaited<ReturnType<typeof measureInference>>, scale: Scale): string {
+  const mdTable = (rows: Record<string, string | number>[]) => {
+    const cols = Object.keys(rows[0] ?? {});
+    return [`| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`,
+      ...rows.map((r) => `| ${cols.map((c) => String(r[c])).join(' | ')} |`)].join('\n');
+  };
+  const counts = dispatches.map((c) => ({ method: c.method, dispatches: c.dispatches, passes: c.passes, copies: c.copies,
+    readbacks: c.readbacks, 'top kernels': Object.entries(c.byKernel).slice(0, 4).map(([k, n]) => `${k} ${n}`).join(', '),
+    'peak MiB (dry run)': +(c.peakBytes / 2 ** 20).toFixed(1) }));
+  return `# GPU report: ${ctx.adapterName}
+
+${ctx.info.runtime}${ctx.info.isSoftware ? ', software adapter' : ''}; ${new Date().toISOString()}; \`npm run bench -- report${scale === QUICK ? ' --quick' : ''}\`;
+load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs at the end (a software adapter's numbers scale with the CPU it gets).
+
+## Measured peak (shaders/peak_probe.wgsl)
+${peak.gflops.toFixed(2)} GFLOP/s f32 multiply-add, ${peak.gbps.toFixed(2)} GB/s copy bandwidth.
+
+## Kernels at SmolLM2-135M shapes (T = 256)
+${mdTable(kernels.map((k) => ({ kernel: k.kernel, shape: k.shape, ms: k.ms, rate: `${k.value} ${k.unit}`, 'share of peak': k.share_of_peak })))}
+
+## Dispatches per training iteration
+SmolLM2-135M shape, ${SMOL_LAYERS} layers, Q4_0, rank 8 on q,k,v,o, default episode sizes (K = 4, 2 inner steps,
+|S| = |Q| = 4, batch 16), counted in the context's dry run at seq 64 (the count is the same at seq 256).
+
+${mdTable(counts)}
+
+## Training (${scale.label})
+${mdTable(training)}
+
+Peak MiB: the most the buffer pool held during the run (weights, adapter, optimizer state, activations).
+
+## Inference (${scale.label})
+${mdTable([inference])}
+`;
+}
