@@ -1,7 +1,8 @@
 // `npm run bench -- eval`: evaluation of the quick-demo held-out sets (stories260K, the four story tasks) with
 // a LoRA adapter trained here by the demo preset, two ways in the same run:
-//   baseline   what evaluation did before: greedy decoding one forward pass per new token (8 prompts a pass),
-//              choice accuracy one pass per example, the loss in its own passes;
+//   baseline   what evaluation did before: greedy decoding one forward pass over the whole sequences per new
+//              token (8 prompts a pass, no cache), choice accuracy one pass per example, the loss in its own
+//              passes;
 //   current    src/train/evaluate.ts: greedy decoding through a batched KV cache (every prompt one sequence;
 //              each further token one small pass for all sequences), the reference verified as a draft (the
 //              first pass yields every greedy token up to one past the first mismatch), choices of many
@@ -18,7 +19,9 @@ import type { Tokenizer } from '../src/io/tokenizer';
 import { loadModel } from '../src/model/load';
 import { openModelPath } from '../src/model/openPath';
 import { releaseWeights } from '../src/model/weights';
-import { greedyDecode } from '../src/train/decode';
+import { headLogits } from '../src/model/kvCache';
+import { embedding } from '../src/ops/embedding';
+import { forwardInference } from '../src/train/block';
 import { type EvalExample, evalLossOf, evaluateTask, parseEvalTask, tokenLosses } from '../src/train/evaluate';
 import { presetSettings } from '../src/train/presets';
 import { prepareTasks, runTraining } from '../src/train/run';
@@ -30,6 +33,38 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = process.env.SHARED_DIR ?? join(ROOT, '..', 'shared');
 const TASKS = ['colors', 'animals', 'feelings', 'routine'];
 
+/** Greedy continuations without a cache: every new token re-runs the whole sequences (the old decoding). */
+async function decodeRecomputing(ctx: GpuContext, model: TrainModel, adapter: Adapter, prompts: number[][],
+  maxNewTokens: number[], eosId: number | null): Promise<number[][]> {
+  const { config: cfg, weights: w } = model;
+  const run = { task: 0, dropoutSeed: 0, params: adapter.params };
+  const out: number[][] = prompts.map(() => []);
+  const done = prompts.map((_, b) => maxNewTokens[b] <= 0);
+  while (done.includes(false)) {
+    const live = prompts.map((_, b) => b).filter((b) => !done[b]);
+    const seqs = live.map((b) => [...prompts[b], ...out[b]]);
+    const B = seqs.length;
+    const S = Math.max(...seqs.map((q) => q.length));
+    const tokens = new Uint32Array(B * S);
+    seqs.forEach((q, b) => tokens.set(q, b * S));
+    const ids = ctx.upload(tokens, [B * S], 'u32');
+    const pos = ctx.upload(Uint32Array.from({ length: B * S }, (_, i) => i % S), [B * S], 'u32');
+    const lengths = ctx.upload(Uint32Array.from(seqs, (q) => q.length), [B], 'u32');
+    const x = forwardInference({ ctx, weights: w, cfg, adapter, run, T: B * S, pos, lengths,
+      attn: { B, S, H: cfg.nHeads, KV: cfg.nKvHeads, hd: cfg.headDim } }, embedding(ctx, w.embed, ids, B * S));
+    const logits = headLogits(ctx, w, cfg, x, seqs.map((q, b) => b * S + q.length - 1));
+    const rows = await ctx.read(logits);
+    [ids, pos, lengths, x, logits].forEach((t) => t.release());
+    live.forEach((b, i) => {
+      let id = 0;
+      for (let v = 1; v < cfg.vocabSize; v++) if (rows[i * cfg.vocabSize + v] > rows[i * cfg.vocabSize + id]) id = v;
+      if (id === eosId) done[b] = true;
+      else if (out[b].push(id) >= maxNewTokens[b]) done[b] = true;
+    });
+  }
+  return out;
+}
+
 /** The evaluation as it was: one pass per new token, one per example's choices, the loss on its own. */
 async function baseline(ctx: GpuContext, model: TrainModel, adapter: Adapter, tok: Tokenizer, examples: EvalExample[],
   o: { maxSeqLen: number }) {
@@ -39,8 +74,7 @@ async function baseline(ctx: GpuContext, model: TrainModel, adapter: Adapter, to
   for (let i = 0; i < examples.length; i += 8) {
     const chunk = examples.slice(i, i + 8);
     const refs = chunk.map((e) => tokenizeExample(tok, e, { maxLength: o.maxSeqLen, eos: false }));
-    const outs = await greedyDecode(ctx, model, adapter, run, refs.map((r) => r.prompt),
-      { maxNewTokens: Math.max(...refs.map((r) => r.completion.length)) + 2, eosId: tok.eosId });
+    const outs = await decodeRecomputing(ctx, model, adapter, refs.map((r) => r.prompt), refs.map((r) => r.completion.length + 2), tok.eosId);
     outs.forEach((ids, k) => { if (tok.decode(ids).trim() === chunk[k].completion.trim()) exact++; });
   }
   let correct = 0;

@@ -17,8 +17,8 @@ import { type CachedInput, KvCache, forwardCachedRows, headLogits } from '../mod
 import type { TrainModel } from './step';
 
 export interface GreedyOptions {
-  /** New tokens per prompt at most. */
-  maxNewTokens: number;
+  /** New tokens per prompt at most: one limit for all, or one per prompt. */
+  maxNewTokens: number | readonly number[];
   /** A sequence stops after producing this token (it is not returned). */
   eosId: number | null;
 }
@@ -60,15 +60,19 @@ export async function greedyDecode(ctx: GpuContext, model: TrainModel, adapter: 
   const B = prompts.length;
   if (B === 0) return [];
   if (prompts.some((p) => p.length === 0)) throw new Error('greedyDecode: every prompt needs at least one token');
-  const limit = (p: readonly number[]) => Math.min(model.config.contextLength, p.length + o.maxNewTokens);
+  const newTokens = (b: number) => (typeof o.maxNewTokens === 'number' ? o.maxNewTokens : o.maxNewTokens[b]);
+  if (typeof o.maxNewTokens !== 'number' && o.maxNewTokens.length !== B) {
+    throw new Error(`greedyDecode: ${o.maxNewTokens.length} token limits for ${B} prompts`);
+  }
+  const limits = prompts.map((p, b) => Math.min(model.config.contextLength, p.length + newTokens(b)));
   const out: number[][] = prompts.map(() => []);
-  const done = prompts.map((p) => o.maxNewTokens <= 0 || p.length >= limit(p));
+  const done = prompts.map((p, b) => newTokens(b) <= 0 || p.length >= limits[b]);
   /** Appends a greedy token to sequence b; false once b is finished. */
   const accept = (b: number, id: number): boolean => {
     if (id === o.eosId) done[b] = true;
     else {
       out[b].push(id);
-      if (prompts[b].length + out[b].length >= limit(prompts[b])) done[b] = true;
+      if (prompts[b].length + out[b].length >= limits[b]) done[b] = true;
     }
     return !done[b];
   };
@@ -77,10 +81,10 @@ export async function greedyDecode(ctx: GpuContext, model: TrainModel, adapter: 
   const first = live();
   if (first.length === 0) return out;
   const adapted = { adapter, run };
-  const cache = KvCache.create(ctx, model.config, Math.max(...first.map((b) => limit(prompts[b]))), B);
+  const cache = KvCache.create(ctx, model.config, Math.max(...first.map((b) => limits[b])), B);
   try {
     // The first pass: every prompt, with its draft when there is one.
-    const guess = first.map((b) => (drafts ? drafts[b].slice(0, Math.max(0, limit(prompts[b]) - prompts[b].length - 1)) : []));
+    const guess = first.map((b) => (drafts ? drafts[b].slice(0, Math.max(0, limits[b] - prompts[b].length - 1)) : []));
     const next = await argmaxAfter(ctx, model, cache, adapted, first.map((b, i) => ({ seq: b, tokens: [...prompts[b], ...guess[i]] })),
       first.map((b, i) => Array.from({ length: guess[i].length + 1 }, (_, k) => prompts[b].length - 1 + k)));
     first.forEach((b, i) => {

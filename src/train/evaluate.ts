@@ -82,8 +82,36 @@ export const EVAL_METRICS = [
   ['starts_with', 'Starts with answer'], ['exact_match', 'Exact match'], ['choice_accuracy', 'Choice accuracy'],
 ] as const satisfies readonly (readonly [keyof TaskEvaluation, string])[];
 
-/** Sequences per forward pass (held-out sets are small; larger batches only pad more). */
-const EVAL_BATCH = 16;
+/**
+ * Padded tokens one evaluation pass may hold: as many as a pass of 16 sequences of 96 at least, more when the
+ * vocabulary is small, keeping a pass's [tokens, vocab] logits within 64 MiB. Fewer, fuller passes are what
+ * makes evaluation fast: a pass costs about the same on a small model whatever its batch.
+ */
+export function tokensPerPass(vocabSize: number): number {
+  return Math.max(16 * 96, Math.floor((64 << 20) / (4 * vocabSize)));
+}
+
+/** Consecutive groups of `items` whose padded size (count × longest) fits `budget` tokens; a longer item goes alone. */
+export function groupsByTokens<T>(items: readonly T[], length: (item: T) => number, budget: number): T[][] {
+  const groups: T[][] = [];
+  let group: T[] = [];
+  let longest = 0;
+  for (const item of items) {
+    const n = length(item);
+    if (group.length > 0 && (group.length + 1) * Math.max(longest, n) > budget) {
+      groups.push(group);
+      group = [];
+      longest = 0;
+    }
+    group.push(item);
+    longest = Math.max(longest, n);
+  }
+  if (group.length > 0) groups.push(group);
+  return groups;
+}
+
+const exampleLength = (ex: TokenizedExample) => ex.prompt.length + ex.completion.length;
+
 /** Tokens decoded past the reference's length: a model that does not stop there has not matched anyway. */
 const DECODE_SLACK = 2;
 
@@ -92,10 +120,8 @@ export async function evalLossOf(ctx: GpuContext, model: TrainModel, adapter: Ad
   examples: readonly TokenizedExample[]): Promise<number | null> {
   if (examples.length === 0) return null;
   const readout = new ScalarReadout();
-  const slots: number[] = [];
-  for (let i = 0; i < examples.length; i += EVAL_BATCH) {
-    slots.push(readout.add(evalLoss(ctx, model, adapter, packBatch(examples.slice(i, i + EVAL_BATCH)), run)));
-  }
+  const slots = groupsByTokens(examples, exampleLength, tokensPerPass(model.config.vocabSize))
+    .map((group) => readout.add(evalLoss(ctx, model, adapter, packBatch(group), run)));
   const { f32 } = await readout.read(ctx);
   const sum = slots.reduce((a, at) => a + f32[at], 0);
   const count = slots.reduce((a, at) => a + f32[at + 1], 0);
@@ -106,8 +132,8 @@ export async function evalLossOf(ctx: GpuContext, model: TrainModel, adapter: Ad
 export async function tokenLosses(ctx: GpuContext, model: TrainModel, adapter: Adapter, run: AdapterRun,
   examples: readonly TokenizedExample[]): Promise<number[][]> {
   const out: number[][] = [];
-  for (let i = 0; i < examples.length; i += EVAL_BATCH) {
-    const batch = packBatch(examples.slice(i, i + EVAL_BATCH));
+  for (const group of groupsByTokens(examples, exampleLength, tokensPerPass(model.config.vocabSize))) {
+    const batch = packBatch(group);
     const { total, losses } = evalLosses(ctx, model, adapter, batch, run);
     const values = await ctx.read(losses);
     [total, losses].forEach((t) => t.release());
@@ -150,14 +176,13 @@ export async function evaluateTask(ctx: GpuContext, model: TrainModel, adapter: 
   if (!o.accuracy || examples.length === 0) return result;
 
   const counts = { exactMatch: 0, startsWith: 0, answer: 0 };
-  for (let i = 0; i < examples.length; i += EVAL_BATCH) {
-    const chunk = examples.slice(i, i + EVAL_BATCH);
-    const refs = chunk.map((e) => tokenizeExample(tok, e, { maxLength: o.maxSeqLen, eos: false }));
-    const maxNewTokens = Math.max(...refs.map((r) => r.completion.length)) + DECODE_SLACK;
-    const outs = await greedyDecode(ctx, model, adapter, run, refs.map((r) => r.prompt), { maxNewTokens, eosId: tok.eosId },
-      refs.map((r) => r.completion));
+  const refs = examples.map((e, i) => ({ ...tokenizeExample(tok, e, { maxLength: o.maxSeqLen, eos: false }), i }));
+  // Each example decodes up to its own reference's length + slack, so its result does not depend on its batch.
+  for (const group of groupsByTokens(refs, (r) => exampleLength(r) + DECODE_SLACK, tokensPerPass(model.config.vocabSize))) {
+    const outs = await greedyDecode(ctx, model, adapter, run, group.map((r) => r.prompt),
+      { maxNewTokens: group.map((r) => r.completion.length + DECODE_SLACK), eosId: tok.eosId }, group.map((r) => r.completion));
     outs.forEach((ids, k) => {
-      const score = scoreAnswer(tok.decode(ids), chunk[k].completion, o.answer ?? DEFAULT_ANSWER);
+      const score = scoreAnswer(tok.decode(ids), examples[group[k].i].completion, o.answer ?? DEFAULT_ANSWER);
       for (const key of ['exactMatch', 'startsWith', 'answer'] as const) if (score[key]) counts[key]++;
     });
   }
