@@ -2,8 +2,10 @@
 
 import { GpuContext } from '../src/gpu/context';
 import { benchEval } from './eval';
+import { benchGenerate } from './generate';
 import { benchKernels } from './kernels';
 import { benchMatmul } from './matmul';
+import { benchParsing } from './parsing';
 import { benchTrain } from './train';
 
 const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
@@ -11,6 +13,8 @@ const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
   kernels: benchKernels,
   train: benchTrain,
   eval: benchEval,
+  generate: benchGenerate,
+  parsing: benchParsing,
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -69,12 +69,13 @@ const SMALL_CONFIG = { model_type: 'llama', hidden_size: 32, intermediate_size: 
 /** Generous limits: only a shape or size check may stop the load before the (absent) GPU is touched. */
 const noGpu = { info: { limits: { maxBufferSize: 2 ** 40, maxStorageBufferBindingSize: 2 ** 40 } } } as unknown as GpuContext;
 
-/** Runs `attempt`, expects it to fail with `message`, quickly and without holding large buffers. */
+/**
+ * Runs `attempt`, expects it to fail with `message` without holding large buffers (so nothing was allocated
+ * for the bogus sizes: no elapsed-time check, which would flake on a loaded machine).
+ */
 async function failsClearly(attempt: () => Promise<unknown>, message: RegExp): Promise<void> {
   const memory = process.memoryUsage().arrayBuffers;
-  const start = performance.now();
   await expect(attempt()).rejects.toThrow(message);
-  expect(performance.now() - start).toBeLessThan(2000);
   expect(process.memoryUsage().arrayBuffers - memory).toBeLessThan(64 * 2 ** 20);
 }
 
