@@ -13,13 +13,15 @@ export default defineConfig({
         },
       },
       {
-        // llama.cpp (node-llama-cpp, CPU) as the outside oracle on GGUF files the tests write.
+        // llama.cpp (node-llama-cpp, CPU) as the outside oracle on GGUF files the tests write; globalSetup
+        // installs it into tests/oracle/node_modules on first use (it is not an app dependency).
         test: {
           name: 'oracle',
           include: ['tests/oracle/**/*.test.ts'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 120_000,
+          globalSetup: ['tests/oracle/globalSetup.ts'],
         },
       },
       {

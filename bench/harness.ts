@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type { GpuContext } from '../src/gpu/context';
 
 export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
+/** The real model and data files (../shared beside the repository, or SHARED_DIR). */
+export const SHARED = process.env.SHARED_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared');
 
 /**
  * Median seconds per call of `run` (which records GPU work), after one warm-up call. `sync` waits for the

@@ -3,9 +3,11 @@
 import { GpuContext } from '../src/gpu/context';
 import { benchDispatches } from './dispatches';
 import { benchEval } from './eval';
+import { benchGenerate } from './generate';
 import { benchKernels } from './kernels';
 import { benchMatmul } from './matmul';
 import { benchReport } from './report';
+import { benchParsing } from './parsing';
 import { benchTrain } from './train';
 
 const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
@@ -15,6 +17,8 @@ const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
   eval: benchEval,
   dispatches: benchDispatches,
   report: benchReport,
+  generate: benchGenerate,
+  parsing: benchParsing,
 };
 
 // Names are bare words; flags (--layers 4) are read by the benchmarks themselves.

@@ -1,43 +1,38 @@
-// Argument helpers the model commands share: node:util parseArgs with errors that carry the usage, the
-// --quant choice, and opening a <model> path so its files are closed whatever happens.
+// Argument helpers the model commands share: usage errors, the <model> positional, the flags they take
+// (--tokenizer, --quant; --adapter, --task), and opening a <model> path so its files are closed whatever happens.
 
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { ModelFiles } from '../model/load';
 import { openModelPath } from '../model/openPath';
-import type { BaseQuant } from '../model/weights';
 
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+/** --tokenizer and --quant, as every command that loads a <model> takes them (see flags.ts). */
+export const MODEL_FLAGS = {
+  tokenizer: {
+    type: 'string', value: 'FILE', help: 'the tokenizer of a llama2.c .bin checkpoint',
+    defaultText: 'tokenizer.bin or tok*.bin beside the .bin; GGUF files and model folders carry their own',
+  },
+  quant: {
+    type: 'string', choices: ['keep', 'q8_0', 'q4_0'], default: 'keep',
+    help: 'weights on the GPU: as stored (keep), or F32/F16 weights quantized on load',
+  },
+} as const;
 
-/** Parses `args` strictly: unknown options and missing values fail with the command's usage line. */
-export function parseCommandArgs<O extends Options>(args: string[], options: O, usage: string) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nusage: ${usage}`);
-  }
-}
+/** --adapter and --task, as logits and generate take them. */
+export const ADAPTER_FLAGS = {
+  adapter: { type: 'string', value: 'DIR', help: 'add the adapter that train --out DIR wrote', defaultText: 'the base model alone' },
+  task: { type: 'string', value: 'NAME', help: "MTL-LoRA's task to run (with --adapter)", defaultText: 'none; MTL-LoRA needs one' },
+} as const;
 
-/** The one positional <model> argument. */
+/** The one positional <model> argument; `usage` is the command's usage line (flags.ts usageLine). */
 export function modelArgument(positionals: string[], usage: string): string {
   if (positionals.length !== 1) {
     throw new UsageError(`expected one <model> (a .gguf, a llama2.c .bin or a Hugging Face folder), got ${positionals.length}.\n` +
-      `usage: ${usage}`);
+      usage);
   }
   return positionals[0];
-}
-
-const QUANTS: readonly BaseQuant[] = ['keep', 'q8_0', 'q4_0'];
-
-export function parseQuant(value: string | undefined): BaseQuant {
-  if (value === undefined) return 'keep';
-  if (!(QUANTS as readonly string[]).includes(value)) {
-    throw new UsageError(`--quant ${value}: expected one of ${QUANTS.join(', ')}.`);
-  }
-  return value as BaseQuant;
 }
 
 function sourcesOf(files: ModelFiles) {

@@ -13,16 +13,29 @@ import { GpuContext } from '../gpu/context';
 import { describeModel, loadDescribed } from '../model/load';
 import { releaseWeights } from '../model/weights';
 import { type TaskResult, evaluateTasks } from '../train/evaluateTasks';
-import { EVAL_SETTINGS, type TrainSettings, parseSettingValue, resolveSettings } from '../train/settings';
-import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
+import { EVAL_SETTINGS, SETTING_INFO, type TrainSettings, parseSettingValue, resolveSettings } from '../train/settings';
+import { MODEL_FLAGS, UsageError, modelArgument, withModelFiles } from './args';
 import { loadAdapterDir } from './adapterDir';
-import { DATA_OPTIONS, DATA_USAGE, type RecordedTask, TASKS_JSON, buildTasks, kebab, readTaskArgs } from './train';
+import { defineCommand, parseCommandArgs, usageLine } from './flags';
+import { DATA_FLAGS, type RecordedTask, TASKS_JSON, buildTasks, kebab, readTaskArgs } from './train';
 
-const USAGE = 'npm run cli -- eval <model> --adapter DIR --task NAME=FILE [--task NAME=FILE ...] [--all] [--no-adapt] ' +
-  '[--answer-stop reference|newline|eos] [--stop-strings S1,S2] [--normalize-answers true|false] [--adapt-examples K] ' +
-  `[--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0] [dataset flags]\n\ndataset flags:\n${DATA_USAGE}`;
+/** The answer rules and adaptation examples, as settings flags; left out, the run's own values apply. */
+const EVAL_FLAGS = Object.fromEntries(EVAL_SETTINGS.map((k) => [kebab(k), {
+  type: 'string', value: 'V', help: SETTING_INFO[k].help, defaultText: "the adapter's training run's",
+} as const]));
 
-const EVAL_FLAGS = Object.fromEntries(EVAL_SETTINGS.map((k) => [kebab(k), { type: 'string' as const }]));
+export const EVAL = defineCommand({
+  name: 'eval', args: '<model>',
+  summary: 'per-task held-out loss and accuracy of --adapter DIR and of the base model (JSON)',
+  flags: {
+    adapter: { type: 'string', value: 'DIR', required: true, help: 'the adapter folder train --out DIR wrote' },
+    all: { type: 'boolean', help: 'score every example of each file, not only the held-out ones (no test-time adaptation)' },
+    'no-adapt': { type: 'boolean', help: 'skip the test-time adaptation column' },
+    ...EVAL_FLAGS,
+    ...MODEL_FLAGS,
+    ...DATA_FLAGS,
+  },
+});
 
 /** The run's settings with the evaluation flags on top (answer rules, adaptation examples). */
 function withEvalFlags(s: TrainSettings, values: Record<string, unknown>): TrainSettings {
@@ -43,21 +56,12 @@ function summary(r: TaskResult, base: TaskResult): string {
 }
 
 export async function evalCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseCommandArgs(args, {
-    ...DATA_OPTIONS,
-    ...EVAL_FLAGS,
-    adapter: { type: 'string' },
-    all: { type: 'boolean' },
-    'no-adapt': { type: 'boolean' },
-    tokenizer: { type: 'string' },
-    quant: { type: 'string' },
-  }, USAGE);
-  const path = modelArgument(positionals, USAGE);
-  if (values.adapter === undefined) throw new UsageError(`--adapter DIR is required.\nusage: ${USAGE}`);
-  const quant = parseQuant(values.quant);
+  const { values, positionals } = parseCommandArgs(args, EVAL);
+  const path = modelArgument(positionals, usageLine(EVAL));
+  const quant = values.quant;
   // The mappings training used (tasks.json beside the adapter), so held-out examples are read the same way.
   const recorded = await readFile(join(values.adapter, TASKS_JSON), 'utf8').then((t) => JSON.parse(t) as RecordedTask[], () => []);
-  const taskFiles = await readTaskArgs(values, USAGE, recorded);
+  const taskFiles = await readTaskArgs(values, usageLine(EVAL), recorded);
 
   await withModelFiles(path, values.tokenizer, async (files) => {
     const description = await describeModel(files);
@@ -67,7 +71,7 @@ export async function evalCommand(args: string[]): Promise<void> {
     try {
       const { weights } = await loadDescribed(ctx, description, { quant });
       const model = { weights, config: description.config };
-      const { adapter, config } = await loadAdapterDir(ctx, description.config, values.adapter!);
+      const { adapter, config } = await loadAdapterDir(ctx, description.config, values.adapter);
       // B = 0 makes any LoRA an exact no-op: the base model through the same code path.
       const base = createLora(ctx, description.config, { rank: 1, alpha: 1, dropout: 0, targets: ['q'] }, 0);
       const s = withEvalFlags(config.metalora.settings, values);

@@ -7,14 +7,29 @@ import { TextStream, generate } from '../model/generate';
 import { describeModel, loadDescribed } from '../model/load';
 import { releaseWeights } from '../model/weights';
 import { adapterFromData, readAdapterDir, taskIndex } from './adapterDir';
-import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
+import { ADAPTER_FLAGS, MODEL_FLAGS, UsageError, modelArgument, withModelFiles } from './args';
+import { defineCommand, parseCommandArgs, usageLine } from './flags';
 
-const USAGE = 'npm run cli -- generate <model> --prompt TEXT [--max-tokens N] [--greedy] [--temperature T] ' +
-  '[--top-k K] [--top-p P] [--seed S] [--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0] [--adapter DIR [--task NAME]]';
+/** Sampling defaults as llama.cpp's: temperature 0.8, top-p 0.95 (top-k off here unless asked for). */
+export const GENERATE = defineCommand({
+  name: 'generate', args: '<model>',
+  summary: 'continue --prompt TEXT with a KV cache (greedy or sampled), streaming the text',
+  flags: {
+    prompt: { type: 'string', value: 'TEXT', required: true, help: 'the text to continue' },
+    'max-tokens': { type: 'string', value: 'N', default: '128', help: 'new tokens at most (fewer at EOS)' },
+    greedy: { type: 'boolean', help: 'always take the most likely token' },
+    temperature: { type: 'string', value: 'T', default: '0.8', help: 'sampling temperature (0: greedy)' },
+    'top-k': { type: 'string', value: 'K', defaultText: 'off', help: 'sample among the K most likely tokens (0: off)' },
+    'top-p': { type: 'string', value: 'P', default: '0.95', help: 'sample among the most likely tokens holding P of the probability' },
+    seed: { type: 'string', value: 'S', defaultText: 'random, printed at the end to replay the run', help: 'sampling seed' },
+    ...ADAPTER_FLAGS,
+    ...MODEL_FLAGS,
+  },
+});
 
-/** Defaults as llama.cpp's: temperature 0.8, top-p 0.95 (top-k off here unless asked for). */
-const DEFAULTS = { maxTokens: 128, temperature: 0.8, topP: 0.95 };
-
+/** A flag's number, checked; absent (no default) stays undefined. */
+function number(name: string, value: string, ok: (x: number) => boolean, what: string): number;
+function number(name: string, value: string | undefined, ok: (x: number) => boolean, what: string): number | undefined;
 function number(name: string, value: string | undefined, ok: (x: number) => boolean, what: string): number | undefined {
   if (value === undefined) return undefined;
   const x = Number(value);
@@ -23,31 +38,18 @@ function number(name: string, value: string | undefined, ok: (x: number) => bool
 }
 
 export async function generateCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseCommandArgs(args, {
-    prompt: { type: 'string' },
-    'max-tokens': { type: 'string' },
-    greedy: { type: 'boolean' },
-    temperature: { type: 'string' },
-    'top-k': { type: 'string' },
-    'top-p': { type: 'string' },
-    seed: { type: 'string' },
-    tokenizer: { type: 'string' },
-    quant: { type: 'string' },
-    adapter: { type: 'string' },
-    task: { type: 'string' },
-  }, USAGE);
-  const path = modelArgument(positionals, USAGE);
+  const { values, positionals } = parseCommandArgs(args, GENERATE);
+  const path = modelArgument(positionals, usageLine(GENERATE));
   if (values.task !== undefined && values.adapter === undefined) throw new UsageError('--task applies with --adapter DIR.');
   const adapterData = values.adapter === undefined ? null : await readAdapterDir(values.adapter);
   const task = adapterData ? taskIndex(adapterData.config, values.task) : 0;
-  if (values.prompt === undefined) throw new UsageError(`--prompt TEXT is required.\nusage: ${USAGE}`);
   const whole = (x: number) => Number.isSafeInteger(x) && x >= 0;
-  const maxNewTokens = number('max-tokens', values['max-tokens'], whole, 'a whole number of tokens') ?? DEFAULTS.maxTokens;
+  const maxNewTokens = number('max-tokens', values['max-tokens'], whole, 'a whole number of tokens');
   const temperature = number('temperature', values.temperature, (x) => Number.isFinite(x) && x >= 0, 'a number ≥ 0');
   const topK = number('top-k', values['top-k'], whole, 'a whole number (0: off)');
   const topP = number('top-p', values['top-p'], (x) => x > 0 && x <= 1, 'a number in (0, 1]');
   const seed = number('seed', values.seed, (x) => whole(x) && x < 2 ** 32, 'a whole number below 2^32');
-  const quant = parseQuant(values.quant);
+  const quant = values.quant;
 
   await withModelFiles(path, values.tokenizer, async (files) => {
     if (values.tokenizer !== undefined && files.kind !== 'llama2c') {
@@ -59,7 +61,7 @@ export async function generateCommand(args: string[]): Promise<void> {
       throw new UsageError(`${path} has no tokenizer: for a llama2.c .bin, put tokenizer.bin beside it or pass ` +
         '--tokenizer PATH; a GGUF file needs tokenizer.ggml.* metadata.');
     }
-    const prompt = tok.encode(values.prompt!);
+    const prompt = tok.encode(values.prompt);
     const ctx = await GpuContext.create();
     try {
       const { weights } = await loadDescribed(ctx, description, { quant });
@@ -67,8 +69,8 @@ export async function generateCommand(args: string[]): Promise<void> {
       process.stdout.write(tok.decode(prompt));
       const adapter = adapterData && adapterFromData(ctx, description.config, adapterData);
       const r = await generate(ctx, weights, description.config, prompt, {
-        maxNewTokens, greedy: values.greedy, temperature: temperature ?? DEFAULTS.temperature,
-        topK, topP: topP ?? DEFAULTS.topP, seed, eosId: tok.eosId,
+        maxNewTokens, greedy: values.greedy, temperature,
+        topK, topP, seed, eosId: tok.eosId,
         onToken: (id) => process.stdout.write(stream.push(id)),
         adapted: adapter ? { adapter, run: { task, dropoutSeed: 0, params: adapter.params } } : undefined,
       }).finally(() => adapter?.release());

@@ -4,18 +4,25 @@
 import { parameterCount } from '../model/config';
 import { describeModel } from '../model/load';
 import { estimateMemory } from '../model/memory';
-import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
+import { MODEL_FLAGS, UsageError, modelArgument, withModelFiles } from './args';
+import { defineCommand, parseCommandArgs, usageLine } from './flags';
 
-const USAGE = 'npm run cli -- info <model> [--quant keep|q8_0|q4_0] [--tokenizer tokenizer.bin] [--context N]';
+export const INFO = defineCommand({
+  name: 'info', args: '<model>',
+  summary: 'configuration, parameter count, tensor types and GPU memory estimate of <model> (JSON)',
+  flags: {
+    ...MODEL_FLAGS,
+    context: {
+      type: 'string', value: 'N', help: 'context length the KV-cache estimate is for',
+      defaultText: "the model's context length",
+    },
+  },
+});
 
 export async function infoCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseCommandArgs(args, {
-    quant: { type: 'string' },
-    tokenizer: { type: 'string' },
-    context: { type: 'string' },
-  }, USAGE);
-  const path = modelArgument(positionals, USAGE);
-  const quant = parseQuant(values.quant);
+  const { values, positionals } = parseCommandArgs(args, INFO);
+  const path = modelArgument(positionals, usageLine(INFO));
+  const quant = values.quant;
   const context = values.context === undefined ? undefined : Number(values.context);
   if (context !== undefined && !(Number.isSafeInteger(context) && context > 0)) {
     throw new UsageError(`--context ${values.context}: expected a positive whole number of tokens.`);

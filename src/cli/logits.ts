@@ -20,10 +20,19 @@ import { rmsnorm } from '../ops/rmsnorm';
 import { type StepEnv, forwardInference } from '../train/block';
 import type { TrainModel } from '../train/step';
 import { adapterFromData, readAdapterDir, taskIndex } from './adapterDir';
-import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
+import { ADAPTER_FLAGS, MODEL_FLAGS, UsageError, modelArgument, withModelFiles } from './args';
+import { defineCommand, parseCommandArgs, usageLine } from './flags';
 
-const USAGE = 'npm run cli -- logits <model> --tokens 1,2,3 [--quant keep|q8_0|q4_0] [--adapter DIR [--task NAME]] ' +
-  '[--tokenizer tokenizer.bin] --json OUT';
+export const LOGITS = defineCommand({
+  name: 'logits', args: '<model>',
+  summary: 'logits of exactly the given token ids, written as JSON',
+  flags: {
+    tokens: { type: 'string', value: '1,2,3', required: true, help: 'the token ids, comma-separated (no BOS is added)' },
+    json: { type: 'string', value: 'OUT', required: true, help: 'where to write {"logits": [T][V]}' },
+    ...ADAPTER_FLAGS,
+    ...MODEL_FLAGS,
+  },
+});
 
 /**
  * Records the forward pass of one sequence `tokens` with the adapter's branches (run.task picks MTL-LoRA's
@@ -60,22 +69,13 @@ export function parseTokenIds(text: string): number[] {
 }
 
 export async function logitsCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseCommandArgs(args, {
-    tokens: { type: 'string' },
-    quant: { type: 'string' },
-    adapter: { type: 'string' },
-    tokenizer: { type: 'string' },
-    task: { type: 'string' },
-    json: { type: 'string' },
-  }, USAGE);
-  const path = modelArgument(positionals, USAGE);
+  const { values, positionals } = parseCommandArgs(args, LOGITS);
+  const path = modelArgument(positionals, usageLine(LOGITS));
   if (values.task !== undefined && values.adapter === undefined) throw new UsageError('--task applies with --adapter DIR.');
-  if (values.tokens === undefined) throw new UsageError(`--tokens is required.\nusage: ${USAGE}`);
-  if (values.json === undefined) throw new UsageError(`--json OUT is required: the logits are written there.\nusage: ${USAGE}`);
   const out = values.json;
   if (!existsSync(dirname(out))) throw new UsageError(`--json ${out}: the folder ${dirname(out)} does not exist.`);
   const ids = parseTokenIds(values.tokens);
-  const quant = parseQuant(values.quant);
+  const quant = values.quant;
   const adapterData = values.adapter === undefined ? null : await readAdapterDir(values.adapter);
   const task = adapterData ? taskIndex(adapterData.config, values.task) : 0;
 

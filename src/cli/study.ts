@@ -25,12 +25,34 @@ import { MEAN_TASK, metricsLine } from '../train/metrics';
 import { prepareTasks, runTraining } from '../train/run';
 import { SETTING_INFO, type SettingKey, type TrainSettings } from '../train/settings';
 import type { TrainModel } from '../train/step';
-import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
-import { DATA_OPTIONS, DATA_USAGE, buildTasks, readTaskArgs, settingOptions, settingOverrides, settingsWith } from './train';
+import { MODEL_FLAGS, UsageError, modelArgument, withModelFiles } from './args';
+import { defineCommand, parseCommandArgs, usageLine } from './flags';
+import { DATA_FLAGS, buildTasks, readTaskArgs, settingFlags, settingOverrides, settingsWith } from './train';
 
-const USAGE = 'npm run cli -- study <model> --task NAME=FILE [--task ...] --out DIR [--methods meta-lora,meta-lora-no-sta,lora,mtl-lora] ' +
-  '[--seeds 3] [--first-seed 0] [--grid "lr=1e-3,3e-3 innerLr=0.01,0.03"] [--examples-per-task 16,50,100] [--preset ID] ' +
-  `[--<setting> VALUE ...] [--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0] [dataset flags]\n\ndataset flags:\n${DATA_USAGE}`;
+export const STUDY = defineCommand({
+  name: 'study', args: '<model>',
+  summary: 'train and evaluate every method × --grid setting × seed, writing results.md, results.json and SVG plots',
+  flags: {
+    out: { type: 'string', value: 'DIR', required: true, help: 'the study folder (runs/, base/, results and plots); a rerun continues it' },
+    methods: { type: 'string', value: 'M1,M2', default: 'meta-lora,meta-lora-no-sta,lora,mtl-lora', help: 'the methods to compare' },
+    seeds: { type: 'string', value: 'N', default: '3', help: 'seeds per combination' },
+    'first-seed': { type: 'string', value: 'S', default: '0', help: 'the first seed (seeds S, S+1, …)' },
+    grid: {
+      type: 'string', multiple: true, value: '"KEY=V1,V2 …"', defaultText: 'the defaults only',
+      help: 'settings to vary, every combination trained (e.g. "lr=1e-3,3e-3 innerLr=0.01,0.03")',
+    },
+    'examples-per-task': {
+      type: 'string', value: 'N1,N2', defaultText: "the preset's or the default setting's", help: 'training examples per task: an axis of the study',
+    },
+    examplesPerTask: { type: 'string', hidden: true, help: '--examples-per-task' },
+    preset: { type: 'string', value: 'ID', defaultText: 'none', help: 'a named group of settings, applied before the setting flags' },
+    recompute: { type: 'boolean', help: "keep only each block's input in the forward pass and recompute the rest in backward (less memory)" },
+    ...MODEL_FLAGS,
+    ...DATA_FLAGS,
+    // Method, seed and examples per task are the study's axes (--methods, --seeds, --examples-per-task above).
+    ...settingFlags(['method', 'seed', 'examplesPerTask']),
+  },
+});
 
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 const writeJson = (path: string, value: unknown) => writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
@@ -187,46 +209,29 @@ async function runAll(env: StudyEnv, runs: readonly StudyRun[], t: ReportTarget)
 }
 
 export async function studyCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseCommandArgs(args, {
-    ...DATA_OPTIONS,
-    ...settingOptions(),
-    out: { type: 'string' },
-    methods: { type: 'string' },
-    seeds: { type: 'string' },
-    'first-seed': { type: 'string' },
-    grid: { type: 'string', multiple: true },
-    preset: { type: 'string' },
-    tokenizer: { type: 'string' },
-    quant: { type: 'string' },
-    recompute: { type: 'boolean' },
-  }, USAGE);
-  const path = modelArgument(positionals, USAGE);
-  if (values.out === undefined) throw new UsageError(`--out DIR is required.\nusage: ${USAGE}`);
+  const { values, positionals } = parseCommandArgs(args, STUDY);
+  const path = modelArgument(positionals, usageLine(STUDY));
   const out = values.out;
-  const raw = values as Record<string, unknown>;
   // --examples-per-task is a list here (an axis of the study), not one setting.
-  const examples = (raw['examples-per-task'] ?? raw.examplesPerTask) as string | undefined;
-  const fixed = settingOverrides({ ...raw, 'examples-per-task': undefined, examplesPerTask: undefined });
-  const quant = parseQuant(values.quant);
-  delete fixed.method;
-  delete fixed.seed;
-  delete fixed.examplesPerTask;
+  const examples = values['examples-per-task'] ?? values.examplesPerTask;
+  const fixed = settingOverrides({ ...values, 'examples-per-task': undefined, examplesPerTask: undefined });
+  const quant = values.quant;
   let axes: GridAxis[];
   let runs: StudyRun[];
   try {
     axes = parseGrid(values.grid ?? []);
     runs = studyRuns({
-      methods: parseMethods(values.methods ?? 'meta-lora,meta-lora-no-sta,lora,mtl-lora'), axes,
+      methods: parseMethods(values.methods), axes,
       examples: examples === undefined ? [settingsWith(values.preset, 'lora', fixed).examplesPerTask] : parseIntList('--examples-per-task', examples, 1),
-      seeds: parseIntList('--seeds', values.seeds ?? '3', 1)[0], firstSeed: parseIntList('--first-seed', values['first-seed'] ?? '0', 0)[0],
+      seeds: parseIntList('--seeds', values.seeds, 1)[0], firstSeed: parseIntList('--first-seed', values['first-seed'], 0)[0],
     });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nusage: ${USAGE}`);
+    throw new UsageError(`${(e as Error).message}\n${usageLine(STUDY)}`);
   }
   const settingsOf = (run: StudyRun) => settingsWith(values.preset, run.method,
     { ...fixed, ...run.overrides, seed: run.seed, examplesPerTask: run.examplesPerTask });
   runs.forEach(settingsOf); // every combination validated before anything trains
-  const taskFiles = await readTaskArgs(values, USAGE);
+  const taskFiles = await readTaskArgs(values, usageLine(STUDY));
   mkdirSync(join(out, 'runs'), { recursive: true });
   mkdirSync(join(out, 'base'), { recursive: true });
   const command = `npm run cli -- study ${args.map((a) => (/[\s"]/.test(a) ? JSON.stringify(a) : a)).join(' ')}`;

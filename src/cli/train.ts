@@ -27,54 +27,84 @@ import { prepareTasks, runTraining } from '../train/run';
 import {
   DEFAULT_SETTINGS, SETTING_INFO, type SettingKey, type TrainMethod, type TrainSettings, parseSettingValue, resolveSettings,
 } from '../train/settings';
-import { UsageError, modelArgument, parseCommandArgs, parseQuant, withModelFiles } from './args';
+import { MODEL_FLAGS, UsageError, modelArgument, withModelFiles } from './args';
 import { adapterConfig, writeAdapterDir } from './adapterDir';
+import { type Flags, defineCommand, parseCommandArgs, usageLine } from './flags';
 
 export const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as SettingKey[];
 
-/** The flags that shape how task files become examples; train and eval both take them. */
-export const DATA_OPTIONS = {
-  task: { type: 'string', multiple: true },
-  schema: { type: 'string' },
-  template: { type: 'string' },
-  completion: { type: 'string' },
-  labels: { type: 'string' },
-  'task-column': { type: 'string' },
-  'chat-template': { type: 'boolean' },
-  'max-length-policy': { type: 'string' },
-  'keep-duplicates': { type: 'boolean' },
+/** The flags that shape how task files become examples; train, eval and study take them. */
+export const DATA_FLAGS = {
+  task: {
+    type: 'string', multiple: true, value: 'NAME=FILE', required: true, group: 'dataset flags',
+    help: 'a task file: JSONL, JSON, CSV or TSV (schema detected; a task column splits it into tasks); repeat for more tasks',
+  },
+  schema: {
+    type: 'string', value: 'ID', group: 'dataset flags', defaultText: 'detected from the columns',
+    help: "use this schema's mapping (e.g. gsm8k-final, llm-adapters-output)",
+  },
+  template: {
+    type: 'string', value: 'TEXT', group: 'dataset flags', defaultText: "the schema's",
+    help: 'prompt template with {field} placeholders (\\n = newline)',
+  },
+  completion: {
+    type: 'string', value: 'TEXT', group: 'dataset flags', defaultText: "the schema's",
+    help: 'completion template, e.g. " {answer|final}"',
+  },
+  labels: {
+    type: 'string', value: 'V=WORD,...', group: 'dataset flags', defaultText: "the schema's",
+    help: 'label → answer-word map for classification (e.g. 0=negative,1=positive)',
+  },
+  'task-column': {
+    type: 'string', value: 'COL|none', group: 'dataset flags', defaultText: 'a column named task, if any',
+    help: "the column naming each row's task",
+  },
+  'chat-template': { type: 'boolean', group: 'dataset flags', help: "format prompts with the model's chat template" },
+  'max-length-policy': {
+    type: 'string', choices: ['truncate', 'skip'], default: 'truncate', group: 'dataset flags',
+    help: 'what to do with examples longer than --max-seq-len tokens',
+  },
+  'keep-duplicates': {
+    type: 'boolean', group: 'dataset flags', help: 'keep exact duplicate examples (dropped otherwise; reported either way)',
+  },
 } as const;
 
-export const DATA_USAGE = [
-  '  --task NAME=FILE          a task file: JSONL, JSON, CSV or TSV (schema detected; a task column splits it into tasks)',
-  '  --schema ID               use this schema\'s mapping instead of the detected one (e.g. gsm8k-final, llm-adapters-output)',
-  '  --template TEXT           prompt template with {field} placeholders (\\n = newline)',
-  '  --completion TEXT         completion template, e.g. " {answer|final}"',
-  '  --labels V=WORD,...       label → answer-word map for classification (e.g. 0=negative,1=positive)',
-  '  --task-column COL|none    the column naming each row\'s task (default: a column named task, if any)',
-  '  --chat-template           format prompts with the model\'s chat template',
-  '  --max-length-policy P     truncate (default) or skip examples longer than --max-seq-len tokens',
-  '  --keep-duplicates         keep exact duplicate examples (default: drop them; reported either way)',
-].join('\n');
+/** A setting as a flag value: lists comma-separated, as parseSettingValue reads them. */
+const settingText = (v: unknown) => (Array.isArray(v) ? v.join(',') || 'none' : String(v));
 
-const USAGE = 'npm run cli -- train <model> --task NAME=FILE [--task NAME=FILE ...] ' +
-  '--method meta-lora|meta-lora-no-sta|lora|mtl-lora --out DIR [--iterations N] [--seed S] [--preset ID] [--resume] ' +
-  '[--recompute] [--tokenizer tokenizer.bin] [--quant keep|q8_0|q4_0] [dataset flags] [--<setting> VALUE ...]\n\n' +
-  `dataset flags:\n${DATA_USAGE}\n\nsettings:\n` +
-  SETTING_KEYS.map((k) => `  --${kebab(k).padEnd(24)} ${SETTING_INFO[k].help} (default ${JSON.stringify(DEFAULT_SETTINGS[k])})`).join('\n');
-
-/** One option per setting, under its kebab-case name and (where different) its camelCase key. */
-export function settingOptions(): Record<string, { type: 'string' }> {
-  const out: Record<string, { type: 'string' }> = {};
-  for (const k of SETTING_KEYS) {
-    out[k] = { type: 'string' };
-    out[kebab(k)] = { type: 'string' };
+/**
+ * One flag per training setting under its kebab-case name, its camelCase key accepted too (unlisted). The
+ * default shown is DEFAULT_SETTINGS'; the parser fills none in, because --preset and the method choose first.
+ */
+export function settingFlags(except: readonly SettingKey[] = []): Flags {
+  const out: Flags = {};
+  for (const k of SETTING_KEYS.filter((key) => !except.includes(key))) {
+    const flag = { type: 'string', value: 'V', help: SETTING_INFO[k].help, defaultText: settingText(DEFAULT_SETTINGS[k]),
+      group: 'settings (--preset changes the defaults; flags apply on top)' } as const;
+    out[kebab(k)] = flag;
+    if (kebab(k) !== k) out[k] = { ...flag, hidden: true };
   }
   return out;
 }
 
-/** The parsed DATA_OPTIONS. */
+export const TRAIN = defineCommand({
+  name: 'train', args: '<model>',
+  summary: 'train an adapter (meta-lora, meta-lora-no-sta, lora, mtl-lora) on --task NAME=FILE ... into --out DIR',
+  flags: {
+    out: { type: 'string', value: 'DIR', required: true, help: 'the folder for the adapter, metrics.jsonl and the checkpoint' },
+    preset: { type: 'string', value: 'ID', defaultText: 'none', help: 'a named group of settings, applied before the setting flags' },
+    resume: { type: 'boolean', help: "continue from DIR's checkpoint" },
+    recompute: {
+      type: 'boolean', help: "keep only each block's input in the forward pass and recompute the rest in backward (less memory)",
+    },
+    ...MODEL_FLAGS,
+    ...DATA_FLAGS,
+    ...settingFlags(),
+  },
+});
+
+/** The parsed DATA_FLAGS. */
 interface DataValues {
   task?: string[];
   schema?: string;
@@ -219,22 +249,12 @@ function progress(rows: MetricsRecord[], total: number): void {
 }
 
 export async function trainCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseCommandArgs(args, {
-    ...DATA_OPTIONS,
-    out: { type: 'string' },
-    preset: { type: 'string' },
-    resume: { type: 'boolean' },
-    recompute: { type: 'boolean' },
-    tokenizer: { type: 'string' },
-    quant: { type: 'string' },
-    ...settingOptions(),
-  }, USAGE);
-  const path = modelArgument(positionals, USAGE);
-  if (values.out === undefined) throw new UsageError(`--out DIR is required.\nusage: ${USAGE}`);
+  const { values, positionals } = parseCommandArgs(args, TRAIN);
+  const path = modelArgument(positionals, usageLine(TRAIN));
   const out = values.out;
   const settings = settingsFrom(values);
-  const quant = parseQuant(values.quant);
-  const taskFiles = await readTaskArgs(values, USAGE);
+  const quant = values.quant;
+  const taskFiles = await readTaskArgs(values, usageLine(TRAIN));
   if (!values.resume && existsSync(join(out, CHECKPOINT_JSON))) {
     throw new UsageError(`${out} already holds a training checkpoint: pass --resume to continue it, or choose another --out.`);
   }

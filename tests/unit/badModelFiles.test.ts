@@ -78,12 +78,13 @@ function findName(file: Uint8Array, name: string): number {
   return at;
 }
 
-/** Runs `attempt`, expects it to fail with `message`, quickly and without holding large buffers. */
+/**
+ * Runs `attempt`, expects it to fail with `message` without holding large buffers (so nothing was allocated
+ * for the bogus sizes: no elapsed-time check, which would flake on a loaded machine).
+ */
 async function failsClearly(attempt: () => Promise<unknown>, message: RegExp): Promise<void> {
   const memory = process.memoryUsage().arrayBuffers;
-  const start = performance.now();
   await expect(attempt()).rejects.toThrow(message);
-  expect(performance.now() - start).toBeLessThan(2000);
   expect(process.memoryUsage().arrayBuffers - memory).toBeLessThan(64 * 2 ** 20);
 }
 
@@ -178,7 +179,7 @@ describe('bad model files found by fuzzing', () => {
     new DataView(layers.buffer).setInt32(8, 2 ** 20 - 1, true); // n_layers
     await failsClearly(() => describeModel({ kind: 'llama2c', file: memorySource(layers, 'model.bin') }),
       /the header implies \d+ bytes but the file has 4096/);
-  });
+  }, 20_000); // a generous bound, stated as such: listing the tensors first took ~60 s; the size check takes ms
 
   it('a GGUF without token_embd.weight', async () => {
     const renamed = tinyGguf();

@@ -1,11 +1,12 @@
 // `cli export`, and `cli logits` / `cli generate` with --adapter, as a user runs them (subprocesses, Dawn) on
 // an adapter that `cli train` wrote for the real stories260K: a PEFT zip with the training report (data counts
 // from the checkpoint), a GGUF LoRA against an overriding --base, a merged F32 GGUF whose logits equal those of
-// the base with --adapter, the PyTorch recipe rebuilt from the run's tasks.json (its train.py rerunning the run),
-// MTL-LoRA's per-task files and its --task rules, and clear usage errors.
+// the base with --adapter, --out lora.gguf as one file, the PyTorch recipe rebuilt from the run's tasks.json (its
+// train.py rerunning the run), MTL-LoRA's per-task files (a folder, said so, for a .gguf path) and its --task
+// rules, and clear usage errors.
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -45,10 +46,11 @@ const logitsOf = (file: string): Float64Array[] =>
 
 describe('cli export on a LoRA trained by cli train', () => {
   it('peft to a zip, gguf against --base, merged F32 GGUF matching logits --adapter; generate --adapter', async () => {
-    const [peft, gguf, merged] = await Promise.all([
+    const [peft, gguf, merged, single] = await Promise.all([
       cli('export', lora, '--format', 'peft', '--out', join(out, 'peft.zip')),
       cli('export', lora, '--format', 'gguf', '--base', GGUF, '--out', join(out, 'gguf')),
       cli('export', lora, '--format', 'merged-gguf', '--dtype', 'f32', '--out', join(out, 'merged')),
+      cli('export', lora, '--format', 'gguf', '--out', join(out, 'lora.gguf')),
     ]);
     expect(JSON.parse(peft.stdout).files.map((f: { name: string }) => f.name)).toEqual(['adapter_model.safetensors',
       'adapter_config.json', 'training_report.json', 'training_metrics.csv']);
@@ -66,6 +68,14 @@ describe('cli export on a LoRA trained by cli train', () => {
     expect(adapterGguf.metadata.get('general.type')).toBe('adapter');
     expect(adapterGguf.tensors.length).toBe(5 * 7 * 2);
     expect(existsSync(join(out, 'gguf', 'training_report.json'))).toBe(true);
+
+    // --out lora.gguf: that one file (the same adapter), the report beside it.
+    expect(statSync(join(out, 'lora.gguf')).isFile()).toBe(true);
+    const singleGguf = await readGguf(memorySource(new Uint8Array(readFileSync(join(out, 'lora.gguf')))));
+    expect(singleGguf.tensors.map((t) => t.name)).toEqual(adapterGguf.tensors.map((t) => t.name));
+    expect(JSON.parse(single.stdout).files.map((f: { path: string }) => f.path)).toEqual([join(out, 'lora.gguf'),
+      join(out, 'lora.training_report.json'), join(out, 'lora.training_metrics.csv')]);
+    expect(JSON.parse(readFileSync(join(out, 'lora.training_report.json'), 'utf8'))).toMatchObject({ method: 'lora' });
 
     expect(JSON.parse(merged.stdout).files[0]).toMatchObject({ name: 'model-f32.gguf' });
     const [fromAdapter, fromMerged, fromBase] = ['adapter', 'merged', 'base'].map((k) => join(out, `${k}.json`));
@@ -108,9 +118,13 @@ describe('cli export on a LoRA trained by cli train', () => {
 
 describe('cli export on MTL-LoRA, and errors', () => {
   it('gguf exports every task; merged formats and --adapter runs need --task', async () => {
-    const all = JSON.parse((await cli('export', mtl, '--format', 'gguf', '--out', join(out, 'mtl-gguf'))).stdout);
+    const exported = await cli('export', mtl, '--format', 'gguf', '--out', join(out, 'mtl.gguf'));
+    const all = JSON.parse(exported.stdout);
     expect(all.files.map((f: { name: string }) => f.name)).toEqual(['adapter-colors.gguf', 'adapter-animals.gguf',
       'training_report.json', 'training_metrics.csv']);
+    // Several files for a .gguf path: a folder there, said clearly.
+    expect(exported.stderr).toMatch(/note: the gguf export is 2 files \(adapter-colors\.gguf, adapter-animals\.gguf\), so .*mtl\.gguf is a folder/);
+    expect(statSync(join(out, 'mtl.gguf', 'adapter-animals.gguf')).isFile()).toBe(true);
     const json = join(out, 'mtl.json');
     await cli('logits', BIN, '--adapter', mtl, '--task', 'animals', '--tokens', TOKENS, '--json', json);
     expect(logitsOf(json).length).toBe(7);

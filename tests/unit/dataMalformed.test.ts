@@ -2,7 +2,9 @@
 // a broken JSON file names its line, ragged CSV rows are listed with their lines, empty and binary files
 // (random bytes, a PNG header, the real stories260K GGUF, UTF-16, bad UTF-8 past the sniffed KiB) are refused
 // with what they are, a 100 MB file is refused by its size before decoding, and adversarial quoting stays
-// linear. Each case is timed: it must finish in bounded time.
+// linear. No case asserts elapsed time (that flakes on a loaded machine): the adversarial inputs are sized so a
+// quadratic parser would run for hours, and the test's generous timeout (ADVERSARIAL_TIMEOUT) catches that;
+// `npm run bench -- parsing` measures the times.
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -12,17 +14,10 @@ import { sharedPath } from '../helpers/shared';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
-/** Runs `f`, checks it took less than `seconds`, and returns its result. */
-function timed<T>(seconds: number, f: () => T): T {
-  const t0 = performance.now();
-  try {
-    return f();
-  } finally {
-    expect(performance.now() - t0).toBeLessThan(seconds * 1000);
-  }
-}
+/** Generous: each case parses in well under a second; a quadratic parser would take hours on these sizes. */
+const ADVERSARIAL_TIMEOUT = 60_000;
 
-const refusal = (name: string, data: Uint8Array) => timed(2, () => {
+const refusal = (name: string, data: Uint8Array) => ((): string => {
   try {
     readTable(name, data);
   } catch (e) {
@@ -30,12 +25,12 @@ const refusal = (name: string, data: Uint8Array) => timed(2, () => {
     return (e as Error).message;
   }
   throw new Error(`${name} was accepted`);
-});
+})();
 
 describe('malformed rows are reported, the rest is used', () => {
   it('a broken JSONL line is an unreadable row named by its line', () => {
     const text = '{"prompt": "a", "completion": "b"}\n{"prompt": "c", "completion": \n{"prompt": "e", "completion": "f"}\n[1, 2]\n';
-    const table = timed(1, () => readTable('t.jsonl', bytes(text)));
+    const table = readTable('t.jsonl', bytes(text));
     expect(table.rows.map((r) => r.line)).toEqual([1, 3]);
     expect(table.issues.map((i) => i.line)).toEqual([2, 4]);
     expect(table.issues[0].message).toMatch(/^not valid JSON \(/);
@@ -95,11 +90,9 @@ describe('unusable files are refused with the reason', () => {
   });
 
   it('a 100 MB file is refused by its size, before decoding', () => {
-    const huge = new Uint8Array(100 * 2 ** 20).fill(0x61);
-    const t0 = performance.now();
-    expect(refusal('huge.jsonl', huge)).toMatch(/huge\.jsonl: 100 MiB is over the 64 MiB limit for a task file/);
-    // Decoding 100 MB would take far longer than this.
-    expect(performance.now() - t0).toBeLessThan(50);
+    // Bytes that are not UTF-8: had the file been decoded (or sniffed) first, the refusal would say so.
+    const huge = new Uint8Array(100 * 2 ** 20).fill(0xff);
+    expect(refusal('huge.jsonl', huge)).toMatch(/^huge\.jsonl: 100 MiB is over the 64 MiB limit for a task file/);
     expect(MAX_FILE_BYTES).toBe(64 * 2 ** 20);
   });
 });
@@ -114,16 +107,16 @@ describe('parsing stays linear on adversarial input', () => {
       `a,b\n${'"q"",'.repeat(n)}\n`,
     ];
     for (const text of cases) {
-      const table = timed(3, () => readTable('adv.csv', bytes(text), { header: false }));
+      const table = readTable('adv.csv', bytes(text), { header: false });
       expect(table.rows.length + table.unreadable).toBeGreaterThan(0);
     }
-  });
+  }, ADVERSARIAL_TIMEOUT);
 
   it('a long one-line JSON and a long JSONL line', () => {
     const long = JSON.stringify({ examples: Array.from({ length: 50_000 }, (_, i) => ({ input: `q${i} ${'x'.repeat(50)}`, target: `${i % 3}` })) });
-    const t = timed(3, () => readTable('b.json', bytes(long)));
+    const t = readTable('b.json', bytes(long));
     expect([t.rows.length, t.rows[49_999].line, t.rows[49_999].item]).toEqual([50_000, 1, 49_999]);
-    const line = timed(3, () => readTable('l.jsonl', bytes(`{"prompt": "${'p'.repeat(5_000_000)}", "completion": "c"}\n`)));
+    const line = readTable('l.jsonl', bytes(`{"prompt": "${'p'.repeat(5_000_000)}", "completion": "c"}\n`));
     expect(line.rows.length).toBe(1);
-  });
+  }, ADVERSARIAL_TIMEOUT);
 });

@@ -92,12 +92,10 @@ describe('LLM-Adapters commonsense sets (JSON lists of {instruction, input, outp
 });
 
 describe('GSM8K (JSONL {question, answer}, final answer after ####)', () => {
-  it('train 7473 and test 1319, as full rationale or final answer only, parsed fast', () => {
-    const t0 = performance.now();
+  // Parsing speed is measured by `npm run bench -- parsing`, not asserted here (it flakes on a loaded machine).
+  it('train 7473 and test 1319, as full rationale or final answer only', () => {
     const train = load('gsm8k/train.jsonl');
-    const ms = performance.now() - t0;
     expect([train.mapping.schema, train.report.rows, train.report.used]).toEqual(['gsm8k', 7473, 7473]);
-    expect(ms).toBeLessThan(3000);
     expect(train.at(1)).toEqual({
       prompt: 'Question: Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips ' +
         'did Natalia sell altogether in April and May?\nAnswer:',

@@ -1,6 +1,6 @@
 // Generation with a KV cache on the real stories260K: at every step the cached path's logits equal those of
-// the full recomputation (forwardLogits), greedy decoding reproduces llama.cpp's text, and it is faster than
-// recomputing the sequence each step. Also: seeds repeat, EOS and a full context stop generation, and the
+// the full recomputation (forwardLogits), greedy decoding reproduces llama.cpp's text and the tokens of
+// recomputing the sequence each step (how much faster it is: `npm run bench -- generate`). Also: seeds repeat, EOS and a full context stop generation, and the
 // `generate` CLI streams the same text from the .bin and from the GGUF (its embedded tokenizer).
 //
 // Tolerance for cached vs full logits: both run the same f32 kernels on the same inputs except attention,
@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { GpuContext } from '../../src/gpu/context';
 import type { ByteSource } from '../../src/io/byteSource';
 import { forwardLogits } from '../../src/model/forward';
 import { TextStream, generate } from '../../src/model/generate';
@@ -41,6 +42,18 @@ function stories(): Promise<LoadedModel> {
     if (files.kind === 'llama2c') sources.push(files.file, ...(files.tokenizer ? [files.tokenizer] : []));
     return loadModel(await gpu(), files);
   })());
+}
+
+/** Greedy decoding the way forward.ts alone offers it: the whole sequence recomputed at every step. */
+async function recomputeGreedy(ctx: GpuContext, m: LoadedModel, steps: number): Promise<number[]> {
+  const ids = [...PROMPT];
+  for (let s = 0; s < steps; s++) {
+    const logits = forwardLogits(ctx, m.weights, m.config, Uint32Array.from(ids));
+    const all = await ctx.read(logits);
+    logits.release();
+    ids.push(argmax(all.subarray((ids.length - 1) * m.config.vocabSize)));
+  }
+  return ids.slice(PROMPT.length);
 }
 
 describe('generation with a KV cache (stories260K)', () => {
@@ -72,7 +85,9 @@ describe('generation with a KV cache (stories260K)', () => {
     console.log(`cached vs full logits: max |Δ| = ${worst.toExponential(2)}`);
   });
 
-  it('greedy: llama.cpp\'s 60 tokens, streamed as text, faster than recomputing each step', async () => {
+  // The KV cache's speed against recomputing is measured by `npm run bench -- generate`, not asserted here
+  // (elapsed-time comparisons flake on a loaded machine); this checks the cached path gives the same tokens.
+  it('greedy: llama.cpp\'s 60 tokens, streamed as text, the tokens of recomputing each step', async () => {
     const ctx = await gpu();
     const m = await stories();
     const tok = m.tokenizer!;
@@ -85,23 +100,7 @@ describe('generation with a KV cache (stories260K)', () => {
     expect(r.stoppedBy).toBe('maxNewTokens');
     expect(text.startsWith(EXPECTED)).toBe(true);
     expect(tok.decode([...PROMPT, ...r.tokens])).toBe(text);
-    const cachedMs = r.prefillMs + r.decodeMs;
-
-    // The recompute loop (what forward.ts alone offers): the whole sequence every step.
-    const ids = [...PROMPT];
-    const t0 = performance.now();
-    for (let s = 0; s < 60; s++) {
-      const logits = forwardLogits(ctx, m.weights, m.config, Uint32Array.from(ids));
-      const all = await ctx.read(logits);
-      logits.release();
-      ids.push(argmax(all.subarray((ids.length - 1) * m.config.vocabSize)));
-    }
-    const recomputeMs = performance.now() - t0;
-    expect(ids.slice(PROMPT.length)).toEqual(r.tokens);
-    console.log(`stories260K, 60 tokens: KV cache ${((60 * 1000) / cachedMs).toFixed(1)} tok/s ` +
-      `(decode ${r.tokensPerSecond.toFixed(1)} tok/s, prefill ${r.prefillMs.toFixed(0)} ms); ` +
-      `recompute ${((60 * 1000) / recomputeMs).toFixed(1)} tok/s`);
-    expect(cachedMs).toBeLessThan(recomputeMs);
+    expect(await recomputeGreedy(ctx, m, 60)).toEqual(r.tokens);
   });
 
   it('the same seed gives the same sample; another seed another one', async () => {

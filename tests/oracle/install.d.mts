@@ -1,0 +1,2 @@
+export function cpuBinaryPackage(platform?: string, arch?: string): string;
+export function ensureOracleInstalled(): void;
