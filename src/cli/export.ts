@@ -1,5 +1,5 @@
 // `cli export DIR --format peft|gguf|merged-safetensors|merged-gguf --out PATH`: turns an adapter folder
-// written by `cli train --out DIR` into files other tools load (src/io/export does the work; this module only
+// written by `cli train --out DIR` into files other tools load (src/export does the work; this module only
 // reads and writes files). --out is a folder that receives the files, or a path ending in .zip for one zip of
 // them. The base model is the adapter config's base_model_name_or_path unless --base names another copy; every
 // format reads its headers (shapes, Q/K row order), the merged ones its weights. MTL-LoRA: peft and gguf
@@ -9,11 +9,11 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { EXPORT_FORMATS, type ExportFormat, exportAdapter } from '../io/export';
-import { type ExportFile, fileSize } from '../io/export/files';
-import type { TaskDataCount } from '../io/export/report';
-import type { MergedDtype } from '../io/export/tensorCodec';
-import { zipFiles } from '../io/export/zip';
+import { EXPORT_FORMATS, type ExportFormat, exportAdapter } from '../export';
+import { type ExportFile, fileSize } from '../export/files';
+import type { TaskDataCount } from '../export/report';
+import type { MergedDtype } from '../export/tensorCodec';
+import { zipFiles } from '../export/zip';
 import { type MetricsRecord, parseMetricsJsonl } from '../train/metrics';
 import { readAdapterDir } from './adapterDir';
 import { UsageError, parseCommandArgs, withModelFiles } from './args';

@@ -9,7 +9,7 @@
 // Whole-file problems throw DatasetError; row problems land in the report with their line.
 
 export { applyMapping, type AppliedMapping, type ApplyOptions, type DataTask, type TokenCheck } from './apply';
-export { checkFileSize, MAX_FILE_BYTES } from './decode';
+export { checkFileSize, MAX_FILE_BYTES } from './text';
 export { defaultTaskName, detectMapping, mappingForSchema, SCHEMA_CHOICES } from './detect';
 export { DatasetError } from './errors';
 export { type AnswerSpec, type ChoiceSource, compileMapping, type FieldMapping, type SchemaId } from './mapping';

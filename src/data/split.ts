@@ -1,13 +1,13 @@
 // Splits of whole datasets, reusing the training code's own: each task's training pool and held-out set come
-// from splitTask (src/train/tasks.ts, shuffled by a stream derived from the seed and the task's name, so the
+// from splitTask (src/data/tasks.ts, shuffled by a stream derived from the seed and the task's name, so the
 // same seed gives the same split and adding a task leaves the others' unchanged), and MeTA-LoRA's disjoint
 // support/query draws from MetaEpisodeSampler (src/train/episodes.ts). What this adds is the summary the UI
 // shows before training: how each task divides, and what will not work (a pool too small for |S| + |Q|).
 
 import { MetaEpisodeSampler } from '../train/episodes';
-import { Rng } from '../train/rng';
+import { Rng } from '../util/rng';
 import { DEFAULT_SETTINGS } from '../train/settings';
-import { type Example, type TaskSplit, splitTask } from '../train/tasks';
+import { type Example, type TaskSplit, splitTask } from './tasks';
 
 export interface SplitPlan {
   seed: number;

@@ -5,7 +5,7 @@
 
 import { GpuLimitError } from '../gpu/errors';
 import { type WeightType, weightBytes } from '../ops/weight';
-import { QK } from '../reference/quant';
+import { QK } from '../io/quant';
 import type { LlamaConfig } from './config';
 import type { StoredDtype } from './tensorSource';
 import { type BaseQuant, quantizeChunkRows } from './weights';

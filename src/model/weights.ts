@@ -7,8 +7,8 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { quantizeWeight, requantize } from '../ops/quantize';
 import { type Weight, rowBytes, uploadWeight, weightBytes } from '../ops/weight';
-import { f16ToF32 } from '../reference/f16';
-import { QK } from '../reference/quant';
+import { f16ToF32 } from '../io/f16';
+import { QK } from '../io/quant';
 import type { LlamaConfig } from './config';
 import type { TensorSource } from './tensorSource';
 

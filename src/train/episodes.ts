@@ -5,7 +5,7 @@
 // Each sampler owns its RNG stream and serialises its whole state, so a resumed run continues the exact
 // sequence of an uninterrupted one.
 
-import { Rng, type RngState } from './rng';
+import { Rng, type RngState } from '../util/rng';
 
 /** One task's part of a MeTA-LoRA episode. */
 export interface TaskEpisode {

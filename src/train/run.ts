@@ -18,11 +18,11 @@ import { type Checkpoint, CheckpointError, readNamedTensors, writeNamedTensors }
 import { type CheckpointStore, loadCheckpoint, saveCheckpoint } from './checkpointStore';
 import { evalLossOf } from './evaluate';
 import { type MetricsRecord, meanRow } from './metrics';
-import { Rng } from './rng';
+import { Rng } from '../util/rng';
 import { learningRate } from './schedule';
 import { EVAL_SETTINGS, type TrainSettings } from './settings';
 import type { TrainModel } from './step';
-import { type Task, type TaskSplit, type TokenizedExample, checkTaskNames, splitTask, tokenizeSplit } from './tasks';
+import { type Task, type TaskSplit, type TokenizedExample, checkTaskNames, splitTask, tokenizeSplit } from '../data/tasks';
 import type { Trainer, TrainerEnv } from './trainers/common';
 import { createLoraTrainer } from './trainers/lora';
 import { createMetaTrainer } from './trainers/metaLora';

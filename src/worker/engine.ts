@@ -5,11 +5,11 @@
 
 import type { Adapter } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
-import { type AdapterData, adapterConfig } from '../io/export/adapterData';
-import { fileSize } from '../io/export/files';
-import { exportAdapter } from '../io/export/index';
-import { QUANTIZED } from '../io/export/tensorCodec';
-import { zipFiles } from '../io/export/zip';
+import { type AdapterData, adapterConfig } from '../export/adapterData';
+import { fileSize } from '../export/files';
+import { exportAdapter } from '../export/index';
+import { QUANTIZED } from '../export/tensorCodec';
+import { zipFiles } from '../export/zip';
 import { concatParts } from '../io/ggufWriter';
 import type { ModelCache } from '../io/modelCache';
 import { parameterCount } from '../model/config';
@@ -21,7 +21,7 @@ import { adaptToTask } from '../train/adapt';
 import { adaptationOf, evaluateTasks, type TaskResult } from '../train/evaluateTasks';
 import { createAdapterFor, prepareTasks, runTraining } from '../train/run';
 import type { TrainSettings } from '../train/settings';
-import { splitTask, tokenizeExample } from '../train/tasks';
+import { splitTask, tokenizeExample } from '../data/tasks';
 import { readDataset } from './datasets';
 import { GpuLock } from './gpuLock';
 import { resolveModelSource } from './modelSource';

@@ -10,7 +10,7 @@ import type { BaseQuant } from '../model/weights';
 import type { MetricsRecord } from '../train/metrics';
 import type { TaskResult } from '../train/evaluateTasks';
 import type { TrainSettings } from '../train/settings';
-import type { Example } from '../train/tasks';
+import type { Example } from '../data/tasks';
 
 export interface SelfTestResult {
   /** The small product shown on the page: [[1,2,3],[4,5,6]]·[[7,8],[9,10],[11,12]]. */

@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseEvalTask } from '../../src/train/evaluate';
 import { presetSettings } from '../../src/train/presets';
-import { splitTask } from '../../src/train/tasks';
+import { splitTask } from '../../src/data/tasks';
 import { normalizeAnswer } from '../../src/train/answers';
 import { launchBrowser } from './browser';
 import { type HubServer, startHubServer } from './hubServer';

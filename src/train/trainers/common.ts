@@ -12,10 +12,10 @@ import { fill } from '../../ops/paramOps';
 import { type PackedBatch, packBatch } from '../batch';
 import type { SamplerState } from '../episodes';
 import type { MetricsRecord } from '../metrics';
-import type { Rng } from '../rng';
+import type { Rng } from '../../util/rng';
 import type { TrainSettings } from '../settings';
 import type { TrainModel } from '../step';
-import type { TaskSplit, TokenizedExample } from '../tasks';
+import type { TaskSplit, TokenizedExample } from '../../data/tasks';
 
 export interface TrainerEnv {
   ctx: GpuContext;

@@ -9,7 +9,7 @@
 
 import { fill, nonFiniteFlag, scale } from '../../ops/paramOps';
 import { MixedBatchSampler } from '../episodes';
-import type { Rng } from '../rng';
+import type { Rng } from '../../util/rng';
 import { trainStep } from '../step';
 import {
   type IterationOutcome, OuterOptimizer, ScalarReadout, type Trainer, type TrainerEnv, allParams, meanAt, packPool, paramLike,

@@ -10,7 +10,7 @@ import type { Tensor } from '../../gpu/tensor';
 import { fill, nonFiniteFlag, scale } from '../../ops/paramOps';
 import { recordInnerSteps } from '../adapt';
 import { MetaEpisodeSampler } from '../episodes';
-import type { Rng } from '../rng';
+import type { Rng } from '../../util/rng';
 import { type TrainBatch, trainStep } from '../step';
 import {
   type IterationOutcome, OuterOptimizer, ScalarReadout, type Trainer, type TrainerEnv, allParams, meanAt, packPool, paramLike,

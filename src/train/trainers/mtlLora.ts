@@ -10,7 +10,7 @@
 import type { MetricsRecord } from '../metrics';
 import { fill, nonFiniteFlag } from '../../ops/paramOps';
 import { TaskBatchSampler } from '../episodes';
-import type { Rng } from '../rng';
+import type { Rng } from '../../util/rng';
 import { trainStep } from '../step';
 import {
   type IterationOutcome, OuterOptimizer, ScalarReadout, type Trainer, type TrainerEnv, meanAt, packPool, paramLike,

@@ -3,7 +3,7 @@
 // curves as JSON and CSV). The work happens in the worker; the page only saves the bytes it gets back.
 
 import { useState } from 'react';
-import { getEngine } from '../engine';
+import { getEngine } from '../engineClient';
 import { ErrorBox, fmtBytes } from '../parts/common';
 import { useModel } from '../stores/model';
 import { isActive, useRuns } from '../stores/runs';

@@ -7,9 +7,9 @@ import { create } from 'zustand';
 import type { TaskResult } from '../../train/evaluateTasks';
 import type { MetricsRecord } from '../../train/metrics';
 import type { TrainSettings } from '../../train/settings';
-import { splitTask } from '../../train/tasks';
+import { splitTask } from '../../data/tasks';
 import type { EngineEvent, TaskInput } from '../../worker/protocol';
-import { getEngine } from '../engine';
+import { getEngine } from '../engineClient';
 import { useModel } from './model';
 import { deleteValue, loadValue, newId, saveValue, throttled } from './persist';
 

@@ -4,9 +4,9 @@
 // [r, out]), i.e. PEFT's shapes, in F32. llama.cpp scales by alpha / r, reading r from lora_b, as we do.
 // Q/K lora_b rows are put in llama.cpp's order for the architecture (rowOrder.ts).
 
-import type { TargetModule } from '../../adapters/types';
-import type { LlamaConfig } from '../../model/config';
-import { type GgufTensorData, writeGguf } from '../ggufWriter';
+import type { TargetModule } from '../adapters/types';
+import type { LlamaConfig } from '../model/config';
+import { type GgufTensorData, writeGguf } from '../io/ggufWriter';
 import type { PlainLora } from './plainLora';
 import { ggufPairing, qkHeads, reorderRows } from './rowOrder';
 

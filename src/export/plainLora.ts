@@ -4,9 +4,9 @@
 // s·B′·A′·x equals the task's MTL-LoRA branch s·Σ_i π_i B^i·Λ_t·A·x. Each tensor is checked against the
 // base model's shapes, so an adapter trained for another model is refused here, by name.
 
-import { adaptedSites } from '../../adapters/lora';
-import { ALL_TARGETS, type TargetModule, modulePath, targetDims } from '../../adapters/types';
-import type { LlamaConfig } from '../../model/config';
+import { adaptedSites } from '../adapters/lora';
+import { ALL_TARGETS, type TargetModule, modulePath, targetDims } from '../adapters/types';
+import type { LlamaConfig } from '../model/config';
 import { type AdapterData, AdapterDataError, alignToBase } from './adapterData';
 
 export interface LoraSite {

@@ -13,7 +13,7 @@
 // trained on a llama GGUF or llama2.c .bin → GGUF as is, PEFT gets them un-permuted. lora_A (input side) and
 // every other module are never reordered: the permutation acts on Q/K output features only.
 
-import type { LlamaConfig, RopePairing } from '../../model/config';
+import type { LlamaConfig, RopePairing } from '../model/config';
 
 /** The pairing Hugging Face transformers computes with (PEFT adapters, merged safetensors). */
 export const HF_PAIRING: RopePairing = 'half';

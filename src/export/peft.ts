@@ -4,9 +4,9 @@
 // rows are put in Hugging Face's order (rowOrder.ts). MTL-LoRA gives one such adapter per task, each in its
 // own folder, plus a manifest naming the folders and the mixing weights each task used.
 
-import { modulePath } from '../../adapters/types';
-import type { LlamaConfig } from '../../model/config';
-import { writeSafetensors } from '../safetensors';
+import { modulePath } from '../adapters/types';
+import type { LlamaConfig } from '../model/config';
+import { writeSafetensors } from '../io/safetensors';
 import { type AdapterConfig, peftModule } from './adapterData';
 import { type ExportFile, jsonFile, taskFileNames } from './files';
 import type { PlainLora } from './plainLora';
