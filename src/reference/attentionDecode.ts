@@ -2,15 +2,10 @@
 // src/ops/attentionDecode.ts: q, o [n, H·hd]; caches [maxTokens, KV·hd]; query i sits at position pos0 + i and
 // sees cached keys 0 … pos0 + i. Query head h reads KV head floor(h / (H / KV)).
 
-/** n queries at positions pos0 … pos0+n−1, H query heads, KV key/value heads of hd dims; scale default 1/√hd. */
-export interface RefDecodeDims {
-  n: number;
-  pos0: number;
-  H: number;
-  KV: number;
-  hd: number;
-  scale?: number;
-}
+import type { DecodeDims } from '../ops/contracts';
+
+/** The decode attention's sizes (shared with src/ops/attentionDecode.ts). */
+export type RefDecodeDims = DecodeDims;
 
 export function attentionDecodeRef(q: ArrayLike<number>, kCache: ArrayLike<number>, vCache: ArrayLike<number>,
   d: RefDecodeDims): Float64Array {
