@@ -5,8 +5,8 @@
 // (the template's turn header already separates it).
 
 import type { ChatMessage, ChatTemplate } from '../io/chatTemplate';
-import type { EvalExample } from '../train/evaluate';
 import { DatasetError } from './errors';
+import type { EvalExample } from './tasks';
 import { type ChoiceSource, type CompiledMapping, CONVERSATION_FIELD, REPLY_FIELD } from './mapping';
 import { renderTemplate } from './template';
 import { type JsonValue, type TableRow, kindOf, textOf } from './table';

@@ -14,6 +14,11 @@ export interface Example {
   completion: string;
 }
 
+/** An example for evaluation: `choices`, when given, are candidate completions including the reference. */
+export interface EvalExample extends Example {
+  choices?: string[];
+}
+
 export interface Task {
   name: string;
   examples: Example[];

@@ -5,10 +5,12 @@
 
 import { GpuLimitError } from '../gpu/errors';
 import { type WeightType, weightBytes } from '../ops/weight';
+import { ggmlType } from '../io/ggml';
 import { QK } from '../io/quant';
-import type { LlamaConfig } from './config';
+import { type LlamaConfig, parameterCount } from './config';
+import type { ModelPreset } from './presets';
 import type { StoredDtype } from './tensorSource';
-import { type BaseQuant, quantizeChunkRows } from './weights';
+import type { BaseQuant } from './weights';
 
 /** What the estimate needs of a tensor: a TensorSource, or a synthetic one from `checkpointTensors`. */
 export interface TensorShape {
@@ -78,7 +80,7 @@ export function placeMatrix(stored: StoredDtype, rows: number, cols: number, qua
     case 'Q6_K': {
       // A chunk of rows at a time: its raw blocks, their f32 decode and the chunk's re-encoded blocks.
       const gpuType = quant === 'q4_0' ? 'q4_0' : 'q8_0';
-      return { gpuType, stagingBytes: chunkStaging(rows, cols, gpuType, (stored === 'Q4_K' ? 144 : 210) / 256 + 4) };
+      return { gpuType, stagingBytes: chunkStaging(rows, cols, gpuType, ggmlType(stored).blockBytes / ggmlType(stored).blockSize + 4) };
     }
     case 'F32':
     case 'F16':
@@ -219,4 +221,30 @@ export function checkFits(estimate: MemoryEstimate, limits: Record<string, numbe
 export function checkWeightsFit(cfg: LlamaConfig, tensors: TensorShape[], quant: BaseQuant | undefined,
   limits: Record<string, number>): void {
   checkFits(estimateMemory(cfg, tensors, { quant, contextLength: 0, sequenceLength: 0 }), limits);
+}
+
+/** f32 staged per chunk of rows while (re)quantizing on load: big embeddings exceed browsers' 128 MiB bindings. */
+export const QUANTIZE_CHUNK_BYTES = 32 * 2 ** 20;
+
+/** Rows per chunk: even, so every chunk's Q8_0/Q4_0 bytes (34- and 18-byte blocks) start on a u32 boundary. */
+export function quantizeChunkRows(cols: number, chunkBytes = QUANTIZE_CHUNK_BYTES): number {
+  return Math.max(2, Math.floor(chunkBytes / (4 * cols)) & ~1);
+}
+
+const BYTES_PER_VALUE: Partial<Record<StoredDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
+
+export interface PresetSizes {
+  /** Weights as stored in the repository (tokenizer files add a few MB). */
+  downloadBytes: number;
+  /** On the GPU with this quantization, for a default context (see estimateMemory). */
+  gpu: MemoryEstimate;
+}
+
+export function presetSizes(preset: ModelPreset, quant: BaseQuant = 'keep'): PresetSizes {
+  const perValue = BYTES_PER_VALUE[preset.storedDtype];
+  if (!perValue) throw new Error(`preset ${preset.id}: no size rule for ${preset.storedDtype}`);
+  return {
+    downloadBytes: parameterCount(preset.config) * perValue,
+    gpu: estimateMemory(preset.config, checkpointTensors(preset.config, preset.storedDtype), { quant }),
+  };
 }

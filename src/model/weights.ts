@@ -8,9 +8,11 @@ import type { Tensor } from '../gpu/tensor';
 import { quantizeWeight, requantize } from '../ops/quantize';
 import { type Weight, rowBytes, uploadWeight, weightBytes } from '../ops/weight';
 import { f16ToF32 } from '../io/f16';
+import { ggmlBytes, ggmlType } from '../io/ggml';
 import { QK } from '../io/quant';
 import type { LlamaConfig } from './config';
-import type { TensorSource } from './tensorSource';
+import { QUANTIZE_CHUNK_BYTES, quantizeChunkRows } from './memory';
+import type { StoredDtype, TensorSource } from './tensorSource';
 
 export type BaseQuant = 'keep' | 'q8_0' | 'q4_0';
 
@@ -177,7 +179,7 @@ export function toF32(dtype: string, bytes: Uint8Array, name: string): Float32Ar
   }
 }
 
-function toWeight(ctx: GpuContext, dtype: string, bytes: Uint8Array, rows: number, cols: number, quant: BaseQuant,
+function toWeight(ctx: GpuContext, dtype: StoredDtype, bytes: Uint8Array, rows: number, cols: number, quant: BaseQuant,
   name: string): Weight {
   const quantizable = quant !== 'keep' && cols % QK === 0;
   switch (dtype) {
@@ -202,26 +204,14 @@ function toWeight(ctx: GpuContext, dtype: string, bytes: Uint8Array, rows: numbe
   return quantizeRows(ctx, dtype, bytes, rows, cols, quant as 'q8_0' | 'q4_0', name);
 }
 
-/** f32 staged per chunk of rows while (re)quantizing on load: big embeddings exceed browsers' 128 MiB bindings. */
-export const QUANTIZE_CHUNK_BYTES = 32 * 2 ** 20;
-
-/** Rows per chunk: even, so every chunk's Q8_0/Q4_0 bytes (34- and 18-byte blocks) start on a u32 boundary. */
-export function quantizeChunkRows(cols: number, chunkBytes = QUANTIZE_CHUNK_BYTES): number {
-  return Math.max(2, Math.floor(chunkBytes / (4 * cols)) & ~1);
-}
-
-/** Stored bytes per row of the float and K-quant types quantizeRows reads. */
-const ROW_BYTES: Record<string, (cols: number) => number> = {
-  F32: (c) => 4 * c, F16: (c) => 2 * c, BF16: (c) => 2 * c, Q4_K: (c) => (c / 256) * 144, Q6_K: (c) => (c / 256) * 210,
-};
 
 /**
  * Quantizes a float (or requantizes a Q4_K / Q6_K) matrix on the GPU a chunk of rows at a time, decoding only
  * that chunk, and gathers the blocks into one Weight.
  */
-export function quantizeRows(ctx: GpuContext, dtype: string, bytes: Uint8Array, rows: number, cols: number,
+export function quantizeRows(ctx: GpuContext, dtype: StoredDtype, bytes: Uint8Array, rows: number, cols: number,
   type: 'q8_0' | 'q4_0', name: string, chunkBytes = QUANTIZE_CHUNK_BYTES): Weight {
-  const stored = ROW_BYTES[dtype](cols);
+  const stored = ggmlBytes(ggmlType(dtype), cols); // bytes of one stored row
   const chunkRows = quantizeChunkRows(cols, chunkBytes);
   const out = ctx.tensor<'u32'>([Math.ceil(weightBytes(type, rows, cols) / 4)], 'u32', `${type} ${name}`);
   for (let r0 = 0; r0 < rows; r0 += chunkRows) {

@@ -20,7 +20,7 @@ import { evalLossOf } from './evaluate';
 import { type MetricsRecord, meanRow } from './metrics';
 import { Rng } from '../util/rng';
 import { learningRate } from './schedule';
-import { EVAL_SETTINGS, type TrainSettings } from './settings';
+import { EVAL_SETTINGS, type TrainSettings, splitPlan } from './settings';
 import type { TrainModel } from './step';
 import { type Task, type TaskSplit, type TokenizedExample, checkTaskNames, splitTask, tokenizeSplit } from '../data/tasks';
 import type { Trainer, TrainerEnv } from './trainers/common';
@@ -35,7 +35,7 @@ export class NonFiniteError extends Error {
 /** Splits each task (pool, held-out) with the run's seed and tokenizes both halves. */
 export function prepareTasks(tok: Tokenizer, tasks: readonly Task[], s: TrainSettings): TaskSplit<TokenizedExample>[] {
   checkTaskNames(tasks);
-  return tasks.map((t) => tokenizeSplit(tok, splitTask(t, { poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask, seed: s.seed }),
+  return tasks.map((t) => tokenizeSplit(tok, splitTask(t, splitPlan(s)),
     { maxLength: s.maxSeqLen, eos: s.appendEos }));
 }
 

@@ -3,11 +3,11 @@
 // the first examples, and see each task's split into a training pool and a held-out set under the settings.
 
 import { useMemo } from 'react';
-import { splitTasks } from '../../data/index';
 import { ErrorBox } from '../parts/common';
 import { useModel } from '../stores/model';
 import { useSettings } from '../stores/settings';
 import { activeTasks, clashingNames, type DatasetRecord, useTasks } from '../stores/tasks';
+import { useEngineResult } from '../useEngineResult';
 import { MappingEditor } from './MappingEditor';
 
 export const DEMO_SETS = {
@@ -92,10 +92,8 @@ export function TasksPanel() {
   const s = useSettings((x) => x.settings);
   const tasks = useMemo(() => activeTasks(datasets), [datasets]);
   const clashes = clashingNames(datasets);
-  const summary = useMemo(() => splitTasks(tasks, {
-    seed: s.seed, poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask,
-    ...(s.method.startsWith('meta') ? { supportSize: s.supportSize, querySize: s.querySize } : {}),
-  }).summary, [tasks, s]);
+  // The worker splits them with the training's own rule; the table waits for its answer.
+  const summary = useEngineResult('splitTasks', tasks.length > 0 ? { tasks, settings: s } : null, [tasks, s]).value ?? [];
 
   return (
     <section className="card" aria-labelledby="tasks-h">
