@@ -4,6 +4,8 @@
 // Everything here is structured-cloneable (no classes, no GPU objects).
 
 import type { DataTask, FieldMapping, PreviewRow, SchemaId, SplitSummary, TableFormat, ValidationReport } from '../data/index';
+import type { ExportFormat } from '../export/index';
+import type { MergedDtype } from '../export/tensorCodec';
 import type { GpuInfo } from '../gpu/context';
 import type { LlamaConfig } from '../model/config';
 import type { PresetSizes } from '../model/memory';
@@ -111,15 +113,13 @@ export interface GenerateOutcome {
   ms: number;
 }
 
-export type ExportFormat = 'peft' | 'gguf' | 'merged-safetensors' | 'merged-gguf';
-
 export interface ExportRequest {
   runId: string;
   format: ExportFormat;
   /** MTL-LoRA: the task to export (required for merged formats; all tasks otherwise). */
   task?: string;
   /** Merged formats: the stored precision (GGUF F32/F16/Q8_0, safetensors F32/F16/BF16); a default per base. */
-  dtype?: 'F32' | 'F16' | 'BF16' | 'Q8_0';
+  dtype?: MergedDtype;
   /** The run's curves and data counts, for the training report. */
   metrics: MetricsRecord[];
   dataCounts: Record<string, { train: number; eval: number }>;
@@ -194,6 +194,8 @@ export interface Results {
   splitTasks: SplitSummary[];
   presetSizes: PresetSizes;
 }
+
+export type { ExportFormat };
 
 export type RequestOf<T extends keyof Results> = Omit<Extract<Request, { type: T }>, 'id' | 'type'>;
 

@@ -8,7 +8,7 @@ import type { Adapter } from '../../adapters/types';
 import type { GpuContext } from '../../gpu/context';
 import type { Tensor } from '../../gpu/tensor';
 import { adamwStep, gradNorm } from '../../ops/optimizer';
-import { fill } from '../../ops/paramOps';
+import { fill, nonFiniteFlag } from '../../ops/paramOps';
 import { type PackedBatch, packBatch } from '../batch';
 import type { SamplerState } from '../episodes';
 import type { MetricsRecord } from '../metrics';
@@ -148,6 +148,29 @@ export class ScalarReadout {
     this.parts = [];
     return { f32: new Float32Array(bytes), u32: new Uint32Array(bytes) };
   }
+}
+
+/** The scalars every iteration reads besides its losses, from the same single readback. */
+export interface IterationScalars {
+  /** Every word read, the losses' slots included. */
+  f32: Float32Array;
+  /** Global norm of the outer gradient before clipping. */
+  gradNorm: number;
+  /** The outer gradient or the updated parameters held NaN or ±Inf. */
+  nonFiniteParams: boolean;
+}
+
+/**
+ * Ends an iteration after its AdamW update was recorded: records the NaN/Inf check of the outer gradient and the
+ * updated parameters, queues it and the clip buffer's gradient norm after the losses already in `readout`, and
+ * reads everything in one copy (the iteration's only readback).
+ */
+export async function readIterationScalars(env: TrainerEnv, optimizer: OuterOptimizer, grads: readonly Tensor<'f32'>[],
+  readout: ScalarReadout): Promise<IterationScalars> {
+  const flagAt = readout.add(nonFiniteFlag(env.ctx, [...grads, ...env.adapter.params]));
+  const normAt = readout.add(optimizer.clip, false);
+  const { f32, u32 } = await readout.read(env.ctx);
+  return { f32, gradNorm: f32[normAt], nonFiniteParams: u32[flagAt] !== 0 };
 }
 
 /** Mean loss from a {Σ loss, count} pair at `at` (NaN when nothing was scored, so it is never mistaken for 0). */
