@@ -1,5 +1,5 @@
 // An adapter directory as `train --out DIR` writes it and `eval`, `logits`, `generate` and `export` read it
-// (DESIGN.md §3, §6): adapter_model.safetensors (f32, metadata {"format": "pt"}) and adapter_config.json.
+// (docs/DESIGN.md §3, §6): adapter_model.safetensors (f32, metadata {"format": "pt"}) and adapter_config.json.
 // Plain LoRA is a PEFT LoRA adapter: PEFT's tensor names and config keys. MTL-LoRA keeps its own tensors (Λ_t,
 // the B^i stack, w_t; see src/adapters/mtlLora.ts) under peft_type "MTL_LORA", so PEFT refuses it instead of
 // loading it wrongly; `export` turns it into plain LoRA per task. Either way a "metalora" section records the

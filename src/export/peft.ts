@@ -1,4 +1,4 @@
-// PEFT LoRA adapters (DESIGN.md §6): adapter_model.safetensors with PEFT's key names and shapes
+// PEFT LoRA adapters (docs/DESIGN.md §6): adapter_model.safetensors with PEFT's key names and shapes
 // (base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight [r, in], ….lora_B.weight [out, r], f32,
 // metadata {"format": "pt"}) and the adapter_config.json fields PeftConfig.from_pretrained reads. Q/K lora_B
 // rows are put in Hugging Face's order (rowOrder.ts). MTL-LoRA gives one such adapter per task, each in its

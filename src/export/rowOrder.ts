@@ -1,4 +1,4 @@
-// The order of Q and K output rows, and how exports translate it (DESIGN.md §5).
+// The order of Q and K output rows, and how exports translate it (docs/DESIGN.md §5).
 //
 // RoPE rotates pairs of dimensions within each head. Hugging Face checkpoints pair j with j + d/2 ("half");
 // llama.cpp's converter permutes a llama-architecture model's Q and K rows per head so that pairs are

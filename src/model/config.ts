@@ -25,7 +25,7 @@ export interface LlamaConfig {
   vocabSize: number;
   normEps: number;
   ropeTheta: number;
-  /** How RoPE pairs dimensions in this checkpoint's Q/K rows (DESIGN.md §5): decided by the source format. */
+  /** How RoPE pairs dimensions in this checkpoint's Q/K rows (docs/DESIGN.md §5): decided by the source format. */
   ropePairing: RopePairing;
   ropeScaling: RopeScalingLlama3 | null;
   tiedEmbeddings: boolean;

@@ -1,7 +1,7 @@
 // GPU memory a model will take, computed from its configuration and its tensors' stored types before anything
 // is allocated: the weights as loadWeights will store them, the transient buffers loading needs, a KV cache and
 // the inference activations. `checkFits` turns the estimate into a clear error when one buffer would exceed the
-// adapter's limits (DESIGN.md §8): WebGPU cannot split a binding, so the largest single buffer is what fails.
+// adapter's limits (docs/DESIGN.md §8): WebGPU cannot split a binding, so the largest single buffer is what fails.
 
 import { GpuLimitError } from '../gpu/errors';
 import { type WeightType, weightBytes } from '../ops/weight';

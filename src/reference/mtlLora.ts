@@ -1,4 +1,4 @@
-// Float64 reference for the MTL-LoRA branch (DESIGN.md §4), for one task t: the specification
+// Float64 reference for the MTL-LoRA branch (docs/DESIGN.md §4), for one task t: the specification
 // src/ops/mtlLora.ts is tested against.
 //   h = drop(x)·Aᵀ [T, r], z = h·Λ_tᵀ [T, r], π = softmax(w_t / τ) [n], B_mix = Σ_i π_i B^i [out, r],
 //   y = y0 + s·z·B_mixᵀ [T, out].

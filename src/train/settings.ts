@@ -1,6 +1,6 @@
 // Every knob of a training run in one flat, JSON-serialisable record (it is stored in checkpoints), with the
 // defaults, a one-line explanation per setting for the UI and CLI help, and validation that reports every
-// problem at once. The paper's own K, |S|, |Q|, inner steps, α, β and r were not recoverable (DESIGN.md §4),
+// problem at once. The paper's own K, |S|, |Q|, inner steps, α, β and r were not recoverable (docs/DESIGN.md §4),
 // so the defaults below are our choices and each says why.
 
 import { ALL_TARGETS, type TargetModule } from '../adapters/types';

@@ -2,7 +2,7 @@
 // dropout-seed stream), the outer AdamW optimizer with GPU-resident clipping, and the one batched readback
 // per iteration. An iteration records all its GPU work, then reads the logged scalars (each pass's
 // {Σ loss, count}, the gradient norm and the non-finite flag) in a single copy-and-read, so nothing else
-// crosses back to the host inside an iteration (DESIGN.md §8).
+// crosses back to the host inside an iteration (docs/DESIGN.md §8).
 
 import type { Adapter } from '../../adapters/types';
 import type { GpuContext } from '../../gpu/context';
@@ -85,7 +85,7 @@ export interface StepGroup {
 }
 
 /**
- * The outer AdamW (PyTorch semantics, DESIGN.md §4) over the adapter's parameters, with its moments on the
+ * The outer AdamW (PyTorch semantics, docs/DESIGN.md §4) over the adapter's parameters, with its moments on the
  * GPU. Every update first writes {norm, clip factor} of the whole gradient into `clip` (the factor is 1
  * when clipping is off), which AdamW reads on the GPU.
  */

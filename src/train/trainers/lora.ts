@@ -1,4 +1,4 @@
-// Plain multi-task LoRA (DESIGN.md §4's baseline): each iteration takes the next mixed batch of the epoch
+// Plain multi-task LoRA (docs/DESIGN.md §4's baseline): each iteration takes the next mixed batch of the epoch
 // over every task's pool (MixedBatchSampler), minimises its token-mean loss with AdamW (the schedule, warm-up
 // then cosine or constant, is the driver's), and logs each task's share of the batch.
 //

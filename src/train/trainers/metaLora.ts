@@ -1,4 +1,4 @@
-// MeTA-LoRA (first-order, two stages) and its −STA ablation, exactly as DESIGN.md §4 specifies, per iteration:
+// MeTA-LoRA (first-order, two stages) and its −STA ablation, exactly as docs/DESIGN.md §4 specifies, per iteration:
 //   1. K tasks without replacement; 2. per task disjoint support S_i and query Q_i (MetaEpisodeSampler);
 //   3. θ_i ← copy of θ on the GPU, then `innerSteps` plain SGD steps θ_i ← θ_i − α∇L_S(θ_i) (no momentum);
 //   4. g_i = ∇L_Q(θ_i) at the adapted θ_i, first order (the inner steps are not differentiated through);

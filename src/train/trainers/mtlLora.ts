@@ -1,4 +1,4 @@
-// MTL-LoRA (DESIGN.md §4): each iteration is one task's batch (tasks in a reshuffled rotation,
+// MTL-LoRA (docs/DESIGN.md §4): each iteration is one task's batch (tasks in a reshuffled rotation,
 // TaskBatchSampler), run with that task's id so its Λ_t and w_t are used, then AdamW.
 //
 // Only the tensors the batch touched are stepped: the shared A and B^i every iteration, Λ_t and w_t only in
