@@ -70,12 +70,23 @@ export const DEFAULT_SEQUENCE = 512;
 const MATRIX = /^(token_embd|output)\.weight$|^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
 const VECTOR = /^(output_norm|rope_freqs)\.weight$|^blk\.\d+\.(attn_norm|ffn_norm)\.weight$|^blk\.\d+\.attn_[qkv]\.bias$/;
 
-/** Mirrors loadWeights' `toWeight`: which type a matrix ends up in on the GPU, and what loading it stages. */
+/**
+ * The GGML types the GPU kernels read as stored, under the kernels' names (src/ops/weight.ts): the one place
+ * the two spellings meet. Other stored types are converted on load.
+ */
+export const KERNEL_TYPE: Partial<Record<StoredDtype, WeightType>> = { F32: 'f32', F16: 'f16', Q8_0: 'q8_0', Q4_0: 'q4_0' };
+
+/**
+ * Which type a matrix ends up in on the GPU, and what loading it stages: the rule loadWeights follows (its
+ * `toWeight` asks this), so the estimate and the load cannot disagree.
+ */
 export function placeMatrix(stored: StoredDtype, rows: number, cols: number, quant: BaseQuant): { gpuType: WeightType; stagingBytes: number } {
   const quantizable = quant !== 'keep' && cols % QK === 0;
   switch (stored) {
-    case 'Q8_0': return { gpuType: 'q8_0', stagingBytes: 0 };
-    case 'Q4_0': return { gpuType: 'q4_0', stagingBytes: 0 };
+    case 'Q8_0':
+    case 'Q4_0':
+      // Already in a format our matmuls read: converting between them would only lose precision.
+      return { gpuType: KERNEL_TYPE[stored]!, stagingBytes: 0 };
     case 'Q4_K':
     case 'Q6_K': {
       // A chunk of rows at a time: its raw blocks, their f32 decode and the chunk's re-encoded blocks.
@@ -87,7 +98,7 @@ export function placeMatrix(stored: StoredDtype, rows: number, cols: number, qua
     case 'BF16':
       if (quantizable) return { gpuType: quant as 'q8_0' | 'q4_0', stagingBytes: chunkStaging(rows, cols, quant as 'q8_0' | 'q4_0', 4) };
       // BF16 cannot become f16 without losing range: it is widened to f32.
-      return { gpuType: stored === 'F16' ? 'f16' : 'f32', stagingBytes: 0 };
+      return { gpuType: KERNEL_TYPE[stored === 'F16' ? 'F16' : 'F32']!, stagingBytes: 0 };
   }
 }
 

@@ -8,10 +8,9 @@ import type { Tensor } from '../gpu/tensor';
 import { quantizeWeight, requantize } from '../ops/quantize';
 import { type Weight, rowBytes, uploadWeight, weightBytes } from '../ops/weight';
 import { f16ToF32 } from '../io/f16';
-import { ggmlBytes, ggmlType } from '../io/ggml';
-import { QK } from '../io/quant';
+import { ggmlBytes, ggmlType, ggmlTypeByName } from '../io/ggml';
 import type { LlamaConfig } from './config';
-import { QUANTIZE_CHUNK_BYTES, quantizeChunkRows } from './memory';
+import { KERNEL_TYPE, QUANTIZE_CHUNK_BYTES, placeMatrix, quantizeChunkRows } from './memory';
 import type { StoredDtype, TensorSource } from './tensorSource';
 
 export type BaseQuant = 'keep' | 'q8_0' | 'q4_0';
@@ -218,29 +217,19 @@ export function toF32(dtype: string, bytes: Uint8Array, name: string): Float32Ar
 
 function toWeight(ctx: GpuContext, dtype: StoredDtype, bytes: Uint8Array, rows: number, cols: number, quant: BaseQuant,
   name: string): Weight {
-  const quantizable = quant !== 'keep' && cols % QK === 0;
-  switch (dtype) {
-    case 'Q8_0':
-    case 'Q4_0':
-      // Already in a format our matmuls read: converting between them would only lose precision.
-      return uploadWeight(ctx, dtype === 'Q8_0' ? 'q8_0' : 'q4_0', rows, cols, bytes);
-    case 'Q4_K':
-    case 'Q6_K':
-      if (cols % 256) throw new WeightLoadError(`tensor ${name}: ${dtype} rows of ${cols} are not whole 256-value blocks.`);
-      return quantizeRows(ctx, dtype, bytes, rows, cols, quant === 'q4_0' ? 'q4_0' : 'q8_0', name);
-    case 'F32':
-    case 'F16':
-      if (!quantizable) return uploadWeight(ctx, dtype === 'F32' ? 'f32' : 'f16', rows, cols, bytes);
-      break;
-    case 'BF16':
-      break;
-    default:
-      throw new WeightLoadError(`tensor ${name} has unsupported type ${dtype}.`);
-  }
-  if (!quantizable) return uploadWeight(ctx, 'f32', rows, cols, new Uint8Array(toF32(dtype, bytes, name).buffer));
-  return quantizeRows(ctx, dtype, bytes, rows, cols, quant as 'q8_0' | 'q4_0', name);
+  if (!ggmlTypeByName.has(dtype)) throw new WeightLoadError(`tensor ${name} has unsupported type ${dtype}.`);
+  const { blockSize } = ggmlType(dtype);
+  if (cols % blockSize) throw new WeightLoadError(`tensor ${name}: ${dtype} rows of ${cols} are not whole ${blockSize}-value blocks.`);
+  const { gpuType } = placeMatrix(dtype, rows, cols, quant);
+  if (gpuType === KERNEL_TYPE[dtype]) return uploadWeight(ctx, gpuType, rows, cols, bytes);
+  if (gpuType === 'f32') return uploadWeight(ctx, 'f32', rows, cols, new Uint8Array(toF32(dtype, bytes, name).buffer)); // BF16
+  if (gpuType === 'f16') throw new Error(`unreachable: ${dtype} placed as f16`);
+  return quantizeRows(ctx, dtype, bytes, rows, cols, gpuType, name);
 }
 
+
+/** The K-quant decoders' names for the two K-quant types (src/ops/quantize.ts). */
+const K_KERNEL_TYPE = { Q4_K: 'q4_k', Q6_K: 'q6_k' } as const;
 
 /**
  * Quantizes a float (or requantizes a Q4_K / Q6_K) matrix on the GPU a chunk of rows at a time, decoding only
@@ -260,7 +249,7 @@ export function quantizeRows(ctx: GpuContext, dtype: StoredDtype, bytes: Uint8Ar
       const padded = new Uint8Array(Math.ceil(chunk.byteLength / 4) * 4); // an odd last chunk of Q6_K rows
       padded.set(chunk);
       const words = ctx.upload(new Uint32Array(padded.buffer), [padded.byteLength / 4], 'u32');
-      w = requantize(ctx, words, dtype === 'Q4_K' ? 'q4_k' : 'q6_k', n, cols, type);
+      w = requantize(ctx, words, K_KERNEL_TYPE[dtype], n, cols, type);
       words.release();
     } else {
       const x = ctx.upload(toF32(dtype, chunk, name), [n, cols]);
