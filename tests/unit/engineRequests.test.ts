@@ -26,7 +26,8 @@ describe('engine requests the page makes', () => {
     expect(summary.map((s) => [s.task, s.examples, s.train, s.eval, s.unused])).toEqual([['big', 40, 20, 7, 13], ['small', 12, 12, 0, 0]]);
     expect(summary[1].notes.join(' ')).toMatch(/support \+ query \(16\) exceed the pool of 12/);
     // Support and query sizes only matter to MeTA-LoRA.
-    expect(engine.splitTasks([task('big', 40)], { ...settings, method: 'lora' })[0].notes).toEqual([]);
+    expect(engine.splitTasks([task('small', 12)], { ...settings, method: 'lora' })[0].notes)
+      .toEqual(['only 12 examples for a pool of 20: all train, none is held out']);
   });
 
   it('sizes presets, and names an unknown one', () => {
