@@ -10,7 +10,7 @@
 
 import type { GpuContext } from '../src/gpu/context';
 import { createAdapterFor, createTrainer } from '../src/train/run';
-import { Rng } from '../src/train/rng';
+import { Rng } from '../src/util/rng';
 import { TRAIN_METHODS, type TrainMethod, type TrainSettings, resolveSettings } from '../src/train/settings';
 import type { TrainModel } from '../src/train/step';
 import { saveResults, table } from './harness';

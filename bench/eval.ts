@@ -26,7 +26,7 @@ import { type EvalExample, evalLossOf, evaluateTask, parseEvalTask, tokenLosses 
 import { presetSettings } from '../src/train/presets';
 import { prepareTasks, runTraining } from '../src/train/run';
 import type { TrainModel } from '../src/train/step';
-import { splitTask, tokenizeExample } from '../src/train/tasks';
+import { splitTask, tokenizeExample } from '../src/data/tasks';
 import { saveResults, table } from './harness';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -7,9 +7,9 @@ import type { GpuContext } from '../src/gpu/context';
 import type { LlamaConfig } from '../src/model/config';
 import type { TensorSource } from '../src/model/tensorSource';
 import { type ModelWeights, loadWeights } from '../src/model/weights';
-import { f32ToF16 } from '../src/reference/f16';
-import { QK, Q4_0_BLOCK_BYTES } from '../src/reference/quant';
-import type { TaskSplit, TokenizedExample } from '../src/train/tasks';
+import { f32ToF16 } from '../src/io/f16';
+import { QK, Q4_0_BLOCK_BYTES } from '../src/io/quant';
+import type { TaskSplit, TokenizedExample } from '../src/data/tasks';
 import { mulberry32 } from '../src/util/mulberry32';
 
 export const SMOL_LAYERS = 30;

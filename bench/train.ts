@@ -16,7 +16,7 @@ import type { TensorSource } from '../src/model/tensorSource';
 import { type ModelWeights, loadWeights, releaseWeights } from '../src/model/weights';
 import { runTraining } from '../src/train/run';
 import { TRAIN_METHODS, type TrainMethod, resolveSettings } from '../src/train/settings';
-import { type TaskSplit, type TokenizedExample, parseTaskJsonl, tokenizeExample } from '../src/train/tasks';
+import { type TaskSplit, type TokenizedExample, parseTaskJsonl, tokenizeExample } from '../src/data/tasks';
 import { saveResults, table, timeIt } from './harness';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -2,7 +2,7 @@
 //
 // Each invocation computes a TM×TN = 4×8 block of C in eight vec4 accumulators, reading op(A) and op(B)
 // straight from storage. On CPU adapters (SwiftShader) workgroup memory and barriers are expensive and
-// caches do the reuse, so this beats shared-memory tiling there by a wide margin (DESIGN.md §8).
+// caches do the reuse, so this beats shared-memory tiling there by a wide margin (docs/DESIGN.md §8).
 // Any M, N, K: loads clamp to the last valid row/column and stores are guarded.
 // Layouts (row-major): A is M×K, or K×M when TRANS_A; B is K×N, or N×K when TRANS_B.
 // Batched: workgroup z selects the matrix; each operand has its own batch stride (0 broadcasts).

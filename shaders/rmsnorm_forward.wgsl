@@ -38,7 +38,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier();
   }
 
-  // eps inside the square root, as LLaMA does (DESIGN.md §5).
+  // eps inside the square root, as LLaMA does (docs/DESIGN.md §5).
   let r = inverseSqrt(partial[0] / f32(p.D) + p.eps);
   if (tid == 0u) { rrms[row] = r; }
   for (var i = tid; i < p.D; i += WG) {

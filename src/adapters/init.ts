@@ -1,4 +1,4 @@
-// Seeded host-side initialisation of adapter parameters (PEFT's init, DESIGN.md §4) and the per-site dropout
+// Seeded host-side initialisation of adapter parameters (PEFT's init, docs/DESIGN.md §4) and the per-site dropout
 // seeds. Everything here is a pure function of its seed: the same seed gives the same adapter in the browser,
 // in Node and in the float64 reference, and each tensor's values depend only on (seed, tensor name), so
 // adding or removing a target leaves the other tensors' initial values unchanged.

@@ -1,4 +1,4 @@
-// Plain LoRA as an Adapter (DESIGN.md §4): per adapted (layer, target), A [r, in] (PEFT's Kaiming-uniform,
+// Plain LoRA as an Adapter (docs/DESIGN.md §4): per adapted (layer, target), A [r, in] (PEFT's Kaiming-uniform,
 // U(±1/√in), seeded) and B [out, r] (zero), y += (α/r)·B·A·drop(x). Parameters are named and shaped exactly
 // as PEFT saves them (…layers.{l}.self_attn.q_proj.lora_A.weight), ordered layer by layer, targets in
 // ALL_TARGETS order, A before B, so the list maps one to one onto adapter_model.safetensors.

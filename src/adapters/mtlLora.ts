@@ -1,4 +1,4 @@
-// MTL-LoRA as an Adapter (DESIGN.md §4): for task t, y += (α/r)·Σ_i softmax(w_t/τ)_i B^i·Λ_t·A·drop(x).
+// MTL-LoRA as an Adapter (docs/DESIGN.md §4): for task t, y += (α/r)·Σ_i softmax(w_t/τ)_i B^i·Λ_t·A·drop(x).
 // Parameters per adapted (layer, target), in this order, under the module's PEFT path P
 // (base_model.model.model.layers.{l}.self_attn.q_proj, …):
 //   P.mtl_lora_A.weight       [r, in]       shared down-projection, Kaiming-uniform U(±1/√in) as LoRA's A

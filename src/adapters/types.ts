@@ -2,14 +2,12 @@
 // parameters as one ordered list of named f32 tensors, so optimizers, copies (MeTA-LoRA's local θ_i),
 // gradient means, checkpoints and exports treat LoRA and MTL-LoRA alike.
 
-import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
+import { ALL_TARGETS, type AdapterRun, type AdapterSite, type AdapterSites, type TargetModule } from '../model/adapterHook';
 import type { LlamaConfig } from '../model/config';
 
-/** Linear layers an adapter can target (PEFT's module names: q_proj, k_proj, … down_proj). */
-export type TargetModule = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
-
-export const ALL_TARGETS: TargetModule[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+// The hook the model calls (src/model/adapterHook.ts), re-exported for the adapters and their users.
+export { ALL_TARGETS, type AdapterRun, type AdapterSite, type TargetModule };
 
 /** The module a (layer, target) adapts, named as PEFT names it: base_model.model.model.layers.{l}.self_attn.q_proj. */
 export function modulePath(layer: number, target: TargetModule): string {
@@ -51,27 +49,7 @@ export interface MtlLoraSettings extends LoraSettings {
   wInit: 'kaiming' | 'uniform';
 }
 
-/** What the model needs of an adapter at one (layer, target) site, forward and backward. */
-export interface AdapterSite {
-  /** Records y += adapter(x) for T tokens of task `task`; returns what backward needs (released by it). */
-  forward(ctx: GpuContext, x: Tensor<'f32'>, y: Tensor<'f32'>, T: number, run: AdapterRun): Tensor<'f32'>[];
-  /**
-   * Records the parameter gradients (accumulated into the site's slots of `grads`) and dx += ∂/∂x, from the
-   * forward's input x, its saved tensors and dy. Releases the saved tensors.
-   */
-  backward(ctx: GpuContext, x: Tensor<'f32'>, saved: Tensor<'f32'>[], dy: Tensor<'f32'>, dx: Tensor<'f32'>, T: number,
-    run: AdapterRun, grads: Tensor<'f32'>[]): void;
-}
-
-/** Per-call settings: which task (MTL-LoRA), the dropout seed of this step, which parameter list to use. */
-export interface AdapterRun {
-  task: number;
-  dropoutSeed: number;
-  /** Parameters to compute with: the adapter's own, or a local copy (MeTA-LoRA's θ_i), same order. */
-  params: Tensor<'f32'>[];
-}
-
-export interface Adapter {
+export interface Adapter extends AdapterSites {
   readonly kind: 'lora' | 'mtl-lora';
   readonly settings: LoraSettings | MtlLoraSettings;
   /** Parameter names (PEFT-style where one exists) and tensors, in one fixed order. */

@@ -1,23 +1,23 @@
 // An adapter directory as `train --out DIR` writes it and `eval`, `logits`, `generate` and `export` read it
-// (DESIGN.md §3, §6): adapter_model.safetensors (f32, metadata {"format": "pt"}) and adapter_config.json.
+// (docs/DESIGN.md §3, §6): adapter_model.safetensors (f32, metadata {"format": "pt"}) and adapter_config.json.
 // Plain LoRA is a PEFT LoRA adapter: PEFT's tensor names and config keys. MTL-LoRA keeps its own tensors (Λ_t,
 // the B^i stack, w_t; see src/adapters/mtlLora.ts) under peft_type "MTL_LORA", so PEFT refuses it instead of
 // loading it wrongly; `export` turns it into plain LoRA per task. Either way a "metalora" section records the
 // method, the task names (MTL-LoRA's task ids) and every training setting. Parsing the two files is
-// platform-neutral (src/io/export/adapterData.ts); this module adds the file system and the GPU.
+// platform-neutral (src/export/adapterData.ts); this module adds the file system and the GPU.
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Adapter } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
 import { concatParts } from '../io/ggufWriter';
-import { type AdapterConfig, type AdapterData, AdapterDataError, alignToBase, parseAdapter } from '../io/export/adapterData';
+import { type AdapterConfig, type AdapterData, AdapterDataError, alignToBase, parseAdapter } from '../export/adapterData';
 import { writeSafetensors } from '../io/safetensors';
 import type { LlamaConfig } from '../model/config';
 import { readNamedTensors, writeNamedTensors } from '../train/checkpoint';
 import { createAdapterFor } from '../train/run';
 
-export { adapterConfig } from '../io/export/adapterData';
+export { adapterConfig } from '../export/adapterData';
 
 export const ADAPTER_MODEL = 'adapter_model.safetensors';
 export const ADAPTER_CONFIG = 'adapter_config.json';

@@ -1,7 +1,8 @@
-// `cli export DIR --format peft|gguf|merged-safetensors|merged-gguf --out PATH`: turns an adapter folder
-// written by `cli train --out DIR` into files other tools load (src/io/export does the work; this module only
+// `cli export DIR --format peft|gguf|merged-safetensors|merged-gguf|pytorch --out PATH`: turns an adapter folder
+// written by `cli train --out DIR` into files other tools load (src/export does the work; this module only
 // reads and writes files). --out is a .gguf / .safetensors file for a one-file export, a folder that receives
-// the files, or a path ending in .zip for one zip of them (exportLayout.ts). The base model is the adapter config's base_model_name_or_path unless --base names another copy; every
+// the files, or a path ending in .zip for one zip of them (exportLayout.ts). The base model is the adapter
+// config's base_model_name_or_path unless --base names another copy; every
 // format reads its headers (shapes, Q/K row order), the merged ones its weights. MTL-LoRA: peft and gguf
 // export every task (or --task NAME), merged formats one task (--task NAME, required). The training report
 // (settings, data counts from DIR/checkpoint.json, curves from DIR/metrics.jsonl) goes beside the export.
@@ -10,11 +11,11 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { EXPORT_FORMATS, exportAdapter } from '../io/export';
-import { type ExportFile, fileSize } from '../io/export/files';
-import type { TaskDataCount } from '../io/export/report';
-import type { MergedDtype } from '../io/export/tensorCodec';
-import { zipFiles } from '../io/export/zip';
+import { EXPORT_FORMATS, exportAdapter } from '../export';
+import { type ExportFile, fileSize } from '../export/files';
+import type { TaskDataCount } from '../export/report';
+import type { MergedDtype } from '../export/tensorCodec';
+import { zipFiles } from '../export/zip';
 import { type MetricsRecord, parseMetricsJsonl } from '../train/metrics';
 import { describeModel } from '../model/load';
 import { readAdapterDir } from './adapterDir';

@@ -9,7 +9,7 @@
 //   any other PATH              a folder, as before.
 
 import { basename, dirname, extname, join } from 'node:path';
-import { REPORT_CSV, REPORT_JSON } from '../io/export/report';
+import { REPORT_CSV, REPORT_JSON } from '../export/report';
 import { UsageError } from './args';
 
 export interface OutputLayout {

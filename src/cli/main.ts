@@ -1,4 +1,4 @@
-// `npm run cli -- <command>`: the headless engine on Dawn (DESIGN.md §3). Each command lives in its own module.
+// `npm run cli -- <command>`: the headless engine on Dawn (docs/DESIGN.md §3). Each command lives in its own module.
 
 import { COMMANDS } from './commands';
 import { helpText, wantsHelp } from './flags';

@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { AdapterConfig } from '../io/export/adapterData';
-import type { RecipeRun } from '../io/export/pytorch/recipe';
+import type { AdapterConfig } from '../export/adapterData';
+import type { RecipeRun } from '../export/pytorch/recipe';
 import type { ModelDescription, ModelFiles } from '../model/load';
 import { prepareTasks } from '../train/run';
 import { UsageError } from './args';

@@ -1,4 +1,4 @@
-// `cli train <model> --task NAME=FILE ... --out DIR`: trains an adapter with the chosen method (DESIGN.md §3)
+// `cli train <model> --task NAME=FILE ... --out DIR`: trains an adapter with the chosen method (docs/DESIGN.md §3)
 // and writes DIR/metrics.jsonl (as it goes), DIR/adapter_model.safetensors + adapter_config.json (at the end)
 // and a resumable checkpoint (DIR/checkpoint.json + tensors, every --checkpoint-every iterations and at the
 // end). Every training setting is a flag (--inner-lr 0.1 or --innerLr 0.1); --preset sets a group first.

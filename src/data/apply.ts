@@ -3,11 +3,11 @@
 // the mapping cannot render, exact duplicates of an earlier example of the same task (dropped by default,
 // reported either way), and, given the model's tokenizer, examples over the maximum length (kept to be
 // truncated the way training truncates them, or skipped). Lengths count tokens exactly as the trainer
-// tokenizes (src/train/tasks.ts tokenizeExample: BOS, prompt, completion, EOS).
+// tokenizes (src/data/tasks.ts tokenizeExample: BOS, prompt, completion, EOS).
 
 import type { ChatTemplate } from '../io/chatTemplate';
 import type { Tokenizer } from '../io/tokenizer';
-import { tokenizeExample } from '../train/tasks';
+import { tokenizeExample } from './tasks';
 import { type FieldMapping, compileMapping } from './mapping';
 import { type DataExample, RowRenderer } from './render';
 import { ReportBuilder, type ValidationReport } from './report';
@@ -31,7 +31,7 @@ export interface ApplyOptions {
   chatTemplate?: ChatTemplate;
 }
 
-/** A task as training (src/train/tasks.ts Task) and evaluation (src/train/evaluate.ts EvalTask) take it. */
+/** A task as training (src/data/tasks.ts Task) and evaluation (src/train/evaluate.ts EvalTask) take it. */
 export interface DataTask {
   name: string;
   examples: DataExample[];

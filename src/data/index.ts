@@ -5,11 +5,11 @@
 //   const mapping = detectMapping(table);                 // or mappingForSchema(table, 'gsm8k-final'), then edits
 //   preview(table, mapping, 5);                           // what the first rows become
 //   const { tasks, report } = applyMapping(table, mapping, { tokens: { tokenizer, maxLength: 256, policy: 'truncate' } });
-//   const { splits, summary } = splitTasks(tasks, { seed: 1 });   // pool of 50 + held-out set per task
+//   const { splits, summary } = splitTasks(tasks, { seed: 1, poolSize: 50, evalMax: 100 });   // pool + held-out set per task
 // Whole-file problems throw DatasetError; row problems land in the report with their line.
 
 export { applyMapping, type AppliedMapping, type ApplyOptions, type DataTask, type TokenCheck } from './apply';
-export { checkFileSize, MAX_FILE_BYTES } from './decode';
+export { checkFileSize, MAX_FILE_BYTES } from './text';
 export { defaultTaskName, detectMapping, mappingForSchema, SCHEMA_CHOICES } from './detect';
 export { DatasetError } from './errors';
 export { type AnswerSpec, type ChoiceSource, compileMapping, type FieldMapping, type SchemaId } from './mapping';
@@ -17,5 +17,6 @@ export { preview, type PreviewRow } from './preview';
 export { type ReadOptions, readTable, sniffFormat } from './read';
 export type { DataExample, RowIssueKind } from './render';
 export { formatReport, type IssueAction, type IssueKind, type ReportIssue, type ValidationReport } from './report';
-export { type EpisodePlan, type EpisodePreview, sampleEpisodes, type SplitPlan, type SplitSummary, splitTasks } from './split';
+export { type SplitPlan, type SplitSummary, splitTasks } from './split';
+export { checkTaskNames, type EvalExample, type Example, MEAN_TASK, parseTaskJsonl, type SplitOptions, splitTask, type Task, type TaskSplit, tokenizeExample, type TokenizedExample } from './tasks';
 export type { JsonValue, Table, TableFormat, TableIssue, TableRow } from './table';

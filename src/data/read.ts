@@ -2,7 +2,7 @@
 // the content (a .json file holding JSON Lines is read as JSONL; a .csv file separated by tabs as TSV); the
 // header of a CSV/TSV file is guessed unless given. Checks size and binary content before decoding.
 
-import { decodeText } from './decode';
+import { decodeText } from './text';
 import { parseDelimited, parseTsv, sniffDelimiter } from './delimited';
 import { DatasetError } from './errors';
 import { looksLikeHeader } from './header';

@@ -5,8 +5,8 @@
 // (the template's turn header already separates it).
 
 import type { ChatMessage, ChatTemplate } from '../io/chatTemplate';
-import type { EvalExample } from '../train/evaluate';
 import { DatasetError } from './errors';
+import type { EvalExample } from './tasks';
 import { type ChoiceSource, type CompiledMapping, CONVERSATION_FIELD, REPLY_FIELD } from './mapping';
 import { renderTemplate } from './template';
 import { type JsonValue, type TableRow, kindOf, textOf } from './table';
@@ -57,6 +57,31 @@ function readChat(value: JsonValue | undefined): Chat | string {
   return { turns: messages.slice(0, -1), reply: last.content };
 }
 
+type RowIssue = Extract<RenderResult, { ok: false }>;
+
+const issue = (kind: RowIssueKind, message: string): RowIssue => ({ ok: false, kind, message });
+const isIssue = (x: unknown): x is RowIssue => typeof x === 'object' && x !== null && (x as RowIssue).ok === false;
+
+/** One row's fields as templates see them: by mapped column, with overrides (the answer word, chat fields). */
+class RowFields {
+  readonly overrides = new Map<string, string>();
+
+  constructor(private readonly row: TableRow, private readonly source: ReadonlyMap<string, string>) {}
+
+  raw(field: string): JsonValue | undefined {
+    const col = this.source.get(field) ?? field;
+    return Object.hasOwn(this.row.values, col) ? this.row.values[col] : undefined;
+  }
+
+  /** What `{field}` renders as: an override, else the value as text; undefined when missing or null. */
+  readonly lookup = (field: string): string | undefined => {
+    const o = this.overrides.get(field);
+    if (o !== undefined) return o;
+    const v = this.raw(field);
+    return v === undefined || v === null ? undefined : textOf(v);
+  };
+}
+
 export class RowRenderer {
   constructor(private readonly compiled: CompiledMapping, private readonly chatTemplate?: ChatTemplate) {
     if (compiled.mapping.format === 'chat' && !chatTemplate) {
@@ -64,103 +89,108 @@ export class RowRenderer {
     }
   }
 
+  /** One row → its task and example, or the first reason it cannot be used. */
   render(row: TableRow): RenderResult {
-    const { mapping, source } = this.compiled;
-    const fail = (kind: RowIssueKind, message: string): RenderResult => ({ ok: false, kind, message });
-    const raw = (field: string): JsonValue | undefined => {
-      const col = source.get(field) ?? field;
-      return Object.hasOwn(row.values, col) ? row.values[col] : undefined;
-    };
-    const overrides = new Map<string, string>();
-    const lookup = (field: string): string | undefined => {
-      const o = overrides.get(field);
-      if (o !== undefined) return o;
-      const v = raw(field);
-      return v === undefined || v === null ? undefined : textOf(v);
-    };
-
-    let task = mapping.taskName;
-    if (mapping.taskColumn !== null) {
-      const t = lookup(mapping.taskColumn)?.trim();
-      if (!t) return fail('no-task', `no task name in column "${mapping.taskColumn}"`);
-      task = Object.hasOwn(mapping.taskNames, t) ? mapping.taskNames[t] : t;
-    }
-
-    let chat: Chat | null = null;
-    if (mapping.messages !== null) {
-      const read = readChat(raw(mapping.messages));
-      if (typeof read === 'string') return fail('bad-messages', read);
-      chat = read;
-      overrides.set(REPLY_FIELD, chat.reply);
-      overrides.set(CONVERSATION_FIELD, chat.turns.map((m) => `${capitalize(m.role)}: ${m.content}`).join('\n'));
-    }
-
-    // The answer: its label mapped to the answer word, which then stands in for the field everywhere.
-    const { answer } = mapping;
-    let word: string | undefined;
-    if (answer) {
-      const value = lookup(answer.field);
-      if (value === undefined) return fail('missing-field', `no value for "${answer.field}"`);
-      // Labels are looked up trimmed ("1 " is label 1); an unmapped value keeps its spacing (" woof.").
-      const { labels } = answer;
-      word = labels === null ? value : Object.hasOwn(labels, value.trim()) ? labels[value.trim()] : undefined;
-      if (word === undefined) {
-        const known = Object.keys(answer.labels!);
-        return fail('unknown-label', `label ${JSON.stringify(value.trim())} is not in the label map ` +
-          `(${known.slice(0, 10).join(', ')}${known.length > 10 ? ', …' : ''})`);
-      }
-      overrides.set(answer.field, word);
-    }
-
-    const completionOf = (): string | RenderResult => {
-      const r = renderTemplate(this.compiled.completion, lookup);
-      if ('missing' in r) return fail('missing-field', `no value for {${r.missing}}`);
-      return mapping.format === 'chat' ? r.text.trimStart() : r.text;
-    };
-    const completion = completionOf();
-    if (typeof completion !== 'string') return completion;
-    if (completion.trim() === '') return fail('empty-completion', 'the completion is empty');
-
-    let prompt: string;
-    if (mapping.format === 'chat') {
-      let messages: ChatMessage[];
-      if (chat) messages = chat.turns;
-      else {
-        const r = renderTemplate(this.compiled.prompt, lookup);
-        if ('missing' in r) return fail('missing-field', `no value for {${r.missing}}`);
-        messages = [{ role: 'user', content: r.text }];
-      }
-      if (mapping.system !== '' && messages[0]?.role !== 'system') messages = [{ role: 'system', content: mapping.system }, ...messages];
-      try {
-        prompt = this.chatTemplate!.apply(messages, { addGenerationPrompt: true });
-      } catch (e) {
-        return fail('bad-messages', (e as Error).message);
-      }
-    } else {
-      const r = renderTemplate(this.compiled.prompt, lookup);
-      if ('missing' in r) return fail('missing-field', `no value for {${r.missing}}`);
-      prompt = r.text;
-    }
-
+    const fields = new RowFields(row, this.compiled.source);
+    const task = this.taskOf(fields);
+    if (isIssue(task)) return task;
+    const chat = this.readMessages(fields);
+    if (isIssue(chat)) return chat;
+    const word = this.answerWord(fields);
+    if (isIssue(word)) return word;
+    const completion = this.completion(fields);
+    if (isIssue(completion)) return completion;
+    if (completion.trim() === '') return issue('empty-completion', 'the completion is empty');
+    const prompt = this.prompt(fields, chat);
+    if (isIssue(prompt)) return prompt;
     const example: DataExample = { prompt, completion, line: row.line };
-    if (answer?.choices && this.compiled.choicesApply) {
-      const words = this.choiceWords(answer.choices, raw);
-      if (typeof words === 'string') return fail('bad-choices', words);
-      if (words !== null) {
-        if (!words.some((w) => w.trim() === word!.trim())) {
-          return fail('bad-choices', `the answer ${JSON.stringify(word)} is not one of the choices (${words.join(', ')})`);
-        }
-        const choices: string[] = [];
-        for (const w of words) {
-          overrides.set(answer.field, w);
-          const c = completionOf();
-          if (typeof c !== 'string') return c;
-          choices.push(c);
-        }
-        example.choices = choices;
-      }
-    }
+    const choices = word === undefined ? undefined : this.choices(fields, word);
+    if (isIssue(choices)) return choices;
+    if (choices) example.choices = choices;
     return { ok: true, task, example };
+  }
+
+  /** The mapping's task, or the row's task column mapped through the task names. */
+  private taskOf(fields: RowFields): string | RowIssue {
+    const { mapping } = this.compiled;
+    if (mapping.taskColumn === null) return mapping.taskName;
+    const t = fields.lookup(mapping.taskColumn)?.trim();
+    if (!t) return issue('no-task', `no task name in column "${mapping.taskColumn}"`);
+    return Object.hasOwn(mapping.taskNames, t) ? mapping.taskNames[t] : t;
+  }
+
+  /** A conversation column: its turns, with the reply and the whole conversation as template fields. */
+  private readMessages(fields: RowFields): Chat | null | RowIssue {
+    const { mapping } = this.compiled;
+    if (mapping.messages === null) return null;
+    const chat = readChat(fields.raw(mapping.messages));
+    if (typeof chat === 'string') return issue('bad-messages', chat);
+    fields.overrides.set(REPLY_FIELD, chat.reply);
+    fields.overrides.set(CONVERSATION_FIELD, chat.turns.map((m) => `${capitalize(m.role)}: ${m.content}`).join('\n'));
+    return chat;
+  }
+
+  /** The answer: its label mapped to the answer word, which then stands in for the field everywhere. */
+  private answerWord(fields: RowFields): string | undefined | RowIssue {
+    const { answer } = this.compiled.mapping;
+    if (!answer) return undefined;
+    const value = fields.lookup(answer.field);
+    if (value === undefined) return issue('missing-field', `no value for "${answer.field}"`);
+    // Labels are looked up trimmed ("1 " is label 1); an unmapped value keeps its spacing (" woof.").
+    const { labels } = answer;
+    const word = labels === null ? value : Object.hasOwn(labels, value.trim()) ? labels[value.trim()] : undefined;
+    if (word === undefined) {
+      const known = Object.keys(answer.labels!);
+      return issue('unknown-label', `label ${JSON.stringify(value.trim())} is not in the label map ` +
+        `(${known.slice(0, 10).join(', ')}${known.length > 10 ? ', …' : ''})`);
+    }
+    fields.overrides.set(answer.field, word);
+    return word;
+  }
+
+  private completion(fields: RowFields): string | RowIssue {
+    const r = renderTemplate(this.compiled.completion, fields.lookup);
+    if ('missing' in r) return issue('missing-field', `no value for {${r.missing}}`);
+    return this.compiled.mapping.format === 'chat' ? r.text.trimStart() : r.text;
+  }
+
+  /** The prompt template's text, or in the chat format the conversation through the model's chat template. */
+  private prompt(fields: RowFields, chat: Chat | null): string | RowIssue {
+    const { mapping } = this.compiled;
+    let user: string | null = null;
+    if (mapping.format !== 'chat' || !chat) {
+      const r = renderTemplate(this.compiled.prompt, fields.lookup);
+      if ('missing' in r) return issue('missing-field', `no value for {${r.missing}}`);
+      if (mapping.format !== 'chat') return r.text;
+      user = r.text;
+    }
+    let messages: ChatMessage[] = chat ? chat.turns : [{ role: 'user', content: user! }];
+    if (mapping.system !== '' && messages[0]?.role !== 'system') messages = [{ role: 'system', content: mapping.system }, ...messages];
+    try {
+      return this.chatTemplate!.apply(messages, { addGenerationPrompt: true });
+    } catch (e) {
+      return issue('bad-messages', (e as Error).message);
+    }
+  }
+
+  /** Candidate completions (each choice word rendered in the answer's place); undefined when the row has none. */
+  private choices(fields: RowFields, word: string): string[] | undefined | RowIssue {
+    const { answer } = this.compiled.mapping;
+    if (!answer?.choices || !this.compiled.choicesApply) return undefined;
+    const words = this.choiceWords(answer.choices, (f) => fields.raw(f));
+    if (typeof words === 'string') return issue('bad-choices', words);
+    if (words === null) return undefined;
+    if (!words.some((w) => w.trim() === word.trim())) {
+      return issue('bad-choices', `the answer ${JSON.stringify(word)} is not one of the choices (${words.join(', ')})`);
+    }
+    const choices: string[] = [];
+    for (const w of words) {
+      fields.overrides.set(answer.field, w);
+      const c = this.completion(fields);
+      if (isIssue(c)) return c;
+      choices.push(c);
+    }
+    return choices;
   }
 
   /** The row's candidate answer words; null when the row has none; a string saying why they are unusable. */

@@ -29,6 +29,11 @@ export const UNSUPPORTED_GGML_TYPES: Record<number, string> = {
 export const ggmlTypeById = new Map(GGML_TYPES.map((t) => [t.id, t]));
 export const ggmlTypeByName = new Map(GGML_TYPES.map((t) => [t.name, t]));
 
+/** The table's entry for a type we support (the name is checked by the compiler, so this cannot miss). */
+export function ggmlType(name: GgmlTypeName): GgmlType {
+  return ggmlTypeByName.get(name)!;
+}
+
 /** Bytes of a tensor of `count` values (count must be a multiple of the block size). */
 export function ggmlBytes(type: GgmlType, count: number): number {
   return (count / type.blockSize) * type.blockBytes;

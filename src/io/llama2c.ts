@@ -4,7 +4,6 @@
 // tokenizer.bin: int32 max_token_length, then per token: f32 score, int32 length, bytes.
 
 import type { ByteSource } from './byteSource';
-import type { LlamaConfig } from '../model/config';
 
 export class Llama2cError extends Error {
   override name = 'Llama2cError';
@@ -17,8 +16,21 @@ export interface Llama2cTensor {
   byteLength: number;
 }
 
+/** The header's sizes (src/model/config.ts configFromLlama2c turns them into a model configuration). */
+export interface Llama2cHeader {
+  dim: number;
+  hiddenDim: number;
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  vocabSize: number;
+  seqLen: number;
+  /** A positive vocab_size in the header: the classifier is the embedding. */
+  tiedEmbeddings: boolean;
+}
+
 export interface Llama2cFile {
-  config: LlamaConfig;
+  header: Llama2cHeader;
   tensors: Llama2cTensor[];
 }
 
@@ -67,12 +79,8 @@ export async function readLlama2c(src: ByteSource): Promise<Llama2cFile> {
   offset += 2 * 4 * seqLen * (headDim / 2); // freq_cis_real/imag: unused, RoPE is computed
   if (vocabRaw < 0) add('output.weight', [vocab, dim]);
   if (offset !== expected) throw new Error(`llama2.c layout: listed ${offset} bytes, computed ${expected}`);
-  const config: LlamaConfig = {
-    arch: 'llama', dim, hiddenDim, nLayers, nHeads, nKvHeads, headDim, vocabSize: vocab,
-    normEps: 1e-5, ropeTheta: 10000, ropePairing: 'adjacent', ropeScaling: null,
-    tiedEmbeddings: vocabRaw > 0, contextLength: seqLen, qkvBias: false,
-  };
-  return { config, tensors };
+  const header = { dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize: vocab, seqLen, tiedEmbeddings: vocabRaw > 0 };
+  return { header, tensors };
 }
 
 export interface Llama2cTokenizer {

@@ -4,7 +4,6 @@
 // projections (linear with accumulate). Only the attention itself differs between callers; an optional hook
 // adds an adapter's branch to each projection's output (the cached forward with a trained adapter).
 
-import type { TargetModule } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { biasAdd } from '../ops/biasAdd';
@@ -13,6 +12,7 @@ import { rmsnorm } from '../ops/rmsnorm';
 import { rope } from '../ops/rope';
 import { swiglu } from '../ops/swiglu';
 import type { Weight } from '../ops/weight';
+import type { TargetModule } from './adapterHook';
 import type { LlamaConfig } from './config';
 import type { LayerWeights, ModelWeights } from './weights';
 

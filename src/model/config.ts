@@ -1,6 +1,8 @@
 // The model configuration every part of the engine reads, recognised from GGUF metadata, a Hugging Face
 // config.json or a llama2.c header. Anything we cannot run is refused here, naming what is unsupported.
 
+import type { Llama2cHeader } from '../io/llama2c';
+
 export type RopePairing = 'half' | 'adjacent';
 
 export interface RopeScalingLlama3 {
@@ -23,7 +25,7 @@ export interface LlamaConfig {
   vocabSize: number;
   normEps: number;
   ropeTheta: number;
-  /** How RoPE pairs dimensions in this checkpoint's Q/K rows (DESIGN.md §5): decided by the source format. */
+  /** How RoPE pairs dimensions in this checkpoint's Q/K rows (docs/DESIGN.md §5): decided by the source format. */
   ropePairing: RopePairing;
   ropeScaling: RopeScalingLlama3 | null;
   tiedEmbeddings: boolean;
@@ -96,6 +98,15 @@ export function configFromGguf(meta: Meta, tensorNames: string[], vocabFromTenso
 }
 
 /** From a Hugging Face config.json. */
+/** A llama2.c header's model: run.c's fixed norm epsilon and RoPE base, adjacent RoPE pairs, no biases. */
+export function configFromLlama2c(h: Llama2cHeader): LlamaConfig {
+  return {
+    arch: 'llama', dim: h.dim, hiddenDim: h.hiddenDim, nLayers: h.nLayers, nHeads: h.nHeads, nKvHeads: h.nKvHeads,
+    headDim: h.dim / h.nHeads, vocabSize: h.vocabSize, normEps: 1e-5, ropeTheta: 10000, ropePairing: 'adjacent',
+    ropeScaling: null, tiedEmbeddings: h.tiedEmbeddings, contextLength: h.seqLen, qkvBias: false,
+  };
+}
+
 export function configFromHf(json: Record<string, unknown>): LlamaConfig {
   const type = json.model_type;
   if (type !== 'llama' && type !== 'qwen2') {

@@ -1,4 +1,4 @@
-// The LLaMA forward pass on the GPU for one sequence, every position's logits (DESIGN.md §5): embedding,
+// The LLaMA forward pass on the GPU for one sequence, every position's logits (docs/DESIGN.md §5): embedding,
 // the blocks (block.ts) with causal flash attention over the whole sequence, final RMSNorm, head.
 // Generation uses the cached variant in kvCache.ts.
 

@@ -6,7 +6,6 @@
 // placed by (its sequence's first cache row, its position). A trained adapter (LoRA or MTL-LoRA) rides along
 // through the block's projection hook, so adapted generation is incremental too.
 
-import type { Adapter, AdapterRun } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { attentionDecode } from '../ops/attentionDecode';
@@ -14,6 +13,7 @@ import { gatherRows, scatterRows } from '../ops/copyRows';
 import { embedding } from '../ops/embedding';
 import { linear } from '../ops/linear';
 import { rmsnorm } from '../ops/rmsnorm';
+import type { AdapterSites as Adapter, AdapterRun } from './adapterHook';
 import { type Adapt, llamaBlock } from './block';
 import type { LlamaConfig } from './config';
 import type { ModelWeights } from './weights';

@@ -1,14 +1,16 @@
 // GPU memory a model will take, computed from its configuration and its tensors' stored types before anything
 // is allocated: the weights as loadWeights will store them, the transient buffers loading needs, a KV cache and
 // the inference activations. `checkFits` turns the estimate into a clear error when one buffer would exceed the
-// adapter's limits (DESIGN.md §8): WebGPU cannot split a binding, so the largest single buffer is what fails.
+// adapter's limits (docs/DESIGN.md §8): WebGPU cannot split a binding, so the largest single buffer is what fails.
 
 import { GpuLimitError } from '../gpu/errors';
 import { type WeightType, weightBytes } from '../ops/weight';
-import { QK } from '../reference/quant';
-import type { LlamaConfig } from './config';
+import { ggmlType } from '../io/ggml';
+import { QK } from '../io/quant';
+import { type LlamaConfig, parameterCount } from './config';
+import type { ModelPreset } from './presets';
 import type { StoredDtype } from './tensorSource';
-import { type BaseQuant, quantizeChunkRows } from './weights';
+import type { BaseQuant } from './weights';
 
 /** What the estimate needs of a tensor: a TensorSource, or a synthetic one from `checkpointTensors`. */
 export interface TensorShape {
@@ -68,24 +70,35 @@ export const DEFAULT_SEQUENCE = 512;
 const MATRIX = /^(token_embd|output)\.weight$|^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
 const VECTOR = /^(output_norm|rope_freqs)\.weight$|^blk\.\d+\.(attn_norm|ffn_norm)\.weight$|^blk\.\d+\.attn_[qkv]\.bias$/;
 
-/** Mirrors loadWeights' `toWeight`: which type a matrix ends up in on the GPU, and what loading it stages. */
+/**
+ * The GGML types the GPU kernels read as stored, under the kernels' names (src/ops/weight.ts): the one place
+ * the two spellings meet. Other stored types are converted on load.
+ */
+export const KERNEL_TYPE: Partial<Record<StoredDtype, WeightType>> = { F32: 'f32', F16: 'f16', Q8_0: 'q8_0', Q4_0: 'q4_0' };
+
+/**
+ * Which type a matrix ends up in on the GPU, and what loading it stages: the rule loadWeights follows (its
+ * `toWeight` asks this), so the estimate and the load cannot disagree.
+ */
 export function placeMatrix(stored: StoredDtype, rows: number, cols: number, quant: BaseQuant): { gpuType: WeightType; stagingBytes: number } {
   const quantizable = quant !== 'keep' && cols % QK === 0;
   switch (stored) {
-    case 'Q8_0': return { gpuType: 'q8_0', stagingBytes: 0 };
-    case 'Q4_0': return { gpuType: 'q4_0', stagingBytes: 0 };
+    case 'Q8_0':
+    case 'Q4_0':
+      // Already in a format our matmuls read: converting between them would only lose precision.
+      return { gpuType: KERNEL_TYPE[stored]!, stagingBytes: 0 };
     case 'Q4_K':
     case 'Q6_K': {
       // A chunk of rows at a time: its raw blocks, their f32 decode and the chunk's re-encoded blocks.
       const gpuType = quant === 'q4_0' ? 'q4_0' : 'q8_0';
-      return { gpuType, stagingBytes: chunkStaging(rows, cols, gpuType, (stored === 'Q4_K' ? 144 : 210) / 256 + 4) };
+      return { gpuType, stagingBytes: chunkStaging(rows, cols, gpuType, ggmlType(stored).blockBytes / ggmlType(stored).blockSize + 4) };
     }
     case 'F32':
     case 'F16':
     case 'BF16':
       if (quantizable) return { gpuType: quant as 'q8_0' | 'q4_0', stagingBytes: chunkStaging(rows, cols, quant as 'q8_0' | 'q4_0', 4) };
       // BF16 cannot become f16 without losing range: it is widened to f32.
-      return { gpuType: stored === 'F16' ? 'f16' : 'f32', stagingBytes: 0 };
+      return { gpuType: KERNEL_TYPE[stored === 'F16' ? 'F16' : 'F32']!, stagingBytes: 0 };
   }
 }
 
@@ -219,4 +232,30 @@ export function checkFits(estimate: MemoryEstimate, limits: Record<string, numbe
 export function checkWeightsFit(cfg: LlamaConfig, tensors: TensorShape[], quant: BaseQuant | undefined,
   limits: Record<string, number>): void {
   checkFits(estimateMemory(cfg, tensors, { quant, contextLength: 0, sequenceLength: 0 }), limits);
+}
+
+/** f32 staged per chunk of rows while (re)quantizing on load: big embeddings exceed browsers' 128 MiB bindings. */
+export const QUANTIZE_CHUNK_BYTES = 32 * 2 ** 20;
+
+/** Rows per chunk: even, so every chunk's Q8_0/Q4_0 bytes (34- and 18-byte blocks) start on a u32 boundary. */
+export function quantizeChunkRows(cols: number, chunkBytes = QUANTIZE_CHUNK_BYTES): number {
+  return Math.max(2, Math.floor(chunkBytes / (4 * cols)) & ~1);
+}
+
+const BYTES_PER_VALUE: Partial<Record<StoredDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
+
+export interface PresetSizes {
+  /** Weights as stored in the repository (tokenizer files add a few MB). */
+  downloadBytes: number;
+  /** On the GPU with this quantization, for a default context (see estimateMemory). */
+  gpu: MemoryEstimate;
+}
+
+export function presetSizes(preset: ModelPreset, quant: BaseQuant = 'keep'): PresetSizes {
+  const perValue = BYTES_PER_VALUE[preset.storedDtype];
+  if (!perValue) throw new Error(`preset ${preset.id}: no size rule for ${preset.storedDtype}`);
+  return {
+    downloadBytes: parameterCount(preset.config) * perValue,
+    gpu: estimateMemory(preset.config, checkpointTensors(preset.config, preset.storedDtype), { quant }),
+  };
 }

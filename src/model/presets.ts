@@ -1,11 +1,10 @@
 // A short curated list of models known to load, from the tiniest test model to ~1B parameters, with where to
 // download them and their sizes. Configurations are copied from each repository's config.json (recognised by
-// the same code as a downloaded one), so download size and GPU memory are computed, not guessed.
+// the same code as a downloaded one), so download size and GPU memory are computed, not guessed (memory.ts
+// presetSizes; the page asks the worker for them, since this list is all the page imports of the engine).
 
-import { type LlamaConfig, configFromHf, parameterCount } from './config';
-import { type MemoryEstimate, checkpointTensors, estimateMemory } from './memory';
+import { type LlamaConfig, configFromHf } from './config';
 import type { StoredDtype } from './tensorSource';
-import type { BaseQuant } from './weights';
 
 export interface ModelPreset {
   id: string;
@@ -85,21 +84,3 @@ export const PRESETS: readonly ModelPreset[] = [
     }),
   },
 ];
-
-const BYTES_PER_VALUE: Partial<Record<StoredDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
-
-export interface PresetSizes {
-  /** Weights as stored in the repository (tokenizer files add a few MB). */
-  downloadBytes: number;
-  /** On the GPU with this quantization, for a default context (see estimateMemory). */
-  gpu: MemoryEstimate;
-}
-
-export function presetSizes(preset: ModelPreset, quant: BaseQuant = 'keep'): PresetSizes {
-  const perValue = BYTES_PER_VALUE[preset.storedDtype];
-  if (!perValue) throw new Error(`preset ${preset.id}: no size rule for ${preset.storedDtype}`);
-  return {
-    downloadBytes: parameterCount(preset.config) * perValue,
-    gpu: estimateMemory(preset.config, checkpointTensors(preset.config, preset.storedDtype), { quant }),
-  };
-}

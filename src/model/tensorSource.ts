@@ -3,8 +3,10 @@
 // to the GPU is written once.
 
 import type { ByteSource } from '../io/byteSource';
+import type { GgmlTypeName } from '../io/ggml';
 
-export type StoredDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+/** GGML's names for the types a model file may store (src/io/ggml.ts, the one table of them). */
+export type StoredDtype = GgmlTypeName;
 
 export interface TensorSource {
   /** GGUF naming: token_embd.weight, blk.N.attn_q.weight, output_norm.weight, … */

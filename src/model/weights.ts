@@ -7,10 +7,11 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { quantizeWeight, requantize } from '../ops/quantize';
 import { type Weight, rowBytes, uploadWeight, weightBytes } from '../ops/weight';
-import { f16ToF32 } from '../reference/f16';
-import { QK } from '../reference/quant';
+import { f16ToF32 } from '../io/f16';
+import { ggmlBytes, ggmlType, ggmlTypeByName } from '../io/ggml';
 import type { LlamaConfig } from './config';
-import type { TensorSource } from './tensorSource';
+import { KERNEL_TYPE, QUANTIZE_CHUNK_BYTES, placeMatrix, quantizeChunkRows } from './memory';
+import type { StoredDtype, TensorSource } from './tensorSource';
 
 export type BaseQuant = 'keep' | 'q8_0' | 'q4_0';
 
@@ -49,92 +50,129 @@ export interface LoadWeightsOptions {
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
 }
 
-export async function loadWeights(ctx: GpuContext, tensors: TensorSource[], cfg: LlamaConfig,
-  opts: LoadWeightsOptions = {}): Promise<ModelWeights> {
-  const quant = opts.quant ?? 'keep';
-  const byName = new Map(tensors.map((t) => [t.name, t]));
+/** Every tensor the config implies, with its shape; optional ones (biases, rope_freqs) may be absent. */
+interface ExpectedTensor {
+  name: string;
+  shape: number[];
+  optional?: boolean;
+}
+
+function expectedTensors(cfg: LlamaConfig): ExpectedTensor[] {
   const { dim, hiddenDim, nHeads, nKvHeads, headDim, vocabSize } = cfg;
   const q = nHeads * headDim;
   const kv = nKvHeads * headDim;
-  // Every expected tensor and its shape is checked before the first upload, so a bad file fails cleanly.
-  const expect = (name: string, shape: number[], optional = false) => {
+  const out: ExpectedTensor[] = [{ name: 'token_embd.weight', shape: [vocabSize, dim] }];
+  for (let l = 0; l < cfg.nLayers; l++) {
+    const p = `blk.${l}.`;
+    out.push(
+      { name: `${p}attn_norm.weight`, shape: [dim] },
+      { name: `${p}attn_q.weight`, shape: [q, dim] },
+      { name: `${p}attn_k.weight`, shape: [kv, dim] },
+      { name: `${p}attn_v.weight`, shape: [kv, dim] },
+      { name: `${p}attn_q.bias`, shape: [q], optional: true },
+      { name: `${p}attn_k.bias`, shape: [kv], optional: true },
+      { name: `${p}attn_v.bias`, shape: [kv], optional: true },
+      { name: `${p}attn_output.weight`, shape: [dim, q] },
+      { name: `${p}ffn_norm.weight`, shape: [dim] },
+      { name: `${p}ffn_gate.weight`, shape: [hiddenDim, dim] },
+      { name: `${p}ffn_up.weight`, shape: [hiddenDim, dim] },
+      { name: `${p}ffn_down.weight`, shape: [dim, hiddenDim] },
+    );
+  }
+  out.push({ name: 'output_norm.weight', shape: [dim] });
+  if (!cfg.tiedEmbeddings) out.push({ name: 'output.weight', shape: [vocabSize, dim] });
+  out.push({ name: 'rope_freqs.weight', shape: [headDim / 2], optional: true });
+  return out;
+}
+
+/** Checks every expected tensor and its shape before the first upload, so a bad file fails cleanly. */
+function checkTensors(byName: ReadonlyMap<string, TensorSource>, cfg: LlamaConfig): void {
+  for (const { name, shape, optional } of expectedTensors(cfg)) {
     const t = byName.get(name);
     if (!t) {
-      if (optional) return;
+      if (optional) continue;
       throw new WeightLoadError(`tensor ${name} is missing from the model file.`);
     }
     if (t.shape.join() !== shape.join()) throw new WeightLoadError(`tensor ${name} has shape [${t.shape}], expected [${shape}].`);
-  };
-  expect('token_embd.weight', [vocabSize, dim]);
-  for (let l = 0; l < cfg.nLayers; l++) {
-    const p = `blk.${l}.`;
-    expect(`${p}attn_norm.weight`, [dim]);
-    expect(`${p}attn_q.weight`, [q, dim]);
-    expect(`${p}attn_k.weight`, [kv, dim]);
-    expect(`${p}attn_v.weight`, [kv, dim]);
-    expect(`${p}attn_q.bias`, [q], true);
-    expect(`${p}attn_k.bias`, [kv], true);
-    expect(`${p}attn_v.bias`, [kv], true);
-    expect(`${p}attn_output.weight`, [dim, q]);
-    expect(`${p}ffn_norm.weight`, [dim]);
-    expect(`${p}ffn_gate.weight`, [hiddenDim, dim]);
-    expect(`${p}ffn_up.weight`, [hiddenDim, dim]);
-    expect(`${p}ffn_down.weight`, [dim, hiddenDim]);
   }
-  expect('output_norm.weight', [dim]);
-  if (!cfg.tiedEmbeddings) expect('output.weight', [vocabSize, dim]);
-  expect('rope_freqs.weight', [headDim / 2], true);
+}
 
-  const total = tensors.reduce((n, t) => n + t.byteLength, 0);
-  let loaded = 0;
-  const uploaded: Tensor[] = [];
-  const read = async (name: string) => {
-    const t = byName.get(name)!;
+/**
+ * Reads tensors one at a time and uploads them, reporting progress, and remembers every buffer it made so a
+ * failure part-way can free them all.
+ */
+class Uploader {
+  readonly uploaded: Tensor[] = [];
+  private loaded = 0;
+  private readonly total: number;
+
+  constructor(private readonly ctx: GpuContext, tensors: readonly TensorSource[], private readonly opts: LoadWeightsOptions) {
+    this.byName = new Map(tensors.map((t) => [t.name, t]));
+    this.total = tensors.reduce((n, t) => n + t.byteLength, 0);
+  }
+
+  readonly byName: ReadonlyMap<string, TensorSource>;
+
+  private async read(name: string): Promise<{ t: TensorSource; bytes: Uint8Array }> {
+    const t = this.byName.get(name)!;
     const bytes = await t.read();
-    loaded += t.byteLength;
-    opts.onProgress?.(loaded, total);
+    this.loaded += t.byteLength;
+    this.opts.onProgress?.(this.loaded, this.total);
     return { t, bytes };
-  };
-  const matrix = async (name: string): Promise<Weight> => {
-    const { t, bytes } = await read(name);
-    const w = toWeight(ctx, t.dtype, bytes, t.shape[0], t.shape[1], quant, name);
-    uploaded.push(w.data);
-    return w;
-  };
-  const vector = async (name: string): Promise<Tensor<'f32'>> => {
-    const { t, bytes } = await read(name);
-    const v = ctx.upload(toF32(t.dtype, bytes, name), [t.shape[0]]);
-    uploaded.push(v);
-    return v;
-  };
-  const optionalVector = (name: string) => (byName.has(name) ? vector(name) : Promise.resolve(undefined));
+  }
 
+  async matrix(name: string): Promise<Weight> {
+    const { t, bytes } = await this.read(name);
+    const w = toWeight(this.ctx, t.dtype, bytes, t.shape[0], t.shape[1], this.opts.quant ?? 'keep', name);
+    this.uploaded.push(w.data);
+    return w;
+  }
+
+  async vector(name: string): Promise<Tensor<'f32'>> {
+    const { t, bytes } = await this.read(name);
+    const v = this.ctx.upload(toF32(t.dtype, bytes, name), [t.shape[0]]);
+    this.uploaded.push(v);
+    return v;
+  }
+
+  optionalVector(name: string): Promise<Tensor<'f32'> | undefined> {
+    return this.byName.has(name) ? this.vector(name) : Promise.resolve(undefined);
+  }
+}
+
+/** One block's tensors, in file order. */
+async function loadLayer(up: Uploader, l: number): Promise<LayerWeights> {
+  const p = `blk.${l}.`;
+  return {
+    attnNorm: await up.vector(`${p}attn_norm.weight`),
+    wq: await up.matrix(`${p}attn_q.weight`),
+    wk: await up.matrix(`${p}attn_k.weight`),
+    wv: await up.matrix(`${p}attn_v.weight`),
+    bq: await up.optionalVector(`${p}attn_q.bias`),
+    bk: await up.optionalVector(`${p}attn_k.bias`),
+    bv: await up.optionalVector(`${p}attn_v.bias`),
+    wo: await up.matrix(`${p}attn_output.weight`),
+    ffnNorm: await up.vector(`${p}ffn_norm.weight`),
+    gate: await up.matrix(`${p}ffn_gate.weight`),
+    up: await up.matrix(`${p}ffn_up.weight`),
+    down: await up.matrix(`${p}ffn_down.weight`),
+  };
+}
+
+export async function loadWeights(ctx: GpuContext, tensors: TensorSource[], cfg: LlamaConfig,
+  opts: LoadWeightsOptions = {}): Promise<ModelWeights> {
+  const up = new Uploader(ctx, tensors, opts);
+  checkTensors(up.byName, cfg);
   try {
-    const embed = await matrix('token_embd.weight');
+    const embed = await up.matrix('token_embd.weight');
     const layers: LayerWeights[] = [];
-    for (let l = 0; l < cfg.nLayers; l++) {
-      const p = `blk.${l}.`;
-      layers.push({
-        attnNorm: await vector(`${p}attn_norm.weight`),
-        wq: await matrix(`${p}attn_q.weight`),
-        wk: await matrix(`${p}attn_k.weight`),
-        wv: await matrix(`${p}attn_v.weight`),
-        bq: await optionalVector(`${p}attn_q.bias`),
-        bk: await optionalVector(`${p}attn_k.bias`),
-        bv: await optionalVector(`${p}attn_v.bias`),
-        wo: await matrix(`${p}attn_output.weight`),
-        ffnNorm: await vector(`${p}ffn_norm.weight`),
-        gate: await matrix(`${p}ffn_gate.weight`),
-        up: await matrix(`${p}ffn_up.weight`),
-        down: await matrix(`${p}ffn_down.weight`),
-      });
-    }
-    const outNorm = await vector('output_norm.weight');
-    const head = cfg.tiedEmbeddings ? embed : await matrix('output.weight');
-    const ropeFactors = await optionalVector('rope_freqs.weight');
+    for (let l = 0; l < cfg.nLayers; l++) layers.push(await loadLayer(up, l));
+    const outNorm = await up.vector('output_norm.weight');
+    const head = cfg.tiedEmbeddings ? embed : await up.matrix('output.weight');
+    const ropeFactors = await up.optionalVector('rope_freqs.weight');
     return { embed, layers, outNorm, head, ropeFactors };
   } catch (e) {
-    uploaded.forEach((t) => t.release()); // nothing half-loaded stays on the GPU
+    up.uploaded.forEach((t) => t.release()); // nothing half-loaded stays on the GPU
     throw e;
   }
 }
@@ -177,51 +215,29 @@ export function toF32(dtype: string, bytes: Uint8Array, name: string): Float32Ar
   }
 }
 
-function toWeight(ctx: GpuContext, dtype: string, bytes: Uint8Array, rows: number, cols: number, quant: BaseQuant,
+function toWeight(ctx: GpuContext, dtype: StoredDtype, bytes: Uint8Array, rows: number, cols: number, quant: BaseQuant,
   name: string): Weight {
-  const quantizable = quant !== 'keep' && cols % QK === 0;
-  switch (dtype) {
-    case 'Q8_0':
-    case 'Q4_0':
-      // Already in a format our matmuls read: converting between them would only lose precision.
-      return uploadWeight(ctx, dtype === 'Q8_0' ? 'q8_0' : 'q4_0', rows, cols, bytes);
-    case 'Q4_K':
-    case 'Q6_K':
-      if (cols % 256) throw new WeightLoadError(`tensor ${name}: ${dtype} rows of ${cols} are not whole 256-value blocks.`);
-      return quantizeRows(ctx, dtype, bytes, rows, cols, quant === 'q4_0' ? 'q4_0' : 'q8_0', name);
-    case 'F32':
-    case 'F16':
-      if (!quantizable) return uploadWeight(ctx, dtype === 'F32' ? 'f32' : 'f16', rows, cols, bytes);
-      break;
-    case 'BF16':
-      break;
-    default:
-      throw new WeightLoadError(`tensor ${name} has unsupported type ${dtype}.`);
-  }
-  if (!quantizable) return uploadWeight(ctx, 'f32', rows, cols, new Uint8Array(toF32(dtype, bytes, name).buffer));
-  return quantizeRows(ctx, dtype, bytes, rows, cols, quant as 'q8_0' | 'q4_0', name);
+  if (!ggmlTypeByName.has(dtype)) throw new WeightLoadError(`tensor ${name} has unsupported type ${dtype}.`);
+  const { blockSize } = ggmlType(dtype);
+  if (cols % blockSize) throw new WeightLoadError(`tensor ${name}: ${dtype} rows of ${cols} are not whole ${blockSize}-value blocks.`);
+  const { gpuType } = placeMatrix(dtype, rows, cols, quant);
+  if (gpuType === KERNEL_TYPE[dtype]) return uploadWeight(ctx, gpuType, rows, cols, bytes);
+  if (gpuType === 'f32') return uploadWeight(ctx, 'f32', rows, cols, new Uint8Array(toF32(dtype, bytes, name).buffer)); // BF16
+  if (gpuType === 'f16') throw new Error(`unreachable: ${dtype} placed as f16`);
+  return quantizeRows(ctx, dtype, bytes, rows, cols, gpuType, name);
 }
 
-/** f32 staged per chunk of rows while (re)quantizing on load: big embeddings exceed browsers' 128 MiB bindings. */
-export const QUANTIZE_CHUNK_BYTES = 32 * 2 ** 20;
 
-/** Rows per chunk: even, so every chunk's Q8_0/Q4_0 bytes (34- and 18-byte blocks) start on a u32 boundary. */
-export function quantizeChunkRows(cols: number, chunkBytes = QUANTIZE_CHUNK_BYTES): number {
-  return Math.max(2, Math.floor(chunkBytes / (4 * cols)) & ~1);
-}
-
-/** Stored bytes per row of the float and K-quant types quantizeRows reads. */
-const ROW_BYTES: Record<string, (cols: number) => number> = {
-  F32: (c) => 4 * c, F16: (c) => 2 * c, BF16: (c) => 2 * c, Q4_K: (c) => (c / 256) * 144, Q6_K: (c) => (c / 256) * 210,
-};
+/** The K-quant decoders' names for the two K-quant types (src/ops/quantize.ts). */
+const K_KERNEL_TYPE = { Q4_K: 'q4_k', Q6_K: 'q6_k' } as const;
 
 /**
  * Quantizes a float (or requantizes a Q4_K / Q6_K) matrix on the GPU a chunk of rows at a time, decoding only
  * that chunk, and gathers the blocks into one Weight.
  */
-export function quantizeRows(ctx: GpuContext, dtype: string, bytes: Uint8Array, rows: number, cols: number,
+export function quantizeRows(ctx: GpuContext, dtype: StoredDtype, bytes: Uint8Array, rows: number, cols: number,
   type: 'q8_0' | 'q4_0', name: string, chunkBytes = QUANTIZE_CHUNK_BYTES): Weight {
-  const stored = ROW_BYTES[dtype](cols);
+  const stored = ggmlBytes(ggmlType(dtype), cols); // bytes of one stored row
   const chunkRows = quantizeChunkRows(cols, chunkBytes);
   const out = ctx.tensor<'u32'>([Math.ceil(weightBytes(type, rows, cols) / 4)], 'u32', `${type} ${name}`);
   for (let r0 = 0; r0 < rows; r0 += chunkRows) {
@@ -233,7 +249,7 @@ export function quantizeRows(ctx: GpuContext, dtype: string, bytes: Uint8Array, 
       const padded = new Uint8Array(Math.ceil(chunk.byteLength / 4) * 4); // an odd last chunk of Q6_K rows
       padded.set(chunk);
       const words = ctx.upload(new Uint32Array(padded.buffer), [padded.byteLength / 4], 'u32');
-      w = requantize(ctx, words, dtype === 'Q4_K' ? 'q4_k' : 'q6_k', n, cols, type);
+      w = requantize(ctx, words, K_KERNEL_TYPE[dtype], n, cols, type);
       words.release();
     } else {
       const x = ctx.upload(toF32(dtype, chunk, name), [n, cols]);

@@ -3,7 +3,7 @@
 // Every output element has exactly one writer (no float atomics): the backward is a statistics pass
 // (lse, D = rowsum(dO ⊙ O)), then a pass owning dQ rows and a pass owning dK/dV rows.
 
-import type { RefAttentionDims } from '../reference/attention';
+import type { AttentionDims as RefAttentionDims } from './contracts';
 import { type GpuContext, alignUp } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { withLib } from '../gpu/wgsl';

@@ -6,7 +6,7 @@
 import { type GpuContext, alignUp } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { withLib } from '../gpu/wgsl';
-import type { RefDecodeDims } from '../reference/attentionDecode';
+import type { DecodeDims as RefDecodeDims } from './contracts';
 import commonSrc from '../../shaders/lib/attention_common.wgsl?raw';
 import decodeKernel from '../../shaders/attention_decode.wgsl?raw';
 import { MAX_HEAD_DIM } from './attention';

@@ -8,7 +8,7 @@
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
-import { type LoraDims, type LoraOptions, dropoutThreshold } from '../reference/lora';
+import { type LoraDims, type LoraOptions, dropoutThreshold } from './contracts';
 import { grid1d } from './grid';
 import { matmul } from './matmul';
 import dropoutSrc from '../../shaders/lora_dropout.wgsl?raw';

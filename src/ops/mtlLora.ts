@@ -9,7 +9,7 @@
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
-import type { MtlLoraDims, MtlLoraOptions, MtlLoraSaved } from '../reference/mtlLora';
+import type { MtlLoraDims, MtlLoraOptions, MtlLoraSaved } from './contracts';
 import { grid1d } from './grid';
 import { droppedInput, loraInputBackward, tokenProduct } from './lora';
 import { matmul } from './matmul';

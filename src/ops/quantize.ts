@@ -4,8 +4,8 @@
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
-import { type QuantType, QK } from '../reference/quant';
-import { type KQuantType, K_BLOCK_BYTES, QK_K } from '../reference/quantK';
+import { type QuantType, QK } from '../io/quant';
+import { type KQuantType, K_BLOCK_BYTES, QK_K } from '../io/quantK';
 import { grid1d } from './grid';
 import { type Weight, weightBytes } from './weight';
 import quantizeSrc from '../../shaders/quantize.wgsl?raw';

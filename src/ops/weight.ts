@@ -4,7 +4,7 @@
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
-import { BLOCK_BYTES, QK } from '../reference/quant';
+import { BLOCK_BYTES, QK } from '../io/quant';
 
 export type WeightType = 'f32' | 'f16' | 'q8_0' | 'q4_0';
 

@@ -3,20 +3,11 @@
 // lse [B, H, S]; lengths [B]. Query head h reads KV head floor(h / (H / KV)); query i of sequence b attends
 // to keys j ≤ i (which are then < lengths[b]); padding rows (i ≥ lengths[b]) have o = 0, lse = 0, zero grads.
 
+import type { AttentionDims } from '../ops/contracts';
 import { matmulRef } from './matmul';
 
-/**
- * A batch of B sequences padded to S positions, H query heads and KV key/value heads of hd dimensions.
- * Query head h reads KV head floor(h / (H / KV)). Scores are scaled by `scale` (default 1/√hd).
- */
-export interface RefAttentionDims {
-  B: number;
-  S: number;
-  H: number;
-  KV: number;
-  hd: number;
-  scale?: number;
-}
+/** The attention's sizes (shared with src/ops/attention.ts). */
+export type RefAttentionDims = AttentionDims;
 
 /** Index helpers shared by the functions below. */
 function layout(d: RefAttentionDims) {

@@ -3,14 +3,10 @@
 // (places[2i], places[2i+1]) and sees cache rows start … start + pos. Query head h reads KV head
 // floor(h / (H / KV)).
 
-/** n queries, H query heads, KV key/value heads of hd dims; scale default 1/√hd. */
-export interface RefDecodeDims {
-  n: number;
-  H: number;
-  KV: number;
-  hd: number;
-  scale?: number;
-}
+import type { DecodeDims } from '../ops/contracts';
+
+/** The decode attention's sizes (shared with src/ops/attentionDecode.ts). */
+export type RefDecodeDims = DecodeDims;
 
 export function attentionDecodeRef(q: ArrayLike<number>, kCache: ArrayLike<number>, vCache: ArrayLike<number>,
   places: ArrayLike<number>, d: RefDecodeDims): Float64Array {

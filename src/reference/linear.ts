@@ -2,8 +2,8 @@
 // the GPU kernels are tested against. Weights are dequantized exactly, then multiplied in float64.
 
 import type { WeightType } from '../ops/weight';
-import { f16ToF32 } from './f16';
-import { dequantize } from './quant';
+import { f16ToF32 } from '../io/f16';
+import { dequantize } from '../io/quant';
 
 /** A weight on the host: the same raw GGML-layout bytes that uploadWeight puts on the GPU. */
 export interface HostWeight {

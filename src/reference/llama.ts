@@ -1,4 +1,4 @@
-// Float64 reference for the whole LLaMA forward pass (DESIGN.md §5): the specification the GPU model and
+// Float64 reference for the whole LLaMA forward pass (docs/DESIGN.md §5): the specification the GPU model and
 // llama.cpp are compared against, written as the plain composition of the op references. Weights are the raw
 // host bytes (HostWeight), decoded exactly, so a quantized model's reference is the float64 model on its
 // dequantized weights.

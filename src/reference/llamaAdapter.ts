@@ -1,6 +1,6 @@
 // Float64 reference for a training step's forward and loss: the LLaMA model (as src/reference/llama.ts) on a
 // padded batch, with a LoRA or MTL-LoRA branch on the adapted projections, and the mean cross-entropy over
-// scored tokens (DESIGN.md §4). This is the specification the GPU training step's loss and, through finite
+// scored tokens (docs/DESIGN.md §4). This is the specification the GPU training step's loss and, through finite
 // differences, its gradients are tested against. Adapter tensors are looked up by name, spelled here
 // independently of src/adapters, so a misnamed or misplaced GPU tensor fails the comparison.
 

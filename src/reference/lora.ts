@@ -1,34 +1,15 @@
 // Float64 reference for the LoRA low-rank branch: the specification src/ops/lora.ts is tested against.
 // y += s·B·(A·drop(x)), s = alpha / r; x [T, in], A [r, in], B [out, r], all row-major (PEFT shapes).
 
-/** Sizes of one LoRA product: T tokens, in → out features through rank r. */
-export interface LoraDims {
-  T: number;
-  in: number;
-  out: number;
-  r: number;
-}
+import { type LoraDims, type LoraOptions, dropoutThreshold } from '../ops/contracts';
 
-export interface LoraOptions {
-  /** s = lora_alpha / r. */
-  scale: number;
-  /** Dropout probability on the branch's input, in [0, 1); 0 (the default) disables it. */
-  dropout?: number;
-  /** Seed of the dropout mask; the backward pass must be given the same one. */
-  seed?: number;
-}
+export { type LoraDims, type LoraOptions, dropoutThreshold };
 
 /** PCG-RXS-M-XS output permutation on u32, exactly as shaders/lora_dropout.wgsl computes it. */
 function pcg(v: number): number {
   const state = (Math.imul(v, 747796405) + 2891336453) >>> 0;
   const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
   return ((word >>> 22) ^ word) >>> 0;
-}
-
-/** The integer threshold on a 24-bit uniform: an element is kept when its hash ≥ threshold. */
-export function dropoutThreshold(p: number): number {
-  if (!(p >= 0 && p < 1)) throw new Error(`dropout must be in [0, 1), got ${p}`);
-  return Math.round(p * 2 ** 24);
 }
 
 /** Whether dropout keeps element (token, feature) under `seed`: the shader's hash, bit for bit. */

@@ -1,5 +1,5 @@
 // Float64 reference of one MeTA-LoRA iteration (and of its −STA ablation) on given episodes, written plainly
-// from DESIGN.md §4: per task θ_i = θ, `innerSteps` SGD steps on the support loss, the query gradient at θ_i,
+// from docs/DESIGN.md §4: per task θ_i = θ, `innerSteps` SGD steps on the support loss, the query gradient at θ_i,
 // their mean, global-norm clipping and one AdamW step. Gradients are central finite differences of the
 // float64 training loss (src/reference/llamaAdapter.ts) over every adapter coordinate, so this is meant for
 // tiny models only (cost: 2 loss evaluations per coordinate per gradient). It is the specification the GPU

@@ -1,27 +1,13 @@
-// Float64 reference for the MTL-LoRA branch (DESIGN.md §4), for one task t: the specification
+// Float64 reference for the MTL-LoRA branch (docs/DESIGN.md §4), for one task t: the specification
 // src/ops/mtlLora.ts is tested against.
 //   h = drop(x)·Aᵀ [T, r], z = h·Λ_tᵀ [T, r], π = softmax(w_t / τ) [n], B_mix = Σ_i π_i B^i [out, r],
 //   y = y0 + s·z·B_mixᵀ [T, out].
 // Shapes (row-major): x [T, in], A [r, in], Λ_t [r, r], B [n, out, r] (the n up-projections stacked), w_t [n].
 
-import { type LoraDims, type LoraOptions, dropoutRef, linearRef, loraInputBackwardRef, tokenProductRef } from './lora';
+import type { MtlLoraDims, MtlLoraOptions, MtlLoraSaved } from '../ops/contracts';
+import { dropoutRef, linearRef, loraInputBackwardRef, tokenProductRef } from './lora';
 
-export interface MtlLoraDims extends LoraDims {
-  /** Number of up-projections B^i shared by all tasks. */
-  n: number;
-}
-
-export interface MtlLoraOptions extends LoraOptions {
-  /** Softmax temperature τ of the mixing weights. */
-  tau: number;
-}
-
-/** What the forward keeps for the backward. */
-export interface MtlLoraSaved<T> {
-  h: T;
-  z: T;
-  pi: T;
-}
+export type { MtlLoraDims, MtlLoraOptions, MtlLoraSaved };
 
 /** π = softmax(w / τ), computed stably. */
 export function mixingWeightsRef(w: ArrayLike<number>, tau: number): Float64Array {

@@ -9,9 +9,9 @@ import type { Tensor } from '../gpu/tensor';
 import { sgdStep } from '../ops/optimizer';
 import { copyInto, fill } from '../ops/paramOps';
 import { packBatch } from './batch';
-import { Rng } from './rng';
+import { Rng } from '../util/rng';
 import { type TrainBatch, type TrainModel, trainStep } from './step';
-import type { TokenizedExample } from './tasks';
+import type { TokenizedExample } from '../data/tasks';
 import { paramLike } from './trainers/common';
 
 export interface InnerSteps {

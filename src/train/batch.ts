@@ -3,7 +3,7 @@
 // where that token belongs to the completion (the loss is on completions; prompt and padding are −1).
 
 import type { TrainBatch } from './step';
-import type { TokenizedExample } from './tasks';
+import type { TokenizedExample } from '../data/tasks';
 
 /** The step's batch (see TrainBatch in step.ts) plus the host-side counts. */
 export interface PackedBatch extends TrainBatch {

@@ -9,7 +9,7 @@ import { memorySource } from '../io/byteSource';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import type { SamplerState } from './episodes';
 import type { MetricsRecord } from './metrics';
-import type { RngState } from './rng';
+import type { RngState } from '../util/rng';
 import type { TrainSettings } from './settings';
 
 export interface NamedTensor {

@@ -5,7 +5,9 @@
 // Each sampler owns its RNG stream and serialises its whole state, so a resumed run continues the exact
 // sequence of an uninterrupted one.
 
-import { Rng, type RngState } from './rng';
+import type { TaskSplit } from '../data/tasks';
+import { Rng, type RngState } from '../util/rng';
+import { DEFAULT_SETTINGS } from './settings';
 
 /** One task's part of a MeTA-LoRA episode. */
 export interface TaskEpisode {
@@ -169,4 +171,33 @@ export class TaskBatchSampler extends Sampler<TaskBatch> {
     const [task] = takeBatch(this.orders[0], 1, this.rng);
     return { task, indices: takeBatch(this.orders[1 + task], this.batchSize, this.rng) };
   }
+}
+
+export interface EpisodePlan {
+  seed: number;
+  tasksPerIteration?: number;
+  supportSize?: number;
+  querySize?: number;
+}
+
+export interface EpisodePreview<E> {
+  task: string;
+  support: E[];
+  query: E[];
+}
+
+/**
+ * The first `count` MeTA-LoRA episodes over these splits' pools: K distinct tasks, each with disjoint support
+ * and query sets. Drawn by the trainer's sampler from the seed's "sampler" stream, as runTraining derives it.
+ */
+export function sampleEpisodes<E>(splits: readonly TaskSplit<E>[], plan: EpisodePlan, count = 1): EpisodePreview<E>[][] {
+  const sampler = new MetaEpisodeSampler(splits.map((s) => s.train.length), {
+    tasksPerIteration: plan.tasksPerIteration ?? DEFAULT_SETTINGS.tasksPerIteration,
+    supportSize: plan.supportSize ?? DEFAULT_SETTINGS.supportSize,
+    querySize: plan.querySize ?? DEFAULT_SETTINGS.querySize,
+  }, Rng.fromSeed(plan.seed).derive('sampler'));
+  return Array.from({ length: count }, () => sampler.next().map((e) => {
+    const pool = splits[e.task].train;
+    return { task: splits[e.task].name, support: e.support.map((i) => pool[i]), query: e.query.map((i) => pool[i]) };
+  }));
 }

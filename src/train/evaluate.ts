@@ -21,7 +21,7 @@ import { type AnswerOptions, DEFAULT_ANSWER, scoreAnswer } from './answers';
 import { packBatch } from './batch';
 import { greedyDecode } from './decode';
 import { type TrainModel, evalLoss, evalLosses } from './step';
-import { type Example, type Task, TaskFormatError, type TokenizedExample, parseTaskJsonl, tokenizeExample } from './tasks';
+import { type Example, type Task, TaskFormatError, type TokenizedExample, parseTaskJsonl, tokenizeExample } from '../data/tasks';
 import { ScalarReadout } from './trainers/common';
 
 export type TaskKind = 'multiple-choice' | 'generation';

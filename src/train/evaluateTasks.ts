@@ -11,7 +11,7 @@ import { type TestTimeAdaptation, adaptToTask } from './adapt';
 import { type EvalExample, type EvaluateOptions, type TaskEvaluation, evaluateTask } from './evaluate';
 import type { TrainSettings } from './settings';
 import type { TrainModel } from './step';
-import { splitTask, tokenizeExample } from './tasks';
+import { splitTask, tokenizeExample } from '../data/tasks';
 
 /** The scores of one way of running the adapter. */
 export type Scores = Omit<TaskEvaluation, 'task' | 'kind' | 'examples'>;

@@ -2,8 +2,10 @@
 // (`metrics.jsonl`, the CLI contract: iteration, task, support_loss, query_loss, lr, tokens_per_s) and kept
 // in a small in-memory series store that the UI's charts read.
 
-/** The `task` of an iteration's mean row; no task may be named this. */
-export const MEAN_TASK = 'mean';
+import { MEAN_TASK } from '../data/tasks';
+
+/** The `task` of an iteration's mean row (defined with the task-naming rules, which reserve it). */
+export { MEAN_TASK };
 
 export interface MetricsRecord {
   /** 1-based: the record describes the iteration that brought the completed count to this number. */

@@ -18,12 +18,12 @@ import { type Checkpoint, CheckpointError, readNamedTensors, writeNamedTensors }
 import { type CheckpointStore, loadCheckpoint, saveCheckpoint } from './checkpointStore';
 import { evalLossOf } from './evaluate';
 import { type MetricsRecord, meanRow } from './metrics';
-import { Rng } from './rng';
+import { Rng } from '../util/rng';
 import { learningRate } from './schedule';
-import { EVAL_SETTINGS, type TrainSettings } from './settings';
+import { EVAL_SETTINGS, type TrainSettings, splitPlan } from './settings';
 import type { TrainModel } from './step';
-import { type Task, type TaskSplit, type TokenizedExample, checkTaskNames, splitTask, tokenizeSplit } from './tasks';
-import type { Trainer, TrainerEnv } from './trainers/common';
+import { type Task, type TaskSplit, type TokenizedExample, checkTaskNames, splitTask, tokenizeSplit } from '../data/tasks';
+import type { IterationOutcome, Trainer, TrainerEnv } from './trainers/common';
 import { createLoraTrainer } from './trainers/lora';
 import { createMetaTrainer } from './trainers/metaLora';
 import { createMtlTrainer } from './trainers/mtlLora';
@@ -35,7 +35,7 @@ export class NonFiniteError extends Error {
 /** Splits each task (pool, held-out) with the run's seed and tokenizes both halves. */
 export function prepareTasks(tok: Tokenizer, tasks: readonly Task[], s: TrainSettings): TaskSplit<TokenizedExample>[] {
   checkTaskNames(tasks);
-  return tasks.map((t) => tokenizeSplit(tok, splitTask(t, { poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask, seed: s.seed }),
+  return tasks.map((t) => tokenizeSplit(tok, splitTask(t, splitPlan(s)),
     { maxLength: s.maxSeqLen, eos: s.appendEos }));
 }
 
@@ -110,94 +110,141 @@ function checkResumable(ck: Checkpoint, s: TrainSettings, tasks: readonly TaskSp
   }
 }
 
-export async function runTraining(o: RunOptions): Promise<RunResult> {
-  const { ctx, model, tasks, settings: s } = o;
-  checkTaskNames(tasks.map((t) => ({ name: t.name, examples: [] })));
-  const root = Rng.fromSeed(s.seed);
-  const samplerRng = root.derive('sampler');
-  const dropout = root.derive('dropout');
-  const adapter = createAdapterFor(ctx, model.config, s, tasks.length);
-  // Held-out losses are taken without dropout: a twin adapter without it computes with the trained parameters.
-  const evalAdapter = s.dropout > 0 ? createAdapterFor(ctx, model.config, s, tasks.length, 0) : adapter;
-  const env: TrainerEnv = { ctx, model, adapter, tasks, settings: s, dropout, recompute: o.recompute };
-  const trainer = createTrainer(env, samplerRng);
-  const metrics: MetricsRecord[] = [];
-  const emit = (rows: MetricsRecord[], restored = false) => {
-    metrics.push(...rows);
-    o.onRecords?.(rows, restored);
-  };
-  let lastSaved: number | null = null;
-  const save = async (iteration: number) => {
-    if (!o.store) return;
+/** The schedule of a run's outer learning rate. */
+function scheduleOf(s: TrainSettings) {
+  return { kind: s.schedule, warmupSteps: s.warmupSteps, totalSteps: s.iterations, minLrRatio: s.minLrRatio };
+}
+
+/** A run in progress: its adapter, trainer and random streams, the rows so far, the last checkpoint written. */
+class TrainingRun {
+  readonly metrics: MetricsRecord[] = [];
+  lastSaved: number | null = null;
+  readonly adapter: Adapter;
+  /** Held-out losses are taken without dropout: a twin adapter without it computes with the trained parameters. */
+  private readonly evalAdapter: Adapter;
+  readonly trainer: Trainer;
+  private readonly dropout: Rng;
+
+  constructor(private readonly o: RunOptions) {
+    const { ctx, model, tasks, settings: s } = o;
+    const root = Rng.fromSeed(s.seed);
+    const samplerRng = root.derive('sampler');
+    this.dropout = root.derive('dropout');
+    this.adapter = createAdapterFor(ctx, model.config, s, tasks.length);
+    this.evalAdapter = s.dropout > 0 ? createAdapterFor(ctx, model.config, s, tasks.length, 0) : this.adapter;
+    this.trainer = createTrainer({ ctx, model, adapter: this.adapter, tasks, settings: s, dropout: this.dropout, recompute: o.recompute }, samplerRng);
+  }
+
+  emit(rows: MetricsRecord[], restored = false): void {
+    this.metrics.push(...rows);
+    this.o.onRecords?.(rows, restored);
+  }
+
+  /** Continues from checkpoint `ck`: parameters, AdamW moments, sampler, dropout stream and rows; returns its iteration. */
+  restore(ck: Checkpoint): number {
+    const { ctx, settings: s, tasks } = this.o;
+    const { adapter, trainer } = this;
+    checkResumable(ck, s, tasks);
+    writeNamedTensors(ctx, adapter.names, adapter.params, ck.params);
+    const moments = (values: Float32Array[]) => ck.params.map((p, i) => ({ ...p, data: values[i] }));
+    writeNamedTensors(ctx, adapter.names, trainer.optimizer.m, moments(ck.optimizer.m));
+    writeNamedTensors(ctx, adapter.names, trainer.optimizer.v, moments(ck.optimizer.v));
+    trainer.restore(ck.sampler, ck.metrics);
+    this.dropout.setState(ck.rng.dropout);
+    this.emit(ck.metrics, true);
+    this.lastSaved = ck.iteration;
+    return ck.iteration;
+  }
+
+  /** Writes a checkpoint at `iteration` (nothing without a store). */
+  async save(iteration: number): Promise<void> {
+    const { ctx, store, settings: s, tasks } = this.o;
+    if (!store) return;
+    const { adapter, trainer } = this;
     const read = (list: typeof adapter.params) => Promise.all(list.map((t) => ctx.read(t)));
-    await saveCheckpoint(o.store, {
+    await saveCheckpoint(store, {
       iteration, settings: s, tasks: tasks.map((t) => ({ name: t.name, poolSize: t.train.length })),
       params: await readNamedTensors(ctx, adapter.names, adapter.params),
       optimizer: { step: iteration, m: await read(trainer.optimizer.m), v: await read(trainer.optimizer.v) },
-      rng: { dropout: dropout.getState() }, sampler: trainer.samplerState(), metrics: [...metrics],
+      rng: { dropout: this.dropout.getState() }, sampler: trainer.samplerState(), metrics: [...this.metrics],
     });
-    lastSaved = iteration;
-  };
-
-  try {
-    let start = 0;
-    const ck = o.resume && o.store ? await loadCheckpoint(o.store) : null;
-    if (ck) {
-      checkResumable(ck, s, tasks);
-      writeNamedTensors(ctx, adapter.names, adapter.params, ck.params);
-      const moments = (values: Float32Array[]) => ck.params.map((p, i) => ({ ...p, data: values[i] }));
-      writeNamedTensors(ctx, adapter.names, trainer.optimizer.m, moments(ck.optimizer.m));
-      writeNamedTensors(ctx, adapter.names, trainer.optimizer.v, moments(ck.optimizer.v));
-      trainer.restore(ck.sampler, ck.metrics);
-      dropout.setState(ck.rng.dropout);
-      emit(ck.metrics, true);
-      start = lastSaved = ck.iteration;
-    }
-    const schedule = { kind: s.schedule, warmupSteps: s.warmupSteps, totalSteps: s.iterations, minLrRatio: s.minLrRatio };
-    let end = Math.min(s.iterations, o.stopAfter ?? s.iterations);
-    const meter = new ThroughputMeter();
-    const names = tasks.map((t) => t.name);
-    for (let it = start; it < end; it++) {
-      if (o.control && !(await o.control(it))) {
-        end = it;
-        break;
-      }
-      const lr = learningRate(s.lr, schedule, it);
-      meter.start();
-      const out = await trainer.iterate(it, lr);
-      const tokensPerS = meter.stop(out.tokens);
-      if (out.nonFinite) {
-        const kept = lastSaved === null ? 'no checkpoint was saved before it' : `the last good checkpoint (iteration ${lastSaved}) is kept`;
-        throw new NonFiniteError(`iteration ${it + 1}: a loss or gradient became NaN or infinite (query losses ` +
-          `${out.tasks.map((t) => t.query).join(', ')}; gradient norm ${out.gradNorm}), so training stopped; ${kept}. ` +
-          'Lower the learning rate (lr, or innerLr for meta-lora) or set gradClip.');
-      }
-      const iteration = it + 1;
-      const rows: MetricsRecord[] = out.tasks.map((t) => ({
-        iteration, task: names[t.task], support_loss: t.support, query_loss: t.query, lr, tokens_per_s: tokensPerS,
-      }));
-      emit([...rows, { ...meanRow(rows), query_loss: out.objective, grad_norm: out.gradNorm }]);
-      if (s.evalEvery > 0 && iteration % s.evalEvery === 0 && iteration < s.iterations) emit(await evaluate(iteration, lr));
-      if (s.checkpointEvery > 0 && iteration % s.checkpointEvery === 0 && iteration < end) await save(iteration);
-    }
-    if (end === s.iterations && start < end) emit(await evaluate(end, learningRate(s.lr, schedule, end - 1)));
-    if (start < end || lastSaved === null) await save(end);
-    return { adapter, metrics, iteration: end, resumedFrom: ck ? ck.iteration : null };
-  } catch (e) {
-    adapter.release();
-    throw e;
-  } finally {
-    trainer.release();
-    if (evalAdapter !== adapter) evalAdapter.release();
+    this.lastSaved = iteration;
   }
 
   /** Held-out loss rows (one per task with a held-out set, and their mean), none when no task has one. */
-  async function evaluate(iteration: number, lr: number): Promise<MetricsRecord[]> {
+  async heldOut(iteration: number, lr: number): Promise<MetricsRecord[]> {
+    const { ctx, model, tasks } = this.o;
     const rows: MetricsRecord[] = [];
     for (const [task, t] of tasks.entries()) {
-      const loss = await evalLossOf(ctx, model, evalAdapter, { task, dropoutSeed: 0, params: adapter.params }, t.eval);
+      const loss = await evalLossOf(ctx, model, this.evalAdapter, { task, dropoutSeed: 0, params: this.adapter.params }, t.eval);
       if (loss !== null) rows.push({ iteration, task: t.name, support_loss: null, query_loss: null, lr, tokens_per_s: 0, eval_loss: loss });
     }
     return rows.length > 0 ? [...rows, meanRow(rows)] : [];
+  }
+
+  /** Frees what only training needed (the adapter itself goes to the caller). */
+  releaseWorkingState(): void {
+    this.trainer.release();
+    if (this.evalAdapter !== this.adapter) this.evalAdapter.release();
+  }
+}
+
+/** The metrics rows of one iteration: one per sampled task, then their mean with the objective and gradient norm. */
+function iterationRows(out: IterationOutcome, iteration: number, lr: number, tokensPerS: number, names: readonly string[]): MetricsRecord[] {
+  const rows: MetricsRecord[] = out.tasks.map((t) => ({
+    iteration, task: names[t.task], support_loss: t.support, query_loss: t.query, lr, tokens_per_s: tokensPerS,
+  }));
+  return [...rows, { ...meanRow(rows), query_loss: out.objective, grad_norm: out.gradNorm }];
+}
+
+function nonFiniteError(out: IterationOutcome, it: number, lastSaved: number | null): NonFiniteError {
+  const kept = lastSaved === null ? 'no checkpoint was saved before it' : `the last good checkpoint (iteration ${lastSaved}) is kept`;
+  return new NonFiniteError(`iteration ${it + 1}: a loss or gradient became NaN or infinite (query losses ` +
+    `${out.tasks.map((t) => t.query).join(', ')}; gradient norm ${out.gradNorm}), so training stopped; ${kept}. ` +
+    'Lower the learning rate (lr, or innerLr for meta-lora) or set gradClip.');
+}
+
+/**
+ * Iterations `start`… until the settings' end, `stopAfter`, or the control hook says stop; with held-out rows
+ * every evalEvery and checkpoints every checkpointEvery. Returns the number of iterations completed.
+ */
+async function trainIterations(run: TrainingRun, o: RunOptions, start: number): Promise<number> {
+  const s = o.settings;
+  const schedule = scheduleOf(s);
+  const end = Math.min(s.iterations, o.stopAfter ?? s.iterations);
+  const meter = new ThroughputMeter();
+  const names = o.tasks.map((t) => t.name);
+  for (let it = start; it < end; it++) {
+    if (o.control && !(await o.control(it))) return it;
+    const lr = learningRate(s.lr, schedule, it);
+    meter.start();
+    const out = await run.trainer.iterate(it, lr);
+    const tokensPerS = meter.stop(out.tokens);
+    if (out.nonFinite) throw nonFiniteError(out, it, run.lastSaved);
+    const iteration = it + 1;
+    run.emit(iterationRows(out, iteration, lr, tokensPerS, names));
+    if (s.evalEvery > 0 && iteration % s.evalEvery === 0 && iteration < s.iterations) run.emit(await run.heldOut(iteration, lr));
+    if (s.checkpointEvery > 0 && iteration % s.checkpointEvery === 0 && iteration < end) await run.save(iteration);
+  }
+  return end;
+}
+
+export async function runTraining(o: RunOptions): Promise<RunResult> {
+  const s = o.settings;
+  checkTaskNames(o.tasks.map((t) => ({ name: t.name, examples: [] })));
+  const run = new TrainingRun(o);
+  try {
+    const ck = o.resume && o.store ? await loadCheckpoint(o.store) : null;
+    const start = ck ? run.restore(ck) : 0;
+    const end = await trainIterations(run, o, start);
+    // The final held-out rows, when the run reached its last iteration here.
+    if (end === s.iterations && start < end) run.emit(await run.heldOut(end, learningRate(s.lr, scheduleOf(s), end - 1)));
+    if (start < end || run.lastSaved === null) await run.save(end);
+    return { adapter: run.adapter, metrics: run.metrics, iteration: end, resumedFrom: ck ? ck.iteration : null };
+  } catch (e) {
+    run.adapter.release();
+    throw e;
+  } finally {
+    run.releaseWorkingState();
   }
 }

@@ -1,9 +1,10 @@
 // Every knob of a training run in one flat, JSON-serialisable record (it is stored in checkpoints), with the
 // defaults, a one-line explanation per setting for the UI and CLI help, and validation that reports every
-// problem at once. The paper's own K, |S|, |Q|, inner steps, α, β and r were not recoverable (DESIGN.md §4),
+// problem at once. The paper's own K, |S|, |Q|, inner steps, α, β and r were not recoverable (docs/DESIGN.md §4),
 // so the defaults below are our choices and each says why.
 
 import { ALL_TARGETS, type TargetModule } from '../adapters/types';
+import type { SplitPlan } from '../data/split';
 import { ANSWER_STOPS, type AnswerStop } from './answers';
 
 export type TrainMethod = 'lora' | 'meta-lora' | 'meta-lora-no-sta' | 'mtl-lora';
@@ -241,4 +242,15 @@ export function parseSettingValue(key: string, text: string): Partial<TrainSetti
   }
   if (Array.isArray(d)) return { [k]: text.split(',').map((t) => t.trim()).filter((t) => t !== '') };
   return { [k]: text };
+}
+
+/**
+ * How a run splits each task, from its settings: the one mapping training, evaluation, test-time adaptation,
+ * the worker and the page's split summary share (MeTA-LoRA's support and query sizes are checked against pools).
+ */
+export function splitPlan(s: TrainSettings): SplitPlan {
+  return {
+    seed: s.seed, poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask,
+    ...(s.method.startsWith('meta') ? { supportSize: s.supportSize, querySize: s.querySize } : {}),
+  };
 }

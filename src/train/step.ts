@@ -1,5 +1,5 @@
 // One training step on the GPU: the forward pass with the adapter (keeping activations), the masked mean
-// cross-entropy (DESIGN.md §4: completion tokens only), and the backward into the adapter's parameters only.
+// cross-entropy (docs/DESIGN.md §4: completion tokens only), and the backward into the adapter's parameters only.
 // Nothing is read back: the step returns the {Σ loss, token count} tensor and the caller reads it when it
 // logs. Gradients accumulate (+=) into `grads`, so a caller zeroes them first (createGrads, or paramOps.fill)
 // and may sum several batches into one list.

@@ -3,7 +3,7 @@
 import { create } from 'zustand';
 import type { GpuInfo } from '../gpu/context';
 import type { SelfTestResult } from '../worker/protocol';
-import { getEngine } from './engine';
+import { getEngine } from './engineClient';
 
 type Status = 'idle' | 'probing' | 'ready' | 'unavailable';
 

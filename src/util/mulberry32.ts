@@ -1,6 +1,6 @@
 // mulberry32: a small, well-distributed 32-bit generator, for places that need a cheap seeded stream of
 // uniforms without saved state (adapter init, sampling, test inputs). Training's resumable streams use
-// src/train/rng.ts instead.
+// src/util/rng.ts instead.
 
 /** Uniform floats in [0, 1) from a 32-bit seed. */
 export function mulberry32(seed: number): () => number {

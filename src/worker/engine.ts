@@ -5,11 +5,11 @@
 
 import type { Adapter } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
-import { type AdapterData, adapterConfig } from '../io/export/adapterData';
-import { fileSize } from '../io/export/files';
-import { exportAdapter } from '../io/export/index';
-import { QUANTIZED } from '../io/export/tensorCodec';
-import { zipFiles } from '../io/export/zip';
+import { type AdapterData, adapterConfig } from '../export/adapterData';
+import { fileSize } from '../export/files';
+import { exportAdapter } from '../export/index';
+import { QUANTIZED } from '../export/tensorCodec';
+import { zipFiles } from '../export/zip';
 import { concatParts } from '../io/ggufWriter';
 import type { ModelCache } from '../io/modelCache';
 import { parameterCount } from '../model/config';
@@ -20,8 +20,11 @@ import { type CheckpointStore, loadCheckpoint } from '../train/checkpointStore';
 import { adaptToTask } from '../train/adapt';
 import { adaptationOf, evaluateTasks, type TaskResult } from '../train/evaluateTasks';
 import { createAdapterFor, prepareTasks, runTraining } from '../train/run';
-import type { TrainSettings } from '../train/settings';
-import { splitTask, tokenizeExample } from '../train/tasks';
+import { type TrainSettings, splitPlan } from '../train/settings';
+import { type SplitSummary, splitTasks } from '../data/split';
+import { splitTask, tokenizeExample } from '../data/tasks';
+import { type PresetSizes, presetSizes } from '../model/memory';
+import { PRESETS } from '../model/presets';
 import { readDataset } from './datasets';
 import { GpuLock } from './gpuLock';
 import { resolveModelSource } from './modelSource';
@@ -122,6 +125,18 @@ export class Engine {
     return readDataset(spec, m && { tokenizer: m.description.tokenizer!, chatTemplate: m.description.chatTemplate ?? null });
   }
 
+  /** How each task divides under these settings (pool, held-out set, notes), by the training's own split. */
+  splitTasks(tasks: TaskInput[], settings: TrainSettings): SplitSummary[] {
+    return splitTasks(tasks, splitPlan(settings)).summary;
+  }
+
+  /** A curated preset's download size and GPU memory with this quantization, computed from its config. */
+  presetSizes(presetId: string, quant: BaseQuant): PresetSizes {
+    const preset = PRESETS.find((p) => p.id === presetId);
+    if (!preset) throw new EngineError(`There is no preset "${presetId}".`);
+    return presetSizes(preset, quant);
+  }
+
   /** Trains (or resumes) a run to its end or until stopped; metrics and states stream as events. */
   async train(spec: TrainRequest): Promise<TrainOutcome> {
     const { runId, settings } = spec;
@@ -218,7 +233,7 @@ export class Engine {
     const s = ra.settings;
     const trained = ra.tasks.includes(task.name);
     const pool = trained
-      ? splitTask(task, { poolSize: s.examplesPerTask, evalMax: 0, seed: s.seed }).train
+      ? splitTask(task, splitPlan(s)).train
       : task.examples;
     if (pool.length === 0) throw new EngineError(`Task ${task.name} has no examples to adapt on.`);
     const tok = this.loaded().description.tokenizer!;

@@ -48,6 +48,8 @@ async function handle(req: Request): Promise<Results[keyof Results]> {
     case 'export': return engine.exportRun(req.spec);
     case 'deleteRun': return engine.deleteRun(req.runId).then(() => null);
     case 'memory': return engine.memory();
+    case 'splitTasks': return engine.splitTasks(req.tasks, req.settings);
+    case 'presetSizes': return engine.presetSizes(req.presetId, req.quant);
   }
 }
 

@@ -3,14 +3,17 @@
 // sends events (progress, metrics rows, run states, streamed text) that are not answers to anything.
 // Everything here is structured-cloneable (no classes, no GPU objects).
 
-import type { DataTask, FieldMapping, PreviewRow, SchemaId, TableFormat, ValidationReport } from '../data/index';
+import type { DataTask, FieldMapping, PreviewRow, SchemaId, SplitSummary, TableFormat, ValidationReport } from '../data/index';
+import type { ExportFormat } from '../export/index';
+import type { MergedDtype } from '../export/tensorCodec';
 import type { GpuInfo } from '../gpu/context';
 import type { LlamaConfig } from '../model/config';
+import type { PresetSizes } from '../model/memory';
 import type { BaseQuant } from '../model/weights';
 import type { MetricsRecord } from '../train/metrics';
 import type { TaskResult } from '../train/evaluateTasks';
 import type { TrainSettings } from '../train/settings';
-import type { Example } from '../train/tasks';
+import type { EvalExample } from '../data/tasks';
 
 export interface SelfTestResult {
   /** The small product shown on the page: [[1,2,3],[4,5,6]]·[[7,8],[9,10],[11,12]]. */
@@ -52,7 +55,7 @@ export interface ModelSummary {
 /** A task as training and evaluation take it: examples already mapped to prompt/completion (src/data). */
 export interface TaskInput {
   name: string;
-  examples: (Example & { choices?: string[] })[];
+  examples: EvalExample[];
 }
 
 export interface TrainRequest {
@@ -110,15 +113,13 @@ export interface GenerateOutcome {
   ms: number;
 }
 
-export type ExportFormat = 'peft' | 'gguf' | 'merged-safetensors' | 'merged-gguf' | 'pytorch';
-
 export interface ExportRequest {
   runId: string;
   format: ExportFormat;
   /** MTL-LoRA: the task to export (required for merged formats; all tasks otherwise). */
   task?: string;
   /** Merged formats: the stored precision (GGUF F32/F16/Q8_0, safetensors F32/F16/BF16); a default per base. */
-  dtype?: 'F32' | 'F16' | 'BF16' | 'Q8_0';
+  dtype?: MergedDtype;
   /** The run's curves and data counts, for the training report. */
   metrics: MetricsRecord[];
   dataCounts: Record<string, { train: number; eval: number }>;
@@ -173,7 +174,11 @@ export type Request =
   | { id: number; type: 'generate'; spec: GenerateRequest }
   | { id: number; type: 'export'; spec: ExportRequest }
   | { id: number; type: 'deleteRun'; runId: string }
-  | { id: number; type: 'memory' };
+  | { id: number; type: 'memory' }
+  /** How each task divides into training pool and held-out set under these settings (the training's own split). */
+  | { id: number; type: 'splitTasks'; tasks: TaskInput[]; settings: TrainSettings }
+  /** A curated preset's download size and GPU memory with this base quantization. */
+  | { id: number; type: 'presetSizes'; presetId: string; quant: BaseQuant };
 
 /** Result type of each request. */
 export interface Results {
@@ -188,7 +193,11 @@ export interface Results {
   export: ExportOutcome;
   deleteRun: null;
   memory: { inUseBytes: number; peakBytes: number };
+  splitTasks: SplitSummary[];
+  presetSizes: PresetSizes;
 }
+
+export type { ExportFormat };
 
 export type RequestOf<T extends keyof Results> = Omit<Extract<Request, { type: T }>, 'id' | 'type'>;
 

@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseEvalTask } from '../../src/train/evaluate';
 import { presetSettings } from '../../src/train/presets';
-import { splitTask } from '../../src/train/tasks';
+import { splitTask } from '../../src/data/tasks';
 import { normalizeAnswer } from '../../src/train/answers';
 import { launchBrowser } from './browser';
 import { type HubServer, startHubServer } from './hubServer';
@@ -78,8 +78,9 @@ describe('the app, end to end', () => {
     await page.getByTestId('dataset-files').setInputFiles(['public/demo/stories/animals.jsonl', 'public/demo/stories/colors.jsonl']);
     await page.getByTestId('task-table').waitFor();
     await expect.poll(() => page.getByTestId('dataset-report').count()).toBe(2);
-    const rows = await page.getByTestId('task-table').locator('tbody tr').allTextContents();
-    expect(rows.map((r) => r.split(/\d/)[0])).toEqual(['animals', 'colors']);
+    // The table shows the worker's split of both tasks once it answers.
+    const taskNames = async () => (await page.getByTestId('task-table').locator('tbody tr').allTextContents()).map((r) => r.split(/\d/)[0]);
+    await expect.poll(taskNames).toEqual(['animals', 'colors']);
     expect(await page.getByTestId('dataset-report').first().textContent()).toMatch(/rows read, \d+ used, 0 skipped/);
     await shot('tasks');
   });
@@ -232,7 +233,8 @@ describe('the app, end to end', () => {
     await page.getByTestId('stop-run').click();
     await page.locator('[data-testid="run-status"][data-status="stopped"]').waitFor({ timeout: 60_000 });
     await tab('tasks');
-    expect(await page.getByTestId('task-table').locator('tbody tr').count()).toBe(4);
+    // The table shows the worker's split, which comes a moment after the panel.
+    await expect.poll(() => page.getByTestId('task-table').locator('tbody tr').count()).toBe(4);
     expect(errors).toEqual([]);
   });
 });

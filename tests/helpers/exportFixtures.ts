@@ -7,7 +7,7 @@ import { adaptedSites } from '../../src/adapters/lora';
 import { ALL_TARGETS, type TargetModule, modulePath, targetDims } from '../../src/adapters/types';
 import { adapterFromData } from '../../src/cli/adapterDir';
 import { adapterForwardLogits } from '../../src/cli/logits';
-import type { AdapterData } from '../../src/io/export/adapterData';
+import type { AdapterData } from '../../src/export/adapterData';
 import type { LlamaConfig } from '../../src/model/config';
 import { forwardLogits } from '../../src/model/forward';
 import { type ModelFiles, loadModel } from '../../src/model/load';

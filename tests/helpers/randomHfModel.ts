@@ -6,7 +6,7 @@
 import { type ByteSource, memorySource } from '../../src/io/byteSource';
 import { concatParts, writeGguf } from '../../src/io/ggufWriter';
 import { type SafetensorsDtype, writeSafetensors } from '../../src/io/safetensors';
-import { f16ToF32, f32ToF16 } from '../../src/reference/f16';
+import { f16ToF32, f32ToF16 } from '../../src/io/f16';
 import { randomF32 } from './random';
 
 export type FloatDtype = 'F32' | 'F16' | 'BF16';

@@ -9,11 +9,11 @@ import type { GgufEntry, GgufTensorData } from '../../src/io/ggufWriter';
 import { concatParts, writeGguf } from '../../src/io/ggufWriter';
 import type { LlamaConfig } from '../../src/model/config';
 import type { WeightType } from '../../src/ops/weight';
-import { f32ToF16 } from '../../src/reference/f16';
+import { f32ToF16 } from '../../src/io/f16';
 import type { HostWeight } from '../../src/reference/linear';
 import { weightRef } from '../../src/reference/linear';
 import type { LlamaRefLayer, LlamaRefWeights } from '../../src/reference/llama';
-import { QK, type QuantType, quantize } from '../../src/reference/quant';
+import { QK, type QuantType, quantize } from '../../src/io/quant';
 import { rng } from './random';
 
 export type GgufMatrixType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';

@@ -6,7 +6,7 @@ import type { LlamaConfig } from '../../src/model/config';
 import type { ModelWeights } from '../../src/model/weights';
 import { uploadWeight } from '../../src/ops/weight';
 import type { LlamaRefWeights } from '../../src/reference/llama';
-import type { TaskSplit, TokenizedExample } from '../../src/train/tasks';
+import type { TaskSplit, TokenizedExample } from '../../src/data/tasks';
 import { randomF32 } from './random';
 import { encodeWeight } from './randomModel';
 

@@ -24,7 +24,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { TargetModule } from '../../src/adapters/types';
-import { type ExportFormat, type ExportInputs, exportAdapter } from '../../src/io/export';
+import { type ExportFormat, type ExportInputs, exportAdapter } from '../../src/export';
 import { concatParts } from '../../src/io/ggufWriter';
 import type { LlamaConfig } from '../../src/model/config';
 import type { ModelFiles } from '../../src/model/load';

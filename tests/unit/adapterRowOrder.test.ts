@@ -4,8 +4,8 @@
 // our logits must match; PEFT exports made against either base must be byte-identical.
 
 import { describe, expect, it } from 'vitest';
-import { type AdapterData } from '../../src/io/export/adapterData';
-import { exportAdapter } from '../../src/io/export';
+import { type AdapterData } from '../../src/export/adapterData';
+import { exportAdapter } from '../../src/export';
 import { concatParts } from '../../src/io/ggufWriter';
 import type { ModelFiles } from '../../src/model/load';
 import { ourLogits, randomAdapterData, relError } from '../helpers/exportFixtures';

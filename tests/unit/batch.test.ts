@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Tokenizer } from '../../src/io/tokenizer';
 import { BatchError, ThroughputMeter, packBatch } from '../../src/train/batch';
-import { tokenizeExample, truncateExample } from '../../src/train/tasks';
+import { tokenizeExample, truncateExample } from '../../src/data/tasks';
 
 /**
  * A SentencePiece-like word tokenizer: a dummy-prefix space, then one token per space-led piece, so a

@@ -11,7 +11,7 @@ import {
 } from '../../src/train/checkpoint';
 import { directoryCheckpointStore, loadCheckpoint, saveCheckpoint } from '../../src/train/checkpointStore';
 import { MetaEpisodeSampler } from '../../src/train/episodes';
-import { Rng } from '../../src/train/rng';
+import { Rng } from '../../src/util/rng';
 import { resolveSettings } from '../../src/train/settings';
 import { gpu } from '../helpers/gpu';
 

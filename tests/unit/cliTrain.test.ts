@@ -1,5 +1,5 @@
 // `cli train` and `cli eval` as a user runs them (subprocess, Dawn) on the real stories260K with the demo
-// tasks: the files DESIGN.md §3 promises (metrics.jsonl, a PEFT adapter, the checkpoint), --resume, the
+// tasks: the files docs/DESIGN.md §3 promises (metrics.jsonl, a PEFT adapter, the checkpoint), --resume, the
 // evaluation JSON against the base model, MTL-LoRA through both commands, and clear usage errors.
 
 import { execFile } from 'node:child_process';

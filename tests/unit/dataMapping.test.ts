@@ -13,7 +13,7 @@ import { type ByteSource, fileSource } from '../../src/io/byteSource';
 import { ChatTemplate } from '../../src/io/chatTemplate';
 import { readLlama2cTokenizer } from '../../src/io/llama2c';
 import { ScoredBpeTokenizer } from '../../src/io/llama2cTokenizer';
-import { tokenizeExample } from '../../src/train/tasks';
+import { tokenizeExample } from '../../src/data/tasks';
 import { sharedPath } from '../helpers/shared';
 
 const table = (name: string, text: string): Table => readTable(name, new TextEncoder().encode(text));

@@ -4,7 +4,12 @@
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type DataTask, applyMapping, detectMapping, readTable, sampleEpisodes, splitTasks } from '../../src/data';
+import { type DataTask, applyMapping, detectMapping, readTable, splitTasks } from '../../src/data';
+import { sampleEpisodes } from '../../src/train/episodes';
+import { DEFAULT_SETTINGS, splitPlan } from '../../src/train/settings';
+
+/** The default settings' split plan with this seed, as the app and the CLI derive it. */
+const defaultPlan = (seed: number) => splitPlan({ ...DEFAULT_SETTINGS, seed });
 import { parseEvalTask } from '../../src/train/evaluate';
 
 const task = (name: string, n: number): DataTask =>
@@ -19,13 +24,13 @@ function loadDemo(path: string) {
 describe('splitTasks', () => {
   it('fixes each task\'s pool (default 50) and held-out set by the seed and its name', () => {
     const tasks = [task('a', 80), task('b', 120)];
-    const { splits, summary } = splitTasks(tasks, { seed: 3 });
+    const { splits, summary } = splitTasks(tasks, defaultPlan(3));
     expect(summary.map((s) => [s.task, s.train, s.eval, s.unused])).toEqual([['a', 50, 30, 0], ['b', 50, 70, 0]]);
     expect(new Set([...splits[0].train, ...splits[0].eval].map((e) => e.line)).size).toBe(80);
-    expect(splitTasks(tasks, { seed: 3 }).splits).toEqual(splits);
-    expect(splitTasks(tasks, { seed: 4 }).splits[0].train).not.toEqual(splits[0].train);
+    expect(splitTasks(tasks, defaultPlan(3)).splits).toEqual(splits);
+    expect(splitTasks(tasks, defaultPlan(4)).splits[0].train).not.toEqual(splits[0].train);
     // Adding a task (anywhere) leaves the others' splits as they were.
-    const more = splitTasks([task('new', 60), ...tasks], { seed: 3 }).splits;
+    const more = splitTasks([task('new', 60), ...tasks], defaultPlan(3)).splits;
     expect(more.slice(1)).toEqual(splits);
   });
 
@@ -42,7 +47,7 @@ describe('splitTasks', () => {
 
 describe('sampleEpisodes', () => {
   it('draws K distinct tasks with disjoint support and query from their pools, the same for the same seed', () => {
-    const { splits } = splitTasks([task('a', 80), task('b', 60), task('c', 55)], { seed: 9 });
+    const { splits } = splitTasks([task('a', 80), task('b', 60), task('c', 55)], defaultPlan(9));
     const episodes = sampleEpisodes(splits, { seed: 9, tasksPerIteration: 2, supportSize: 4, querySize: 4 }, 50);
     for (const episode of episodes) {
       expect(new Set(episode.map((e) => e.task)).size).toBe(2);
@@ -94,7 +99,7 @@ describe('demo task sets', () => {
     const multiline = sentiment.examples.find((e) => e.prompt.includes('Great view from the balcony.\nGreat breakfast too.'))!;
     expect(multiline.completion).toBe(' positive');
     expect(sentiment.examples[sentiment.examples.indexOf(multiline) + 1].line).toBe(multiline.line + 2);
-    const { summary } = splitTasks(tasks, { seed: 1 });
+    const { summary } = splitTasks(tasks, defaultPlan(1));
     expect(summary.every((s) => s.train === 50 && s.eval >= 40 && s.notes.length === 0)).toBe(true);
   });
 });

@@ -9,7 +9,7 @@ import type { GpuContext } from '../../src/gpu/context';
 import { embedding } from '../../src/ops/embedding';
 import { type WeightType, uploadWeight, weightBytes } from '../../src/ops/weight';
 import { embeddingRef } from '../../src/reference/embedding';
-import { BLOCK_BYTES, QK } from '../../src/reference/quant';
+import { BLOCK_BYTES, QK } from '../../src/io/quant';
 import { gpu } from '../helpers/gpu';
 import { freshSeed, rng } from '../helpers/random';
 

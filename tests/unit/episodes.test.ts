@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import {
   MetaEpisodeSampler, MixedBatchSampler, SamplerError, TaskBatchSampler,
 } from '../../src/train/episodes';
-import { Rng } from '../../src/train/rng';
-import { TaskFormatError, checkTaskNames, parseTaskJsonl, splitTask } from '../../src/train/tasks';
+import { Rng } from '../../src/util/rng';
+import { TaskFormatError, checkTaskNames, parseTaskJsonl, splitTask } from '../../src/data/tasks';
 
 const jsonl = (n: number, tag: string) =>
   Array.from({ length: n }, (_, i) => JSON.stringify({ prompt: `${tag} ${i}?`, completion: ` ${i}` })).join('\n');

@@ -22,7 +22,7 @@ import { packBatch } from '../../src/train/batch';
 import { greedyDecode } from '../../src/train/decode';
 import { type EvalExample, evaluateTask } from '../../src/train/evaluate';
 import { createGrads, trainStep } from '../../src/train/step';
-import { tokenizeExample } from '../../src/train/tasks';
+import { tokenizeExample } from '../../src/data/tasks';
 import { randomAdapterData } from '../helpers/exportFixtures';
 import { gpu } from '../helpers/gpu';
 import { freshSeed } from '../helpers/random';

@@ -1,4 +1,4 @@
-// PEFT exports (src/io/export): the safetensors passes a strict reading written here from the format's rules
+// PEFT exports (src/export): the safetensors passes a strict reading written here from the format's rules
 // and round-trips through ours; key names, shapes and adapter_config.json are PEFT's for LLaMA; Q/K lora_B
 // rows of an adapter trained on an adjacent-paired GGUF are put in HF's order — proven by running the PEFT
 // adapter on the Hugging Face version of the same model and getting the same logits; MTL-LoRA's per-task
@@ -11,11 +11,11 @@ import { unzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { type TargetModule, modulePath, targetDims } from '../../src/adapters/types';
 import { memorySource } from '../../src/io/byteSource';
-import { exportAdapter } from '../../src/io/export';
-import { type AdapterData, parseAdapter, parseAdapterTensors } from '../../src/io/export/adapterData';
-import type { ExportFile } from '../../src/io/export/files';
+import { exportAdapter } from '../../src/export';
+import { type AdapterData, parseAdapter, parseAdapterTensors } from '../../src/export/adapterData';
+import type { ExportFile } from '../../src/export/files';
 import { concatParts } from '../../src/io/ggufWriter';
-import { zipFiles } from '../../src/io/export/zip';
+import { zipFiles } from '../../src/export/zip';
 import { readSafetensors } from '../../src/io/safetensors';
 import type { ModelFiles } from '../../src/model/load';
 import type { MetricsRecord } from '../../src/train/metrics';

@@ -28,7 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_TARGETS, type Adapter, type AdapterRun, type LoraSettings, type MtlLoraSettings } from '../../src/adapters/types';
 import { adapterFromData } from '../../src/cli/adapterDir';
 import { adapterForwardLogits } from '../../src/cli/logits';
-import type { AdapterData } from '../../src/io/export/adapterData';
+import type { AdapterData } from '../../src/export/adapterData';
 import type { ByteSource } from '../../src/io/byteSource';
 import { generate } from '../../src/model/generate';
 import { KvCache, forwardCached } from '../../src/model/kvCache';

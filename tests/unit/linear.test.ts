@@ -12,10 +12,10 @@
 import { describe, expect, it } from 'vitest';
 import { linear, linearBackwardInput } from '../../src/ops/linear';
 import { uploadWeight, type WeightType } from '../../src/ops/weight';
-import { f32ToF16 } from '../../src/reference/f16';
+import { f32ToF16 } from '../../src/io/f16';
 import { type HostWeight, linearBackwardInputRef, linearRef, weightRef } from '../../src/reference/linear';
 import { absMatmulRef } from '../../src/reference/matmul';
-import { quantize } from '../../src/reference/quant';
+import { quantize } from '../../src/io/quant';
 import { mismatches } from '../helpers/compare';
 import { gpu } from '../helpers/gpu';
 import { dot, numericGrad } from '../helpers/gradcheck';

@@ -7,8 +7,8 @@ import { GpuLimitError } from '../../src/gpu/errors';
 import { fileSource } from '../../src/io/byteSource';
 import { parameterCount } from '../../src/model/config';
 import { describeModel, loadModel } from '../../src/model/load';
-import { checkFits, checkpointTensors, estimateMemory, placeMatrix } from '../../src/model/memory';
-import { PRESETS, presetSizes } from '../../src/model/presets';
+import { checkFits, checkpointTensors, estimateMemory, placeMatrix, presetSizes } from '../../src/model/memory';
+import { PRESETS } from '../../src/model/presets';
 import { sharedPath } from '../helpers/shared';
 
 const gguf = await fileSource(sharedPath('models/stories260K/stories260K.gguf'));

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { fileSource, memorySource } from '../../src/io/byteSource';
 import { readGguf } from '../../src/io/gguf';
 import { readLlama2c, readLlama2cTokenizer } from '../../src/io/llama2c';
-import { configFromGguf, configFromHf, llama3FreqFactors, parameterCount } from '../../src/model/config';
+import { configFromGguf, configFromHf, configFromLlama2c, llama3FreqFactors, parameterCount } from '../../src/model/config';
 import { sharedPath } from '../helpers/shared';
 
 const DIR = `${sharedPath('models/stories260K')}/`;
@@ -15,9 +15,10 @@ describe('model files', () => {
     const emb = g.tensors.find((t) => t.name === 'token_embd.weight')!;
     const fromGguf = configFromGguf(g.metadata, g.tensors.map((t) => t.name), emb.shape[0]);
     const bin = await readLlama2c(await fileSource(`${DIR}stories260K.bin`));
+    const binConfig = configFromLlama2c(bin.header);
     const shape = { dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, headDim: 8, vocabSize: 512, ropePairing: 'adjacent' };
     expect(fromGguf).toMatchObject(shape);
-    expect(bin.config).toMatchObject({ ...shape, tiedEmbeddings: true, contextLength: 512 });
+    expect(binConfig).toMatchObject({ ...shape, tiedEmbeddings: true, contextLength: 512 });
     expect(fromGguf.normEps).toBeCloseTo(1e-5, 9);
     // The same weights in both files: compare the first layer's Q bytes.
     const gq = g.tensors.find((t) => t.name === 'blk.0.attn_q.weight')!;
@@ -25,7 +26,7 @@ describe('model files', () => {
     const gs = await fileSource(`${DIR}stories260K.gguf`);
     const bs = await fileSource(`${DIR}stories260K.bin`);
     expect(await bs.read(bq.offset, bq.byteLength)).toEqual(await gs.read(gq.offset, gq.byteLength));
-    expect(parameterCount(bin.config)).toBe(64 * 512 + 5 * (64 * 64 * 2 + 2 * 64 * 32 + 3 * 64 * 172 + 128) + 64);
+    expect(parameterCount(binConfig)).toBe(64 * 512 + 5 * (64 * 64 * 2 + 2 * 64 * 32 + 3 * 64 * 172 + 128) + 64);
   });
 
   it('reads the llama2.c tokenizer', async () => {

@@ -1,8 +1,8 @@
 // The CPU Q8_0/Q4_0 encoder and f16 conversion on known values (hand-computed from GGML's definitions).
 
 import { describe, expect, it } from 'vitest';
-import { f16ToF32, f32ToF16 } from '../../src/reference/f16';
-import { dequantizeQ4_0, dequantizeQ8_0, quantizeQ4_0, quantizeQ8_0 } from '../../src/reference/quant';
+import { f16ToF32, f32ToF16 } from '../../src/io/f16';
+import { dequantizeQ4_0, dequantizeQ8_0, quantizeQ4_0, quantizeQ8_0 } from '../../src/io/quant';
 
 describe('f16', () => {
   it('converts with round-to-nearest-even, subnormals and overflow', () => {

@@ -1,15 +1,15 @@
 // GPU quantization against the CPU references, all exact (tolerance zero, justified per describe):
-//   f32 → Q8_0 / Q4_0 byte for byte against src/reference/quant.ts (ggml's quantize_row_*_ref),
-//   Q4_K / Q6_K → f32 bit for bit against src/reference/quantK.ts (ggml's dequantize_row_*),
+//   f32 → Q8_0 / Q4_0 byte for byte against src/io/quant.ts (ggml's quantize_row_*_ref),
+//   Q4_K / Q6_K → f32 bit for bit against src/io/quantK.ts (ggml's dequantize_row_*),
 //   and the requantizing chain Q4_K / Q6_K → Q8_0 / Q4_0.
 
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/context';
 import { dequantizeK, kQuantBytes, quantizeWeight, requantize } from '../../src/ops/quantize';
 import { type Weight, weightBytes } from '../../src/ops/weight';
-import { f32ToF16 } from '../../src/reference/f16';
-import { type QuantType, QK, quantize } from '../../src/reference/quant';
-import { type KQuantType, K_BLOCK_BYTES, QK_K, dequantizeKRef } from '../../src/reference/quantK';
+import { f32ToF16 } from '../../src/io/f16';
+import { type QuantType, QK, quantize } from '../../src/io/quant';
+import { type KQuantType, K_BLOCK_BYTES, QK_K, dequantizeKRef } from '../../src/io/quantK';
 import { gpu } from '../helpers/gpu';
 import { freshSeed, rng } from '../helpers/random';
 

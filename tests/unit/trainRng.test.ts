@@ -2,7 +2,7 @@
 // exact resume from a saved state, and unbiased integer, shuffle and sampling helpers.
 
 import { describe, expect, it } from 'vitest';
-import { Rng, RngStateError } from '../../src/train/rng';
+import { Rng, RngStateError } from '../../src/util/rng';
 
 const draws = (r: Rng, n: number) => Array.from({ length: n }, () => r.nextU32());
 

@@ -17,7 +17,7 @@ import { loadCheckpoint } from '../../src/train/checkpointStore';
 import type { MetricsRecord } from '../../src/train/metrics';
 import { NonFiniteError, prepareTasks, runTraining, type RunOptions } from '../../src/train/run';
 import { type TrainMethod, type TrainSettings, TRAIN_METHODS, resolveSettings } from '../../src/train/settings';
-import { parseTaskJsonl } from '../../src/train/tasks';
+import { parseTaskJsonl } from '../../src/data/tasks';
 import { gpu } from '../helpers/gpu';
 import { rng } from '../helpers/random';
 import { sharedPath } from '../helpers/shared';

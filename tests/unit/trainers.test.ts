@@ -28,7 +28,7 @@ import type { Tensor } from '../../src/gpu/tensor';
 import { metaIterationRef } from '../../src/reference/metaIteration';
 import { packBatch } from '../../src/train/batch';
 import { MetaEpisodeSampler, MixedBatchSampler } from '../../src/train/episodes';
-import { Rng } from '../../src/train/rng';
+import { Rng } from '../../src/util/rng';
 import { createAdapterFor } from '../../src/train/run';
 import { DEFAULT_SETTINGS, type TrainMethod, resolveSettings } from '../../src/train/settings';
 import { createGrads, trainStep } from '../../src/train/step';

@@ -6,9 +6,9 @@ import type { LlamaConfig } from '../../src/model/config';
 import { fileTensor } from '../../src/model/tensorSource';
 import { loadWeights, quantizeRows } from '../../src/model/weights';
 import { memorySource } from '../../src/io/byteSource';
-import { f16ToF32, f32ToF16 } from '../../src/reference/f16';
-import { quantize } from '../../src/reference/quant';
-import { dequantizeKRef } from '../../src/reference/quantK';
+import { f16ToF32, f32ToF16 } from '../../src/io/f16';
+import { quantize } from '../../src/io/quant';
+import { dequantizeKRef } from '../../src/io/quantK';
 import { gpu } from '../helpers/gpu';
 import { freshSeed, randomF32, rng } from '../helpers/random';
 

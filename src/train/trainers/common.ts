@@ -2,21 +2,21 @@
 // dropout-seed stream), the outer AdamW optimizer with GPU-resident clipping, and the one batched readback
 // per iteration. An iteration records all its GPU work, then reads the logged scalars (each pass's
 // {Σ loss, count}, the gradient norm and the non-finite flag) in a single copy-and-read, so nothing else
-// crosses back to the host inside an iteration (DESIGN.md §8).
+// crosses back to the host inside an iteration (docs/DESIGN.md §8).
 
 import type { Adapter } from '../../adapters/types';
 import type { GpuContext } from '../../gpu/context';
 import type { Tensor } from '../../gpu/tensor';
 import { TensorPack } from '../../gpu/tensorPack';
 import { adamwStep, gradNorm } from '../../ops/optimizer';
-import { fill } from '../../ops/paramOps';
+import { fill, nonFiniteFlag } from '../../ops/paramOps';
 import { type PackedBatch, packBatch } from '../batch';
 import type { SamplerState } from '../episodes';
 import type { MetricsRecord } from '../metrics';
-import type { Rng } from '../rng';
+import type { Rng } from '../../util/rng';
 import type { TrainSettings } from '../settings';
 import type { TrainModel } from '../step';
-import type { TaskSplit, TokenizedExample } from '../tasks';
+import type { TaskSplit, TokenizedExample } from '../../data/tasks';
 
 export interface TrainerEnv {
   ctx: GpuContext;
@@ -89,7 +89,7 @@ export interface StepGroup {
 }
 
 /**
- * The outer AdamW (PyTorch semantics, DESIGN.md §4) over the adapter's parameters, with its moments on the
+ * The outer AdamW (PyTorch semantics, docs/DESIGN.md §4) over the adapter's parameters, with its moments on the
  * GPU. Every update first writes {norm, clip factor} of the whole gradient into `clip` (the factor is 1
  * when clipping is off), which AdamW reads on the GPU.
  */
@@ -152,6 +152,29 @@ export class ScalarReadout {
     this.parts = [];
     return { f32: new Float32Array(bytes), u32: new Uint32Array(bytes) };
   }
+}
+
+/** The scalars every iteration reads besides its losses, from the same single readback. */
+export interface IterationScalars {
+  /** Every word read, the losses' slots included. */
+  f32: Float32Array;
+  /** Global norm of the outer gradient before clipping. */
+  gradNorm: number;
+  /** The outer gradient or the updated parameters held NaN or ±Inf. */
+  nonFiniteParams: boolean;
+}
+
+/**
+ * Ends an iteration after its AdamW update was recorded: records the NaN/Inf check of the outer gradient and the
+ * updated parameters, queues it and the clip buffer's gradient norm after the losses already in `readout`, and
+ * reads everything in one copy (the iteration's only readback).
+ */
+export async function readIterationScalars(env: TrainerEnv, optimizer: OuterOptimizer, grads: readonly Tensor<'f32'>[],
+  readout: ScalarReadout): Promise<IterationScalars> {
+  const flagAt = readout.add(nonFiniteFlag(env.ctx, [...grads, ...env.adapter.params]));
+  const normAt = readout.add(optimizer.clip, false);
+  const { f32, u32 } = await readout.read(env.ctx);
+  return { f32, gradNorm: f32[normAt], nonFiniteParams: u32[flagAt] !== 0 };
 }
 
 /** Mean loss from a {Σ loss, count} pair at `at` (NaN when nothing was scored, so it is never mistaken for 0). */

@@ -1,4 +1,4 @@
-// Plain multi-task LoRA (DESIGN.md §4's baseline): each iteration takes the next mixed batch of the epoch
+// Plain multi-task LoRA (docs/DESIGN.md §4's baseline): each iteration takes the next mixed batch of the epoch
 // over every task's pool (MixedBatchSampler), minimises its token-mean loss with AdamW (the schedule, warm-up
 // then cosine or constant, is the driver's), and logs each task's share of the batch.
 //
@@ -7,12 +7,12 @@
 // sub-batches (Horner's scheme: after task t it holds Σ_{u≤t} G_u / c_t, with G_u the gradient of task u's
 // summed loss) and finally by c_last/C, which leaves exactly ∇(Σ_t G_t / C), the mixed batch's token mean.
 
-import { fill, nonFiniteFlag, scale } from '../../ops/paramOps';
+import { fill, scale } from '../../ops/paramOps';
 import { MixedBatchSampler } from '../episodes';
-import type { Rng } from '../rng';
+import type { Rng } from '../../util/rng';
 import { trainStep } from '../step';
 import {
-  type IterationOutcome, OuterOptimizer, ScalarReadout, type Trainer, type TrainerEnv, allParams, meanAt, packPool, paramLike,
+  type IterationOutcome, OuterOptimizer, ScalarReadout, type Trainer, type TrainerEnv, allParams, meanAt, packPool, paramLike, readIterationScalars,
 } from './common';
 
 export function createLoraTrainer(env: TrainerEnv, samplerRng: Rng): Trainer {
@@ -44,17 +44,15 @@ export function createLoraTrainer(env: TrainerEnv, samplerRng: Rng): Trainer {
       });
       if (scored > 0) scale(ctx, grads, previous / scored);
       optimizer.update(grads, lr, [{ indices: everything, step: iteration + 1 }]);
-      const normAt = readout.add(optimizer.clip, false);
-      const flagAt = readout.add(nonFiniteFlag(ctx, [...grads, ...adapter.params]));
-      const { f32, u32 } = await readout.read(ctx);
+      const { f32, gradNorm, nonFiniteParams } = await readIterationScalars(env, optimizer, grads, readout);
 
       const sum = slots.reduce((a, at) => a + f32[at], 0);
       return {
         tasks: batches.map(({ task }, i) => ({ task, support: null, query: meanAt(f32, slots[i]) })),
         objective: scored > 0 ? sum / scored : NaN,
-        gradNorm: f32[normAt],
+        gradNorm,
         tokens: batches.reduce((n, b) => n + b.batch.tokenCount, 0),
-        nonFinite: u32[flagAt] !== 0 || !Number.isFinite(sum),
+        nonFinite: nonFiniteParams || !Number.isFinite(sum),
       };
     },
     samplerState: () => sampler.getState(),

@@ -1,4 +1,4 @@
-// MeTA-LoRA (first-order, two stages) and its −STA ablation, exactly as DESIGN.md §4 specifies, per iteration:
+// MeTA-LoRA (first-order, two stages) and its −STA ablation, exactly as docs/DESIGN.md §4 specifies, per iteration:
 //   1. K tasks without replacement; 2. per task disjoint support S_i and query Q_i (MetaEpisodeSampler);
 //   3. θ_i ← copy of θ on the GPU, then `innerSteps` plain SGD steps θ_i ← θ_i − α∇L_S(θ_i) (no momentum);
 //   4. g_i = ∇L_Q(θ_i) at the adapted θ_i, first order (the inner steps are not differentiated through);
@@ -7,13 +7,13 @@
 // gradient and the summed query gradient are scratch lists reused by every task and iteration.
 
 import type { Tensor } from '../../gpu/tensor';
-import { fill, nonFiniteFlag, scale } from '../../ops/paramOps';
+import { fill, scale } from '../../ops/paramOps';
 import { recordInnerSteps } from '../adapt';
 import { MetaEpisodeSampler } from '../episodes';
-import type { Rng } from '../rng';
+import type { Rng } from '../../util/rng';
 import { type TrainBatch, trainStep } from '../step';
 import {
-  type IterationOutcome, OuterOptimizer, ScalarReadout, type Trainer, type TrainerEnv, allParams, meanAt, packPool, paramLike,
+  type IterationOutcome, OuterOptimizer, ScalarReadout, type Trainer, type TrainerEnv, allParams, meanAt, packPool, paramLike, readIterationScalars,
 } from './common';
 
 /** One task's part of an episode, packed. */
@@ -89,16 +89,12 @@ export function createMetaTrainer(env: TrainerEnv, samplerRng: Rng, sta: boolean
       }));
       const { support, query } = recordMetaIteration(env, buffers, episodes, options, () => env.dropout.nextU32());
       optimizer.update(buffers.outer, lr, [{ indices: everything, step: iteration + 1 }]);
-      const flag = nonFiniteFlag(ctx, [...buffers.outer, ...adapter.params]);
-
       const readout = new ScalarReadout();
       const slots = episodes.map((_, i) => {
         const first = support[i];
         return { support: first ? readout.add(first) : null, query: readout.add(query[i]) };
       });
-      const normAt = readout.add(optimizer.clip, false);
-      const flagAt = readout.add(flag);
-      const { f32, u32 } = await readout.read(ctx);
+      const { f32, gradNorm, nonFiniteParams } = await readIterationScalars(env, optimizer, buffers.outer, readout);
 
       const tasks = episodes.map((e, i) => ({
         task: e.task,
@@ -111,9 +107,9 @@ export function createMetaTrainer(env: TrainerEnv, samplerRng: Rng, sta: boolean
       return {
         tasks,
         objective: tasks.reduce((a, t) => a + t.query, 0) / tasks.length,
-        gradNorm: f32[normAt],
+        gradNorm,
         tokens,
-        nonFinite: u32[flagAt] !== 0 || !sums.every(Number.isFinite),
+        nonFinite: nonFiniteParams || !sums.every(Number.isFinite),
       };
     },
     samplerState: () => sampler.getState(),

@@ -1,4 +1,4 @@
-// MTL-LoRA (DESIGN.md §4): each iteration is one task's batch (tasks in a reshuffled rotation,
+// MTL-LoRA (docs/DESIGN.md §4): each iteration is one task's batch (tasks in a reshuffled rotation,
 // TaskBatchSampler), run with that task's id so its Λ_t and w_t are used, then AdamW.
 //
 // Only the tensors the batch touched are stepped: the shared A and B^i every iteration, Λ_t and w_t only in
@@ -8,12 +8,12 @@
 // at their own first step.
 
 import type { MetricsRecord } from '../metrics';
-import { fill, nonFiniteFlag } from '../../ops/paramOps';
+import { fill } from '../../ops/paramOps';
 import { TaskBatchSampler } from '../episodes';
-import type { Rng } from '../rng';
+import type { Rng } from '../../util/rng';
 import { trainStep } from '../step';
 import {
-  type IterationOutcome, OuterOptimizer, ScalarReadout, type Trainer, type TrainerEnv, meanAt, packPool, paramLike,
+  type IterationOutcome, OuterOptimizer, ScalarReadout, type Trainer, type TrainerEnv, meanAt, packPool, paramLike, readIterationScalars,
 } from './common';
 
 /** MTL-LoRA's per-task tensor names end in mtl_lora_Lambda.{t}.weight or mtl_lora_w.{t} (src/adapters/mtlLora.ts). */
@@ -49,16 +49,14 @@ export function createMtlTrainer(env: TrainerEnv, samplerRng: Rng): Trainer {
       optimizer.update(grads, lr, [{ indices: shared, step: iteration + 1 }, { indices: own[task], step: taskSteps[task] }]);
       const readout = new ScalarReadout();
       const lossAt = readout.add(total);
-      const normAt = readout.add(optimizer.clip, false);
-      const flagAt = readout.add(nonFiniteFlag(ctx, [...grads, ...adapter.params]));
-      const { f32, u32 } = await readout.read(ctx);
+      const { f32, gradNorm, nonFiniteParams } = await readIterationScalars(env, optimizer, grads, readout);
       const query = meanAt(f32, lossAt);
       return {
         tasks: [{ task, support: null, query }],
         objective: query,
-        gradNorm: f32[normAt],
+        gradNorm,
         tokens: batch.tokenCount,
-        nonFinite: u32[flagAt] !== 0 || !Number.isFinite(f32[lossAt]),
+        nonFinite: nonFiniteParams || !Number.isFinite(f32[lossAt]),
       };
     },
     samplerState: () => sampler.getState(),

@@ -4,7 +4,7 @@
 // JSON and CSV). The work happens in the worker; the page only saves the bytes it gets back.
 
 import { useState } from 'react';
-import { getEngine } from '../engine';
+import { getEngine } from '../engineClient';
 import { ErrorBox, fmtBytes } from '../parts/common';
 import { useModel } from '../stores/model';
 import { isActive, loadRunTasks, useRuns } from '../stores/runs';

@@ -3,11 +3,12 @@
 
 import { useState } from 'react';
 import { parameterCount } from '../../model/config';
-import { PRESETS, presetSizes } from '../../model/presets';
+import { PRESETS } from '../../model/presets';
 import type { BaseQuant } from '../../model/weights';
 import { useGpu } from '../gpuStore';
 import { ErrorBox, fmtBytes, fmtCount, Progress } from '../parts/common';
 import { useModel } from '../stores/model';
+import { useEngineResult } from '../useEngineResult';
 
 const QUANTS: { id: BaseQuant; label: string }[] = [
   { id: 'keep', label: 'as stored (F32/F16 kept; BF16 widened)' },
@@ -23,8 +24,9 @@ export function ModelPanel() {
   const [files, setFiles] = useState<File[]>([]);
   const loading = status === 'loading';
   const chosen = PRESETS.find((p) => p.id === preset)!;
-  const sizes = presetSizes(chosen, quant);
-  const tooBig = limits && sizes.gpu.largestBuffer.bytes > limits.maxStorageBufferBindingSize;
+  // Computed in the worker: the memory plan is engine code, kept off the page.
+  const sizes = useEngineResult('presetSizes', { presetId: preset, quant }, [preset, quant]).value;
+  const tooBig = limits && sizes && sizes.gpu.largestBuffer.bytes > limits.maxStorageBufferBindingSize;
 
   return (
     <section className="card" aria-labelledby="model-h">
@@ -38,10 +40,10 @@ export function ModelPanel() {
             </select>
           </label>
           <p className="muted">
-            {chosen.repo} · {fmtCount(parameterCount(chosen.config))} parameters · download{' '}
-            {fmtBytes(sizes.downloadBytes)} · GPU about {fmtBytes(sizes.gpu.total)}{chosen.chat ? ' · chat template' : ''}
+            {chosen.repo} · {fmtCount(parameterCount(chosen.config))} parameters
+            {sizes && <> · download {fmtBytes(sizes.downloadBytes)} · GPU about {fmtBytes(sizes.gpu.total)}</>}{chosen.chat ? ' · chat template' : ''}
           </p>
-          {tooBig && <p className="warn">This GPU binds at most {fmtBytes(limits!.maxStorageBufferBindingSize)} per buffer; this model needs {fmtBytes(sizes.gpu.largestBuffer.bytes)} ({sizes.gpu.largestBuffer.name}). Try Q4_0 or a smaller model.</p>}
+          {tooBig && <p className="warn">This GPU binds at most {fmtBytes(limits!.maxStorageBufferBindingSize)} per buffer; this model needs {fmtBytes(sizes!.gpu.largestBuffer.bytes)} ({sizes!.gpu.largestBuffer.name}). Try Q4_0 or a smaller model.</p>}
           <button type="button" disabled={loading} onClick={() => void load({ kind: 'preset', presetId: preset })} data-testid="load-preset">Load preset</button>
           <label>Any repository
             <input value={repo} onChange={(e) => setRepo(e.target.value)} placeholder="owner/name, e.g. HuggingFaceTB/SmolLM2-135M" />

@@ -6,7 +6,7 @@
 // steps on k of its training examples (test-time adaptation) — including a task the run never trained on.
 
 import { useState } from 'react';
-import { getEngine } from '../engine';
+import { getEngine } from '../engineClient';
 import { ErrorBox } from '../parts/common';
 import { useModel } from '../stores/model';
 import { isActive, loadRunTasks, useRuns } from '../stores/runs';

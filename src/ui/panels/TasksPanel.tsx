@@ -3,11 +3,11 @@
 // the first examples, and see each task's split into a training pool and a held-out set under the settings.
 
 import { useMemo } from 'react';
-import { splitTasks } from '../../data/index';
 import { ErrorBox } from '../parts/common';
 import { useModel } from '../stores/model';
 import { useSettings } from '../stores/settings';
 import { activeTasks, clashingNames, type DatasetRecord, useTasks } from '../stores/tasks';
+import { useEngineResult } from '../useEngineResult';
 import { MappingEditor } from './MappingEditor';
 
 export const DEMO_SETS = {
@@ -92,10 +92,9 @@ export function TasksPanel() {
   const s = useSettings((x) => x.settings);
   const tasks = useMemo(() => activeTasks(datasets), [datasets]);
   const clashes = clashingNames(datasets);
-  const summary = useMemo(() => splitTasks(tasks, {
-    seed: s.seed, poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask,
-    ...(s.method.startsWith('meta') ? { supportSize: s.supportSize, querySize: s.querySize } : {}),
-  }).summary, [tasks, s]);
+  // The worker splits them with the training's own rule; the table appears with its answer.
+  const split = useEngineResult('splitTasks', tasks.length > 0 ? { tasks, settings: s } : null, [tasks, s]);
+  const summary = split.value;
 
   return (
     <section className="card" aria-labelledby="tasks-h">
@@ -112,7 +111,8 @@ export function TasksPanel() {
         {reading && <span aria-busy="true">Reading…</span>}
       </div>
       {clashes.length > 0 && <p className="error-box" role="alert">Two tasks share the name {clashes.join(', ')}: rename one (task name in its mapping).</p>}
-      {tasks.length > 0 && (
+      <ErrorBox message={split.error} testId="split-error" />
+      {summary && (
         <table className="table" data-testid="task-table">
           <thead><tr><th scope="col">Task</th><th scope="col">Examples</th><th scope="col">Training pool</th><th scope="col">Held out</th><th scope="col">Unused</th><th scope="col">Notes</th></tr></thead>
           <tbody>{summary.map((t) => (

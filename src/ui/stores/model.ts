@@ -5,7 +5,7 @@
 import { create } from 'zustand';
 import type { BaseQuant } from '../../model/weights';
 import type { ModelSource, ModelSummary } from '../../worker/protocol';
-import { getEngine } from '../engine';
+import { getEngine } from '../engineClient';
 import { loadValue, saveValue } from './persist';
 
 export type RemoteSource = Extract<ModelSource, { kind: 'preset' | 'hub' }>;

@@ -3,13 +3,12 @@
 // every curve again; a run that was training when the page went away comes back "interrupted" and resumes
 // from its last checkpoint (which the worker keeps in IndexedDB too).
 
-import { create } from 'zustand';
+import { type StoreApi, create } from 'zustand';
 import type { TaskResult } from '../../train/evaluateTasks';
 import type { MetricsRecord } from '../../train/metrics';
 import type { TrainSettings } from '../../train/settings';
-import { splitTask } from '../../train/tasks';
 import type { EngineEvent, TaskInput } from '../../worker/protocol';
-import { getEngine } from '../engine';
+import { getEngine } from '../engineClient';
 import type { ImportedRun } from '../parts/importedRun';
 import { useModel } from './model';
 import { deleteValue, loadValue, newId, saveValue, throttled } from './persist';
@@ -67,66 +66,125 @@ export const isActive = (r: RunRecord) => ACTIVE.includes(r.status);
 /** The tasks (examples) run `id` trained on, as stored with it. */
 export const loadRunTasks = (id: string) => loadValue<TaskInput[]>(tasksKey(id));
 
-export const useRuns = create<RunsState>((set, get) => {
-  const patch = (id: string, change: Partial<RunRecord> | ((r: RunRecord) => Partial<RunRecord>)) => {
-    set((s) => ({ runs: s.runs.map((r) => (r.id === id ? { ...r, ...(typeof change === 'function' ? change(r) : change) } : r)) }));
-    persistSoon();
-  };
+type SetRuns = StoreApi<RunsState>['setState'];
+type GetRuns = StoreApi<RunsState>['getState'];
+
+/** Writing run records: a patch persists soon after, `persistNow` at once (status changes must not be lost). */
+interface Records {
+  patch(id: string, change: Partial<RunRecord> | ((r: RunRecord) => Partial<RunRecord>)): void;
+  persistNow(): void;
+  setBusy(id: string, what: string | null): void;
+}
+
+function records(set: SetRuns, get: GetRuns): Records {
   const persistNow = () => void saveValue('runs', get().runs);
   const persistSoon = throttled(persistNow, 1500);
-  const setBusy = (id: string, what: string | null) => set((s) => {
-    const busy = { ...s.busy };
-    if (what) busy[id] = what;
-    else delete busy[id];
-    return { busy };
-  });
-
-  /** Runs the engine's training of `run` to its end (or stop), keeping the record's status in step. */
-  const train = async (run: RunRecord, tasks: TaskInput[], resume: boolean) => {
-    // A resumed run replays its checkpoint's rows (a 'restored' metrics event); rows after it are trained again.
-    const before = run.metrics;
-    patch(run.id, { status: 'starting', error: null, ...(resume ? { metrics: [] } : {}) });
-    persistNow();
-    try {
-      const out = await getEngine().request('train', { spec: { runId: run.id, settings: run.settings, tasks, resume } });
-      patch(run.id, { status: out.status, iteration: out.iteration });
-    } catch (e) {
-      const err = e as Error;
-      patch(run.id, (r) => ({
-        status: err.name === 'DeviceLostError' ? 'interrupted' : 'failed', error: err.message,
-        metrics: r.metrics.length > 0 ? r.metrics : before,
-      }));
-    }
-    persistNow();
+  return {
+    persistNow,
+    patch(id, change) {
+      set((s) => ({ runs: s.runs.map((r) => (r.id === id ? { ...r, ...(typeof change === 'function' ? change(r) : change) } : r)) }));
+      persistSoon();
+    },
+    setBusy: (id, what) => set((s) => {
+      const busy = { ...s.busy };
+      if (what) busy[id] = what;
+      else delete busy[id];
+      return { busy };
+    }),
   };
+}
 
-  const onEvent = (e: EngineEvent) => {
+/** Runs the engine's training of `run` to its end (or stop), keeping the record's status in step. */
+async function trainRun(rec: Records, run: RunRecord, tasks: TaskInput[], resume: boolean): Promise<void> {
+  // A resumed run replays its checkpoint's rows (a 'restored' metrics event); rows after it are trained again.
+  const before = run.metrics;
+  rec.patch(run.id, { status: 'starting', error: null, ...(resume ? { metrics: [] } : {}) });
+  rec.persistNow();
+  try {
+    const out = await getEngine().request('train', { spec: { runId: run.id, settings: run.settings, tasks, resume } });
+    rec.patch(run.id, { status: out.status, iteration: out.iteration });
+  } catch (e) {
+    const err = e as Error;
+    rec.patch(run.id, (r) => ({
+      status: err.name === 'DeviceLostError' ? 'interrupted' : 'failed', error: err.message,
+      metrics: r.metrics.length > 0 ? r.metrics : before,
+    }));
+  }
+  rec.persistNow();
+}
+
+/** Seconds per iteration, smoothed over iterations (for the ETA); the first interval starts the average. */
+function nextPace(p: Pace | undefined, now: number): Pace {
+  const dt = p ? (now - p.lastAt) / 1000 : null;
+  const spi = dt === null ? null : p!.secondsPerIteration === null ? dt : 0.8 * p!.secondsPerIteration + 0.2 * dt;
+  return { lastAt: now, secondsPerIteration: spi };
+}
+
+/** Keeps the records in step with the engine's events: metrics rows, run states, a lost device. */
+function engineEvents(set: SetRuns, rec: Records): (e: EngineEvent) => void {
+  return (e) => {
     if (e.kind === 'metrics') {
-      const rows = e.rows;
-      const last = Math.max(0, ...rows.map((r) => r.iteration));
-      patch(e.runId, (r) => ({
+      const last = Math.max(0, ...e.rows.map((r) => r.iteration));
+      rec.patch(e.runId, (r) => ({
         // Restored rows replace what the page had: anything after the checkpoint is trained again.
-        metrics: e.restored ? rows : [...r.metrics, ...rows],
+        metrics: e.restored ? e.rows : [...r.metrics, ...e.rows],
         iteration: Math.max(e.restored ? 0 : r.iteration, last),
         gpuBytes: Math.max(r.gpuBytes, e.gpuBytes),
       }));
-      if (!e.restored) {
-        const now = performance.now();
-        set((s) => {
-          const p = s.pace[e.runId];
-          const dt = p ? (now - p.lastAt) / 1000 : null;
-          const spi = dt === null ? null : p!.secondsPerIteration === null ? dt : 0.8 * p!.secondsPerIteration + 0.2 * dt;
-          return { pace: { ...s.pace, [e.runId]: { lastAt: now, secondsPerIteration: spi } } };
-        });
-      }
+      if (!e.restored) set((s) => ({ pace: { ...s.pace, [e.runId]: nextPace(s.pace[e.runId], performance.now()) } }));
     } else if (e.kind === 'runState') {
-      patch(e.runId, { status: e.state });
+      rec.patch(e.runId, { status: e.state });
+      // A (re)start opens a new interval without counting the pause in it.
       if (e.state === 'running') set((s) => ({ pace: { ...s.pace, [e.runId]: { lastAt: performance.now(), secondsPerIteration: s.pace[e.runId]?.secondsPerIteration ?? null } } }));
     } else if (e.kind === 'deviceLost') {
       useModel.getState().lost(e.message);
     }
   };
-  getEngine().subscribe(onEvent);
+}
+
+/** A new run's record; the engine splits the tasks by the run's settings for its pool and held-out counts. */
+async function newRun(tasks: TaskInput[], settings: TrainSettings, name: string | undefined,
+  model: { label: string; fingerprint: string }): Promise<RunRecord> {
+  const summary = await getEngine().request('splitTasks', { tasks, settings });
+  const counts = Object.fromEntries(summary.map((t) => [t.task, { train: t.train, eval: t.eval }]));
+  return {
+    id: newId('run'), name: name ?? `${settings.method} · ${tasks.length} tasks · seed ${settings.seed}`, createdAt: Date.now(),
+    settings, tasks: tasks.map((t) => t.name), counts, model: { label: model.label, fingerprint: model.fingerprint },
+    status: 'starting', iteration: 0, metrics: [], error: null, evals: {}, gpuBytes: 0,
+  };
+}
+
+/** Why run `run` cannot resume on the loaded model, or null when it can. */
+function resumeBlocker(run: RunRecord): string | null {
+  const model = useModel.getState().summary;
+  if (!model) return 'Load the model this run trained on first.';
+  if (model.fingerprint !== run.model.fingerprint) return `This run trained on ${run.model.label}; load that model to resume it.`;
+  return null;
+}
+
+/** Base and trained evaluations of a run on its tasks (the base one is computed once and kept). */
+async function evaluateRun(rec: Records, run: RunRecord, tasks: TaskInput[]): Promise<void> {
+  const spec = { settings: run.settings, tasks, accuracy: true, adapt: true };
+  const base = run.evals.base ?? await getEngine().request('evaluate', { spec: { ...spec, runId: null } });
+  rec.patch(run.id, (r) => ({ evals: { ...r.evals, base } }));
+  const trained = await getEngine().request('evaluate', { spec: { ...spec, runId: run.id } });
+  rec.patch(run.id, (r) => ({ evals: { ...r.evals, trained }, error: null }));
+}
+
+/** Saved records as a fresh page sees them: nothing trains in a new worker, so active runs are interrupted. */
+function restoredRuns(saved: RunRecord[]): RunRecord[] {
+  return saved.map((r) => ({
+    ...r,
+    status: ACTIVE.includes(r.status) ? 'interrupted' as const : r.status,
+    // Evaluations stored before they had a shared/adapted split are dropped: evaluate again.
+    evals: (r.evals.trained ?? r.evals.base ?? []).every((e) => 'shared' in e) ? r.evals : {},
+  }));
+}
+
+export const useRuns = create<RunsState>((set, get) => {
+  const rec = records(set, get);
+  const find = (id: string) => get().runs.find((r) => r.id === id);
+  getEngine().subscribe(engineEvents(set, rec));
 
   return {
     runs: [],
@@ -137,22 +195,14 @@ export const useRuns = create<RunsState>((set, get) => {
     async start(tasks, settings, name) {
       const model = useModel.getState().summary;
       if (!model) return null;
-      const counts = Object.fromEntries(tasks.map((t) => {
-        const split = splitTask(t, { poolSize: settings.examplesPerTask, evalMax: settings.evalExamplesPerTask, seed: settings.seed });
-        return [t.name, { train: split.train.length, eval: split.eval.length }];
-      }));
-      const run: RunRecord = {
-        id: newId('run'), name: name ?? `${settings.method} · ${tasks.length} tasks · seed ${settings.seed}`, createdAt: Date.now(),
-        settings, tasks: tasks.map((t) => t.name), counts, model: { label: model.label, fingerprint: model.fingerprint },
-        status: 'starting', iteration: 0, metrics: [], error: null, evals: {}, gpuBytes: 0,
-      };
+      const run = await newRun(tasks, settings, name, model);
       set((s) => ({ runs: [...s.runs, run], selected: run.id }));
-      persistNow();
+      rec.persistNow();
       if (!(await saveValue(tasksKey(run.id), tasks))) {
-        patch(run.id, { status: 'failed', error: 'The run\'s tasks could not be saved, so it could not be resumed: free storage first.' });
+        rec.patch(run.id, { status: 'failed', error: 'The run\'s tasks could not be saved, so it could not be resumed: free storage first.' });
         return run.id;
       }
-      void train(run, tasks, false);
+      void trainRun(rec, run, tasks, false);
       return run.id;
     },
 
@@ -161,27 +211,23 @@ export const useRuns = create<RunsState>((set, get) => {
     },
 
     async resume(id) {
-      const run = get().runs.find((r) => r.id === id);
+      const run = find(id);
       if (!run) return;
       if (run.status === 'paused') {
         await getEngine().request('control', { runId: id, action: 'resume' });
         return;
       }
-      const model = useModel.getState().summary;
-      if (!model) {
-        patch(id, { error: 'Load the model this run trained on first.' });
+      const blocker = resumeBlocker(run);
+      if (blocker) {
+        rec.patch(id, { error: blocker });
         return;
       }
-      if (model.fingerprint !== run.model.fingerprint) {
-        patch(id, { error: `This run trained on ${run.model.label}; load that model to resume it.` });
-        return;
-      }
-      const tasks = await loadValue<TaskInput[]>(tasksKey(id));
+      const tasks = await loadRunTasks(id);
       if (!tasks) {
-        patch(id, { status: 'failed', error: 'The run\'s task snapshot is missing from storage; it cannot resume.' });
+        rec.patch(id, { status: 'failed', error: 'The run\'s task snapshot is missing from storage; it cannot resume.' });
         return;
       }
-      await train(run, tasks, true);
+      await trainRun(rec, run, tasks, true);
     },
 
     async stop(id) {
@@ -189,35 +235,31 @@ export const useRuns = create<RunsState>((set, get) => {
     },
 
     async evaluate(id) {
-      const run = get().runs.find((r) => r.id === id);
-      const tasks = run && (await loadValue<TaskInput[]>(tasksKey(id)));
+      const run = find(id);
+      const tasks = run && (await loadRunTasks(id));
       if (!run || !tasks) return;
-      setBusy(id, 'evaluating');
+      rec.setBusy(id, 'evaluating');
       try {
-        const spec = { settings: run.settings, tasks, accuracy: true, adapt: true };
-        const base = run.evals.base ?? await getEngine().request('evaluate', { spec: { ...spec, runId: null } });
-        patch(id, (r) => ({ evals: { ...r.evals, base } }));
-        const trained = await getEngine().request('evaluate', { spec: { ...spec, runId: id } });
-        patch(id, (r) => ({ evals: { ...r.evals, trained }, error: null }));
+        await evaluateRun(rec, run, tasks);
       } catch (e) {
-        patch(id, { error: `Evaluation failed: ${(e as Error).message}` });
+        rec.patch(id, { error: `Evaluation failed: ${(e as Error).message}` });
       } finally {
-        setBusy(id, null);
-        persistNow();
+        rec.setBusy(id, null);
+        rec.persistNow();
       }
     },
 
     async remove(id) {
-      const run = get().runs.find((r) => r.id === id);
+      const run = find(id);
       if (!run || isActive(run)) return;
       await getEngine().request('deleteRun', { runId: id }).catch(() => undefined);
       await deleteValue(tasksKey(id));
       set((s) => ({ runs: s.runs.filter((r) => r.id !== id), selected: s.selected === id ? null : s.selected }));
-      persistNow();
+      rec.persistNow();
     },
 
     rename(id, name) {
-      patch(id, { name });
+      rec.patch(id, { name });
     },
 
     select(id) {
@@ -231,20 +273,14 @@ export const useRuns = create<RunsState>((set, get) => {
         iteration: imported.iteration, metrics: imported.metrics, error: null, evals: {}, gpuBytes: 0,
       };
       set((s) => ({ runs: [...s.runs, run] }));
-      persistNow();
+      rec.persistNow();
       return run.id;
     },
 
     async restore() {
       const saved = await loadValue<RunRecord[]>('runs');
       if (!saved) return;
-      // Nothing trains in a fresh worker: a run that was active when the page went away is interrupted.
-      const runs = saved.map((r) => ({
-        ...r,
-        status: ACTIVE.includes(r.status) ? 'interrupted' as const : r.status,
-        // Evaluations stored before they had a shared/adapted split are dropped: evaluate again.
-        evals: (r.evals.trained ?? r.evals.base ?? []).every((e) => 'shared' in e) ? r.evals : {},
-      }));
+      const runs = restoredRuns(saved);
       set({ runs, selected: runs.at(-1)?.id ?? null });
     },
   };

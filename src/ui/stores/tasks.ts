@@ -5,7 +5,7 @@
 import { create } from 'zustand';
 import type { FieldMapping, SchemaId } from '../../data/index';
 import type { DatasetRequest, DatasetResult, TaskInput } from '../../worker/protocol';
-import { getEngine } from '../engine';
+import { getEngine } from '../engineClient';
 import { loadValue, newId, saveValue } from './persist';
 import { useSettings } from './settings';
 

@@ -3,7 +3,8 @@
 
 import type { EngineEvent, Request, RequestOf, Response, Results } from '../worker/protocol';
 
-export class EngineError extends Error {
+/** A request the worker answered with an error: `name` is the engine's error class (e.g. DeviceLostError). */
+export class WorkerRequestError extends Error {
   constructor(
     override name: string,
     message: string,
@@ -31,11 +32,11 @@ export class EngineClient {
       const p = this.pending.get(res.id);
       if (!p) return;
       this.pending.delete(res.id);
-      if (res.type === 'error') p.reject(new EngineError(res.error.name, res.error.message));
+      if (res.type === 'error') p.reject(new WorkerRequestError(res.error.name, res.error.message));
       else p.resolve(res.result);
     };
     this.worker.onerror = (event) => {
-      const error = new EngineError('WorkerError', event.message || 'The engine worker failed to start.');
+      const error = new WorkerRequestError('WorkerError', event.message || 'The engine worker failed to start.');
       for (const p of this.pending.values()) p.reject(error);
       this.pending.clear();
     };

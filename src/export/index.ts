@@ -8,9 +8,9 @@
 // Every export carries the training report (report.ts). All formats read the base model's description
 // (headers only) for its shapes and Q/K row order; only the merged formats read its weights.
 
-import { describeModel, type ModelFiles } from '../../model/load';
-import type { StoredDtype } from '../../model/tensorSource';
-import type { MetricsRecord } from '../../train/metrics';
+import { describeModel, type ModelFiles } from '../model/load';
+import type { StoredDtype } from '../model/tensorSource';
+import type { MetricsRecord } from '../train/metrics';
 import type { AdapterData } from './adapterData';
 import { type ExportFile, taskFileNames } from './files';
 import { ggufLoraFile } from './ggufLora';

@@ -1,12 +1,12 @@
-// PEFT LoRA adapters (DESIGN.md §6): adapter_model.safetensors with PEFT's key names and shapes
+// PEFT LoRA adapters (docs/DESIGN.md §6): adapter_model.safetensors with PEFT's key names and shapes
 // (base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight [r, in], ….lora_B.weight [out, r], f32,
 // metadata {"format": "pt"}) and the adapter_config.json fields PeftConfig.from_pretrained reads. Q/K lora_B
 // rows are put in Hugging Face's order (rowOrder.ts). MTL-LoRA gives one such adapter per task, each in its
 // own folder, plus a manifest naming the folders and the mixing weights each task used.
 
-import { modulePath } from '../../adapters/types';
-import type { LlamaConfig } from '../../model/config';
-import { writeSafetensors } from '../safetensors';
+import { modulePath } from '../adapters/types';
+import type { LlamaConfig } from '../model/config';
+import { writeSafetensors } from '../io/safetensors';
 import { type AdapterConfig, peftModule } from './adapterData';
 import { type ExportFile, jsonFile, taskFileNames } from './files';
 import type { PlainLora } from './plainLora';

@@ -1,12 +1,12 @@
-// llama.cpp LoRA adapters (DESIGN.md §6), as convert_lora_to_gguf.py writes them: KVs general.type "adapter",
+// llama.cpp LoRA adapters (docs/DESIGN.md §6), as convert_lora_to_gguf.py writes them: KVs general.type "adapter",
 // adapter.type "lora", adapter.lora.alpha (f32), general.architecture equal to the base's; tensors
 // blk.N.attn_q.weight.lora_a with row-major shape [r, in] (ggml dims [in, r]) and ….lora_b [out, r] (ggml
 // [r, out]), i.e. PEFT's shapes, in F32. llama.cpp scales by alpha / r, reading r from lora_b, as we do.
 // Q/K lora_b rows are put in llama.cpp's order for the architecture (rowOrder.ts).
 
-import type { TargetModule } from '../../adapters/types';
-import type { LlamaConfig } from '../../model/config';
-import { type GgufTensorData, writeGguf } from '../ggufWriter';
+import type { TargetModule } from '../adapters/types';
+import type { LlamaConfig } from '../model/config';
+import { type GgufTensorData, writeGguf } from '../io/ggufWriter';
 import type { PlainLora } from './plainLora';
 import { ggufPairing, qkHeads, reorderRows } from './rowOrder';
 

@@ -7,12 +7,14 @@
 //        x = d·scale·(q − 32) with q a 6-bit value.
 
 import { f16ToF32 } from './f16';
+import { ggmlType } from './ggml';
 
-export const QK_K = 256;
+/** Values per super-block, from the one GGML type table (src/io/ggml.ts). */
+export const QK_K = ggmlType('Q4_K').blockSize;
 
 export type KQuantType = 'q4_k' | 'q6_k';
 
-export const K_BLOCK_BYTES: Record<KQuantType, number> = { q4_k: 144, q6_k: 210 };
+export const K_BLOCK_BYTES: Record<KQuantType, number> = { q4_k: ggmlType('Q4_K').blockBytes, q6_k: ggmlType('Q6_K').blockBytes };
 
 const fr = Math.fround;
 

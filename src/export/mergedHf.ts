@@ -3,9 +3,9 @@
 // one written from the configuration for GGUF and llama2.c bases) and the base's tokenizer files when it has
 // them. A GGUF/llama2.c base has no tokenizer.json: the export says so in its notes.
 
-import type { LlamaConfig } from '../../model/config';
-import type { ModelDescription, ModelFiles } from '../../model/load';
-import { writeSafetensors } from '../safetensors';
+import type { LlamaConfig } from '../model/config';
+import type { ModelDescription, ModelFiles } from '../model/load';
+import { writeSafetensors } from '../io/safetensors';
 import { type ExportFile, jsonFile } from './files';
 import { mergedTensors } from './merge';
 import type { PlainLora } from './plainLora';

@@ -2,13 +2,14 @@
 // the CPU: every dtype a base can come in (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K) decodes exactly as ggml
 // does; F32, F16, BF16 and Q8_0 encode (f16 and bf16 round to nearest even, Q8_0 is ggml's reference encoder).
 
-import { toF32 } from '../../model/weights';
-import type { StoredDtype } from '../../model/tensorSource';
-import { f32ToF16 } from '../../reference/f16';
-import { QK, dequantize, quantizeQ8_0 } from '../../reference/quant';
-import { dequantizeQ4_K, dequantizeQ6_K } from '../../reference/quantK';
+import { toF32 } from '../model/weights';
+import type { GgmlTypeName } from '../io/ggml';
+import type { StoredDtype } from '../model/tensorSource';
+import { f32ToF16 } from '../io/f16';
+import { QK, dequantize, quantizeQ8_0 } from '../io/quant';
+import { dequantizeQ4_K, dequantizeQ6_K } from '../io/quantK';
 
-export type MergedDtype = 'F32' | 'F16' | 'BF16' | 'Q8_0';
+export type MergedDtype = Extract<GgmlTypeName, 'F32' | 'F16' | 'BF16' | 'Q8_0'>;
 
 export const QUANTIZED: readonly StoredDtype[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
 

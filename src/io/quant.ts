@@ -5,11 +5,14 @@
 //                                                                            value j+16 = ((b[j] >> 4) − 8)·d
 
 import { f16ToF32, f32ToF16 } from './f16';
+import { ggmlType } from './ggml';
 
-export const QK = 32;
-export const Q8_0_BLOCK_BYTES = 34;
-export const Q4_0_BLOCK_BYTES = 18;
+/** Values per block (both formats), from the one GGML type table (src/io/ggml.ts). */
+export const QK = ggmlType('Q8_0').blockSize;
+export const Q8_0_BLOCK_BYTES = ggmlType('Q8_0').blockBytes;
+export const Q4_0_BLOCK_BYTES = ggmlType('Q4_0').blockBytes;
 
+/** The GPU kernels' spelling of the two formats they read (src/ops/ keys its kernels by it). */
 export type QuantType = 'q8_0' | 'q4_0';
 
 export const BLOCK_BYTES: Record<QuantType, number> = { q8_0: Q8_0_BLOCK_BYTES, q4_0: Q4_0_BLOCK_BYTES };

@@ -1,4 +1,4 @@
-// The order of Q and K output rows, and how exports translate it (DESIGN.md §5).
+// The order of Q and K output rows, and how exports translate it (docs/DESIGN.md §5).
 //
 // RoPE rotates pairs of dimensions within each head. Hugging Face checkpoints pair j with j + d/2 ("half");
 // llama.cpp's converter permutes a llama-architecture model's Q and K rows per head so that pairs are
@@ -13,7 +13,7 @@
 // trained on a llama GGUF or llama2.c .bin → GGUF as is, PEFT gets them un-permuted. lora_A (input side) and
 // every other module are never reordered: the permutation acts on Q/K output features only.
 
-import type { LlamaConfig, RopePairing } from '../../model/config';
+import type { LlamaConfig, RopePairing } from '../model/config';
 
 /** The pairing Hugging Face transformers computes with (PEFT adapters, merged safetensors). */
 export const HF_PAIRING: RopePairing = 'half';

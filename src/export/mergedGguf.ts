@@ -4,11 +4,12 @@
 // writer's); other bases get the architecture KVs from their configuration and tokenizer KVs converted by
 // ggufVocab.ts. Q/K rows end in llama.cpp's order for the architecture.
 
-import type { LlamaConfig } from '../../model/config';
-import type { ModelDescription, ModelFiles } from '../../model/load';
-import type { ByteSource } from '../byteSource';
-import { type GgufEntry, type GgufTensorData, writeGguf } from '../ggufWriter';
-import { readLlama2cTokenizer } from '../llama2c';
+import type { LlamaConfig } from '../model/config';
+import type { ModelDescription, ModelFiles } from '../model/load';
+import type { ByteSource } from '../io/byteSource';
+import type { GgmlTypeName } from '../io/ggml';
+import { type GgufEntry, type GgufTensorData, writeGguf } from '../io/ggufWriter';
+import { readLlama2cTokenizer } from '../io/llama2c';
 import { readGgufMetadata } from './ggufMetadata';
 import { hfVocabKvs, llama2cVocabKvs } from './ggufVocab';
 import { type MergedTensor, mergedTensors } from './merge';
@@ -16,7 +17,7 @@ import type { PlainLora } from './plainLora';
 import { ggufPairing } from './rowOrder';
 import { encodeTensor } from './tensorCodec';
 
-export type MergedGgufType = 'F32' | 'F16' | 'Q8_0';
+export type MergedGgufType = Extract<GgmlTypeName, 'F32' | 'F16' | 'Q8_0'>;
 
 /** llama.cpp's llama_ftype for general.file_type. */
 const FILE_TYPE: Record<MergedGgufType, number> = { F32: 0, F16: 1, Q8_0: 7 };

@@ -4,12 +4,12 @@
 // them). Tensors are kept exactly as trained: rows in the order of the base *as it was loaded* (see
 // rowOrder.ts for what that means for Q and K).
 
-import type { Adapter, TargetModule } from '../../adapters/types';
-import type { LlamaConfig, RopePairing } from '../../model/config';
-import type { NamedTensor } from '../../train/checkpoint';
-import { DEFAULT_SETTINGS, type TrainSettings, validateSettings } from '../../train/settings';
-import { memorySource } from '../byteSource';
-import { readSafetensors } from '../safetensors';
+import type { Adapter, TargetModule } from '../adapters/types';
+import type { LlamaConfig, RopePairing } from '../model/config';
+import type { NamedTensor } from '../train/checkpoint';
+import { DEFAULT_SETTINGS, type TrainSettings, validateSettings } from '../train/settings';
+import { memorySource } from '../io/byteSource';
+import { readSafetensors } from '../io/safetensors';
 import { qkHeads, reorderRows } from './rowOrder';
 
 export interface AdapterConfig {

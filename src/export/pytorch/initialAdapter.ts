@@ -2,12 +2,12 @@
 // upload (both draw from src/adapters/init.ts, a pure function of the seed and each tensor's name), under the
 // same names and in the same order, so the PyTorch recipe starts exactly where the studio's run started.
 
-import { identity, kaimingUniform } from '../../../adapters/init';
-import { adaptedSites } from '../../../adapters/lora';
-import { modulePath, targetDims } from '../../../adapters/types';
-import type { LlamaConfig } from '../../../model/config';
-import type { NamedTensor } from '../../../train/checkpoint';
-import type { TrainSettings } from '../../../train/settings';
+import { identity, kaimingUniform } from '../../adapters/init';
+import { adaptedSites } from '../../adapters/lora';
+import { modulePath, targetDims } from '../../adapters/types';
+import type { LlamaConfig } from '../../model/config';
+import type { NamedTensor } from '../../train/checkpoint';
+import type { TrainSettings } from '../../train/settings';
 
 /** Every parameter of the method's adapter at initialisation (B and the B^i stacks zero). */
 export function initialAdapterTensors(cfg: LlamaConfig, s: TrainSettings, tasks: number): NamedTensor[] {

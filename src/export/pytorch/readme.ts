@@ -1,8 +1,8 @@
 // The README written beside train.py: what the folder holds and the commands, filled in for this run.
 
-import type { ModelDescription } from '../../../model/load';
-import type { TrainSettings } from '../../../train/settings';
-import type { TaskSplit, TokenizedExample } from '../../../train/tasks';
+import type { ModelDescription } from '../../model/load';
+import type { TrainSettings } from '../../train/settings';
+import type { TaskSplit, TokenizedExample } from '../../data/tasks';
 
 export function recipeReadme(d: ModelDescription, s: TrainSettings, tasks: readonly TaskSplit<TokenizedExample>[],
   pointer: boolean): string {

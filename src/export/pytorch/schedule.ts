@@ -3,9 +3,9 @@
 // batch, as pool indices) and the dropout seeds of its forward passes in the trainers' order. The recipe's
 // train.py draws the same from its port of the generators and refuses to run if the two ever differ.
 
-import { MetaEpisodeSampler, MixedBatchSampler, TaskBatchSampler } from '../../../train/episodes';
-import { Rng } from '../../../train/rng';
-import type { TrainSettings } from '../../../train/settings';
+import { MetaEpisodeSampler, MixedBatchSampler, TaskBatchSampler } from '../../train/episodes';
+import { Rng } from '../../util/rng';
+import type { TrainSettings } from '../../train/settings';
 
 /** One iteration: meta {task, support, query}[], lora [task, index][], mtl-lora {task, indices}. */
 export interface ScheduledIteration {

@@ -3,9 +3,9 @@
 // llama.cpp refuses a key of the wrong type. The file was already validated by readGguf; this re-reads its
 // header bytes and keeps (key, type, value) triples in the form ggufWriter.ts writes.
 
-import type { ByteSource } from '../byteSource';
-import { GGUF_TYPE, readGguf } from '../gguf';
-import type { GgufEntry } from '../ggufWriter';
+import type { ByteSource } from '../io/byteSource';
+import { GGUF_TYPE, readGguf } from '../io/gguf';
+import type { GgufEntry } from '../io/ggufWriter';
 
 type ScalarName = Exclude<keyof typeof GGUF_TYPE, 'array'>;
 

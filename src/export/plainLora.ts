@@ -1,12 +1,12 @@
 // Every export starts from plain LoRA: per adapted (layer, target), A [r, in] and B [out, r] with the update
-// (α/r)·B·A. A LoRA adapter is that already; MTL-LoRA becomes one plain LoRA per task (DESIGN.md §4):
+// (α/r)·B·A. A LoRA adapter is that already; MTL-LoRA becomes one plain LoRA per task (docs/DESIGN.md §4):
 // A′ = Λ_t·A, B′ = Σ_i softmax(w_t/τ)_i·B^i, computed in float64 and rounded once to f32, so that
 // s·B′·A′·x equals the task's MTL-LoRA branch s·Σ_i π_i B^i·Λ_t·A·x. Each tensor is checked against the
 // base model's shapes, so an adapter trained for another model is refused here, by name.
 
-import { adaptedSites } from '../../adapters/lora';
-import { ALL_TARGETS, type TargetModule, modulePath, targetDims } from '../../adapters/types';
-import type { LlamaConfig } from '../../model/config';
+import { adaptedSites } from '../adapters/lora';
+import { ALL_TARGETS, type TargetModule, modulePath, targetDims } from '../adapters/types';
+import type { LlamaConfig } from '../model/config';
 import { type AdapterData, AdapterDataError, alignToBase } from './adapterData';
 
 export interface LoraSite {

@@ -3,8 +3,8 @@
 // the metrics rows of src/train/metrics.ts — as JSON (training_report.json) and as CSV (training_metrics.csv)
 // for spreadsheets. Nothing here depends on when it was written, so the same run exports the same report.
 
-import type { LlamaConfig } from '../../model/config';
-import { MEAN_TASK, type MetricsRecord } from '../../train/metrics';
+import type { LlamaConfig } from '../model/config';
+import { MEAN_TASK, type MetricsRecord } from '../train/metrics';
 import type { AdapterConfig } from './adapterData';
 import { type ExportFile, jsonFile, textFile } from './files';
 

@@ -1,15 +1,22 @@
 // Tasks for training: named lists of {prompt, completion} examples, a minimal strict JSONL reader (for tests
-// and benchmarks; user files in any format go through src/data/, which produces these same Task shapes),
+// and benchmarks; user files in any format go through readTable + applyMapping, which produce these same shapes),
 // tokenization with the model's tokenizer, truncation to the training length, and the per-task split into a
 // training pool and a held-out set (src/data/split.ts applies it to whole datasets).
 
 import type { Tokenizer } from '../io/tokenizer';
-import { MEAN_TASK } from './metrics';
-import { Rng } from './rng';
+import { Rng } from '../util/rng';
+
+/** The `task` of the training metrics' mean row over all tasks; no task may be named this. */
+export const MEAN_TASK = 'mean';
 
 export interface Example {
   prompt: string;
   completion: string;
+}
+
+/** An example for evaluation: `choices`, when given, are candidate completions including the reference. */
+export interface EvalExample extends Example {
+  choices?: string[];
 }
 
 export interface Task {

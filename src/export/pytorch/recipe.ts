@@ -4,10 +4,10 @@
 // Hugging Face layout (or, for a Hugging Face folder on disk, a pointer to it) and a README with the commands.
 // train.py's outputs are the studio's adapter folder again, so `cli eval`, `cli export` and Compare read them.
 
-import trainPy from '../../../../recipes/pytorch/train.py?raw';
-import type { ModelDescription, ModelFiles } from '../../../model/load';
-import type { TaskSplit, TokenizedExample } from '../../../train/tasks';
-import { writeSafetensors } from '../../safetensors';
+import trainPy from '../../../recipes/pytorch/train.py?raw';
+import type { ModelDescription, ModelFiles } from '../../model/load';
+import type { TaskSplit, TokenizedExample } from '../../data/tasks';
+import { writeSafetensors } from '../../io/safetensors';
 import type { AdapterConfig } from '../adapterData';
 import { type ExportFile, jsonFile, textFile } from '../files';
 import { mergedHfFiles } from '../mergedHf';

@@ -2,7 +2,7 @@
 // (float bytes barely compress and deflating gigabytes would stall the worker); JSON and CSV are deflated.
 
 import { type Zippable, zipSync } from 'fflate';
-import { concatParts } from '../ggufWriter';
+import { concatParts } from '../io/ggufWriter';
 import type { ExportFile } from './files';
 
 const TEXT = /\.(json|csv|jinja|txt)$/;

@@ -4,9 +4,9 @@
 // Q/K rows (and Qwen2's Q/K biases) are then moved to the pairing the output's consumer expects (rowOrder.ts).
 // Tensors keep their GGUF names (the description's); the safetensors writer renames them.
 
-import type { RopePairing } from '../../model/config';
-import type { ModelDescription } from '../../model/load';
-import type { StoredDtype } from '../../model/tensorSource';
+import type { RopePairing } from '../model/config';
+import type { ModelDescription } from '../model/load';
+import type { StoredDtype } from '../model/tensorSource';
 import { GGUF_MODULES } from './ggufLora';
 import type { LoraSite, PlainLora } from './plainLora';
 import { qkHeads, reorderRows } from './rowOrder';

@@ -9,11 +9,11 @@
 // Other tokenizer.json kinds (SentencePiece-style BPE with byte fallback, Unigram, WordPiece) are refused with
 // a pointer to merged-safetensors + llama.cpp's convert_hf_to_gguf.py, which reads tokenizer.model.
 
-import type { LlamaConfig } from '../../model/config';
-import type { GgufEntry } from '../ggufWriter';
-import { HfTokenizer } from '../hfTokenizer';
-import type { Llama2cTokenizer } from '../llama2c';
-import type { Tokenizer } from '../tokenizer';
+import type { LlamaConfig } from '../model/config';
+import type { GgufEntry } from '../io/ggufWriter';
+import { HfTokenizer } from '../io/hfTokenizer';
+import type { Llama2cTokenizer } from '../io/llama2c';
+import type { Tokenizer } from '../io/tokenizer';
 
 /** llama.cpp's llama_token_type. */
 const NORMAL = 1;

@@ -1,0 +1,35 @@
+// What the model asks of an adapter at each adapted linear layer. It is defined here, below src/adapters/
+// (which shapes adapters from a model's config), so the model never imports the adapters: they implement it.
+
+import type { GpuContext } from '../gpu/context';
+import type { Tensor } from '../gpu/tensor';
+
+/** Linear layers an adapter can target (PEFT's module names: q_proj, k_proj, … down_proj). */
+export type TargetModule = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
+
+export const ALL_TARGETS: TargetModule[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+
+/** Per-call settings: which task (MTL-LoRA), the dropout seed of this step, which parameter list to use. */
+export interface AdapterRun {
+  task: number;
+  dropoutSeed: number;
+  /** Parameters to compute with: the adapter's own, or a local copy (MeTA-LoRA's θ_i), same order. */
+  params: Tensor<'f32'>[];
+}
+
+/** What the model needs of an adapter at one (layer, target) site, forward and backward. */
+export interface AdapterSite {
+  /** Records y += adapter(x) for T tokens of task `task`; returns what backward needs (released by it). */
+  forward(ctx: GpuContext, x: Tensor<'f32'>, y: Tensor<'f32'>, T: number, run: AdapterRun): Tensor<'f32'>[];
+  /**
+   * Records the parameter gradients (accumulated into the site's slots of `grads`) and dx += ∂/∂x, from the
+   * forward's input x, its saved tensors and dy. Releases the saved tensors.
+   */
+  backward(ctx: GpuContext, x: Tensor<'f32'>, saved: Tensor<'f32'>[], dy: Tensor<'f32'>, dx: Tensor<'f32'>, T: number,
+    run: AdapterRun, grads: Tensor<'f32'>[]): void;
+}
+
+/** The model's view of an adapter: the site of a (layer, target), or null when that module is not adapted. */
+export interface AdapterSites {
+  site(layer: number, target: TargetModule): AdapterSite | null;
+}
