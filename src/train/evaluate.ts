@@ -21,15 +21,12 @@ import { type AnswerOptions, DEFAULT_ANSWER, scoreAnswer } from './answers';
 import { packBatch } from './batch';
 import { greedyDecode } from './decode';
 import { type TrainModel, evalLoss, evalLosses } from './step';
-import { type Example, type Task, TaskFormatError, type TokenizedExample, parseTaskJsonl, tokenizeExample } from '../data/tasks';
+import { type EvalExample, type Task, TaskFormatError, type TokenizedExample, parseTaskJsonl, tokenizeExample } from '../data/tasks';
 import { ScalarReadout } from './trainers/common';
 
 export type TaskKind = 'multiple-choice' | 'generation';
 
-export interface EvalExample extends Example {
-  /** Candidate completions; the reference completion is one of them. */
-  choices?: string[];
-}
+export type { EvalExample };
 
 export interface EvalTask extends Task {
   examples: EvalExample[];

@@ -9,7 +9,7 @@ import type { GpuContext } from '../gpu/context';
 import type { Tokenizer } from '../io/tokenizer';
 import { type TestTimeAdaptation, adaptToTask } from './adapt';
 import { type EvalExample, type EvaluateOptions, type TaskEvaluation, evaluateTask } from './evaluate';
-import type { TrainSettings } from './settings';
+import { type TrainSettings, splitPlan } from './settings';
 import type { TrainModel } from './step';
 import { splitTask, tokenizeExample } from '../data/tasks';
 
@@ -71,7 +71,7 @@ export function adaptationOf(s: TrainSettings): TestTimeAdaptation {
 function splitFor(task: EvalTaskInput, s: TrainSettings, o: EvaluateTasksOptions) {
   if (o.all) return { kind: 'all' as const, train: [], eval: task.examples };
   if (task.id >= 0) {
-    return { kind: 'held-out' as const, ...splitTask(task, { poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask, seed: s.seed }) };
+    return { kind: 'held-out' as const, ...splitTask(task, splitPlan(s)) };
   }
   if (!o.adapt) return { kind: 'all' as const, train: [], eval: task.examples };
   const k = Math.min(adaptationOf(s).examples, task.examples.length);
