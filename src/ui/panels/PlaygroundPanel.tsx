@@ -38,7 +38,7 @@ export function PlaygroundPanel() {
     setError(null);
     setOut({});
     const engine = getEngine();
-    const sampling = temperature > 0 ? { temperature, topP, seed: (Math.random() * 2 ** 32) >>> 0 } : {};
+    const sampling = temperature > 0 ? { temperature, topP, seed: freshSeed() } : {};
     const how = 'seed' in sampling ? `, seed ${sampling.seed}` : '';
     try {
       const candidates = [...(run ? (await loadRunTasks(run.id)) ?? [] : []), ...activeTasks(datasets)];
@@ -112,4 +112,9 @@ export function PlaygroundPanel() {
       </div>
     </section>
   );
+}
+
+/** A new sampling seed per click (shown with the output, so a sample can be repeated). */
+function freshSeed(): number {
+  return (Math.random() * 2 ** 32) >>> 0;
 }

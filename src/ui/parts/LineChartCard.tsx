@@ -38,13 +38,14 @@ function LineChartCardImpl({ title, rows: latest, lines, testId, yLabel, log, st
   // which measures synchronously and forces a layout on every redraw.
   const box = useRef<HTMLElement>(null);
   const [width, setWidth] = useState(0);
+  const drawn = rows !== null;
   useEffect(() => {
     const el = box.current;
     if (!el) return;
     const observer = new ResizeObserver(([entry]) => setWidth(Math.floor(entry.contentRect.width)));
     observer.observe(el);
     return () => observer.disconnect();
-  }, [rows === null]);
+  }, [drawn]);
   useEffect(() => {
     if (rows === latest) return;
     const timer = setTimeout(() => setRows(latest), stagger);
