@@ -18,7 +18,9 @@ override WRITE_GRAD: bool = true;
 override WG: u32 = 64u;
 const F32_LOWEST: f32 = -0x1.fffffep+127f; // -FLT_MAX: below any finite logit
 
-struct Params { T: u32, V: u32, grad_scale: f32, _pad: u32 }
+// Rows first_row..T−1: a batch of row groups (MeTA-LoRA's tasks) runs one dispatch per group, each with its
+// own grad_scale (1 / that group's scored tokens).
+struct Params { T: u32, V: u32, grad_scale: f32, first_row: u32 }
 
 @group(0) @binding(0) var<storage, read_write> logits: array<f32>; // dlogits on return when WRITE_GRAD
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
@@ -32,7 +34,7 @@ var<workgroup> target_logit: f32;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) tid: u32) {
-  let row = wid.x + wid.y * nwg.x;
+  let row = p.first_row + wid.x + wid.y * nwg.x;
   if (row >= p.T) { return; } // uniform across the workgroup
   let base = row * p.V;
 

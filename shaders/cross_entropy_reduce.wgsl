@@ -1,4 +1,5 @@
-// cross_entropy_reduce: total[0] = Σ per-row losses, total[1] = number of rows with a target in [0, V)
+// cross_entropy_reduce: total[0] = Σ per-row losses, total[1] = number of rows with a target in [0, V);
+// per row group g (workgroup g, rows g·rows..(g+1)·rows − 1) into total[2g], total[2g + 1]
 //
 // WGSL has no float atomics, so the [T] losses are summed by a single workgroup in a second dispatch:
 // strided partial sums, then a tree reduction. T is at most a few thousand tokens, so one workgroup is
@@ -6,7 +7,7 @@
 
 const WG: u32 = 128u;
 
-struct Params { T: u32, V: u32, _pad0: u32, _pad1: u32 }
+struct Params { T: u32, V: u32, rows: u32, _pad1: u32 } // rows per group
 
 @group(0) @binding(0) var<storage, read> losses: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
@@ -16,9 +17,11 @@ struct Params { T: u32, V: u32, _pad0: u32, _pad1: u32 }
 var<workgroup> partial: array<vec2<f32>, WG>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) tid: u32) {
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let first = wid.x * p.rows;
+  let end = min(first + p.rows, p.T);
   var acc = vec2<f32>(0.0);
-  for (var t = tid; t < p.T; t += WG) {
+  for (var t = first + tid; t < end; t += WG) {
     let tgt = targets[t];
     if (tgt >= 0 && u32(tgt) < p.V) { acc += vec2<f32>(losses[t], 1.0); }
   }
@@ -29,7 +32,7 @@ fn main(@builtin(local_invocation_index) tid: u32) {
     workgroupBarrier();
   }
   if (tid == 0u) {
-    total[0] = partial[0].x;
-    total[1] = partial[0].y;
+    total[2u * wid.x] = partial[0].x;
+    total[2u * wid.x + 1u] = partial[0].y;
   }
 }

@@ -17,9 +17,13 @@ const TM: u32 = 4u;
 const TN: u32 = 8u;
 const WG: u32 = 64u;
 
+// Row groups (MeTA-LoRA's tasks in one batch): T tokens per group, groups back to back, each with its own
+// product. Workgroup z = chunk·groups + group; its result goes to C[chunk·chunk_stride + group·group_stride]
+// (split-K partials [chunks, groups, M·N], or with one chunk each group's own output copy).
 struct Params {
-  M: u32, N: u32, T: u32, chunk: u32, // chunk: tokens per workgroup z (the last chunk may be shorter)
-  blocks_n: u32, blocks: u32, alpha: f32, _pad: u32,
+  M: u32, N: u32, T: u32, chunk: u32, // T: tokens per group; chunk: tokens per workgroup (the last may be shorter)
+  blocks_n: u32, blocks: u32, alpha: f32, groups: u32,
+  group_stride: u32, chunk_stride: u32, _pad0: u32, _pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> X: array<f32>;
@@ -38,8 +42,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (b >= p.blocks) { return; }
   let row0 = (b / p.blocks_n) * TM;
   let col0 = (b % p.blocks_n) * TN;
-  let t0 = gid.z * p.chunk;
-  let t1 = min(t0 + p.chunk, p.T);
+  let group = gid.z % p.groups;
+  let chunk = gid.z / p.groups;
+  let t0 = group * p.T + chunk * p.chunk;
+  let t1 = min(t0 + p.chunk, (group + 1u) * p.T);
 
   let lm = p.M - 1u;
   let ln = p.N - 1u;
@@ -64,7 +70,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     c30 = fma(vec4<f32>(a3), y0, c30); c31 = fma(vec4<f32>(a3), y1, c31);
   }
 
-  let base = gid.z * p.M * p.N;
+  let base = chunk * p.chunk_stride + group * p.group_stride;
   store_row(base, row0, col0, c00, c01);
   store_row(base, row0 + 1u, col0, c10, c11);
   store_row(base, row0 + 2u, col0, c20, c21);

@@ -2,7 +2,8 @@
 // U(±1/√in), seeded) and B [out, r] (zero), y += (α/r)·B·A·drop(x). Parameters are named and shaped exactly
 // as PEFT saves them (…layers.{l}.self_attn.q_proj.lora_A.weight), ordered layer by layer, targets in
 // ALL_TARGETS order, A before B, so the list maps one to one onto adapter_model.safetensors.
-// Sites compute with run.params (a MeTA-LoRA local copy θ_i works the same) and add into `grads`.
+// Sites compute with run.params (a MeTA-LoRA local copy θ_i works the same) and add into `grads`; with
+// run.groups, each row group (task) with its own copy of A and B and its own gradient copy or a summed one.
 
 import type { GpuContext } from '../gpu/context';
 import { TensorPack } from '../gpu/tensorPack';
@@ -68,7 +69,17 @@ export function createLora(ctx: GpuContext, cfg: LlamaConfig, settings: LoraSett
 /** The site of one (layer, target): A = params[iA], B = params[iB]. */
 function loraSite(iA: number, iB: number, shape: { in: number; out: number; r: number }, scale: number,
   dropout: number, layer: number, target: TargetModule): AdapterSite {
-  const options = (run: AdapterRun) => ({ scale, dropout, seed: siteDropoutSeed(run.dropoutSeed, layer, target) });
+  const options = (run: AdapterRun) => {
+    const seed = siteDropoutSeed(run.dropoutSeed, layer, target);
+    const g = run.groups;
+    if (!g) return { scale, dropout, seed };
+    // Each group's own seed for this site; its copies of A and B (and of their gradients) by stride.
+    return {
+      scale, dropout, seed,
+      groups: { ...g, seeds: g.seeds.map((s) => siteDropoutSeed(s, layer, target)) },
+      strides: { A: g.paramStrides[iA], B: g.paramStrides[iB], dA: g.gradStrides[iA], dB: g.gradStrides[iB] },
+    };
+  };
   return {
     forward(ctx, x, y, T, run) {
       const { h } = loraForward(ctx, x, run.params[iA], run.params[iB], { ...shape, T }, options(run), y);

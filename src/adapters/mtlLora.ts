@@ -83,6 +83,8 @@ function mtlSite(slots: SiteSlots, shape: { in: number; out: number; r: number; 
   layer: number, target: TargetModule): AdapterSite {
   const scale = s.alpha / s.rank;
   const options = (run: AdapterRun) => {
+    // Each MTL-LoRA pass is one task's batch (its Λ_t and w_t); row groups are MeTA-LoRA's, on plain LoRA.
+    if (run.groups) throw new Error('MTL-LoRA runs one task per pass: row groups (batched episodes) need a plain LoRA adapter');
     if (!Number.isInteger(run.task) || run.task < 0 || run.task >= s.tasks) {
       throw new Error(`MTL-LoRA: task ${run.task} is not one of the adapter's ${s.tasks} tasks`);
     }

@@ -3,11 +3,11 @@
 // gradient means, checkpoints and exports treat LoRA and MTL-LoRA alike.
 
 import type { Tensor } from '../gpu/tensor';
-import { ALL_TARGETS, type AdapterRun, type AdapterSite, type AdapterSites, type TargetModule } from '../model/adapterHook';
+import { ALL_TARGETS, type AdapterRun, type AdapterSite, type AdapterSites, type RunGroups, type TargetModule } from '../model/adapterHook';
 import type { LlamaConfig } from '../model/config';
 
 // The hook the model calls (src/model/adapterHook.ts), re-exported for the adapters and their users.
-export { ALL_TARGETS, type AdapterRun, type AdapterSite, type TargetModule };
+export { ALL_TARGETS, type AdapterRun, type AdapterSite, type RunGroups, type TargetModule };
 
 /** The module a (layer, target) adapts, named as PEFT names it: base_model.model.model.layers.{l}.self_attn.q_proj. */
 export function modulePath(layer: number, target: TargetModule): string {

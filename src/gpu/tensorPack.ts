@@ -84,6 +84,11 @@ export class TensorPack {
     });
   }
 
+  /** A zeroed pack with a precomputed layout (stackedPack's). */
+  static fromLayout(ctx: GpuContext, layout: PackLayout): TensorPack {
+    return new TensorPack(ctx, layout);
+  }
+
   /** A pack of f32 tensors, zeroed or holding `values` (one array per tensor), laid out by `order`. */
   static create(ctx: GpuContext, shapes: readonly (readonly number[])[],
     o: { order?: readonly number[]; values?: readonly ArrayLike<number>[] } = {}): TensorPack {
@@ -142,4 +147,63 @@ export function coalesce(lists: readonly (readonly Tensor<'f32'>[])[]): Tensor<'
     start = k;
   }
   return out;
+}
+
+/**
+ * G copies of a list laid out copy after copy (MeTA-LoRA's K task-local θ_i, or their K gradients): copy g of
+ * tensor i sits `strides[i]` elements after copy g − 1, so a batched kernel reaches every copy through one
+ * binding (`strided[i]`) with that stride, and list ops over `all` are one span per buffer.
+ */
+export interface StackedPack {
+  /** Copy g's views, paired tensor by tensor with the list it was made like. */
+  copies: Tensor<'f32'>[][];
+  /** Every copy's views, copy after copy. */
+  all: Tensor<'f32'>[];
+  /** Per tensor: one view from its copy 0 through its copy G − 1 (owns nothing: release the pack). */
+  strided: Tensor<'f32'>[];
+  /** Per tensor: elements between consecutive copies. */
+  strides: number[];
+  release(): void;
+}
+
+/**
+ * A zeroed StackedPack of `copies` copies shaped like `like` (in the same buffer order when `like` is a pack's
+ * views, so copy g pairs with `like` span by span). Each buffer holds every copy of its tensors, so one
+ * copy's layout is planned within 1/G of the binding limit.
+ */
+export function stackedPack(ctx: GpuContext, like: readonly Tensor<'f32'>[], copies: number): StackedPack {
+  if (!Number.isInteger(copies) || copies < 1) throw new Error(`stackedPack: copies must be a positive integer, got ${copies}`);
+  const n = like.length;
+  const limit = ctx.device.limits.maxStorageBufferBindingSize;
+  const perCopy = Math.floor(limit / copies / PACK_ALIGN) * PACK_ALIGN;
+  const rank = new Map<GPUBuffer, number>();
+  for (const t of like) if (!rank.has(t.buffer)) rank.set(t.buffer, rank.size);
+  const order = like.map((_, i) => i).sort((a, b) => rank.get(like[a].buffer)! - rank.get(like[b].buffer)! ||
+    like[a].offset - like[b].offset || a - b);
+  const one = packLayout(like.map((t) => t.shape), perCopy, order);
+  const strideBytes = one.bufferBytes.map((b) => alignTo(b, PACK_ALIGN));
+  const slots: PackLayout['slots'] = [];
+  for (let g = 0; g < copies; g++) {
+    for (const s of one.slots) slots.push({ buffer: s.buffer, offset: g * strideBytes[s.buffer] + s.offset });
+  }
+  const layout: PackLayout = {
+    shapes: Array.from({ length: copies }, () => one.shapes).flat(),
+    slots,
+    bufferBytes: one.bufferBytes.map((b, k) => (copies - 1) * strideBytes[k] + b),
+  };
+  const pack = TensorPack.fromLayout(ctx, layout);
+  const all = pack.tensors;
+  const strided = all.slice(0, n).map((t, i) => {
+    const stride = strideBytes[one.slots[i].buffer];
+    return new Tensor<'f32'>(t.buffer, [((copies - 1) * stride + t.byteLength) / 4], 'f32', () => {
+      throw new Error('a strided view of a stacked pack is not released; release the pack');
+    }, t.offset);
+  });
+  return {
+    copies: Array.from({ length: copies }, (_, g) => all.slice(g * n, (g + 1) * n)),
+    all,
+    strided,
+    strides: one.slots.map((s) => strideBytes[s.buffer] / 4),
+    release: () => all.forEach((t) => t.release()),
+  };
 }

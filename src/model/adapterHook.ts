@@ -3,6 +3,7 @@
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
+import type { RowGroups } from '../ops/lora';
 
 /** Linear layers an adapter can target (PEFT's module names: q_proj, k_proj, … down_proj). */
 export type TargetModule = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
@@ -13,8 +14,24 @@ export const ALL_TARGETS: TargetModule[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'd
 export interface AdapterRun {
   task: number;
   dropoutSeed: number;
-  /** Parameters to compute with: the adapter's own, or a local copy (MeTA-LoRA's θ_i), same order. */
+  /**
+   * Parameters to compute with: the adapter's own, or a local copy (MeTA-LoRA's θ_i), same order. With
+   * `groups` and non-zero paramStrides, each tensor's view reaches every group's copy (StackedPack.strided).
+   */
   params: Tensor<'f32'>[];
+  /** Several tasks in one batch (MeTA-LoRA's episodes); absent: one group, dropoutSeed, shared parameters. */
+  groups?: RunGroups;
+}
+
+/**
+ * The batch's rows as G = seeds.length equal contiguous groups, each computed as if it ran alone: its own
+ * dropout seed and row numbering (RowGroups), its own parameter copy, its own gradient copy or one summed.
+ */
+export interface RunGroups extends RowGroups {
+  /** Per parameter: elements between the groups' copies in run.params (0: every group uses the one copy). */
+  paramStrides: readonly number[];
+  /** Per parameter: the same for the gradient list backward adds into (0: the groups' gradients are summed). */
+  gradStrides: readonly number[];
 }
 
 /** What the model needs of an adapter at one (layer, target) site, forward and backward. */

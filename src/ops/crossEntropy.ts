@@ -22,6 +22,12 @@ export interface CrossEntropyOptions {
   V: number;
   /** Multiplies the gradient, e.g. 1/(tokens counted) for a mean loss; the caller knows its targets. */
   gradScale: number;
+  /**
+   * The rows as G = groupGradScales.length equal contiguous groups (MeTA-LoRA's tasks in one batch), each
+   * group's gradient multiplied by its own scale instead of gradScale (its own mean), and `total` holding
+   * {Σ loss, count} per group [2G].
+   */
+  groupGradScales?: readonly number[];
   /** false: losses only, logits left intact (evaluation). Default true: logits become dlogits. */
   grad?: boolean;
   /** Invocations per row (a power of two); defaults to crossEntropyWorkgroupSize(ctx). */
@@ -31,7 +37,7 @@ export interface CrossEntropyOptions {
 export interface CrossEntropyOutputs {
   /** [T] −log softmax(logits)[target] per row, 0 for ignored rows. */
   losses: Tensor<'f32'>;
-  /** [2] {Σ losses, number of counted rows}, both f32. */
+  /** [2] {Σ losses, number of counted rows}, both f32 ([2G] per group with groupGradScales). */
   total: Tensor<'f32'>;
 }
 
@@ -44,26 +50,33 @@ export function crossEntropy(
   out: Partial<CrossEntropyOutputs> = {},
 ): CrossEntropyOutputs {
   const { T, V } = opts;
+  const scales = opts.groupGradScales ?? [opts.gradScale];
+  const G = scales.length;
+  if (G < 1 || T % G !== 0) throw new Error(`crossEntropy: ${T} rows do not split into ${G} equal groups`);
+  const rows = T / G;
   checkSize('logits', logits, T * V);
   checkSize('targets', targets, T);
   const losses = out.losses ?? ctx.tensor([T]);
-  const total = out.total ?? ctx.tensor([2]);
+  const total = out.total ?? ctx.tensor([2 * G]);
   checkSize('losses', losses, T);
-  checkSize('total', total, 2);
+  checkSize('total', total, 2 * G);
 
   if (T > 0 && V > 0) {
-    const params = new ArrayBuffer(16);
-    new Uint32Array(params).set([T, V]);
-    new Float32Array(params)[2] = opts.gradScale;
     const wg = opts.workgroupSize ?? crossEntropyWorkgroupSize(ctx);
     if (wg & (wg - 1) || wg > ctx.device.limits.maxComputeInvocationsPerWorkgroup) {
       throw new Error(`crossEntropy: workgroupSize ${wg} is not a power of two within the adapter's limit`);
     }
     const fused = ctx.pipeline(fusedSrc, { WRITE_GRAD: opts.grad ?? true, WG: wg });
-    ctx.dispatch(fused, [logits, targets, losses, ctx.uniform(new Uint8Array(params))], grid1d(ctx, T * wg, wg));
+    // One dispatch per group: each group's rows with its own gradient scale.
+    scales.forEach((scale, g) => {
+      const params = new ArrayBuffer(16);
+      new Uint32Array(params).set([(g + 1) * rows, V, 0, g * rows]);
+      new Float32Array(params)[2] = scale;
+      ctx.dispatch(fused, [logits, targets, losses, ctx.uniform(new Uint8Array(params))], grid1d(ctx, rows * wg, wg));
+    });
   }
   // Always run, so an empty batch still yields {0, 0} rather than stale pool contents.
-  ctx.dispatch(ctx.pipeline(reduceSrc), [losses, targets, total, ctx.uniform(new Uint32Array([T, V, 0, 0]))], [1]);
+  ctx.dispatch(ctx.pipeline(reduceSrc), [losses, targets, total, ctx.uniform(new Uint32Array([T, V, rows, 0]))], [G]);
   return { losses, total };
 }
 

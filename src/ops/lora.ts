@@ -5,6 +5,10 @@
 // The weight gradients contract over the long token axis into small outputs, so they use a split-K kernel
 // (tokenProduct) rather than matmul; everything else is matmul. Dropout's mask is a hash of
 // (seed, token, feature), recomputed in the backward instead of stored.
+// Row groups (RowGroups): MeTA-LoRA runs its K tasks as one batch of K equal, contiguous row groups. Each
+// group computes as if it ran alone — its own dropout seed and row numbering, its own copy of A and B
+// (batched matmuls whose batch index is the group, operand strides between the copies), and its own
+// gradient copy or, with gradient stride 0, one gradient summed over the groups.
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
@@ -17,6 +21,32 @@ import tokenProductVec4Src from '../../shaders/lora_token_product_vec4.wgsl?raw'
 import reduceSrc from '../../shaders/splitk_reduce.wgsl?raw';
 
 export type { LoraDims, LoraOptions };
+
+/** The batch's rows as G = seeds.length equal contiguous groups, each run as if alone. */
+export interface RowGroups {
+  /** Each group's dropout seed. */
+  seeds: readonly number[];
+  /** Each group's own sequence length: its row (b, i) is hashed as b·seqLens[g] + i, as when it ran alone. */
+  seqLens: readonly number[];
+  /** The batch's sequence length (all groups are padded to it). */
+  seq: number;
+}
+
+/** Elements between the groups' copies of A, B, dA and dB; 0 shares one copy (for dA and dB: sums into it). */
+export interface GroupStrides {
+  A: number;
+  B: number;
+  dA: number;
+  dB: number;
+}
+
+/** LoraOptions for a batch of row groups (o.seed is then unused: each group has its own). */
+export interface GroupedLoraOptions extends LoraOptions {
+  groups?: RowGroups;
+  strides?: GroupStrides;
+}
+
+const SHARED: GroupStrides = { A: 0, B: 0, dA: 0, dB: 0 };
 
 export interface LoraGrads {
   dA: Tensor<'f32'>;
@@ -31,6 +61,9 @@ export interface TokenProductOptions {
   accumulate?: boolean;
   /** Tokens per split-K chunk; chosen per adapter when omitted (tests force both paths). */
   tokensPerChunk?: number;
+  /** T is `groups` equal contiguous row groups, each with its own product C[g] at element g·outStride. */
+  groups?: number;
+  outStride?: number;
 }
 
 /** Output block of one invocation in lora_token_product (rows × columns of C). */
@@ -56,60 +89,84 @@ function tokensPerChunk(ctx: GpuContext, T: number, blocks: number): number {
  */
 export function tokenProduct(ctx: GpuContext, X: Tensor<'f32'>, Y: Tensor<'f32'>, M: number, N: number, T: number,
   o: TokenProductOptions, out: Tensor<'f32'>): Tensor<'f32'> {
+  const G = o.groups ?? 1;
+  const outStride = G === 1 ? M * N : o.outStride ?? M * N;
+  if (!Number.isInteger(G) || G < 1 || T % G !== 0) throw new Error(`tokenProduct: ${T} tokens do not split into ${G} equal groups`);
+  if (G > 1 && outStride < M * N) throw new Error(`tokenProduct: output stride ${outStride} overlaps ${M}×${N} products`);
   check('tokenProduct X', X, T * M);
   check('tokenProduct Y', Y, T * N);
-  check('tokenProduct C', out, M * N);
+  check('tokenProduct C', out, (G - 1) * outStride + M * N);
   if (M === 0 || N === 0) return out;
+  const Tg = T / G;
   const blocksN = Math.ceil(N / BLOCK_N);
   const blocks = Math.ceil(M / BLOCK_M) * blocksN;
-  const chunk = Math.max(1, o.tokensPerChunk ?? tokensPerChunk(ctx, T, blocks));
-  const chunks = Math.max(1, Math.ceil(T / chunk));
+  const chunk = Math.max(1, o.tokensPerChunk ?? tokensPerChunk(ctx, Tg, blocks * G));
+  const chunks = Math.max(1, Math.ceil(Tg / chunk));
   const direct = chunks === 1;
-  const target = direct ? out : ctx.tensor([chunks, M, N]);
+  const target = direct ? out : ctx.tensor([chunks, G, M, N]);
   const alpha = o.alpha ?? 1;
 
   const code = M % 4 === 0 && N % 4 === 0 ? tokenProductVec4Src : tokenProductSrc;
-  const params = new ArrayBuffer(32);
-  new Uint32Array(params).set([M, N, T, chunk, blocksN, blocks, 0, 0]);
+  const params = new ArrayBuffer(48);
+  const words = new Uint32Array(params);
+  words.set([M, N, Tg, chunk, blocksN, blocks, 0, G]);
+  // With one chunk each group writes its own output copy; else partials [chunks, G, M·N].
+  words.set(direct ? [outStride, 0] : [M * N, G * M * N], 8);
   new Float32Array(params)[6] = direct ? alpha : 1;
   ctx.dispatch(ctx.pipeline(code, { ACCUMULATE: direct && !!o.accumulate }),
-    [X, Y, target, ctx.uniform(new Uint8Array(params))], [...grid1d(ctx, blocks, WG), chunks]);
+    [X, Y, target, ctx.uniform(new Uint8Array(params))], [...grid1d(ctx, blocks, WG), chunks * G]);
   if (!direct) {
-    splitKReduce(ctx, target, chunks, M * N, alpha, !!o.accumulate, out);
+    splitKReduce(ctx, target, chunks, { count: G * M * N, groupLen: M * N, outStride }, alpha, !!o.accumulate, out);
     target.release();
   }
   return out;
 }
 
-/** out [count] (=|+=) alpha·Σ_z part[z, :]: the deterministic second pass of split-K. */
-function splitKReduce(ctx: GpuContext, part: Tensor<'f32'>, parts: number, count: number, alpha: number,
-  accumulate: boolean, out: Tensor<'f32'>): void {
-  const params = new ArrayBuffer(16);
-  new Uint32Array(params).set([count, parts, count, 0]);
+/**
+ * out[g·outStride + j] (=|+=) alpha·Σ_z part[z, g, j] for i = g·groupLen + j < count: the deterministic
+ * second pass of split-K.
+ */
+function splitKReduce(ctx: GpuContext, part: Tensor<'f32'>, parts: number,
+  s: { count: number; groupLen: number; outStride: number }, alpha: number, accumulate: boolean, out: Tensor<'f32'>): void {
+  const params = new ArrayBuffer(32);
+  new Uint32Array(params).set([s.count, parts, s.count, 0, s.groupLen, s.outStride]);
   new Float32Array(params)[3] = alpha;
   ctx.dispatch(ctx.pipeline(reduceSrc, { ACCUMULATE: accumulate }),
-    [part, out, ctx.uniform(new Uint8Array(params))], grid1d(ctx, count, WG));
+    [part, out, ctx.uniform(new Uint8Array(params))], grid1d(ctx, s.count, WG));
 }
 
 /**
  * Records out [T, cols] (=|+=) src ⊙ mask / (1 − p), the mask hashed from (seed, row, column). The same
  * call with the same seed reproduces the same mask, which is how the backward pass re-applies it.
  */
-export function loraDropout(ctx: GpuContext, src: Tensor<'f32'>, T: number, cols: number, o: LoraOptions,
+export function loraDropout(ctx: GpuContext, src: Tensor<'f32'>, T: number, cols: number, o: GroupedLoraOptions,
   accumulate: boolean, out: Tensor<'f32'>): Tensor<'f32'> {
   const p = o.dropout ?? 0;
   check('loraDropout src', src, T * cols);
   check('loraDropout out', out, T * cols);
-  const params = new ArrayBuffer(32);
-  new Uint32Array(params).set([T * cols, cols, (o.seed ?? 0) >>> 0, dropoutThreshold(p)]);
-  new Float32Array(params)[4] = 1 / (1 - p);
-  ctx.dispatch(ctx.pipeline(dropoutSrc, { ACCUMULATE: accumulate }),
-    [src, out, ctx.uniform(new Uint8Array(params))], grid1d(ctx, T * cols, WG));
+  const groups = o.groups ?? { seeds: [o.seed ?? 0], seqLens: [T], seq: T };
+  const G = groups.seeds.length;
+  if (G < 1 || T % G !== 0 || groups.seqLens.length !== G) throw new Error(`loraDropout: ${T} rows do not split into ${G} equal groups`);
+  const rows = T / G;
+  // The group table fills the uniform slot at 28 groups; more take one dispatch per 28.
+  for (let first = 0; first < G; first += DROPOUT_GROUPS) {
+    const n = Math.min(DROPOUT_GROUPS, G - first);
+    const params = new ArrayBuffer(256);
+    const words = new Uint32Array(params);
+    words.set([n * rows * cols, cols, dropoutThreshold(p), 0, rows, Math.max(1, groups.seq), first, 0]);
+    new Float32Array(params)[3] = 1 / (1 - p);
+    for (let g = 0; g < n; g++) words.set([groups.seeds[first + g] >>> 0, groups.seqLens[first + g]], 8 + 2 * g);
+    ctx.dispatch(ctx.pipeline(dropoutSrc, { ACCUMULATE: accumulate }),
+      [src, out, ctx.uniform(new Uint8Array(params))], grid1d(ctx, n * rows * cols, WG));
+  }
   return out;
 }
 
+/** Row groups one lora_dropout dispatch covers (its uniform's table). */
+const DROPOUT_GROUPS = 28;
+
 /** drop(x) in a fresh tensor when dropout is on (the caller releases it), else x itself. */
-export function droppedInput(ctx: GpuContext, x: Tensor<'f32'>, d: LoraDims, o: LoraOptions): Tensor<'f32'> {
+export function droppedInput(ctx: GpuContext, x: Tensor<'f32'>, d: LoraDims, o: GroupedLoraOptions): Tensor<'f32'> {
   if (!(o.dropout ?? 0)) return x;
   return loraDropout(ctx, x, d.T, d.in, o, false, ctx.tensor([d.T, d.in]));
 }
@@ -119,15 +176,28 @@ export function droppedInput(ctx: GpuContext, x: Tensor<'f32'>, d: LoraDims, o: 
  * y already holds the frozen base layer's output.
  */
 export function loraForward(ctx: GpuContext, x: Tensor<'f32'>, A: Tensor<'f32'>, B: Tensor<'f32'>, d: LoraDims,
-  o: LoraOptions, y: Tensor<'f32'>): { h: Tensor<'f32'> } {
-  checkShapes(x, A, d);
-  check('loraForward B', B, d.out * d.r);
+  o: GroupedLoraOptions, y: Tensor<'f32'>): { h: Tensor<'f32'> } {
+  const g = grouping(d, o);
+  checkShapes(x, A, d, g);
+  check('loraForward B', B, (g.G - 1) * g.strides.B + d.out * d.r);
   check('loraForward y', y, d.T * d.out);
   const xd = droppedInput(ctx, x, d, o);
-  const h = matmul(ctx, xd, A, d.T, d.r, d.in, { transB: true });
+  const h = matmul(ctx, xd, A, g.rows, d.r, d.in, { transB: true, ...g.batch(d.in, g.strides.A, d.r) }, ctx.tensor([d.T, d.r]));
   if (xd !== x) xd.release();
-  matmul(ctx, h, B, d.T, d.out, d.r, { transB: true, alpha: o.scale, accumulate: true }, y);
+  matmul(ctx, h, B, g.rows, d.out, d.r, { transB: true, alpha: o.scale, accumulate: true, ...g.batch(d.r, g.strides.B, d.out) }, y);
   return { h };
+}
+
+/** How a call splits into row groups: G, rows per group, strides, and matmul's batch options. */
+function grouping(d: LoraDims, o: GroupedLoraOptions) {
+  const G = o.groups?.seeds.length ?? 1;
+  if (!Number.isInteger(G) || G < 1 || d.T % G !== 0) throw new Error(`LoRA: ${d.T} tokens do not split into ${G} equal groups`);
+  const rows = d.T / G;
+  const strides = o.strides ?? SHARED;
+  // Row-group g's rows of the left operand and the output, its copy of the right operand.
+  const batch = (leftCols: number, strideB: number, outCols: number) =>
+    ({ batch: G, strideA: rows * leftCols, strideB, strideC: rows * outCols });
+  return { G, rows, strides, batch };
 }
 
 /**
@@ -136,42 +206,51 @@ export function loraForward(ctx: GpuContext, x: Tensor<'f32'>, A: Tensor<'f32'>,
  * Dropout options (p, seed) must be those of the forward.
  */
 export function loraBackward(ctx: GpuContext, x: Tensor<'f32'>, h: Tensor<'f32'>, dy: Tensor<'f32'>, A: Tensor<'f32'>,
-  B: Tensor<'f32'>, d: LoraDims, o: LoraOptions, grads: LoraGrads, dx?: Tensor<'f32'>): void {
-  checkShapes(x, A, d);
-  check('loraBackward B', B, d.out * d.r);
+  B: Tensor<'f32'>, d: LoraDims, o: GroupedLoraOptions, grads: LoraGrads, dx?: Tensor<'f32'>): void {
+  const g = grouping(d, o);
+  checkShapes(x, A, d, g);
+  check('loraBackward B', B, (g.G - 1) * g.strides.B + d.out * d.r);
   check('loraBackward h', h, d.T * d.r);
   check('loraBackward dy', dy, d.T * d.out);
-  tokenProduct(ctx, dy, h, d.out, d.r, d.T, { alpha: o.scale, accumulate: grads.accumulate }, grads.dB);
-  const dh = matmul(ctx, dy, B, d.T, d.r, d.out, { alpha: o.scale });
+  tokenProduct(ctx, dy, h, d.out, d.r, d.T,
+    { alpha: o.scale, accumulate: grads.accumulate, ...perGroup(g.G, g.strides.dB) }, grads.dB);
+  const dh = matmul(ctx, dy, B, g.rows, d.r, d.out, { alpha: o.scale, ...g.batch(d.out, g.strides.B, d.r) }, ctx.tensor([d.T, d.r]));
   loraInputBackward(ctx, x, dh, A, d, o, grads.dA, !!grads.accumulate, dx);
   dh.release();
+}
+
+/** Token-product options for a gradient with one copy per group (stride > 0) or summed over groups (0). */
+function perGroup(G: number, stride: number): { groups?: number; outStride?: number } {
+  return stride > 0 ? { groups: G, outStride: stride } : {};
 }
 
 /**
  * The tail shared with MTL-LoRA, from dh = ∂L/∂h [T, r]: dA (=|+=) dhᵀ·drop(x) and dx += drop'(dh·A).
  */
 export function loraInputBackward(ctx: GpuContext, x: Tensor<'f32'>, dh: Tensor<'f32'>, A: Tensor<'f32'>, d: LoraDims,
-  o: LoraOptions, dA: Tensor<'f32'>, accumulate: boolean, dx?: Tensor<'f32'>): void {
-  checkShapes(x, A, d);
+  o: GroupedLoraOptions, dA: Tensor<'f32'>, accumulate: boolean, dx?: Tensor<'f32'>): void {
+  const g = grouping(d, o);
+  checkShapes(x, A, d, g);
   check('LoRA dh', dh, d.T * d.r);
   const xd = droppedInput(ctx, x, d, o);
-  tokenProduct(ctx, dh, xd, d.r, d.in, d.T, { accumulate }, dA);
+  tokenProduct(ctx, dh, xd, d.r, d.in, d.T, { accumulate, ...perGroup(g.G, g.strides.dA) }, dA);
   if (xd !== x) xd.release();
   if (!dx) return;
   check('LoRA dx', dx, d.T * d.in);
+  const batch = g.batch(d.r, g.strides.A, d.in);
   if (xd === x) {
-    matmul(ctx, dh, A, d.T, d.in, d.r, { accumulate: true }, dx);
+    matmul(ctx, dh, A, g.rows, d.in, d.r, { accumulate: true, ...batch }, dx);
   } else {
     // The mask applies to dh·A before it joins dx, so the product needs its own scratch.
-    const dxd = matmul(ctx, dh, A, d.T, d.in, d.r);
+    const dxd = matmul(ctx, dh, A, g.rows, d.in, d.r, batch, ctx.tensor([d.T, d.in]));
     loraDropout(ctx, dxd, d.T, d.in, o, true, dx);
     dxd.release();
   }
 }
 
-function checkShapes(x: Tensor, A: Tensor, d: LoraDims): void {
+function checkShapes(x: Tensor, A: Tensor, d: LoraDims, g: { G: number; strides: GroupStrides }): void {
   check('LoRA x', x, d.T * d.in);
-  check('LoRA A', A, d.r * d.in);
+  check('LoRA A', A, (g.G - 1) * g.strides.A + d.r * d.in);
 }
 
 function check(name: string, t: Tensor, needed: number): void {

@@ -53,6 +53,30 @@ export function packBatch(examples: readonly TokenizedExample[], opts: PackOptio
 }
 
 /**
+ * Several tasks' batches as one (MeTA-LoRA's K supports or K queries in one pass): every sequence padded to
+ * the longest of all, task after task, so each task's rows are one contiguous group of equal size.
+ * seqLens[g] is the length task g's batch has when packed alone, by which dropout numbers its rows.
+ */
+export interface GroupedBatch {
+  batch: PackedBatch;
+  tasks: number[];
+  seqLens: number[];
+}
+
+export function packGroups(groups: readonly { task: number; examples: readonly TokenizedExample[] }[]): GroupedBatch {
+  if (groups.length === 0) throw new BatchError('cannot pack zero groups');
+  const size = groups[0].examples.length;
+  groups.forEach((g) => {
+    if (g.examples.length !== size) throw new BatchError(`groups must be equal: task ${g.task} has ${g.examples.length} examples, the first ${size}`);
+  });
+  return {
+    batch: packBatch(groups.flatMap((g) => g.examples)),
+    tasks: groups.map((g) => g.task),
+    seqLens: groups.map((g) => packBatch(g.examples).S),
+  };
+}
+
+/**
  * Tokens per second over a sliding window of recent steps, so the rate follows the current speed rather
  * than the run's average (which includes pipeline compilation in the first steps). The clock is injectable.
  */

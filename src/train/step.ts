@@ -56,14 +56,41 @@ export function scoredTokens(batch: TrainBatch): number {
   return batch.targets.reduce((n, t) => n + (t >= 0 ? 1 : 0), 0);
 }
 
+/** Scored tokens of each of G equal contiguous row groups of the batch. */
+export function groupScoredTokens(batch: TrainBatch, G: number): number[] {
+  const rows = batch.targets.length / G;
+  return Array.from({ length: G }, (_, g) => batch.targets.subarray(g * rows, (g + 1) * rows).reduce((n, t) => n + (t >= 0 ? 1 : 0), 0));
+}
+
+/**
+ * Throws unless `list` pairs with the adapter's parameters; in a grouped run each tensor must reach every
+ * group's copy (strides[i] apart; 0: one copy).
+ */
+function checkRunList(adapter: Adapter, list: readonly Tensor<'f32'>[], strides: readonly number[] | undefined,
+  run: AdapterRun, what: string): void {
+  const g = run.groups;
+  if (!g || !strides) return checkPaired('trainStep', adapter.params, list, what);
+  const G = g.seeds.length;
+  if (G < 1 || g.seqLens.length !== G) throw new Error(`trainStep: ${G} row groups with ${g.seqLens.length} sequence lengths`);
+  if (list.length !== adapter.params.length || strides.length !== list.length) {
+    throw new Error(`trainStep: ${adapter.params.length} parameters but ${list.length} ${what} tensors and ${strides.length} strides`);
+  }
+  list.forEach((t, i) => {
+    const n = adapter.params[i].numel;
+    if (strides[i] !== 0 && strides[i] < n) throw new Error(`trainStep: ${what} ${i}'s group stride ${strides[i]} is under its ${n} elements`);
+    if (t.numel < (G - 1) * strides[i] + n) throw new Error(`trainStep: ${what} ${i} does not reach all ${G} groups' copies`);
+  });
+}
+
 /**
  * Records forward, loss and backward for `batch` with the adapter's sites computing from run.params, and
  * adds ∂(mean loss)/∂θ into `grads` (paired with adapter.params). Returns {Σ loss, scored tokens} [2] on
- * the GPU; the mean is their ratio.
+ * the GPU; the mean is their ratio. With run.groups the batch's rows are G equal groups (tasks), each its
+ * own mean loss (gradients per group copy, or their sum), and the result is [2G], one pair per group.
  */
 export function trainStep(ctx: GpuContext, model: TrainModel, adapter: Adapter, batch: TrainBatch, run: AdapterRun,
   grads: Tensor<'f32'>[], opts: TrainStepOptions = {}): Tensor<'f32'> {
-  checkPaired('trainStep', adapter.params, grads, 'gradient');
+  checkRunList(adapter, grads, run.groups?.gradStrides, run, 'gradient');
   const step = prepare(ctx, model, adapter, batch, run);
   const { env, T } = step;
   const { weights: w, config: cfg } = model;
@@ -71,8 +98,10 @@ export function trainStep(ctx: GpuContext, model: TrainModel, adapter: Adapter, 
 
   const n = rmsnorm(ctx, x, w.outNorm, { T, D: cfg.dim, eps: cfg.normEps });
   const logits = linear(ctx, n.y, w.head, T);
-  const count = scoredTokens(batch);
-  const { losses, total } = crossEntropy(ctx, logits, step.targets, { T, V: cfg.vocabSize, gradScale: count ? 1 / count : 0 });
+  // Each row group (task) is its own mean: 1 / its scored tokens, and its own {Σ loss, count}.
+  const counts = groupScoredTokens(batch, run.groups?.seeds.length ?? 1);
+  const { losses, total } = crossEntropy(ctx, logits, step.targets,
+    { T, V: cfg.vocabSize, gradScale: 0, groupGradScales: counts.map((n) => (n ? 1 / n : 0)) });
   losses.release();
   // The embedding is frozen, so the gradient stops at the first block's input.
   const dn = linearBackwardInput(ctx, logits, w.head, T);
@@ -130,7 +159,10 @@ interface PreparedStep {
 /** Checks the batch on the host and uploads it with the positions RoPE needs. */
 function prepare(ctx: GpuContext, model: TrainModel, adapter: Adapter, batch: TrainBatch, run: AdapterRun): PreparedStep {
   checkBatch(batch, model.config.vocabSize);
-  checkPaired('trainStep', adapter.params, run.params, 'run parameter');
+  checkRunList(adapter, run.params, run.groups?.paramStrides, run, 'run parameter');
+  if (run.groups && (batch.B % run.groups.seeds.length !== 0 || run.groups.seq !== batch.S)) {
+    throw new Error(`trainStep: ${batch.B} sequences of ${batch.S} tokens do not make ${run.groups.seeds.length} groups of sequence length ${run.groups.seq}`);
+  }
   const { B, S } = batch;
   const T = B * S;
   const cfg = model.config;

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Tokenizer } from '../../src/io/tokenizer';
-import { BatchError, ThroughputMeter, packBatch } from '../../src/train/batch';
+import { BatchError, ThroughputMeter, packBatch, packGroups } from '../../src/train/batch';
 import { tokenizeExample, truncateExample } from '../../src/data/tasks';
 
 /**
@@ -106,5 +106,24 @@ describe('ThroughputMeter', () => {
     now = 2000;
     // The first step has left the window: 1000 tokens in 1 s.
     expect(meter.stop(500)).toBe(1000);
+  });
+});
+
+describe('packGroups (MeTA-LoRA\'s K tasks as one batch)', () => {
+  const ex = (p: number, c: number) => ({ prompt: Array.from({ length: p }, (_, i) => 3 + i), completion: Array.from({ length: c }, (_, i) => 9 + i) });
+  it('puts each task\'s sequences together, padded to the longest of all, and keeps each task\'s own length', () => {
+    const g = packGroups([{ task: 2, examples: [ex(1, 1), ex(2, 1)] }, { task: 0, examples: [ex(3, 4), ex(1, 2)] }]);
+    expect(g.tasks).toEqual([2, 0]);
+    expect(g.seqLens).toEqual([3, 7]);
+    expect(g.batch.S).toBe(7);
+    expect(Array.from(g.batch.lengths)).toEqual([2, 3, 7, 3]);
+    // Task 2's second sequence starts at row 7 and is scored exactly as when packed alone.
+    const alone = packBatch([ex(1, 1), ex(2, 1)]);
+    expect(Array.from(g.batch.targets.subarray(7, 7 + alone.S))).toEqual(Array.from(alone.targets.subarray(alone.S, 2 * alone.S)));
+    expect(g.batch.scored).toBe(alone.scored + packBatch([ex(3, 4), ex(1, 2)]).scored);
+  });
+  it('refuses groups of unequal size', () => {
+    expect(() => packGroups([{ task: 0, examples: [ex(1, 1)] }, { task: 1, examples: [ex(1, 1), ex(1, 1)] }])).toThrow(/equal.*task 1 has 2/);
+    expect(() => packGroups([])).toThrow(BatchError);
   });
 });

@@ -7,7 +7,7 @@
 // doubled or missing term costs about 1/K of the chain, orders of magnitude above these bounds.
 
 import { describe, expect, it } from 'vitest';
-import { type LoraDims, type LoraOptions, loraBackward, loraForward, tokenProduct } from '../../src/ops/lora';
+import { type GroupedLoraOptions, type LoraDims, type LoraOptions, loraBackward, loraForward, tokenProduct } from '../../src/ops/lora';
 import { dropoutKeep, dropoutRef, dropoutThreshold, loraBackwardRef, loraForwardRef, tokenProductRef }
   from '../../src/reference/lora';
 import { mismatches } from '../helpers/compare';
@@ -89,6 +89,62 @@ describe(`LoRA vs float64 reference (seed ${seed})`, () => {
     expect(within(await ctx.read(tdA), g.dA, gAbs.dA, d.T + d.out + 4)).toEqual([]);
     expect(within(await ctx.read(tdB), g.dB, gAbs.dB, d.T + 2)).toEqual([]);
     [...t, tdA, tdB].forEach((v) => v.release());
+  });
+});
+
+describe(`LoRA over row groups (MeTA-LoRA's K tasks in one batch) vs each group alone (seed ${seed})`, () => {
+  // 3 groups of 2 sequences padded to S = 70 (140 rows each: split-K takes 2 chunks per group), whose own
+  // batches have S_g = 70, 41, 66: every group must match the float64 reference run on its batch alone,
+  // with its own seed, its own copy of A and B (stride > size: the gaps must stay untouched), its own dA
+  // copy, and one dB summed over the groups. Padding rows get dy = 0, as in training (targets −1).
+  const G = 3, Bg = 2, S = 70, own = [70, 41, 66];
+  const d: LoraDims = { T: G * Bg * S, in: 64, out: 48, r: 8 };
+  it('forward, per-group dA, summed dB and dx, with dropout', async () => {
+    const ctx = await gpu();
+    const random = rng(seed + 4242);
+    const seeds = [seed >>> 0, (seed + 1) >>> 0, (seed * 7) >>> 0];
+    const nA = d.r * d.in, nB = d.out * d.r, sA = nA + 64, sB = nB + 32;
+    const o: GroupedLoraOptions = { scale: 2, dropout: 0.25, groups: { seeds, seqLens: own, seq: S },
+      strides: { A: sA, B: sB, dA: sA, dB: 0 } };
+    const real = (row: number) => row % S < own[Math.floor(row / (Bg * S))];
+    const x = randomF32(d.T * d.in, random), y0 = randomF32(d.T * d.out, random);
+    const dy = randomF32(d.T * d.out, random).map((v, i) => (real(Math.floor(i / d.out)) ? v : 0));
+    const A = randomF32((G - 1) * sA + nA, random), B = randomF32((G - 1) * sB + nB, random);
+    const dA0 = randomF32((G - 1) * sA + nA, random), dB0 = randomF32(nB, random), dx0 = randomF32(d.T * d.in, random);
+    const t = { x: ctx.upload(x, [x.length]), y: ctx.upload(y0, [y0.length]), dy: ctx.upload(dy, [dy.length]),
+      A: ctx.upload(A, [A.length]), B: ctx.upload(B, [B.length]), dA: ctx.upload(dA0, [dA0.length]),
+      dB: ctx.upload(dB0, [nB]), dx: ctx.upload(dx0, [dx0.length]) };
+    const { h } = loraForward(ctx, t.x, t.A, t.B, d, o, t.y);
+    loraBackward(ctx, t.x, h, t.dy, t.A, t.B, d, o, { dA: t.dA, dB: t.dB, accumulate: true }, t.dx);
+    const [gotH, gotY, gotDA, gotDB, gotDx] = await Promise.all([h, t.y, t.dA, t.dB, t.dx].map((v) => ctx.read(v)));
+
+    // Group g's batch alone: its sequences' first S_g rows.
+    const rowsOf = (g: number) => Array.from({ length: Bg * own[g] }, (_, k) => (g * Bg + Math.floor(k / own[g])) * S + k % own[g]);
+    const take = (a: ArrayLike<number>, rows: number[], cols: number) => Float64Array.from(rows.flatMap((r) =>
+      Array.from({ length: cols }, (_, c) => a[r * cols + c])));
+    let dBWant = Float64Array.from(dB0), dBChain = new Float64Array(nB);
+    for (let g = 0; g < G; g++) {
+      const rows = rowsOf(g);
+      const dg: LoraDims = { ...d, T: rows.length };
+      const og: LoraOptions = { scale: 2, dropout: 0.25, seed: seeds[g] };
+      const [xg, yg, dyg, hg] = [take(x, rows, d.in), take(y0, rows, d.out), take(dy, rows, d.out), take(gotH, rows, d.r)];
+      const Ag = A.subarray(g * sA, g * sA + nA), Bgm = B.subarray(g * sB, g * sB + nB);
+      const want = loraForwardRef(xg, Ag, Bgm, dg, og, yg);
+      const chain = loraForwardRef(abs(xg), abs(Ag), abs(Bgm), dg, og);
+      expect(within(hg, want.h, chain.h, d.in + 2)).toEqual([]);
+      expect(within(take(gotY, rows, d.out), want.y, chain.y, d.in + d.r + 4, yg)).toEqual([]);
+      const grad = loraBackwardRef(xg, hg, dyg, Ag, Bgm, dg, og);
+      const gAbs = loraBackwardRef(abs(xg), abs(hg), abs(dyg), abs(Ag), abs(Bgm), dg, og);
+      const dA0g = dA0.subarray(g * sA, g * sA + nA);
+      expect(within(gotDA.subarray(g * sA, g * sA + nA), grad.dA.map((v, i) => v + dA0g[i]), gAbs.dA, S * Bg + d.out + 4, dA0g)).toEqual([]);
+      if (g < G - 1) expect(gotDA.subarray(g * sA + nA, (g + 1) * sA)).toEqual(dA0.subarray(g * sA + nA, (g + 1) * sA));
+      const dxg = take(dx0, rows, d.in);
+      expect(within(take(gotDx, rows, d.in), grad.dx.map((v, i) => v + dxg[i]), gAbs.dx, d.out + d.r + 6, dxg)).toEqual([]);
+      dBWant = dBWant.map((v, i) => v + grad.dB[i]);
+      dBChain = dBChain.map((v, i) => v + gAbs.dB[i]);
+    }
+    expect(within(gotDB, dBWant, dBChain, d.T + 2, dB0)).toEqual([]);
+    [...Object.values(t), h].forEach((v) => v.release());
   });
 });
 
