@@ -43,28 +43,50 @@ export function crossEntropy(
   ctx: GpuContext, logits: Tensor<'f32'>, targets: Tensor<'i32'>, opts: CrossEntropyOptions,
   out: Partial<CrossEntropyOutputs> = {},
 ): CrossEntropyOutputs {
+  if (out.total) checkSize('total', out.total, 2);
+  const losses = crossEntropyRows(ctx, logits, targets, opts, out.losses);
+  const total = crossEntropyTotal(ctx, losses, targets, opts, out.total);
+  return { losses, total };
+}
+
+/**
+ * The per-row part of `crossEntropy`: losses [T] (and dlogits over the logits unless `grad` is false), no
+ * total. Rows are independent, so a caller may run it on row chunks of a larger batch (views of the losses
+ * and targets) and sum once with `crossEntropyTotal`: the same numbers as one call over every row.
+ */
+export function crossEntropyRows(
+  ctx: GpuContext, logits: Tensor<'f32'>, targets: Tensor<'i32'>, opts: CrossEntropyOptions, out?: Tensor<'f32'>,
+): Tensor<'f32'> {
   const { T, V } = opts;
   checkSize('logits', logits, T * V);
   checkSize('targets', targets, T);
-  const losses = out.losses ?? ctx.tensor([T]);
-  const total = out.total ?? ctx.tensor([2]);
+  const losses = out ?? ctx.tensor([T]);
   checkSize('losses', losses, T);
-  checkSize('total', total, 2);
-
-  if (T > 0 && V > 0) {
-    const params = new ArrayBuffer(16);
-    new Uint32Array(params).set([T, V]);
-    new Float32Array(params)[2] = opts.gradScale;
-    const wg = opts.workgroupSize ?? crossEntropyWorkgroupSize(ctx);
-    if (wg & (wg - 1) || wg > ctx.device.limits.maxComputeInvocationsPerWorkgroup) {
-      throw new Error(`crossEntropy: workgroupSize ${wg} is not a power of two within the adapter's limit`);
-    }
-    const fused = ctx.pipeline(fusedSrc, { WRITE_GRAD: opts.grad ?? true, WG: wg });
-    ctx.dispatch(fused, [logits, targets, losses, ctx.uniform(new Uint8Array(params))], grid1d(ctx, T * wg, wg));
+  if (T === 0 || V === 0) return losses;
+  const params = new ArrayBuffer(16);
+  new Uint32Array(params).set([T, V]);
+  new Float32Array(params)[2] = opts.gradScale;
+  const wg = opts.workgroupSize ?? crossEntropyWorkgroupSize(ctx);
+  if (wg & (wg - 1) || wg > ctx.device.limits.maxComputeInvocationsPerWorkgroup) {
+    throw new Error(`crossEntropy: workgroupSize ${wg} is not a power of two within the adapter's limit`);
   }
+  const fused = ctx.pipeline(fusedSrc, { WRITE_GRAD: opts.grad ?? true, WG: wg });
+  ctx.dispatch(fused, [logits, targets, losses, ctx.uniform(new Uint8Array(params))], grid1d(ctx, T * wg, wg));
+  return losses;
+}
+
+/** {Σ losses, counted rows} [2] of per-row losses [T] (rows whose target is outside [0, V) not counted). */
+export function crossEntropyTotal(
+  ctx: GpuContext, losses: Tensor<'f32'>, targets: Tensor<'i32'>, opts: { T: number; V: number }, out?: Tensor<'f32'>,
+): Tensor<'f32'> {
+  const { T, V } = opts;
+  checkSize('losses', losses, T);
+  checkSize('targets', targets, T);
+  const total = out ?? ctx.tensor([2]);
+  checkSize('total', total, 2);
   // Always run, so an empty batch still yields {0, 0} rather than stale pool contents.
   ctx.dispatch(ctx.pipeline(reduceSrc), [losses, targets, total, ctx.uniform(new Uint32Array([T, V, 0, 0]))], [1]);
-  return { losses, total };
+  return total;
 }
 
 function checkSize(name: string, t: Tensor, needed: number): void {
