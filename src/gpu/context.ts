@@ -255,6 +255,29 @@ export class GpuContext {
   }
 
   /**
+   * Builds, asynchronously, every pipeline `record` asks for: `record` runs in a dry run (so nothing executes
+   * and its counts do not enter `stats`), the pipelines it misses are created with createComputePipelineAsync
+   * (compiled off the calling thread where the implementation can), and the promise resolves once all are
+   * cached, with how many were built. Warming the work of a training step keeps its first dispatch from
+   * stalling on synchronous compiles. `record` must release what it allocates.
+   */
+  async warmPipelines(record: () => void): Promise<number> {
+    const wasDry = this.dryRun;
+    const counters = this.counters;
+    this.setDryRun(true);
+    this.counters = emptyStats();
+    this.pipelines.deferring = true;
+    try {
+      record();
+    } finally {
+      this.pipelines.deferring = false;
+      this.counters = counters;
+      this.setDryRun(wasDry);
+    }
+    return this.pipelines.settle();
+  }
+
+  /**
    * Records one dispatch into the open batch. `bindings` are bound in order to @group(0) @binding(0..n-1).
    * Workgroup counts are checked against the adapter's limit before anything reaches the GPU.
    */

@@ -21,7 +21,7 @@ import { type MetricsRecord, meanRow } from './metrics';
 import { Rng } from './rng';
 import { learningRate } from './schedule';
 import { EVAL_SETTINGS, type TrainSettings } from './settings';
-import type { TrainModel } from './step';
+import { type TrainModel, warmTrainStep } from './step';
 import { type Task, type TaskSplit, type TokenizedExample, checkTaskNames, splitTask, tokenizeSplit } from './tasks';
 import type { Trainer, TrainerEnv } from './trainers/common';
 import { createLoraTrainer } from './trainers/lora';
@@ -157,6 +157,9 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
     let end = Math.min(s.iterations, o.stopAfter ?? s.iterations);
     const meter = new ThroughputMeter();
     const names = tasks.map((t) => t.name);
+    // The step's pipelines compile asynchronously before the first iteration, instead of one by one inside it.
+    const stepRows = s.method === 'lora' || s.method === 'mtl-lora' ? s.batchSize : Math.max(s.supportSize, s.querySize);
+    if (start < end) await warmTrainStep(ctx, model, adapter, stepRows, s.maxSeqLen, { recompute: o.recompute });
     for (let it = start; it < end; it++) {
       if (o.control && !(await o.control(it))) {
         end = it;

@@ -93,6 +93,25 @@ export function trainStep(ctx: GpuContext, model: TrainModel, adapter: Adapter, 
 }
 
 /**
+ * Builds the pipelines of a step on B sequences of S tokens before the first step needs them (a dry run of
+ * one step, GpuContext.warmPipelines): nothing executes and nothing the caller holds changes. Steps of other
+ * shapes may pick a few other kernels, built on first use as before. Resolves with how many were built.
+ */
+export function warmTrainStep(ctx: GpuContext, model: TrainModel, adapter: Adapter, B: number, S: number,
+  opts: TrainStepOptions = {}): Promise<number> {
+  const T = B * S;
+  const batch: TrainBatch = {
+    B, S, tokens: new Uint32Array(T), lengths: new Uint32Array(B).fill(S),
+    targets: Int32Array.from({ length: T }, (_, i) => (i % S < S - 1 ? 0 : -1)),
+  };
+  return ctx.warmPipelines(() => {
+    const grads = createGrads(ctx, adapter);
+    const total = trainStep(ctx, model, adapter, batch, { task: 0, dropoutSeed: 0, params: adapter.params }, grads, opts);
+    [total, ...grads].forEach((t) => t.release());
+  });
+}
+
+/**
  * The forward pass and loss only: {Σ loss, scored tokens} [2] and each token's loss losses [B·S] (0 where not
  * scored; a sequence's loss is the sum of its row). The caller releases both. `head` chunks as in trainStep.
  */

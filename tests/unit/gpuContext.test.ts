@@ -169,6 +169,29 @@ describe('GpuContext', () => {
     a.release();
   });
 
+  it('warms pipelines asynchronously from a dry run of the work, leaving stats and buffers as they were', async () => {
+    const ctx = await gpu();
+    const code = '// warm test kernel\noverride S: f32 = 1.0;\n@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n' +
+      '@compute @workgroup_size(1) fn main() { x[0] = x[0] * S; }';
+    const x = ctx.upload(Float32Array.from([5]), [1]);
+    ctx.resetStats();
+    const before = ctx.pipelines.size;
+    const record = () => {
+      ctx.dispatch(ctx.pipeline(code, { S: 2 }), [x], [1]);
+      ctx.dispatch(ctx.pipeline(code, { S: 2 }), [x], [1]);
+      ctx.dispatch(ctx.pipeline(code, { S: 3 }), [x], [1]);
+    };
+    expect(await ctx.warmPipelines(record)).toBe(2);
+    expect(ctx.pipelines.size).toBe(before + 2);
+    expect(ctx.stats.dispatches).toBe(0);
+    expect(ctx.isDryRun).toBe(false);
+    expect(await ctx.warmPipelines(record)).toBe(0);
+    record();
+    expect(ctx.pipelines.size).toBe(before + 2);
+    expect(Array.from(await ctx.read(x))).toEqual([60]);
+    x.release();
+  });
+
   it('refuses work beyond the adapter limits with a clear error', async () => {
     const ctx = await gpu();
     const max = ctx.device.limits.maxStorageBufferBindingSize;
