@@ -30,6 +30,8 @@ export class BufferPool {
     private maxBufferSize: number,
     /** Free bytes kept for reuse before the oldest are destroyed. */
     private maxFreeBytes = 512 * 2 ** 20,
+    /** Called just before a buffer is destroyed (the context drops the bind groups that bind it). */
+    private onDestroy: (buffer: GPUBuffer) => void = () => {},
   ) {}
 
   acquire(bytes: number, usage: GPUBufferUsageFlags, label?: string): GPUBuffer {
@@ -67,6 +69,7 @@ export class BufferPool {
       while (list.length && this.freeBytes > keepBytes) {
         const b = list.pop()!;
         this.freeBytes -= b.size;
+        this.onDestroy(b);
         b.destroy();
       }
       if (!list.length) this.free.delete(key);

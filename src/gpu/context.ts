@@ -2,6 +2,7 @@
 // pipeline cache, buffer pool, batched command submission, typed readback and device-lost detection.
 
 import { findAdapter } from './adapter';
+import { BindGroupCache } from './bindGroupCache';
 import { BufferPool } from './bufferPool';
 import { DeviceLostError, GpuLimitError, GpuValidationError } from './errors';
 import { type OverrideConstants, PipelineCache } from './pipelineCache';
@@ -51,6 +52,7 @@ export interface GpuStats {
   copies: number;
   submits: number;
   readbacks: number;
+  /** Bind groups created: the cache (bindGroupCache.ts) misses. A dry run counts what a real run would create. */
   bindGroups: number;
 }
 
@@ -61,6 +63,7 @@ function emptyStats(): GpuStats {
 export class GpuContext {
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
+  readonly bindGroups: BindGroupCache;
   /** Resolves when the device is lost; never rejects. */
   readonly lost: Promise<DeviceLostError>;
   private lostError: DeviceLostError | null = null;
@@ -87,7 +90,8 @@ export class GpuContext {
     readonly adapter: GPUAdapter,
   ) {
     this.pipelines = new PipelineCache(device);
-    this.pool = new BufferPool(device, device.limits.maxBufferSize);
+    this.bindGroups = new BindGroupCache(device);
+    this.pool = new BufferPool(device, device.limits.maxBufferSize, undefined, (b) => this.bindGroups.forget(b));
     this.lost = device.lost.then((i) => (this.lostError = new DeviceLostError(i.reason ?? 'unknown', i.message)));
     device.addEventListener('uncapturederror', (event) => {
       const error = (event as GPUUncapturedErrorEvent).error;
@@ -209,7 +213,10 @@ export class GpuContext {
   async readBytes(buffer: GPUBuffer, byteLength: number, offsetBytes = 0): Promise<ArrayBuffer> {
     this.checkAlive();
     this.counters.readbacks++;
-    if (this.dryRun) return new ArrayBuffer(byteLength);
+    if (this.dryRun) {
+      this.flush(); // as a real readback does, so batches stay aligned with a real run's
+      return new ArrayBuffer(byteLength);
+    }
     const staging = this.pool.acquire(byteLength, READBACK, 'readback');
     const enc = this.commandEncoder();
     this.endPass();
@@ -235,16 +242,39 @@ export class GpuContext {
   uniform(data: ArrayBufferView): GPUBufferBinding {
     if (data.byteLength > UNIFORM_SLOT) throw new Error(`uniform: ${data.byteLength} bytes, at most ${UNIFORM_SLOT}`);
     this.uniformArena ??= this.device.createBuffer({ size: this.uniformStaging.byteLength, usage: UNIFORM, label: 'uniforms' });
-    // Nothing is encoded in a dry run, so nothing will read the slot.
-    if (this.dryRun) return { buffer: this.uniformArena, offset: 0, size: alignUp(data.byteLength, 16) };
+    // A dry run takes slots as a real run does (the slot offset is part of a bind group's cache key), though
+    // nothing will read them.
     if (this.uniformSlots === MAX_DISPATCHES_PER_SUBMIT) this.flush();
     const offset = this.uniformSlots++ * UNIFORM_SLOT;
-    this.uniformStaging.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
+    if (!this.dryRun) this.uniformStaging.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), offset);
     return { buffer: this.uniformArena, offset, size: alignUp(data.byteLength, 16) };
   }
 
   pipeline(code: string, constants?: OverrideConstants, entryPoint?: string): GPUComputePipeline {
     return this.pipelines.get(code, constants, entryPoint);
+  }
+
+  /**
+   * Builds, asynchronously, every pipeline `record` asks for: `record` runs in a dry run (so nothing executes
+   * and its counts do not enter `stats`), the pipelines it misses are created with createComputePipelineAsync
+   * (compiled off the calling thread where the implementation can), and the promise resolves once all are
+   * cached, with how many were built. Warming the work of a training step keeps its first dispatch from
+   * stalling on synchronous compiles. `record` must release what it allocates.
+   */
+  async warmPipelines(record: () => void): Promise<number> {
+    const wasDry = this.dryRun;
+    const counters = this.counters;
+    this.setDryRun(true);
+    this.counters = emptyStats();
+    this.pipelines.deferring = true;
+    try {
+      record();
+    } finally {
+      this.pipelines.deferring = false;
+      this.counters = counters;
+      this.setDryRun(wasDry);
+    }
+    return this.pipelines.settle();
   }
 
   /**
@@ -263,18 +293,19 @@ export class GpuContext {
     c.dispatches++;
     const kernel = kernelName(pipeline);
     c.byKernel.set(kernel, (c.byKernel.get(kernel) ?? 0) + 1);
-    if (this.dryRun) return;
-    c.bindGroups++;
-    const bindGroup = this.device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: bindings.map((b, binding) => ({ binding, resource: asBinding(b) })),
-    });
+    const { group, created } = this.bindGroups.get(pipeline, bindings.map(asBinding), !this.dryRun);
+    if (created) c.bindGroups++;
+    if (this.dryRun) {
+      // Batches end where a real run's would, so uniform slots (and so bind group keys) match it.
+      if (++this.dispatchesInBatch >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+      return;
+    }
     if (!this.pass) {
       this.pass = this.commandEncoder().beginComputePass();
       c.passes++;
     }
     this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
+    this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(x, y, z);
     if (++this.dispatchesInBatch >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
@@ -293,15 +324,17 @@ export class GpuContext {
 
   /** Submits everything recorded so far. Cheap when nothing is pending. */
   flush(): void {
-    if (!this.encoder) return;
-    this.endPass();
-    if (this.uniformSlots) {
-      this.device.queue.writeBuffer(this.uniformArena!, 0, this.uniformStaging, 0, this.uniformSlots * UNIFORM_SLOT);
-      this.uniformSlots = 0;
+    if (this.encoder) {
+      this.endPass();
+      if (this.uniformSlots) {
+        this.device.queue.writeBuffer(this.uniformArena!, 0, this.uniformStaging, 0, this.uniformSlots * UNIFORM_SLOT);
+      }
+      this.device.queue.submit([this.encoder.finish()]);
+      this.counters.submits++;
+      this.encoder = null;
     }
-    this.device.queue.submit([this.encoder.finish()]);
-    this.counters.submits++;
-    this.encoder = null;
+    // Without an encoder nothing recorded reads the slots (a dry run, or uniforms of empty dispatches).
+    this.uniformSlots = 0;
     this.dispatchesInBatch = 0;
   }
 

@@ -23,8 +23,8 @@ export interface CrossEntropyOptions {
   /** Multiplies the gradient, e.g. 1/(tokens counted) for a mean loss; the caller knows its targets. */
   gradScale: number;
   /**
-   * The rows as G = groupGradScales.length equal contiguous groups (MeTA-LoRA's tasks in one batch), each
-   * group's gradient multiplied by its own scale instead of gradScale (its own mean), and `total` holding
+   * The batch's rows as G = groupGradScales.length equal contiguous groups (MeTA-LoRA's tasks in one batch),
+   * each group's gradient multiplied by its own scale instead of gradScale (its own mean), and `total` holding
    * {Σ loss, count} per group [2G].
    */
   groupGradScales?: readonly number[];
@@ -49,35 +49,78 @@ export function crossEntropy(
   ctx: GpuContext, logits: Tensor<'f32'>, targets: Tensor<'i32'>, opts: CrossEntropyOptions,
   out: Partial<CrossEntropyOutputs> = {},
 ): CrossEntropyOutputs {
+  const groups = opts.groupGradScales?.length ?? 1;
+  if (out.total) checkSize('total', out.total, 2 * groups);
+  const losses = crossEntropyRows(ctx, logits, targets, opts, { out: out.losses });
+  const total = crossEntropyTotal(ctx, losses, targets, { T: opts.T, V: opts.V, groups }, out.total);
+  return { losses, total };
+}
+
+/** Where a call of `crossEntropyRows` sits in a larger batch (a chunk of its rows). */
+export interface RowChunk {
+  /** The batch row that this call's row 0 is (groups are counted in batch rows). Default 0. */
+  firstRow?: number;
+  /** Rows in the whole batch (to size the groups). Default: this call's T. */
+  batchRows?: number;
+  out?: Tensor<'f32'>;
+}
+
+/**
+ * The per-row part of `crossEntropy`: losses [T] (and dlogits over the logits unless `grad` is false), no
+ * total. Rows are independent, so a caller may run it on row chunks of a larger batch (views of the logits,
+ * losses and targets; `chunk` says where they sit, so each row gets its group's scale) and sum once with
+ * `crossEntropyTotal`: the same numbers as one call over every row.
+ */
+export function crossEntropyRows(
+  ctx: GpuContext, logits: Tensor<'f32'>, targets: Tensor<'i32'>, opts: CrossEntropyOptions, chunk: RowChunk = {},
+): Tensor<'f32'> {
   const { T, V } = opts;
+  const { firstRow = 0, batchRows = T } = chunk;
   const scales = opts.groupGradScales ?? [opts.gradScale];
   const G = scales.length;
-  if (G < 1 || T % G !== 0) throw new Error(`crossEntropy: ${T} rows do not split into ${G} equal groups`);
-  const rows = T / G;
+  if (G < 1 || batchRows % G !== 0) throw new Error(`crossEntropy: ${batchRows} rows do not split into ${G} equal groups`);
+  if (firstRow < 0 || firstRow + T > batchRows) throw new Error(`crossEntropy: rows ${firstRow}..${firstRow + T - 1} are not in a ${batchRows}-row batch`);
   checkSize('logits', logits, T * V);
   checkSize('targets', targets, T);
-  const losses = out.losses ?? ctx.tensor([T]);
-  const total = out.total ?? ctx.tensor([2 * G]);
+  const losses = chunk.out ?? ctx.tensor([T]);
   checkSize('losses', losses, T);
-  checkSize('total', total, 2 * G);
-
-  if (T > 0 && V > 0) {
-    const wg = opts.workgroupSize ?? crossEntropyWorkgroupSize(ctx);
-    if (wg & (wg - 1) || wg > ctx.device.limits.maxComputeInvocationsPerWorkgroup) {
-      throw new Error(`crossEntropy: workgroupSize ${wg} is not a power of two within the adapter's limit`);
-    }
-    const fused = ctx.pipeline(fusedSrc, { WRITE_GRAD: opts.grad ?? true, WG: wg });
-    // One dispatch per group: each group's rows with its own gradient scale.
-    scales.forEach((scale, g) => {
-      const params = new ArrayBuffer(16);
-      new Uint32Array(params).set([(g + 1) * rows, V, 0, g * rows]);
-      new Float32Array(params)[2] = scale;
-      ctx.dispatch(fused, [logits, targets, losses, ctx.uniform(new Uint8Array(params))], grid1d(ctx, rows * wg, wg));
-    });
+  if (T === 0 || V === 0) return losses;
+  const wg = opts.workgroupSize ?? crossEntropyWorkgroupSize(ctx);
+  if (wg & (wg - 1) || wg > ctx.device.limits.maxComputeInvocationsPerWorkgroup) {
+    throw new Error(`crossEntropy: workgroupSize ${wg} is not a power of two within the adapter's limit`);
   }
+  const fused = ctx.pipeline(fusedSrc, { WRITE_GRAD: opts.grad ?? true, WG: wg });
+  // One dispatch per group this call's rows reach: the group's rows here, with its own gradient scale.
+  const rows = batchRows / G;
+  scales.forEach((scale, g) => {
+    const first = Math.max(0, g * rows - firstRow);
+    const end = Math.min(T, (g + 1) * rows - firstRow);
+    if (end <= first) return;
+    const params = new ArrayBuffer(16);
+    new Uint32Array(params).set([end, V, 0, first]);
+    new Float32Array(params)[2] = scale;
+    ctx.dispatch(fused, [logits, targets, losses, ctx.uniform(new Uint8Array(params))], grid1d(ctx, (end - first) * wg, wg));
+  });
+  return losses;
+}
+
+/**
+ * {Σ losses, counted rows} per group ([2·groups], groups equal contiguous rows, default one) of per-row losses
+ * [T] (rows whose target is outside [0, V) not counted).
+ */
+export function crossEntropyTotal(
+  ctx: GpuContext, losses: Tensor<'f32'>, targets: Tensor<'i32'>, opts: { T: number; V: number; groups?: number },
+  out?: Tensor<'f32'>,
+): Tensor<'f32'> {
+  const { T, V, groups = 1 } = opts;
+  if (groups < 1 || T % groups !== 0) throw new Error(`crossEntropy: ${T} rows do not split into ${groups} equal groups`);
+  checkSize('losses', losses, T);
+  checkSize('targets', targets, T);
+  const total = out ?? ctx.tensor([2 * groups]);
+  checkSize('total', total, 2 * groups);
   // Always run, so an empty batch still yields {0, 0} rather than stale pool contents.
-  ctx.dispatch(ctx.pipeline(reduceSrc), [losses, targets, total, ctx.uniform(new Uint32Array([T, V, rows, 0]))], [G]);
-  return { losses, total };
+  ctx.dispatch(ctx.pipeline(reduceSrc), [losses, targets, total, ctx.uniform(new Uint32Array([T, V, T / groups, 0]))], [groups]);
+  return total;
 }
 
 function checkSize(name: string, t: Tensor, needed: number): void {

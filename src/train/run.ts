@@ -21,7 +21,7 @@ import { type MetricsRecord, meanRow } from './metrics';
 import { Rng } from '../util/rng';
 import { learningRate } from './schedule';
 import { EVAL_SETTINGS, type TrainSettings, splitPlan } from './settings';
-import type { TrainModel } from './step';
+import { type TrainModel, warmTrainStep } from './step';
 import { type Task, type TaskSplit, type TokenizedExample, checkTaskNames, splitTask, tokenizeSplit } from '../data/tasks';
 import type { IterationOutcome, Trainer, TrainerEnv } from './trainers/common';
 import { createLoraTrainer } from './trainers/lora';
@@ -208,12 +208,20 @@ function nonFiniteError(out: IterationOutcome, it: number, lastSaved: number | n
  * Iterations `start`… until the settings' end, `stopAfter`, or the control hook says stop; with held-out rows
  * every evalEvery and checkpoints every checkpointEvery. Returns the number of iterations completed.
  */
+/** Sequences in one training pass: a batch, or an episode's K supports or queries as one batch of row groups. */
+function stepSequences(s: TrainSettings): number {
+  if (s.method === 'lora' || s.method === 'mtl-lora') return s.batchSize;
+  return s.tasksPerIteration * Math.max(s.supportSize, s.querySize);
+}
+
 async function trainIterations(run: TrainingRun, o: RunOptions, start: number): Promise<number> {
   const s = o.settings;
   const schedule = scheduleOf(s);
   const end = Math.min(s.iterations, o.stopAfter ?? s.iterations);
   const meter = new ThroughputMeter();
   const names = o.tasks.map((t) => t.name);
+  // The step's pipelines compile asynchronously before the first iteration, instead of one by one inside it.
+  if (start < end) await warmTrainStep(o.ctx, o.model, run.adapter, stepSequences(s), s.maxSeqLen, { recompute: o.recompute });
   for (let it = start; it < end; it++) {
     if (o.control && !(await o.control(it))) return it;
     const lr = learningRate(s.lr, schedule, it);

@@ -10,12 +10,11 @@ import type { Tensor } from '../gpu/tensor';
 import { TensorPack } from '../gpu/tensorPack';
 import type { LlamaConfig } from '../model/config';
 import type { ModelWeights } from '../model/weights';
-import { crossEntropy } from '../ops/crossEntropy';
 import { embedding } from '../ops/embedding';
-import { linear, linearBackwardInput } from '../ops/linear';
 import { checkPaired, fill } from '../ops/paramOps';
 import { rmsnorm, rmsnormBackward } from '../ops/rmsnorm';
 import { type BlockActivations, type StepEnv, blockBackward, blockForward, releaseActivations } from './block';
+import { type HeadLossOptions, headLossBackward, headLosses } from './headLoss';
 
 export interface TrainModel {
   weights: ModelWeights;
@@ -35,6 +34,8 @@ export interface TrainBatch {
 }
 
 export interface TrainStepOptions {
+  /** How the head and loss are chunked (src/train/headLoss.ts); the default fits ≤ 32 MiB of logits per chunk. */
+  head?: HeadLossOptions;
   /**
    * Keep only each block's input and recompute the block's forward during the backward: activation memory
    * drops from ~(13 + adapter) tensors per block to one, for one more forward pass. Same gradients, bit for bit.
@@ -97,16 +98,13 @@ export function trainStep(ctx: GpuContext, model: TrainModel, adapter: Adapter, 
   const { x, inputs, acts } = forwardBlocks(step, opts.recompute ? 'inputs' : 'all');
 
   const n = rmsnorm(ctx, x, w.outNorm, { T, D: cfg.dim, eps: cfg.normEps });
-  const logits = linear(ctx, n.y, w.head, T);
   // Each row group (task) is its own mean: 1 / its scored tokens, and its own {Σ loss, count}.
   const counts = groupScoredTokens(batch, run.groups?.seeds.length ?? 1);
-  const { losses, total } = crossEntropy(ctx, logits, step.targets,
-    { T, V: cfg.vocabSize, gradScale: 0, groupGradScales: counts.map((n) => (n ? 1 / n : 0)) });
-  losses.release();
+  const { total, dn } = headLossBackward(ctx, w.head, n.y, step.targets, { T, D: cfg.dim, V: cfg.vocabSize },
+    counts.map((c) => (c ? 1 / c : 0)), opts.head);
   // The embedding is frozen, so the gradient stops at the first block's input.
-  const dn = linearBackwardInput(ctx, logits, w.head, T);
   const dx = rmsnormBackward(ctx, dn, x, w.outNorm, n.rrms, { T, D: cfg.dim });
-  [logits, dn, n.y, n.rrms, x].forEach((t) => t.release());
+  [dn, n.y, n.rrms, x].forEach((t) => t.release());
   for (let l = cfg.nLayers - 1; l >= 0; l--) {
     let a = acts[l];
     if (opts.recompute) {
@@ -123,27 +121,45 @@ export function trainStep(ctx: GpuContext, model: TrainModel, adapter: Adapter, 
 }
 
 /**
- * The forward pass and loss only (logits left intact): {Σ loss, scored tokens} [2] and each token's loss
- * losses [B·S] (0 where not scored; a sequence's loss is the sum of its row). The caller releases both.
+ * Builds the pipelines of a step on B sequences of S tokens before the first step needs them (a dry run of
+ * one step, GpuContext.warmPipelines): nothing executes and nothing the caller holds changes. Steps of other
+ * shapes may pick a few other kernels, built on first use as before. Resolves with how many were built.
  */
-export function evalLosses(ctx: GpuContext, model: TrainModel, adapter: Adapter, batch: TrainBatch, run: AdapterRun):
-  { total: Tensor<'f32'>; losses: Tensor<'f32'> } {
+export function warmTrainStep(ctx: GpuContext, model: TrainModel, adapter: Adapter, B: number, S: number,
+  opts: TrainStepOptions = {}): Promise<number> {
+  const T = B * S;
+  const batch: TrainBatch = {
+    B, S, tokens: new Uint32Array(T), lengths: new Uint32Array(B).fill(S),
+    targets: Int32Array.from({ length: T }, (_, i) => (i % S < S - 1 ? 0 : -1)),
+  };
+  return ctx.warmPipelines(() => {
+    const grads = createGrads(ctx, adapter);
+    const total = trainStep(ctx, model, adapter, batch, { task: 0, dropoutSeed: 0, params: adapter.params }, grads, opts);
+    [total, ...grads].forEach((t) => t.release());
+  });
+}
+
+/**
+ * The forward pass and loss only: {Σ loss, scored tokens} [2] and each token's loss losses [B·S] (0 where not
+ * scored; a sequence's loss is the sum of its row). The caller releases both. `head` chunks as in trainStep.
+ */
+export function evalLosses(ctx: GpuContext, model: TrainModel, adapter: Adapter, batch: TrainBatch, run: AdapterRun,
+  head?: HeadLossOptions): { total: Tensor<'f32'>; losses: Tensor<'f32'> } {
   const step = prepare(ctx, model, adapter, batch, run);
   const { T } = step;
   const { weights: w, config: cfg } = model;
   const { x } = forwardBlocks(step, 'none');
   const n = rmsnorm(ctx, x, w.outNorm, { T, D: cfg.dim, eps: cfg.normEps });
-  const logits = linear(ctx, n.y, w.head, T);
-  const out = crossEntropy(ctx, logits, step.targets, { T, V: cfg.vocabSize, gradScale: 0, grad: false });
-  [logits, n.y, n.rrms, x].forEach((t) => t.release());
+  const out = headLosses(ctx, w.head, n.y, step.targets, { T, D: cfg.dim, V: cfg.vocabSize }, head);
+  [n.y, n.rrms, x].forEach((t) => t.release());
   step.release();
   return out;
 }
 
 /** evalLosses' {Σ loss, scored tokens} [2] alone. */
-export function evalLoss(ctx: GpuContext, model: TrainModel, adapter: Adapter, batch: TrainBatch, run: AdapterRun):
-  Tensor<'f32'> {
-  const { total, losses } = evalLosses(ctx, model, adapter, batch, run);
+export function evalLoss(ctx: GpuContext, model: TrainModel, adapter: Adapter, batch: TrainBatch, run: AdapterRun,
+  head?: HeadLossOptions): Tensor<'f32'> {
+  const { total, losses } = evalLosses(ctx, model, adapter, batch, run, head);
   losses.release();
   return total;
 }

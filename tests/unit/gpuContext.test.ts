@@ -115,6 +115,83 @@ describe('GpuContext', () => {
     [a, out].forEach((t) => t.release());
   });
 
+  it('reuses bind groups for the same buffers, with fresh uniforms; forgets them when the pool destroys a buffer', async () => {
+    const ctx = await gpu();
+    const host = Float32Array.from({ length: 12 }, (_, i) => i - 4);
+    const want = matmulRef(host, host, 3, 3, 4, { transB: true });
+    const a = ctx.upload(host, [3, 4]);
+    // alpha lives in the uniforms: a reused bind group must still see each dispatch's own value.
+    const product = async (alpha: number) => {
+      ctx.resetStats();
+      const out = matmul(ctx, a, a, 3, 3, 4, { transB: true, alpha });
+      const values = Array.from(await ctx.read(out));
+      out.release();
+      return { values, created: ctx.stats.bindGroups };
+    };
+    const first = await product(1);
+    const second = await product(2);
+    expect(first.values).toEqual(Array.from(want));
+    expect(second.values).toEqual(Array.from(want, (v) => 2 * v));
+    expect(second.created).toBe(0);
+    // Within one batch the same buffers with another uniform slot are another bind group.
+    const out = ctx.tensor([3, 3]);
+    const saved = ctx.tensor([3, 3]);
+    matmul(ctx, a, a, 3, 3, 4, { transB: true, alpha: 5 }, out);
+    ctx.copy(out, saved, out.byteLength);
+    matmul(ctx, a, a, 3, 3, 4, { transB: true, alpha: 7 }, out);
+    expect(Array.from(await ctx.read(saved))).toEqual(Array.from(want, (v) => 5 * v));
+    expect(Array.from(await ctx.read(out))).toEqual(Array.from(want, (v) => 7 * v));
+    [out, saved].forEach((t) => t.release());
+
+    // A dry run counts the bind groups a real run of the same work then creates.
+    const b = ctx.upload(host, [4, 3]);
+    const record = () => {
+      ctx.resetStats();
+      const out = matmul(ctx, a, b, 3, 3, 4);
+      matmul(ctx, a, b, 3, 3, 4, { accumulate: true }, out);
+      return out;
+    };
+    ctx.setDryRun(true);
+    record().release();
+    const dryCreated = ctx.stats.bindGroups;
+    ctx.setDryRun(false);
+    const sum = record();
+    expect(ctx.stats.bindGroups).toBe(dryCreated);
+    expect(dryCreated).toBe(2);
+    expect(Array.from(await ctx.read(sum))).toEqual(Array.from(matmulRef(host, host, 3, 3, 4), (v) => 2 * v));
+
+    // Destroying a buffer drops every bind group that binds it.
+    const size = ctx.bindGroups.size;
+    [sum, b].forEach((t) => t.release());
+    ctx.pool.trim();
+    expect(ctx.bindGroups.size).toBeLessThan(size);
+    expect((await product(3)).values).toEqual(Array.from(want, (v) => 3 * v));
+    a.release();
+  });
+
+  it('warms pipelines asynchronously from a dry run of the work, leaving stats and buffers as they were', async () => {
+    const ctx = await gpu();
+    const code = '// warm test kernel\noverride S: f32 = 1.0;\n@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n' +
+      '@compute @workgroup_size(1) fn main() { x[0] = x[0] * S; }';
+    const x = ctx.upload(Float32Array.from([5]), [1]);
+    ctx.resetStats();
+    const before = ctx.pipelines.size;
+    const record = () => {
+      ctx.dispatch(ctx.pipeline(code, { S: 2 }), [x], [1]);
+      ctx.dispatch(ctx.pipeline(code, { S: 2 }), [x], [1]);
+      ctx.dispatch(ctx.pipeline(code, { S: 3 }), [x], [1]);
+    };
+    expect(await ctx.warmPipelines(record)).toBe(2);
+    expect(ctx.pipelines.size).toBe(before + 2);
+    expect(ctx.stats.dispatches).toBe(0);
+    expect(ctx.isDryRun).toBe(false);
+    expect(await ctx.warmPipelines(record)).toBe(0);
+    record();
+    expect(ctx.pipelines.size).toBe(before + 2);
+    expect(Array.from(await ctx.read(x))).toEqual([60]);
+    x.release();
+  });
+
   it('refuses work beyond the adapter limits with a clear error', async () => {
     const ctx = await gpu();
     const max = ctx.device.limits.maxStorageBufferBindingSize;

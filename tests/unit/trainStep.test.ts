@@ -27,7 +27,8 @@ import { uploadWeight } from '../../src/ops/weight';
 import { type RefAdapter, llamaAdapterLossRef } from '../../src/reference/llamaAdapter';
 import type { LlamaRefWeights } from '../../src/reference/llama';
 import type { HostWeight } from '../../src/reference/linear';
-import { createGrads, evalLosses, trainStep, type TrainBatch } from '../../src/train/step';
+import type { HeadLossOptions } from '../../src/train/headLoss';
+import { createGrads, evalLosses, scoredTokens, trainStep, type TrainBatch } from '../../src/train/step';
 import { gpu } from '../helpers/gpu';
 import { numericGrad } from '../helpers/gradcheck';
 import { freshSeed, randomF32, rng } from '../helpers/random';
@@ -46,9 +47,9 @@ interface Tiny {
 }
 
 /** A random model in memory, host and GPU sides holding the same bytes; matrices U(±√3/√in) (unit gain). */
-function tinyModel(ctx: GpuContext, arch: 'llama' | 'qwen2', type: GgufMatrixType, random: () => number): Tiny {
+function tinyModel(ctx: GpuContext, arch: 'llama' | 'qwen2', type: GgufMatrixType, random: () => number, vocabSize = 64): Tiny {
   const cfg: LlamaConfig = {
-    arch, dim: 32, hiddenDim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 8, vocabSize: 64, normEps: 1e-5,
+    arch, dim: 32, hiddenDim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 8, vocabSize, normEps: 1e-5,
     ropeTheta: 10000, ropePairing: arch === 'llama' ? 'adjacent' : 'half', ropeScaling: null, tiedEmbeddings: arch === 'qwen2',
     contextLength: 64, qkvBias: arch === 'qwen2',
   };
@@ -76,6 +77,17 @@ function tinyModel(ctx: GpuContext, arch: 'llama' | 'qwen2', type: GgufMatrixTyp
     })),
   };
   return { cfg, ref, weights };
+}
+
+/** B sequences of S tokens, each with a random length ≥ 2 and a 1-token prompt, padded to S. */
+function randomBatch(V: number, B: number, S: number, random: () => number): TrainBatch {
+  const lengths = Uint32Array.from({ length: B }, () => 2 + Math.floor(random() * (S - 1)));
+  const tokens = Uint32Array.from({ length: B * S }, () => Math.floor(random() * V));
+  const targets = Int32Array.from({ length: B * S }, (_, i) => {
+    const s = i % S;
+    return s >= 1 && s < lengths[Math.floor(i / S)] ? Math.floor(random() * V) : -1;
+  });
+  return { B, S, tokens, targets, lengths };
 }
 
 /** Two sequences padded to S = 9: lengths 9 and 6, the first 3 and 2 tokens prompt (unscored). */
@@ -200,6 +212,78 @@ describe(`training step vs float64 reference (seed ${seed})`, () => {
     const perToken = await ctx.read(losses);
     perToken.forEach((v, i) => expect(Math.abs(v - want.losses[i])).toBeLessThanOrEqual(LOSS_TOL * (1 + want.losses[i])));
     [total, losses].forEach((t) => t.release());
+    adapter.release();
+  });
+
+  it('the head and loss in chunks of 64 rows give the one-chunk step bit for bit, training and evaluation', async () => {
+    const ctx = await gpu();
+    const random = rng(seed + 4);
+    const m = tinyModel(ctx, 'llama', 'Q8_0', random);
+    const settings: LoraSettings = { rank: 4, alpha: 8, dropout: 0, targets: ['q', 'v'] };
+    const adapter = createLora(ctx, m.cfg, settings, seed);
+    await randomizeParams(ctx, adapter, random);
+    const batch = randomBatch(m.cfg.vocabSize, 3, 50, random); // 150 rows: chunks of 64, 64 and 22
+    const model = { weights: m.weights, config: m.cfg };
+    const run = { task: 0, dropoutSeed: 5, params: adapter.params };
+    const step = async (chunkRows: number) => {
+      const grads = createGrads(ctx, adapter);
+      const total = trainStep(ctx, model, adapter, batch, run, grads, { head: { chunkRows } });
+      const evalOut = evalLosses(ctx, model, adapter, batch, run, { chunkRows });
+      const out = {
+        total: await ctx.read(total), grads: await Promise.all(grads.map((g) => ctx.read(g))),
+        evalTotal: await ctx.read(evalOut.total), evalLosses: await ctx.read(evalOut.losses),
+      };
+      [total, evalOut.total, evalOut.losses, ...grads].forEach((t) => t.release());
+      return out;
+    };
+    const whole = await step(192);
+    const chunked = await step(64);
+    expect(whole.total[1]).toBe(scoredTokens(batch));
+    expect(chunked.total).toEqual(whole.total);
+    chunked.grads.forEach((g, i) => expect(g, adapter.names[i]).toEqual(whole.grads[i]));
+    expect(chunked.evalTotal).toEqual(whole.total);
+    expect(chunked.evalLosses).toEqual(whole.evalLosses);
+    expect(() => trainStep(ctx, model, adapter, batch, run, [], { head: { chunkRows: 100 } })).toThrow(/gradient/);
+    expect(() => evalLosses(ctx, model, adapter, batch, run, { chunkRows: 100 })).toThrow(/multiple of 64/);
+    adapter.release();
+  });
+
+  it('a step with a 32768-token vocabulary never holds its whole logits (dry run, pool peak)', async () => {
+    const ctx = await gpu();
+    const random = rng(seed + 5);
+    const V = 32768;
+    const m = tinyModel(ctx, 'llama', 'Q8_0', random, V);
+    const adapter = createLora(ctx, m.cfg, { rank: 4, alpha: 8, dropout: 0, targets: ['q', 'v'] }, seed);
+    const batch = randomBatch(V, 8, 128, random); // 1024 rows: whole logits 128 MiB, chunks of 256 rows (32 MiB)
+    const wholeLogits = batch.B * batch.S * V * 4;
+    const model = { weights: m.weights, config: m.cfg };
+    const run = { task: 0, dropoutSeed: 0, params: adapter.params };
+    const peakOf = (record: () => void) => {
+      ctx.setDryRun(true);
+      ctx.pool.peakBytes = ctx.pool.inUseBytes;
+      const before = ctx.pool.inUseBytes;
+      try {
+        record();
+      } finally {
+        ctx.setDryRun(false);
+      }
+      return ctx.pool.peakBytes - before;
+    };
+    const stepPeak = (head?: HeadLossOptions) => peakOf(() => {
+      const grads = createGrads(ctx, adapter);
+      [trainStep(ctx, model, adapter, batch, run, grads, { head }), ...grads].forEach((t) => t.release());
+    });
+    const evalPeak = (head?: HeadLossOptions) => peakOf(() => {
+      const { total, losses } = evalLosses(ctx, model, adapter, batch, run, head);
+      [total, losses].forEach((t) => t.release());
+    });
+    const [chunked, whole] = [stepPeak(), stepPeak({ chunkRows: batch.B * batch.S })];
+    const [evalChunked, evalWhole] = [evalPeak(), evalPeak({ chunkRows: batch.B * batch.S })];
+    console.log(`step peak above the model: chunked ${chunked / 2 ** 20} MiB, one chunk ${whole / 2 ** 20} MiB; ` +
+      `eval ${evalChunked / 2 ** 20} vs ${evalWhole / 2 ** 20} MiB`);
+    expect(whole).toBeGreaterThanOrEqual(wholeLogits);
+    expect(chunked).toBeLessThan(wholeLogits / 2);
+    expect(evalChunked).toBeLessThan(wholeLogits / 2);
     adapter.release();
   });
 });
