@@ -1,12 +1,13 @@
 // `npm run bench -- eval`: evaluation of the quick-demo held-out sets (stories260K, the four story tasks) with
-// a LoRA adapter trained here by the demo preset, two ways in the same run:
+// a LoRA adapter trained here by the demo preset, three ways in the same run:
 //   baseline   what evaluation did before: greedy decoding one forward pass over the whole sequences per new
 //              token (8 prompts a pass, no cache), choice accuracy one pass per example, the loss in its own
 //              passes;
-//   current    src/train/evaluate.ts: greedy decoding through a batched KV cache (every prompt one sequence;
-//              each further token one small pass for all sequences), the reference verified as a draft (the
-//              first pass yields every greedy token up to one past the first mismatch), choices of many
-//              examples in one pass, both losses from one pass.
+//   current    src/train/evaluate.ts, one task at a time and all four sharing every pass (evaluateTaskSet):
+//              greedy decoding through a batched KV cache (every prompt one sequence; each further token one
+//              small pass for all sequences), the reference verified as a draft (the first pass yields every
+//              greedy token up to one past the first mismatch), choices of many examples in one pass, both
+//              losses from one pass.
 // Both must give the same loss, exact match and choice accuracy; the ratio of wall times and the count of
 // GPU→host readbacks (a machine-independent count of passes) are printed and saved.
 
@@ -22,7 +23,7 @@ import { releaseWeights } from '../src/model/weights';
 import { headLogits } from '../src/model/kvCache';
 import { embedding } from '../src/ops/embedding';
 import { forwardInference } from '../src/train/block';
-import { type EvalExample, evalLossOf, evaluateTask, parseEvalTask, tokenLosses } from '../src/train/evaluate';
+import { type EvalExample, type TaskEvaluation, evalLossOf, evaluateTask, evaluateTaskSet, parseEvalTask, tokenLosses } from '../src/train/evaluate';
 import { presetSettings } from '../src/train/presets';
 import { prepareTasks, runTraining } from '../src/train/run';
 import type { TrainModel } from '../src/train/step';
@@ -89,6 +90,12 @@ async function baseline(ctx: GpuContext, model: TrainModel, adapter: Adapter, to
   return { loss, exact_match: exact / examples.length, choice_accuracy: examples.every((e) => e.choices) ? correct / examples.length : null };
 }
 
+interface Measured<T> {
+  value: T;
+  seconds: number;
+  reads: number;
+}
+
 export async function benchEval(ctx: GpuContext): Promise<void> {
   const files = await openModelPath(join(SHARED, 'models/stories260K/stories260K.bin'), { tokenizer: join(SHARED, 'models/stories260K/tok512.bin') });
   const loaded = await loadModel(ctx, files);
@@ -102,34 +109,50 @@ export async function benchEval(ctx: GpuContext): Promise<void> {
   // Every readback (ctx.read included) goes through readBytes.
   const readBytes = ctx.readBytes.bind(ctx);
   ctx.readBytes = ((b, n) => { reads++; return readBytes(b, n); }) as typeof ctx.readBytes;
-  const rows = [];
-  const totals = { baseline: 0, current: 0 };
-  for (const task of tasks) {
-    const held = splitTask(task, { poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask, seed: s.seed }).eval;
-    const measure = async <T>(f: () => Promise<T>) => {
-      reads = 0;
-      const t0 = performance.now();
-      const value = await f();
-      return { value, seconds: (performance.now() - t0) / 1000, reads };
+  const measure = async <T>(f: () => Promise<T>) => {
+    reads = 0;
+    const t0 = performance.now();
+    const value = await f();
+    return { value, seconds: (performance.now() - t0) / 1000, reads };
+  };
+  const helds = tasks.map((task) => splitTask(task, { poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask, seed: s.seed }).eval);
+  const run = { task: 0, dropoutSeed: 0, params: adapter.params };
+  const opts = { maxSeqLen: s.maxSeqLen, appendEos: true, accuracy: true };
+  // Warm-up: pipelines compiled before timing.
+  await baseline(ctx, model, adapter, tok, helds[0].slice(0, 2), s);
+  await evaluateTaskSet(ctx, model, adapter, tok, run, [{ name: 'warm-up', examples: helds[0].slice(0, 2) }], opts);
+  const olds: Measured<Awaited<ReturnType<typeof baseline>>>[] = [];
+  for (const held of helds) olds.push(await measure(() => baseline(ctx, model, adapter, tok, held, s)));
+  // One task at a time (as the run's MTL-LoRA or test-time adaptation needs), and all four sharing every pass
+  // (a LoRA-family adapter as it is, what Evaluate and the study do).
+  const alone: Measured<TaskEvaluation>[] = [];
+  for (const [t, held] of helds.entries()) alone.push(await measure(() => evaluateTask(ctx, model, adapter, tok, run, tasks[t].name, held, opts)));
+  const together = await measure(() => evaluateTaskSet(ctx, model, adapter, tok, run, tasks.map((task, t) => ({ name: task.name, examples: helds[t] })), opts));
+  const rows = tasks.map((task, t) => {
+    const old = olds[t].value;
+    for (const now of [alone[t].value, together.value[t]]) {
+      const same = Math.abs(old.loss! - now.loss!) < 1e-5 * old.loss! && old.exact_match === now.exact_match &&
+        old.choice_accuracy === now.choice_accuracy;
+      if (!same) throw new Error(`${task.name}: the evaluations disagree: ${JSON.stringify(old)} vs ${JSON.stringify(now)}`);
+    }
+    if (JSON.stringify(alone[t].value) !== JSON.stringify(together.value[t])) {
+      throw new Error(`${task.name}: evaluated alone and with the other tasks differ: ${JSON.stringify(alone[t].value)} vs ${JSON.stringify(together.value[t])}`);
+    }
+    return {
+      task: task.name, examples: helds[t].length, 'baseline s': olds[t].seconds.toFixed(2), 'alone s': alone[t].seconds.toFixed(2),
+      'baseline readbacks': olds[t].reads, 'alone readbacks': alone[t].reads, 'answer accuracy': together.value[t].answer_accuracy!.toFixed(2),
     };
-    await baseline(ctx, model, adapter, tok, held.slice(0, 2), s); // warm-up: pipelines compiled before timing
-    const old = await measure(() => baseline(ctx, model, adapter, tok, held, s));
-    const now = await measure(() => evaluateTask(ctx, model, adapter, tok, { task: 0, dropoutSeed: 0, params: adapter.params }, task.name, held,
-      { maxSeqLen: s.maxSeqLen, appendEos: true, accuracy: true }));
-    const same = Math.abs(old.value.loss! - now.value.loss!) < 1e-5 * old.value.loss! && old.value.exact_match === now.value.exact_match &&
-      old.value.choice_accuracy === now.value.choice_accuracy;
-    if (!same) throw new Error(`${task.name}: the evaluations disagree: ${JSON.stringify(old.value)} vs ${JSON.stringify(now.value)}`);
-    totals.baseline += old.seconds;
-    totals.current += now.seconds;
-    rows.push({
-      task: task.name, examples: held.length, 'baseline s': old.seconds.toFixed(2), 'current s': now.seconds.toFixed(2),
-      speedup: (old.seconds / now.seconds).toFixed(1), 'baseline readbacks': old.reads, 'current readbacks': now.reads,
-      'answer accuracy': now.value.answer_accuracy!.toFixed(2),
-    });
-  }
+  });
+  const sum = (xs: { seconds: number }[]) => xs.reduce((a, x) => a + x.seconds, 0);
+  const totals = {
+    baseline: sum(olds), alone: sum(alone), together: together.seconds,
+    readbacks: { baseline: olds.reduce((a, x) => a + x.reads, 0), alone: alone.reduce((a, x) => a + x.reads, 0), together: together.reads },
+  };
   ctx.readBytes = readBytes;
   console.log(table(rows));
-  console.log(`all four held-out sets: ${totals.baseline.toFixed(1)} s → ${totals.current.toFixed(1)} s (${(totals.baseline / totals.current).toFixed(1)}×), same numbers`);
+  console.log(`all four held-out sets: baseline ${totals.baseline.toFixed(1)} s (${totals.readbacks.baseline} readbacks); ` +
+    `one task at a time ${totals.alone.toFixed(1)} s (${(totals.baseline / totals.alone).toFixed(1)}×, ${totals.readbacks.alone} readbacks); ` +
+    `all four together ${totals.together.toFixed(1)} s (${(totals.baseline / totals.together).toFixed(1)}×, ${totals.readbacks.together} readbacks); same numbers`);
   console.log(`saved ${saveResults(ctx, 'eval', { rows, totals })}`);
   adapter.release();
   releaseWeights(loaded.weights);

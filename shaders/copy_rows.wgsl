@@ -15,29 +15,34 @@ struct Params { rows: u32, width: u32, src_row: u32, dst_row: u32 }
 @group(0) @binding(2) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read> place: array<u32>;
 
+// The (row, column) of the element this invocation copies; row = rows past the end (nothing to do).
+fn cell(gid: vec3<u32>, nwg: vec3<u32>) -> vec2<u32> {
+  let e = min(gid.x + gid.y * nwg.x * WG, p.rows * p.width);
+  return vec2<u32>(e / p.width, e % p.width);
+}
+
+// The cache row of row r's place: its sequence's first row plus its position.
+fn placed(r: u32) -> u32 {
+  return place[2u * r] + place[2u * r + 1u];
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let e = gid.x + gid.y * nwg.x * WG;
-  if (e >= p.rows * p.width) { return; }
-  let r = e / p.width;
-  let c = e % p.width;
-  dst[(p.dst_row + r) * p.width + c] = src[(p.src_row + r) * p.width + c];
+  let rc = cell(gid, nwg);
+  if (rc.x >= p.rows) { return; }
+  dst[(p.dst_row + rc.x) * p.width + rc.y] = src[(p.src_row + rc.x) * p.width + rc.y];
 }
 
 @compute @workgroup_size(WG)
 fn scatter(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let e = gid.x + gid.y * nwg.x * WG;
-  if (e >= p.rows * p.width) { return; }
-  let r = e / p.width;
-  let c = e % p.width;
-  dst[(place[2u * r] + place[2u * r + 1u]) * p.width + c] = src[r * p.width + c];
+  let rc = cell(gid, nwg);
+  if (rc.x >= p.rows) { return; }
+  dst[placed(rc.x) * p.width + rc.y] = src[rc.x * p.width + rc.y];
 }
 
 @compute @workgroup_size(WG)
 fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let e = gid.x + gid.y * nwg.x * WG;
-  if (e >= p.rows * p.width) { return; }
-  let r = e / p.width;
-  let c = e % p.width;
-  dst[r * p.width + c] = src[(place[2u * r] + place[2u * r + 1u]) * p.width + c];
+  let rc = cell(gid, nwg);
+  if (rc.x >= p.rows) { return; }
+  dst[rc.x * p.width + rc.y] = src[placed(rc.x) * p.width + rc.y];
 }

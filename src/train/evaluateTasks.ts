@@ -8,7 +8,7 @@ import type { Adapter } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
 import type { Tokenizer } from '../io/tokenizer';
 import { type TestTimeAdaptation, adaptToTask } from './adapt';
-import { type EvalExample, type EvaluateOptions, type TaskEvaluation, evaluateTask } from './evaluate';
+import { type EvalExample, type EvaluateOptions, type TaskEvaluation, evaluateTask, evaluateTaskSet } from './evaluate';
 import { type TrainSettings, splitPlan } from './settings';
 import type { TrainModel } from './step';
 import { splitTask, tokenizeExample } from '../data/tasks';
@@ -82,31 +82,47 @@ function splitFor(task: EvalTaskInput, s: TrainSettings, o: EvaluateTasksOptions
 export async function evaluateTasks(ctx: GpuContext, model: TrainModel, adapter: Adapter, tok: Tokenizer, s: TrainSettings,
   tasks: readonly EvalTaskInput[], o: EvaluateTasksOptions): Promise<TaskResult[]> {
   const opts = evaluateOptionsOf(s, o.accuracy);
+  const splits = tasks.map((task) => splitFor(task, s, o));
+  const scored = tasks.map((task, i) => ({ i, task, split: splits[i], id: Math.max(0, task.id) })).filter((t) => t.split.eval.length > 0);
+  const runOf = (id: number) => ({ task: id, dropoutSeed: 0, params: adapter.params });
+  o.onProgress?.(0, tasks.length, scored[0]?.task.name ?? 'done');
+  const shared = new Map<number, TaskEvaluation>();
+  // A plain LoRA adapter computes the same for every task: all held-out sets share every pass. MTL-LoRA's
+  // Λ_t and w_t differ per task, so each task runs alone.
+  const together = adapter.kind === 'lora' ? [scored] : scored.map((t) => [t]);
+  for (const group of together) {
+    const sets = group.map((t) => ({ name: t.task.name, examples: t.split.eval }));
+    const evaluations = await evaluateTaskSet(ctx, model, adapter, tok, runOf(group[0].id), sets, opts);
+    evaluations.forEach((e, k) => shared.set(group[k].i, e));
+  }
   const results: TaskResult[] = [];
   for (const [i, task] of tasks.entries()) {
     o.onProgress?.(i, tasks.length, task.name);
-    const split = splitFor(task, s, o);
+    const split = splits[i];
     const base: Omit<TaskResult, 'shared' | 'adapted' | 'kind'> = { task: task.name, examples: split.eval.length, split: split.kind };
-    if (split.eval.length === 0) {
+    const mine = shared.get(i);
+    if (!mine) {
       results.push({ ...base, kind: 'generation', split: 'none', shared: null, adapted: null,
         note: `all ${task.examples.length} examples are in the training pool (examples per task ${s.examplesPerTask}); none is held out` });
       continue;
     }
-    const id = Math.max(0, task.id);
-    const run = { task: id, dropoutSeed: 0, params: adapter.params };
-    const shared = await evaluateTask(ctx, model, adapter, tok, run, task.name, split.eval, opts);
-    let adapted: Scores | null = null;
-    if (o.adapt && !o.sharedOnly && split.train.length > 0) {
-      const pool = split.train.map((e) => tokenizeExample(tok, e, { maxLength: s.maxSeqLen, eos: s.appendEos }));
-      const local = adaptToTask(ctx, model, adapter, id, task.name, pool, adaptationOf(s));
-      try {
-        adapted = scoresOf(await evaluateTask(ctx, model, adapter, tok, { ...run, params: local }, task.name, split.eval, opts));
-      } finally {
-        local.forEach((t) => t.release());
-      }
-    }
-    results.push({ ...base, kind: shared.kind, shared: scoresOf(shared), adapted });
+    const adapted = o.adapt && !o.sharedOnly && split.train.length > 0
+      ? await adaptedScores(ctx, model, adapter, tok, s, task, split, opts) : null;
+    results.push({ ...base, kind: mine.kind, shared: scoresOf(mine), adapted });
   }
   o.onProgress?.(tasks.length, tasks.length, 'done');
   return results;
+}
+
+/** The task's held-out scores after test-time adaptation on its training pool (the copy released after). */
+async function adaptedScores(ctx: GpuContext, model: TrainModel, adapter: Adapter, tok: Tokenizer, s: TrainSettings,
+  task: EvalTaskInput, split: { train: readonly EvalExample[]; eval: readonly EvalExample[] }, opts: EvaluateOptions): Promise<Scores> {
+  const id = Math.max(0, task.id);
+  const pool = split.train.map((e) => tokenizeExample(tok, e, { maxLength: s.maxSeqLen, eos: s.appendEos }));
+  const local = adaptToTask(ctx, model, adapter, id, task.name, pool, adaptationOf(s));
+  try {
+    return scoresOf(await evaluateTask(ctx, model, adapter, tok, { task: id, dropoutSeed: 0, params: local }, task.name, split.eval, opts));
+  } finally {
+    local.forEach((t) => t.release());
+  }
 }
