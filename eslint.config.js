@@ -35,11 +35,24 @@ const zones = Object.entries(LAYERS).map(([folder, allowed]) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'tests/oracle/node_modules/**', 'tests/.artifacts/**', 'scratch/**', 'runs/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'tests/oracle/node_modules/**',
+      'tests/.artifacts/**',
+      'scratch/**',
+      'runs/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
-  { files: ['src/ui/**/*.{ts,tsx}'], plugins: { 'react-hooks': reactHooks }, rules: reactHooks.configs.recommended.rules },
+  {
+    files: ['src/ui/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: reactHooks.configs.recommended.rules,
+  },
   {
     plugins: { 'import-x': importX },
     settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.tsx', '.js', '.mjs'] } } },

@@ -32,23 +32,39 @@ export interface IterationCount {
 
 /** The settings every count uses: the defaults at sequence length S (one iteration, nothing else). */
 export function countSettings(method: TrainMethod, S: number, batchSize?: number): TrainSettings {
-  return resolveSettings(method, { maxSeqLen: S, iterations: 2, evalEvery: 0, checkpointEvery: 0, warmupSteps: 0,
-    ...(batchSize ? { batchSize } : {}) });
+  return resolveSettings(method, {
+    maxSeqLen: S,
+    iterations: 2,
+    evalEvery: 0,
+    checkpointEvery: 0,
+    warmupSteps: 0,
+    ...(batchSize ? { batchSize } : {}),
+  });
 }
 
 /**
  * Counts the GPU commands of one training iteration (the second: the first creates the pipelines) of
  * `method` on `model`, with random tasks of exactly S tokens per example. `dryRun` records without executing.
  */
-export async function countIteration(ctx: GpuContext, model: TrainModel, method: TrainMethod, S: number, dryRun: boolean,
-  batchSize?: number, recompute = false): Promise<IterationCount> {
+export async function countIteration(
+  ctx: GpuContext,
+  model: TrainModel,
+  method: TrainMethod,
+  S: number,
+  dryRun: boolean,
+  batchSize?: number,
+  recompute = false,
+): Promise<IterationCount> {
   const settings = countSettings(method, S, batchSize);
   const perTask = Math.max(settings.supportSize + settings.querySize, settings.batchSize);
   const tasks = randomTokenTasks(model.config.vocabSize, S, settings.tasksPerIteration, perTask);
   ctx.pool.peakBytes = ctx.pool.inUseBytes;
   const adapter = createAdapterFor(ctx, model.config, settings, tasks.length);
   const root = Rng.fromSeed(settings.seed);
-  const trainer = createTrainer({ ctx, model, adapter, tasks, settings, dropout: root.derive('dropout'), recompute }, root.derive('sampler'));
+  const trainer = createTrainer(
+    { ctx, model, adapter, tasks, settings, dropout: root.derive('dropout'), recompute },
+    root.derive('sampler'),
+  );
   ctx.setDryRun(dryRun);
   try {
     await trainer.iterate(0, settings.lr);
@@ -56,8 +72,14 @@ export async function countIteration(ctx: GpuContext, model: TrainModel, method:
     await trainer.iterate(1, settings.lr);
     const s = ctx.stats;
     return {
-      method, dispatches: s.dispatches, passes: s.passes, copies: s.copies, submits: s.submits, readbacks: s.readbacks,
-      bindGroups: s.bindGroups, peakBytes: ctx.pool.peakBytes,
+      method,
+      dispatches: s.dispatches,
+      passes: s.passes,
+      copies: s.copies,
+      submits: s.submits,
+      readbacks: s.readbacks,
+      bindGroups: s.bindGroups,
+      peakBytes: ctx.pool.peakBytes,
       byKernel: Object.fromEntries([...s.byKernel].sort((a, b) => b[1] - a[1])),
     };
   } finally {
@@ -71,7 +93,8 @@ function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
   if (at < 0) return fallback;
   const value = Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} needs a positive integer, got ${process.argv[at + 1]}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`--${name} needs a positive integer, got ${process.argv[at + 1]}`);
   return value;
 }
 
@@ -86,10 +109,16 @@ export async function benchDispatches(ctx: GpuContext): Promise<void> {
   for (const method of TRAIN_METHODS) {
     const c = await countIteration(ctx, model, method, S, !run, batch, recompute);
     counts.push(c);
-    const top = Object.entries(c.byKernel).slice(0, 8).map(([k, n]) => `${k} ${n}`).join(', ');
+    const top = Object.entries(c.byKernel)
+      .slice(0, 8)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
     console.log(`${method}: ${c.dispatches} dispatches (${top})`);
   }
-  const rows = counts.map(({ byKernel: _, peakBytes, ...r }) => ({ ...r, peak_mib: +(peakBytes / 2 ** 20).toFixed(1) }));
+  const rows = counts.map(({ byKernel: _, peakBytes, ...r }) => ({
+    ...r,
+    peak_mib: +(peakBytes / 2 ** 20).toFixed(1),
+  }));
   const shape = `SmolLM2-135M-shaped, ${layers} layers, Q4_0, rank 8, seq ${S}, batch ${batch}${recompute ? ', recompute' : ''}, ${run ? 'executed' : 'dry run'}`;
   console.log(`\n${shape}\n${table(rows)}\n\nresults: ${saveResults(ctx, 'dispatches', { shape, counts })}`);
 }

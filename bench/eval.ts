@@ -23,7 +23,15 @@ import { releaseWeights } from '../src/model/weights';
 import { headLogits } from '../src/model/kvCache';
 import { embedding } from '../src/ops/embedding';
 import { forwardInference } from '../src/train/block';
-import { type EvalExample, type TaskEvaluation, evalLossOf, evaluateTask, evaluateTaskSet, parseEvalTask, tokenLosses } from '../src/train/evaluate';
+import {
+  type EvalExample,
+  type TaskEvaluation,
+  evalLossOf,
+  evaluateTask,
+  evaluateTaskSet,
+  parseEvalTask,
+  tokenLosses,
+} from '../src/train/evaluate';
 import { presetSettings } from '../src/train/presets';
 import { prepareTasks, runTraining } from '../src/train/run';
 import type { TrainModel } from '../src/train/step';
@@ -35,8 +43,14 @@ const SHARED = process.env.SHARED_DIR ?? join(ROOT, '..', 'shared');
 const TASKS = ['colors', 'animals', 'feelings', 'routine'];
 
 /** Greedy continuations without a cache: every new token re-runs the whole sequences (the old decoding). */
-async function decodeRecomputing(ctx: GpuContext, model: TrainModel, adapter: Adapter, prompts: number[][],
-  maxNewTokens: number[], eosId: number | null): Promise<number[][]> {
+async function decodeRecomputing(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  prompts: number[][],
+  maxNewTokens: number[],
+  eosId: number | null,
+): Promise<number[][]> {
   const { config: cfg, weights: w } = model;
   const run = { task: 0, dropoutSeed: 0, params: adapter.params };
   const out: number[][] = prompts.map(() => []);
@@ -49,11 +63,37 @@ async function decodeRecomputing(ctx: GpuContext, model: TrainModel, adapter: Ad
     const tokens = new Uint32Array(B * S);
     seqs.forEach((q, b) => tokens.set(q, b * S));
     const ids = ctx.upload(tokens, [B * S], 'u32');
-    const pos = ctx.upload(Uint32Array.from({ length: B * S }, (_, i) => i % S), [B * S], 'u32');
-    const lengths = ctx.upload(Uint32Array.from(seqs, (q) => q.length), [B], 'u32');
-    const x = forwardInference({ ctx, weights: w, cfg, adapter, run, T: B * S, pos, lengths,
-      attn: { B, S, H: cfg.nHeads, KV: cfg.nKvHeads, hd: cfg.headDim } }, embedding(ctx, w.embed, ids, B * S));
-    const logits = headLogits(ctx, w, cfg, x, seqs.map((q, b) => b * S + q.length - 1));
+    const pos = ctx.upload(
+      Uint32Array.from({ length: B * S }, (_, i) => i % S),
+      [B * S],
+      'u32',
+    );
+    const lengths = ctx.upload(
+      Uint32Array.from(seqs, (q) => q.length),
+      [B],
+      'u32',
+    );
+    const x = forwardInference(
+      {
+        ctx,
+        weights: w,
+        cfg,
+        adapter,
+        run,
+        T: B * S,
+        pos,
+        lengths,
+        attn: { B, S, H: cfg.nHeads, KV: cfg.nKvHeads, hd: cfg.headDim },
+      },
+      embedding(ctx, w.embed, ids, B * S),
+    );
+    const logits = headLogits(
+      ctx,
+      w,
+      cfg,
+      x,
+      seqs.map((q, b) => b * S + q.length - 1),
+    );
     const rows = await ctx.read(logits);
     [ids, pos, lengths, x, logits].forEach((t) => t.release());
     live.forEach((b, i) => {
@@ -67,27 +107,61 @@ async function decodeRecomputing(ctx: GpuContext, model: TrainModel, adapter: Ad
 }
 
 /** The evaluation as it was: one pass per new token, one per example's choices, the loss on its own. */
-async function baseline(ctx: GpuContext, model: TrainModel, adapter: Adapter, tok: Tokenizer, examples: EvalExample[],
-  o: { maxSeqLen: number }) {
+async function baseline(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  tok: Tokenizer,
+  examples: EvalExample[],
+  o: { maxSeqLen: number },
+) {
   const run = { task: 0, dropoutSeed: 0, params: adapter.params };
-  const loss = await evalLossOf(ctx, model, adapter, run, examples.map((e) => tokenizeExample(tok, e, { maxLength: o.maxSeqLen, eos: true })));
+  const loss = await evalLossOf(
+    ctx,
+    model,
+    adapter,
+    run,
+    examples.map((e) => tokenizeExample(tok, e, { maxLength: o.maxSeqLen, eos: true })),
+  );
   let exact = 0;
   for (let i = 0; i < examples.length; i += 8) {
     const chunk = examples.slice(i, i + 8);
     const refs = chunk.map((e) => tokenizeExample(tok, e, { maxLength: o.maxSeqLen, eos: false }));
-    const outs = await decodeRecomputing(ctx, model, adapter, refs.map((r) => r.prompt), refs.map((r) => r.completion.length + 2), tok.eosId);
-    outs.forEach((ids, k) => { if (tok.decode(ids).trim() === chunk[k].completion.trim()) exact++; });
+    const outs = await decodeRecomputing(
+      ctx,
+      model,
+      adapter,
+      refs.map((r) => r.prompt),
+      refs.map((r) => r.completion.length + 2),
+      tok.eosId,
+    );
+    outs.forEach((ids, k) => {
+      if (tok.decode(ids).trim() === chunk[k].completion.trim()) exact++;
+    });
   }
   let correct = 0;
   if (examples.every((e) => e.choices)) {
     for (const ex of examples) {
-      const nll = (await tokenLosses(ctx, model, adapter, run, ex.choices!.map((c) =>
-        tokenizeExample(tok, { prompt: ex.prompt, completion: c }, { maxLength: o.maxSeqLen, eos: false })))).map((r) => r.reduce((a, v) => a + v, 0));
+      const nll = (
+        await tokenLosses(
+          ctx,
+          model,
+          adapter,
+          run,
+          ex.choices!.map((c) =>
+            tokenizeExample(tok, { prompt: ex.prompt, completion: c }, { maxLength: o.maxSeqLen, eos: false }),
+          ),
+        )
+      ).map((r) => r.reduce((a, v) => a + v, 0));
       const best = nll.reduce((b, v, i) => (v < nll[b] ? i : b), 0);
       if (ex.choices![best].trim() === ex.completion.trim()) correct++;
     }
   }
-  return { loss, exact_match: exact / examples.length, choice_accuracy: examples.every((e) => e.choices) ? correct / examples.length : null };
+  return {
+    loss,
+    exact_match: exact / examples.length,
+    choice_accuracy: examples.every((e) => e.choices) ? correct / examples.length : null,
+  };
 }
 
 interface Measured<T> {
@@ -97,7 +171,9 @@ interface Measured<T> {
 }
 
 export async function benchEval(ctx: GpuContext): Promise<void> {
-  const files = await openModelPath(join(SHARED, 'models/stories260K/stories260K.bin'), { tokenizer: join(SHARED, 'models/stories260K/tok512.bin') });
+  const files = await openModelPath(join(SHARED, 'models/stories260K/stories260K.bin'), {
+    tokenizer: join(SHARED, 'models/stories260K/tok512.bin'),
+  });
   const loaded = await loadModel(ctx, files);
   const tok = loaded.tokenizer!;
   const model = { weights: loaded.weights, config: loaded.config };
@@ -108,14 +184,19 @@ export async function benchEval(ctx: GpuContext): Promise<void> {
   let reads = 0;
   // Every readback (ctx.read included) goes through readBytes.
   const readBytes = ctx.readBytes.bind(ctx);
-  ctx.readBytes = ((b, n) => { reads++; return readBytes(b, n); }) as typeof ctx.readBytes;
+  ctx.readBytes = ((b, n) => {
+    reads++;
+    return readBytes(b, n);
+  }) as typeof ctx.readBytes;
   const measure = async <T>(f: () => Promise<T>) => {
     reads = 0;
     const t0 = performance.now();
     const value = await f();
     return { value, seconds: (performance.now() - t0) / 1000, reads };
   };
-  const helds = tasks.map((task) => splitTask(task, { poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask, seed: s.seed }).eval);
+  const helds = tasks.map(
+    (task) => splitTask(task, { poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask, seed: s.seed }).eval,
+  );
   const run = { task: 0, dropoutSeed: 0, params: adapter.params };
   const opts = { maxSeqLen: s.maxSeqLen, appendEos: true, accuracy: true };
   // Warm-up: pipelines compiled before timing.
@@ -126,33 +207,62 @@ export async function benchEval(ctx: GpuContext): Promise<void> {
   // One task at a time (as the run's MTL-LoRA or test-time adaptation needs), and all four sharing every pass
   // (a LoRA-family adapter as it is, what Evaluate and the study do).
   const alone: Measured<TaskEvaluation>[] = [];
-  for (const [t, held] of helds.entries()) alone.push(await measure(() => evaluateTask(ctx, model, adapter, tok, run, tasks[t].name, held, opts)));
-  const together = await measure(() => evaluateTaskSet(ctx, model, adapter, tok, run, tasks.map((task, t) => ({ name: task.name, examples: helds[t] })), opts));
+  for (const [t, held] of helds.entries())
+    alone.push(await measure(() => evaluateTask(ctx, model, adapter, tok, run, tasks[t].name, held, opts)));
+  const together = await measure(() =>
+    evaluateTaskSet(
+      ctx,
+      model,
+      adapter,
+      tok,
+      run,
+      tasks.map((task, t) => ({ name: task.name, examples: helds[t] })),
+      opts,
+    ),
+  );
   const rows = tasks.map((task, t) => {
     const old = olds[t].value;
     for (const now of [alone[t].value, together.value[t]]) {
-      const same = Math.abs(old.loss! - now.loss!) < 1e-5 * old.loss! && old.exact_match === now.exact_match &&
+      const same =
+        Math.abs(old.loss! - now.loss!) < 1e-5 * old.loss! &&
+        old.exact_match === now.exact_match &&
         old.choice_accuracy === now.choice_accuracy;
-      if (!same) throw new Error(`${task.name}: the evaluations disagree: ${JSON.stringify(old)} vs ${JSON.stringify(now)}`);
+      if (!same)
+        throw new Error(`${task.name}: the evaluations disagree: ${JSON.stringify(old)} vs ${JSON.stringify(now)}`);
     }
     if (JSON.stringify(alone[t].value) !== JSON.stringify(together.value[t])) {
-      throw new Error(`${task.name}: evaluated alone and with the other tasks differ: ${JSON.stringify(alone[t].value)} vs ${JSON.stringify(together.value[t])}`);
+      throw new Error(
+        `${task.name}: evaluated alone and with the other tasks differ: ${JSON.stringify(alone[t].value)} vs ${JSON.stringify(together.value[t])}`,
+      );
     }
     return {
-      task: task.name, examples: helds[t].length, 'baseline s': olds[t].seconds.toFixed(2), 'alone s': alone[t].seconds.toFixed(2),
-      'baseline readbacks': olds[t].reads, 'alone readbacks': alone[t].reads, 'answer accuracy': together.value[t].answer_accuracy!.toFixed(2),
+      task: task.name,
+      examples: helds[t].length,
+      'baseline s': olds[t].seconds.toFixed(2),
+      'alone s': alone[t].seconds.toFixed(2),
+      'baseline readbacks': olds[t].reads,
+      'alone readbacks': alone[t].reads,
+      'answer accuracy': together.value[t].answer_accuracy!.toFixed(2),
     };
   });
   const sum = (xs: { seconds: number }[]) => xs.reduce((a, x) => a + x.seconds, 0);
   const totals = {
-    baseline: sum(olds), alone: sum(alone), together: together.seconds,
-    readbacks: { baseline: olds.reduce((a, x) => a + x.reads, 0), alone: alone.reduce((a, x) => a + x.reads, 0), together: together.reads },
+    baseline: sum(olds),
+    alone: sum(alone),
+    together: together.seconds,
+    readbacks: {
+      baseline: olds.reduce((a, x) => a + x.reads, 0),
+      alone: alone.reduce((a, x) => a + x.reads, 0),
+      together: together.reads,
+    },
   };
   ctx.readBytes = readBytes;
   console.log(table(rows));
-  console.log(`all four held-out sets: baseline ${totals.baseline.toFixed(1)} s (${totals.readbacks.baseline} readbacks); ` +
-    `one task at a time ${totals.alone.toFixed(1)} s (${(totals.baseline / totals.alone).toFixed(1)}×, ${totals.readbacks.alone} readbacks); ` +
-    `all four together ${totals.together.toFixed(1)} s (${(totals.baseline / totals.together).toFixed(1)}×, ${totals.readbacks.together} readbacks); same numbers`);
+  console.log(
+    `all four held-out sets: baseline ${totals.baseline.toFixed(1)} s (${totals.readbacks.baseline} readbacks); ` +
+      `one task at a time ${totals.alone.toFixed(1)} s (${(totals.baseline / totals.alone).toFixed(1)}×, ${totals.readbacks.alone} readbacks); ` +
+      `all four together ${totals.together.toFixed(1)} s (${(totals.baseline / totals.together).toFixed(1)}×, ${totals.readbacks.together} readbacks); same numbers`,
+  );
   console.log(`saved ${saveResults(ctx, 'eval', { rows, totals })}`);
   adapter.release();
   releaseWeights(loaded.weights);

@@ -31,11 +31,14 @@ export async function benchGenerate(ctx: GpuContext): Promise<void> {
   }
   const recomputeMs = performance.now() - t0;
   releaseWeights(m.weights);
-  if (ids.slice(PROMPT.length).join() !== cached.tokens.join()) throw new Error('KV cache and recompute gave different tokens');
+  if (ids.slice(PROMPT.length).join() !== cached.tokens.join())
+    throw new Error('KV cache and recompute gave different tokens');
   const rows = [
     { path: 'KV cache', 'tokens/s': ((STEPS * 1000) / cachedMs).toFixed(1), ms: cachedMs.toFixed(0) },
     { path: 'recompute', 'tokens/s': ((STEPS * 1000) / recomputeMs).toFixed(1), ms: recomputeMs.toFixed(0) },
   ];
   console.log(table(rows));
-  console.log(`KV cache ${(recomputeMs / cachedMs).toFixed(1)}× faster; saved ${saveResults(ctx, 'generate', { steps: STEPS, rows })}`);
+  console.log(
+    `KV cache ${(recomputeMs / cachedMs).toFixed(1)}× faster; saved ${saveResults(ctx, 'generate', { steps: STEPS, rows })}`,
+  );
 }

@@ -30,7 +30,10 @@ export async function timeIt(run: () => void, sync: () => Promise<void>, minReps
 }
 
 export function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 }
 
 /** Writes `bench/results/<name>-<adapter>.json` and returns its path. */

@@ -51,7 +51,9 @@ const rnd = (n: number) => Float32Array.from({ length: n }, () => Math.random() 
 
 export async function benchKernels(ctx: GpuContext): Promise<void> {
   const rows = await measureKernels(ctx, SHAPES, true);
-  console.log(`\n${table(rows as unknown as Record<string, string | number>[])}\n\nresults: ${saveResults(ctx, 'kernels', rows)}`);
+  console.log(
+    `\n${table(rows as unknown as Record<string, string | number>[])}\n\nresults: ${saveResults(ctx, 'kernels', rows)}`,
+  );
 }
 
 /** Times every kernel at each shape; `peer` also times TensorFlow.js's WebGPU backend where it has a peer. */
@@ -60,12 +62,25 @@ export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boo
   const rows: KernelRow[] = [];
   const sync = () => ctx.sync();
   const time = (run: () => void) => timeIt(run, sync, 3, 0.5);
-  const record = (s: Shape, kernel: string, shape: string, seconds: number, amount: number, unit: 'GFLOP/s' | 'GB/s',
-    peerSeconds?: number) => {
+  const record = (
+    s: Shape,
+    kernel: string,
+    shape: string,
+    seconds: number,
+    amount: number,
+    unit: 'GFLOP/s' | 'GB/s',
+    peerSeconds?: number,
+  ) => {
     const value = +(amount / seconds / 1e9).toFixed(3);
     const row: KernelRow = {
-      model: s.model, kernel, shape, ms: +(seconds * 1e3).toFixed(2), rate: `${value} ${unit}`,
-      vs_tfjs: peerSeconds ? `${(peerSeconds / seconds).toFixed(2)}×` : '', value, unit,
+      model: s.model,
+      kernel,
+      shape,
+      ms: +(seconds * 1e3).toFixed(2),
+      rate: `${value} ${unit}`,
+      vs_tfjs: peerSeconds ? `${(peerSeconds / seconds).toFixed(2)}×` : '',
+      value,
+      unit,
     };
     rows.push(row);
     console.log(JSON.stringify(row));
@@ -74,7 +89,11 @@ export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boo
   for (const s of shapes) {
     const { T } = s;
     // Linear layers (frozen weights): q/o projection, gate/up, down, forward and input-gradient.
-    for (const [name, out, inp] of [['attn_q', s.dim, s.dim], ['ffn_up', s.ffn, s.dim], ['ffn_down', s.dim, s.ffn]] as const) {
+    for (const [name, out, inp] of [
+      ['attn_q', s.dim, s.dim],
+      ['ffn_up', s.ffn, s.dim],
+      ['ffn_down', s.dim, s.ffn],
+    ] as const) {
       const flops = 2 * T * out * inp;
       const w32 = rnd(out * inp);
       const x = ctx.upload(rnd(T * inp), [T, inp]);
@@ -91,7 +110,15 @@ export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boo
         if (type === 'f32') f32time.push(fwd, bwd);
         const shape = `${T}×${inp}→${out}`;
         record(s, `linear ${name} ${type}`, shape, fwd, flops, 'GFLOP/s', type === 'f32' ? peerTimes?.fwd : undefined);
-        record(s, `linear ${name} ${type} dx`, shape, bwd, flops, 'GFLOP/s', type === 'f32' ? peerTimes?.bwd : undefined);
+        record(
+          s,
+          `linear ${name} ${type} dx`,
+          shape,
+          bwd,
+          flops,
+          'GFLOP/s',
+          type === 'f32' ? peerTimes?.bwd : undefined,
+        );
         if (type !== 'f32') rows[rows.length - 2].vs_tfjs = `${(f32time[0] / fwd).toFixed(2)}× f32`;
         if (type !== 'f32') rows[rows.length - 1].vs_tfjs = `${(f32time[1] / bwd).toFixed(2)}× f32`;
         [y, dx, w.data].forEach((t) => t.release());
@@ -108,7 +135,7 @@ export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boo
       const dO = ctx.upload(rnd(T * s.H * s.hd), [T, s.H * s.hd]);
       const lengths = ctx.upload(Uint32Array.of(T), [1], 'u32');
       // Useful FLOPs of causal attention: QKᵀ and PV over the lower triangle; backward counted as 2.5× forward.
-      const flops = 2 * 2 * s.H * s.hd * (T * (T + 1)) / 2;
+      const flops = (2 * 2 * s.H * s.hd * (T * (T + 1))) / 2;
       let fo: { o: Tensor<'f32'>; lse: Tensor<'f32'> } | null = null;
       const fwd = await time(() => {
         fo?.o.release();
@@ -134,8 +161,22 @@ export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boo
       const { y, rrms } = rmsnorm(ctx, x, w, { T, D: s.dim, eps: 1e-5 });
       const dx = ctx.tensor([T, s.dim]);
       const bytes = 4 * T * s.dim;
-      record(s, 'rmsnorm fwd', `${T}×${s.dim}`, await time(() => void rmsnorm(ctx, x, w, { T, D: s.dim, eps: 1e-5 }, { y, rrms })), 2 * bytes, 'GB/s');
-      record(s, 'rmsnorm bwd', `${T}×${s.dim}`, await time(() => void rmsnormBackward(ctx, dy, x, w, rrms, { T, D: s.dim }, {}, dx)), 3 * bytes, 'GB/s');
+      record(
+        s,
+        'rmsnorm fwd',
+        `${T}×${s.dim}`,
+        await time(() => void rmsnorm(ctx, x, w, { T, D: s.dim, eps: 1e-5 }, { y, rrms })),
+        2 * bytes,
+        'GB/s',
+      );
+      record(
+        s,
+        'rmsnorm bwd',
+        `${T}×${s.dim}`,
+        await time(() => void rmsnormBackward(ctx, dy, x, w, rrms, { T, D: s.dim }, {}, dx)),
+        3 * bytes,
+        'GB/s',
+      );
 
       const g = ctx.upload(rnd(T * s.ffn), [T, s.ffn]);
       const u = ctx.upload(rnd(T * s.ffn), [T, s.ffn]);
@@ -143,20 +184,50 @@ export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boo
       const fb = 4 * T * s.ffn;
       record(s, 'swiglu fwd', `${T}×${s.ffn}`, await time(() => void swiglu(ctx, g, u, h)), 3 * fb, 'GB/s');
       const grads = swigluBackward(ctx, h, g, u);
-      record(s, 'swiglu bwd', `${T}×${s.ffn}`, await time(() => void swigluBackward(ctx, h, g, u, grads)), 5 * fb, 'GB/s');
+      record(
+        s,
+        'swiglu bwd',
+        `${T}×${s.ffn}`,
+        await time(() => void swigluBackward(ctx, h, g, u, grads)),
+        5 * fb,
+        'GB/s',
+      );
 
       const qk = ctx.upload(rnd(T * s.H * s.hd), [T, s.H * s.hd]);
-      const pos = ctx.upload(Uint32Array.from({ length: T }, (_, i) => i), [T], 'u32');
-      record(s, 'rope', `${T}×${s.H}×${s.hd}`, await time(() => void rope(ctx, qk, pos, { T, nHeads: s.H, headDim: s.hd, theta: 10000, pairing: 'half' })),
-        2 * 4 * T * s.H * s.hd, 'GB/s');
+      const pos = ctx.upload(
+        Uint32Array.from({ length: T }, (_, i) => i),
+        [T],
+        'u32',
+      );
+      record(
+        s,
+        'rope',
+        `${T}×${s.H}×${s.hd}`,
+        await time(() => void rope(ctx, qk, pos, { T, nHeads: s.H, headDim: s.hd, theta: 10000, pairing: 'half' })),
+        2 * 4 * T * s.H * s.hd,
+        'GB/s',
+      );
 
-      const ids = ctx.upload(Uint32Array.from({ length: T }, (_, i) => (i * 7919) % s.vocab), [T], 'u32');
+      const ids = ctx.upload(
+        Uint32Array.from({ length: T }, (_, i) => (i * 7919) % s.vocab),
+        [T],
+        'u32',
+      );
       const table32 = rnd(s.vocab * s.dim);
       for (const type of ['f32', 'q8_0'] as WeightType[]) {
         const tw = makeWeight(ctx, type, table32, s.vocab, s.dim);
         let e: Tensor<'f32'> | null = null;
-        record(s, `embedding ${type}`, `${T} of ${s.vocab}×${s.dim}`, await time(() => { e?.release(); e = embedding(ctx, tw, ids, T); }),
-          bytes, 'GB/s');
+        record(
+          s,
+          `embedding ${type}`,
+          `${T} of ${s.vocab}×${s.dim}`,
+          await time(() => {
+            e?.release();
+            e = embedding(ctx, tw, ids, T);
+          }),
+          bytes,
+          'GB/s',
+        );
         tw.data.release();
       }
     }
@@ -165,11 +236,22 @@ export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boo
     {
       const rowsCE = Math.min(T, 128);
       const logits = ctx.upload(rnd(rowsCE * s.vocab), [rowsCE, s.vocab]);
-      const targets = ctx.upload(Int32Array.from({ length: rowsCE }, (_, i) => (i * 31) % s.vocab), [rowsCE], 'i32');
+      const targets = ctx.upload(
+        Int32Array.from({ length: rowsCE }, (_, i) => (i * 31) % s.vocab),
+        [rowsCE],
+        'i32',
+      );
       const out = crossEntropy(ctx, logits, targets, { T: rowsCE, V: s.vocab, gradScale: 1 / rowsCE });
-      record(s, 'cross-entropy fwd+bwd', `${rowsCE}×${s.vocab}`,
-        await time(() => void crossEntropy(ctx, logits, targets, { T: rowsCE, V: s.vocab, gradScale: 1 / rowsCE }, out)),
-        2 * 4 * rowsCE * s.vocab, 'GB/s');
+      record(
+        s,
+        'cross-entropy fwd+bwd',
+        `${rowsCE}×${s.vocab}`,
+        await time(
+          () => void crossEntropy(ctx, logits, targets, { T: rowsCE, V: s.vocab, gradScale: 1 / rowsCE }, out),
+        ),
+        2 * 4 * rowsCE * s.vocab,
+        'GB/s',
+      );
     }
 
     // LoRA path on the q projection (r = 8): forward, and backward to dA, dB and dx.
@@ -187,17 +269,36 @@ export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boo
       const dB = ctx.tensor([s.dim, r]);
       const { h } = loraForward(ctx, x, A, B, d, o, y);
       const flops = 2 * 2 * T * s.dim * r;
-      record(s, 'lora fwd', `${T}×${s.dim} r=${r}`, await time(() => loraForward(ctx, x, A, B, d, o, y).h.release()), flops, 'GFLOP/s');
-      record(s, 'lora bwd', `${T}×${s.dim} r=${r}`, await time(() => loraBackward(ctx, x, h, dy, A, B, d, o, { dA, dB }, dx)),
-        2 * flops, 'GFLOP/s');
+      record(
+        s,
+        'lora fwd',
+        `${T}×${s.dim} r=${r}`,
+        await time(() => loraForward(ctx, x, A, B, d, o, y).h.release()),
+        flops,
+        'GFLOP/s',
+      );
+      record(
+        s,
+        'lora bwd',
+        `${T}×${s.dim} r=${r}`,
+        await time(() => loraBackward(ctx, x, h, dy, A, B, d, o, { dA, dB }, dx)),
+        2 * flops,
+        'GFLOP/s',
+      );
 
       // AdamW over every LoRA tensor of the model (q, k, v, o of each layer ≈ 4 × (A + B) per layer).
       const n = 4 * 2 * r * s.dim * 30;
       const [p, gr, m, vv] = [0, 1, 2, 3].map(() => ctx.upload(rnd(n), [n]));
       fill(ctx, [m, vv], 0);
       let step = 0;
-      record(s, 'adamw', `${n} params`, await time(() => adamwStep(ctx, [p], [gr], [m], [vv], { lr: 1e-4, step: ++step })),
-        7 * 4 * n, 'GB/s');
+      record(
+        s,
+        'adamw',
+        `${n} params`,
+        await time(() => adamwStep(ctx, [p], [gr], [m], [vv], { lr: 1e-4, step: ++step })),
+        7 * 4 * n,
+        'GB/s',
+      );
     }
   }
   return rows;
@@ -217,15 +318,43 @@ function makeWeight(ctx: GpuContext, type: WeightType, w32: Float32Array, rows: 
 }
 
 /** TF.js: y = x·Wᵀ and dx = dy·W with f32 W, on the same device. */
-async function tfLinear(tf: Tf, flush: () => void, ctx: GpuContext, w32: Float32Array, x: Tensor<'f32'>, dy: Tensor<'f32'>,
-  T: number, out: number, inp: number): Promise<{ fwd: number; bwd: number }> {
-  const sync = async () => { flush(); await ctx.device.queue.onSubmittedWorkDone(); };
+async function tfLinear(
+  tf: Tf,
+  flush: () => void,
+  ctx: GpuContext,
+  w32: Float32Array,
+  x: Tensor<'f32'>,
+  dy: Tensor<'f32'>,
+  T: number,
+  out: number,
+  inp: number,
+): Promise<{ fwd: number; bwd: number }> {
+  const sync = async () => {
+    flush();
+    await ctx.device.queue.onSubmittedWorkDone();
+  };
   const W = tf.tensor2d(w32, [out, inp]);
   const X = tf.tensor2d(await ctx.read(x), [T, inp]);
   const DY = tf.tensor2d(await ctx.read(dy), [T, out]);
   let r: ReturnType<Tf['matMul']> | null = null;
-  const fwd = await timeIt(() => { r?.dispose(); r = tf.matMul(X, W, false, true); }, sync, 3, 0.5);
-  const bwd = await timeIt(() => { r?.dispose(); r = tf.matMul(DY, W); }, sync, 3, 0.5);
+  const fwd = await timeIt(
+    () => {
+      r?.dispose();
+      r = tf.matMul(X, W, false, true);
+    },
+    sync,
+    3,
+    0.5,
+  );
+  const bwd = await timeIt(
+    () => {
+      r?.dispose();
+      r = tf.matMul(DY, W);
+    },
+    sync,
+    3,
+    0.5,
+  );
   (r as ReturnType<Tf['matMul']> | null)?.dispose();
   [W, X, DY].forEach((t) => t.dispose());
   return { fwd, bwd };
@@ -233,17 +362,27 @@ async function tfLinear(tf: Tf, flush: () => void, ctx: GpuContext, w32: Float32
 
 /** TF.js composition of causal attention (scores, mask, softmax, weighted sum) with KV heads repeated. */
 async function tfAttention(tf: Tf, flush: () => void, ctx: GpuContext, s: Shape): Promise<number> {
-  const sync = async () => { flush(); await ctx.device.queue.onSubmittedWorkDone(); };
+  const sync = async () => {
+    flush();
+    await ctx.device.queue.onSubmittedWorkDone();
+  };
   const T = s.T;
   const q = tf.randomNormal([s.H, T, s.hd]);
   const k = tf.randomNormal([s.H, T, s.hd]);
   const v = tf.randomNormal([s.H, T, s.hd]);
   const mask = tf.tidy(() => tf.mul(tf.sub(tf.linalg.bandPart(tf.ones([T, T]), -1, 0), 1), 1e9));
   let o: ReturnType<Tf['matMul']> | null = null;
-  const seconds = await timeIt(() => {
-    o?.dispose();
-    o = tf.tidy(() => tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(s.hd)), mask)), v));
-  }, sync, 3, 0.5);
+  const seconds = await timeIt(
+    () => {
+      o?.dispose();
+      o = tf.tidy(() =>
+        tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(s.hd)), mask)), v),
+      );
+    },
+    sync,
+    3,
+    0.5,
+  );
   (o as ReturnType<Tf['matMul']> | null)?.dispose();
   [q, k, v, mask].forEach((t) => t.dispose());
   return seconds;

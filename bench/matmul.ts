@@ -16,16 +16,25 @@ export async function benchMatmul(ctx: GpuContext, sizes = [256, 512, 1024]): Pr
     const a = ctx.upload(hostA, [n, n]);
     const b = ctx.upload(hostB, [n, n]);
     const c = ctx.tensor([n, n]);
-    const ours = await timeIt(() => void matmul(ctx, a, b, n, n, n, {}, c), () => ctx.sync());
+    const ours = await timeIt(
+      () => void matmul(ctx, a, b, n, n, n, {}, c),
+      () => ctx.sync(),
+    );
     [a, b, c].forEach((t) => t.release());
 
     const ta = tf.tensor2d(hostA, [n, n]);
     const tb = tf.tensor2d(hostB, [n, n]);
     let tc: ReturnType<Tf['matMul']> | null = null;
-    const theirs = await timeIt(() => {
-      tc?.dispose();
-      tc = tf.matMul(ta, tb);
-    }, async () => { flush(); await ctx.device.queue.onSubmittedWorkDone(); });
+    const theirs = await timeIt(
+      () => {
+        tc?.dispose();
+        tc = tf.matMul(ta, tb);
+      },
+      async () => {
+        flush();
+        await ctx.device.queue.onSubmittedWorkDone();
+      },
+    );
     (tc as ReturnType<Tf['matMul']> | null)?.dispose();
     ta.dispose();
     tb.dispose();

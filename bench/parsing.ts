@@ -25,14 +25,36 @@ function ms(f: () => unknown): number {
 export async function benchParsing(ctx: GpuContext): Promise<void> {
   const n = 200_000;
   const gsm8k = new Uint8Array(readFileSync(join(SHARED, 'data/gsm8k/train.jsonl')));
-  const vocab = await readLlama2cTokenizer(memorySource(new Uint8Array(readFileSync(join(SHARED, 'models/stories260K/tok512.bin')))), 512);
+  const vocab = await readLlama2cTokenizer(
+    memorySource(new Uint8Array(readFileSync(join(SHARED, 'models/stories260K/tok512.bin')))),
+    512,
+  );
   const tok = new ScoredBpeTokenizer(vocab);
   const prose = new TextDecoder().decode(gsm8k).slice(0, 20_000);
   const cases: [string, () => unknown][] = [
-    ['CSV: 200k fields opening quotes', () => readTable('a.csv', bytes(Array.from({ length: n }, () => '"ab').join(',')), { header: false })],
-    ['CSV: one quote never closed, 800k chars', () => readTable('b.csv', bytes(`"${'x'.repeat(4 * n)}`), { header: false })],
-    ['JSON: 50k examples on one line', () => readTable('c.json', bytes(JSON.stringify({ examples: Array.from({ length: 50_000 },
-      (_, i) => ({ input: `q${i} ${'x'.repeat(50)}`, target: `${i % 3}` })) })))],
+    [
+      'CSV: 200k fields opening quotes',
+      () => readTable('a.csv', bytes(Array.from({ length: n }, () => '"ab').join(',')), { header: false }),
+    ],
+    [
+      'CSV: one quote never closed, 800k chars',
+      () => readTable('b.csv', bytes(`"${'x'.repeat(4 * n)}`), { header: false }),
+    ],
+    [
+      'JSON: 50k examples on one line',
+      () =>
+        readTable(
+          'c.json',
+          bytes(
+            JSON.stringify({
+              examples: Array.from({ length: 50_000 }, (_, i) => ({
+                input: `q${i} ${'x'.repeat(50)}`,
+                target: `${i % 3}`,
+              })),
+            }),
+          ),
+        ),
+    ],
     ['GSM8K train.jsonl (7473 rows)', () => readTable('train.jsonl', gsm8k)],
     ['BPE: 20 000 characters of GSM8K', () => tok.encode(prose)],
     ['BPE: "ab" × 10 000', () => tok.encode('ab'.repeat(10_000))],

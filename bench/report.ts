@@ -39,8 +39,12 @@ async function measurePeak(ctx: GpuContext): Promise<Peak> {
   const n = 2 ** 20;
   const src = ctx.upload(new Float32Array(4 * 2 ** 24), [4 * 2 ** 24]);
   const dst = ctx.tensor([4 * 2 ** 24]);
-  const run = (entry: 'fma' | 'copy', count: number) => () => ctx.dispatch(ctx.pipeline(probeSrc, { WG, ITERS }, entry),
-    [src, dst, ctx.uniform(new Uint32Array([count, 0, 0, 0]))], grid1d(ctx, count, WG));
+  const run = (entry: 'fma' | 'copy', count: number) => () =>
+    ctx.dispatch(
+      ctx.pipeline(probeSrc, { WG, ITERS }, entry),
+      [src, dst, ctx.uniform(new Uint32Array([count, 0, 0, 0]))],
+      grid1d(ctx, count, WG),
+    );
   const sync = () => ctx.sync();
   const fma = await timeIt(run('fma', n), sync, 3, 1);
   const copy = await timeIt(run('copy', 2 ** 24), sync, 3, 1);
@@ -55,10 +59,18 @@ interface Scale {
   overrides: Partial<TrainSettings>;
 }
 
-const FULL: Scale = { label: `SmolLM2-135M shape, ${SMOL_LAYERS} layers, Q4_0, rank 8, seq 256, batch 4`, layers: SMOL_LAYERS, S: 256,
-  overrides: { batchSize: 4 } };
-const QUICK: Scale = { label: 'quick: SmolLM2-135M shape but 2 layers, Q4_0, rank 8, seq 32, K = 2, |S| = |Q| = 1, 1 inner step, batch 2',
-  layers: 2, S: 32, overrides: { batchSize: 2, tasksPerIteration: 2, supportSize: 1, querySize: 1, innerSteps: 1 } };
+const FULL: Scale = {
+  label: `SmolLM2-135M shape, ${SMOL_LAYERS} layers, Q4_0, rank 8, seq 256, batch 4`,
+  layers: SMOL_LAYERS,
+  S: 256,
+  overrides: { batchSize: 4 },
+};
+const QUICK: Scale = {
+  label: 'quick: SmolLM2-135M shape but 2 layers, Q4_0, rank 8, seq 32, K = 2, |S| = |Q| = 1, 1 inner step, batch 2',
+  layers: 2,
+  S: 32,
+  overrides: { batchSize: 2, tasksPerIteration: 2, supportSize: 1, querySize: 1, innerSteps: 1 },
+};
 
 interface TrainRow extends Record<string, string | number> {
   method: TrainMethod;
@@ -70,16 +82,32 @@ interface TrainRow extends Record<string, string | number> {
 async function measureTraining(ctx: GpuContext, model: TrainModel, z: Scale): Promise<TrainRow[]> {
   const rows: TrainRow[] = [];
   for (const method of TRAIN_METHODS) {
-    const settings = resolveSettings(method, { maxSeqLen: z.S, iterations: 2, evalEvery: 0, checkpointEvery: 0, warmupSteps: 0,
-      ...z.overrides });
+    const settings = resolveSettings(method, {
+      maxSeqLen: z.S,
+      iterations: 2,
+      evalEvery: 0,
+      checkpointEvery: 0,
+      warmupSteps: 0,
+      ...z.overrides,
+    });
     const perTask = Math.max(settings.supportSize + settings.querySize, settings.batchSize);
     const tasks = randomTokenTasks(model.config.vocabSize, z.S, settings.tasksPerIteration, perTask);
     ctx.pool.peakBytes = ctx.pool.inUseBytes;
     let tokensPerS = NaN;
-    const result = await runTraining({ ctx, model, tasks, settings,
-      onRecords: (recs) => recs.filter((r) => r.task === 'mean' && r.iteration === 2).forEach((r) => (tokensPerS = r.tokens_per_s)) });
+    const result = await runTraining({
+      ctx,
+      model,
+      tasks,
+      settings,
+      onRecords: (recs) =>
+        recs.filter((r) => r.task === 'mean' && r.iteration === 2).forEach((r) => (tokensPerS = r.tokens_per_s)),
+    });
     result.adapter.release();
-    const row: TrainRow = { method, tokens_per_s: +tokensPerS.toFixed(2), peak_mib: +(ctx.pool.peakBytes / 2 ** 20).toFixed(1) };
+    const row: TrainRow = {
+      method,
+      tokens_per_s: +tokensPerS.toFixed(2),
+      peak_mib: +(ctx.pool.peakBytes / 2 ** 20).toFixed(1),
+    };
     rows.push(row);
     console.log(JSON.stringify(row));
   }
@@ -93,7 +121,12 @@ async function measureInference(ctx: GpuContext, model: TrainModel, z: Scale) {
   const examples = randomTokenTasks(model.config.vocabSize, z.S, 1, 4)[0].train;
   const batch = packBatch(examples);
   const run = { task: 0, dropoutSeed: 0, params: adapter.params };
-  const seconds = await timeIt(() => evalLoss(ctx, model, adapter, batch, run).release(), () => ctx.sync(), 2, 1);
+  const seconds = await timeIt(
+    () => evalLoss(ctx, model, adapter, batch, run).release(),
+    () => ctx.sync(),
+    2,
+    1,
+  );
   adapter.release();
   const prompt = [...examples[0].prompt, ...examples[0].completion].slice(0, 16);
   const maxNewTokens = z === QUICK ? 8 : 64;
@@ -109,7 +142,8 @@ async function measureInference(ctx: GpuContext, model: TrainModel, z: Scale) {
 
 function withShare(rows: KernelRow[], peak: Peak) {
   return rows.map(({ model: _, rate: __, vs_tfjs: ___, ...r }) => ({
-    ...r, share_of_peak: `${((100 * r.value) / (r.unit === 'GFLOP/s' ? peak.gflops : peak.gbps)).toFixed(1)} %`,
+    ...r,
+    share_of_peak: `${((100 * r.value) / (r.unit === 'GFLOP/s' ? peak.gflops : peak.gbps)).toFixed(1)} %`,
   }));
 }
 
@@ -133,23 +167,48 @@ export async function benchReport(ctx: GpuContext): Promise<void> {
   const inference = await measureInference(ctx, model, scale);
   releaseWeights(model.weights);
 
-  const doc = { peak, kernels, dispatches, training: { shape: scale.label, rows: training }, inference: { shape: scale.label, ...inference } };
+  const doc = {
+    peak,
+    kernels,
+    dispatches,
+    training: { shape: scale.label, rows: training },
+    inference: { shape: scale.label, ...inference },
+  };
   const json = saveResults(ctx, 'report', doc);
   const md = join(RESULTS_DIR, `report-${slug(ctx.adapterName)}.md`);
   writeFileSync(md, markdown(ctx, peak, kernels, dispatches, training, inference, scale));
   console.log(`\nresults: ${json}\n         ${md}`);
 }
 
-function markdown(ctx: GpuContext, peak: Peak, kernels: ReturnType<typeof withShare>, dispatches: IterationCount[],
-  training: TrainRow[], inference: Awaited<ReturnType<typeof measureInference>>, scale: Scale): string {
+function markdown(
+  ctx: GpuContext,
+  peak: Peak,
+  kernels: ReturnType<typeof withShare>,
+  dispatches: IterationCount[],
+  training: TrainRow[],
+  inference: Awaited<ReturnType<typeof measureInference>>,
+  scale: Scale,
+): string {
   const mdTable = (rows: Record<string, string | number>[]) => {
     const cols = Object.keys(rows[0] ?? {});
-    return [`| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`,
-      ...rows.map((r) => `| ${cols.map((c) => String(r[c])).join(' | ')} |`)].join('\n');
+    return [
+      `| ${cols.join(' | ')} |`,
+      `| ${cols.map(() => '---').join(' | ')} |`,
+      ...rows.map((r) => `| ${cols.map((c) => String(r[c])).join(' | ')} |`),
+    ].join('\n');
   };
-  const counts = dispatches.map((c) => ({ method: c.method, dispatches: c.dispatches, passes: c.passes, copies: c.copies,
-    readbacks: c.readbacks, 'top kernels': Object.entries(c.byKernel).slice(0, 4).map(([k, n]) => `${k} ${n}`).join(', '),
-    'peak MiB (dry run)': +(c.peakBytes / 2 ** 20).toFixed(1) }));
+  const counts = dispatches.map((c) => ({
+    method: c.method,
+    dispatches: c.dispatches,
+    passes: c.passes,
+    copies: c.copies,
+    readbacks: c.readbacks,
+    'top kernels': Object.entries(c.byKernel)
+      .slice(0, 4)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', '),
+    'peak MiB (dry run)': +(c.peakBytes / 2 ** 20).toFixed(1),
+  }));
   return `# GPU report: ${ctx.adapterName}
 
 ${ctx.info.runtime}${ctx.info.isSoftware ? ', software adapter' : ''}; ${new Date().toISOString()}; \`npm run bench -- report${scale === QUICK ? ' --quick' : ''}\`;

@@ -16,8 +16,20 @@ export const SMOL_LAYERS = 30;
 
 export function smolConfig(nLayers = SMOL_LAYERS): LlamaConfig {
   return {
-    arch: 'llama', dim: 576, hiddenDim: 1536, nLayers, nHeads: 9, nKvHeads: 3, headDim: 64, vocabSize: 49152,
-    normEps: 1e-5, ropeTheta: 100000, ropePairing: 'half', ropeScaling: null, tiedEmbeddings: true, contextLength: 2048,
+    arch: 'llama',
+    dim: 576,
+    hiddenDim: 1536,
+    nLayers,
+    nHeads: 9,
+    nKvHeads: 3,
+    headDim: 64,
+    vocabSize: 49152,
+    normEps: 1e-5,
+    ropeTheta: 100000,
+    ropePairing: 'half',
+    ropeScaling: null,
+    tiedEmbeddings: true,
+    contextLength: 2048,
     qkvBias: false,
   };
 }
@@ -51,29 +63,48 @@ export function smolTensors(config: LlamaConfig, seed = 1): TensorSource[] {
   const ones = () => new Uint8Array(Float32Array.from({ length: dim }, () => 1).buffer);
   const matrix = (name: string, rows: number, cols: number) =>
     source(name, [rows, cols], 'Q4_0', () => randomQ4_0(rows, cols, random));
-  const t: TensorSource[] = [matrix('token_embd.weight', vocabSize, dim), source('output_norm.weight', [dim], 'F32', ones)];
+  const t: TensorSource[] = [
+    matrix('token_embd.weight', vocabSize, dim),
+    source('output_norm.weight', [dim], 'F32', ones),
+  ];
   for (let l = 0; l < config.nLayers; l++) {
     const p = `blk.${l}.`;
-    t.push(source(`${p}attn_norm.weight`, [dim], 'F32', ones), source(`${p}ffn_norm.weight`, [dim], 'F32', ones),
-      matrix(`${p}attn_q.weight`, q, dim), matrix(`${p}attn_k.weight`, kv, dim), matrix(`${p}attn_v.weight`, kv, dim),
-      matrix(`${p}attn_output.weight`, dim, q), matrix(`${p}ffn_gate.weight`, ffn, dim),
-      matrix(`${p}ffn_up.weight`, ffn, dim), matrix(`${p}ffn_down.weight`, dim, ffn));
+    t.push(
+      source(`${p}attn_norm.weight`, [dim], 'F32', ones),
+      source(`${p}ffn_norm.weight`, [dim], 'F32', ones),
+      matrix(`${p}attn_q.weight`, q, dim),
+      matrix(`${p}attn_k.weight`, kv, dim),
+      matrix(`${p}attn_v.weight`, kv, dim),
+      matrix(`${p}attn_output.weight`, dim, q),
+      matrix(`${p}ffn_gate.weight`, ffn, dim),
+      matrix(`${p}ffn_up.weight`, ffn, dim),
+      matrix(`${p}ffn_down.weight`, dim, ffn),
+    );
   }
   return t;
 }
 
-export async function loadSmol(ctx: GpuContext, nLayers = SMOL_LAYERS): Promise<{ config: LlamaConfig; weights: ModelWeights }> {
+export async function loadSmol(
+  ctx: GpuContext,
+  nLayers = SMOL_LAYERS,
+): Promise<{ config: LlamaConfig; weights: ModelWeights }> {
   const config = smolConfig(nLayers);
   return { config, weights: await loadWeights(ctx, smolTensors(config), config) };
 }
 
 /** `tasks` tasks of `perTask` random-token examples, each exactly S tokens: half prompt, half completion. */
-export function randomTokenTasks(vocab: number, S: number, tasks: number, perTask: number, seed = 2):
-  TaskSplit<TokenizedExample>[] {
+export function randomTokenTasks(
+  vocab: number,
+  S: number,
+  tasks: number,
+  perTask: number,
+  seed = 2,
+): TaskSplit<TokenizedExample>[] {
   const random = mulberry32(seed);
   const ids = (k: number) => Array.from({ length: k }, () => 3 + Math.floor(random() * (vocab - 3)));
   return Array.from({ length: tasks }, (_, i) => ({
-    name: `task${i}`, eval: [],
+    name: `task${i}`,
+    eval: [],
     train: Array.from({ length: perTask }, () => ({ prompt: ids(S / 2), completion: ids(S - S / 2) })),
   }));
 }

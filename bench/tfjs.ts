@@ -7,7 +7,11 @@ export type Tf = typeof import('@tensorflow/tfjs-core');
 export async function tfjsOnDevice(ctx: GpuContext): Promise<{ tf: Tf; flush: () => void }> {
   // tfjs checks navigator.gpu before it agrees to run; Node 20 has no navigator.
   const g = globalThis as { navigator?: { gpu?: GPU } };
-  if (!g.navigator?.gpu) Object.defineProperty(globalThis, 'navigator', { value: { ...(g.navigator ?? {}), gpu: ctx.gpu }, configurable: true });
+  if (!g.navigator?.gpu)
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { ...(g.navigator ?? {}), gpu: ctx.gpu },
+      configurable: true,
+    });
   const tf = await import('@tensorflow/tfjs-core');
   const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
   // Its kernels are registered under the name 'webgpu': replace that backend's factory with one on our device.
@@ -16,7 +20,9 @@ export async function tfjsOnDevice(ctx: GpuContext): Promise<{ tf: Tf; flush: ()
   await tf.setBackend('webgpu');
   await tf.ready();
   const backend = tf.backend() as unknown as {
-    commandEncoder: GPUCommandEncoder | null; endComputePassEncoder(): void; submitQueue(): void;
+    commandEncoder: GPUCommandEncoder | null;
+    endComputePassEncoder(): void;
+    submitQueue(): void;
   };
   const flush = () => {
     if (!backend.commandEncoder) return;

@@ -32,7 +32,9 @@ export function engineOffPage(): Plugin {
         return found.length > 0 ? [`${out.fileName}: ${found.join(', ')}`] : [];
       });
       if (offenders.length > 0) {
-        this.error(`Engine code landed in the page's JavaScript (it belongs in the worker; see docs/ARCHITECTURE.md, Layers):\n  ${offenders.join('\n  ')}`);
+        this.error(
+          `Engine code landed in the page's JavaScript (it belongs in the worker; see docs/ARCHITECTURE.md, Layers):\n  ${offenders.join('\n  ')}`,
+        );
       }
     },
   };

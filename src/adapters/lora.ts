@@ -11,7 +11,13 @@ import type { LlamaConfig } from '../model/config';
 import { loraBackward, loraForward } from '../ops/lora';
 import { kaimingUniform, siteDropoutSeed } from './init';
 import {
-  ALL_TARGETS, type Adapter, type AdapterRun, type AdapterSite, type LoraSettings, type TargetModule, modulePath,
+  ALL_TARGETS,
+  type Adapter,
+  type AdapterRun,
+  type AdapterSite,
+  type LoraSettings,
+  type TargetModule,
+  modulePath,
   targetDims,
 } from './types';
 
@@ -67,15 +73,24 @@ export function createLora(ctx: GpuContext, cfg: LlamaConfig, settings: LoraSett
 }
 
 /** The site of one (layer, target): A = params[iA], B = params[iB]. */
-function loraSite(iA: number, iB: number, shape: { in: number; out: number; r: number }, scale: number,
-  dropout: number, layer: number, target: TargetModule): AdapterSite {
+function loraSite(
+  iA: number,
+  iB: number,
+  shape: { in: number; out: number; r: number },
+  scale: number,
+  dropout: number,
+  layer: number,
+  target: TargetModule,
+): AdapterSite {
   const options = (run: AdapterRun) => {
     const seed = siteDropoutSeed(run.dropoutSeed, layer, target);
     const g = run.groups;
     if (!g) return { scale, dropout, seed };
     // Each group's own seed for this site; its copies of A and B (and of their gradients) by stride.
     return {
-      scale, dropout, seed,
+      scale,
+      dropout,
+      seed,
       groups: { ...g, seeds: g.seeds.map((s) => siteDropoutSeed(s, layer, target)) },
       strides: { A: g.paramStrides[iA], B: g.paramStrides[iB], dA: g.gradStrides[iA], dB: g.gradStrides[iB] },
     };
@@ -86,8 +101,18 @@ function loraSite(iA: number, iB: number, shape: { in: number; out: number; r: n
       return [h];
     },
     backward(ctx, x, saved, dy, dx, T, run, grads) {
-      loraBackward(ctx, x, saved[0], dy, run.params[iA], run.params[iB], { ...shape, T }, options(run),
-        { dA: grads[iA], dB: grads[iB], accumulate: true }, dx);
+      loraBackward(
+        ctx,
+        x,
+        saved[0],
+        dy,
+        run.params[iA],
+        run.params[iB],
+        { ...shape, T },
+        options(run),
+        { dA: grads[iA], dB: grads[iB], accumulate: true },
+        dx,
+      );
       saved.forEach((t) => t.release());
     },
   };

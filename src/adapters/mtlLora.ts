@@ -14,8 +14,15 @@ import type { LlamaConfig } from '../model/config';
 import { mtlLoraBackward, mtlLoraForward } from '../ops/mtlLora';
 import { identity, kaimingUniform, siteDropoutSeed } from './init';
 import { adaptedSites, checkLoraSettings } from './lora';
-import { type Adapter, type AdapterRun, type AdapterSite, type MtlLoraSettings, type TargetModule, modulePath,
-  targetDims } from './types';
+import {
+  type Adapter,
+  type AdapterRun,
+  type AdapterSite,
+  type MtlLoraSettings,
+  type TargetModule,
+  modulePath,
+  targetDims,
+} from './types';
 
 /** Where one site's tensors sit in the parameter list. */
 interface SiteSlots {
@@ -28,8 +35,10 @@ interface SiteSlots {
 
 export function checkMtlLoraSettings(s: MtlLoraSettings): void {
   checkLoraSettings(s);
-  if (!Number.isInteger(s.nUp) || s.nUp < 1) throw new Error(`MTL-LoRA needs a positive number of up-projections, got ${s.nUp}`);
-  if (!Number.isInteger(s.tasks) || s.tasks < 1) throw new Error(`MTL-LoRA needs a positive number of tasks, got ${s.tasks}`);
+  if (!Number.isInteger(s.nUp) || s.nUp < 1)
+    throw new Error(`MTL-LoRA needs a positive number of up-projections, got ${s.nUp}`);
+  if (!Number.isInteger(s.tasks) || s.tasks < 1)
+    throw new Error(`MTL-LoRA needs a positive number of tasks, got ${s.tasks}`);
   if (!(s.tau > 0)) throw new Error(`MTL-LoRA temperature τ must be positive, got ${s.tau}`);
 }
 
@@ -53,8 +62,11 @@ export function createMtlLora(ctx: GpuContext, cfg: LlamaConfig, settings: MtlLo
   for (const { layer, target } of adaptedSites(cfg, settings)) {
     const dims = targetDims(cfg, target);
     const path = modulePath(layer, target);
-    const A = add(`${path}.mtl_lora_A.weight`, kaimingUniform(r * dims.in, dims.in, seed, `${path}.mtl_lora_A.weight`),
-      [r, dims.in]);
+    const A = add(
+      `${path}.mtl_lora_A.weight`,
+      kaimingUniform(r * dims.in, dims.in, seed, `${path}.mtl_lora_A.weight`),
+      [r, dims.in],
+    );
     const Bs = add(`${path}.mtl_lora_B.weight`, new Float32Array(n * dims.out * r), [n, dims.out, r]);
     const lambda = names.length;
     for (let t = 0; t < tasks; t++) add(`${path}.mtl_lora_Lambda.${t}.weight`, identity(r), [r, r], t);
@@ -67,7 +79,10 @@ export function createMtlLora(ctx: GpuContext, cfg: LlamaConfig, settings: MtlLo
   }
   // Packed shared tensors first, then task by task, each group in name order: AdamW steps the shared group
   // and one task's group per iteration, and each is then one contiguous span (one dispatch).
-  const order = groups.map((g, i) => ({ g, i })).sort((a, b) => a.g - b.g || a.i - b.i).map(({ i }) => i);
+  const order = groups
+    .map((g, i) => ({ g, i }))
+    .sort((a, b) => a.g - b.g || a.i - b.i)
+    .map(({ i }) => i);
   const params = TensorPack.create(ctx, shapes, { order, values }).tensors;
   return {
     kind: 'mtl-lora',
@@ -79,20 +94,28 @@ export function createMtlLora(ctx: GpuContext, cfg: LlamaConfig, settings: MtlLo
   };
 }
 
-function mtlSite(slots: SiteSlots, shape: { in: number; out: number; r: number; n: number }, s: MtlLoraSettings,
-  layer: number, target: TargetModule): AdapterSite {
+function mtlSite(
+  slots: SiteSlots,
+  shape: { in: number; out: number; r: number; n: number },
+  s: MtlLoraSettings,
+  layer: number,
+  target: TargetModule,
+): AdapterSite {
   const scale = s.alpha / s.rank;
   const options = (run: AdapterRun) => {
     // Each MTL-LoRA pass is one task's batch (its Λ_t and w_t); row groups are MeTA-LoRA's, on plain LoRA.
-    if (run.groups) throw new Error('MTL-LoRA runs one task per pass: row groups (batched episodes) need a plain LoRA adapter');
+    if (run.groups)
+      throw new Error('MTL-LoRA runs one task per pass: row groups (batched episodes) need a plain LoRA adapter');
     if (!Number.isInteger(run.task) || run.task < 0 || run.task >= s.tasks) {
       throw new Error(`MTL-LoRA: task ${run.task} is not one of the adapter's ${s.tasks} tasks`);
     }
     return { scale, tau: s.tau, dropout: s.dropout, seed: siteDropoutSeed(run.dropoutSeed, layer, target) };
   };
   const tensors = (run: AdapterRun) => ({
-    A: run.params[slots.A], Bs: run.params[slots.Bs],
-    lambda: run.params[slots.lambda + run.task], w: run.params[slots.w + run.task],
+    A: run.params[slots.A],
+    Bs: run.params[slots.Bs],
+    lambda: run.params[slots.lambda + run.task],
+    w: run.params[slots.w + run.task],
   });
   return {
     forward(ctx, x, y, T, run) {
@@ -105,10 +128,25 @@ function mtlSite(slots: SiteSlots, shape: { in: number; out: number; r: number; 
       const o = options(run);
       const p = tensors(run);
       const [h, z, pi, bMix] = saved;
-      mtlLoraBackward(ctx, x, { h, z, pi, bMix }, dy, p.A, p.lambda, p.Bs, { ...shape, T }, o, {
-        dA: grads[slots.A], dBs: grads[slots.Bs], dLambda: grads[slots.lambda + run.task], dw: grads[slots.w + run.task],
-        accumulate: true,
-      }, dx);
+      mtlLoraBackward(
+        ctx,
+        x,
+        { h, z, pi, bMix },
+        dy,
+        p.A,
+        p.lambda,
+        p.Bs,
+        { ...shape, T },
+        o,
+        {
+          dA: grads[slots.A],
+          dBs: grads[slots.Bs],
+          dLambda: grads[slots.lambda + run.task],
+          dw: grads[slots.w + run.task],
+          accumulate: true,
+        },
+        dx,
+      );
       saved.forEach((t) => t.release());
     },
   };

@@ -3,7 +3,14 @@
 // gradient means, checkpoints and exports treat LoRA and MTL-LoRA alike.
 
 import type { Tensor } from '../gpu/tensor';
-import { ALL_TARGETS, type AdapterRun, type AdapterSite, type AdapterSites, type RunGroups, type TargetModule } from '../model/adapterHook';
+import {
+  ALL_TARGETS,
+  type AdapterRun,
+  type AdapterSite,
+  type AdapterSites,
+  type RunGroups,
+  type TargetModule,
+} from '../model/adapterHook';
 import type { LlamaConfig } from '../model/config';
 
 // The hook the model calls (src/model/adapterHook.ts), re-exported for the adapters and their users.
@@ -11,7 +18,8 @@ export { ALL_TARGETS, type AdapterRun, type AdapterSite, type RunGroups, type Ta
 
 /** The module a (layer, target) adapts, named as PEFT names it: base_model.model.model.layers.{l}.self_attn.q_proj. */
 export function modulePath(layer: number, target: TargetModule): string {
-  const module = target === 'gate' || target === 'up' || target === 'down' ? `mlp.${target}_proj` : `self_attn.${target}_proj`;
+  const module =
+    target === 'gate' || target === 'up' || target === 'down' ? `mlp.${target}_proj` : `self_attn.${target}_proj`;
   return `base_model.model.model.layers.${layer}.${module}`;
 }
 
@@ -20,13 +28,18 @@ export function targetDims(cfg: LlamaConfig, target: TargetModule): { in: number
   const q = cfg.nHeads * cfg.headDim;
   const kv = cfg.nKvHeads * cfg.headDim;
   switch (target) {
-    case 'q': return { in: cfg.dim, out: q };
+    case 'q':
+      return { in: cfg.dim, out: q };
     case 'k':
-    case 'v': return { in: cfg.dim, out: kv };
-    case 'o': return { in: q, out: cfg.dim };
+    case 'v':
+      return { in: cfg.dim, out: kv };
+    case 'o':
+      return { in: q, out: cfg.dim };
     case 'gate':
-    case 'up': return { in: cfg.dim, out: cfg.hiddenDim };
-    case 'down': return { in: cfg.hiddenDim, out: cfg.dim };
+    case 'up':
+      return { in: cfg.dim, out: cfg.hiddenDim };
+    case 'down':
+      return { in: cfg.hiddenDim, out: cfg.dim };
   }
 }
 

@@ -11,7 +11,13 @@ import { join } from 'node:path';
 import type { Adapter } from '../adapters/types';
 import type { GpuContext } from '../gpu/context';
 import { concatParts } from '../io/ggufWriter';
-import { type AdapterConfig, type AdapterData, AdapterDataError, alignToBase, parseAdapter } from '../export/adapterData';
+import {
+  type AdapterConfig,
+  type AdapterData,
+  AdapterDataError,
+  alignToBase,
+  parseAdapter,
+} from '../export/adapterData';
 import { writeSafetensors } from '../io/safetensors';
 import type { LlamaConfig } from '../model/config';
 import { readNamedTensors, writeNamedTensors } from '../train/checkpoint';
@@ -23,12 +29,22 @@ export const ADAPTER_MODEL = 'adapter_model.safetensors';
 export const ADAPTER_CONFIG = 'adapter_config.json';
 
 /** Writes the adapter's current parameters and its config into `dir` (which exists). */
-export async function writeAdapterDir(ctx: GpuContext, dir: string, adapter: Adapter,
-  config: AdapterConfig): Promise<void> {
+export async function writeAdapterDir(
+  ctx: GpuContext,
+  dir: string,
+  adapter: Adapter,
+  config: AdapterConfig,
+): Promise<void> {
   const tensors = await readNamedTensors(ctx, adapter.names, adapter.params);
-  const parts = writeSafetensors(tensors.map((t) => ({
-    name: t.name, dtype: 'F32' as const, shape: t.shape, data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
-  })), { format: 'pt' });
+  const parts = writeSafetensors(
+    tensors.map((t) => ({
+      name: t.name,
+      dtype: 'F32' as const,
+      shape: t.shape,
+      data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+    })),
+    { format: 'pt' },
+  );
   await writeFile(join(dir, ADAPTER_MODEL), concatParts(parts));
   await writeFile(join(dir, ADAPTER_CONFIG), `${JSON.stringify(config, null, 2)}\n`);
 }
@@ -43,7 +59,7 @@ export async function readAdapterDir(dir: string): Promise<AdapterData> {
     }
   };
   const text = await read(ADAPTER_CONFIG, 'the adapter config', (p) => readFile(p, 'utf8'));
-  const bytes = await read(ADAPTER_MODEL, 'the adapter\'s tensors', async (p) => new Uint8Array(await readFile(p)));
+  const bytes = await read(ADAPTER_MODEL, "the adapter's tensors", async (p) => new Uint8Array(await readFile(p)));
   return parseAdapter(text, bytes, dir);
 }
 
@@ -54,11 +70,17 @@ export function adapterFromData(ctx: GpuContext, cfg: LlamaConfig, given: Adapte
   // The method's adapter as training built it (without dropout), then the saved values written over it.
   const adapter = createAdapterFor(ctx, cfg, config.metalora.settings, config.metalora.tasks.length, 0);
   try {
-    writeNamedTensors(ctx, adapter.names, adapter.params, adapter.names.map((name) => {
-      const t = data.tensors.get(name);
-      if (!t) throw new AdapterDataError(`${ADAPTER_MODEL} lacks the F32 tensor ${name} (adapter for another model?)`);
-      return t;
-    }));
+    writeNamedTensors(
+      ctx,
+      adapter.names,
+      adapter.params,
+      adapter.names.map((name) => {
+        const t = data.tensors.get(name);
+        if (!t)
+          throw new AdapterDataError(`${ADAPTER_MODEL} lacks the F32 tensor ${name} (adapter for another model?)`);
+        return t;
+      }),
+    );
   } catch (e) {
     adapter.release();
     throw e;
@@ -67,7 +89,11 @@ export function adapterFromData(ctx: GpuContext, cfg: LlamaConfig, given: Adapte
 }
 
 /** Reads `dir` and rebuilds the adapter on the GPU for the model `cfg`. */
-export async function loadAdapterDir(ctx: GpuContext, cfg: LlamaConfig, dir: string): Promise<{ adapter: Adapter; config: AdapterConfig }> {
+export async function loadAdapterDir(
+  ctx: GpuContext,
+  cfg: LlamaConfig,
+  dir: string,
+): Promise<{ adapter: Adapter; config: AdapterConfig }> {
   const data = await readAdapterDir(dir);
   return { adapter: adapterFromData(ctx, cfg, data), config: data.config };
 }
@@ -79,10 +105,12 @@ export async function loadAdapterDir(ctx: GpuContext, cfg: LlamaConfig, dir: str
 export function taskIndex(config: AdapterConfig, task: string | undefined): number {
   const tasks = config.metalora.tasks;
   if (config.peft_type === 'LORA') {
-    if (task !== undefined) throw new AdapterDataError('--task applies to MTL-LoRA adapters; this is a plain LoRA adapter.');
+    if (task !== undefined)
+      throw new AdapterDataError('--task applies to MTL-LoRA adapters; this is a plain LoRA adapter.');
     return 0;
   }
-  if (task === undefined) throw new AdapterDataError(`this MTL-LoRA adapter needs --task NAME (one of ${tasks.join(', ')}).`);
+  if (task === undefined)
+    throw new AdapterDataError(`this MTL-LoRA adapter needs --task NAME (one of ${tasks.join(', ')}).`);
   const t = tasks.indexOf(task);
   if (t < 0) throw new AdapterDataError(`--task ${task}: this MTL-LoRA adapter was trained on ${tasks.join(', ')}.`);
   return t;

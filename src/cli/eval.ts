@@ -20,16 +20,28 @@ import { defineCommand, parseCommandArgs, usageLine } from './flags';
 import { DATA_FLAGS, type RecordedTask, TASKS_JSON, buildTasks, kebab, readTaskArgs } from './train';
 
 /** The answer rules and adaptation examples, as settings flags; left out, the run's own values apply. */
-const EVAL_FLAGS = Object.fromEntries(EVAL_SETTINGS.map((k) => [kebab(k), {
-  type: 'string', value: 'V', help: SETTING_INFO[k].help, defaultText: "the adapter's training run's",
-} as const]));
+const EVAL_FLAGS = Object.fromEntries(
+  EVAL_SETTINGS.map((k) => [
+    kebab(k),
+    {
+      type: 'string',
+      value: 'V',
+      help: SETTING_INFO[k].help,
+      defaultText: "the adapter's training run's",
+    } as const,
+  ]),
+);
 
 export const EVAL = defineCommand({
-  name: 'eval', args: '<model>',
+  name: 'eval',
+  args: '<model>',
   summary: 'per-task held-out loss and accuracy of --adapter DIR and of the base model (JSON)',
   flags: {
     adapter: { type: 'string', value: 'DIR', required: true, help: 'the adapter folder train --out DIR wrote' },
-    all: { type: 'boolean', help: 'score every example of each file, not only the held-out ones (no test-time adaptation)' },
+    all: {
+      type: 'boolean',
+      help: 'score every example of each file, not only the held-out ones (no test-time adaptation)',
+    },
     'no-adapt': { type: 'boolean', help: 'skip the test-time adaptation column' },
     ...EVAL_FLAGS,
     ...MODEL_FLAGS,
@@ -39,8 +51,9 @@ export const EVAL = defineCommand({
 
 /** The run's settings with the evaluation flags on top (answer rules, adaptation examples). */
 function withEvalFlags(s: TrainSettings, values: Record<string, unknown>): TrainSettings {
-  const overrides = EVAL_SETTINGS.filter((k) => values[kebab(k)] !== undefined)
-    .map((k) => parseSettingValue(k, values[kebab(k)] as string));
+  const overrides = EVAL_SETTINGS.filter((k) => values[kebab(k)] !== undefined).map((k) =>
+    parseSettingValue(k, values[kebab(k)] as string),
+  );
   return resolveSettings(s.method, Object.assign({ ...s }, ...overrides));
 }
 
@@ -49,10 +62,17 @@ const num = (v: number | null | undefined) => (typeof v === 'number' ? v.toFixed
 
 function summary(r: TaskResult, base: TaskResult): string {
   if (r.split === 'none') return `${r.task}: not evaluated: ${r.note}`;
-  const line = (name: string, x: TaskResult['shared']) => x && `${name} loss ${num(x.loss)} (no EOS ${num(x.loss_no_eos)}), ` +
-    `answers ${pct(x.answer_accuracy)}${x.choice_accuracy !== null ? `, choice ${pct(x.choice_accuracy)}` : ''}`;
-  return `${r.task} (${r.examples} ${r.split}): ${[line('base', base.shared), line('adapter', r.shared), line('adapted', r.adapted)]
-    .filter(Boolean).join('; ')}`;
+  const line = (name: string, x: TaskResult['shared']) =>
+    x &&
+    `${name} loss ${num(x.loss)} (no EOS ${num(x.loss_no_eos)}), ` +
+      `answers ${pct(x.answer_accuracy)}${x.choice_accuracy !== null ? `, choice ${pct(x.choice_accuracy)}` : ''}`;
+  return `${r.task} (${r.examples} ${r.split}): ${[
+    line('base', base.shared),
+    line('adapter', r.shared),
+    line('adapted', r.adapted),
+  ]
+    .filter(Boolean)
+    .join('; ')}`;
 }
 
 export async function evalCommand(args: string[]): Promise<void> {
@@ -60,13 +80,19 @@ export async function evalCommand(args: string[]): Promise<void> {
   const path = modelArgument(positionals, usageLine(EVAL));
   const quant = values.quant;
   // The mappings training used (tasks.json beside the adapter), so held-out examples are read the same way.
-  const recorded = await readFile(join(values.adapter, TASKS_JSON), 'utf8').then((t) => JSON.parse(t) as RecordedTask[], () => []);
+  const recorded = await readFile(join(values.adapter, TASKS_JSON), 'utf8').then(
+    (t) => JSON.parse(t) as RecordedTask[],
+    () => [],
+  );
   const taskFiles = await readTaskArgs(values, usageLine(EVAL), recorded);
 
   await withModelFiles(path, values.tokenizer, async (files) => {
     const description = await describeModel(files);
     const tok = description.tokenizer;
-    if (!tok) throw new UsageError(`${path} has no tokenizer (for a llama2.c .bin put tokenizer.bin beside it or pass --tokenizer).`);
+    if (!tok)
+      throw new UsageError(
+        `${path} has no tokenizer (for a llama2.c .bin put tokenizer.bin beside it or pass --tokenizer).`,
+      );
     const ctx = await GpuContext.create();
     try {
       const { weights } = await loadDescribed(ctx, description, { quant });
@@ -76,13 +102,19 @@ export async function evalCommand(args: string[]): Promise<void> {
       const base = createLora(ctx, description.config, { rank: 1, alpha: 1, dropout: 0, targets: ['q'] }, 0);
       const s = withEvalFlags(config.metalora.settings, values);
       const trained = config.metalora.tasks;
-      const data = buildTasks(taskFiles, values, { tokenizer: tok, chatTemplate: description.chatTemplate, maxLength: s.maxSeqLen,
-        eos: s.appendEos });
+      const data = buildTasks(taskFiles, values, {
+        tokenizer: tok,
+        chatTemplate: description.chatTemplate,
+        maxLength: s.maxSeqLen,
+        eos: s.appendEos,
+      });
       const tasks = data.map((t) => ({ ...t, id: trained.indexOf(t.name) }));
       const unknown = tasks.find((t) => t.id < 0);
       if (adapter.kind === 'mtl-lora' && unknown) {
-        throw new UsageError(`task ${unknown.name}: this MTL-LoRA adapter was trained on ${trained.join(', ')} only ` +
-          '(it needs the task\'s id).');
+        throw new UsageError(
+          `task ${unknown.name}: this MTL-LoRA adapter was trained on ${trained.join(', ')} only ` +
+            "(it needs the task's id).",
+        );
       }
       const o = { accuracy: true, all: values.all, adapt: !values['no-adapt'] && !values.all };
       const tuned = await evaluateTasks(ctx, model, adapter, tok, s, tasks, o);

@@ -25,27 +25,39 @@ import { exportLayout } from './exportLayout';
 import { defineCommand, parseCommandArgs, usageLine } from './flags';
 
 export const EXPORT = defineCommand({
-  name: 'export', args: 'DIR',
+  name: 'export',
+  args: 'DIR',
   summary: 'an adapter folder as a PEFT adapter, a GGUF LoRA, merged safetensors / GGUF weights, or a PyTorch recipe',
   flags: {
     format: { type: 'string', choices: EXPORT_FORMATS, required: true, help: 'what to write' },
     out: {
-      type: 'string', value: 'PATH', required: true,
+      type: 'string',
+      value: 'PATH',
+      required: true,
       help: 'a .gguf or .safetensors file (one-file exports), a folder (PATH/ or any other name), or a .zip',
     },
     base: {
-      type: 'string', value: '<model>', help: 'the base model (another copy of the one trained on)',
+      type: 'string',
+      value: '<model>',
+      help: 'the base model (another copy of the one trained on)',
       defaultText: "base_model_name_or_path in DIR's adapter_config.json",
     },
     tokenizer: {
-      type: 'string', value: 'FILE', help: "the tokenizer of a llama2.c .bin base (merged-gguf writes it into the file)",
+      type: 'string',
+      value: 'FILE',
+      help: 'the tokenizer of a llama2.c .bin base (merged-gguf writes it into the file)',
       defaultText: 'tokenizer.bin or tok*.bin beside the .bin',
     },
     task: {
-      type: 'string', value: 'NAME', help: "MTL-LoRA: the task to export", defaultText: 'every task for peft and gguf; merged formats need one',
+      type: 'string',
+      value: 'NAME',
+      help: 'MTL-LoRA: the task to export',
+      defaultText: 'every task for peft and gguf; merged formats need one',
     },
     dtype: {
-      type: 'string', value: 'f32|f16|bf16|q8_0', help: 'merged formats: the precision written',
+      type: 'string',
+      value: 'f32|f16|bf16|q8_0',
+      help: 'merged formats: the precision written',
       defaultText: 'f16; q8_0 in GGUF for a quantized base; bf16 kept in safetensors',
     },
   },
@@ -80,24 +92,43 @@ async function writeParts(path: string, f: ExportFile): Promise<void> {
 export async function exportCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, EXPORT);
   const usage = usageLine(EXPORT);
-  if (positionals.length !== 1) throw new UsageError(`expected one adapter folder DIR (written by train --out DIR).\n${usage}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`expected one adapter folder DIR (written by train --out DIR).\n${usage}`);
   const dir = positionals[0];
   const format = values.format;
   const out = values.out;
   const dtype = values.dtype?.toUpperCase() as MergedDtype | undefined;
-  if (dtype !== undefined && !DTYPES.includes(dtype)) throw new UsageError(`--dtype ${values.dtype}: expected f32, f16, bf16 or q8_0.`);
+  if (dtype !== undefined && !DTYPES.includes(dtype))
+    throw new UsageError(`--dtype ${values.dtype}: expected f32, f16, bf16 or q8_0.`);
 
   const adapter = await readAdapterDir(dir);
   const basePath = values.base ?? adapter.config.base_model_name_or_path;
   if (!existsSync(basePath)) {
-    throw new UsageError(`the base model ${basePath} (${values.base ? '--base' : `from ${join(dir, 'adapter_config.json')}`}) ` +
-      'does not exist here: pass --base <model> with the model the adapter was trained on.');
+    throw new UsageError(
+      `the base model ${basePath} (${values.base ? '--base' : `from ${join(dir, 'adapter_config.json')}`}) ` +
+        'does not exist here: pass --base <model> with the model the adapter was trained on.',
+    );
   }
-  const result = await withModelFiles(basePath, values.tokenizer, async (base) => exportAdapter(format, {
-    adapter, base, metrics: await readMetrics(dir), data: await readDataCounts(dir), task: values.task, dtype,
-    run: format === 'pytorch' ? await recipeRun(dir, adapter.config, await describeModel(base), base, basePath) : undefined,
-  }));
-  const layout = exportLayout(out, result.files.map((f) => f.name), format, existsSync(out) && statSync(out).isDirectory());
+  const result = await withModelFiles(basePath, values.tokenizer, async (base) =>
+    exportAdapter(format, {
+      adapter,
+      base,
+      metrics: await readMetrics(dir),
+      data: await readDataCounts(dir),
+      task: values.task,
+      dtype,
+      run:
+        format === 'pytorch'
+          ? await recipeRun(dir, adapter.config, await describeModel(base), base, basePath)
+          : undefined,
+    }),
+  );
+  const layout = exportLayout(
+    out,
+    result.files.map((f) => f.name),
+    format,
+    existsSync(out) && statSync(out).isDirectory(),
+  );
   if (layout.zip) {
     mkdirSync(dirname(layout.zip), { recursive: true });
     await writeFile(layout.zip, zipFiles(result.files));
@@ -106,7 +137,16 @@ export async function exportCommand(args: string[]): Promise<void> {
   }
   const notes = [...result.notes, ...layout.notes];
   for (const n of notes) console.error(`note: ${n}`);
-  console.log(JSON.stringify({
-    format, out, files: result.files.map((f) => ({ name: f.name, path: layout.paths.get(f.name), bytes: fileSize(f) })), notes,
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        format,
+        out,
+        files: result.files.map((f) => ({ name: f.name, path: layout.paths.get(f.name), bytes: fileSize(f) })),
+        notes,
+      },
+      null,
+      2,
+    ),
+  );
 }

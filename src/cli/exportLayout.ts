@@ -35,16 +35,21 @@ function inFolder(out: string, names: readonly string[], notes: string[] = []): 
 export function exportLayout(out: string, names: readonly string[], format: string, isFolder: boolean): OutputLayout {
   const ext = extname(out).toLowerCase();
   if (ext === '.zip') return { zip: out, paths: new Map(), notes: [] };
-  if (isFolder || out.endsWith('/') || out.endsWith('\\') || !FILE_EXTENSIONS.includes(ext)) return inFolder(out, names);
+  if (isFolder || out.endsWith('/') || out.endsWith('\\') || !FILE_EXTENSIONS.includes(ext))
+    return inFolder(out, names);
   const models = names.filter((n) => !REPORTS.includes(n));
   if (models.length > 1) {
-    return inFolder(out, names, [`the ${format} export is ${models.length} files (${models.join(', ')}), so ${out} is a folder ` +
-      'holding them (and the training report); give a path ending in .zip for a single file.']);
+    return inFolder(out, names, [
+      `the ${format} export is ${models.length} files (${models.join(', ')}), so ${out} is a folder ` +
+        'holding them (and the training report); give a path ending in .zip for a single file.',
+    ]);
   }
   const [model] = models;
   if (extname(model).toLowerCase() !== ext) {
-    throw new UsageError(`--out ${out}: the ${format} export is ${model}, not a ${ext} file; give a path ending in ` +
-      `${extname(model)}, a folder or a .zip.`);
+    throw new UsageError(
+      `--out ${out}: the ${format} export is ${model}, not a ${ext} file; give a path ending in ` +
+        `${extname(model)}, a folder or a .zip.`,
+    );
   }
   const stem = basename(out, extname(out));
   const paths = new Map(names.map((n) => [n, n === model ? out : join(dirname(out), `${stem}.${n}`)]));

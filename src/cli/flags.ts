@@ -37,7 +37,11 @@ export interface CommandSpec<F extends Flags = Flags> {
 }
 
 type StringOf<F extends Flag> = F extends { choices: readonly (infer C)[] } ? C : string;
-type ValueOf<F extends Flag> = F['type'] extends 'boolean' ? boolean : F['multiple'] extends true ? StringOf<F>[] : StringOf<F>;
+type ValueOf<F extends Flag> = F['type'] extends 'boolean'
+  ? boolean
+  : F['multiple'] extends true
+    ? StringOf<F>[]
+    : StringOf<F>;
 type AlwaysSet<F extends Flag> = F extends { default: string } ? true : F extends { required: true } ? true : false;
 /** The parsed flags: those with a default or required are always set. */
 export type Values<F extends Flags> = {
@@ -58,15 +62,20 @@ function flagName(name: string, f: Flag): string {
 function checkFlag(name: string, f: Flag, given: unknown): void {
   const oneOf = f.choices && `one of ${f.choices.join(', ')}`;
   if (f.required && given === undefined) {
-    throw new UsageError(f.choices ? `--${name} must be ${oneOf} (it is required): ${f.help}.`
-      : `${f.multiple ? 'at least one ' : ''}${flagName(name, f)} is required: ${f.help}.`);
+    throw new UsageError(
+      f.choices
+        ? `--${name} must be ${oneOf} (it is required): ${f.help}.`
+        : `${f.multiple ? 'at least one ' : ''}${flagName(name, f)} is required: ${f.help}.`,
+    );
   }
   const bad = f.choices && [given ?? []].flat().find((v) => !f.choices!.includes(v as string));
   if (bad !== undefined) throw new UsageError(`--${name} ${bad}: expected ${oneOf}.`);
 }
 
 export function usageLine(spec: CommandSpec): string {
-  const required = Object.entries(spec.flags).filter(([, f]) => f.required).map(([n, f]) => flagName(n, f));
+  const required = Object.entries(spec.flags)
+    .filter(([, f]) => f.required)
+    .map(([n, f]) => flagName(n, f));
   return `usage: npm run cli -- ${[spec.name, spec.args, ...required, '[options]'].filter(Boolean).join(' ')}`;
 }
 
@@ -90,8 +99,11 @@ export function helpText(spec: CommandSpec): string {
   lines.get('options')!.push(['-h, --help', 'print this help']);
   const width = Math.min(28, Math.max(...[...lines.values()].flat().map(([name]) => name.length))) + 2;
   // A name too long for the column gets a line of its own, its help under the column.
-  const row = ([name, text]: [string, string]) => `  ${name.length < width ? name.padEnd(width) : `${name}\n  ${' '.repeat(width)}`}${text}`;
-  const sections = [...lines].filter(([, rows]) => rows.length).map(([title, rows]) => `${title}:\n${rows.map(row).join('\n')}`);
+  const row = ([name, text]: [string, string]) =>
+    `  ${name.length < width ? name.padEnd(width) : `${name}\n  ${' '.repeat(width)}`}${text}`;
+  const sections = [...lines]
+    .filter(([, rows]) => rows.length)
+    .map(([title, rows]) => `${title}:\n${rows.map(row).join('\n')}`);
   return [spec.summary, usageLine(spec), ...sections].join('\n\n');
 }
 
@@ -102,10 +114,20 @@ export const wantsHelp = (args: readonly string[]) => args.includes('--help') ||
  * Parses `args` strictly against the command's flags: unknown flags, missing values and missing required
  * flags fail with the usage line; absent flags with a default get it.
  */
-export function parseCommandArgs<F extends Flags>(args: string[], spec: CommandSpec<F>): { values: Values<F>; positionals: string[] } {
-  const options = Object.fromEntries(Object.entries(spec.flags).map(([name, f]) => [name, {
-    type: f.type, ...(f.multiple ? { multiple: true } : {}), ...(f.default !== undefined ? { default: f.default } : {}),
-  }]));
+export function parseCommandArgs<F extends Flags>(
+  args: string[],
+  spec: CommandSpec<F>,
+): { values: Values<F>; positionals: string[] } {
+  const options = Object.fromEntries(
+    Object.entries(spec.flags).map(([name, f]) => [
+      name,
+      {
+        type: f.type,
+        ...(f.multiple ? { multiple: true } : {}),
+        ...(f.default !== undefined ? { default: f.default } : {}),
+      },
+    ]),
+  );
   const more = `\n${usageLine(spec)}\n(npm run cli -- ${spec.name} --help lists every flag)`;
   let parsed: ReturnType<typeof parseArgs>;
   try {

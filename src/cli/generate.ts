@@ -12,7 +12,8 @@ import { defineCommand, parseCommandArgs, usageLine } from './flags';
 
 /** Sampling defaults as llama.cpp's: temperature 0.8, top-p 0.95 (top-k off here unless asked for). */
 export const GENERATE = defineCommand({
-  name: 'generate', args: '<model>',
+  name: 'generate',
+  args: '<model>',
   summary: 'continue --prompt TEXT with a KV cache (greedy or sampled), streaming the text',
   flags: {
     prompt: { type: 'string', value: 'TEXT', required: true, help: 'the text to continue' },
@@ -20,8 +21,18 @@ export const GENERATE = defineCommand({
     greedy: { type: 'boolean', help: 'always take the most likely token' },
     temperature: { type: 'string', value: 'T', default: '0.8', help: 'sampling temperature (0: greedy)' },
     'top-k': { type: 'string', value: 'K', defaultText: 'off', help: 'sample among the K most likely tokens (0: off)' },
-    'top-p': { type: 'string', value: 'P', default: '0.95', help: 'sample among the most likely tokens holding P of the probability' },
-    seed: { type: 'string', value: 'S', defaultText: 'random, printed at the end to replay the run', help: 'sampling seed' },
+    'top-p': {
+      type: 'string',
+      value: 'P',
+      default: '0.95',
+      help: 'sample among the most likely tokens holding P of the probability',
+    },
+    seed: {
+      type: 'string',
+      value: 'S',
+      defaultText: 'random, printed at the end to replay the run',
+      help: 'sampling seed',
+    },
     ...ADAPTER_FLAGS,
     ...MODEL_FLAGS,
   },
@@ -40,7 +51,8 @@ function number(name: string, value: string | undefined, ok: (x: number) => bool
 export async function generateCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, GENERATE);
   const path = modelArgument(positionals, usageLine(GENERATE));
-  if (values.task !== undefined && values.adapter === undefined) throw new UsageError('--task applies with --adapter DIR.');
+  if (values.task !== undefined && values.adapter === undefined)
+    throw new UsageError('--task applies with --adapter DIR.');
   const adapterData = values.adapter === undefined ? null : await readAdapterDir(values.adapter);
   const task = adapterData ? taskIndex(adapterData.config, values.task) : 0;
   const whole = (x: number) => Number.isSafeInteger(x) && x >= 0;
@@ -53,13 +65,17 @@ export async function generateCommand(args: string[]): Promise<void> {
 
   await withModelFiles(path, values.tokenizer, async (files) => {
     if (values.tokenizer !== undefined && files.kind !== 'llama2c') {
-      throw new UsageError('--tokenizer applies to llama2.c .bin checkpoints; GGUF files and model folders carry their own.');
+      throw new UsageError(
+        '--tokenizer applies to llama2.c .bin checkpoints; GGUF files and model folders carry their own.',
+      );
     }
     const description = await describeModel(files);
     const tok = description.tokenizer;
     if (!tok) {
-      throw new UsageError(`${path} has no tokenizer: for a llama2.c .bin, put tokenizer.bin beside it or pass ` +
-        '--tokenizer PATH; a GGUF file needs tokenizer.ggml.* metadata.');
+      throw new UsageError(
+        `${path} has no tokenizer: for a llama2.c .bin, put tokenizer.bin beside it or pass ` +
+          '--tokenizer PATH; a GGUF file needs tokenizer.ggml.* metadata.',
+      );
     }
     const prompt = tok.encode(values.prompt);
     const ctx = await GpuContext.create();
@@ -69,17 +85,24 @@ export async function generateCommand(args: string[]): Promise<void> {
       process.stdout.write(tok.decode(prompt));
       const adapter = adapterData && adapterFromData(ctx, description.config, adapterData);
       const r = await generate(ctx, weights, description.config, prompt, {
-        maxNewTokens, greedy: values.greedy, temperature,
-        topK, topP, seed, eosId: tok.eosId,
+        maxNewTokens,
+        greedy: values.greedy,
+        temperature,
+        topK,
+        topP,
+        seed,
+        eosId: tok.eosId,
         onToken: (id) => process.stdout.write(stream.push(id)),
         adapted: adapter ? { adapter, run: { task, dropoutSeed: 0, params: adapter.params } } : undefined,
       }).finally(() => adapter?.release());
       process.stdout.write('\n');
       releaseWeights(weights);
       const sampling = values.greedy || temperature === 0 ? 'greedy' : `seed ${r.seed}`;
-      console.error(`${r.tokens.length} tokens, ${r.tokensPerSecond.toFixed(1)} tokens/s decode; prompt ` +
-        `${r.promptTokens} tokens in ${r.prefillMs.toFixed(0)} ms; ${sampling}; stopped by ${r.stoppedBy} ` +
-        `(${ctx.adapterName})`);
+      console.error(
+        `${r.tokens.length} tokens, ${r.tokensPerSecond.toFixed(1)} tokens/s decode; prompt ` +
+          `${r.promptTokens} tokens in ${r.prefillMs.toFixed(0)} ms; ${sampling}; stopped by ${r.stoppedBy} ` +
+          `(${ctx.adapterName})`,
+      );
     } finally {
       ctx.destroy();
     }

@@ -5,7 +5,9 @@ import { UsageError } from './args';
 import { defineCommand, parseCommandArgs, usageLine } from './flags';
 
 export const GPU = defineCommand({
-  name: 'gpu', args: '', flags: {},
+  name: 'gpu',
+  args: '',
+  flags: {},
   summary: 'print the WebGPU adapter, its limits and features as JSON',
 });
 

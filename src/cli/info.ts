@@ -8,12 +8,15 @@ import { MODEL_FLAGS, UsageError, modelArgument, withModelFiles } from './args';
 import { defineCommand, parseCommandArgs, usageLine } from './flags';
 
 export const INFO = defineCommand({
-  name: 'info', args: '<model>',
+  name: 'info',
+  args: '<model>',
   summary: 'configuration, parameter count, tensor types and GPU memory estimate of <model> (JSON)',
   flags: {
     ...MODEL_FLAGS,
     context: {
-      type: 'string', value: 'N', help: 'context length the KV-cache estimate is for',
+      type: 'string',
+      value: 'N',
+      help: 'context length the KV-cache estimate is for',
       defaultText: "the model's context length",
     },
   },
@@ -31,7 +34,10 @@ export async function infoCommand(args: string[]): Promise<void> {
     const m = await describeModel(files);
     const tensorTypes: Record<string, number> = {};
     for (const t of m.tensors) tensorTypes[t.dtype] = (tensorTypes[t.dtype] ?? 0) + 1;
-    const mem = estimateMemory(m.config, m.tensors, { quant, contextLength: context && Math.min(context, m.config.contextLength) });
+    const mem = estimateMemory(m.config, m.tensors, {
+      quant,
+      contextLength: context && Math.min(context, m.config.contextLength),
+    });
     return {
       model: path,
       name: m.name,
@@ -41,7 +47,9 @@ export async function infoCommand(args: string[]): Promise<void> {
       parameters: parameterCount(m.config),
       tensors: m.tensors.length,
       tensorTypes,
-      tokenizer: m.tokenizer ? { vocabSize: m.tokenizer.vocabSize, bos: m.tokenizer.bosId, eos: m.tokenizer.eosId } : null,
+      tokenizer: m.tokenizer
+        ? { vocabSize: m.tokenizer.vocabSize, bos: m.tokenizer.bosId, eos: m.tokenizer.eosId }
+        : null,
       chatTemplate: m.chatTemplate !== undefined,
       memory: {
         quant,

@@ -24,10 +24,16 @@ import { ADAPTER_FLAGS, MODEL_FLAGS, UsageError, modelArgument, withModelFiles }
 import { defineCommand, parseCommandArgs, usageLine } from './flags';
 
 export const LOGITS = defineCommand({
-  name: 'logits', args: '<model>',
+  name: 'logits',
+  args: '<model>',
   summary: 'logits of exactly the given token ids, written as JSON',
   flags: {
-    tokens: { type: 'string', value: '1,2,3', required: true, help: 'the token ids, comma-separated (no BOS is added)' },
+    tokens: {
+      type: 'string',
+      value: '1,2,3',
+      required: true,
+      help: 'the token ids, comma-separated (no BOS is added)',
+    },
     json: { type: 'string', value: 'OUT', required: true, help: 'where to write {"logits": [T][V]}' },
     ...ADAPTER_FLAGS,
     ...MODEL_FLAGS,
@@ -38,15 +44,33 @@ export const LOGITS = defineCommand({
  * Records the forward pass of one sequence `tokens` with the adapter's branches (run.task picks MTL-LoRA's
  * task) and returns the logits of every position [T, vocab], or of the last one only [1, vocab].
  */
-export function adapterForwardLogits(ctx: GpuContext, model: TrainModel, adapter: Adapter, run: AdapterRun,
-  tokens: Uint32Array, lastOnly = false): Tensor<'f32'> {
+export function adapterForwardLogits(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  run: AdapterRun,
+  tokens: Uint32Array,
+  lastOnly = false,
+): Tensor<'f32'> {
   const { config: cfg, weights: w } = model;
   const T = tokens.length;
   const ids = ctx.upload(tokens, [T], 'u32');
-  const pos = ctx.upload(Uint32Array.from({ length: T }, (_, i) => i), [T], 'u32');
+  const pos = ctx.upload(
+    Uint32Array.from({ length: T }, (_, i) => i),
+    [T],
+    'u32',
+  );
   const lengths = ctx.upload(Uint32Array.of(T), [1], 'u32');
   const env: StepEnv = {
-    ctx, weights: w, cfg, adapter, run, T, pos, lengths, attn: { B: 1, S: T, H: cfg.nHeads, KV: cfg.nKvHeads, hd: cfg.headDim },
+    ctx,
+    weights: w,
+    cfg,
+    adapter,
+    run,
+    T,
+    pos,
+    lengths,
+    attn: { B: 1, S: T, H: cfg.nHeads, KV: cfg.nKvHeads, hd: cfg.headDim },
   };
   const x = forwardInference(env, embedding(ctx, w.embed, ids, T));
   const rows = lastOnly ? 1 : T;
@@ -63,7 +87,8 @@ export function parseTokenIds(text: string): number[] {
   const parts = text.split(',').map((s) => s.trim());
   if (parts.length === 1 && parts[0] === '') throw new UsageError('--tokens is empty: give at least one token id.');
   return parts.map((s) => {
-    if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s))) throw new UsageError(`--tokens: "${s}" is not a token id.`);
+    if (!/^\d+$/.test(s) || !Number.isSafeInteger(Number(s)))
+      throw new UsageError(`--tokens: "${s}" is not a token id.`);
     return Number(s);
   });
 }
@@ -71,7 +96,8 @@ export function parseTokenIds(text: string): number[] {
 export async function logitsCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, LOGITS);
   const path = modelArgument(positionals, usageLine(LOGITS));
-  if (values.task !== undefined && values.adapter === undefined) throw new UsageError('--task applies with --adapter DIR.');
+  if (values.task !== undefined && values.adapter === undefined)
+    throw new UsageError('--task applies with --adapter DIR.');
   const out = values.json;
   if (!existsSync(dirname(out))) throw new UsageError(`--json ${out}: the folder ${dirname(out)} does not exist.`);
   const ids = parseTokenIds(values.tokens);
@@ -84,9 +110,12 @@ export async function logitsCommand(args: string[]): Promise<void> {
     const description = await describeModel(files);
     const { config } = description;
     const bad = ids.find((id) => id >= config.vocabSize);
-    if (bad !== undefined) throw new UsageError(`--tokens: id ${bad} is outside the vocabulary (0..${config.vocabSize - 1}).`);
+    if (bad !== undefined)
+      throw new UsageError(`--tokens: id ${bad} is outside the vocabulary (0..${config.vocabSize - 1}).`);
     if (ids.length > config.contextLength) {
-      throw new UsageError(`--tokens: ${ids.length} tokens exceed the model's context length of ${config.contextLength}.`);
+      throw new UsageError(
+        `--tokens: ${ids.length} tokens exceed the model's context length of ${config.contextLength}.`,
+      );
     }
     const ctx = await GpuContext.create();
     try {

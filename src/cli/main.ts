@@ -5,8 +5,10 @@ import { helpText, wantsHelp } from './flags';
 
 function usage(): string {
   const lines = COMMANDS.map(({ spec }) => `  ${spec.name.padEnd(10)} ${spec.summary}`);
-  return `usage: npm run cli -- <command> [options]\n\ncommands:\n${lines.join('\n')}\n\n` +
-    'npm run cli -- <command> --help lists the command\'s flags with their defaults.';
+  return (
+    `usage: npm run cli -- <command> [options]\n\ncommands:\n${lines.join('\n')}\n\n` +
+    "npm run cli -- <command> --help lists the command's flags with their defaults."
+  );
 }
 
 async function main(argv: string[]): Promise<number> {

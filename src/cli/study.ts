@@ -30,23 +30,48 @@ import { defineCommand, parseCommandArgs, usageLine } from './flags';
 import { DATA_FLAGS, buildTasks, readTaskArgs, settingFlags, settingOverrides, settingsWith } from './train';
 
 export const STUDY = defineCommand({
-  name: 'study', args: '<model>',
+  name: 'study',
+  args: '<model>',
   summary: 'train and evaluate every method × --grid setting × seed, writing results.md, results.json and SVG plots',
   flags: {
-    out: { type: 'string', value: 'DIR', required: true, help: 'the study folder (runs/, base/, results and plots); a rerun continues it' },
-    methods: { type: 'string', value: 'M1,M2', default: 'meta-lora,meta-lora-no-sta,lora,mtl-lora', help: 'the methods to compare' },
+    out: {
+      type: 'string',
+      value: 'DIR',
+      required: true,
+      help: 'the study folder (runs/, base/, results and plots); a rerun continues it',
+    },
+    methods: {
+      type: 'string',
+      value: 'M1,M2',
+      default: 'meta-lora,meta-lora-no-sta,lora,mtl-lora',
+      help: 'the methods to compare',
+    },
     seeds: { type: 'string', value: 'N', default: '3', help: 'seeds per combination' },
     'first-seed': { type: 'string', value: 'S', default: '0', help: 'the first seed (seeds S, S+1, …)' },
     grid: {
-      type: 'string', multiple: true, value: '"KEY=V1,V2 …"', defaultText: 'the defaults only',
+      type: 'string',
+      multiple: true,
+      value: '"KEY=V1,V2 …"',
+      defaultText: 'the defaults only',
       help: 'settings to vary, every combination trained (e.g. "lr=1e-3,3e-3 innerLr=0.01,0.03")',
     },
     'examples-per-task': {
-      type: 'string', value: 'N1,N2', defaultText: "the preset's or the default setting's", help: 'training examples per task: an axis of the study',
+      type: 'string',
+      value: 'N1,N2',
+      defaultText: "the preset's or the default setting's",
+      help: 'training examples per task: an axis of the study',
     },
     examplesPerTask: { type: 'string', hidden: true, help: '--examples-per-task' },
-    preset: { type: 'string', value: 'ID', defaultText: 'none', help: 'a named group of settings, applied before the setting flags' },
-    recompute: { type: 'boolean', help: "keep only each block's input in the forward pass and recompute the rest in backward (less memory)" },
+    preset: {
+      type: 'string',
+      value: 'ID',
+      defaultText: 'none',
+      help: 'a named group of settings, applied before the setting flags',
+    },
+    recompute: {
+      type: 'boolean',
+      help: "keep only each block's input in the forward pass and recompute the rest in backward (less memory)",
+    },
     ...MODEL_FLAGS,
     ...DATA_FLAGS,
     // Method, seed and examples per task are the study's axes (--methods, --seeds, --examples-per-task above).
@@ -82,19 +107,45 @@ async function trainAndEvaluate(env: StudyEnv, run: StudyRun, dir: string, label
   const metricsFile = join(dir, 'metrics.jsonl');
   writeFileSync(metricsFile, '');
   const result = await runTraining({
-    ctx, model, tasks, settings, store: directoryCheckpointStore(dir), resume: true,
+    ctx,
+    model,
+    tasks,
+    settings,
+    store: directoryCheckpointStore(dir),
+    resume: true,
     onRecords: (rows, restored) => {
       appendFileSync(metricsFile, rows.map((r) => `${metricsLine(r)}\n`).join(''));
       const mean = rows.find((r) => r.task === MEAN_TASK);
       if (restored || !mean) return;
-      if (typeof mean.eval_loss === 'number') console.error(`${label}  held-out loss @${mean.iteration}: ${mean.eval_loss.toFixed(4)}`);
-      else if (mean.iteration % 10 === 0) console.error(`${label}  iter ${mean.iteration}/${settings.iterations}  objective ${mean.query_loss?.toFixed(4)}`);
+      if (typeof mean.eval_loss === 'number')
+        console.error(`${label}  held-out loss @${mean.iteration}: ${mean.eval_loss.toFixed(4)}`);
+      else if (mean.iteration % 10 === 0)
+        console.error(
+          `${label}  iter ${mean.iteration}/${settings.iterations}  objective ${mean.query_loss?.toFixed(4)}`,
+        );
     },
   });
   try {
-    const evaluated = await evaluateTasks(ctx, model, result.adapter, tok, settings, data.map((t, id) => ({ ...t, id })),
-      { accuracy: true, adapt: true, onProgress: (i, n, task) => i < n && console.error(`${label}  evaluating ${task}`) });
-    return { ...run, settings, seconds: (performance.now() - t0) / 1000, curve: curveOf(result.metrics), tasks: evaluated };
+    const evaluated = await evaluateTasks(
+      ctx,
+      model,
+      result.adapter,
+      tok,
+      settings,
+      data.map((t, id) => ({ ...t, id })),
+      {
+        accuracy: true,
+        adapt: true,
+        onProgress: (i, n, task) => i < n && console.error(`${label}  evaluating ${task}`),
+      },
+    );
+    return {
+      ...run,
+      settings,
+      seconds: (performance.now() - t0) / 1000,
+      curve: curveOf(result.metrics),
+      tasks: evaluated,
+    };
   } finally {
     result.adapter.release();
   }
@@ -105,8 +156,15 @@ async function evaluateBase(env: StudyEnv, run: StudyRun): Promise<BaseResult> {
   const data = env.tasksFor(settings);
   const zero = createLora(env.ctx, env.model.config, { rank: 1, alpha: 1, dropout: 0, targets: ['q'] }, 0);
   try {
-    const tasks = await evaluateTasks(env.ctx, env.model, zero, env.tok, settings, data.map((t, id) => ({ ...t, id })),
-      { accuracy: true, adapt: false });
+    const tasks = await evaluateTasks(
+      env.ctx,
+      env.model,
+      zero,
+      env.tok,
+      settings,
+      data.map((t, id) => ({ ...t, id })),
+      { accuracy: true, adapt: false },
+    );
     return { seed: run.seed, examplesPerTask: run.examplesPerTask, tasks };
   } finally {
     zero.release();
@@ -114,30 +172,63 @@ async function evaluateBase(env: StudyEnv, run: StudyRun): Promise<BaseResult> {
 }
 
 function writeReports(out: string, groups: GroupSummary[], command: string, modelPath: string): void {
-  writeFileSync(join(out, 'results.md'), studyMarkdown(groups, { command, model: modelPath, when: new Date().toISOString() }));
+  writeFileSync(
+    join(out, 'results.md'),
+    studyMarkdown(groups, { command, model: modelPath, when: new Date().toISOString() }),
+  );
   for (const n of [...new Set(groups.map((g) => g.examplesPerTask))]) {
     const mine = groups.filter((g) => g.examplesPerTask === n);
     const trained = mine.filter((g) => g.method !== 'base');
-    const name = (g: GroupSummary) => (g.setting === 'defaults' || g.setting === '' ? g.method : `${g.method} ${g.setting}`);
+    const name = (g: GroupSummary) =>
+      g.setting === 'defaults' || g.setting === '' ? g.method : `${g.method} ${g.setting}`;
     // Iteration 0 is the base model (B = 0) on the same split.
     const start = mine.find((g) => g.method === 'base')?.scores.shared.loss[MEAN_TASK];
     const origin = start ? [{ x: 0, y: start.mean, sd: start.sd }] : [];
-    writeFileSync(join(out, `curves-n${n}.svg`), lineChart(`Held-out loss during training (${n} examples per task, mean over tasks)`,
-      'iteration', 'held-out loss', trained.map((g) => ({
-        name: name(g), points: [...origin, ...g.curve.map((p) => ({ x: p.iteration, y: p.mean.mean, sd: p.mean.sd }))],
-      }))));
-    const tasks = [...new Set(mine.flatMap((g) => Object.keys(g.scores.shared.answer_accuracy)))].filter((t) => t !== MEAN_TASK);
-    const bars = (side: 'shared' | 'adapted') => mine.filter((g) => side === 'shared' || g.method !== 'base').map((g) => ({
-      name: `${g.method === 'base' ? 'base model' : name(g)}`,
-      values: [...tasks, MEAN_TASK].map((t) => {
-        const s = g.scores[side].answer_accuracy[t];
-        return s ? { y: 100 * s.mean, sd: 100 * s.sd } : null;
-      }),
-    }));
-    writeFileSync(join(out, `final-n${n}.svg`), barChart(`Answer accuracy on held-out examples (${n} per task), shared adapter`,
-      'answer accuracy (%)', [...tasks, 'mean'], bars('shared'), 100));
-    writeFileSync(join(out, `adapted-n${n}.svg`), barChart(`Answer accuracy after test-time adaptation (${n} per task)`,
-      'answer accuracy (%)', [...tasks, 'mean'], bars('adapted'), 100));
+    writeFileSync(
+      join(out, `curves-n${n}.svg`),
+      lineChart(
+        `Held-out loss during training (${n} examples per task, mean over tasks)`,
+        'iteration',
+        'held-out loss',
+        trained.map((g) => ({
+          name: name(g),
+          points: [...origin, ...g.curve.map((p) => ({ x: p.iteration, y: p.mean.mean, sd: p.mean.sd }))],
+        })),
+      ),
+    );
+    const tasks = [...new Set(mine.flatMap((g) => Object.keys(g.scores.shared.answer_accuracy)))].filter(
+      (t) => t !== MEAN_TASK,
+    );
+    const bars = (side: 'shared' | 'adapted') =>
+      mine
+        .filter((g) => side === 'shared' || g.method !== 'base')
+        .map((g) => ({
+          name: `${g.method === 'base' ? 'base model' : name(g)}`,
+          values: [...tasks, MEAN_TASK].map((t) => {
+            const s = g.scores[side].answer_accuracy[t];
+            return s ? { y: 100 * s.mean, sd: 100 * s.sd } : null;
+          }),
+        }));
+    writeFileSync(
+      join(out, `final-n${n}.svg`),
+      barChart(
+        `Answer accuracy on held-out examples (${n} per task), shared adapter`,
+        'answer accuracy (%)',
+        [...tasks, 'mean'],
+        bars('shared'),
+        100,
+      ),
+    );
+    writeFileSync(
+      join(out, `adapted-n${n}.svg`),
+      barChart(
+        `Answer accuracy after test-time adaptation (${n} per task)`,
+        'answer accuracy (%)',
+        [...tasks, 'mean'],
+        bars('adapted'),
+        100,
+      ),
+    );
   }
 }
 
@@ -150,7 +241,13 @@ interface ReportTarget {
 /** results.json, results.md and the plots, from every run so far. */
 function writeAll(t: ReportTarget, results: RunResult[], bases: BaseResult[]): void {
   const groups = summarize(results, bases);
-  writeJson(join(t.out, 'results.json'), { command: t.command, model: t.model, runs: results, base: bases, summary: groups });
+  writeJson(join(t.out, 'results.json'), {
+    command: t.command,
+    model: t.model,
+    runs: results,
+    base: bases,
+    summary: groups,
+  });
   writeReports(t.out, groups, t.command, t.model);
 }
 
@@ -182,7 +279,11 @@ const meanLoss = (r: RunResult, side: 'shared' | 'adapted') => {
 };
 
 /** Every run in order (skipping finished ones), with the reports rewritten after each new run. */
-async function runAll(env: StudyEnv, runs: readonly StudyRun[], t: ReportTarget): Promise<{ results: RunResult[]; bases: BaseResult[] }> {
+async function runAll(
+  env: StudyEnv,
+  runs: readonly StudyRun[],
+  t: ReportTarget,
+): Promise<{ results: RunResult[]; bases: BaseResult[] }> {
   const results: RunResult[] = [];
   const bases = new Map<string, BaseResult>();
   console.error(`study: ${runs.length} runs on ${env.ctx.adapterName}, results in ${t.out}`);
@@ -197,12 +298,16 @@ async function runAll(env: StudyEnv, runs: readonly StudyRun[], t: ReportTarget)
       console.error(`${label}  done earlier`);
       continue;
     }
-    console.error(`${label}  training ${run.method} (${run.setting}, ${run.examplesPerTask} per task, seed ${run.seed})`);
+    console.error(
+      `${label}  training ${run.method} (${run.setting}, ${run.examplesPerTask} per task, seed ${run.seed})`,
+    );
     const result = await trainAndEvaluate(env, run, dir, label);
     writeJson(join(dir, 'result.json'), result);
     results.push(result);
-    console.error(`${label}  finished in ${result.seconds.toFixed(0)} s: held-out loss ${meanLoss(result, 'shared')}, ` +
-      `adapted ${meanLoss(result, 'adapted')}`);
+    console.error(
+      `${label}  finished in ${result.seconds.toFixed(0)} s: held-out loss ${meanLoss(result, 'shared')}, ` +
+        `adapted ${meanLoss(result, 'adapted')}`,
+    );
     writeAll(t, results, [...bases.values()]);
   }
   return { results, bases: [...bases.values()] };
@@ -221,15 +326,25 @@ export async function studyCommand(args: string[]): Promise<void> {
   try {
     axes = parseGrid(values.grid ?? []);
     runs = studyRuns({
-      methods: parseMethods(values.methods), axes,
-      examples: examples === undefined ? [settingsWith(values.preset, 'lora', fixed).examplesPerTask] : parseIntList('--examples-per-task', examples, 1),
-      seeds: parseIntList('--seeds', values.seeds, 1)[0], firstSeed: parseIntList('--first-seed', values['first-seed'], 0)[0],
+      methods: parseMethods(values.methods),
+      axes,
+      examples:
+        examples === undefined
+          ? [settingsWith(values.preset, 'lora', fixed).examplesPerTask]
+          : parseIntList('--examples-per-task', examples, 1),
+      seeds: parseIntList('--seeds', values.seeds, 1)[0],
+      firstSeed: parseIntList('--first-seed', values['first-seed'], 0)[0],
     });
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n${usageLine(STUDY)}`);
   }
-  const settingsOf = (run: StudyRun) => settingsWith(values.preset, run.method,
-    { ...fixed, ...run.overrides, seed: run.seed, examplesPerTask: run.examplesPerTask });
+  const settingsOf = (run: StudyRun) =>
+    settingsWith(values.preset, run.method, {
+      ...fixed,
+      ...run.overrides,
+      seed: run.seed,
+      examplesPerTask: run.examplesPerTask,
+    });
   runs.forEach(settingsOf); // every combination validated before anything trains
   const taskFiles = await readTaskArgs(values, usageLine(STUDY));
   mkdirSync(join(out, 'runs'), { recursive: true });
@@ -239,12 +354,23 @@ export async function studyCommand(args: string[]): Promise<void> {
   await withModelFiles(path, values.tokenizer, async (files) => {
     const description = await describeModel(files);
     const tok = description.tokenizer;
-    if (!tok) throw new UsageError(`${path} has no tokenizer (for a llama2.c .bin put tokenizer.bin beside it or pass --tokenizer).`);
+    if (!tok)
+      throw new UsageError(
+        `${path} has no tokenizer (for a llama2.c .bin put tokenizer.bin beside it or pass --tokenizer).`,
+      );
     const cache = new Map<string, DataTask[]>();
     const tasksFor = (s: TrainSettings) => {
       const key = `${s.maxSeqLen}|${s.appendEos}`;
       if (!cache.has(key)) {
-        cache.set(key, buildTasks(taskFiles, values, { tokenizer: tok, chatTemplate: description.chatTemplate, maxLength: s.maxSeqLen, eos: s.appendEos }));
+        cache.set(
+          key,
+          buildTasks(taskFiles, values, {
+            tokenizer: tok,
+            chatTemplate: description.chatTemplate,
+            maxLength: s.maxSeqLen,
+            eos: s.appendEos,
+          }),
+        );
       }
       return cache.get(key)!;
     };

@@ -79,16 +79,24 @@ export function applyMapping(table: Table, mapping: FieldMapping, options: Apply
     const key = `${r.task}\u0000${r.example.prompt}\u0000${r.example.completion}`;
     const earlier = firstSeen.get(key);
     if (earlier !== undefined) {
-      report.add({ ...where, kind: 'duplicate', action: policy === 'drop' ? 'skipped' : 'kept',
-        message: `same prompt and completion as line ${earlier}` });
+      report.add({
+        ...where,
+        kind: 'duplicate',
+        action: policy === 'drop' ? 'skipped' : 'kept',
+        message: `same prompt and completion as line ${earlier}`,
+      });
       if (policy === 'drop') continue;
     } else firstSeen.set(key, row.line);
     if (check) {
       const n = tokenLength(check, r.example);
       report.longest = Math.max(report.longest, n);
       if (n > check.maxLength) {
-        report.add({ ...where, kind: 'too-long', action: check.policy === 'skip' ? 'skipped' : 'truncated',
-          message: `${n} tokens, over the maximum of ${check.maxLength}` });
+        report.add({
+          ...where,
+          kind: 'too-long',
+          action: check.policy === 'skip' ? 'skipped' : 'truncated',
+          message: `${n} tokens, over the maximum of ${check.maxLength}`,
+        });
         if (check.policy === 'skip') continue;
       }
     }
@@ -103,10 +111,22 @@ export function applyMapping(table: Table, mapping: FieldMapping, options: Apply
   const used = out.reduce((a, t) => a + t.examples.length, 0);
   return {
     tasks: out,
-    report: report.build({
-      file: table.file, format: table.format, header: table.header, schema: mapping.schema,
-      rows: table.rows.length + table.unreadable, used, duplicatePolicy: policy,
-      tasks: out.map((t) => ({ name: t.name, examples: t.examples.length, withChoices: t.examples.filter((e) => e.choices).length })),
-    }, check ? { tokens: check.maxLength, policy: check.policy } : null),
+    report: report.build(
+      {
+        file: table.file,
+        format: table.format,
+        header: table.header,
+        schema: mapping.schema,
+        rows: table.rows.length + table.unreadable,
+        used,
+        duplicatePolicy: policy,
+        tasks: out.map((t) => ({
+          name: t.name,
+          examples: t.examples.length,
+          withChoices: t.examples.filter((e) => e.choices).length,
+        })),
+      },
+      check ? { tokens: check.maxLength, policy: check.policy } : null,
+    ),
   };
 }

@@ -67,26 +67,53 @@ function resolveRoles(def: SchemaDef, names: readonly string[]): Roles | null {
   return roles;
 }
 
-function assemble(table: Table, schema: SchemaId, renamed: string[] | null, parts: Omit<FieldMapping, 'schema' | 'columns' |
-  'format' | 'system' | 'taskColumn' | 'taskName' | 'taskNames'>, used: string[]): FieldMapping {
+function assemble(
+  table: Table,
+  schema: SchemaId,
+  renamed: string[] | null,
+  parts: Omit<FieldMapping, 'schema' | 'columns' | 'format' | 'system' | 'taskColumn' | 'taskName' | 'taskNames'>,
+  used: string[],
+): FieldMapping {
   const names = renamed ?? table.columns;
   const taskColumn = names.find((n) => TASK_COLUMNS.includes(n.toLowerCase()) && !used.includes(n)) ?? null;
   return {
-    schema, columns: renamed, ...parts, format: 'template', system: '', taskColumn, taskName: defaultTaskName(table.file), taskNames: {},
+    schema,
+    columns: renamed,
+    ...parts,
+    format: 'template',
+    system: '',
+    taskColumn,
+    taskName: defaultTaskName(table.file),
+    taskNames: {},
   };
 }
 
 function customMapping(table: Table): FieldMapping {
   const cols = table.columns;
   if (cols.length < 2) {
-    throw new DatasetError(`${table.file}: only one column (${JSON.stringify(cols[0])}); a task needs a prompt field and a ` +
-      'completion field (for a CSV, check the delimiter).', table.file);
+    throw new DatasetError(
+      `${table.file}: only one column (${JSON.stringify(cols[0])}); a task needs a prompt field and a ` +
+        'completion field (for a CSV, check the delimiter).',
+      table.file,
+    );
   }
   const [first, last] = [cols[0], cols[cols.length - 1]];
-  return assemble(table, 'custom', null, { prompt: `{${first}}`, completion: ` {${last}}`, answer: null, messages: null }, [first, last]);
+  return assemble(
+    table,
+    'custom',
+    null,
+    { prompt: `{${first}}`, completion: ` {${last}}`, answer: null, messages: null },
+    [first, last],
+  );
 }
 
-function fromSchema(table: Table, def: SchemaDef, renamed: string[] | null, roles: Roles, probe: ValueProbe): FieldMapping {
+function fromSchema(
+  table: Table,
+  def: SchemaDef,
+  renamed: string[] | null,
+  roles: Roles,
+  probe: ValueProbe,
+): FieldMapping {
   return assemble(table, def.id, renamed, def.build(roles, probe), Object.values(roles));
 }
 
@@ -118,14 +145,22 @@ export function detectMapping(table: Table): FieldMapping {
 export function mappingForSchema(table: Table, schema: SchemaId): FieldMapping {
   if (schema === 'custom') return customMapping(table);
   const def = SCHEMAS.find((d) => d.id === schema);
-  if (!def) throw new DatasetError(`unknown schema "${schema}" (known: ${[...SCHEMAS.map((d) => d.id), 'custom'].join(', ')}).`);
+  if (!def)
+    throw new DatasetError(
+      `unknown schema "${schema}" (known: ${[...SCHEMAS.map((d) => d.id), 'custom'].join(', ')}).`,
+    );
   const renamed = headerlessNames(table, def, false);
   const names = renamed ?? table.columns;
   const roles = resolveRoles(def, names);
   if (roles === null) {
-    const wanted = Object.values(def.needs).map((aliases) => aliases[0]).join(', ');
-    throw new DatasetError(`${table.file}: schema "${schema}" needs the columns ${wanted}; the file has ` +
-      `${table.columns.join(', ')}${table.header ? '' : ' (no header)'}.`, table.file);
+    const wanted = Object.values(def.needs)
+      .map((aliases) => aliases[0])
+      .join(', ');
+    throw new DatasetError(
+      `${table.file}: schema "${schema}" needs the columns ${wanted}; the file has ` +
+        `${table.columns.join(', ')}${table.header ? '' : ' (no header)'}.`,
+      table.file,
+    );
   }
   return fromSchema(table, def, renamed, roles, probeOf(table, names));
 }

@@ -6,7 +6,11 @@ export class DatasetError extends Error {
   override name = 'DatasetError';
 
   /** `line` is the 1-based line of the file the problem was found at, when there is one. */
-  constructor(message: string, readonly file?: string, readonly line?: number) {
+  constructor(
+    message: string,
+    readonly file?: string,
+    readonly line?: number,
+  ) {
     super(message);
   }
 }

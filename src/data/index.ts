@@ -18,5 +18,17 @@ export { type ReadOptions, readTable, sniffFormat } from './read';
 export type { DataExample, RowIssueKind } from './render';
 export { formatReport, type IssueAction, type IssueKind, type ReportIssue, type ValidationReport } from './report';
 export { type SplitPlan, type SplitSummary, splitTasks } from './split';
-export { checkTaskNames, type EvalExample, type Example, MEAN_TASK, parseTaskJsonl, type SplitOptions, splitTask, type Task, type TaskSplit, tokenizeExample, type TokenizedExample } from './tasks';
+export {
+  checkTaskNames,
+  type EvalExample,
+  type Example,
+  MEAN_TASK,
+  parseTaskJsonl,
+  type SplitOptions,
+  splitTask,
+  type Task,
+  type TaskSplit,
+  tokenizeExample,
+  type TokenizedExample,
+} from './tasks';
 export type { JsonValue, Table, TableFormat, TableIssue, TableRow } from './table';

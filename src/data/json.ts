@@ -42,10 +42,16 @@ function containerKey(file: string, obj: { [key: string]: JsonValue }): string {
   if (candidates.length === 1) return candidates[0];
   const preferred = CONTAINER_KEYS.find((k) => candidates.includes(k));
   if (preferred) return preferred;
-  const keys = Object.keys(obj).slice(0, 12).map((k) => JSON.stringify(k)).join(', ');
-  throw new DatasetError(candidates.length === 0
-    ? `${file}: a JSON object with no list of examples (keys ${keys}); expected a list of objects, or an object holding one.`
-    : `${file}: the JSON object holds several lists (${candidates.join(', ')}); keep the one with the examples.`, file);
+  const keys = Object.keys(obj)
+    .slice(0, 12)
+    .map((k) => JSON.stringify(k))
+    .join(', ');
+  throw new DatasetError(
+    candidates.length === 0
+      ? `${file}: a JSON object with no list of examples (keys ${keys}); expected a list of objects, or an object holding one.`
+      : `${file}: the JSON object holds several lists (${candidates.join(', ')}); keep the one with the examples.`,
+    file,
+  );
 }
 
 export function readJson(file: string, text: string): Table {
@@ -55,7 +61,11 @@ export function readJson(file: string, text: string): Table {
   } catch (e) {
     const message = (e as Error).message;
     const line = jsonErrorLine(text, message);
-    throw new DatasetError(`${file}${line === null ? '' : `, line ${line}`}: not valid JSON (${message}).`, file, line ?? undefined);
+    throw new DatasetError(
+      `${file}${line === null ? '' : `, line ${line}`}: not valid JSON (${message}).`,
+      file,
+      line ?? undefined,
+    );
   }
   let list: JsonValue[];
   let key: string | null = null;
@@ -64,7 +74,10 @@ export function readJson(file: string, text: string): Table {
     key = containerKey(file, doc);
     list = doc[key] as JsonValue[];
   } else {
-    throw new DatasetError(`${file}: expected a JSON list of examples (or an object holding one), got ${kindOf(doc)}.`, file);
+    throw new DatasetError(
+      `${file}: expected a JSON list of examples (or an object holding one), got ${kindOf(doc)}.`,
+      file,
+    );
   }
   const lines = listItemLines(text, key);
   const rows = new TableBuilder();

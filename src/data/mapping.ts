@@ -9,8 +9,23 @@ import type { Table } from './table';
 import { type Template, parseTemplate } from './template';
 
 export type SchemaId =
-  | 'prompt-completion' | 'messages' | 'alpaca' | 'llm-adapters' | 'llm-adapters-output' | 'gsm8k' | 'gsm8k-final'
-  | 'question-answer' | 'bbh' | 'nli' | 'qnli' | 'paraphrase' | 'sentiment' | 'cola' | 'mmlu' | 'copa' | 'cosmosqa'
+  | 'prompt-completion'
+  | 'messages'
+  | 'alpaca'
+  | 'llm-adapters'
+  | 'llm-adapters-output'
+  | 'gsm8k'
+  | 'gsm8k-final'
+  | 'question-answer'
+  | 'bbh'
+  | 'nli'
+  | 'qnli'
+  | 'paraphrase'
+  | 'sentiment'
+  | 'cola'
+  | 'mmlu'
+  | 'copa'
+  | 'cosmosqa'
   | 'custom';
 
 /** Where a row's candidate answers (for choice accuracy) come from. */
@@ -94,10 +109,13 @@ export function compileMapping(table: Table, mapping: FieldMapping): CompiledMap
   const known = (f: string) => source.has(f) || virtual.includes(f);
   const columnList = names.length > 12 ? `${names.slice(0, 12).join(', ')}, …` : names.join(', ');
   const need = (f: string, role: string) => {
-    if (!known(f)) fail(`${role} "${f}" is not a column of the file (columns: ${columnList}${virtual.length ? `; chat fields: ${virtual.join(', ')}` : ''}).`);
+    if (!known(f))
+      fail(
+        `${role} "${f}" is not a column of the file (columns: ${columnList}${virtual.length ? `; chat fields: ${virtual.join(', ')}` : ''}).`,
+      );
   };
-  prompt.fields.forEach((f) => need(f, 'the prompt template\'s field'));
-  completion.fields.forEach((f) => need(f, 'the completion template\'s field'));
+  prompt.fields.forEach((f) => need(f, "the prompt template's field"));
+  completion.fields.forEach((f) => need(f, "the completion template's field"));
   if (mapping.messages !== null) need(mapping.messages, 'the messages field');
   if (mapping.taskColumn !== null) need(mapping.taskColumn, 'the task column');
   else if (mapping.taskName.trim() === '') fail('the task needs a name.');
@@ -115,6 +133,13 @@ export function compileMapping(table: Table, mapping: FieldMapping): CompiledMap
       need('list' in answer.choices ? answer.choices.list : answer.choices.answerFormat, 'the choices field');
     }
   }
-  if (mapping.format !== 'template' && mapping.format !== 'chat') fail(`unknown prompt format "${String(mapping.format)}".`);
-  return { mapping, prompt, completion, source, choicesApply: answer !== null && completion.fields.includes(answer.field) };
+  if (mapping.format !== 'template' && mapping.format !== 'chat')
+    fail(`unknown prompt format "${String(mapping.format)}".`);
+  return {
+    mapping,
+    prompt,
+    completion,
+    source,
+    choicesApply: answer !== null && completion.fields.includes(answer.field),
+  };
 }

@@ -70,15 +70,19 @@ function readDelimited(file: string, text: string, format: 'csv' | 'tsv', header
   const { records } = format === 'tsv' ? parseTsv(text) : parseDelimited(text, delimiter);
   if (records.length === 0) throw new DatasetError(`${file} has no rows.`, file);
   const hasHeader = header ?? looksLikeHeader(records.map((r) => r.fields));
-  const columns = hasHeader ? headerNames(records[0].fields)
+  const columns = hasHeader
+    ? headerNames(records[0].fields)
     : Array.from({ length: usualWidth(records) }, (_, i) => headerlessColumn(i));
   const rows = new TableBuilder(columns);
   for (const { line, fields } of records.slice(hasHeader ? 1 : 0)) {
     // Extra fields that are all empty come from a trailing delimiter; anything else is a ragged row.
     const extraEmpty = fields.length > columns.length && fields.slice(columns.length).every((f) => f === '');
     if (fields.length !== columns.length && !extraEmpty) {
-      rows.addIssue(line, `${fields.length} field${fields.length === 1 ? '' : 's'}, expected ${columns.length}` +
-        `${hasHeader ? ` (the header's ${columns.length} columns)` : ''}`);
+      rows.addIssue(
+        line,
+        `${fields.length} field${fields.length === 1 ? '' : 's'}, expected ${columns.length}` +
+          `${hasHeader ? ` (the header's ${columns.length} columns)` : ''}`,
+      );
       continue;
     }
     // fromEntries defines own properties, so even a column named "__proto__" is just a column.
@@ -94,14 +98,22 @@ function readDelimited(file: string, text: string, format: 'csv' | 'tsv', header
 export function readTable(file: string, bytes: Uint8Array, opts: ReadOptions = {}): Table {
   const text = decodeText(file, bytes);
   const format = opts.format ?? sniffFormat(file, text);
-  const table = format === 'jsonl' ? readJsonl(file, text)
-    : format === 'json' ? readJson(file, text)
-      : readDelimited(file, text, format, opts.header);
+  const table =
+    format === 'jsonl'
+      ? readJsonl(file, text)
+      : format === 'json'
+        ? readJson(file, text)
+        : readDelimited(file, text, format, opts.header);
   if (table.rows.length === 0) {
     const first = table.issues[0];
-    throw new DatasetError(`${file}: no readable rows as ${format.toUpperCase()}` +
-      (first ? ` (line ${first.line}: ${first.message}${table.unreadable > 1 ? `; ${table.unreadable - 1} more like it` : ''}).` : '.'),
-    file, first?.line);
+    throw new DatasetError(
+      `${file}: no readable rows as ${format.toUpperCase()}` +
+        (first
+          ? ` (line ${first.line}: ${first.message}${table.unreadable > 1 ? `; ${table.unreadable - 1} more like it` : ''}).`
+          : '.'),
+      file,
+      first?.line,
+    );
   }
   return table;
 }

@@ -18,11 +18,11 @@ export interface DataExample extends EvalExample {
 }
 
 /** Why a row was not used. */
-export type RowIssueKind = 'missing-field' | 'empty-completion' | 'unknown-label' | 'bad-choices' | 'bad-messages' | 'no-task';
+export type RowIssueKind =
+  'missing-field' | 'empty-completion' | 'unknown-label' | 'bad-choices' | 'bad-messages' | 'no-task';
 
 export type RenderResult =
-  | { ok: true; task: string; example: DataExample }
-  | { ok: false; kind: RowIssueKind; message: string };
+  { ok: true; task: string; example: DataExample } | { ok: false; kind: RowIssueKind; message: string };
 
 const ANSWER_FORMAT = 'Answer format:';
 
@@ -31,7 +31,11 @@ function answerFormatWords(text: string): string[] {
   const at = text.lastIndexOf(ANSWER_FORMAT);
   if (at < 0) return [];
   const end = text.indexOf('\n', at);
-  return text.slice(at + ANSWER_FORMAT.length, end < 0 ? text.length : end).split('/').map((w) => w.trim()).filter((w) => w !== '');
+  return text
+    .slice(at + ANSWER_FORMAT.length, end < 0 ? text.length : end)
+    .split('/')
+    .map((w) => w.trim())
+    .filter((w) => w !== '');
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -47,7 +51,13 @@ function readChat(value: JsonValue | undefined): Chat | string {
   if (!Array.isArray(value) || value.length < 2) return 'expected a list of at least two {role, content} messages';
   const messages: ChatMessage[] = [];
   for (const m of value) {
-    if (typeof m !== 'object' || m === null || Array.isArray(m) || typeof m.role !== 'string' || typeof m.content !== 'string') {
+    if (
+      typeof m !== 'object' ||
+      m === null ||
+      Array.isArray(m) ||
+      typeof m.role !== 'string' ||
+      typeof m.content !== 'string'
+    ) {
       return `every message needs a string "role" and "content" (got ${kindOf(m)} ${JSON.stringify(m).slice(0, 60)})`;
     }
     messages.push({ role: m.role, content: m.content });
@@ -66,7 +76,10 @@ const isIssue = (x: unknown): x is RowIssue => typeof x === 'object' && x !== nu
 class RowFields {
   readonly overrides = new Map<string, string>();
 
-  constructor(private readonly row: TableRow, private readonly source: ReadonlyMap<string, string>) {}
+  constructor(
+    private readonly row: TableRow,
+    private readonly source: ReadonlyMap<string, string>,
+  ) {}
 
   raw(field: string): JsonValue | undefined {
     const col = this.source.get(field) ?? field;
@@ -83,9 +96,14 @@ class RowFields {
 }
 
 export class RowRenderer {
-  constructor(private readonly compiled: CompiledMapping, private readonly chatTemplate?: ChatTemplate) {
+  constructor(
+    private readonly compiled: CompiledMapping,
+    private readonly chatTemplate?: ChatTemplate,
+  ) {
     if (compiled.mapping.format === 'chat' && !chatTemplate) {
-      throw new DatasetError('the mapping uses the chat format, but the model has no chat template; use the template format.');
+      throw new DatasetError(
+        'the mapping uses the chat format, but the model has no chat template; use the template format.',
+      );
     }
   }
 
@@ -141,8 +159,11 @@ export class RowRenderer {
     const word = labels === null ? value : Object.hasOwn(labels, value.trim()) ? labels[value.trim()] : undefined;
     if (word === undefined) {
       const known = Object.keys(answer.labels!);
-      return issue('unknown-label', `label ${JSON.stringify(value.trim())} is not in the label map ` +
-        `(${known.slice(0, 10).join(', ')}${known.length > 10 ? ', …' : ''})`);
+      return issue(
+        'unknown-label',
+        `label ${JSON.stringify(value.trim())} is not in the label map ` +
+          `(${known.slice(0, 10).join(', ')}${known.length > 10 ? ', …' : ''})`,
+      );
     }
     fields.overrides.set(answer.field, word);
     return word;
@@ -165,7 +186,8 @@ export class RowRenderer {
       user = r.text;
     }
     let messages: ChatMessage[] = chat ? chat.turns : [{ role: 'user', content: user! }];
-    if (mapping.system !== '' && messages[0]?.role !== 'system') messages = [{ role: 'system', content: mapping.system }, ...messages];
+    if (mapping.system !== '' && messages[0]?.role !== 'system')
+      messages = [{ role: 'system', content: mapping.system }, ...messages];
     try {
       return this.chatTemplate!.apply(messages, { addGenerationPrompt: true });
     } catch (e) {

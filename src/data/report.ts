@@ -73,8 +73,13 @@ export class ReportBuilder {
     if (kind === 'duplicate') this.duplicates++;
   }
 
-  build(base: Pick<ValidationReport, 'file' | 'format' | 'header' | 'schema' | 'rows' | 'used' | 'duplicatePolicy' | 'tasks'>,
-    maxLength: { tokens: number; policy: 'truncate' | 'skip' } | null): ValidationReport {
+  build(
+    base: Pick<
+      ValidationReport,
+      'file' | 'format' | 'header' | 'schema' | 'rows' | 'used' | 'duplicatePolicy' | 'tasks'
+    >,
+    maxLength: { tokens: number; policy: 'truncate' | 'skip' } | null,
+  ): ValidationReport {
     return {
       ...base,
       skipped: this.skipped,
@@ -92,17 +97,23 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** A few lines for a terminal: the totals, the issue counts by kind, and the first `listed` issues. */
 export function formatReport(r: ValidationReport, listed = 5): string {
-  const kinds = Object.entries(r.counts).map(([k, n]) => `${k} ${n}`).join(', ');
-  const tasks = r.tasks.map((t) => `${t.name} ${t.examples}${t.withChoices === t.examples && t.examples > 0 ? ' (multiple choice)' : ''}`);
+  const kinds = Object.entries(r.counts)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+  const tasks = r.tasks.map(
+    (t) => `${t.name} ${t.examples}${t.withChoices === t.examples && t.examples > 0 ? ' (multiple choice)' : ''}`,
+  );
   const lines = [
     `${r.file}: ${r.format.toUpperCase()}${r.format === 'csv' || r.format === 'tsv' ? (r.header ? ' with header' : ' without header') : ''}, ` +
-    `schema ${r.schema}; ${plural(r.rows, 'row')}: ${r.used} used, ${r.skipped} skipped` +
-    `${r.truncated ? `, ${r.truncated} over ${r.maxLength!.tokens} tokens (truncated)` : ''}` +
-    `${r.duplicates ? `, ${plural(r.duplicates, 'duplicate')} ${r.duplicatePolicy === 'drop' ? 'dropped' : 'kept'}` : ''}` +
-    `${kinds ? ` [${kinds}]` : ''}; tasks: ${tasks.join(', ') || 'none'}`,
+      `schema ${r.schema}; ${plural(r.rows, 'row')}: ${r.used} used, ${r.skipped} skipped` +
+      `${r.truncated ? `, ${r.truncated} over ${r.maxLength!.tokens} tokens (truncated)` : ''}` +
+      `${r.duplicates ? `, ${plural(r.duplicates, 'duplicate')} ${r.duplicatePolicy === 'drop' ? 'dropped' : 'kept'}` : ''}` +
+      `${kinds ? ` [${kinds}]` : ''}; tasks: ${tasks.join(', ') || 'none'}`,
   ];
   for (const i of r.issues.slice(0, listed)) {
-    lines.push(`  line ${i.line}${i.item !== undefined ? ` (item ${i.item})` : ''}: ${i.kind}, ${i.action}: ${i.message}`);
+    lines.push(
+      `  line ${i.line}${i.item !== undefined ? ` (item ${i.item})` : ''}: ${i.kind}, ${i.action}: ${i.message}`,
+    );
   }
   const more = r.issues.length + r.omittedIssues - Math.min(listed, r.issues.length);
   if (more > 0) lines.push(`  … and ${plural(more, 'more issue')}`);

@@ -43,7 +43,12 @@ const f = (name: string) => `{${name}}`;
 type LabelMaps = Record<string, string>[];
 
 /** The label map for `field`: a known map covering the labels seen, else each label as its own word. */
-export function inferLabels(probe: ValueProbe, field: string, known: LabelMaps, maxDistinct = 50): Record<string, string> | null {
+export function inferLabels(
+  probe: ValueProbe,
+  field: string,
+  known: LabelMaps,
+  maxDistinct = 50,
+): Record<string, string> | null {
   const seen = probe.distinct(field, maxDistinct);
   if (seen === null || seen.length === 0) return null;
   const map = known.find((m) => seen.every((v) => Object.hasOwn(m, v)));
@@ -63,15 +68,19 @@ function fewClasses(probe: ValueProbe, field: string): AnswerSpec | null {
   return { field, labels: Object.fromEntries(seen.map((v) => [v, v])), choices: 'labels' };
 }
 
-const ALPACA_PROMPT = (r: Roles) => `### Instruction:\n${f(r.instruction)}\n\n` +
-  (r.input ? `{?${r.input}}### Input:\n${f(r.input)}\n\n{/${r.input}}` : '') + '### Response:\n';
+const ALPACA_PROMPT = (r: Roles) =>
+  `### Instruction:\n${f(r.instruction)}\n\n` +
+  (r.input ? `{?${r.input}}### Input:\n${f(r.input)}\n\n{/${r.input}}` : '') +
+  '### Response:\n';
 
 const ANSWER_FORMAT = 'Answer format:';
 
 const mentionsAnswerFormat = (probe: ValueProbe, field: string) =>
   probe.sample(field, 20).some((v) => typeof v === 'string' && v.includes(ANSWER_FORMAT));
 
-const isChat = (v: JsonValue) => Array.isArray(v) && v.length > 0 &&
+const isChat = (v: JsonValue) =>
+  Array.isArray(v) &&
+  v.length > 0 &&
   v.every((m) => typeof m === 'object' && m !== null && !Array.isArray(m) && 'role' in m && 'content' in m);
 
 const YES_NO = { entailment: 'yes', not_entailment: 'no' };
@@ -83,125 +92,202 @@ const llmAdaptersNeeds = { instruction: ['instruction'], input: ['input'], outpu
 
 export const SCHEMAS: readonly SchemaDef[] = [
   {
-    id: 'prompt-completion', title: 'Prompt / completion',
+    id: 'prompt-completion',
+    title: 'Prompt / completion',
     needs: { prompt: ['prompt'], completion: ['completion'] },
     optional: { choices: ['choices'] },
     build: (r) => ({
-      prompt: f(r.prompt), completion: f(r.completion), messages: null,
+      prompt: f(r.prompt),
+      completion: f(r.completion),
+      messages: null,
       answer: r.choices ? { field: r.completion, labels: null, choices: { list: r.choices } } : null,
     }),
   },
   {
-    id: 'messages', title: 'Chat messages [{role, content}]',
+    id: 'messages',
+    title: 'Chat messages [{role, content}]',
     needs: { messages: ['messages', 'conversation', 'chat'] },
     fits: (p, r) => p.sample(r.messages, 5).some(isChat),
-    build: (r) => ({ prompt: '{conversation}\nAssistant:', completion: ' {reply}', answer: null, messages: r.messages }),
-  },
-  {
-    id: 'llm-adapters', title: 'LLM-Adapters {instruction, input, output, answer}: answer word',
-    needs: llmAdaptersNeeds,
-    build: (r, p) => ({
-      prompt: ALPACA_PROMPT(r), completion: f(r.answer), messages: null,
-      answer: mentionsAnswerFormat(p, r.instruction) ? { field: r.answer, labels: null, choices: { answerFormat: r.instruction } } : null,
+    build: (r) => ({
+      prompt: '{conversation}\nAssistant:',
+      completion: ' {reply}',
+      answer: null,
+      messages: r.messages,
     }),
   },
   {
-    id: 'llm-adapters-output', title: 'LLM-Adapters: full output sentence', variant: true,
+    id: 'llm-adapters',
+    title: 'LLM-Adapters {instruction, input, output, answer}: answer word',
+    needs: llmAdaptersNeeds,
+    build: (r, p) => ({
+      prompt: ALPACA_PROMPT(r),
+      completion: f(r.answer),
+      messages: null,
+      answer: mentionsAnswerFormat(p, r.instruction)
+        ? { field: r.answer, labels: null, choices: { answerFormat: r.instruction } }
+        : null,
+    }),
+  },
+  {
+    id: 'llm-adapters-output',
+    title: 'LLM-Adapters: full output sentence',
+    variant: true,
     needs: llmAdaptersNeeds,
     build: (r) => ({ prompt: ALPACA_PROMPT(r), completion: f(r.output), answer: null, messages: null }),
   },
   {
-    id: 'alpaca', title: 'Alpaca {instruction, input, output}',
+    id: 'alpaca',
+    title: 'Alpaca {instruction, input, output}',
     needs: { instruction: ['instruction'], output: ['output', 'response'] },
     optional: { input: ['input', 'context'] },
     build: (r) => ({ prompt: ALPACA_PROMPT(r), completion: f(r.output), answer: null, messages: null }),
   },
   {
-    id: 'gsm8k', title: 'GSM8K {question, answer}: full rationale',
+    id: 'gsm8k',
+    title: 'GSM8K {question, answer}: full rationale',
     needs: gsm8kNeeds,
     fits: (p, r) => {
       const answers = p.sample(r.answer, 20);
-      return answers.length > 0 && 2 * answers.filter((v) => typeof v === 'string' && v.includes('####')).length >= answers.length;
+      return (
+        answers.length > 0 &&
+        2 * answers.filter((v) => typeof v === 'string' && v.includes('####')).length >= answers.length
+      );
     },
     build: (r) => ({ prompt: gsm8kPrompt(r), completion: ` ${f(r.answer)}`, answer: null, messages: null }),
   },
   {
-    id: 'gsm8k-final', title: 'GSM8K: final answer only (after ####)', variant: true,
+    id: 'gsm8k-final',
+    title: 'GSM8K: final answer only (after ####)',
+    variant: true,
     needs: gsm8kNeeds,
     build: (r) => ({ prompt: gsm8kPrompt(r), completion: ` {${r.answer}|final}`, answer: null, messages: null }),
   },
   {
-    id: 'cosmosqa', title: 'CosmosQA {context, question, answer0–3, label}',
-    needs: { context: ['context'], question: ['question'], a0: ['answer0'], a1: ['answer1'], a2: ['answer2'], a3: ['answer3'], label: ['label'] },
+    id: 'cosmosqa',
+    title: 'CosmosQA {context, question, answer0–3, label}',
+    needs: {
+      context: ['context'],
+      question: ['question'],
+      a0: ['answer0'],
+      a1: ['answer1'],
+      a2: ['answer2'],
+      a3: ['answer3'],
+      label: ['label'],
+    },
     build: (r, p) => ({
-      prompt: `${f(r.context)}\nQuestion: ${f(r.question)}\n` + ['a0', 'a1', 'a2', 'a3'].map((k, i) => `${LETTERS[i]}. ${f(r[k])}\n`).join('') + 'Answer:',
-      completion: ` ${f(r.label)}`, messages: null,
+      prompt:
+        `${f(r.context)}\nQuestion: ${f(r.question)}\n` +
+        ['a0', 'a1', 'a2', 'a3'].map((k, i) => `${LETTERS[i]}. ${f(r[k])}\n`).join('') +
+        'Answer:',
+      completion: ` ${f(r.label)}`,
+      messages: null,
       answer: classify(p, r.label, [{ 0: 'A', 1: 'B', 2: 'C', 3: 'D' }]),
     }),
   },
   {
-    id: 'copa', title: 'COPA / XCOPA {premise, choice1, choice2, question, label}',
-    needs: { premise: ['premise'], choice1: ['choice1'], choice2: ['choice2'], question: ['question'], label: ['label'] },
+    id: 'copa',
+    title: 'COPA / XCOPA {premise, choice1, choice2, question, label}',
+    needs: {
+      premise: ['premise'],
+      choice1: ['choice1'],
+      choice2: ['choice2'],
+      question: ['question'],
+      label: ['label'],
+    },
     build: (r, p) => ({
       prompt: `Premise: ${f(r.premise)}\nWhat was the ${f(r.question)}?\n1. ${f(r.choice1)}\n2. ${f(r.choice2)}\nAnswer:`,
-      completion: ` ${f(r.label)}`, messages: null, answer: classify(p, r.label, [{ 0: '1', 1: '2' }]),
+      completion: ` ${f(r.label)}`,
+      messages: null,
+      answer: classify(p, r.label, [{ 0: '1', 1: '2' }]),
     }),
   },
   {
-    id: 'nli', title: 'NLI {premise, hypothesis, label} (RTE, MNLI)',
+    id: 'nli',
+    title: 'NLI {premise, hypothesis, label} (RTE, MNLI)',
     needs: { premise: ['premise'], hypothesis: ['hypothesis'], label: ['label', 'gold_label'] },
     build: (r, p) => ({
       prompt: `Premise: ${f(r.premise)}\nHypothesis: ${f(r.hypothesis)}\nDoes the premise entail the hypothesis?\nAnswer:`,
-      completion: ` ${f(r.label)}`, messages: null,
-      answer: classify(p, r.label, [YES_NO, { entailment: 'yes', neutral: 'maybe', contradiction: 'no' },
-        { 0: 'yes', 1: 'no' }, { 0: 'yes', 1: 'maybe', 2: 'no' }]),
+      completion: ` ${f(r.label)}`,
+      messages: null,
+      answer: classify(p, r.label, [
+        YES_NO,
+        { entailment: 'yes', neutral: 'maybe', contradiction: 'no' },
+        { 0: 'yes', 1: 'no' },
+        { 0: 'yes', 1: 'maybe', 2: 'no' },
+      ]),
     }),
   },
   {
-    id: 'qnli', title: 'QNLI {question, sentence, label}',
+    id: 'qnli',
+    title: 'QNLI {question, sentence, label}',
     needs: { question: ['question'], sentence: ['sentence'], label: ['label'] },
     build: (r, p) => ({
       prompt: `Question: ${f(r.question)}\nSentence: ${f(r.sentence)}\nDoes the sentence answer the question?\nAnswer:`,
-      completion: ` ${f(r.label)}`, messages: null, answer: classify(p, r.label, [YES_NO, { 0: 'yes', 1: 'no' }]),
+      completion: ` ${f(r.label)}`,
+      messages: null,
+      answer: classify(p, r.label, [YES_NO, { 0: 'yes', 1: 'no' }]),
     }),
   },
   {
-    id: 'paraphrase', title: 'Sentence pair {sentence1, sentence2, label} (MRPC, QQP)',
+    id: 'paraphrase',
+    title: 'Sentence pair {sentence1, sentence2, label} (MRPC, QQP)',
     needs: {
-      s1: ['sentence1', '#1 string', 'question1', 'text1'], s2: ['sentence2', '#2 string', 'question2', 'text2'],
+      s1: ['sentence1', '#1 string', 'question1', 'text1'],
+      s2: ['sentence2', '#2 string', 'question2', 'text2'],
       label: ['label', 'quality', 'is_duplicate'],
     },
     build: (r, p) => ({
       prompt: `Sentence 1: ${f(r.s1)}\nSentence 2: ${f(r.s2)}\nDo both sentences mean the same thing?\nAnswer:`,
-      completion: ` ${f(r.label)}`, messages: null,
-      answer: classify(p, r.label, [{ 0: 'no', 1: 'yes' }, { not_equivalent: 'no', equivalent: 'yes' }]),
+      completion: ` ${f(r.label)}`,
+      messages: null,
+      answer: classify(p, r.label, [
+        { 0: 'no', 1: 'yes' },
+        { not_equivalent: 'no', equivalent: 'yes' },
+      ]),
     }),
   },
   {
-    id: 'mmlu', title: 'Multiple choice {question, A, B, C, D, answer} (MMLU)',
+    id: 'mmlu',
+    title: 'Multiple choice {question, A, B, C, D, answer} (MMLU)',
     needs: { question: ['question'], A: ['a'], B: ['b'], C: ['c'], D: ['d'], answer: ['answer', 'target'] },
     headerless: {
       names: ['question', 'A', 'B', 'C', 'D', 'answer'],
-      fits: (rows) => rows.length > 0 && rows.filter((row) => row.length === 6 && LETTERS.includes(String(row[5]).trim())).length >= 0.9 * rows.length,
+      fits: (rows) =>
+        rows.length > 0 &&
+        rows.filter((row) => row.length === 6 && LETTERS.includes(String(row[5]).trim())).length >= 0.9 * rows.length,
     },
     build: (r, p) => ({
       prompt: `${f(r.question)}\n` + LETTERS.map((k) => `${k}. ${f(r[k])}\n`).join('') + 'Answer:',
-      completion: ` ${f(r.answer)}`, messages: null,
+      completion: ` ${f(r.answer)}`,
+      messages: null,
       answer: classify(p, r.answer, [{ A: 'A', B: 'B', C: 'C', D: 'D' }]),
     }),
   },
   {
-    id: 'bbh', title: 'BIG-Bench-Hard {input, target}',
+    id: 'bbh',
+    title: 'BIG-Bench-Hard {input, target}',
     needs: { input: ['input'], target: ['target'] },
-    build: (r, p) => ({ prompt: `${f(r.input)}\nAnswer:`, completion: ` ${f(r.target)}`, messages: null, answer: fewClasses(p, r.target) }),
+    build: (r, p) => ({
+      prompt: `${f(r.input)}\nAnswer:`,
+      completion: ` ${f(r.target)}`,
+      messages: null,
+      answer: fewClasses(p, r.target),
+    }),
   },
   {
-    id: 'question-answer', title: 'Question / answer',
+    id: 'question-answer',
+    title: 'Question / answer',
     needs: { question: ['question', 'query'], answer: ['answer', 'response'] },
-    build: (r, p) => ({ prompt: gsm8kPrompt(r), completion: ` ${f(r.answer)}`, messages: null, answer: fewClasses(p, r.answer) }),
+    build: (r, p) => ({
+      prompt: gsm8kPrompt(r),
+      completion: ` ${f(r.answer)}`,
+      messages: null,
+      answer: fewClasses(p, r.answer),
+    }),
   },
   {
-    id: 'cola', title: 'Acceptability {sentence, label} (CoLA)',
+    id: 'cola',
+    title: 'Acceptability {sentence, label} (CoLA)',
     needs: { sentence: ['sentence'], label: ['label'] },
     fits: (p) => /cola/i.test(p.file),
     headerless: {
@@ -211,14 +297,19 @@ export const SCHEMAS: readonly SchemaDef[] = [
     },
     build: (r, p) => ({
       prompt: `Sentence: ${f(r.sentence)}\nIs this sentence grammatically acceptable?\nAnswer:`,
-      completion: ` ${f(r.label)}`, messages: null, answer: classify(p, r.label, [{ 0: 'no', 1: 'yes' }]),
+      completion: ` ${f(r.label)}`,
+      messages: null,
+      answer: classify(p, r.label, [{ 0: 'no', 1: 'yes' }]),
     }),
   },
   {
-    id: 'sentiment', title: 'Text classification {sentence, label} (SST-2)',
+    id: 'sentiment',
+    title: 'Text classification {sentence, label} (SST-2)',
     needs: { text: ['sentence', 'text', 'review', 'content'], label: ['label', 'sentiment'] },
     build: (r, p) => ({
-      prompt: `Review: ${f(r.text)}\nSentiment:`, completion: ` ${f(r.label)}`, messages: null,
+      prompt: `Review: ${f(r.text)}\nSentiment:`,
+      completion: ` ${f(r.label)}`,
+      messages: null,
       answer: classify(p, r.label, [{ 0: 'negative', 1: 'positive' }]),
     }),
   },

@@ -23,20 +23,32 @@ export interface SplitSummary {
   notes: string[];
 }
 
-export function splitTasks<E extends Example>(tasks: readonly { name: string; examples: readonly E[] }[], plan: SplitPlan):
-  { splits: TaskSplit<E>[]; summary: SplitSummary[] } {
+export function splitTasks<E extends Example>(
+  tasks: readonly { name: string; examples: readonly E[] }[],
+  plan: SplitPlan,
+): { splits: TaskSplit<E>[]; summary: SplitSummary[] } {
   const { poolSize, evalMax, seed } = plan;
   const splits = tasks.map((t) => splitTask(t, { poolSize, evalMax, seed }));
   const summary = splits.map((s, i): SplitSummary => {
     const examples = tasks[i].examples.length;
     const notes: string[] = [];
-    if (examples < poolSize) notes.push(`only ${examples} examples for a pool of ${poolSize}: all train, none is held out`);
+    if (examples < poolSize)
+      notes.push(`only ${examples} examples for a pool of ${poolSize}: all train, none is held out`);
     else if (s.eval.length === 0) notes.push('no example is left for a held-out set');
     const episode = (plan.supportSize ?? 0) + (plan.querySize ?? 0);
     if (episode > s.train.length) {
-      notes.push(`support + query (${episode}) exceed the pool of ${s.train.length}; MeTA-LoRA cannot draw them disjointly`);
+      notes.push(
+        `support + query (${episode}) exceed the pool of ${s.train.length}; MeTA-LoRA cannot draw them disjointly`,
+      );
     }
-    return { task: s.name, examples, train: s.train.length, eval: s.eval.length, unused: examples - s.train.length - s.eval.length, notes };
+    return {
+      task: s.name,
+      examples,
+      train: s.train.length,
+      eval: s.eval.length,
+      unused: examples - s.train.length - s.eval.length,
+      notes,
+    };
   });
   return { splits, summary };
 }

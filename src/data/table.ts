@@ -84,7 +84,8 @@ export class TableBuilder {
 
   addIssue(line: number, message: string, item?: number): void {
     this.unreadable++;
-    if (this.issues.length < MAX_TABLE_ISSUES) this.issues.push(item === undefined ? { line, message } : { line, item, message });
+    if (this.issues.length < MAX_TABLE_ISSUES)
+      this.issues.push(item === undefined ? { line, message } : { line, item, message });
   }
 
   build(base: Pick<Table, 'file' | 'format' | 'header'> & Partial<Pick<Table, 'container'>>): Table {

@@ -69,7 +69,8 @@ export function checkTaskNames(tasks: readonly Task[]): void {
   const seen = new Set<string>();
   for (const { name } of tasks) {
     if (name.trim() === '') throw new TaskFormatError('a task has an empty name.');
-    if (name === MEAN_TASK) throw new TaskFormatError(`"${MEAN_TASK}" is reserved for the metrics' mean rows; rename the task.`);
+    if (name === MEAN_TASK)
+      throw new TaskFormatError(`"${MEAN_TASK}" is reserved for the metrics' mean rows; rename the task.`);
     if (seen.has(name)) throw new TaskFormatError(`two tasks are named "${name}".`);
     seen.add(name);
   }
@@ -106,7 +107,8 @@ export function tokenizeExample(tok: Tokenizer, ex: Example, opts: TokenizeOptio
  * down to its BOS (or empty) is the completion cut from the right.
  */
 export function truncateExample(ex: TokenizedExample, maxLength: number, bosId: number | null): TokenizedExample {
-  if (!Number.isInteger(maxLength) || maxLength < 2) throw new RangeError(`maxLength must be an integer ≥ 2, got ${maxLength}`);
+  if (!Number.isInteger(maxLength) || maxLength < 2)
+    throw new RangeError(`maxLength must be an integer ≥ 2, got ${maxLength}`);
   const excess = ex.prompt.length + ex.completion.length - maxLength;
   if (excess <= 0) return ex;
   const head = bosId !== null && ex.prompt[0] === bosId ? 1 : 0;
@@ -137,10 +139,17 @@ export interface TaskSplit<T = Example> {
  * training pool and up to `evalMax` of the rest in the held-out set. A task with no more than `poolSize`
  * examples gives all of them to training and has no held-out set.
  */
-export function splitTask<E extends Example>(task: { name: string; examples: readonly E[] }, opts: SplitOptions): TaskSplit<E> {
-  if (!Number.isInteger(opts.poolSize) || opts.poolSize < 1) throw new RangeError(`poolSize must be a positive integer, got ${opts.poolSize}`);
-  if (!Number.isInteger(opts.evalMax) || opts.evalMax < 0) throw new RangeError(`evalMax must be a non-negative integer, got ${opts.evalMax}`);
-  const order = Rng.fromSeed(opts.seed).derive(`split:${task.name}`).shuffle(task.examples.map((_, i) => i));
+export function splitTask<E extends Example>(
+  task: { name: string; examples: readonly E[] },
+  opts: SplitOptions,
+): TaskSplit<E> {
+  if (!Number.isInteger(opts.poolSize) || opts.poolSize < 1)
+    throw new RangeError(`poolSize must be a positive integer, got ${opts.poolSize}`);
+  if (!Number.isInteger(opts.evalMax) || opts.evalMax < 0)
+    throw new RangeError(`evalMax must be a non-negative integer, got ${opts.evalMax}`);
+  const order = Rng.fromSeed(opts.seed)
+    .derive(`split:${task.name}`)
+    .shuffle(task.examples.map((_, i) => i));
   const train = order.slice(0, opts.poolSize).map((i) => task.examples[i]);
   const held = order.slice(opts.poolSize, opts.poolSize + opts.evalMax).map((i) => task.examples[i]);
   return { name: task.name, train, eval: held };

@@ -30,8 +30,10 @@ export const FINAL_ANSWER_MARK = '####';
 
 export function parseTemplate(source: string, what = 'template'): Template {
   const fail = (pos: number, why: string): never => {
-    throw new DatasetError(`${what} ${JSON.stringify(source.length > 60 ? `${source.slice(0, 57)}...` : source)}, ` +
-      `character ${pos + 1}: ${why}`);
+    throw new DatasetError(
+      `${what} ${JSON.stringify(source.length > 60 ? `${source.slice(0, 57)}...` : source)}, ` +
+        `character ${pos + 1}: ${why}`,
+    );
   };
   const root: TemplatePart[] = [];
   const stack: { field: string; body: TemplatePart[]; at: number }[] = [];
@@ -90,7 +92,11 @@ export function parseTemplate(source: string, what = 'template'): Template {
     }
     i = close + 1;
   }
-  if (stack.length > 0) fail(stack[stack.length - 1].at, `"{?${stack[stack.length - 1].field}}" is never closed by "{/${stack[stack.length - 1].field}}"`);
+  if (stack.length > 0)
+    fail(
+      stack[stack.length - 1].at,
+      `"{?${stack[stack.length - 1].field}}" is never closed by "{/${stack[stack.length - 1].field}}"`,
+    );
   flush();
   return { source, parts: root, fields };
 }

@@ -75,8 +75,11 @@ function lineOfByte(bytes: Uint8Array, offset: number): number {
 export function checkFileSize(file: string, size: number): void {
   if (size > MAX_FILE_BYTES) {
     const mib = (n: number) => (n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0);
-    throw new DatasetError(`${file}: ${mib(size)} MiB is over the ${mib(MAX_FILE_BYTES)} MiB limit for a task file ` +
-      '(a few hundred examples per task is plenty for adapters); keep the examples you need or split the file.', file);
+    throw new DatasetError(
+      `${file}: ${mib(size)} MiB is over the ${mib(MAX_FILE_BYTES)} MiB limit for a task file ` +
+        '(a few hundred examples per task is plenty for adapters); keep the examples you need or split the file.',
+      file,
+    );
   }
 }
 
@@ -90,8 +93,11 @@ export function checkTextFile(file: string, bytes: Uint8Array): void {
   if (magic) throw new DatasetError(`${file} is ${magic.what}, not a text dataset (JSONL, JSON, CSV or TSV).`, file);
   const window = Math.min(bytes.length, SNIFF_BYTES);
   if (bytes.subarray(0, window).includes(0) || firstInvalidUtf8(bytes, window, true) >= 0) {
-    throw new DatasetError(`${file} looks like a binary file (NUL bytes or invalid UTF-8 in its first ${SNIFF_BYTES} bytes), ` +
-      'not a text dataset (JSONL, JSON, CSV or TSV).', file);
+    throw new DatasetError(
+      `${file} looks like a binary file (NUL bytes or invalid UTF-8 in its first ${SNIFF_BYTES} bytes), ` +
+        'not a text dataset (JSONL, JSON, CSV or TSV).',
+      file,
+    );
   }
 }
 
@@ -110,8 +116,12 @@ export function decodeText(file: string, bytes: Uint8Array): string {
     const at = firstInvalidUtf8(bytes);
     if (at < 0) throw new DatasetError(`${file} is not valid UTF-8; save the file as UTF-8.`, file);
     const line = lineOfByte(bytes, at);
-    throw new DatasetError(`${file}, line ${line}: not valid UTF-8 (byte 0x${bytes[at].toString(16).padStart(2, '0')} at ` +
-      `offset ${at}); save the file as UTF-8.`, file, line);
+    throw new DatasetError(
+      `${file}, line ${line}: not valid UTF-8 (byte 0x${bytes[at].toString(16).padStart(2, '0')} at ` +
+        `offset ${at}); save the file as UTF-8.`,
+      file,
+      line,
+    );
   }
   if (text.trim() === '') throw new DatasetError(`${file} is empty.`, file);
   return text;

@@ -50,12 +50,25 @@ export class AdapterDataError extends Error {
 export const peftModule = (t: TargetModule) => `${t}_proj`;
 
 /** The config `train` writes beside the adapter's tensors. */
-export function adapterConfig(adapter: Adapter, s: TrainSettings, tasks: string[], baseModel: string,
-  ropePairing: RopePairing): AdapterConfig {
+export function adapterConfig(
+  adapter: Adapter,
+  s: TrainSettings,
+  tasks: string[],
+  baseModel: string,
+  ropePairing: RopePairing,
+): AdapterConfig {
   return {
-    peft_type: adapter.kind === 'lora' ? 'LORA' : 'MTL_LORA', task_type: 'CAUSAL_LM', r: s.rank, lora_alpha: s.loraAlpha,
-    target_modules: adapter.settings.targets.map(peftModule), lora_dropout: s.dropout, bias: 'none', fan_in_fan_out: false,
-    base_model_name_or_path: baseModel, inference_mode: true, metalora: { method: s.method, tasks, settings: s, ropePairing },
+    peft_type: adapter.kind === 'lora' ? 'LORA' : 'MTL_LORA',
+    task_type: 'CAUSAL_LM',
+    r: s.rank,
+    lora_alpha: s.loraAlpha,
+    target_modules: adapter.settings.targets.map(peftModule),
+    lora_dropout: s.dropout,
+    bias: 'none',
+    fan_in_fan_out: false,
+    base_model_name_or_path: baseModel,
+    inference_mode: true,
+    metalora: { method: s.method, tasks, settings: s, ropePairing },
   };
 }
 
@@ -106,7 +119,9 @@ function checkTasksAndPairing(config: AdapterConfig, where: string): void {
     throw new AdapterDataError(`${where}: metalora.tasks must be a non-empty list of task names`);
   }
   if (ropePairing !== undefined && ropePairing !== 'half' && ropePairing !== 'adjacent') {
-    throw new AdapterDataError(`${where}: metalora.ropePairing ${JSON.stringify(ropePairing)} is neither "half" nor "adjacent"`);
+    throw new AdapterDataError(
+      `${where}: metalora.ropePairing ${JSON.stringify(ropePairing)} is neither "half" nor "adjacent"`,
+    );
   }
 }
 
@@ -115,8 +130,13 @@ export async function parseAdapterTensors(bytes: Uint8Array, where: string): Pro
   const file = await readSafetensors(memorySource(bytes, where));
   const out = new Map<string, NamedTensor>();
   for (const t of file.tensors) {
-    if (t.dtype !== 'F32') throw new AdapterDataError(`${where}: tensor ${t.name} is ${t.dtype}; adapters are stored as F32`);
-    out.set(t.name, { name: t.name, shape: t.shape, data: new Float32Array(bytes.slice(t.offset, t.offset + t.byteLength).buffer) });
+    if (t.dtype !== 'F32')
+      throw new AdapterDataError(`${where}: tensor ${t.name} is ${t.dtype}; adapters are stored as F32`);
+    out.set(t.name, {
+      name: t.name,
+      shape: t.shape,
+      data: new Float32Array(bytes.slice(t.offset, t.offset + t.byteLength).buffer),
+    });
   }
   return out;
 }
@@ -146,8 +166,10 @@ export function alignToBase(data: AdapterData, cfg: LlamaConfig): AdapterData {
     const [rows, r] = t.shape.slice(-2);
     const stacks = t.shape.length === 3 ? t.shape[0] : 1;
     if (t.shape.length < 2 || t.shape.length > 3 || rows !== heads * cfg.headDim) {
-      throw new AdapterDataError(`${name} has shape [${t.shape}], but this base model's ${m[1]}_proj has ` +
-        `${heads * cfg.headDim} output rows (an adapter for another model?)`);
+      throw new AdapterDataError(
+        `${name} has shape [${t.shape}], but this base model's ${m[1]}_proj has ` +
+          `${heads * cfg.headDim} output rows (an adapter for another model?)`,
+      );
     }
     const data2 = new Float32Array(t.data.length);
     for (let i = 0; i < stacks; i++) {

@@ -12,7 +12,13 @@ import { ggufPairing, qkHeads, reorderRows } from './rowOrder';
 
 /** GGUF tensor name (after blk.N.) of each adapter target's frozen weight. */
 export const GGUF_MODULES: Record<TargetModule, string> = {
-  q: 'attn_q', k: 'attn_k', v: 'attn_v', o: 'attn_output', gate: 'ffn_gate', up: 'ffn_up', down: 'ffn_down',
+  q: 'attn_q',
+  k: 'attn_k',
+  v: 'attn_v',
+  o: 'attn_output',
+  gate: 'ffn_gate',
+  up: 'ffn_up',
+  down: 'ffn_down',
 };
 
 const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -28,11 +34,14 @@ export function ggufLoraFile(lora: PlainLora, cfg: LlamaConfig, name: string): U
       { name: `${weight}.lora_b`, type: 'F32' as const, shape: [s.out, lora.rank], data: bytesOf(B) },
     ];
   });
-  return writeGguf([
-    { key: 'general.architecture', type: 'string', value: cfg.arch },
-    { key: 'general.type', type: 'string', value: 'adapter' },
-    { key: 'general.name', type: 'string', value: name },
-    { key: 'adapter.type', type: 'string', value: 'lora' },
-    { key: 'adapter.lora.alpha', type: 'f32', value: lora.alpha },
-  ], tensors);
+  return writeGguf(
+    [
+      { key: 'general.architecture', type: 'string', value: cfg.arch },
+      { key: 'general.type', type: 'string', value: 'adapter' },
+      { key: 'general.name', type: 'string', value: name },
+      { key: 'adapter.type', type: 'string', value: 'lora' },
+      { key: 'adapter.lora.alpha', type: 'f32', value: lora.alpha },
+    ],
+    tensors,
+  );
 }

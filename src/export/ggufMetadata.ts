@@ -23,8 +23,14 @@ export async function readGgufMetadata(src: ByteSource): Promise<GgufMetadata> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const decoder = new TextDecoder();
   let o = 8; // magic and version
-  const u32 = () => { o += 4; return view.getUint32(o - 4, true); };
-  const u64 = () => { o += 8; return Number(view.getBigUint64(o - 8, true)); };
+  const u32 = () => {
+    o += 4;
+    return view.getUint32(o - 4, true);
+  };
+  const u64 = () => {
+    o += 8;
+    return Number(view.getBigUint64(o - 8, true));
+  };
   const string = () => {
     const n = u64();
     o += n;
@@ -33,18 +39,41 @@ export async function readGgufMetadata(src: ByteSource): Promise<GgufMetadata> {
   const scalar = (type: ScalarName): number | bigint | boolean | string => {
     const at = o;
     switch (type) {
-      case 'string': return string();
-      case 'u8': o += 1; return view.getUint8(at);
-      case 'i8': o += 1; return view.getInt8(at);
-      case 'bool': o += 1; return view.getUint8(at) !== 0;
-      case 'u16': o += 2; return view.getUint16(at, true);
-      case 'i16': o += 2; return view.getInt16(at, true);
-      case 'u32': o += 4; return view.getUint32(at, true);
-      case 'i32': o += 4; return view.getInt32(at, true);
-      case 'f32': o += 4; return view.getFloat32(at, true);
-      case 'u64': o += 8; return view.getBigUint64(at, true);
-      case 'i64': o += 8; return view.getBigInt64(at, true);
-      case 'f64': o += 8; return view.getFloat64(at, true);
+      case 'string':
+        return string();
+      case 'u8':
+        o += 1;
+        return view.getUint8(at);
+      case 'i8':
+        o += 1;
+        return view.getInt8(at);
+      case 'bool':
+        o += 1;
+        return view.getUint8(at) !== 0;
+      case 'u16':
+        o += 2;
+        return view.getUint16(at, true);
+      case 'i16':
+        o += 2;
+        return view.getInt16(at, true);
+      case 'u32':
+        o += 4;
+        return view.getUint32(at, true);
+      case 'i32':
+        o += 4;
+        return view.getInt32(at, true);
+      case 'f32':
+        o += 4;
+        return view.getFloat32(at, true);
+      case 'u64':
+        o += 8;
+        return view.getBigUint64(at, true);
+      case 'i64':
+        o += 8;
+        return view.getBigInt64(at, true);
+      case 'f64':
+        o += 8;
+        return view.getFloat64(at, true);
     }
   };
   /** Skips a value of any type (nested arrays included). */

@@ -30,14 +30,20 @@ export class VocabConversionError extends Error {
 const u32 = (key: string, value: number): GgufEntry => ({ key, type: 'u32', value });
 
 export function llama2cVocabKvs(tok: Llama2cTokenizer): GgufEntry[] {
-  const tokens = tok.pieces.map((p, i) => (i === 0 ? '<unk>' : i === 1 ? '<s>' : i === 2 ? '</s>' : p.replace(/ /g, '\u2581')));
-  const types = tokens.map((t, i) => (i === 0 ? UNKNOWN : i < 3 ? CONTROL : /^<0x[0-9A-F]{2}>$/.test(t) ? BYTE : NORMAL));
+  const tokens = tok.pieces.map((p, i) =>
+    i === 0 ? '<unk>' : i === 1 ? '<s>' : i === 2 ? '</s>' : p.replace(/ /g, '\u2581'),
+  );
+  const types = tokens.map((t, i) =>
+    i === 0 ? UNKNOWN : i < 3 ? CONTROL : /^<0x[0-9A-F]{2}>$/.test(t) ? BYTE : NORMAL,
+  );
   return [
     { key: 'tokenizer.ggml.model', type: 'string', value: 'llama' },
     { key: 'tokenizer.ggml.tokens', type: 'array', itemType: 'string', value: tokens },
     { key: 'tokenizer.ggml.scores', type: 'array', itemType: 'f32', value: Array.from(tok.scores) },
     { key: 'tokenizer.ggml.token_type', type: 'array', itemType: 'i32', value: types },
-    u32('tokenizer.ggml.unknown_token_id', 0), u32('tokenizer.ggml.bos_token_id', 1), u32('tokenizer.ggml.eos_token_id', 2),
+    u32('tokenizer.ggml.unknown_token_id', 0),
+    u32('tokenizer.ggml.bos_token_id', 1),
+    u32('tokenizer.ggml.eos_token_id', 2),
   ];
 }
 
@@ -53,7 +59,9 @@ function preSteps(pre: unknown): Json[] {
 /** llama.cpp's tokenizer.ggml.pre for a byte-level pre-tokenizer, or null when we do not know it. */
 export function bpePreTokenizer(pre: unknown): string | null {
   const steps = preSteps(pre);
-  const regex = steps.map((s) => (s.type === 'Split' ? String((s.pattern as Json | undefined)?.Regex ?? '') : '')).join('');
+  const regex = steps
+    .map((s) => (s.type === 'Split' ? String((s.pattern as Json | undefined)?.Regex ?? '') : ''))
+    .join('');
   const types = steps.map((s) => s.type).join(',');
   if (regex.includes('\\p{N}{1,3}')) return 'llama-bpe';
   if (regex.includes('\\p{N}|')) return 'qwen2';
@@ -67,19 +75,25 @@ export function hfVocabKvs(tokenizerJson: Json, cfg: LlamaConfig, tokenizer: Tok
   const model = tokenizerJson.model as Json | undefined;
   const byteLevel = preSteps(tokenizerJson.pre_tokenizer).some((s) => s.type === 'ByteLevel');
   if (model?.type !== 'BPE' || !byteLevel) {
-    throw new VocabConversionError(`tokenizer.json is a ${String(model?.type)} tokenizer without byte-level pre-tokenization; ` +
-      'merged-gguf converts byte-level BPE only. Export merged-safetensors and convert it with llama.cpp\'s convert_hf_to_gguf.py.');
+    throw new VocabConversionError(
+      `tokenizer.json is a ${String(model?.type)} tokenizer without byte-level pre-tokenization; ` +
+        "merged-gguf converts byte-level BPE only. Export merged-safetensors and convert it with llama.cpp's convert_hf_to_gguf.py.",
+    );
   }
   const pre = bpePreTokenizer(tokenizerJson.pre_tokenizer);
   if (pre === null) {
-    throw new VocabConversionError('tokenizer.json\'s pre-tokenizer is not one llama.cpp knows by name (gpt-2, llama-bpe, qwen2, ' +
-      'smollm); export merged-safetensors and convert it with llama.cpp\'s convert_hf_to_gguf.py.');
+    throw new VocabConversionError(
+      "tokenizer.json's pre-tokenizer is not one llama.cpp knows by name (gpt-2, llama-bpe, qwen2, " +
+        "smollm); export merged-safetensors and convert it with llama.cpp's convert_hf_to_gguf.py.",
+    );
   }
   const tokens: (string | null)[] = new Array(cfg.vocabSize).fill(null);
   const types = new Array<number>(cfg.vocabSize).fill(NORMAL);
   const place = (text: string, id: number, type: number) => {
     if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) {
-      throw new VocabConversionError(`tokenizer.json: token ${JSON.stringify(text)} has id ${id}, outside the model's ${cfg.vocabSize}`);
+      throw new VocabConversionError(
+        `tokenizer.json: token ${JSON.stringify(text)} has id ${id}, outside the model's ${cfg.vocabSize}`,
+      );
     }
     tokens[id] = text;
     types[id] = type;
@@ -90,7 +104,9 @@ export function hfVocabKvs(tokenizerJson: Json, cfg: LlamaConfig, tokenizer: Tok
   }
   // Embedding rows beyond the tokenizer (vocabularies padded to a round size) get placeholder tokens.
   const list = tokens.map((t, i) => t ?? `[PAD${i}]`);
-  tokens.forEach((t, i) => { if (t === null) types[i] = UNUSED; });
+  tokens.forEach((t, i) => {
+    if (t === null) types[i] = UNUSED;
+  });
   const merges = (model.merges as (string | [string, string])[]).map((m) => (Array.isArray(m) ? m.join(' ') : m));
   const entries: GgufEntry[] = [
     { key: 'tokenizer.ggml.model', type: 'string', value: 'gpt2' },
@@ -101,6 +117,7 @@ export function hfVocabKvs(tokenizerJson: Json, cfg: LlamaConfig, tokenizer: Tok
   ];
   if (tokenizer?.bosId != null) entries.push(u32('tokenizer.ggml.bos_token_id', tokenizer.bosId));
   if (tokenizer?.eosId != null) entries.push(u32('tokenizer.ggml.eos_token_id', tokenizer.eosId));
-  if (tokenizer instanceof HfTokenizer) entries.push({ key: 'tokenizer.ggml.add_bos_token', type: 'bool', value: tokenizer.addBos });
+  if (tokenizer instanceof HfTokenizer)
+    entries.push({ key: 'tokenizer.ggml.add_bos_token', type: 'bool', value: tokenizer.addBos });
   return entries;
 }

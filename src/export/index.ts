@@ -54,7 +54,8 @@ export class ExportError extends Error {
 }
 
 const ALLOWED: Record<'merged-gguf' | 'merged-safetensors', readonly MergedDtype[]> = {
-  'merged-gguf': ['F32', 'F16', 'Q8_0'], 'merged-safetensors': ['F32', 'F16', 'BF16'],
+  'merged-gguf': ['F32', 'F16', 'Q8_0'],
+  'merged-safetensors': ['F32', 'F16', 'BF16'],
 };
 
 /**
@@ -68,8 +69,10 @@ export function defaultMergedDtype(format: 'merged-gguf' | 'merged-safetensors',
 
 function reorderNote(l: PlainLora, from: string, to: string, consumer: string): string[] {
   if (from === to || !l.targets.some((t) => t === 'q' || t === 'k')) return [];
-  return [`Q/K lora_B rows were reordered from the base's ${from} RoPE pairing to ${consumer}'s ${to} order, so the ` +
-    `adapter applies to ${consumer === 'llama.cpp' ? 'llama.cpp\'s conversion of this model' : 'the Hugging Face version of this model'}.`];
+  return [
+    `Q/K lora_B rows were reordered from the base's ${from} RoPE pairing to ${consumer}'s ${to} order, so the ` +
+      `adapter applies to ${consumer === 'llama.cpp' ? "llama.cpp's conversion of this model" : 'the Hugging Face version of this model'}.`,
+  ];
 }
 
 export async function exportAdapter(format: ExportFormat, inputs: ExportInputs): Promise<ExportResult> {
@@ -78,18 +81,29 @@ export async function exportAdapter(format: ExportFormat, inputs: ExportInputs):
   const { config } = inputs.adapter;
   const merged = format === 'merged-gguf' || format === 'merged-safetensors';
   if (merged && config.peft_type === 'MTL_LORA' && inputs.task === undefined) {
-    throw new ExportError(`${format} of an MTL-LoRA adapter merges one task: choose one of ${config.metalora.tasks.join(', ')}.`);
+    throw new ExportError(
+      `${format} of an MTL-LoRA adapter merges one task: choose one of ${config.metalora.tasks.join(', ')}.`,
+    );
   }
-  if (!merged && inputs.dtype !== undefined) throw new ExportError(`a precision applies to merged exports, not to ${format}`);
+  if (!merged && inputs.dtype !== undefined)
+    throw new ExportError(`a precision applies to merged exports, not to ${format}`);
   const notes: string[] = [];
   if (format === 'pytorch') {
-    if (!inputs.run) throw new ExportError('the pytorch export needs the run\'s tasks (the training data) as well as the adapter');
-    if (inputs.task !== undefined) throw new ExportError('the pytorch export reproduces the whole run: --task does not apply');
+    if (!inputs.run)
+      throw new ExportError("the pytorch export needs the run's tasks (the training data) as well as the adapter");
+    if (inputs.task !== undefined)
+      throw new ExportError('the pytorch export reproduces the whole run: --task does not apply');
     const files = await pytorchRecipeFiles(config, inputs.base, d, inputs.run, notes);
-    return { files: [...files, ...reportFiles(
-      { config, metrics: inputs.metrics ?? [], data: inputs.data, base: { name: d.name, config: cfg } },
-      { format, task: null, files: files.map((f) => f.name), notes },
-    )], notes };
+    return {
+      files: [
+        ...files,
+        ...reportFiles(
+          { config, metrics: inputs.metrics ?? [], data: inputs.data, base: { name: d.name, config: cfg } },
+          { format, task: null, files: files.map((f) => f.name), notes },
+        ),
+      ],
+      notes,
+    };
   }
   const loras = plainLoras(inputs.adapter, cfg, inputs.task);
   let files: ExportFile[];
@@ -98,8 +112,10 @@ export async function exportAdapter(format: ExportFormat, inputs: ExportInputs):
       files = peftExport(loras, config, cfg, inputs.baseName ?? config.base_model_name_or_path);
       notes.push(...reorderNote(loras[0], cfg.ropePairing, HF_PAIRING, 'Hugging Face'));
       if (inputs.base.kind !== 'hf') {
-        notes.push('The base was not a Hugging Face folder: set base_model_name_or_path in adapter_config.json to the ' +
-          'Hugging Face repository of the same model before loading the adapter with PEFT.');
+        notes.push(
+          'The base was not a Hugging Face folder: set base_model_name_or_path in adapter_config.json to the ' +
+            'Hugging Face repository of the same model before loading the adapter with PEFT.',
+        );
       }
       break;
     }
@@ -115,15 +131,24 @@ export async function exportAdapter(format: ExportFormat, inputs: ExportInputs):
     default: {
       const stored = d.tensors.find((t) => t.name === 'blk.0.attn_q.weight')?.dtype ?? 'F32';
       const dtype = inputs.dtype ?? defaultMergedDtype(format, stored);
-      if (!ALLOWED[format].includes(dtype)) throw new ExportError(`${format} is written as ${ALLOWED[format].join(', ')}, not ${dtype}`);
-      files = format === 'merged-gguf'
-        ? [{ name: `model-${dtype.toLowerCase()}.gguf`, parts: await mergedGgufFile(inputs.base, d, loras[0], dtype as MergedGgufType, notes) }]
-        : await mergedHfFiles(inputs.base, d, loras[0], dtype as MergedHfDtype, notes);
+      if (!ALLOWED[format].includes(dtype))
+        throw new ExportError(`${format} is written as ${ALLOWED[format].join(', ')}, not ${dtype}`);
+      files =
+        format === 'merged-gguf'
+          ? [
+              {
+                name: `model-${dtype.toLowerCase()}.gguf`,
+                parts: await mergedGgufFile(inputs.base, d, loras[0], dtype as MergedGgufType, notes),
+              },
+            ]
+          : await mergedHfFiles(inputs.base, d, loras[0], dtype as MergedHfDtype, notes);
       const quantized = [...new Set(d.tensors.filter((t) => QUANTIZED.includes(t.dtype)).map((t) => t.dtype))];
       if (quantized.length) {
-        notes.push(`The base stores quantized weights (${quantized.join(', ')}): they were dequantized, merged with the ` +
-          `adapter in float64 and re-encoded as ${dtype}; the merged model keeps the base's quantization error` +
-          `${dtype === 'Q8_0' ? ' plus Q8_0 rounding' : ''}.`);
+        notes.push(
+          `The base stores quantized weights (${quantized.join(', ')}): they were dequantized, merged with the ` +
+            `adapter in float64 and re-encoded as ${dtype}; the merged model keeps the base's quantization error` +
+            `${dtype === 'Q8_0' ? ' plus Q8_0 rounding' : ''}.`,
+        );
       }
     }
   }

@@ -64,7 +64,10 @@ export function mergedTensors(d: ModelDescription, lora: PlainLora | null, to: R
     const reorder = heads !== null && cfg.ropePairing !== to;
     const count = t.shape.reduce((a, b) => a * b, 1);
     return {
-      name: t.name, shape: t.shape, stored: t.dtype, changed: !!site || reorder,
+      name: t.name,
+      shape: t.shape,
+      stored: t.dtype,
+      changed: !!site || reorder,
       bytes: () => t.read(),
       async values() {
         let v = decodeTensor(t.dtype, await t.read(), count, t.name);

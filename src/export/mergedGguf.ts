@@ -30,11 +30,18 @@ function architectureKvs(cfg: LlamaConfig, name: string): GgufEntry[] {
   return [
     { key: 'general.architecture', type: 'string', value: cfg.arch },
     { key: 'general.name', type: 'string', value: name },
-    u32('context_length', cfg.contextLength), u32('embedding_length', cfg.dim), u32('block_count', cfg.nLayers),
-    u32('feed_forward_length', cfg.hiddenDim), u32('attention.head_count', cfg.nHeads),
-    u32('attention.head_count_kv', cfg.nKvHeads), u32('attention.key_length', cfg.headDim),
-    u32('attention.value_length', cfg.headDim), u32('rope.dimension_count', cfg.headDim),
-    f32('attention.layer_norm_rms_epsilon', cfg.normEps), f32('rope.freq_base', cfg.ropeTheta), u32('vocab_size', cfg.vocabSize),
+    u32('context_length', cfg.contextLength),
+    u32('embedding_length', cfg.dim),
+    u32('block_count', cfg.nLayers),
+    u32('feed_forward_length', cfg.hiddenDim),
+    u32('attention.head_count', cfg.nHeads),
+    u32('attention.head_count_kv', cfg.nKvHeads),
+    u32('attention.key_length', cfg.headDim),
+    u32('attention.value_length', cfg.headDim),
+    u32('rope.dimension_count', cfg.headDim),
+    f32('attention.layer_norm_rms_epsilon', cfg.normEps),
+    f32('rope.freq_base', cfg.ropeTheta),
+    u32('vocab_size', cfg.vocabSize),
   ];
 }
 
@@ -51,14 +58,29 @@ async function metadata(base: ModelFiles, d: ModelDescription, notes: string[]):
       return entries.filter((e) => !REPLACED_KEYS.has(e.key));
     }
     case 'llama2c': {
-      if (!base.tokenizer) throw new Error('merged-gguf from a llama2.c checkpoint needs its tokenizer.bin (llama.cpp needs a vocabulary).');
-      return [...architectureKvs(d.config, d.name), ...llama2cVocabKvs(await readLlama2cTokenizer(base.tokenizer, d.config.vocabSize))];
+      if (!base.tokenizer)
+        throw new Error(
+          'merged-gguf from a llama2.c checkpoint needs its tokenizer.bin (llama.cpp needs a vocabulary).',
+        );
+      return [
+        ...architectureKvs(d.config, d.name),
+        ...llama2cVocabKvs(await readLlama2cTokenizer(base.tokenizer, d.config.vocabSize)),
+      ];
     }
     case 'hf': {
       const tok = base.files.get('tokenizer.json');
-      if (!tok) throw new Error('merged-gguf from a Hugging Face folder needs its tokenizer.json (llama.cpp needs a vocabulary).');
-      const template: GgufEntry[] = d.chatTemplate ? [{ key: 'tokenizer.chat_template', type: 'string', value: d.chatTemplate }] : [];
-      return [...architectureKvs(d.config, d.name), ...hfVocabKvs(await readJson(tok), d.config, d.tokenizer), ...template];
+      if (!tok)
+        throw new Error(
+          'merged-gguf from a Hugging Face folder needs its tokenizer.json (llama.cpp needs a vocabulary).',
+        );
+      const template: GgufEntry[] = d.chatTemplate
+        ? [{ key: 'tokenizer.chat_template', type: 'string', value: d.chatTemplate }]
+        : [];
+      return [
+        ...architectureKvs(d.config, d.name),
+        ...hfVocabKvs(await readJson(tok), d.config, d.tokenizer),
+        ...template,
+      ];
     }
   }
 }
@@ -76,16 +98,24 @@ async function outputTensor(t: MergedTensor, type: MergedGgufType, fallbacks: st
 }
 
 /** The merged GGUF's parts; `notes` receives what the user should know (F16 fallbacks, keys not copied). */
-export async function mergedGgufFile(base: ModelFiles, d: ModelDescription, lora: PlainLora | null, type: MergedGgufType,
-  notes: string[]): Promise<Uint8Array[]> {
+export async function mergedGgufFile(
+  base: ModelFiles,
+  d: ModelDescription,
+  lora: PlainLora | null,
+  type: MergedGgufType,
+  notes: string[],
+): Promise<Uint8Array[]> {
   const entries = await metadata(base, d, notes);
   entries.push({ key: 'general.file_type', type: 'u32', value: FILE_TYPE[type] });
   const fallbacks: string[] = [];
   const tensors: GgufTensorData[] = [];
-  for (const t of mergedTensors(d, lora, ggufPairing(d.config.arch))) tensors.push(await outputTensor(t, type, fallbacks));
+  for (const t of mergedTensors(d, lora, ggufPairing(d.config.arch)))
+    tensors.push(await outputTensor(t, type, fallbacks));
   if (fallbacks.length) {
-    notes.push(`${fallbacks.length} matrices have rows that are not whole 32-value blocks and were written as F16 instead of ` +
-      `Q8_0: ${fallbacks.join(', ')}.`);
+    notes.push(
+      `${fallbacks.length} matrices have rows that are not whole 32-value blocks and were written as F16 instead of ` +
+        `Q8_0: ${fallbacks.join(', ')}.`,
+    );
   }
   return writeGguf(entries, tensors);
 }

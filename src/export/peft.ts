@@ -19,10 +19,24 @@ const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.by
 /** adapter_config.json: PEFT's LoraConfig fields only (older PEFT versions reject keys they do not know). */
 export function peftConfig(lora: PlainLora, baseName: string) {
   return {
-    peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: baseName, revision: null, inference_mode: true,
-    r: lora.rank, lora_alpha: lora.alpha, lora_dropout: 0, target_modules: lora.targets.map(peftModule), bias: 'none',
-    fan_in_fan_out: false, modules_to_save: null, init_lora_weights: true, layers_to_transform: null, layers_pattern: null,
-    rank_pattern: {}, alpha_pattern: {}, use_rslora: false,
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    base_model_name_or_path: baseName,
+    revision: null,
+    inference_mode: true,
+    r: lora.rank,
+    lora_alpha: lora.alpha,
+    lora_dropout: 0,
+    target_modules: lora.targets.map(peftModule),
+    bias: 'none',
+    fan_in_fan_out: false,
+    modules_to_save: null,
+    init_lora_weights: true,
+    layers_to_transform: null,
+    layers_pattern: null,
+    rank_pattern: {},
+    alpha_pattern: {},
+    use_rslora: false,
   };
 }
 
@@ -45,18 +59,26 @@ export function peftAdapterFiles(lora: PlainLora, cfg: LlamaConfig, baseName: st
 }
 
 /** The PEFT export of every plain LoRA: top level for a LoRA adapter, a folder per task plus a manifest for MTL-LoRA. */
-export function peftExport(loras: PlainLora[], config: AdapterConfig, cfg: LlamaConfig, baseName: string): ExportFile[] {
+export function peftExport(
+  loras: PlainLora[],
+  config: AdapterConfig,
+  cfg: LlamaConfig,
+  baseName: string,
+): ExportFile[] {
   if (config.peft_type === 'LORA') return peftAdapterFiles(loras[0], cfg, baseName);
   const folders = taskFileNames(loras.map((l) => l.task!));
   const manifest = {
     format: 'metalora-mtl-lora-export',
     method: config.metalora.method,
-    explanation: 'Each folder is a plain PEFT LoRA adapter equal to MTL-LoRA run with that task id: ' +
+    explanation:
+      'Each folder is a plain PEFT LoRA adapter equal to MTL-LoRA run with that task id: ' +
       'A′ = Λ_t·A, B′ = Σ_i softmax(w_t/τ)_i·B^i, scale lora_alpha / r.',
     tau: config.metalora.settings.mtlTau,
     up_projections: config.metalora.settings.mtlUpProjections,
     tasks: loras.map((l, i) => ({
-      name: l.task, index: config.metalora.tasks.indexOf(l.task!), folder: folders[i],
+      name: l.task,
+      index: config.metalora.tasks.indexOf(l.task!),
+      folder: folders[i],
       mixing_weights: l.sites.map((s, k) => ({ module: modulePath(s.layer, s.target), weights: l.mixing![k] })),
     })),
   };

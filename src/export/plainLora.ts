@@ -36,7 +36,9 @@ function tensor(data: AdapterData, name: string, shape: number[]): Float32Array 
   const t = data.tensors.get(name);
   if (!t) throw new AdapterDataError(`adapter_model.safetensors lacks ${name} (an adapter for another model?)`);
   if (t.shape.join() !== shape.join()) {
-    throw new AdapterDataError(`${name} has shape [${t.shape}], but this base model needs [${shape}] (an adapter for another model?)`);
+    throw new AdapterDataError(
+      `${name} has shape [${t.shape}], but this base model needs [${shape}] (an adapter for another model?)`,
+    );
   }
   return t.data;
 }
@@ -50,19 +52,33 @@ export function plainLoras(given: AdapterData, cfg: LlamaConfig, task?: string):
   const r = s.rank;
   const perSite = data.config.peft_type === 'LORA' ? 2 : 2 + 2 * data.config.metalora.tasks.length;
   if (data.tensors.size !== sites.length * perSite) {
-    throw new AdapterDataError(`adapter_model.safetensors holds ${data.tensors.size} tensors; ${sites.length} adapted modules of ` +
-      `this base model need ${sites.length * perSite} (an adapter for another model?)`);
+    throw new AdapterDataError(
+      `adapter_model.safetensors holds ${data.tensors.size} tensors; ${sites.length} adapted modules of ` +
+        `this base model need ${sites.length * perSite} (an adapter for another model?)`,
+    );
   }
   if (data.config.peft_type === 'LORA') {
-    if (task !== undefined) throw new AdapterDataError('--task applies to MTL-LoRA adapters; this is a plain LoRA adapter');
-    return [{
-      task: null, rank: r, alpha: s.loraAlpha, targets,
-      sites: sites.map(({ layer, target }) => {
-        const d = targetDims(cfg, target);
-        const path = modulePath(layer, target);
-        return { layer, target, ...d, A: tensor(data, `${path}.lora_A.weight`, [r, d.in]), B: tensor(data, `${path}.lora_B.weight`, [d.out, r]) };
-      }),
-    }];
+    if (task !== undefined)
+      throw new AdapterDataError('--task applies to MTL-LoRA adapters; this is a plain LoRA adapter');
+    return [
+      {
+        task: null,
+        rank: r,
+        alpha: s.loraAlpha,
+        targets,
+        sites: sites.map(({ layer, target }) => {
+          const d = targetDims(cfg, target);
+          const path = modulePath(layer, target);
+          return {
+            layer,
+            target,
+            ...d,
+            A: tensor(data, `${path}.lora_A.weight`, [r, d.in]),
+            B: tensor(data, `${path}.lora_B.weight`, [d.out, r]),
+          };
+        }),
+      },
+    ];
   }
   const tasks = data.config.metalora.tasks;
   const chosen = task === undefined ? tasks : [task];

@@ -33,7 +33,16 @@ export interface ExportSummary {
   notes: string[];
 }
 
-const CSV_COLUMNS = ['iteration', 'task', 'support_loss', 'query_loss', 'eval_loss', 'grad_norm', 'lr', 'tokens_per_s'] as const;
+const CSV_COLUMNS = [
+  'iteration',
+  'task',
+  'support_loss',
+  'query_loss',
+  'eval_loss',
+  'grad_norm',
+  'lr',
+  'tokens_per_s',
+] as const;
 
 /** A CSV field: numbers as JSON writes them, absent or null as empty, text quoted when it needs to be. */
 function csvField(v: unknown): string {
@@ -48,7 +57,10 @@ export function metricsCsv(rows: readonly MetricsRecord[]): string {
 }
 
 /** The last value of `field` per task (mean row included), for the report's summary. */
-function lastValues(rows: readonly MetricsRecord[], field: 'query_loss' | 'eval_loss'): Record<string, { iteration: number; value: number }> {
+function lastValues(
+  rows: readonly MetricsRecord[],
+  field: 'query_loss' | 'eval_loss',
+): Record<string, { iteration: number; value: number }> {
   const out: Record<string, { iteration: number; value: number }> = {};
   for (const r of rows) {
     const v = r[field];
@@ -68,11 +80,17 @@ export function reportFiles(r: ReportInputs, exported: ExportSummary): ExportFil
     seed: metalora.settings.seed,
     tasks: metalora.tasks,
     data: r.data ?? null,
-    iterations: { planned: metalora.settings.iterations, logged: training.length ? training[training.length - 1].iteration : 0 },
+    iterations: {
+      planned: metalora.settings.iterations,
+      logged: training.length ? training[training.length - 1].iteration : 0,
+    },
     settings: metalora.settings,
     adapter: { peft_type: peft.peft_type, r: peft.r, lora_alpha: peft.lora_alpha, target_modules: peft.target_modules },
     base: { name: r.base.name, config: r.base.config },
-    summary: { final_query_loss: lastValues(r.metrics, 'query_loss'), final_eval_loss: lastValues(r.metrics, 'eval_loss') },
+    summary: {
+      final_query_loss: lastValues(r.metrics, 'query_loss'),
+      final_eval_loss: lastValues(r.metrics, 'eval_loss'),
+    },
     metrics: r.metrics,
   };
   return [jsonFile(REPORT_JSON, report), textFile(REPORT_CSV, metricsCsv(r.metrics))];

@@ -28,8 +28,14 @@ export function ggufPairing(arch: LlamaConfig['arch']): RopePairing {
  * `to`. half → adjacent is convert_hf_to_gguf.py's permute: adjacent row h·d + 2j + s is half row
  * h·d + s·d/2 + j (s ∈ {0, 1}); adjacent → half is its inverse. Returns the input when nothing moves.
  */
-export function reorderRows(values: Float32Array, heads: number, rows: number, cols: number, from: RopePairing,
-  to: RopePairing): Float32Array {
+export function reorderRows(
+  values: Float32Array,
+  heads: number,
+  rows: number,
+  cols: number,
+  from: RopePairing,
+  to: RopePairing,
+): Float32Array {
   if (from === to) return values;
   if (rows % heads || (rows / heads) % 2) throw new Error(`cannot reorder ${rows} rows as ${heads} heads of even size`);
   const d = rows / heads;

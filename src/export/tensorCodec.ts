@@ -17,11 +17,16 @@ export function decodeTensor(dtype: StoredDtype, bytes: Uint8Array, count: numbe
   switch (dtype) {
     case 'F32':
     case 'F16':
-    case 'BF16': return toF32(dtype, bytes, name);
-    case 'Q8_0': return Float32Array.from(dequantize('q8_0', bytes, count));
-    case 'Q4_0': return Float32Array.from(dequantize('q4_0', bytes, count));
-    case 'Q4_K': return Float32Array.from(dequantizeQ4_K(bytes, count));
-    case 'Q6_K': return Float32Array.from(dequantizeQ6_K(bytes, count));
+    case 'BF16':
+      return toF32(dtype, bytes, name);
+    case 'Q8_0':
+      return Float32Array.from(dequantize('q8_0', bytes, count));
+    case 'Q4_0':
+      return Float32Array.from(dequantize('q4_0', bytes, count));
+    case 'Q4_K':
+      return Float32Array.from(dequantizeQ4_K(bytes, count));
+    case 'Q6_K':
+      return Float32Array.from(dequantizeQ6_K(bytes, count));
   }
 }
 
@@ -34,8 +39,10 @@ function f32ToBf16(bits: number): number {
 /** The bytes of `values` as `dtype` (Q8_0 needs rows of whole 32-value blocks: `cols` % 32 = 0). */
 export function encodeTensor(values: Float32Array, dtype: MergedDtype, cols: number): Uint8Array {
   switch (dtype) {
-    case 'F32': return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-    case 'F16': return new Uint8Array(Uint16Array.from(values, f32ToF16).buffer);
+    case 'F32':
+      return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    case 'F16':
+      return new Uint8Array(Uint16Array.from(values, f32ToF16).buffer);
     case 'BF16': {
       const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
       return new Uint8Array(Uint16Array.from(bits, f32ToBf16).buffer);

@@ -14,7 +14,10 @@ export interface FoundAdapter {
   runtime: 'browser' | 'dawn';
 }
 
-const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined' &&
+const isNode =
+  typeof process !== 'undefined' &&
+  !!process.versions?.node &&
+  typeof window === 'undefined' &&
   typeof (globalThis as { importScripts?: unknown }).importScripts === 'undefined';
 
 export async function findAdapter(powerPreference: GPUPowerPreference = 'high-performance'): Promise<FoundAdapter> {
@@ -23,13 +26,16 @@ export async function findAdapter(powerPreference: GPUPowerPreference = 'high-pe
     if (!gpu) {
       throw new GpuUnavailableError(
         'This browser has no WebGPU. Use a recent Chrome or Edge (113+) on Windows, macOS or ChromeOS, Chrome 121+ on ' +
-        'Android, Safari 26+, or Firefox 141+ on Windows; on Linux start Chrome with --enable-unsafe-webgpu ' +
-        '(and --enable-features=Vulkan). Pages must be served over https or from localhost.');
+          'Android, Safari 26+, or Firefox 141+ on Windows; on Linux start Chrome with --enable-unsafe-webgpu ' +
+          '(and --enable-features=Vulkan). Pages must be served over https or from localhost.',
+      );
     }
     const adapter = await gpu.requestAdapter({ powerPreference });
     if (!adapter) {
-      throw new GpuUnavailableError('WebGPU is present but no GPU adapter was offered. Check that hardware acceleration ' +
-        'is enabled in the browser settings and that the GPU is not blocklisted (chrome://gpu).');
+      throw new GpuUnavailableError(
+        'WebGPU is present but no GPU adapter was offered. Check that hardware acceleration ' +
+          'is enabled in the browser settings and that the GPU is not blocklisted (chrome://gpu).',
+      );
     }
     return { adapter, gpu, runtime: 'browser' };
   }
@@ -68,8 +74,9 @@ async function findDawnAdapter(powerPreference: GPUPowerPreference): Promise<Fou
   if (!adapter) {
     throw new GpuUnavailableError(
       'No WebGPU adapter found through Dawn. Without a GPU driver, install the Vulkan loader and SwiftShader ' +
-      `(Debian: apt-get install libvulkan1 chromium) so that ${SWIFTSHADER_ICD} exists, or set VK_ICD_FILENAMES ` +
-      'to your Vulkan driver\'s ICD file.');
+        `(Debian: apt-get install libvulkan1 chromium) so that ${SWIFTSHADER_ICD} exists, or set VK_ICD_FILENAMES ` +
+        "to your Vulkan driver's ICD file.",
+    );
   }
   return { adapter, gpu, runtime: 'dawn' };
 }

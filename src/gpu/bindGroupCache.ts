@@ -24,7 +24,10 @@ export class BindGroupCache {
   private ids = new WeakMap<object, number>();
   private nextId = 1;
 
-  constructor(private device: GPUDevice, private maxEntries = MAX_ENTRIES) {}
+  constructor(
+    private device: GPUDevice,
+    private maxEntries = MAX_ENTRIES,
+  ) {}
 
   get size(): number {
     return this.entries.size;
@@ -35,7 +38,11 @@ export class BindGroupCache {
    * now. In a dry run (`create` false) nothing is created; a binding set not seen before is remembered and
    * reported as created, so a dry run counts what a real run would create.
    */
-  get(pipeline: GPUComputePipeline, bindings: GPUBufferBinding[], create: boolean): { group: GPUBindGroup | null; created: boolean } {
+  get(
+    pipeline: GPUComputePipeline,
+    bindings: GPUBufferBinding[],
+    create: boolean,
+  ): { group: GPUBindGroup | null; created: boolean } {
     const key = this.keyOf(pipeline, bindings);
     const entry = this.entries.get(key);
     if (entry) {

@@ -36,8 +36,9 @@ export class BufferPool {
 
   acquire(bytes: number, usage: GPUBufferUsageFlags, label?: string): GPUBuffer {
     if (bytes > this.maxBufferSize) {
-      throw new GpuLimitError(`A buffer of ${fmtBytes(bytes)} exceeds this GPU's maxBufferSize of ` +
-        `${fmtBytes(this.maxBufferSize)}.`);
+      throw new GpuLimitError(
+        `A buffer of ${fmtBytes(bytes)} exceeds this GPU's maxBufferSize of ` + `${fmtBytes(this.maxBufferSize)}.`,
+      );
     }
     const bucket = Math.min(bucketSize(bytes), this.maxBufferSize);
     const key = `${usage}:${bucket}`;

@@ -10,9 +10,16 @@ import { type DType, Tensor, type TypedArrayOf, BYTES_PER_ELEMENT, numel } from 
 
 /** Limits we ask for at the adapter's maximum: big models need big buffers and bindings. */
 const REQUESTED_LIMITS = [
-  'maxBufferSize', 'maxStorageBufferBindingSize', 'maxUniformBufferBindingSize', 'maxStorageBuffersPerShaderStage',
-  'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension',
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxUniformBufferBindingSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupsPerDimension',
 ] as const;
 
 const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
@@ -102,7 +109,8 @@ export class GpuContext {
   static async create(options: { powerPreference?: GPUPowerPreference } = {}): Promise<GpuContext> {
     const { adapter, gpu, runtime } = await findAdapter(options.powerPreference);
     const requiredLimits: Record<string, number> = {};
-    for (const name of REQUESTED_LIMITS) requiredLimits[name] = (adapter.limits as unknown as Record<string, number>)[name];
+    for (const name of REQUESTED_LIMITS)
+      requiredLimits[name] = (adapter.limits as unknown as Record<string, number>)[name];
     const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'metalora' });
     const a = adapter.info;
@@ -115,7 +123,8 @@ export class GpuContext {
       architecture: a.architecture,
       device: a.device,
       description: a.description,
-      isSoftware: !!(a as { isFallbackAdapter?: boolean }).isFallbackAdapter || /swiftshader|llvmpipe|warp|lavapipe/.test(descr),
+      isSoftware:
+        !!(a as { isFallbackAdapter?: boolean }).isFallbackAdapter || /swiftshader|llvmpipe|warp|lavapipe/.test(descr),
       limits,
       features: [...device.features].sort(),
     };
@@ -175,8 +184,10 @@ export class GpuContext {
     const bytes = Math.max(4, numel(shape) * BYTES_PER_ELEMENT[dtype]);
     const maxBinding = this.device.limits.maxStorageBufferBindingSize;
     if (bytes > maxBinding) {
-      throw new GpuLimitError(`Tensor [${shape.join(', ')}] needs ${bytes} bytes, over this GPU's ` +
-        `maxStorageBufferBindingSize (${maxBinding}).`);
+      throw new GpuLimitError(
+        `Tensor [${shape.join(', ')}] needs ${bytes} bytes, over this GPU's ` +
+          `maxStorageBufferBindingSize (${maxBinding}).`,
+      );
     }
     const buffer = this.pool.acquire(bytes, STORAGE, label);
     return new Tensor(buffer, shape, dtype, (b) => this.pool.release(b));
@@ -191,7 +202,8 @@ export class GpuContext {
 
   /** Host → GPU copy of a whole tensor (a pack's view included). */
   writeTensor(t: Tensor, data: ArrayBufferView): void {
-    if (data.byteLength !== t.byteLength) throw new Error(`writeTensor: ${data.byteLength} bytes for a ${t.byteLength}-byte tensor`);
+    if (data.byteLength !== t.byteLength)
+      throw new Error(`writeTensor: ${data.byteLength} bytes for a ${t.byteLength}-byte tensor`);
     this.write(t.buffer, data, t.offset);
   }
 
@@ -241,7 +253,11 @@ export class GpuContext {
   /** Uniform data (at most 256 bytes) for one dispatch of the current batch. */
   uniform(data: ArrayBufferView): GPUBufferBinding {
     if (data.byteLength > UNIFORM_SLOT) throw new Error(`uniform: ${data.byteLength} bytes, at most ${UNIFORM_SLOT}`);
-    this.uniformArena ??= this.device.createBuffer({ size: this.uniformStaging.byteLength, usage: UNIFORM, label: 'uniforms' });
+    this.uniformArena ??= this.device.createBuffer({
+      size: this.uniformStaging.byteLength,
+      usage: UNIFORM,
+      label: 'uniforms',
+    });
     // A dry run takes slots as a real run does (the slot offset is part of a bind group's cache key), though
     // nothing will read them.
     if (this.uniformSlots === MAX_DISPATCHES_PER_SUBMIT) this.flush();
@@ -286,7 +302,9 @@ export class GpuContext {
     const [x, y = 1, z = 1] = workgroups;
     const maxWg = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxWg || y > maxWg || z > maxWg) {
-      throw new GpuLimitError(`Dispatch of ${x}×${y}×${z} workgroups exceeds this GPU's limit of ${maxWg} per dimension.`);
+      throw new GpuLimitError(
+        `Dispatch of ${x}×${y}×${z} workgroups exceeds this GPU's limit of ${maxWg} per dimension.`,
+      );
     }
     if (x === 0 || y === 0 || z === 0) return;
     const c = this.counters;

@@ -13,8 +13,10 @@ export class DeviceLostError extends Error {
     readonly reason: string,
     detail: string,
   ) {
-    super(`The GPU device was lost (${reason}): ${detail || 'no detail given'}. ` +
-      'Everything on the GPU is gone; create a new context and resume from the last checkpoint.');
+    super(
+      `The GPU device was lost (${reason}): ${detail || 'no detail given'}. ` +
+        'Everything on the GPU is gone; create a new context and resume from the last checkpoint.',
+    );
   }
 }
 

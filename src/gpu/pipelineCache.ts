@@ -34,10 +34,17 @@ export class PipelineCache {
   get(code: string, constants: OverrideConstants = {}, entryPoint = 'main'): GPUComputePipeline {
     let shader = this.shaders.get(code);
     if (!shader) {
-      shader = { module: this.device.createShaderModule({ code, label: labelOf(code) }), pipelines: new Map(), pending: new Map() };
+      shader = {
+        module: this.device.createShaderModule({ code, label: labelOf(code) }),
+        pipelines: new Map(),
+        pending: new Map(),
+      };
       this.shaders.set(code, shader);
     }
-    const constKey = Object.keys(constants).sort().map((k) => `${k}=${+constants[k]}`).join(',');
+    const constKey = Object.keys(constants)
+      .sort()
+      .map((k) => `${k}=${+constants[k]}`)
+      .join(',');
     const key = `${entryPoint}|${constKey}`;
     const cached = shader.pipelines.get(key);
     if (cached) return cached;
@@ -45,7 +52,9 @@ export class PipelineCache {
     const numeric: Record<string, number> = {};
     for (const [k, v] of Object.entries(constants)) numeric[k] = +v;
     const descriptor: GPUComputePipelineDescriptor = {
-      label, layout: 'auto', compute: { module: shader.module, entryPoint, constants: numeric },
+      label,
+      layout: 'auto',
+      compute: { module: shader.module, entryPoint, constants: numeric },
     };
     const pending = shader.pending.get(key);
     if (this.deferring) {

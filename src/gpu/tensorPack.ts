@@ -26,7 +26,11 @@ export interface PackLayout {
  * Places tensors in `order` (indices into shapes; the list order when omitted), starting a new buffer when
  * the next would pass `maxBytes` (the storage binding limit), so a span is always bindable.
  */
-export function packLayout(shapes: readonly (readonly number[])[], maxBytes: number, order?: readonly number[]): PackLayout {
+export function packLayout(
+  shapes: readonly (readonly number[])[],
+  maxBytes: number,
+  order?: readonly number[],
+): PackLayout {
   const slots: PackLayout['slots'] = new Array(shapes.length);
   const bufferBytes: number[] = [];
   let offset = 0;
@@ -45,7 +49,8 @@ export function packLayout(shapes: readonly (readonly number[])[], maxBytes: num
     offset = at + bytes;
     bufferBytes[k] = Math.max(bufferBytes[k], at + bound);
   }
-  if (slots.length !== shapes.length || slots.some((s) => !s)) throw new Error('packLayout: order must list every tensor once');
+  if (slots.length !== shapes.length || slots.some((s) => !s))
+    throw new Error('packLayout: order must list every tensor once');
   return { shapes: [...shapes], slots, bufferBytes };
 }
 
@@ -62,11 +67,16 @@ export class TensorPack {
   private readonly buffers: Tensor<'f32'>[];
   private live: number;
 
-  private constructor(ctx: GpuContext, readonly layout: PackLayout, values?: readonly ArrayLike<number>[]) {
+  private constructor(
+    ctx: GpuContext,
+    readonly layout: PackLayout,
+    values?: readonly ArrayLike<number>[],
+  ) {
     this.buffers = layout.bufferBytes.map((b) => ctx.tensor([alignTo(b, 4) / 4], 'f32', 'tensor pack'));
     const host = layout.bufferBytes.map((b) => new Float32Array(alignTo(b, 4) / 4));
     if (values) {
-      if (values.length !== layout.shapes.length) throw new Error(`TensorPack: ${values.length} values for ${layout.shapes.length} tensors`);
+      if (values.length !== layout.shapes.length)
+        throw new Error(`TensorPack: ${values.length} values for ${layout.shapes.length} tensors`);
       values.forEach((v, i) => {
         const n = numel(layout.shapes[i]);
         if (v.length !== n) throw new Error(`TensorPack: tensor ${i} has ${n} elements, got ${v.length} values`);
@@ -90,8 +100,11 @@ export class TensorPack {
   }
 
   /** A pack of f32 tensors, zeroed or holding `values` (one array per tensor), laid out by `order`. */
-  static create(ctx: GpuContext, shapes: readonly (readonly number[])[],
-    o: { order?: readonly number[]; values?: readonly ArrayLike<number>[] } = {}): TensorPack {
+  static create(
+    ctx: GpuContext,
+    shapes: readonly (readonly number[])[],
+    o: { order?: readonly number[]; values?: readonly ArrayLike<number>[] } = {},
+  ): TensorPack {
     return new TensorPack(ctx, packLayout(shapes, ctx.device.limits.maxStorageBufferBindingSize, o.order), o.values);
   }
 
@@ -112,9 +125,15 @@ export class TensorPack {
 
 /** A view of `bytes` of `buffer` at `offset`, standing for several tensors; it owns nothing. */
 function span(buffer: GPUBuffer, offset: number, bytes: number): Tensor<'f32'> {
-  return new Tensor<'f32'>(buffer, [bytes / 4], 'f32', () => {
-    throw new Error('a span of a tensor pack is not released; release its tensors');
-  }, offset);
+  return new Tensor<'f32'>(
+    buffer,
+    [bytes / 4],
+    'f32',
+    () => {
+      throw new Error('a span of a tensor pack is not released; release its tensors');
+    },
+    offset,
+  );
 }
 
 function adjacent(a: Tensor, b: Tensor): boolean {
@@ -133,8 +152,11 @@ export function coalesce(lists: readonly (readonly Tensor<'f32'>[])[]): Tensor<'
   const first = lists[0];
   const rank = new Map<GPUBuffer, number>();
   for (const t of first) if (!rank.has(t.buffer)) rank.set(t.buffer, rank.size);
-  const order = first.map((_, i) => i).sort((a, b) => rank.get(first[a].buffer)! - rank.get(first[b].buffer)! ||
-    first[a].offset - first[b].offset || a - b);
+  const order = first
+    .map((_, i) => i)
+    .sort(
+      (a, b) => rank.get(first[a].buffer)! - rank.get(first[b].buffer)! || first[a].offset - first[b].offset || a - b,
+    );
   const out: Tensor<'f32'>[][] = lists.map(() => []);
   let start = 0;
   for (let k = 1; k <= n; k++) {
@@ -172,15 +194,21 @@ export interface StackedPack {
  * copy's layout is planned within 1/G of the binding limit.
  */
 export function stackedPack(ctx: GpuContext, like: readonly Tensor<'f32'>[], copies: number): StackedPack {
-  if (!Number.isInteger(copies) || copies < 1) throw new Error(`stackedPack: copies must be a positive integer, got ${copies}`);
+  if (!Number.isInteger(copies) || copies < 1)
+    throw new Error(`stackedPack: copies must be a positive integer, got ${copies}`);
   const n = like.length;
   const limit = ctx.device.limits.maxStorageBufferBindingSize;
   const perCopy = Math.floor(limit / copies / PACK_ALIGN) * PACK_ALIGN;
   const rank = new Map<GPUBuffer, number>();
   for (const t of like) if (!rank.has(t.buffer)) rank.set(t.buffer, rank.size);
-  const order = like.map((_, i) => i).sort((a, b) => rank.get(like[a].buffer)! - rank.get(like[b].buffer)! ||
-    like[a].offset - like[b].offset || a - b);
-  const one = packLayout(like.map((t) => t.shape), perCopy, order);
+  const order = like
+    .map((_, i) => i)
+    .sort((a, b) => rank.get(like[a].buffer)! - rank.get(like[b].buffer)! || like[a].offset - like[b].offset || a - b);
+  const one = packLayout(
+    like.map((t) => t.shape),
+    perCopy,
+    order,
+  );
   const strideBytes = one.bufferBytes.map((b) => alignTo(b, PACK_ALIGN));
   const slots: PackLayout['slots'] = [];
   for (let g = 0; g < copies; g++) {
@@ -195,9 +223,15 @@ export function stackedPack(ctx: GpuContext, like: readonly Tensor<'f32'>[], cop
   const all = pack.tensors;
   const strided = all.slice(0, n).map((t, i) => {
     const stride = strideBytes[one.slots[i].buffer];
-    return new Tensor<'f32'>(t.buffer, [((copies - 1) * stride + t.byteLength) / 4], 'f32', () => {
-      throw new Error('a strided view of a stacked pack is not released; release the pack');
-    }, t.offset);
+    return new Tensor<'f32'>(
+      t.buffer,
+      [((copies - 1) * stride + t.byteLength) / 4],
+      'f32',
+      () => {
+        throw new Error('a strided view of a stacked pack is not released; release the pack');
+      },
+      t.offset,
+    );
   });
   return {
     copies: Array.from({ length: copies }, (_, g) => all.slice(g * n, (g + 1) * n)),

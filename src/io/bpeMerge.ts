@@ -44,17 +44,28 @@ export function mergeSymbols<T>(symbols: readonly T[], merge: (left: T, right: T
     prev[i] = i - 1;
     next[i] = i + 1 < n ? i + 1 : -1;
   }
-  const heap = new MinHeap<Candidate<T>>((a, b) => a.priority < b.priority || (a.priority === b.priority && a.left < b.left));
+  const heap = new MinHeap<Candidate<T>>(
+    (a, b) => a.priority < b.priority || (a.priority === b.priority && a.left < b.left),
+  );
   const push = (left: number, right: number) => {
     if (left < 0 || right < 0) return;
     const m = merge(sym[left], sym[right]);
-    if (m) heap.push({ priority: m.priority, left, right, leftSymbol: sym[left], rightSymbol: sym[right], merged: m.symbol });
+    if (m)
+      heap.push({
+        priority: m.priority,
+        left,
+        right,
+        leftSymbol: sym[left],
+        rightSymbol: sym[right],
+        merged: m.symbol,
+      });
   };
 
   for (let i = 1; i < n; i++) push(i - 1, i);
   for (let c = heap.pop(); c; c = heap.pop()) {
     const { left, right } = c;
-    const current = alive[left] && alive[right] && next[left] === right && sym[left] === c.leftSymbol && sym[right] === c.rightSymbol;
+    const current =
+      alive[left] && alive[right] && next[left] === right && sym[left] === c.leftSymbol && sym[right] === c.rightSymbol;
     if (!current) continue;
     sym[left] = c.merged;
     alive[right] = 0;

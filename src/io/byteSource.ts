@@ -15,8 +15,10 @@ export class SourceRangeError extends Error {
 
 function checkRange(src: { name: string; size: number }, offset: number, length: number): void {
   if (offset < 0 || length < 0 || offset + length > src.size) {
-    throw new SourceRangeError(`${src.name}: read of ${length} bytes at offset ${offset} runs past the end of the ` +
-      `file (${src.size} bytes); the file is truncated or its header is wrong.`);
+    throw new SourceRangeError(
+      `${src.name}: read of ${length} bytes at offset ${offset} runs past the end of the ` +
+        `file (${src.size} bytes); the file is truncated or its header is wrong.`,
+    );
   }
 }
 

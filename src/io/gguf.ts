@@ -32,7 +32,19 @@ export interface GgufFile {
 
 /** GGUF metadata value types. */
 export const GGUF_TYPE = {
-  u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12,
+  u8: 0,
+  i8: 1,
+  u16: 2,
+  i16: 3,
+  u32: 4,
+  i32: 5,
+  f32: 6,
+  bool: 7,
+  string: 8,
+  array: 9,
+  u64: 10,
+  i64: 11,
+  f64: 12,
 } as const;
 
 const SCALAR_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
@@ -51,8 +63,10 @@ class Cursor {
   /** Makes `n` bytes at pos available, or fails clearly if the file is shorter. */
   async need(n: number, what: string): Promise<void> {
     if (this.pos + n > this.src.size) {
-      throw new GgufError(`${this.src.name}: ${what} needs ${n} bytes at offset ${this.pos}, but the file ends at ` +
-        `${this.src.size} (truncated, or the header lies about sizes).`);
+      throw new GgufError(
+        `${this.src.name}: ${what} needs ${n} bytes at offset ${this.pos}, but the file ends at ` +
+          `${this.src.size} (truncated, or the header lies about sizes).`,
+      );
     }
     if (this.pos + n <= this.bufStart + this.buf.length) return;
     const len = Math.min(this.src.size - this.pos, Math.max(n, 1 << 20, this.buf.length * 2));
@@ -71,7 +85,8 @@ class Cursor {
   u32 = () => this.view.getUint32(this.at(4), true);
   u64(): number {
     const v = this.view.getBigUint64(this.at(8), true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new GgufError(`${this.src.name}: absurd 64-bit value ${v} at ${this.pos - 8}`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new GgufError(`${this.src.name}: absurd 64-bit value ${v} at ${this.pos - 8}`);
     return Number(v);
   }
 
@@ -79,17 +94,28 @@ class Cursor {
     const o = this.at(SCALAR_BYTES[type]);
     const v = this.view;
     switch (type) {
-      case 0: return v.getUint8(o);
-      case 1: return v.getInt8(o);
-      case 2: return v.getUint16(o, true);
-      case 3: return v.getInt16(o, true);
-      case 4: return v.getUint32(o, true);
-      case 5: return v.getInt32(o, true);
-      case 6: return v.getFloat32(o, true);
-      case 7: return v.getUint8(o) !== 0;
-      case 10: return safeBig(v.getBigUint64(o, true));
-      case 11: return safeBig(v.getBigInt64(o, true));
-      default: return v.getFloat64(o, true);
+      case 0:
+        return v.getUint8(o);
+      case 1:
+        return v.getInt8(o);
+      case 2:
+        return v.getUint16(o, true);
+      case 3:
+        return v.getInt16(o, true);
+      case 4:
+        return v.getUint32(o, true);
+      case 5:
+        return v.getInt32(o, true);
+      case 6:
+        return v.getFloat32(o, true);
+      case 7:
+        return v.getUint8(o) !== 0;
+      case 10:
+        return safeBig(v.getBigUint64(o, true));
+      case 11:
+        return safeBig(v.getBigInt64(o, true));
+      default:
+        return v.getFloat64(o, true);
     }
   }
 
@@ -149,13 +175,16 @@ export async function readGguf(src: ByteSource): Promise<GgufFile> {
   }
   await c.need(4 + 8 + 8, 'header');
   const version = c.u32();
-  if (version !== 2 && version !== 3) throw new GgufError(`${src.name}: GGUF version ${version} is not supported (2 or 3).`);
+  if (version !== 2 && version !== 3)
+    throw new GgufError(`${src.name}: GGUF version ${version} is not supported (2 or 3).`);
   const tensorCount = c.u64();
   const kvCount = c.u64();
   // Each tensor info takes ≥ 8+4+8+4+8 bytes and each KV ≥ 8+4+1: counts beyond the file size are lies.
   if (tensorCount * 32 + kvCount * 13 > src.size) {
-    throw new GgufError(`${src.name}: header claims ${tensorCount} tensors and ${kvCount} metadata entries, more than ` +
-      `a ${src.size}-byte file can hold (the file is truncated or its header is corrupt).`);
+    throw new GgufError(
+      `${src.name}: header claims ${tensorCount} tensors and ${kvCount} metadata entries, more than ` +
+        `a ${src.size}-byte file can hold (the file is truncated or its header is corrupt).`,
+    );
   }
 
   const metadata = new Map<string, GgufValue>();
@@ -183,8 +212,10 @@ export async function readGguf(src: ByteSource): Promise<GgufFile> {
     const type = ggmlTypeById.get(typeId);
     if (!type) {
       const known = UNSUPPORTED_GGML_TYPES[typeId];
-      throw new GgufError(`${src.name}: tensor ${name} has type ${known ?? `#${typeId}`}, which is not supported ` +
-        '(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K). Re-export the model with one of these.');
+      throw new GgufError(
+        `${src.name}: tensor ${name} has type ${known ?? `#${typeId}`}, which is not supported ` +
+          '(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K). Re-export the model with one of these.',
+      );
     }
     infos.push({ name, shape: dims.reverse(), type, rel });
   }
@@ -192,16 +223,22 @@ export async function readGguf(src: ByteSource): Promise<GgufFile> {
 
   const tensors = infos.map(({ name, shape, type, rel }) => {
     const count = shape.reduce((a, b) => a * b, 1);
-    if (!Number.isSafeInteger(count) || count <= 0) throw new GgufError(`${src.name}: tensor ${name} has absurd shape [${shape}].`);
+    if (!Number.isSafeInteger(count) || count <= 0)
+      throw new GgufError(`${src.name}: tensor ${name} has absurd shape [${shape}].`);
     if (shape[shape.length - 1] % type.blockSize) {
-      throw new GgufError(`${src.name}: tensor ${name} rows of ${shape[shape.length - 1]} are not whole ${type.name} blocks.`);
+      throw new GgufError(
+        `${src.name}: tensor ${name} rows of ${shape[shape.length - 1]} are not whole ${type.name} blocks.`,
+      );
     }
     const byteLength = ggmlBytes(type, count);
     const offset = dataOffset + rel;
-    if (rel % alignment) throw new GgufError(`${src.name}: tensor ${name} data offset ${rel} is not aligned to ${alignment}.`);
+    if (rel % alignment)
+      throw new GgufError(`${src.name}: tensor ${name} data offset ${rel} is not aligned to ${alignment}.`);
     if (offset + byteLength > src.size) {
-      throw new GgufError(`${src.name}: tensor ${name} [${shape}] ${type.name} needs bytes ${offset}..${offset + byteLength}, ` +
-        `past the end of the file (${src.size}); the file is truncated or its header is wrong.`);
+      throw new GgufError(
+        `${src.name}: tensor ${name} [${shape}] ${type.name} needs bytes ${offset}..${offset + byteLength}, ` +
+          `past the end of the file (${src.size}); the file is truncated or its header is wrong.`,
+      );
     }
     return { name, shape, type, offset, byteLength };
   });

@@ -23,9 +23,11 @@ const USER_DEFINED = 4;
 const BYTE = 6;
 
 const GPT2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
-const LLAMA3 = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}|" +
+const LLAMA3 =
+  "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}|" +
   ' ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+';
-const QWEN2 = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}|" +
+const QWEN2 =
+  "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}|" +
   ' ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+';
 /**
  * Pre-tokenizers by tokenizer.ggml.pre, as llama.cpp's llm_tokenizer_bpe: each regex in turn splits every
@@ -33,10 +35,21 @@ const QWEN2 = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\
  */
 const PRE_TOKENIZERS: Record<string, string[]> = {
   default: ['[\\p{P}\\$\\+<=>\\^~\\|]+', GPT2, '\\p{N}+', '[0-9][0-9][0-9]'],
-  gpt2: [GPT2], 'gpt-2': [GPT2], mpt: [GPT2], olmo: [GPT2], jais: [GPT2],
-  'llama-bpe': [LLAMA3], llama3: [LLAMA3], dbrx: [LLAMA3], smaug: [LLAMA3],
-  smollm: ['\\p{N}', GPT2], starcoder: ['\\p{N}', GPT2], refact: ['\\p{N}', GPT2], 'command-r': ['\\p{N}', GPT2],
-  qwen2: [QWEN2], stablelm2: [QWEN2],
+  gpt2: [GPT2],
+  'gpt-2': [GPT2],
+  mpt: [GPT2],
+  olmo: [GPT2],
+  jais: [GPT2],
+  'llama-bpe': [LLAMA3],
+  llama3: [LLAMA3],
+  dbrx: [LLAMA3],
+  smaug: [LLAMA3],
+  smollm: ['\\p{N}', GPT2],
+  starcoder: ['\\p{N}', GPT2],
+  refact: ['\\p{N}', GPT2],
+  'command-r': ['\\p{N}', GPT2],
+  qwen2: [QWEN2],
+  stablelm2: [QWEN2],
 };
 
 interface Vocab {
@@ -66,7 +79,8 @@ export function tokenizerFromGguf(meta: Map<string, GgufValue>): GgufTokenizer |
   const list = (key: string): ArrayLike<number> | null => {
     const v = meta.get(key) as ArrayLike<number> | undefined;
     if (v === undefined) return null;
-    if (typeof v !== 'object' || v.length !== n) throw new TokenizerError(`GGUF tokenizer: ${key} does not have ${n} entries.`);
+    if (typeof v !== 'object' || v.length !== n)
+      throw new TokenizerError(`GGUF tokenizer: ${key} does not have ${n} entries.`);
     return v;
   };
   const id = (key: string): number | null => {
@@ -76,29 +90,46 @@ export function tokenizerFromGguf(meta: Map<string, GgufValue>): GgufTokenizer |
   const types = list('tokenizer.ggml.token_type') ?? new Uint8Array(n).fill(NORMAL);
   const ids = new Map<string, number>();
   (tokens as string[]).forEach((t, i) => ids.set(t, i)); // the last of duplicates wins, as in llama.cpp
-  const specials = (tokens as string[]).flatMap((text, i) =>
-    (types[i] === CONTROL || types[i] === USER_DEFINED) && text ? [{ text, id: i, control: types[i] === CONTROL }] : [])
+  const specials = (tokens as string[])
+    .flatMap((text, i) =>
+      (types[i] === CONTROL || types[i] === USER_DEFINED) && text
+        ? [{ text, id: i, control: types[i] === CONTROL }]
+        : [],
+    )
     .sort((a, b) => b.text.length - a.text.length);
   const flag = (key: string, dflt: boolean) => (typeof meta.get(key) === 'boolean' ? (meta.get(key) as boolean) : dflt);
   const base = {
-    tokens: tokens as string[], types, ids, specials,
-    bosId: id('tokenizer.ggml.bos_token_id'), eosId: id('tokenizer.ggml.eos_token_id'), unkId: id('tokenizer.ggml.unknown_token_id'),
+    tokens: tokens as string[],
+    types,
+    ids,
+    specials,
+    bosId: id('tokenizer.ggml.bos_token_id'),
+    eosId: id('tokenizer.ggml.eos_token_id'),
+    unkId: id('tokenizer.ggml.unknown_token_id'),
   };
   if (model === 'llama') {
     const scores = list('tokenizer.ggml.scores');
-    if (!scores) throw new TokenizerError('GGUF tokenizer: a SentencePiece ("llama") vocabulary needs tokenizer.ggml.scores.');
+    if (!scores)
+      throw new TokenizerError('GGUF tokenizer: a SentencePiece ("llama") vocabulary needs tokenizer.ggml.scores.');
     const vocab = { ...base, addBos: flag('tokenizer.ggml.add_bos_token', true) };
     return new SpmTokenizer(vocab, scores, flag('tokenizer.ggml.add_space_prefix', true));
   }
   // 'gpt2': byte-level BPE.
   const merges = meta.get('tokenizer.ggml.merges');
-  if (!Array.isArray(merges)) throw new TokenizerError('GGUF tokenizer: a BPE ("gpt2") vocabulary needs tokenizer.ggml.merges.');
+  if (!Array.isArray(merges))
+    throw new TokenizerError('GGUF tokenizer: a BPE ("gpt2") vocabulary needs tokenizer.ggml.merges.');
   const pre = String(meta.get('tokenizer.ggml.pre') ?? 'default');
   const regexes = PRE_TOKENIZERS[pre];
   if (!regexes) {
-    throw new TokenizerError(`GGUF tokenizer: pre-tokenizer "${pre}" is not supported (supported: ${Object.keys(PRE_TOKENIZERS).join(', ')}).`);
+    throw new TokenizerError(
+      `GGUF tokenizer: pre-tokenizer "${pre}" is not supported (supported: ${Object.keys(PRE_TOKENIZERS).join(', ')}).`,
+    );
   }
-  return new BpeTokenizer({ ...base, addBos: flag('tokenizer.ggml.add_bos_token', false) }, merges as string[], regexes);
+  return new BpeTokenizer(
+    { ...base, addBos: flag('tokenizer.ggml.add_bos_token', false) },
+    merges as string[],
+    regexes,
+  );
 }
 
 /** Text split into raw pieces and the ids of special tokens written in it. */
@@ -174,7 +205,11 @@ export abstract class GgufTokenizer implements Tokenizer {
 }
 
 class SpmTokenizer extends GgufTokenizer {
-  constructor(v: Vocab, private scores: ArrayLike<number>, private addSpacePrefix: boolean) {
+  constructor(
+    v: Vocab,
+    private scores: ArrayLike<number>,
+    private addSpacePrefix: boolean,
+  ) {
     super(v);
   }
 
@@ -190,7 +225,8 @@ class SpmTokenizer extends GgufTokenizer {
       if (id !== undefined) return [id];
       return [...new TextEncoder().encode(s)].map((b) => {
         const byteId = this.v.ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`) ?? this.v.unkId;
-        if (byteId === null) throw new TokenizerError(`GGUF tokenizer: no token for byte 0x${b.toString(16)} and no unknown token.`);
+        if (byteId === null)
+          throw new TokenizerError(`GGUF tokenizer: no token for byte 0x${b.toString(16)} and no unknown token.`);
         return byteId;
       });
     });
@@ -241,7 +277,9 @@ class BpeTokenizer extends GgufTokenizer {
         return rank === undefined ? null : { symbol: l + r, priority: rank };
       });
       // A merged word missing from the vocabulary (a broken file) falls back to its characters.
-      return symbols.flatMap((s) => (this.v.ids.has(s) ? [this.v.ids.get(s)!] : [...s].flatMap((c) => this.v.ids.get(c) ?? [])));
+      return symbols.flatMap((s) =>
+        this.v.ids.has(s) ? [this.v.ids.get(s)!] : [...s].flatMap((c) => this.v.ids.get(c) ?? []),
+      );
     });
   }
 

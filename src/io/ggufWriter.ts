@@ -36,17 +36,39 @@ class Writer {
     const b = new Uint8Array(size);
     const v = new DataView(b.buffer);
     switch (type) {
-      case 'u8': v.setUint8(0, Number(value)); break;
-      case 'i8': v.setInt8(0, Number(value)); break;
-      case 'u16': v.setUint16(0, Number(value), true); break;
-      case 'i16': v.setInt16(0, Number(value), true); break;
-      case 'u32': v.setUint32(0, Number(value), true); break;
-      case 'i32': v.setInt32(0, Number(value), true); break;
-      case 'f32': v.setFloat32(0, Number(value), true); break;
-      case 'bool': v.setUint8(0, value ? 1 : 0); break;
-      case 'u64': v.setBigUint64(0, BigInt(value as number), true); break;
-      case 'i64': v.setBigInt64(0, BigInt(value as number), true); break;
-      case 'f64': v.setFloat64(0, Number(value), true); break;
+      case 'u8':
+        v.setUint8(0, Number(value));
+        break;
+      case 'i8':
+        v.setInt8(0, Number(value));
+        break;
+      case 'u16':
+        v.setUint16(0, Number(value), true);
+        break;
+      case 'i16':
+        v.setInt16(0, Number(value), true);
+        break;
+      case 'u32':
+        v.setUint32(0, Number(value), true);
+        break;
+      case 'i32':
+        v.setInt32(0, Number(value), true);
+        break;
+      case 'f32':
+        v.setFloat32(0, Number(value), true);
+        break;
+      case 'bool':
+        v.setUint8(0, value ? 1 : 0);
+        break;
+      case 'u64':
+        v.setBigUint64(0, BigInt(value as number), true);
+        break;
+      case 'i64':
+        v.setBigInt64(0, BigInt(value as number), true);
+        break;
+      case 'f64':
+        v.setFloat64(0, Number(value), true);
+        break;
     }
     this.push(b);
   }
@@ -72,9 +94,10 @@ export function writeGguf(entries: GgufEntry[], tensors: GgufTensorData[], align
   const w = new Writer();
   w.push(new TextEncoder().encode('GGUF'));
   w.scalar('u32', 3);
-  const all = alignment === 32 || entries.some((e) => e.key === 'general.alignment')
-    ? entries
-    : [...entries, { key: 'general.alignment', type: 'u32' as const, value: alignment }];
+  const all =
+    alignment === 32 || entries.some((e) => e.key === 'general.alignment')
+      ? entries
+      : [...entries, { key: 'general.alignment', type: 'u32' as const, value: alignment }];
   w.scalar('u64', tensors.length);
   w.scalar('u64', all.length);
   for (const e of all) {
@@ -92,8 +115,12 @@ export function writeGguf(entries: GgufEntry[], tensors: GgufTensorData[], align
   const offsets: number[] = [];
   for (const t of tensors) {
     const type = ggmlTypeByName.get(t.type)!;
-    const expected = ggmlBytes(type, t.shape.reduce((a, b) => a * b, 1));
-    if (t.data.byteLength !== expected) throw new Error(`${t.name}: ${t.type} [${t.shape}] needs ${expected} bytes, got ${t.data.byteLength}`);
+    const expected = ggmlBytes(
+      type,
+      t.shape.reduce((a, b) => a * b, 1),
+    );
+    if (t.data.byteLength !== expected)
+      throw new Error(`${t.name}: ${t.type} [${t.shape}] needs ${expected} bytes, got ${t.data.byteLength}`);
     offsets.push(offset);
     w.string(t.name);
     w.scalar('u32', t.shape.length);

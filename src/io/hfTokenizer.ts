@@ -40,8 +40,11 @@ export class HfTokenizer implements Tokenizer {
     const configured = tokenizerConfig.add_bos_token;
     // Without the flag, HF's own behaviour is the post-processor's (TemplateProcessing adds <s> for
     // Llama 2 and TinyLlama, <|begin_of_text|> for Llama 3; SmolLM2's and Qwen2's add nothing).
-    this.addBos = this.bosId !== null && (typeof configured === 'boolean' ? configured
-      : library('cannot encode', () => this.impl.encode('', { add_special_tokens: true })).ids[0] === this.bosId);
+    this.addBos =
+      this.bosId !== null &&
+      (typeof configured === 'boolean'
+        ? configured
+        : library('cannot encode', () => this.impl.encode('', { add_special_tokens: true })).ids[0] === this.bosId);
   }
 
   encode(text: string, opts: { bos?: boolean } = {}): number[] {
@@ -55,17 +58,23 @@ export class HfTokenizer implements Tokenizer {
 
   /** A special token named in tokenizer_config.json (a string or an AddedToken object) as [text, id]. */
   private special(entry: unknown, fallbackId: number | null | undefined): [string | null, number | null] {
-    const text = typeof entry === 'string' ? entry
-      : entry && typeof entry === 'object' && typeof (entry as Json).content === 'string' ? (entry as Json).content as string
-        : null;
+    const text =
+      typeof entry === 'string'
+        ? entry
+        : entry && typeof entry === 'object' && typeof (entry as Json).content === 'string'
+          ? ((entry as Json).content as string)
+          : null;
     if (text !== null) {
       const id = this.impl.token_to_id(text);
-      if (id === undefined) throw new HfTokenizerError(`special token ${JSON.stringify(text)} is not in tokenizer.json's vocabulary.`);
+      if (id === undefined)
+        throw new HfTokenizerError(`special token ${JSON.stringify(text)} is not in tokenizer.json's vocabulary.`);
       return [text, id];
     }
     if (typeof fallbackId !== 'number') return [null, null];
     if (!Number.isSafeInteger(fallbackId) || fallbackId < 0 || fallbackId >= this.vocabSize) {
-      throw new HfTokenizerError(`config.json names token id ${fallbackId}, which is not in tokenizer.json's ${this.vocabSize} ids.`);
+      throw new HfTokenizerError(
+        `config.json names token id ${fallbackId}, which is not in tokenizer.json's ${this.vocabSize} ids.`,
+      );
     }
     return [this.impl.id_to_token(fallbackId) ?? null, fallbackId];
   }
@@ -97,8 +106,10 @@ function checkTokenIds(json: Json): void {
   const limit = 2 * (ids.length + (Array.isArray(vocab) ? vocab.length : 0)) + 256;
   for (const [token, id] of ids) {
     if (!Number.isSafeInteger(id) || (id as number) < 0 || (id as number) >= limit) {
-      throw new HfTokenizerError(`tokenizer.json gives token ${JSON.stringify(token)} the id ${JSON.stringify(id)}; ` +
-        `ids are integers from 0 to about the vocabulary's size (${ids.length} entries).`);
+      throw new HfTokenizerError(
+        `tokenizer.json gives token ${JSON.stringify(token)} the id ${JSON.stringify(id)}; ` +
+          `ids are integers from 0 to about the vocabulary's size (${ids.length} entries).`,
+      );
     }
   }
 }

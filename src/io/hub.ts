@@ -64,7 +64,10 @@ export interface HubModel {
 export class HubError extends Error {
   override name = 'HubError';
   /** Retrying the same request may succeed (dropped connection, server error). */
-  constructor(message: string, readonly retryable = false) {
+  constructor(
+    message: string,
+    readonly retryable = false,
+  ) {
     super(message);
   }
 }
@@ -99,19 +102,26 @@ export async function fetchRepoInfo(repo: string, opts: Omit<HubOptions, 'cache'
     throw new HubOfflineError(`Cannot reach ${endpoint} (${(e as Error).message}).`, true);
   }
   if (res.status === 401 || res.status === 403) {
-    throw new HubError(`${repo} is gated or private on ${endpoint} (HTTP ${res.status}): accept its licence on the ` +
-      'website and give an access token.');
+    throw new HubError(
+      `${repo} is gated or private on ${endpoint} (HTTP ${res.status}): accept its licence on the ` +
+        'website and give an access token.',
+    );
   }
   if (res.status === 404) throw new HubError(`Repository ${repo} (revision ${revision}) was not found on ${endpoint}.`);
   if (!res.ok) throw new HubError(`Listing ${repo} failed: HTTP ${res.status} from ${endpoint}.`, res.status >= 500);
-  const body = (await res.json()) as { sha?: unknown; siblings?: { rfilename?: unknown; size?: unknown; lfs?: { size?: unknown } }[] };
+  const body = (await res.json()) as {
+    sha?: unknown;
+    siblings?: { rfilename?: unknown; size?: unknown; lfs?: { size?: unknown } }[];
+  };
   if (typeof body.sha !== 'string' || !Array.isArray(body.siblings)) {
     throw new HubError(`${endpoint} answered the listing of ${repo} with something that is not a model listing.`);
   }
-  const files = body.siblings.filter((s) => typeof s.rfilename === 'string').map((s) => {
-    const size = s.size ?? s.lfs?.size;
-    return { path: s.rfilename as string, size: typeof size === 'number' ? size : undefined };
-  });
+  const files = body.siblings
+    .filter((s) => typeof s.rfilename === 'string')
+    .map((s) => {
+      const size = s.size ?? s.lfs?.size;
+      return { path: s.rfilename as string, size: typeof size === 'number' ? size : undefined };
+    });
   return { repo, revision, sha: body.sha, files };
 }
 
@@ -126,8 +136,11 @@ export function selectModelFiles(files: RepoFile[], opts: { gguf?: string } = {}
     return [opts.gguf];
   }
   const shards = [...names].filter((n) => /^model-\d+-of-\d+\.safetensors$/.test(n)).sort();
-  const weights = names.has('model.safetensors') ? ['model.safetensors']
-    : names.has('model.safetensors.index.json') && shards.length ? ['model.safetensors.index.json', ...shards] : [];
+  const weights = names.has('model.safetensors')
+    ? ['model.safetensors']
+    : names.has('model.safetensors.index.json') && shards.length
+      ? ['model.safetensors.index.json', ...shards]
+      : [];
   if (weights.length) {
     if (!names.has('config.json')) throw new HubError('The repository has safetensors weights but no config.json.');
     const extras = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja'].filter((n) => names.has(n));
@@ -135,7 +148,8 @@ export function selectModelFiles(files: RepoFile[], opts: { gguf?: string } = {}
   }
   const ggufs = [...names].filter((n) => n.endsWith('.gguf')).sort();
   if (ggufs.length === 1) return ggufs;
-  if (ggufs.length > 1) throw new HubError(`The repository has ${ggufs.length} GGUF files; choose one: ${ggufs.join(', ')}.`);
+  if (ggufs.length > 1)
+    throw new HubError(`The repository has ${ggufs.length} GGUF files; choose one: ${ggufs.join(', ')}.`);
   throw new HubError('The repository has neither model.safetensors (or a sharded index) nor a .gguf file.');
 }
 
@@ -153,18 +167,21 @@ export async function downloadModel(repo: string, opts: HubOptions): Promise<Hub
   } catch (e) {
     if (!(e instanceof HubOfflineError)) throw e;
     const saved = await cache.readText(manifestKey(repo, revision));
-    if (!saved) throw new HubOfflineError(`${e.message} ${repo} (revision ${revision}) has never been downloaded here.`);
+    if (!saved)
+      throw new HubOfflineError(`${e.message} ${repo} (revision ${revision}) has never been downloaded here.`);
     info = JSON.parse(saved) as RepoInfo;
     const wanted = opts.files ?? selectModelFiles(info.files, opts);
     const missing = [];
     for (const f of wanted) if (!(await cache.open(fileKey(repo, info.sha, f)))) missing.push(f);
-    if (missing.length) throw new HubOfflineError(`${e.message} The cached copy of ${repo} lacks ${missing.join(', ')}.`);
+    if (missing.length)
+      throw new HubOfflineError(`${e.message} The cached copy of ${repo} lacks ${missing.join(', ')}.`);
   }
   const wanted = opts.files ?? selectModelFiles(info.files, opts);
   const sizes = new Map(info.files.map((f) => [f.path, f.size]));
   for (const f of wanted) if (!sizes.has(f)) throw new HubError(`${repo} has no file ${f}.`);
   const total = wanted.every((f) => sizes.get(f) !== undefined)
-    ? wanted.reduce((n, f) => n + (sizes.get(f) ?? 0), 0) : undefined;
+    ? wanted.reduce((n, f) => n + (sizes.get(f) ?? 0), 0)
+    : undefined;
   let before = 0;
   const files = new Map<string, ByteSource>();
   for (const path of wanted) {
@@ -188,8 +205,14 @@ export async function downloadModel(repo: string, opts: HubOptions): Promise<Hub
 }
 
 /** Streams one file into the cache, resuming from the partial bytes after every dropped connection. */
-async function downloadFile(cache: ModelCache, key: string, url: string, size: number | undefined, opts: HubOptions,
-  progress: (loaded: number, total: number | undefined) => void): Promise<void> {
+async function downloadFile(
+  cache: ModelCache,
+  key: string,
+  url: string,
+  size: number | undefined,
+  opts: HubOptions,
+  progress: (loaded: number, total: number | undefined) => void,
+): Promise<void> {
   const maxRetries = opts.maxRetries ?? 4;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -199,16 +222,25 @@ async function downloadFile(cache: ModelCache, key: string, url: string, size: n
       if (!retryable || attempt >= maxRetries) {
         if (!retryable) throw e;
         const have = await cache.partialSize(key);
-        throw new HubOfflineError(`Downloading ${url} failed after ${attempt + 1} attempts (${(e as Error).message}); ` +
-          `${have} bytes are kept and the next attempt resumes from there.`, true);
+        throw new HubOfflineError(
+          `Downloading ${url} failed after ${attempt + 1} attempts (${(e as Error).message}); ` +
+            `${have} bytes are kept and the next attempt resumes from there.`,
+          true,
+        );
       }
       await new Promise((r) => setTimeout(r, Math.min(4000, 250 * 2 ** attempt)));
     }
   }
 }
 
-async function attemptDownload(cache: ModelCache, key: string, url: string, size: number | undefined,
-  opts: HubOptions, progress: (loaded: number, total: number | undefined) => void): Promise<void> {
+async function attemptDownload(
+  cache: ModelCache,
+  key: string,
+  url: string,
+  size: number | undefined,
+  opts: HubOptions,
+  progress: (loaded: number, total: number | undefined) => void,
+): Promise<void> {
   const have = await cache.partialSize(key);
   if (size !== undefined && have === size) {
     await (await cache.writer(key, have)).close(true);
@@ -223,7 +255,10 @@ async function attemptDownload(cache: ModelCache, key: string, url: string, size
   let idle: ReturnType<typeof setTimeout> | undefined;
   const arm = () => {
     clearTimeout(idle);
-    idle = setTimeout(() => controller.abort(new HubError('no data received for a while', true)), opts.idleTimeoutMs ?? 30_000);
+    idle = setTimeout(
+      () => controller.abort(new HubError('no data received for a while', true)),
+      opts.idleTimeoutMs ?? 30_000,
+    );
   };
   try {
     arm();
@@ -235,7 +270,10 @@ async function attemptDownload(cache: ModelCache, key: string, url: string, size
     if (res.status === 416) await (await cache.writer(key, 0)).close(false);
     if (!res.ok || !res.body) {
       await res.body?.cancel();
-      throw new HubError(`HTTP ${res.status} for ${url}.`, res.status === 416 || res.status >= 500 || res.status === 429);
+      throw new HubError(
+        `HTTP ${res.status} for ${url}.`,
+        res.status === 416 || res.status >= 500 || res.status === 429,
+      );
     }
     // A 200 answer to a Range request is the whole file: restart from 0.
     const start = res.status === 206 ? contentRangeStart(res.headers.get('content-range')) : 0;

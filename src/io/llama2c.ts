@@ -41,8 +41,10 @@ export async function readLlama2c(src: ByteSource): Promise<Llama2cFile> {
   const vocab = Math.abs(vocabRaw);
   const sane = (v: number) => v > 0 && v < 1 << 20;
   if (![dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen].every(sane) || dim % nHeads || nHeads % nKvHeads) {
-    throw new Llama2cError(`${src.name}: header [${Array.from(h)}] is not a llama2.c v0 checkpoint (or uses a newer ` +
-      'format version, which is not supported).');
+    throw new Llama2cError(
+      `${src.name}: header [${Array.from(h)}] is not a llama2.c v0 checkpoint (or uses a newer ` +
+        'format version, which is not supported).',
+    );
   }
   const headDim = dim / nHeads;
   const kvDim = nKvHeads * headDim;
@@ -51,8 +53,10 @@ export async function readLlama2c(src: ByteSource): Promise<Llama2cFile> {
   const perLayerFloats = 2 * dim + 2 * dim * dim + 2 * kvDim * dim + 3 * hiddenDim * dim;
   const expected = 28 + 4 * (vocab * dim * (vocabRaw < 0 ? 2 : 1) + nLayers * perLayerFloats + dim + seqLen * headDim);
   if (expected !== src.size) {
-    throw new Llama2cError(`${src.name}: the header implies ${expected} bytes but the file has ${src.size} ` +
-      '(truncated, or not a llama2.c v0 checkpoint).');
+    throw new Llama2cError(
+      `${src.name}: the header implies ${expected} bytes but the file has ${src.size} ` +
+        '(truncated, or not a llama2.c v0 checkpoint).',
+    );
   }
   const tensors: Llama2cTensor[] = [];
   let offset = 28;
@@ -96,7 +100,8 @@ export async function readLlama2cTokenizer(src: ByteSource, vocabSize: number): 
   const decoder = new TextDecoder();
   let o = 0;
   const need = (n: number) => {
-    if (o + n > bytes.length) throw new Llama2cError(`${src.name}: truncated tokenizer (piece ${pieces.length} of ${vocabSize}).`);
+    if (o + n > bytes.length)
+      throw new Llama2cError(`${src.name}: truncated tokenizer (piece ${pieces.length} of ${vocabSize}).`);
   };
   const pieces: string[] = [];
   const scores = new Float32Array(vocabSize);
@@ -108,7 +113,8 @@ export async function readLlama2cTokenizer(src: ByteSource, vocabSize: number): 
     scores[i] = view.getFloat32(o, true);
     const len = view.getInt32(o + 4, true);
     o += 8;
-    if (len < 0 || len > maxTokenLength) throw new Llama2cError(`${src.name}: piece ${i} has impossible length ${len}.`);
+    if (len < 0 || len > maxTokenLength)
+      throw new Llama2cError(`${src.name}: piece ${i} has impossible length ${len}.`);
     need(len);
     pieces.push(decoder.decode(bytes.subarray(o, o + len)));
     o += len;

@@ -51,7 +51,11 @@ export function directoryCache(root: string): ModelCache {
     if (create) await fs.mkdir(path.dirname(file), { recursive: true });
     return { fs, file };
   };
-  const size = async (fs: typeof import('node:fs/promises'), file: string) => fs.stat(file).then((s) => s.size, () => -1);
+  const size = async (fs: typeof import('node:fs/promises'), file: string) =>
+    fs.stat(file).then(
+      (s) => s.size,
+      () => -1,
+    );
   return {
     async open(key) {
       const { fs, file } = await at(key);

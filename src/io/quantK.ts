@@ -14,17 +14,17 @@ export const QK_K = ggmlType('Q4_K').blockSize;
 
 export type KQuantType = 'q4_k' | 'q6_k';
 
-export const K_BLOCK_BYTES: Record<KQuantType, number> = { q4_k: ggmlType('Q4_K').blockBytes, q6_k: ggmlType('Q6_K').blockBytes };
+export const K_BLOCK_BYTES: Record<KQuantType, number> = {
+  q4_k: ggmlType('Q4_K').blockBytes,
+  q6_k: ggmlType('Q6_K').blockBytes,
+};
 
 const fr = Math.fround;
 
 /** ggml's get_scale_min_k4: the j-th (0..7) 6-bit scale and min from the 12 packed bytes at `q[o..]`. */
 function scaleMinK4(j: number, q: Uint8Array, o: number): [number, number] {
   if (j < 4) return [q[o + j] & 63, q[o + j + 4] & 63];
-  return [
-    (q[o + j + 4] & 0xf) | ((q[o + j - 4] >> 6) << 4),
-    (q[o + j + 4] >> 4) | ((q[o + j] >> 6) << 4),
-  ];
+  return [(q[o + j + 4] & 0xf) | ((q[o + j - 4] >> 6) << 4), (q[o + j + 4] >> 4) | ((q[o + j] >> 6) << 4)];
 }
 
 export function dequantizeQ4_K(bytes: Uint8Array, n: number): Float64Array {

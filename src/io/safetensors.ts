@@ -11,7 +11,16 @@ export class SafetensorsError extends Error {
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 export const DTYPE_BYTES: Record<SafetensorsDtype, number> = {
-  F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  I64: 8,
+  F32: 4,
+  I32: 4,
+  F16: 2,
+  BF16: 2,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 export interface SafetensorsTensorInfo {
@@ -37,8 +46,10 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
   if (src.size < 8) throw new SafetensorsError(`${src.name}: too short to be a safetensors file (${src.size} bytes).`);
   const n = Number(new DataView((await src.read(0, 8)).slice().buffer).getBigUint64(0, true));
   if (n > MAX_HEADER_BYTES || 8 + n > src.size) {
-    throw new SafetensorsError(`${src.name}: header length ${n} is impossible for a ${src.size}-byte file ` +
-      '(not a safetensors file, or truncated).');
+    throw new SafetensorsError(
+      `${src.name}: header length ${n} is impossible for a ${src.size}-byte file ` +
+        '(not a safetensors file, or truncated).',
+    );
   }
   let header: Record<string, unknown>;
   try {
@@ -60,24 +71,34 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
     if (name === '__metadata__') continue;
     const t = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = t?.dtype as SafetensorsDtype;
-    if (!(dtype in DTYPE_BYTES)) throw new SafetensorsError(`${src.name}: tensor ${name} has unsupported dtype ${String(t?.dtype)}.`);
+    if (!(dtype in DTYPE_BYTES))
+      throw new SafetensorsError(`${src.name}: tensor ${name} has unsupported dtype ${String(t?.dtype)}.`);
     const shape = t.shape;
     const offs = t.data_offsets;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new SafetensorsError(`${src.name}: tensor ${name} has an invalid shape ${JSON.stringify(shape)}.`);
     }
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && o >= 0) || offs[1] < offs[0]) {
+    if (
+      !Array.isArray(offs) ||
+      offs.length !== 2 ||
+      !offs.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+      offs[1] < offs[0]
+    ) {
       throw new SafetensorsError(`${src.name}: tensor ${name} has invalid data_offsets ${JSON.stringify(offs)}.`);
     }
     const count = shape.reduce((a: number, b: number) => a * b, 1);
     const byteLength = offs[1] - offs[0];
     if (byteLength !== count * DTYPE_BYTES[dtype]) {
-      throw new SafetensorsError(`${src.name}: tensor ${name} ${dtype} [${shape}] should take ${count * DTYPE_BYTES[dtype]} ` +
-        `bytes but its offsets span ${byteLength}.`);
+      throw new SafetensorsError(
+        `${src.name}: tensor ${name} ${dtype} [${shape}] should take ${count * DTYPE_BYTES[dtype]} ` +
+          `bytes but its offsets span ${byteLength}.`,
+      );
     }
     if (offs[1] > dataSize) {
-      throw new SafetensorsError(`${src.name}: tensor ${name} ends at ${offs[1]}, past the data section (${dataSize} bytes); ` +
-        'the file is truncated.');
+      throw new SafetensorsError(
+        `${src.name}: tensor ${name} ends at ${offs[1]}, past the data section (${dataSize} bytes); ` +
+          'the file is truncated.',
+      );
     }
     tensors.push({ name, dtype, shape, offset: dataOffset + offs[0], byteLength });
   }
@@ -86,12 +107,15 @@ export async function readSafetensors(src: ByteSource): Promise<SafetensorsFile>
   let expected = dataOffset;
   for (const t of sorted) {
     if (t.offset !== expected) {
-      throw new SafetensorsError(`${src.name}: tensor ${t.name} starts at ${t.offset - dataOffset}, expected ` +
-        `${expected - dataOffset} (data must be contiguous without gaps or overlaps).`);
+      throw new SafetensorsError(
+        `${src.name}: tensor ${t.name} starts at ${t.offset - dataOffset}, expected ` +
+          `${expected - dataOffset} (data must be contiguous without gaps or overlaps).`,
+      );
     }
     expected += t.byteLength;
   }
-  if (expected !== src.size) throw new SafetensorsError(`${src.name}: ${src.size - expected} trailing bytes after the last tensor.`);
+  if (expected !== src.size)
+    throw new SafetensorsError(`${src.name}: ${src.size - expected} trailing bytes after the last tensor.`);
   return { metadata, tensors, dataOffset };
 }
 
@@ -109,7 +133,8 @@ export function writeSafetensors(tensors: SafetensorsTensorData[], metadata?: Re
   let offset = 0;
   for (const t of tensors) {
     const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
-    if (bytes !== t.data.byteLength) throw new Error(`${t.name}: ${t.dtype} [${t.shape}] needs ${bytes} bytes, got ${t.data.byteLength}`);
+    if (bytes !== t.data.byteLength)
+      throw new Error(`${t.name}: ${t.dtype} [${t.shape}] needs ${bytes} bytes, got ${t.data.byteLength}`);
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }

@@ -42,8 +42,16 @@ export interface AdapterSite {
    * Records the parameter gradients (accumulated into the site's slots of `grads`) and dx += ∂/∂x, from the
    * forward's input x, its saved tensors and dy. Releases the saved tensors.
    */
-  backward(ctx: GpuContext, x: Tensor<'f32'>, saved: Tensor<'f32'>[], dy: Tensor<'f32'>, dx: Tensor<'f32'>, T: number,
-    run: AdapterRun, grads: Tensor<'f32'>[]): void;
+  backward(
+    ctx: GpuContext,
+    x: Tensor<'f32'>,
+    saved: Tensor<'f32'>[],
+    dy: Tensor<'f32'>,
+    dx: Tensor<'f32'>,
+    T: number,
+    run: AdapterRun,
+    grads: Tensor<'f32'>[],
+  ): void;
 }
 
 /** The model's view of an adapter: the site of a (layer, target), or null when that module is not adapted. */

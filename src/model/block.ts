@@ -26,8 +26,17 @@ export type Attend = (q: Tensor<'f32'>, k: Tensor<'f32'>, v: Tensor<'f32'>) => T
 export type Adapt = (target: TargetModule, x: Tensor<'f32'>, y: Tensor<'f32'>) => void;
 
 /** Records one block on x [T, dim] in place; `pos` [T] holds each token's position for RoPE. */
-export function llamaBlock(ctx: GpuContext, w: ModelWeights, layer: LayerWeights, cfg: LlamaConfig,
-  x: Tensor<'f32'>, pos: Tensor<'u32'>, T: number, attend: Attend, adapt?: Adapt): void {
+export function llamaBlock(
+  ctx: GpuContext,
+  w: ModelWeights,
+  layer: LayerWeights,
+  cfg: LlamaConfig,
+  x: Tensor<'f32'>,
+  pos: Tensor<'u32'>,
+  T: number,
+  attend: Attend,
+  adapt?: Adapt,
+): void {
   const { dim, nHeads, nKvHeads, headDim, normEps: eps } = cfg;
   const ropeOpts = { T, headDim, theta: cfg.ropeTheta, pairing: cfg.ropePairing, freqFactors: w.ropeFactors };
   // y = W·input, or into += W·input (the fused residual add), then the adapter's branch if any.

@@ -16,7 +16,11 @@ import type { ModelWeights } from './weights';
 export function forwardLogits(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfig, tokens: Uint32Array): Tensor<'f32'> {
   const T = tokens.length;
   const ids = ctx.upload(tokens, [T], 'u32');
-  const pos = ctx.upload(Uint32Array.from({ length: T }, (_, i) => i), [T], 'u32');
+  const pos = ctx.upload(
+    Uint32Array.from({ length: T }, (_, i) => i),
+    [T],
+    'u32',
+  );
   const lengths = ctx.upload(Uint32Array.of(T), [1], 'u32');
   const dims = { B: 1, S: T, H: cfg.nHeads, KV: cfg.nKvHeads, hd: cfg.headDim };
   const x = embedding(ctx, w.embed, ids, T);

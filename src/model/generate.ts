@@ -33,20 +33,33 @@ export interface GenerateResult {
   tokensPerSecond: number;
 }
 
-export async function generate(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfig, prompt: number[],
-  opts: GenerateOptions): Promise<GenerateResult> {
-  if (prompt.length === 0) throw new Error('generate: the prompt has no tokens (give text, or a tokenizer that adds BOS).');
+export async function generate(
+  ctx: GpuContext,
+  w: ModelWeights,
+  cfg: LlamaConfig,
+  prompt: number[],
+  opts: GenerateOptions,
+): Promise<GenerateResult> {
+  if (prompt.length === 0)
+    throw new Error('generate: the prompt has no tokens (give text, or a tokenizer that adds BOS).');
   if (!(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 0)) {
     throw new Error(`generate: maxNewTokens must be a whole number ≥ 0, got ${opts.maxNewTokens}`);
   }
   const bad = prompt.find((id) => !(Number.isInteger(id) && id >= 0 && id < cfg.vocabSize));
-  if (bad !== undefined) throw new Error(`generate: prompt token ${bad} is outside the vocabulary of ${cfg.vocabSize}.`);
+  if (bad !== undefined)
+    throw new Error(`generate: prompt token ${bad} is outside the vocabulary of ${cfg.vocabSize}.`);
   if (prompt.length > cfg.contextLength) {
-    throw new Error(`generate: the prompt has ${prompt.length} tokens, more than the model's context of ${cfg.contextLength}.`);
+    throw new Error(
+      `generate: the prompt has ${prompt.length} tokens, more than the model's context of ${cfg.contextLength}.`,
+    );
   }
   const sampler = new Sampler(opts);
   // The last sampled token never runs through the model, hence − 1.
-  const cache = KvCache.create(ctx, cfg, Math.max(1, Math.min(cfg.contextLength, prompt.length + opts.maxNewTokens - 1)));
+  const cache = KvCache.create(
+    ctx,
+    cfg,
+    Math.max(1, Math.min(cfg.contextLength, prompt.length + opts.maxNewTokens - 1)),
+  );
   const tokens: number[] = [];
   let stoppedBy: GenerateResult['stoppedBy'] = 'maxNewTokens';
   const t0 = performance.now();
@@ -77,8 +90,12 @@ export async function generate(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfi
   const t2 = performance.now();
   const decodeMs = tokens.length > 1 ? t2 - t1 : 0;
   return {
-    tokens, stoppedBy, seed: sampler.seed, promptTokens: prompt.length,
-    prefillMs: tokens.length ? t1 - t0 : t2 - t0, decodeMs,
+    tokens,
+    stoppedBy,
+    seed: sampler.seed,
+    promptTokens: prompt.length,
+    prefillMs: tokens.length ? t1 - t0 : t2 - t0,
+    decodeMs,
     tokensPerSecond: decodeMs > 0 ? ((tokens.length - 1) * 1000) / decodeMs : 0,
   };
 }
@@ -92,7 +109,10 @@ export class TextStream {
   private ids: number[];
   private emitted: string;
 
-  constructor(private tokenizer: Tokenizer, prompt: number[]) {
+  constructor(
+    private tokenizer: Tokenizer,
+    prompt: number[],
+  ) {
     this.ids = [...prompt];
     this.emitted = tokenizer.decode(this.ids);
   }

@@ -22,8 +22,12 @@ export class KvCache {
   /** Positions filled so far, per sequence: sequence s's next token goes to position lengths[s]. */
   readonly lengths: number[];
 
-  private constructor(readonly maxTokens: number, readonly sequences: number, readonly k: Tensor<'f32'>[],
-    readonly v: Tensor<'f32'>[]) {
+  private constructor(
+    readonly maxTokens: number,
+    readonly sequences: number,
+    readonly k: Tensor<'f32'>[],
+    readonly v: Tensor<'f32'>[],
+  ) {
     this.lengths = new Array<number>(sequences).fill(0);
   }
 
@@ -41,8 +45,10 @@ export class KvCache {
    * limits are checked on allocation. Sequence s occupies cache rows s·maxTokens … (s+1)·maxTokens − 1.
    */
   static create(ctx: GpuContext, cfg: LlamaConfig, maxTokens: number, sequences = 1): KvCache {
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new Error(`KV cache: maxTokens must be ≥ 1, got ${maxTokens}`);
-    if (!Number.isInteger(sequences) || sequences < 1) throw new Error(`KV cache: sequences must be ≥ 1, got ${sequences}`);
+    if (!Number.isInteger(maxTokens) || maxTokens < 1)
+      throw new Error(`KV cache: maxTokens must be ≥ 1, got ${maxTokens}`);
+    if (!Number.isInteger(sequences) || sequences < 1)
+      throw new Error(`KV cache: sequences must be ≥ 1, got ${sequences}`);
     if (maxTokens > cfg.contextLength) {
       throw new Error(`KV cache: ${maxTokens} tokens exceed the model's context length of ${cfg.contextLength}.`);
     }
@@ -83,7 +89,11 @@ export interface WithAdapter {
  * buffers to later-recorded work only, which runs after this site's dispatches).
  */
 function adapterHook(ctx: GpuContext, a: WithAdapter, l: number, T: number): Adapt {
-  return (target, x, y) => a.adapter.site(l, target)?.forward(ctx, x, y, T, a.run).forEach((t) => t.release());
+  return (target, x, y) =>
+    a.adapter
+      .site(l, target)
+      ?.forward(ctx, x, y, T, a.run)
+      .forEach((t) => t.release());
 }
 
 /** New tokens of one cached sequence, to run at positions cache.lengths[seq] onwards. */
@@ -100,24 +110,46 @@ export interface CachedInput {
  * every adapted projection gets the adapter's branch; the cache must then have been filled with the same
  * adapter and run.
  */
-export function forwardCachedRows(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfig, cache: KvCache,
-  inputs: readonly CachedInput[], adapted?: WithAdapter): Tensor<'f32'> {
+export function forwardCachedRows(
+  ctx: GpuContext,
+  w: ModelWeights,
+  cfg: LlamaConfig,
+  cache: KvCache,
+  inputs: readonly CachedInput[],
+  adapted?: WithAdapter,
+): Tensor<'f32'> {
   const places = placesOf(cache, inputs);
   const T = places.length / 2;
   const { nHeads: H, nKvHeads: KV, headDim: hd } = cfg;
   const ids = ctx.upload(Uint32Array.from(inputs.flatMap((input) => input.tokens)), [T], 'u32');
-  const pos = ctx.upload(places.filter((_, i) => i % 2 === 1), [T], 'u32');
+  const pos = ctx.upload(
+    places.filter((_, i) => i % 2 === 1),
+    [T],
+    'u32',
+  );
   const where = ctx.upload(places, [2 * T], 'u32');
   const x = embedding(ctx, w.embed, ids, T);
   w.layers.forEach((layer, l) => {
-    llamaBlock(ctx, w, layer, cfg, x, pos, T, (q, k, v) => {
-      scatterRows(ctx, k, cache.k[l], where, { rows: T, width: KV * hd });
-      scatterRows(ctx, v, cache.v[l], where, { rows: T, width: KV * hd });
-      return attentionDecode(ctx, q, cache.k[l], cache.v[l], where, { n: T, H, KV, hd });
-    }, adapted && adapterHook(ctx, adapted, l, T));
+    llamaBlock(
+      ctx,
+      w,
+      layer,
+      cfg,
+      x,
+      pos,
+      T,
+      (q, k, v) => {
+        scatterRows(ctx, k, cache.k[l], where, { rows: T, width: KV * hd });
+        scatterRows(ctx, v, cache.v[l], where, { rows: T, width: KV * hd });
+        return attentionDecode(ctx, q, cache.k[l], cache.v[l], where, { n: T, H, KV, hd });
+      },
+      adapted && adapterHook(ctx, adapted, l, T),
+    );
   });
   [ids, pos, where].forEach((t) => t.release());
-  inputs.forEach(({ seq, tokens }) => { cache.lengths[seq] += tokens.length; });
+  inputs.forEach(({ seq, tokens }) => {
+    cache.lengths[seq] += tokens.length;
+  });
   return x;
 }
 
@@ -136,7 +168,9 @@ function placesOf(cache: KvCache, inputs: readonly CachedInput[]): Uint32Array {
     seen.add(seq);
     const pos0 = cache.lengths[seq];
     if (pos0 + tokens.length > cache.maxTokens) {
-      throw new Error(`forwardCached: positions up to ${pos0 + tokens.length - 1} do not fit a ${cache.maxTokens}-token KV cache.`);
+      throw new Error(
+        `forwardCached: positions up to ${pos0 + tokens.length - 1} do not fit a ${cache.maxTokens}-token KV cache.`,
+      );
     }
     for (let i = 0; i < tokens.length; i++, r++) places.set([seq * cache.maxTokens, pos0 + i], 2 * r);
   }
@@ -144,8 +178,13 @@ function placesOf(cache: KvCache, inputs: readonly CachedInput[]): Uint32Array {
 }
 
 /** Logits [rows.length, vocab] of the given rows of final hidden states x [*, dim]: output norm and head on those rows only. */
-export function headLogits(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfig, x: Tensor<'f32'>,
-  rows: readonly number[]): Tensor<'f32'> {
+export function headLogits(
+  ctx: GpuContext,
+  w: ModelWeights,
+  cfg: LlamaConfig,
+  x: Tensor<'f32'>,
+  rows: readonly number[],
+): Tensor<'f32'> {
   const { dim, normEps: eps } = cfg;
   const n = rows.length;
   if (rows.some((r) => !(Number.isInteger(r) && r >= 0 && (r + 1) * dim <= x.numel))) {
@@ -163,8 +202,14 @@ export function headLogits(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfig, x
  * Records the forward pass of one sequence's `tokens` at positions cache.length … cache.length + T − 1 (sequence
  * 0 of the cache), appends their keys and values, and returns the logits of the last token only ([1, vocab]).
  */
-export function forwardCached(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfig, cache: KvCache,
-  tokens: ArrayLike<number>, adapted?: WithAdapter): Tensor<'f32'> {
+export function forwardCached(
+  ctx: GpuContext,
+  w: ModelWeights,
+  cfg: LlamaConfig,
+  cache: KvCache,
+  tokens: ArrayLike<number>,
+  adapted?: WithAdapter,
+): Tensor<'f32'> {
   const x = forwardCachedRows(ctx, w, cfg, cache, [{ seq: 0, tokens: Array.from(tokens) }], adapted);
   const logits = headLogits(ctx, w, cfg, x, [tokens.length - 1]);
   x.release();

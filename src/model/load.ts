@@ -33,19 +33,29 @@ export interface LoadedModel extends ModelDescription {
 
 export async function describeModel(files: ModelFiles): Promise<ModelDescription> {
   switch (files.kind) {
-    case 'gguf': return describeGguf(files.file);
-    case 'llama2c': return describeLlama2c(files.file, files.tokenizer);
-    case 'hf': return describeHf(files.files);
+    case 'gguf':
+      return describeGguf(files.file);
+    case 'llama2c':
+      return describeLlama2c(files.file, files.tokenizer);
+    case 'hf':
+      return describeHf(files.files);
   }
 }
 
-export async function loadModel(ctx: GpuContext, files: ModelFiles, opts: LoadWeightsOptions = {}): Promise<LoadedModel> {
+export async function loadModel(
+  ctx: GpuContext,
+  files: ModelFiles,
+  opts: LoadWeightsOptions = {},
+): Promise<LoadedModel> {
   return loadDescribed(ctx, await describeModel(files), opts);
 }
 
 /** Streams an already described model to the GPU (callers that needed the tokenizer or config first). */
-export async function loadDescribed(ctx: GpuContext, description: ModelDescription,
-  opts: LoadWeightsOptions = {}): Promise<LoadedModel> {
+export async function loadDescribed(
+  ctx: GpuContext,
+  description: ModelDescription,
+  opts: LoadWeightsOptions = {},
+): Promise<LoadedModel> {
   // Refuse before the first upload: a model over the adapter's limits would otherwise fail halfway through.
   checkWeightsFit(description.config, description.tensors, opts.quant, ctx.info.limits);
   const weights = await loadWeights(ctx, description.tensors, description.config, opts);

@@ -67,20 +67,32 @@ export interface EstimateOptions {
 export const DEFAULT_CONTEXT = 2048;
 export const DEFAULT_SEQUENCE = 512;
 
-const MATRIX = /^(token_embd|output)\.weight$|^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
-const VECTOR = /^(output_norm|rope_freqs)\.weight$|^blk\.\d+\.(attn_norm|ffn_norm)\.weight$|^blk\.\d+\.attn_[qkv]\.bias$/;
+const MATRIX =
+  /^(token_embd|output)\.weight$|^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
+const VECTOR =
+  /^(output_norm|rope_freqs)\.weight$|^blk\.\d+\.(attn_norm|ffn_norm)\.weight$|^blk\.\d+\.attn_[qkv]\.bias$/;
 
 /**
  * The GGML types the GPU kernels read as stored, under the kernels' names (src/ops/weight.ts): the one place
  * the two spellings meet. Other stored types are converted on load.
  */
-export const KERNEL_TYPE: Partial<Record<StoredDtype, WeightType>> = { F32: 'f32', F16: 'f16', Q8_0: 'q8_0', Q4_0: 'q4_0' };
+export const KERNEL_TYPE: Partial<Record<StoredDtype, WeightType>> = {
+  F32: 'f32',
+  F16: 'f16',
+  Q8_0: 'q8_0',
+  Q4_0: 'q4_0',
+};
 
 /**
  * Which type a matrix ends up in on the GPU, and what loading it stages: the rule loadWeights follows (its
  * `toWeight` asks this), so the estimate and the load cannot disagree.
  */
-export function placeMatrix(stored: StoredDtype, rows: number, cols: number, quant: BaseQuant): { gpuType: WeightType; stagingBytes: number } {
+export function placeMatrix(
+  stored: StoredDtype,
+  rows: number,
+  cols: number,
+  quant: BaseQuant,
+): { gpuType: WeightType; stagingBytes: number } {
   const quantizable = quant !== 'keep' && cols % QK === 0;
   switch (stored) {
     case 'Q8_0':
@@ -91,12 +103,19 @@ export function placeMatrix(stored: StoredDtype, rows: number, cols: number, qua
     case 'Q6_K': {
       // A chunk of rows at a time: its raw blocks, their f32 decode and the chunk's re-encoded blocks.
       const gpuType = quant === 'q4_0' ? 'q4_0' : 'q8_0';
-      return { gpuType, stagingBytes: chunkStaging(rows, cols, gpuType, ggmlType(stored).blockBytes / ggmlType(stored).blockSize + 4) };
+      return {
+        gpuType,
+        stagingBytes: chunkStaging(rows, cols, gpuType, ggmlType(stored).blockBytes / ggmlType(stored).blockSize + 4),
+      };
     }
     case 'F32':
     case 'F16':
     case 'BF16':
-      if (quantizable) return { gpuType: quant as 'q8_0' | 'q4_0', stagingBytes: chunkStaging(rows, cols, quant as 'q8_0' | 'q4_0', 4) };
+      if (quantizable)
+        return {
+          gpuType: quant as 'q8_0' | 'q4_0',
+          stagingBytes: chunkStaging(rows, cols, quant as 'q8_0' | 'q4_0', 4),
+        };
       // BF16 cannot become f16 without losing range: it is widened to f32.
       return { gpuType: KERNEL_TYPE[stored === 'F16' ? 'F16' : 'F32']!, stagingBytes: 0 };
   }
@@ -113,11 +132,19 @@ const words = (bytes: number) => Math.ceil(bytes / 4) * 4;
 
 function placeTensor(t: TensorShape, quant: BaseQuant): TensorPlacement | null {
   const count = t.shape.reduce((a, b) => a * b, 1);
-  if (VECTOR.test(t.name)) return { name: t.name, shape: t.shape, stored: t.dtype, gpuType: 'f32', bytes: 4 * count, stagingBytes: 0 };
+  if (VECTOR.test(t.name))
+    return { name: t.name, shape: t.shape, stored: t.dtype, gpuType: 'f32', bytes: 4 * count, stagingBytes: 0 };
   if (!MATRIX.test(t.name) || t.shape.length !== 2) return null;
   const [rows, cols] = t.shape;
   const { gpuType, stagingBytes } = placeMatrix(t.dtype, rows, cols, quant);
-  return { name: t.name, shape: t.shape, stored: t.dtype, gpuType, bytes: words(weightBytes(gpuType, rows, cols)), stagingBytes };
+  return {
+    name: t.name,
+    shape: t.shape,
+    stored: t.dtype,
+    gpuType,
+    bytes: words(weightBytes(gpuType, rows, cols)),
+    stagingBytes,
+  };
 }
 
 /**
@@ -158,7 +185,8 @@ export function estimateMemory(cfg: LlamaConfig, tensors: TensorShape[], opts: E
   const weightTotal = placed.reduce((n, p) => n + p.bytes, 0);
   const perBuffer = 4 * contextLength * cfg.nKvHeads * cfg.headDim;
   const kvBytes = 2 * cfg.nLayers * perBuffer;
-  const act = sequenceLength > 0 ? activationBytes(cfg, sequenceLength) : { bytes: 0, largest: { name: 'none', bytes: 0 } };
+  const act =
+    sequenceLength > 0 ? activationBytes(cfg, sequenceLength) : { bytes: 0, largest: { name: 'none', bytes: 0 } };
   const staging = largestOf(placed.map((p) => ({ name: `${p.name} (while loading)`, bytes: p.stagingBytes })));
   const largestBuffer = largestOf([
     ...placed.map((p) => ({ name: `${p.name} (${p.gpuType} [${p.shape}])`, bytes: p.bytes })),
@@ -188,10 +216,22 @@ export function checkpointTensors(cfg: LlamaConfig, dtype: StoredDtype): TensorS
     const p = `blk.${l}.`;
     vec(`${p}attn_norm.weight`, cfg.dim);
     vec(`${p}ffn_norm.weight`, cfg.dim);
-    if (cfg.qkvBias) for (const [n, size] of [['q', q], ['k', kv], ['v', kv]] as const) vec(`${p}attn_${n}.bias`, size);
-    for (const [name, shape] of [['attn_q', [q, cfg.dim]], ['attn_k', [kv, cfg.dim]], ['attn_v', [kv, cfg.dim]],
-      ['attn_output', [cfg.dim, q]], ['ffn_gate', [cfg.hiddenDim, cfg.dim]], ['ffn_up', [cfg.hiddenDim, cfg.dim]],
-      ['ffn_down', [cfg.dim, cfg.hiddenDim]]] as const) {
+    if (cfg.qkvBias)
+      for (const [n, size] of [
+        ['q', q],
+        ['k', kv],
+        ['v', kv],
+      ] as const)
+        vec(`${p}attn_${n}.bias`, size);
+    for (const [name, shape] of [
+      ['attn_q', [q, cfg.dim]],
+      ['attn_k', [kv, cfg.dim]],
+      ['attn_v', [kv, cfg.dim]],
+      ['attn_output', [cfg.dim, q]],
+      ['ffn_gate', [cfg.hiddenDim, cfg.dim]],
+      ['ffn_up', [cfg.hiddenDim, cfg.dim]],
+      ['ffn_down', [cfg.dim, cfg.hiddenDim]],
+    ] as const) {
       out.push({ name: `${p}${name}.weight`, shape: [...shape], dtype });
     }
   }
@@ -223,14 +263,20 @@ export function checkFits(estimate: MemoryEstimate, limits: Record<string, numbe
     if (!over.length) continue;
     const more = over.length > 1 ? ` (and ${over.length - 1} other buffer${over.length > 2 ? 's' : ''})` : '';
     const hint = estimate.quant === 'q4_0' ? 'A smaller model' : 'Quantizing on load (q8_0 or q4_0), a smaller model';
-    throw new GpuLimitError(`The model does not fit this GPU: ${over[0].name} needs ${fmt(over[0].bytes)}, over the ` +
-      `adapter's ${limit} of ${fmt(max)}${more}. ${hint} or a GPU with larger limits would.`);
+    throw new GpuLimitError(
+      `The model does not fit this GPU: ${over[0].name} needs ${fmt(over[0].bytes)}, over the ` +
+        `adapter's ${limit} of ${fmt(max)}${more}. ${hint} or a GPU with larger limits would.`,
+    );
   }
 }
 
 /** The check loadModel runs before uploading: only what loading allocates (weights and staging). */
-export function checkWeightsFit(cfg: LlamaConfig, tensors: TensorShape[], quant: BaseQuant | undefined,
-  limits: Record<string, number>): void {
+export function checkWeightsFit(
+  cfg: LlamaConfig,
+  tensors: TensorShape[],
+  quant: BaseQuant | undefined,
+  limits: Record<string, number>,
+): void {
   checkFits(estimateMemory(cfg, tensors, { quant, contextLength: 0, sequenceLength: 0 }), limits);
 }
 

@@ -19,10 +19,16 @@ export async function openModelPath(path: string, opts: { tokenizer?: string } =
   const file = await fileSource(path);
   const magic = new TextDecoder().decode(await file.read(0, Math.min(4, file.size)));
   if (magic === 'GGUF') return { kind: 'gguf', file };
-  if (opts.tokenizer !== undefined && !existsSync(opts.tokenizer)) throw new Error(`${opts.tokenizer}: no such tokenizer file.`);
+  if (opts.tokenizer !== undefined && !existsSync(opts.tokenizer))
+    throw new Error(`${opts.tokenizer}: no such tokenizer file.`);
   if (path.endsWith('.bin')) {
-    const candidates = [opts.tokenizer, join(dirname(path), 'tokenizer.bin'),
-      ...readdirSync(dirname(path)).filter((n) => /^tok.*\.bin$/.test(n) && n !== basename(path)).map((n) => join(dirname(path), n))];
+    const candidates = [
+      opts.tokenizer,
+      join(dirname(path), 'tokenizer.bin'),
+      ...readdirSync(dirname(path))
+        .filter((n) => /^tok.*\.bin$/.test(n) && n !== basename(path))
+        .map((n) => join(dirname(path), n)),
+    ];
     const tok = candidates.find((c): c is string => !!c && existsSync(c));
     return { kind: 'llama2c', file, tokenizer: tok ? await fileSource(tok) : undefined };
   }

@@ -34,18 +34,23 @@ function isGreedy(o: SamplingOptions): boolean {
 
 function validate(o: SamplingOptions): void {
   const t = o.temperature ?? 1;
-  if (!(t >= 0) || !Number.isFinite(t)) throw new Error(`sampling: temperature must be a finite number ≥ 0, got ${o.temperature}`);
+  if (!(t >= 0) || !Number.isFinite(t))
+    throw new Error(`sampling: temperature must be a finite number ≥ 0, got ${o.temperature}`);
   if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0)) {
     throw new Error(`sampling: top-k must be a whole number ≥ 0, got ${o.topK}`);
   }
-  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new Error(`sampling: top-p must be in (0, 1], got ${o.topP}`);
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1))
+    throw new Error(`sampling: top-p must be in (0, 1], got ${o.topP}`);
 }
 
 /**
  * The distribution a draw is made from: candidate ids, most likely first (ties by lower id), with their
  * renormalised probabilities (float64). Greedy gives the argmax with probability 1.
  */
-export function samplingDistribution(logits: ArrayLike<number>, o: SamplingOptions): { ids: number[]; probs: number[] } {
+export function samplingDistribution(
+  logits: ArrayLike<number>,
+  o: SamplingOptions,
+): { ids: number[]; probs: number[] } {
   validate(o);
   if (isGreedy(o)) return { ids: [argmax(logits)], probs: [1] };
   const t = o.temperature ?? 1;

@@ -18,7 +18,13 @@ export interface TensorSource {
 }
 
 /** A tensor stored contiguously at `offset` in `src`. */
-export function fileTensor(src: ByteSource, name: string, shape: number[], dtype: StoredDtype, offset: number,
-  byteLength: number): TensorSource {
+export function fileTensor(
+  src: ByteSource,
+  name: string,
+  shape: number[],
+  dtype: StoredDtype,
+  offset: number,
+  byteLength: number,
+): TensorSource {
   return { name, shape, dtype, byteLength, read: () => src.read(offset, byteLength) };
 }

@@ -93,7 +93,8 @@ function checkTensors(byName: ReadonlyMap<string, TensorSource>, cfg: LlamaConfi
       if (optional) continue;
       throw new WeightLoadError(`tensor ${name} is missing from the model file.`);
     }
-    if (t.shape.join() !== shape.join()) throw new WeightLoadError(`tensor ${name} has shape [${t.shape}], expected [${shape}].`);
+    if (t.shape.join() !== shape.join())
+      throw new WeightLoadError(`tensor ${name} has shape [${t.shape}], expected [${shape}].`);
   }
 }
 
@@ -106,7 +107,11 @@ class Uploader {
   private loaded = 0;
   private readonly total: number;
 
-  constructor(private readonly ctx: GpuContext, tensors: readonly TensorSource[], private readonly opts: LoadWeightsOptions) {
+  constructor(
+    private readonly ctx: GpuContext,
+    tensors: readonly TensorSource[],
+    private readonly opts: LoadWeightsOptions,
+  ) {
     this.byName = new Map(tensors.map((t) => [t.name, t]));
     this.total = tensors.reduce((n, t) => n + t.byteLength, 0);
   }
@@ -159,8 +164,12 @@ async function loadLayer(up: Uploader, l: number): Promise<LayerWeights> {
   };
 }
 
-export async function loadWeights(ctx: GpuContext, tensors: TensorSource[], cfg: LlamaConfig,
-  opts: LoadWeightsOptions = {}): Promise<ModelWeights> {
+export async function loadWeights(
+  ctx: GpuContext,
+  tensors: TensorSource[],
+  cfg: LlamaConfig,
+  opts: LoadWeightsOptions = {},
+): Promise<ModelWeights> {
   const up = new Uploader(ctx, tensors, opts);
   checkTensors(up.byName, cfg);
   try {
@@ -200,7 +209,8 @@ export function releaseWeights(w: ModelWeights): void {
 export function toF32(dtype: string, bytes: Uint8Array, name: string): Float32Array {
   const aligned = bytes.byteOffset % 4 ? bytes.slice() : bytes;
   switch (dtype) {
-    case 'F32': return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4).slice();
+    case 'F32':
+      return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4).slice();
     case 'F16': {
       const h = new Uint16Array(bytes.slice().buffer);
       return Float32Array.from(h, f16ToF32);
@@ -211,22 +221,30 @@ export function toF32(dtype: string, bytes: Uint8Array, name: string): Float32Ar
       for (let i = 0; i < h.length; i++) out[i] = h[i] << 16;
       return new Float32Array(out.buffer);
     }
-    default: throw new WeightLoadError(`tensor ${name} is ${dtype}; expected a float type.`);
+    default:
+      throw new WeightLoadError(`tensor ${name} is ${dtype}; expected a float type.`);
   }
 }
 
-function toWeight(ctx: GpuContext, dtype: StoredDtype, bytes: Uint8Array, rows: number, cols: number, quant: BaseQuant,
-  name: string): Weight {
+function toWeight(
+  ctx: GpuContext,
+  dtype: StoredDtype,
+  bytes: Uint8Array,
+  rows: number,
+  cols: number,
+  quant: BaseQuant,
+  name: string,
+): Weight {
   if (!ggmlTypeByName.has(dtype)) throw new WeightLoadError(`tensor ${name} has unsupported type ${dtype}.`);
   const { blockSize } = ggmlType(dtype);
-  if (cols % blockSize) throw new WeightLoadError(`tensor ${name}: ${dtype} rows of ${cols} are not whole ${blockSize}-value blocks.`);
+  if (cols % blockSize)
+    throw new WeightLoadError(`tensor ${name}: ${dtype} rows of ${cols} are not whole ${blockSize}-value blocks.`);
   const { gpuType } = placeMatrix(dtype, rows, cols, quant);
   if (gpuType === KERNEL_TYPE[dtype]) return uploadWeight(ctx, gpuType, rows, cols, bytes);
   if (gpuType === 'f32') return uploadWeight(ctx, 'f32', rows, cols, new Uint8Array(toF32(dtype, bytes, name).buffer)); // BF16
   if (gpuType === 'f16') throw new Error(`unreachable: ${dtype} placed as f16`);
   return quantizeRows(ctx, dtype, bytes, rows, cols, gpuType, name);
 }
-
 
 /** The K-quant decoders' names for the two K-quant types (src/ops/quantize.ts). */
 const K_KERNEL_TYPE = { Q4_K: 'q4_k', Q6_K: 'q6_k' } as const;
@@ -235,8 +253,16 @@ const K_KERNEL_TYPE = { Q4_K: 'q4_k', Q6_K: 'q6_k' } as const;
  * Quantizes a float (or requantizes a Q4_K / Q6_K) matrix on the GPU a chunk of rows at a time, decoding only
  * that chunk, and gathers the blocks into one Weight.
  */
-export function quantizeRows(ctx: GpuContext, dtype: StoredDtype, bytes: Uint8Array, rows: number, cols: number,
-  type: 'q8_0' | 'q4_0', name: string, chunkBytes = QUANTIZE_CHUNK_BYTES): Weight {
+export function quantizeRows(
+  ctx: GpuContext,
+  dtype: StoredDtype,
+  bytes: Uint8Array,
+  rows: number,
+  cols: number,
+  type: 'q8_0' | 'q4_0',
+  name: string,
+  chunkBytes = QUANTIZE_CHUNK_BYTES,
+): Weight {
   const stored = ggmlBytes(ggmlType(dtype), cols); // bytes of one stored row
   const chunkRows = quantizeChunkRows(cols, chunkBytes);
   const out = ctx.tensor<'u32'>([Math.ceil(weightBytes(type, rows, cols) / 4)], 'u32', `${type} ${name}`);

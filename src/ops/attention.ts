@@ -34,7 +34,12 @@ export const MAX_HEAD_DIM = 256;
  * lse [B, H, S] (0 on padding rows) that attentionBackward needs.
  */
 export function attention(
-  ctx: GpuContext, q: Tensor<'f32'>, k: Tensor<'f32'>, v: Tensor<'f32'>, lengths: Tensor<'u32'>, dims: AttentionDims,
+  ctx: GpuContext,
+  q: Tensor<'f32'>,
+  k: Tensor<'f32'>,
+  v: Tensor<'f32'>,
+  lengths: Tensor<'u32'>,
+  dims: AttentionDims,
 ): { o: Tensor<'f32'>; lse: Tensor<'f32'> } {
   check(dims, { q, k, v, lengths });
   const { B, S, H, hd } = dims;
@@ -51,8 +56,15 @@ export function attention(
  * 0 on padding rows.
  */
 export function attentionBackward(
-  ctx: GpuContext, q: Tensor<'f32'>, k: Tensor<'f32'>, v: Tensor<'f32'>, o: Tensor<'f32'>, lse: Tensor<'f32'>,
-  dO: Tensor<'f32'>, lengths: Tensor<'u32'>, dims: AttentionDims,
+  ctx: GpuContext,
+  q: Tensor<'f32'>,
+  k: Tensor<'f32'>,
+  v: Tensor<'f32'>,
+  o: Tensor<'f32'>,
+  lse: Tensor<'f32'>,
+  dO: Tensor<'f32'>,
+  lengths: Tensor<'u32'>,
+  dims: AttentionDims,
 ): { dq: Tensor<'f32'>; dk: Tensor<'f32'>; dv: Tensor<'f32'> } {
   check(dims, { q, k, v, lengths, o, dO, lse });
   const { B, S, H, KV, hd } = dims;
@@ -80,7 +92,8 @@ function grid(dims: AttentionDims, heads: number, rows = 1): [number, number, nu
  */
 function vec4(t: Tensor<'f32'>): GPUBufferBinding {
   const size = alignUp(t.byteLength, 16);
-  if (t.offset + size > t.buffer.size) throw new Error(`attention: a ${t.byteLength}-byte tensor's buffer cannot be bound as vec4s`);
+  if (t.offset + size > t.buffer.size)
+    throw new Error(`attention: a ${t.byteLength}-byte tensor's buffer cannot be bound as vec4s`);
   return { buffer: t.buffer, offset: t.offset, size };
 }
 
@@ -100,8 +113,13 @@ function check(dims: AttentionDims, t: Record<string, Tensor>): void {
   if (H % KV !== 0) throw new Error(`attention: ${H} query heads are not a multiple of ${KV} KV heads`);
   if (hd > MAX_HEAD_DIM) throw new Error(`attention: head dimension ${hd} exceeds the supported ${MAX_HEAD_DIM}`);
   const need: Record<string, number> = {
-    q: B * S * H * hd, k: B * S * KV * hd, v: B * S * KV * hd, lengths: B,
-    o: B * S * H * hd, dO: B * S * H * hd, lse: B * H * S,
+    q: B * S * H * hd,
+    k: B * S * KV * hd,
+    v: B * S * KV * hd,
+    lengths: B,
+    o: B * S * H * hd,
+    dO: B * S * H * hd,
+    lse: B * H * S,
   };
   for (const [name, tensor] of Object.entries(t)) {
     if (tensor.numel !== need[name]) {

@@ -23,27 +23,40 @@ const WG = 32;
  * must already hold the keys and values (the new tokens' included). The caller checks the places against the
  * cache on the host (they are on the GPU here); `contiguousPlaces` makes them for one sequence. Returns o.
  */
-export function attentionDecode(ctx: GpuContext, q: Tensor<'f32'>, kCache: Tensor<'f32'>, vCache: Tensor<'f32'>,
-  places: Tensor<'u32'>, dims: DecodeDims, out?: Tensor<'f32'>): Tensor<'f32'> {
+export function attentionDecode(
+  ctx: GpuContext,
+  q: Tensor<'f32'>,
+  kCache: Tensor<'f32'>,
+  vCache: Tensor<'f32'>,
+  places: Tensor<'u32'>,
+  dims: DecodeDims,
+  out?: Tensor<'f32'>,
+): Tensor<'f32'> {
   const { n, H, KV, hd } = dims;
   for (const [name, v] of Object.entries({ n, H, KV, hd })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`attentionDecode: ${name} must be a positive integer, got ${v}`);
   }
-  if (places.numel !== 2 * n) throw new Error(`attentionDecode: places has ${places.numel} entries, expected 2 per query (${2 * n})`);
+  if (places.numel !== 2 * n)
+    throw new Error(`attentionDecode: places has ${places.numel} entries, expected 2 per query (${2 * n})`);
   if (H % KV) throw new Error(`attentionDecode: ${H} query heads are not a multiple of ${KV} KV heads`);
   if (hd > MAX_HEAD_DIM) throw new Error(`attentionDecode: head dimension ${hd} exceeds the supported ${MAX_HEAD_DIM}`);
   if (q.numel !== n * H * hd) throw new Error(`attentionDecode: q has ${q.numel} elements, expected ${n * H * hd}`);
   const rows = kCache.numel / (KV * hd);
   if (!Number.isInteger(rows) || vCache.numel !== kCache.numel) {
-    throw new Error(`attentionDecode: caches of ${kCache.numel} and ${vCache.numel} elements are not [maxTokens, ${KV * hd}]`);
+    throw new Error(
+      `attentionDecode: caches of ${kCache.numel} and ${vCache.numel} elements are not [maxTokens, ${KV * hd}]`,
+    );
   }
   const o = out ?? ctx.tensor([n, H * hd]);
   if (o.numel !== n * H * hd) throw new Error(`attentionDecode: out has ${o.numel} elements, expected ${n * H * hd}`);
   const params = new ArrayBuffer(16);
   new Uint32Array(params).set([n, H, KV]);
   new Float32Array(params)[3] = dims.scale ?? 1 / Math.sqrt(hd);
-  ctx.dispatch(ctx.pipeline(src, { HD: hd }),
-    [vec4(q), vec4(kCache), vec4(vCache), o, places, ctx.uniform(new Uint8Array(params))], [Math.ceil(n / WG), H, 1]);
+  ctx.dispatch(
+    ctx.pipeline(src, { HD: hd }),
+    [vec4(q), vec4(kCache), vec4(vCache), o, places, ctx.uniform(new Uint8Array(params))],
+    [Math.ceil(n / WG), H, 1],
+  );
   return o;
 }
 
@@ -57,6 +70,7 @@ export function contiguousPlaces(n: number, pos0: number): Uint32Array {
 /** Binds a tensor as array<vec4<f32>>, rounded up to 16 bytes so a trailing partial vec4 stays addressable. */
 function vec4(t: Tensor<'f32'>): GPUBufferBinding {
   const size = alignUp(t.byteLength, 16);
-  if (size > t.buffer.size) throw new Error(`attentionDecode: a ${t.byteLength}-byte tensor's buffer cannot be bound as vec4s`);
+  if (size > t.buffer.size)
+    throw new Error(`attentionDecode: a ${t.byteLength}-byte tensor's buffer cannot be bound as vec4s`);
   return { buffer: t.buffer, size };
 }

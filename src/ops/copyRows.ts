@@ -22,8 +22,10 @@ export function copyRows(ctx: GpuContext, src: Tensor<'f32'>, dst: Tensor<'f32'>
   for (const [name, v] of Object.entries({ rows, width, srcRow, dstRow })) {
     if (!Number.isInteger(v) || v < 0) throw new Error(`copyRows: ${name} must be a non-negative integer, got ${v}`);
   }
-  if ((srcRow + rows) * width > src.numel) throw new Error(`copyRows: rows ${srcRow}..${srcRow + rows - 1} are past src's end`);
-  if ((dstRow + rows) * width > dst.numel) throw new Error(`copyRows: rows ${dstRow}..${dstRow + rows - 1} are past dst's end`);
+  if ((srcRow + rows) * width > src.numel)
+    throw new Error(`copyRows: rows ${srcRow}..${srcRow + rows - 1} are past src's end`);
+  if ((dstRow + rows) * width > dst.numel)
+    throw new Error(`copyRows: rows ${dstRow}..${dstRow + rows - 1} are past dst's end`);
   if (rows * width === 0) return dst;
   const params = new Uint32Array([rows, width, srcRow, dstRow]);
   ctx.dispatch(ctx.pipeline(copySrc), [src, dst, ctx.uniform(params)], grid1d(ctx, rows * width, WG));
@@ -35,28 +37,50 @@ export function copyRows(ctx: GpuContext, src: Tensor<'f32'>, dst: Tensor<'f32'>
  * sequence's first cache row and the row's position). The places are on the GPU: the caller checks them
  * against dst on the host. Returns dst.
  */
-export function scatterRows(ctx: GpuContext, src: Tensor<'f32'>, dst: Tensor<'f32'>, places: Tensor<'u32'>,
-  o: { rows: number; width: number }): Tensor<'f32'> {
+export function scatterRows(
+  ctx: GpuContext,
+  src: Tensor<'f32'>,
+  dst: Tensor<'f32'>,
+  places: Tensor<'u32'>,
+  o: { rows: number; width: number },
+): Tensor<'f32'> {
   return placedCopy(ctx, 'scatter', src, dst, places, o);
 }
 
 /** Records dst[r, :] = src[places[2r] + places[2r+1], :] for r < rows; places checked by the caller. Returns dst. */
-export function gatherRows(ctx: GpuContext, src: Tensor<'f32'>, dst: Tensor<'f32'>, places: Tensor<'u32'>,
-  o: { rows: number; width: number }): Tensor<'f32'> {
+export function gatherRows(
+  ctx: GpuContext,
+  src: Tensor<'f32'>,
+  dst: Tensor<'f32'>,
+  places: Tensor<'u32'>,
+  o: { rows: number; width: number },
+): Tensor<'f32'> {
   return placedCopy(ctx, 'gather', src, dst, places, o);
 }
 
-function placedCopy(ctx: GpuContext, kind: 'scatter' | 'gather', src: Tensor<'f32'>, dst: Tensor<'f32'>,
-  places: Tensor<'u32'>, o: { rows: number; width: number }): Tensor<'f32'> {
+function placedCopy(
+  ctx: GpuContext,
+  kind: 'scatter' | 'gather',
+  src: Tensor<'f32'>,
+  dst: Tensor<'f32'>,
+  places: Tensor<'u32'>,
+  o: { rows: number; width: number },
+): Tensor<'f32'> {
   const { rows, width } = o;
   for (const [name, v] of Object.entries({ rows, width })) {
     if (!Number.isInteger(v) || v < 0) throw new Error(`${kind}Rows: ${name} must be a non-negative integer, got ${v}`);
   }
   const packed = kind === 'scatter' ? src : dst;
-  if (rows * width > packed.numel) throw new Error(`${kind}Rows: ${rows} rows of ${width} do not fit ${kind === 'scatter' ? 'src' : 'dst'}`);
-  if (places.numel !== 2 * rows) throw new Error(`${kind}Rows: places has ${places.numel} entries, expected ${2 * rows}`);
+  if (rows * width > packed.numel)
+    throw new Error(`${kind}Rows: ${rows} rows of ${width} do not fit ${kind === 'scatter' ? 'src' : 'dst'}`);
+  if (places.numel !== 2 * rows)
+    throw new Error(`${kind}Rows: places has ${places.numel} entries, expected ${2 * rows}`);
   if (rows * width === 0) return dst;
   const params = new Uint32Array([rows, width, 0, 0]);
-  ctx.dispatch(ctx.pipeline(copySrc, undefined, kind), [src, dst, ctx.uniform(params), places], grid1d(ctx, rows * width, WG));
+  ctx.dispatch(
+    ctx.pipeline(copySrc, undefined, kind),
+    [src, dst, ctx.uniform(params), places],
+    grid1d(ctx, rows * width, WG),
+  );
   return dst;
 }

@@ -46,7 +46,10 @@ export interface CrossEntropyOutputs {
  * overwrites the logits with dlogits = gradScale·(softmax − onehot), zero on ignored rows.
  */
 export function crossEntropy(
-  ctx: GpuContext, logits: Tensor<'f32'>, targets: Tensor<'i32'>, opts: CrossEntropyOptions,
+  ctx: GpuContext,
+  logits: Tensor<'f32'>,
+  targets: Tensor<'i32'>,
+  opts: CrossEntropyOptions,
   out: Partial<CrossEntropyOutputs> = {},
 ): CrossEntropyOutputs {
   const groups = opts.groupGradScales?.length ?? 1;
@@ -72,14 +75,20 @@ export interface RowChunk {
  * `crossEntropyTotal`: the same numbers as one call over every row.
  */
 export function crossEntropyRows(
-  ctx: GpuContext, logits: Tensor<'f32'>, targets: Tensor<'i32'>, opts: CrossEntropyOptions, chunk: RowChunk = {},
+  ctx: GpuContext,
+  logits: Tensor<'f32'>,
+  targets: Tensor<'i32'>,
+  opts: CrossEntropyOptions,
+  chunk: RowChunk = {},
 ): Tensor<'f32'> {
   const { T, V } = opts;
   const { firstRow = 0, batchRows = T } = chunk;
   const scales = opts.groupGradScales ?? [opts.gradScale];
   const G = scales.length;
-  if (G < 1 || batchRows % G !== 0) throw new Error(`crossEntropy: ${batchRows} rows do not split into ${G} equal groups`);
-  if (firstRow < 0 || firstRow + T > batchRows) throw new Error(`crossEntropy: rows ${firstRow}..${firstRow + T - 1} are not in a ${batchRows}-row batch`);
+  if (G < 1 || batchRows % G !== 0)
+    throw new Error(`crossEntropy: ${batchRows} rows do not split into ${G} equal groups`);
+  if (firstRow < 0 || firstRow + T > batchRows)
+    throw new Error(`crossEntropy: rows ${firstRow}..${firstRow + T - 1} are not in a ${batchRows}-row batch`);
   checkSize('logits', logits, T * V);
   checkSize('targets', targets, T);
   const losses = chunk.out ?? ctx.tensor([T]);
@@ -99,7 +108,11 @@ export function crossEntropyRows(
     const params = new ArrayBuffer(16);
     new Uint32Array(params).set([end, V, 0, first]);
     new Float32Array(params)[2] = scale;
-    ctx.dispatch(fused, [logits, targets, losses, ctx.uniform(new Uint8Array(params))], grid1d(ctx, (end - first) * wg, wg));
+    ctx.dispatch(
+      fused,
+      [logits, targets, losses, ctx.uniform(new Uint8Array(params))],
+      grid1d(ctx, (end - first) * wg, wg),
+    );
   });
   return losses;
 }
@@ -109,17 +122,25 @@ export function crossEntropyRows(
  * [T] (rows whose target is outside [0, V) not counted).
  */
 export function crossEntropyTotal(
-  ctx: GpuContext, losses: Tensor<'f32'>, targets: Tensor<'i32'>, opts: { T: number; V: number; groups?: number },
+  ctx: GpuContext,
+  losses: Tensor<'f32'>,
+  targets: Tensor<'i32'>,
+  opts: { T: number; V: number; groups?: number },
   out?: Tensor<'f32'>,
 ): Tensor<'f32'> {
   const { T, V, groups = 1 } = opts;
-  if (groups < 1 || T % groups !== 0) throw new Error(`crossEntropy: ${T} rows do not split into ${groups} equal groups`);
+  if (groups < 1 || T % groups !== 0)
+    throw new Error(`crossEntropy: ${T} rows do not split into ${groups} equal groups`);
   checkSize('losses', losses, T);
   checkSize('targets', targets, T);
   const total = out ?? ctx.tensor([2 * groups]);
   checkSize('total', total, 2 * groups);
   // Always run, so an empty batch still yields {0, 0} rather than stale pool contents.
-  ctx.dispatch(ctx.pipeline(reduceSrc), [losses, targets, total, ctx.uniform(new Uint32Array([T, V, T / groups, 0]))], [groups]);
+  ctx.dispatch(
+    ctx.pipeline(reduceSrc),
+    [losses, targets, total, ctx.uniform(new Uint32Array([T, V, T / groups, 0]))],
+    [groups],
+  );
   return total;
 }
 

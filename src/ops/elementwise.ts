@@ -44,7 +44,11 @@ function run(ctx: GpuContext, entry: EntryPoint, n: number, s: number, tensors: 
   new Uint32Array(params)[0] = n;
   new Float32Array(params)[1] = s;
   // The uniform is binding 0 in every entry point; the tensors follow in the entry point's order.
-  ctx.dispatch(ctx.pipeline(src, undefined, entry), [ctx.uniform(new Uint8Array(params)), ...tensors], grid1d(ctx, n, WG));
+  ctx.dispatch(
+    ctx.pipeline(src, undefined, entry),
+    [ctx.uniform(new Uint8Array(params)), ...tensors],
+    grid1d(ctx, n, WG),
+  );
 }
 
 function check(op: string, tensors: Tensor[], n: number): void {

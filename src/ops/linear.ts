@@ -32,15 +32,24 @@ const FORWARD_TILE = { cols: 64, rows: 64 };
 const BACKWARD_TILE = { cols: 64, rows: 128 };
 
 const FORWARD: Record<DecodedType, string> = {
-  f16: withLib(f16Src, commonSrc), q8_0: withLib(q8Src, commonSrc), q4_0: withLib(q4Src, commonSrc),
+  f16: withLib(f16Src, commonSrc),
+  q8_0: withLib(q8Src, commonSrc),
+  q4_0: withLib(q4Src, commonSrc),
 };
 const BACKWARD_INPUT: Record<DecodedType, string> = {
-  f16: withLib(dxF16Src, commonSrc), q8_0: withLib(dxQ8Src, commonSrc), q4_0: withLib(dxQ4Src, commonSrc),
+  f16: withLib(dxF16Src, commonSrc),
+  q8_0: withLib(dxQ8Src, commonSrc),
+  q4_0: withLib(dxQ4Src, commonSrc),
 };
 
 /** Records y = alpha·x·Wᵀ (+ y when accumulating): x is [T, w.cols], y is [T, w.rows], f32 row-major. */
 export function linear(
-  ctx: GpuContext, x: Tensor<'f32'>, w: Weight, T: number, opts: LinearOptions = {}, out?: Tensor<'f32'>,
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  w: Weight,
+  T: number,
+  opts: LinearOptions = {},
+  out?: Tensor<'f32'>,
 ): Tensor<'f32'> {
   checkSize('x', x, T * w.cols);
   const y = out ?? ctx.tensor([T, w.rows]);
@@ -59,7 +68,12 @@ export function linear(
  * add the base path into the LoRA path's dx.
  */
 export function linearBackwardInput(
-  ctx: GpuContext, dy: Tensor<'f32'>, w: Weight, T: number, opts: LinearOptions = {}, out?: Tensor<'f32'>,
+  ctx: GpuContext,
+  dy: Tensor<'f32'>,
+  w: Weight,
+  T: number,
+  opts: LinearOptions = {},
+  out?: Tensor<'f32'>,
 ): Tensor<'f32'> {
   checkSize('dy', dy, T * w.rows);
   const dx = out ?? ctx.tensor([T, w.cols]);
@@ -72,8 +86,16 @@ export function linearBackwardInput(
   return dx;
 }
 
-function dispatch(ctx: GpuContext, code: string, input: Tensor<'f32'>, w: Weight,
-  output: Tensor<'f32'>, groups: [number, number], T: number, opts: LinearOptions): void {
+function dispatch(
+  ctx: GpuContext,
+  code: string,
+  input: Tensor<'f32'>,
+  w: Weight,
+  output: Tensor<'f32'>,
+  groups: [number, number],
+  T: number,
+  opts: LinearOptions,
+): void {
   const constants: Record<string, boolean> = { ACCUMULATE: !!opts.accumulate };
   // f16 rows of odd length start mid-word every other row; the kernel funnels words only when it must.
   if (w.type === 'f16') constants.ODD_K = w.cols % 2 === 1;

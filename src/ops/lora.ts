@@ -87,12 +87,22 @@ function tokensPerChunk(ctx: GpuContext, T: number, blocks: number): number {
  * tokens. Split-K: partial products per chunk of tokens into a scratch tensor, then a fixed-order reduction
  * (deterministic, no atomics). With one chunk the product is written straight into C.
  */
-export function tokenProduct(ctx: GpuContext, X: Tensor<'f32'>, Y: Tensor<'f32'>, M: number, N: number, T: number,
-  o: TokenProductOptions, out: Tensor<'f32'>): Tensor<'f32'> {
+export function tokenProduct(
+  ctx: GpuContext,
+  X: Tensor<'f32'>,
+  Y: Tensor<'f32'>,
+  M: number,
+  N: number,
+  T: number,
+  o: TokenProductOptions,
+  out: Tensor<'f32'>,
+): Tensor<'f32'> {
   const G = o.groups ?? 1;
-  const outStride = G === 1 ? M * N : o.outStride ?? M * N;
-  if (!Number.isInteger(G) || G < 1 || T % G !== 0) throw new Error(`tokenProduct: ${T} tokens do not split into ${G} equal groups`);
-  if (G > 1 && outStride < M * N) throw new Error(`tokenProduct: output stride ${outStride} overlaps ${M}×${N} products`);
+  const outStride = G === 1 ? M * N : (o.outStride ?? M * N);
+  if (!Number.isInteger(G) || G < 1 || T % G !== 0)
+    throw new Error(`tokenProduct: ${T} tokens do not split into ${G} equal groups`);
+  if (G > 1 && outStride < M * N)
+    throw new Error(`tokenProduct: output stride ${outStride} overlaps ${M}×${N} products`);
   check('tokenProduct X', X, T * M);
   check('tokenProduct Y', Y, T * N);
   check('tokenProduct C', out, (G - 1) * outStride + M * N);
@@ -113,8 +123,11 @@ export function tokenProduct(ctx: GpuContext, X: Tensor<'f32'>, Y: Tensor<'f32'>
   // With one chunk each group writes its own output copy; else partials [chunks, G, M·N].
   words.set(direct ? [outStride, 0] : [M * N, G * M * N], 8);
   new Float32Array(params)[6] = direct ? alpha : 1;
-  ctx.dispatch(ctx.pipeline(code, { ACCUMULATE: direct && !!o.accumulate }),
-    [X, Y, target, ctx.uniform(new Uint8Array(params))], [...grid1d(ctx, blocks, WG), chunks * G]);
+  ctx.dispatch(
+    ctx.pipeline(code, { ACCUMULATE: direct && !!o.accumulate }),
+    [X, Y, target, ctx.uniform(new Uint8Array(params))],
+    [...grid1d(ctx, blocks, WG), chunks * G],
+  );
   if (!direct) {
     splitKReduce(ctx, target, chunks, { count: G * M * N, groupLen: M * N, outStride }, alpha, !!o.accumulate, out);
     target.release();
@@ -126,27 +139,45 @@ export function tokenProduct(ctx: GpuContext, X: Tensor<'f32'>, Y: Tensor<'f32'>
  * out[g·outStride + j] (=|+=) alpha·Σ_z part[z, g, j] for i = g·groupLen + j < count: the deterministic
  * second pass of split-K.
  */
-function splitKReduce(ctx: GpuContext, part: Tensor<'f32'>, parts: number,
-  s: { count: number; groupLen: number; outStride: number }, alpha: number, accumulate: boolean, out: Tensor<'f32'>): void {
+function splitKReduce(
+  ctx: GpuContext,
+  part: Tensor<'f32'>,
+  parts: number,
+  s: { count: number; groupLen: number; outStride: number },
+  alpha: number,
+  accumulate: boolean,
+  out: Tensor<'f32'>,
+): void {
   const params = new ArrayBuffer(32);
   new Uint32Array(params).set([s.count, parts, s.count, 0, s.groupLen, s.outStride]);
   new Float32Array(params)[3] = alpha;
-  ctx.dispatch(ctx.pipeline(reduceSrc, { ACCUMULATE: accumulate }),
-    [part, out, ctx.uniform(new Uint8Array(params))], grid1d(ctx, s.count, WG));
+  ctx.dispatch(
+    ctx.pipeline(reduceSrc, { ACCUMULATE: accumulate }),
+    [part, out, ctx.uniform(new Uint8Array(params))],
+    grid1d(ctx, s.count, WG),
+  );
 }
 
 /**
  * Records out [T, cols] (=|+=) src ⊙ mask / (1 − p), the mask hashed from (seed, row, column). The same
  * call with the same seed reproduces the same mask, which is how the backward pass re-applies it.
  */
-export function loraDropout(ctx: GpuContext, src: Tensor<'f32'>, T: number, cols: number, o: GroupedLoraOptions,
-  accumulate: boolean, out: Tensor<'f32'>): Tensor<'f32'> {
+export function loraDropout(
+  ctx: GpuContext,
+  src: Tensor<'f32'>,
+  T: number,
+  cols: number,
+  o: GroupedLoraOptions,
+  accumulate: boolean,
+  out: Tensor<'f32'>,
+): Tensor<'f32'> {
   const p = o.dropout ?? 0;
   check('loraDropout src', src, T * cols);
   check('loraDropout out', out, T * cols);
   const groups = o.groups ?? { seeds: [o.seed ?? 0], seqLens: [T], seq: T };
   const G = groups.seeds.length;
-  if (G < 1 || T % G !== 0 || groups.seqLens.length !== G) throw new Error(`loraDropout: ${T} rows do not split into ${G} equal groups`);
+  if (G < 1 || T % G !== 0 || groups.seqLens.length !== G)
+    throw new Error(`loraDropout: ${T} rows do not split into ${G} equal groups`);
   const rows = T / G;
   // The group table fills the uniform slot at 28 groups; more take one dispatch per 28.
   for (let first = 0; first < G; first += DROPOUT_GROUPS) {
@@ -156,8 +187,11 @@ export function loraDropout(ctx: GpuContext, src: Tensor<'f32'>, T: number, cols
     words.set([n * rows * cols, cols, dropoutThreshold(p), 0, rows, Math.max(1, groups.seq), first, 0]);
     new Float32Array(params)[3] = 1 / (1 - p);
     for (let g = 0; g < n; g++) words.set([groups.seeds[first + g] >>> 0, groups.seqLens[first + g]], 8 + 2 * g);
-    ctx.dispatch(ctx.pipeline(dropoutSrc, { ACCUMULATE: accumulate }),
-      [src, out, ctx.uniform(new Uint8Array(params))], grid1d(ctx, n * rows * cols, WG));
+    ctx.dispatch(
+      ctx.pipeline(dropoutSrc, { ACCUMULATE: accumulate }),
+      [src, out, ctx.uniform(new Uint8Array(params))],
+      grid1d(ctx, n * rows * cols, WG),
+    );
   }
   return out;
 }
@@ -175,28 +209,58 @@ export function droppedInput(ctx: GpuContext, x: Tensor<'f32'>, d: LoraDims, o: 
  * Forward: h = drop(x)·Aᵀ (returned, kept for the backward; the caller releases it) and y += s·h·Bᵀ.
  * y already holds the frozen base layer's output.
  */
-export function loraForward(ctx: GpuContext, x: Tensor<'f32'>, A: Tensor<'f32'>, B: Tensor<'f32'>, d: LoraDims,
-  o: GroupedLoraOptions, y: Tensor<'f32'>): { h: Tensor<'f32'> } {
+export function loraForward(
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  A: Tensor<'f32'>,
+  B: Tensor<'f32'>,
+  d: LoraDims,
+  o: GroupedLoraOptions,
+  y: Tensor<'f32'>,
+): { h: Tensor<'f32'> } {
   const g = grouping(d, o);
   checkShapes(x, A, d, g);
   check('loraForward B', B, (g.G - 1) * g.strides.B + d.out * d.r);
   check('loraForward y', y, d.T * d.out);
   const xd = droppedInput(ctx, x, d, o);
-  const h = matmul(ctx, xd, A, g.rows, d.r, d.in, { transB: true, ...g.batch(d.in, g.strides.A, d.r) }, ctx.tensor([d.T, d.r]));
+  const h = matmul(
+    ctx,
+    xd,
+    A,
+    g.rows,
+    d.r,
+    d.in,
+    { transB: true, ...g.batch(d.in, g.strides.A, d.r) },
+    ctx.tensor([d.T, d.r]),
+  );
   if (xd !== x) xd.release();
-  matmul(ctx, h, B, g.rows, d.out, d.r, { transB: true, alpha: o.scale, accumulate: true, ...g.batch(d.r, g.strides.B, d.out) }, y);
+  matmul(
+    ctx,
+    h,
+    B,
+    g.rows,
+    d.out,
+    d.r,
+    { transB: true, alpha: o.scale, accumulate: true, ...g.batch(d.r, g.strides.B, d.out) },
+    y,
+  );
   return { h };
 }
 
 /** How a call splits into row groups: G, rows per group, strides, and matmul's batch options. */
 function grouping(d: LoraDims, o: GroupedLoraOptions) {
   const G = o.groups?.seeds.length ?? 1;
-  if (!Number.isInteger(G) || G < 1 || d.T % G !== 0) throw new Error(`LoRA: ${d.T} tokens do not split into ${G} equal groups`);
+  if (!Number.isInteger(G) || G < 1 || d.T % G !== 0)
+    throw new Error(`LoRA: ${d.T} tokens do not split into ${G} equal groups`);
   const rows = d.T / G;
   const strides = o.strides ?? SHARED;
   // Row-group g's rows of the left operand and the output, its copy of the right operand.
-  const batch = (leftCols: number, strideB: number, outCols: number) =>
-    ({ batch: G, strideA: rows * leftCols, strideB, strideC: rows * outCols });
+  const batch = (leftCols: number, strideB: number, outCols: number) => ({
+    batch: G,
+    strideA: rows * leftCols,
+    strideB,
+    strideC: rows * outCols,
+  });
   return { G, rows, strides, batch };
 }
 
@@ -205,16 +269,43 @@ function grouping(d: LoraDims, o: GroupedLoraOptions) {
  * grads.accumulate) and, when dx is given, dx += drop'(dh·A): dx holds the base layer's Wᵀ·dy already.
  * Dropout options (p, seed) must be those of the forward.
  */
-export function loraBackward(ctx: GpuContext, x: Tensor<'f32'>, h: Tensor<'f32'>, dy: Tensor<'f32'>, A: Tensor<'f32'>,
-  B: Tensor<'f32'>, d: LoraDims, o: GroupedLoraOptions, grads: LoraGrads, dx?: Tensor<'f32'>): void {
+export function loraBackward(
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  h: Tensor<'f32'>,
+  dy: Tensor<'f32'>,
+  A: Tensor<'f32'>,
+  B: Tensor<'f32'>,
+  d: LoraDims,
+  o: GroupedLoraOptions,
+  grads: LoraGrads,
+  dx?: Tensor<'f32'>,
+): void {
   const g = grouping(d, o);
   checkShapes(x, A, d, g);
   check('loraBackward B', B, (g.G - 1) * g.strides.B + d.out * d.r);
   check('loraBackward h', h, d.T * d.r);
   check('loraBackward dy', dy, d.T * d.out);
-  tokenProduct(ctx, dy, h, d.out, d.r, d.T,
-    { alpha: o.scale, accumulate: grads.accumulate, ...perGroup(g.G, g.strides.dB) }, grads.dB);
-  const dh = matmul(ctx, dy, B, g.rows, d.r, d.out, { alpha: o.scale, ...g.batch(d.out, g.strides.B, d.r) }, ctx.tensor([d.T, d.r]));
+  tokenProduct(
+    ctx,
+    dy,
+    h,
+    d.out,
+    d.r,
+    d.T,
+    { alpha: o.scale, accumulate: grads.accumulate, ...perGroup(g.G, g.strides.dB) },
+    grads.dB,
+  );
+  const dh = matmul(
+    ctx,
+    dy,
+    B,
+    g.rows,
+    d.r,
+    d.out,
+    { alpha: o.scale, ...g.batch(d.out, g.strides.B, d.r) },
+    ctx.tensor([d.T, d.r]),
+  );
   loraInputBackward(ctx, x, dh, A, d, o, grads.dA, !!grads.accumulate, dx);
   dh.release();
 }
@@ -227,8 +318,17 @@ function perGroup(G: number, stride: number): { groups?: number; outStride?: num
 /**
  * The tail shared with MTL-LoRA, from dh = ∂L/∂h [T, r]: dA (=|+=) dhᵀ·drop(x) and dx += drop'(dh·A).
  */
-export function loraInputBackward(ctx: GpuContext, x: Tensor<'f32'>, dh: Tensor<'f32'>, A: Tensor<'f32'>, d: LoraDims,
-  o: GroupedLoraOptions, dA: Tensor<'f32'>, accumulate: boolean, dx?: Tensor<'f32'>): void {
+export function loraInputBackward(
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  dh: Tensor<'f32'>,
+  A: Tensor<'f32'>,
+  d: LoraDims,
+  o: GroupedLoraOptions,
+  dA: Tensor<'f32'>,
+  accumulate: boolean,
+  dx?: Tensor<'f32'>,
+): void {
   const g = grouping(d, o);
   checkShapes(x, A, d, g);
   check('LoRA dh', dh, d.T * d.r);

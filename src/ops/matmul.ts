@@ -57,8 +57,14 @@ export function matmulVariant(ctx: GpuContext, M: number, N: number, K: number, 
  * A holds M×K (K×M if transA), B holds K×N (N×K if transB), row-major.
  */
 export function matmul(
-  ctx: GpuContext, a: Tensor<'f32'>, b: Tensor<'f32'>, M: number, N: number, K: number,
-  opts: MatmulOptions = {}, out?: Tensor<'f32'>,
+  ctx: GpuContext,
+  a: Tensor<'f32'>,
+  b: Tensor<'f32'>,
+  M: number,
+  N: number,
+  K: number,
+  opts: MatmulOptions = {},
+  out?: Tensor<'f32'>,
 ): Tensor<'f32'> {
   const batch = opts.batch ?? 1;
   const strideA = opts.strideA ?? M * K;
@@ -74,13 +80,18 @@ export function matmul(
   if (variant === 'blocked_vec4' && !vec4Aligned(M, N, K, opts)) throw new Error('matmul: operands not vec4-aligned');
   const tile = TILE[variant];
   const pipeline = ctx.pipeline(tile.code, {
-    TRANS_A: !!opts.transA, TRANS_B: !!opts.transB, ACCUMULATE: !!opts.accumulate,
+    TRANS_A: !!opts.transA,
+    TRANS_B: !!opts.transB,
+    ACCUMULATE: !!opts.accumulate,
   });
   const params = new ArrayBuffer(32);
   new Uint32Array(params).set([M, N, K, 0, strideA, strideB, strideC, 0]);
   new Float32Array(params)[3] = opts.alpha ?? 1;
-  ctx.dispatch(pipeline, [a, b, c, ctx.uniform(new Uint8Array(params))],
-    [Math.ceil(N / tile.cols), Math.ceil(M / tile.rows), batch]);
+  ctx.dispatch(
+    pipeline,
+    [a, b, c, ctx.uniform(new Uint8Array(params))],
+    [Math.ceil(N / tile.cols), Math.ceil(M / tile.rows), batch],
+  );
   return c;
 }
 

@@ -37,8 +37,17 @@ export interface MtlLoraGrads {
 const WG = 64;
 
 /** y [T, out] (already holding the base layer's W·x) += the task's MTL-LoRA branch; returns what backward needs. */
-export function mtlLoraForward(ctx: GpuContext, x: Tensor<'f32'>, A: Tensor<'f32'>, lambda: Tensor<'f32'>,
-  Bs: Tensor<'f32'>, w: Tensor<'f32'>, d: MtlLoraDims, o: MtlLoraOptions, y: Tensor<'f32'>): MtlLoraActivations {
+export function mtlLoraForward(
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  A: Tensor<'f32'>,
+  lambda: Tensor<'f32'>,
+  Bs: Tensor<'f32'>,
+  w: Tensor<'f32'>,
+  d: MtlLoraDims,
+  o: MtlLoraOptions,
+  y: Tensor<'f32'>,
+): MtlLoraActivations {
   checkDims(x, A, lambda, Bs, d);
   check('mtlLoraForward w', w, d.n);
   check('mtlLoraForward y', y, d.T * d.out);
@@ -50,7 +59,11 @@ export function mtlLoraForward(ctx: GpuContext, x: Tensor<'f32'>, A: Tensor<'f32
   const size = d.out * d.r;
   const pi = ctx.tensor([d.n]);
   const bMix = ctx.tensor([d.out, d.r]);
-  ctx.dispatch(ctx.pipeline(mixSrc), [w, Bs, pi, bMix, ctx.uniform(params(size, d.n, 1 / o.tau))], grid1d(ctx, size, WG));
+  ctx.dispatch(
+    ctx.pipeline(mixSrc),
+    [w, Bs, pi, bMix, ctx.uniform(params(size, d.n, 1 / o.tau))],
+    grid1d(ctx, size, WG),
+  );
   matmul(ctx, z, bMix, d.T, d.out, d.r, { transB: true, alpha: o.scale, accumulate: true }, y);
   return { h, z, pi, bMix };
 }
@@ -60,9 +73,19 @@ export function mtlLoraForward(ctx: GpuContext, x: Tensor<'f32'>, A: Tensor<'f32
  * (+= when grads.accumulate), and dx += the branch's input gradient when dx is given (it holds Wᵀ·dy).
  * Dropout options (p, seed) and τ must be those of the forward.
  */
-export function mtlLoraBackward(ctx: GpuContext, x: Tensor<'f32'>, saved: MtlLoraActivations, dy: Tensor<'f32'>,
-  A: Tensor<'f32'>, lambda: Tensor<'f32'>, Bs: Tensor<'f32'>, d: MtlLoraDims, o: MtlLoraOptions, grads: MtlLoraGrads,
-  dx?: Tensor<'f32'>): void {
+export function mtlLoraBackward(
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  saved: MtlLoraActivations,
+  dy: Tensor<'f32'>,
+  A: Tensor<'f32'>,
+  lambda: Tensor<'f32'>,
+  Bs: Tensor<'f32'>,
+  d: MtlLoraDims,
+  o: MtlLoraOptions,
+  grads: MtlLoraGrads,
+  dx?: Tensor<'f32'>,
+): void {
   checkDims(x, A, lambda, Bs, d);
   check('mtlLoraBackward dy', dy, d.T * d.out);
   const accumulate = !!grads.accumulate;
@@ -70,11 +93,17 @@ export function mtlLoraBackward(ctx: GpuContext, x: Tensor<'f32'>, saved: MtlLor
 
   // G = s·dyᵀ·z is B_mix's gradient; all of B's and w's gradients derive from it without the tokens.
   const g = tokenProduct(ctx, dy, saved.z, d.out, d.r, d.T, { alpha: o.scale }, ctx.tensor([d.out, d.r]));
-  ctx.dispatch(ctx.pipeline(gradBSrc, { ACCUMULATE: accumulate }),
-    [saved.pi, g, grads.dBs, ctx.uniform(params(size, d.n * size, 0))], grid1d(ctx, d.n * size, WG));
+  ctx.dispatch(
+    ctx.pipeline(gradBSrc, { ACCUMULATE: accumulate }),
+    [saved.pi, g, grads.dBs, ctx.uniform(params(size, d.n * size, 0))],
+    grid1d(ctx, d.n * size, WG),
+  );
   const dpi = ctx.tensor([d.n]);
-  ctx.dispatch(ctx.pipeline(gradWSrc, { ACCUMULATE: accumulate }),
-    [saved.pi, Bs, g, dpi, grads.dw, ctx.uniform(params(size, d.n, 1 / o.tau))], [1]);
+  ctx.dispatch(
+    ctx.pipeline(gradWSrc, { ACCUMULATE: accumulate }),
+    [saved.pi, Bs, g, dpi, grads.dw, ctx.uniform(params(size, d.n, 1 / o.tau))],
+    [1],
+  );
   dpi.release();
   g.release();
 

@@ -42,7 +42,13 @@ function clipOrUnit(ctx: GpuContext, clip: Tensor<'f32'> | undefined): Tensor<'f
 // Lists of pack views (src/gpu/tensorPack.ts) are coalesced into spans: one dispatch per span, not per tensor.
 
 /** θ ← θ − lr·(c·g) per tensor, with c the clip factor in clip[1] (from gradNorm) or 1. No state. */
-export function sgdStep(ctx: GpuContext, params: TensorList, grads: TensorList, lr: number, clip?: Tensor<'f32'>): void {
+export function sgdStep(
+  ctx: GpuContext,
+  params: TensorList,
+  grads: TensorList,
+  lr: number,
+  clip?: Tensor<'f32'>,
+): void {
   checkPaired('sgdStep', params, grads, 'gradient');
   const c = clipOrUnit(ctx, clip);
   const [P, G] = coalesce([params, grads]);
@@ -71,8 +77,13 @@ export const ADAMW_DEFAULTS = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay
  * m and v start as zeros (fill) before step 1.
  */
 export function adamwStep(
-  ctx: GpuContext, params: TensorList, grads: TensorList, m: TensorList, v: TensorList,
-  opts: AdamWOptions, clip?: Tensor<'f32'>,
+  ctx: GpuContext,
+  params: TensorList,
+  grads: TensorList,
+  m: TensorList,
+  v: TensorList,
+  opts: AdamWOptions,
+  clip?: Tensor<'f32'>,
 ): void {
   checkPaired('adamwStep', params, grads, 'gradient');
   checkPaired('adamwStep', params, m, 'first moment');
@@ -90,8 +101,9 @@ export function adamwStep(
   const c = clipOrUnit(ctx, clip);
   const [P, G, M, V] = coalesce([params, grads, m, v]);
   P.forEach((p, i) => {
-    const uniform = ctx.uniform(countAndFloats(p.numel, beta1, beta2, 1 - beta1, 1 - beta2,
-      1 - lr * weightDecay, lr / bc1, Math.sqrt(bc2), eps));
+    const uniform = ctx.uniform(
+      countAndFloats(p.numel, beta1, beta2, 1 - beta1, 1 - beta2, 1 - lr * weightDecay, lr / bc1, Math.sqrt(bc2), eps),
+    );
     dispatchElementwise(ctx, adamwSrc, [p, G[i], M[i], V[i], c, uniform], p.numel);
   });
 }
@@ -111,8 +123,11 @@ export function gradNorm(ctx: GpuContext, grads: TensorList, maxNorm: number, ou
   const partial = ctx.pipeline(normPartialSrc, { WG: NORM_WG, PER_THREAD: NORM_PER_THREAD });
   let offset = 0;
   spans.forEach((g, i) => {
-    ctx.dispatch(partial, [g, partials, ctx.uniform(new Uint32Array([g.numel, offset]))],
-      grid1d(ctx, chunks[i] * NORM_WG, NORM_WG));
+    ctx.dispatch(
+      partial,
+      [g, partials, ctx.uniform(new Uint32Array([g.numel, offset]))],
+      grid1d(ctx, chunks[i] * NORM_WG, NORM_WG),
+    );
     offset += chunks[i];
   });
   const finish = ctx.pipeline(normFinishSrc, { WG: NORM_WG });

@@ -41,7 +41,8 @@ export function countAndFloats(n: number, ...floats: number[]): Uint8Array {
 export function checkPaired(op: string, a: readonly Tensor[], b: readonly Tensor[], what = 'operand'): void {
   if (a.length !== b.length) throw new Error(`${op}: ${a.length} tensors but ${b.length} of ${what}`);
   a.forEach((t, i) => {
-    if (t.numel !== b[i].numel) throw new Error(`${op}: tensor ${i} has ${t.numel} elements but its ${what} has ${b[i].numel}`);
+    if (t.numel !== b[i].numel)
+      throw new Error(`${op}: tensor ${i} has ${t.numel} elements but its ${what} has ${b[i].numel}`);
   });
 }
 
@@ -80,12 +81,15 @@ export function axpy(ctx: GpuContext, y: TensorList, x: TensorList, alpha: numbe
     if (t === x[i]) throw new Error('axpy: y and x must be different tensors');
   });
   const [Y, X] = coalesce([y, x]);
-  Y.forEach((t, i) => dispatchElementwise(ctx, axpySrc, [t, X[i], ctx.uniform(countAndFloats(t.numel, alpha))], t.numel));
+  Y.forEach((t, i) =>
+    dispatchElementwise(ctx, axpySrc, [t, X[i], ctx.uniform(countAndFloats(t.numel, alpha))], t.numel),
+  );
 }
 
 /** x ← α·x in place. */
 export function scale(ctx: GpuContext, x: TensorList, alpha: number): void {
-  for (const t of coalesce([x])[0]) dispatchElementwise(ctx, scaleSrc, [t, ctx.uniform(countAndFloats(t.numel, alpha))], t.numel);
+  for (const t of coalesce([x])[0])
+    dispatchElementwise(ctx, scaleSrc, [t, ctx.uniform(countAndFloats(t.numel, alpha))], t.numel);
 }
 
 /**

@@ -21,7 +21,8 @@ const WG = 64;
  */
 export function quantizeWeight(ctx: GpuContext, x: Tensor<'f32'>, rows: number, cols: number, type: QuantType): Weight {
   if (cols % QK) throw new Error(`quantizeWeight: ${type} needs a multiple of ${QK} columns, got ${cols}`);
-  if (x.numel < rows * cols) throw new Error(`quantizeWeight: x has ${x.numel} values, [${rows}, ${cols}] needs ${rows * cols}`);
+  if (x.numel < rows * cols)
+    throw new Error(`quantizeWeight: x has ${x.numel} values, [${rows}, ${cols}] needs ${rows * cols}`);
   const blocks = (rows * cols) / QK;
   const data = ctx.tensor<'u32'>([Math.ceil(weightBytes(type, rows, cols) / 4)], 'u32', `${type} weight`);
   if (blocks > 0) {
@@ -57,7 +58,12 @@ export function dequantizeK(ctx: GpuContext, bytes: Tensor<'u32'>, type: KQuantT
 
 /** Records Q4_K / Q6_K [rows, cols] (cols % 256 == 0) → f32 → Q8_0 or Q4_0; the f32 copy is released. */
 export function requantize(
-  ctx: GpuContext, bytes: Tensor<'u32'>, type: KQuantType, rows: number, cols: number, to: QuantType,
+  ctx: GpuContext,
+  bytes: Tensor<'u32'>,
+  type: KQuantType,
+  rows: number,
+  cols: number,
+  to: QuantType,
 ): Weight {
   if (cols % QK_K) throw new Error(`requantize: ${type} rows need a multiple of ${QK_K} columns, got ${cols}`);
   const values = dequantizeK(ctx, bytes, type, rows * cols);

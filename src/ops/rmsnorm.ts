@@ -31,7 +31,10 @@ export interface RmsNormOutputs {
 
 /** Records y = x · rrms · w and rrms = 1/sqrt(mean(x²) + eps) per row of x [T, D]. */
 export function rmsnorm(
-  ctx: GpuContext, x: Tensor<'f32'>, w: Tensor<'f32'>, dims: RmsNormDims & { eps: number },
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  w: Tensor<'f32'>,
+  dims: RmsNormDims & { eps: number },
   out: Partial<RmsNormOutputs> = {},
 ): RmsNormOutputs {
   const { T, D, eps } = dims;
@@ -46,8 +49,11 @@ export function rmsnorm(
   new Uint32Array(params).set([T, D]);
   new Float32Array(params)[2] = eps;
   const wg = workgroupSize(ctx, dims);
-  ctx.dispatch(ctx.pipeline(forwardSrc, { WG: wg }), [x, w, y, rrms, ctx.uniform(new Uint8Array(params))],
-    grid1d(ctx, T * wg, wg));
+  ctx.dispatch(
+    ctx.pipeline(forwardSrc, { WG: wg }),
+    [x, w, y, rrms, ctx.uniform(new Uint8Array(params))],
+    grid1d(ctx, T * wg, wg),
+  );
   return { y, rrms };
 }
 
@@ -58,8 +64,14 @@ export interface RmsNormBackwardOptions {
 
 /** Records dx = ∂L/∂x of rmsnorm from dy [T, D], the forward's input x, w and saved rrms. */
 export function rmsnormBackward(
-  ctx: GpuContext, dy: Tensor<'f32'>, x: Tensor<'f32'>, w: Tensor<'f32'>, rrms: Tensor<'f32'>, dims: RmsNormDims,
-  opts: RmsNormBackwardOptions = {}, dx?: Tensor<'f32'>,
+  ctx: GpuContext,
+  dy: Tensor<'f32'>,
+  x: Tensor<'f32'>,
+  w: Tensor<'f32'>,
+  rrms: Tensor<'f32'>,
+  dims: RmsNormDims,
+  opts: RmsNormBackwardOptions = {},
+  dx?: Tensor<'f32'>,
 ): Tensor<'f32'> {
   const { T, D } = dims;
   checkSize('dy', dy, T * D);

@@ -38,7 +38,13 @@ export function ropeInvFreq(headDim: number, theta: number): Float32Array {
   return Float32Array.from({ length: headDim / 2 }, (_, j) => theta ** ((-2 * j) / headDim));
 }
 
-function rotate(ctx: GpuContext, x: Tensor<'f32'>, pos: Tensor<'u32'>, o: RopeOptions, inverse: boolean): Tensor<'f32'> {
+function rotate(
+  ctx: GpuContext,
+  x: Tensor<'f32'>,
+  pos: Tensor<'u32'>,
+  o: RopeOptions,
+  inverse: boolean,
+): Tensor<'f32'> {
   const { T, nHeads, headDim } = o;
   if (headDim % 2) throw new Error(`rope: headDim must be even, got ${headDim}`);
   if (x.numel < T * nHeads * headDim) throw new Error(`rope: x has ${x.numel} elements, needs ${T * nHeads * headDim}`);
@@ -50,7 +56,9 @@ function rotate(ctx: GpuContext, x: Tensor<'f32'>, pos: Tensor<'u32'>, o: RopeOp
   if (pairs === 0) return x;
   const invFreq = invFreqTable(ctx, headDim, o.theta);
   const pipeline = ctx.pipeline(ropeSrc, {
-    ADJACENT: o.pairing === 'adjacent', INVERSE: inverse, HAS_FACTORS: !!o.freqFactors,
+    ADJACENT: o.pairing === 'adjacent',
+    INVERSE: inverse,
+    HAS_FACTORS: !!o.freqFactors,
   });
   const params = new Uint32Array([T, nHeads, headDim, 0]);
   // Without factors the binding is unused by the specialised shader, but the layout still has it.

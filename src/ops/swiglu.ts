@@ -26,7 +26,11 @@ export interface SwigluGrads {
 
 /** Records dg = dh·u·σ(g)·(1 + g·(1 − σ(g))) and du = dh·g·σ(g) (written, not accumulated). */
 export function swigluBackward(
-  ctx: GpuContext, dh: Tensor<'f32'>, g: Tensor<'f32'>, u: Tensor<'f32'>, out: Partial<SwigluGrads> = {},
+  ctx: GpuContext,
+  dh: Tensor<'f32'>,
+  g: Tensor<'f32'>,
+  u: Tensor<'f32'>,
+  out: Partial<SwigluGrads> = {},
 ): SwigluGrads {
   const n = g.numel;
   checkSize('dh', dh, n);
@@ -35,8 +39,11 @@ export function swigluBackward(
   const du = out.du ?? ctx.tensor(g.shape);
   checkSize('dg', dg, n);
   checkSize('du', du, n);
-  ctx.dispatch(ctx.pipeline(backwardSrc), [dh, g, u, dg, du, ctx.uniform(new Uint32Array([n, 0, 0, 0]))],
-    grid1d(ctx, n, WG));
+  ctx.dispatch(
+    ctx.pipeline(backwardSrc),
+    [dh, g, u, dg, du, ctx.uniform(new Uint32Array([n, 0, 0, 0]))],
+    grid1d(ctx, n, WG),
+  );
   return { dg, du };
 }
 

@@ -19,8 +19,10 @@ export interface Weight {
 /** Bytes of one row: f32 4·cols, f16 2·cols, Q8_0 34·cols/32, Q4_0 18·cols/32. */
 export function rowBytes(type: WeightType, cols: number): number {
   switch (type) {
-    case 'f32': return 4 * cols;
-    case 'f16': return 2 * cols;
+    case 'f32':
+      return 4 * cols;
+    case 'f16':
+      return 2 * cols;
     default:
       if (cols % QK) throw new Error(`${type} rows need a multiple of ${QK} columns, got ${cols}`);
       return (cols / QK) * BLOCK_BYTES[type];

@@ -31,8 +31,13 @@ function dotAt(x: ArrayLike<number>, xi: number, y: ArrayLike<number>, yi: numbe
 }
 
 /** Forward: per query row, softmax over its visible keys; returns o and the row log-sum-exp. */
-export function attentionRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>,
-  lengths: ArrayLike<number>, dims: RefAttentionDims): { o: Float64Array; lse: Float64Array } {
+export function attentionRef(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  lengths: ArrayLike<number>,
+  dims: RefAttentionDims,
+): { o: Float64Array; lse: Float64Array } {
   const { B, S, H, hd } = dims;
   const L = layout(dims);
   const o = new Float64Array(B * S * H * hd);
@@ -60,8 +65,13 @@ export function attentionRef(q: ArrayLike<number>, k: ArrayLike<number>, v: Arra
  * on padding keys), a row softmax, then P·V. Fully masked (padding) query rows are set to 0 here, where
  * those libraries would leave NaN or garbage that the loss ignores.
  */
-export function attentionLlamaRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>,
-  lengths: ArrayLike<number>, dims: RefAttentionDims): Float64Array {
+export function attentionLlamaRef(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  lengths: ArrayLike<number>,
+  dims: RefAttentionDims,
+): Float64Array {
   const { B, S, H, hd } = dims;
   const L = layout(dims);
   const o = new Float64Array(B * S * H * hd);
@@ -79,7 +89,10 @@ export function attentionLlamaRef(q: ArrayLike<number>, k: ArrayLike<number>, v:
       const scores = matmulRef(Qh, Kh, S, S, hd, { transB: true });
       const P = new Float64Array(S * S);
       for (let i = 0; i < len; i++) {
-        const row = Array.from({ length: S }, (_, j) => L.scale * scores[i * S + j] + (j <= i && j < len ? 0 : -Infinity));
+        const row = Array.from(
+          { length: S },
+          (_, j) => L.scale * scores[i * S + j] + (j <= i && j < len ? 0 : -Infinity),
+        );
         const m = Math.max(...row);
         const e = row.map((x) => Math.exp(x - m));
         const sum = e.reduce((a, x) => a + x, 0);
@@ -98,9 +111,16 @@ export function attentionLlamaRef(q: ArrayLike<number>, k: ArrayLike<number>, v:
  * dq_i = scale Σ_j dS_ij k_j, dk_j = scale Σ_i dS_ij q_i, dv_j = Σ_i P_ij dO_i (sums over the query heads of
  * the KV head's group too).
  */
-export function attentionBackwardRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>,
-  o: ArrayLike<number>, lse: ArrayLike<number>, dO: ArrayLike<number>, lengths: ArrayLike<number>,
-  dims: RefAttentionDims): { dq: Float64Array; dk: Float64Array; dv: Float64Array } {
+export function attentionBackwardRef(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  o: ArrayLike<number>,
+  lse: ArrayLike<number>,
+  dO: ArrayLike<number>,
+  lengths: ArrayLike<number>,
+  dims: RefAttentionDims,
+): { dq: Float64Array; dk: Float64Array; dv: Float64Array } {
   const { B, S, H, KV, hd } = dims;
   const L = layout(dims);
   const dq = new Float64Array(B * S * H * hd);

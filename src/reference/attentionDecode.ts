@@ -8,8 +8,13 @@ import type { DecodeDims } from '../ops/contracts';
 /** The decode attention's sizes (shared with src/ops/attentionDecode.ts). */
 export type RefDecodeDims = DecodeDims;
 
-export function attentionDecodeRef(q: ArrayLike<number>, kCache: ArrayLike<number>, vCache: ArrayLike<number>,
-  places: ArrayLike<number>, d: RefDecodeDims): Float64Array {
+export function attentionDecodeRef(
+  q: ArrayLike<number>,
+  kCache: ArrayLike<number>,
+  vCache: ArrayLike<number>,
+  places: ArrayLike<number>,
+  d: RefDecodeDims,
+): Float64Array {
   const scale = d.scale ?? 1 / Math.sqrt(d.hd);
   const o = new Float64Array(d.n * d.H * d.hd);
   for (let i = 0; i < d.n; i++) {
@@ -34,8 +39,11 @@ export function attentionDecodeRef(q: ArrayLike<number>, kCache: ArrayLike<numbe
 }
 
 /** dst with rows dstRow … dstRow+rows−1 replaced by src's rows srcRow …; a new array, dst is untouched. */
-export function copyRowsRef(src: ArrayLike<number>, dst: ArrayLike<number>,
-  o: { rows: number; width: number; srcRow?: number; dstRow?: number }): Float64Array {
+export function copyRowsRef(
+  src: ArrayLike<number>,
+  dst: ArrayLike<number>,
+  o: { rows: number; width: number; srcRow?: number; dstRow?: number },
+): Float64Array {
   const out = Float64Array.from(dst);
   const { rows, width, srcRow = 0, dstRow = 0 } = o;
   for (let r = 0; r < rows; r++) {
@@ -45,8 +53,12 @@ export function copyRowsRef(src: ArrayLike<number>, dst: ArrayLike<number>,
 }
 
 /** dst with row places[2r] + places[2r+1] replaced by src's row r, for r < rows; a new array. */
-export function scatterRowsRef(src: ArrayLike<number>, dst: ArrayLike<number>, places: ArrayLike<number>,
-  o: { rows: number; width: number }): Float64Array {
+export function scatterRowsRef(
+  src: ArrayLike<number>,
+  dst: ArrayLike<number>,
+  places: ArrayLike<number>,
+  o: { rows: number; width: number },
+): Float64Array {
   const out = Float64Array.from(dst);
   for (let r = 0; r < o.rows; r++) {
     const at = places[2 * r] + places[2 * r + 1];
@@ -56,7 +68,11 @@ export function scatterRowsRef(src: ArrayLike<number>, dst: ArrayLike<number>, p
 }
 
 /** dst [rows, width] with row r = src's row places[2r] + places[2r+1]. */
-export function gatherRowsRef(src: ArrayLike<number>, places: ArrayLike<number>, o: { rows: number; width: number }): Float64Array {
+export function gatherRowsRef(
+  src: ArrayLike<number>,
+  places: ArrayLike<number>,
+  o: { rows: number; width: number },
+): Float64Array {
   const out = new Float64Array(o.rows * o.width);
   for (let r = 0; r < o.rows; r++) {
     const at = places[2 * r] + places[2 * r + 1];

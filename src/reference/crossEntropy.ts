@@ -16,8 +16,11 @@ export interface CrossEntropyRef {
   dlogits: Float64Array;
 }
 
-export function crossEntropyRef(logits: ArrayLike<number>, targets: ArrayLike<number>, o: CrossEntropyRefOptions):
-  CrossEntropyRef {
+export function crossEntropyRef(
+  logits: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  o: CrossEntropyRefOptions,
+): CrossEntropyRef {
   const { T, V, gradScale } = o;
   const losses = new Float64Array(T);
   const dlogits = new Float64Array(T * V);

@@ -24,15 +24,23 @@ export function weightRef(w: HostWeight): Float64Array {
   const n = w.rows * w.cols;
   const view = new DataView(w.bytes.buffer, w.bytes.byteOffset, w.bytes.byteLength);
   switch (w.type) {
-    case 'f32': return Float64Array.from({ length: n }, (_, i) => view.getFloat32(4 * i, true));
-    case 'f16': return Float64Array.from({ length: n }, (_, i) => f16ToF32(view.getUint16(2 * i, true)));
-    default: return dequantize(w.type, w.bytes, n);
+    case 'f32':
+      return Float64Array.from({ length: n }, (_, i) => view.getFloat32(4 * i, true));
+    case 'f16':
+      return Float64Array.from({ length: n }, (_, i) => f16ToF32(view.getUint16(2 * i, true)));
+    default:
+      return dequantize(w.type, w.bytes, n);
   }
 }
 
 /** y [T, rows] = alpha·x·Wᵀ (+ out), x [T, cols]. */
-export function linearRef(x: ArrayLike<number>, w: HostWeight, T: number, opts: RefLinearOptions = {},
-  out?: ArrayLike<number>): Float64Array {
+export function linearRef(
+  x: ArrayLike<number>,
+  w: HostWeight,
+  T: number,
+  opts: RefLinearOptions = {},
+  out?: ArrayLike<number>,
+): Float64Array {
   const W = weightRef(w);
   const y = new Float64Array(T * w.rows);
   for (let t = 0; t < T; t++) {
@@ -46,8 +54,13 @@ export function linearRef(x: ArrayLike<number>, w: HostWeight, T: number, opts: 
 }
 
 /** dx [T, cols] = alpha·dy·W (+ out), dy [T, rows]: the input gradient of linear. */
-export function linearBackwardInputRef(dy: ArrayLike<number>, w: HostWeight, T: number,
-  opts: RefLinearOptions = {}, out?: ArrayLike<number>): Float64Array {
+export function linearBackwardInputRef(
+  dy: ArrayLike<number>,
+  w: HostWeight,
+  T: number,
+  opts: RefLinearOptions = {},
+  out?: ArrayLike<number>,
+): Float64Array {
   const W = weightRef(w);
   const dx = new Float64Array(T * w.cols);
   for (let t = 0; t < T; t++) {

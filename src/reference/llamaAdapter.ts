@@ -31,16 +31,35 @@ export interface RefBatch {
 /** The adapter as the reference sees it: its tensors by name, its settings, the step's dropout seed. */
 export type RefAdapter =
   | { kind: 'lora'; settings: LoraSettings; params: Map<string, ArrayLike<number>>; dropoutSeed: number }
-  | { kind: 'mtl-lora'; settings: MtlLoraSettings; params: Map<string, ArrayLike<number>>; dropoutSeed: number; task: number };
+  | {
+      kind: 'mtl-lora';
+      settings: MtlLoraSettings;
+      params: Map<string, ArrayLike<number>>;
+      dropoutSeed: number;
+      task: number;
+    };
 
 const MODULES: Record<TargetModule, string> = {
-  q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj',
-  gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj',
+  q: 'self_attn.q_proj',
+  k: 'self_attn.k_proj',
+  v: 'self_attn.v_proj',
+  o: 'self_attn.o_proj',
+  gate: 'mlp.gate_proj',
+  up: 'mlp.up_proj',
+  down: 'mlp.down_proj',
 };
 
 /** y [T, out] plus the adapter's branch on x [T, in] at (layer, target), or y itself when not adapted. */
-function withAdapter(a: RefAdapter, layer: number, target: TargetModule, x: ArrayLike<number>, y: Float64Array,
-  T: number, inDim: number, outDim: number): Float64Array {
+function withAdapter(
+  a: RefAdapter,
+  layer: number,
+  target: TargetModule,
+  x: ArrayLike<number>,
+  y: Float64Array,
+  T: number,
+  inDim: number,
+  outDim: number,
+): Float64Array {
   const s = a.settings;
   if (!s.targets.includes(target)) return y;
   const path = `base_model.model.model.layers.${layer}.${MODULES[target]}`;
@@ -52,8 +71,16 @@ function withAdapter(a: RefAdapter, layer: number, target: TargetModule, x: Arra
   const o = { scale: s.alpha / s.rank, dropout: s.dropout, seed: siteDropoutSeed(a.dropoutSeed, layer, target) };
   const d = { T, in: inDim, out: outDim, r: s.rank };
   if (a.kind === 'lora') return loraForwardRef(x, get('lora_A.weight'), get('lora_B.weight'), d, o, y).y;
-  return mtlLoraForwardRef(x, get('mtl_lora_A.weight'), get(`mtl_lora_Lambda.${a.task}.weight`), get('mtl_lora_B.weight'),
-    get(`mtl_lora_w.${a.task}`), { ...d, n: a.settings.nUp }, { ...o, tau: a.settings.tau }, y).y;
+  return mtlLoraForwardRef(
+    x,
+    get('mtl_lora_A.weight'),
+    get(`mtl_lora_Lambda.${a.task}.weight`),
+    get('mtl_lora_B.weight'),
+    get(`mtl_lora_w.${a.task}`),
+    { ...d, n: a.settings.nUp },
+    { ...o, tau: a.settings.tau },
+    y,
+  ).y;
 }
 
 export interface AdapterLossRef {
@@ -66,7 +93,12 @@ export interface AdapterLossRef {
 }
 
 /** Forward pass of the batch with the adapter and the masked mean cross-entropy, in float64. */
-export function llamaAdapterLossRef(w: LlamaRefWeights, cfg: LlamaConfig, batch: RefBatch, a: RefAdapter): AdapterLossRef {
+export function llamaAdapterLossRef(
+  w: LlamaRefWeights,
+  cfg: LlamaConfig,
+  batch: RefBatch,
+  a: RefAdapter,
+): AdapterLossRef {
   const { B, S } = batch;
   const T = B * S;
   const { dim: D, nHeads, nKvHeads, headDim, normEps: eps, vocabSize: V } = cfg;
@@ -88,6 +120,9 @@ export function llamaAdapterLossRef(w: LlamaRefWeights, cfg: LlamaConfig, batch:
     x = add(x, proj('down', swigluRef(proj('gate', n2, l.gate), proj('up', n2, l.up)), l.down));
   });
   const logits = linearRef(rmsnormRef(x, w.outNorm, { T, D, eps }).y, w.head, T);
-  const { losses, total: [sum, count] } = crossEntropyRef(logits, batch.targets, { T, V, gradScale: 1 });
+  const {
+    losses,
+    total: [sum, count],
+  } = crossEntropyRef(logits, batch.targets, { T, V, gradScale: 1 });
   return { loss: count ? sum / count : 0, sum, count, losses };
 }

@@ -34,7 +34,13 @@ export function dropoutRef(x: ArrayLike<number>, T: number, cols: number, o: Lor
 }
 
 /** C [M, N] = X [T, M]ᵀ · Y [T, N]: a gradient summed over tokens. */
-export function tokenProductRef(X: ArrayLike<number>, Y: ArrayLike<number>, M: number, N: number, T: number): Float64Array {
+export function tokenProductRef(
+  X: ArrayLike<number>,
+  Y: ArrayLike<number>,
+  M: number,
+  N: number,
+  T: number,
+): Float64Array {
   const c = new Float64Array(M * N);
   for (let t = 0; t < T; t++) {
     for (let m = 0; m < M; m++) {
@@ -45,7 +51,14 @@ export function tokenProductRef(X: ArrayLike<number>, Y: ArrayLike<number>, M: n
 }
 
 /** C [T, N] = X [T, K] · W [N, K]ᵀ, or X · W with W [K, N] when `plain`. */
-export function linearRef(X: ArrayLike<number>, W: ArrayLike<number>, T: number, K: number, N: number, plain = false): Float64Array {
+export function linearRef(
+  X: ArrayLike<number>,
+  W: ArrayLike<number>,
+  T: number,
+  K: number,
+  N: number,
+  plain = false,
+): Float64Array {
   const c = new Float64Array(T * N);
   for (let t = 0; t < T; t++) {
     for (let n = 0; n < N; n++) {
@@ -58,8 +71,14 @@ export function linearRef(X: ArrayLike<number>, W: ArrayLike<number>, T: number,
 }
 
 /** Forward: h = drop(x)·Aᵀ [T, r]; y = y0 + s·h·Bᵀ [T, out] (y0 = 0 when omitted). */
-export function loraForwardRef(x: ArrayLike<number>, A: ArrayLike<number>, B: ArrayLike<number>, d: LoraDims,
-  o: LoraOptions, y0?: ArrayLike<number>): { y: Float64Array; h: Float64Array } {
+export function loraForwardRef(
+  x: ArrayLike<number>,
+  A: ArrayLike<number>,
+  B: ArrayLike<number>,
+  d: LoraDims,
+  o: LoraOptions,
+  y0?: ArrayLike<number>,
+): { y: Float64Array; h: Float64Array } {
   const h = linearRef(dropoutRef(x, d.T, d.in, o), A, d.T, d.in, d.r);
   const y = linearRef(h, B, d.T, d.r, d.out);
   for (let i = 0; i < y.length; i++) y[i] = (y0 ? y0[i] : 0) + o.scale * y[i];
@@ -70,16 +89,28 @@ export function loraForwardRef(x: ArrayLike<number>, A: ArrayLike<number>, B: Ar
  * Backward from dy [T, out]: dB = s·dyᵀ·h, dh = s·dy·B, dA = dhᵀ·drop(x), dx = drop'(dh·A) (the mask and
  * 1/(1−p) applied again). Returns the contributions alone (the GPU op may add them to existing gradients).
  */
-export function loraBackwardRef(x: ArrayLike<number>, h: ArrayLike<number>, dy: ArrayLike<number>, A: ArrayLike<number>,
-  B: ArrayLike<number>, d: LoraDims, o: LoraOptions): { dA: Float64Array; dB: Float64Array; dx: Float64Array } {
+export function loraBackwardRef(
+  x: ArrayLike<number>,
+  h: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  A: ArrayLike<number>,
+  B: ArrayLike<number>,
+  d: LoraDims,
+  o: LoraOptions,
+): { dA: Float64Array; dB: Float64Array; dx: Float64Array } {
   const dB = tokenProductRef(dy, h, d.out, d.r, d.T).map((v) => o.scale * v);
   const dh = linearRef(dy, B, d.T, d.out, d.r, true).map((v) => o.scale * v);
   return { dB, ...loraInputBackwardRef(x, dh, A, d, o) };
 }
 
 /** The part of the backward shared with MTL-LoRA: from dh [T, r] to dA [r, in] and dx [T, in]. */
-export function loraInputBackwardRef(x: ArrayLike<number>, dh: ArrayLike<number>, A: ArrayLike<number>, d: LoraDims,
-  o: LoraOptions): { dA: Float64Array; dx: Float64Array } {
+export function loraInputBackwardRef(
+  x: ArrayLike<number>,
+  dh: ArrayLike<number>,
+  A: ArrayLike<number>,
+  d: LoraDims,
+  o: LoraOptions,
+): { dA: Float64Array; dx: Float64Array } {
   const dA = tokenProductRef(dh, dropoutRef(x, d.T, d.in, o), d.r, d.in, d.T);
   const dx = dropoutRef(linearRef(dh, A, d.T, d.r, d.in, true), d.T, d.in, o);
   return { dA, dx };

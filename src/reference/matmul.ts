@@ -6,8 +6,14 @@ export interface RefMatmulOptions {
 }
 
 /** C (M×N, float64) = op(A)·op(B); A is M×K (K×M if transA), B is K×N (N×K if transB), row-major. */
-export function matmulRef(a: ArrayLike<number>, b: ArrayLike<number>, M: number, N: number, K: number,
-  o: RefMatmulOptions = {}): Float64Array {
+export function matmulRef(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  M: number,
+  N: number,
+  K: number,
+  o: RefMatmulOptions = {},
+): Float64Array {
   const c = new Float64Array(M * N);
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {
@@ -22,8 +28,14 @@ export function matmulRef(a: ArrayLike<number>, b: ArrayLike<number>, M: number,
 }
 
 /** Σ_k |op(A)[m,k]|·|op(B)[k,n]| per element: the scale of rounding error in a float32 dot product. */
-export function absMatmulRef(a: ArrayLike<number>, b: ArrayLike<number>, M: number, N: number, K: number,
-  o: RefMatmulOptions = {}): Float64Array {
+export function absMatmulRef(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  M: number,
+  N: number,
+  K: number,
+  o: RefMatmulOptions = {},
+): Float64Array {
   const abs = (x: ArrayLike<number>) => Float64Array.from(x as ArrayLike<number>, Math.abs);
   return matmulRef(abs(a), abs(b), M, N, K, o);
 }

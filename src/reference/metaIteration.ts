@@ -50,11 +50,22 @@ export interface MetaIterationRef {
 }
 
 /** The mean loss of `batch` at `values`, and its gradient by central differences over every coordinate. */
-function lossAndGrad(w: LlamaRefWeights, cfg: LlamaConfig, p: RefLoraParams, values: Float64Array[], batch: RefBatch,
-  seed: number, h: number): { loss: number; grad: Float64Array[] } {
-  const lossAt = (vals: Float64Array[]) => llamaAdapterLossRef(w, cfg, batch, {
-    kind: 'lora', settings: p.settings, params: new Map(p.names.map((n, i) => [n, vals[i]])), dropoutSeed: seed,
-  }).loss;
+function lossAndGrad(
+  w: LlamaRefWeights,
+  cfg: LlamaConfig,
+  p: RefLoraParams,
+  values: Float64Array[],
+  batch: RefBatch,
+  seed: number,
+  h: number,
+): { loss: number; grad: Float64Array[] } {
+  const lossAt = (vals: Float64Array[]) =>
+    llamaAdapterLossRef(w, cfg, batch, {
+      kind: 'lora',
+      settings: p.settings,
+      params: new Map(p.names.map((n, i) => [n, vals[i]])),
+      dropoutSeed: seed,
+    }).loss;
   const work = values.map((v) => Float64Array.from(v));
   const grad = work.map((t) => {
     const g = new Float64Array(t.length);
@@ -72,8 +83,13 @@ function lossAndGrad(w: LlamaRefWeights, cfg: LlamaConfig, p: RefLoraParams, val
   return { loss: lossAt(values), grad };
 }
 
-export function metaIterationRef(w: LlamaRefWeights, cfg: LlamaConfig, p: RefLoraParams,
-  episodes: readonly { support: RefBatch; query: RefBatch }[], o: MetaIterationRefOptions): MetaIterationRef {
+export function metaIterationRef(
+  w: LlamaRefWeights,
+  cfg: LlamaConfig,
+  p: RefLoraParams,
+  episodes: readonly { support: RefBatch; query: RefBatch }[],
+  o: MetaIterationRefOptions,
+): MetaIterationRef {
   const seeds = [...o.seeds];
   const nextSeed = () => {
     const s = seeds.shift();
@@ -96,7 +112,11 @@ export function metaIterationRef(w: LlamaRefWeights, cfg: LlamaConfig, p: RefLor
     support.push(first);
     const { loss, grad } = lossAndGrad(w, cfg, p, local, ep.query, nextSeed(), o.h);
     query.push(loss);
-    grad.forEach((g, i) => g.forEach((x, j) => { sum[i][j] += x; }));
+    grad.forEach((g, i) =>
+      g.forEach((x, j) => {
+        sum[i][j] += x;
+      }),
+    );
   }
   const grad = sum.map((t) => t.map((x) => x / episodes.length));
   const clip = gradNormRef(grad, o.gradClip);

@@ -26,8 +26,15 @@ export function mixRef(pi: ArrayLike<number>, Bs: ArrayLike<number>, d: MtlLoraD
   return mix;
 }
 
-export function mtlLoraForwardRef(x: ArrayLike<number>, A: ArrayLike<number>, lambda: ArrayLike<number>,
-  Bs: ArrayLike<number>, w: ArrayLike<number>, d: MtlLoraDims, o: MtlLoraOptions, y0?: ArrayLike<number>,
+export function mtlLoraForwardRef(
+  x: ArrayLike<number>,
+  A: ArrayLike<number>,
+  lambda: ArrayLike<number>,
+  Bs: ArrayLike<number>,
+  w: ArrayLike<number>,
+  d: MtlLoraDims,
+  o: MtlLoraOptions,
+  y0?: ArrayLike<number>,
 ): MtlLoraSaved<Float64Array> & { y: Float64Array; bMix: Float64Array } {
   const h = linearRef(dropoutRef(x, d.T, d.in, o), A, d.T, d.in, d.r);
   const z = linearRef(h, lambda, d.T, d.r, d.r);
@@ -44,9 +51,16 @@ export function mtlLoraForwardRef(x: ArrayLike<number>, A: ArrayLike<number>, la
  *   dz = s·dy·B_mix,  dΛ = dzᵀ·h,  dh = dz·Λ,  then dA and dx as in plain LoRA.
  * Returns the contributions alone (and dπ, which the GPU keeps as a by-product).
  */
-export function mtlLoraBackwardRef(x: ArrayLike<number>, saved: MtlLoraSaved<ArrayLike<number>>,
-  dy: ArrayLike<number>, A: ArrayLike<number>, lambda: ArrayLike<number>, Bs: ArrayLike<number>, d: MtlLoraDims,
-  o: MtlLoraOptions) {
+export function mtlLoraBackwardRef(
+  x: ArrayLike<number>,
+  saved: MtlLoraSaved<ArrayLike<number>>,
+  dy: ArrayLike<number>,
+  A: ArrayLike<number>,
+  lambda: ArrayLike<number>,
+  Bs: ArrayLike<number>,
+  d: MtlLoraDims,
+  o: MtlLoraOptions,
+) {
   const { h, z, pi } = saved;
   const size = d.out * d.r;
   const dBs = new Float64Array(d.n * size);

@@ -29,8 +29,14 @@ export interface AdamWRefOptions {
  *   θ ← θ·(1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;
  *   θ ← θ − (lr / bc1)·m / (sqrt(v) / sqrt(bc2) + eps),  bc1 = 1 − β1^step, bc2 = 1 − β2^step.
  */
-export function adamwStepRef(params: List, grads: List, m: List, v: List, o: AdamWRefOptions,
-  clip?: ArrayLike<number>): { params: Float64Array[]; m: Float64Array[]; v: Float64Array[] } {
+export function adamwStepRef(
+  params: List,
+  grads: List,
+  m: List,
+  v: List,
+  o: AdamWRefOptions,
+  clip?: ArrayLike<number>,
+): { params: Float64Array[]; m: Float64Array[]; v: Float64Array[] } {
   const c = clip ? clip[1] : 1;
   const bc1 = 1 - o.beta1 ** o.step;
   const bc2 = 1 - o.beta2 ** o.step;
@@ -43,7 +49,7 @@ export function adamwStepRef(params: List, grads: List, m: List, v: List, o: Ada
       m1[i] = o.beta1 * mt[i] + (1 - o.beta1) * g;
       v1[i] = o.beta2 * vt[i] + (1 - o.beta2) * g * g;
       const decayed = p[i] * (1 - o.lr * o.weightDecay);
-      p1[i] = decayed - (o.lr / bc1) * m1[i] / (Math.sqrt(v1[i]) / Math.sqrt(bc2) + o.eps);
+      p1[i] = decayed - ((o.lr / bc1) * m1[i]) / (Math.sqrt(v1[i]) / Math.sqrt(bc2) + o.eps);
     }
     out.params.push(p1);
     out.m.push(m1);

@@ -6,8 +6,11 @@ export interface RmsNormRefDims {
 }
 
 /** y = x · rrms · w per row of x [T, D], rrms = 1/sqrt(mean(x²) + eps). */
-export function rmsnormRef(x: ArrayLike<number>, w: ArrayLike<number>, dims: RmsNormRefDims & { eps: number }):
-  { y: Float64Array; rrms: Float64Array } {
+export function rmsnormRef(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  dims: RmsNormRefDims & { eps: number },
+): { y: Float64Array; rrms: Float64Array } {
   const { T, D, eps } = dims;
   const y = new Float64Array(T * D);
   const rrms = new Float64Array(T);
@@ -25,8 +28,13 @@ export function rmsnormRef(x: ArrayLike<number>, w: ArrayLike<number>, dims: Rms
  * dx of rmsnorm: with y_i = x_i·r·w_i and ∂r/∂x_j = −r³·x_j/D,
  *   dx_j = r·w_j·dy_j − x_j · r³/D · Σ_i dy_i·w_i·x_i.
  */
-export function rmsnormBackwardRef(dy: ArrayLike<number>, x: ArrayLike<number>, w: ArrayLike<number>,
-  rrms: ArrayLike<number>, dims: RmsNormRefDims): Float64Array {
+export function rmsnormBackwardRef(
+  dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  rrms: ArrayLike<number>,
+  dims: RmsNormRefDims,
+): Float64Array {
   const { T, D } = dims;
   const dx = new Float64Array(T * D);
   for (let t = 0; t < T; t++) {

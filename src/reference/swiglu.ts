@@ -8,8 +8,11 @@ export function swigluRef(g: ArrayLike<number>, u: ArrayLike<number>): Float64Ar
 }
 
 /** du = dh·silu(g); dg = dh·u·silu'(g) with silu'(g) = σ(g)·(1 + g·(1 − σ(g))). */
-export function swigluBackwardRef(dh: ArrayLike<number>, g: ArrayLike<number>, u: ArrayLike<number>):
-  { dg: Float64Array; du: Float64Array } {
+export function swigluBackwardRef(
+  dh: ArrayLike<number>,
+  g: ArrayLike<number>,
+  u: ArrayLike<number>,
+): { dg: Float64Array; du: Float64Array } {
   const dg = new Float64Array(g.length);
   const du = new Float64Array(g.length);
   for (let i = 0; i < g.length; i++) {

@@ -2,7 +2,14 @@
 // "key=v1,v2 key2=v3" (settings by camelCase or kebab-case name, values parsed as the settings parse them);
 // each combination gets a stable id from its values, so a study can be resumed and extended.
 
-import { type SettingKey, type TrainMethod, type TrainSettings, SettingsError, TRAIN_METHODS, parseSettingValue } from '../train/settings';
+import {
+  type SettingKey,
+  type TrainMethod,
+  type TrainSettings,
+  SettingsError,
+  TRAIN_METHODS,
+  parseSettingValue,
+} from '../train/settings';
 
 export interface GridAxis {
   key: SettingKey;
@@ -35,16 +42,23 @@ export function parseGrid(specs: readonly string[]): GridAxis[] {
       throw new SettingsError(`--grid ${key}: use --methods, --seeds or --examples-per-task for it`);
     }
     if (axes.some((a) => a.key === key)) throw new SettingsError(`--grid: ${key} is given twice`);
-    const texts = part.slice(eq + 1).split(',').filter((t) => t !== '');
+    const texts = part
+      .slice(eq + 1)
+      .split(',')
+      .filter((t) => t !== '');
     axes.push({ key, texts, values: texts.map((t) => parseSettingValue(key, t)) });
   }
   return axes;
 }
 
 export function parseMethods(text: string): TrainMethod[] {
-  const methods = text.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  const methods = text
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
   const bad = methods.filter((m) => !(TRAIN_METHODS as readonly string[]).includes(m));
-  if (methods.length === 0 || bad.length > 0) throw new SettingsError(`--methods ${text}: choose among ${TRAIN_METHODS.join(', ')}`);
+  if (methods.length === 0 || bad.length > 0)
+    throw new SettingsError(`--methods ${text}: choose among ${TRAIN_METHODS.join(', ')}`);
   return methods as TrainMethod[];
 }
 
@@ -60,16 +74,24 @@ export function parseIntList(flag: string, text: string, min: number): number[] 
 export function combinations(axes: readonly GridAxis[]): { setting: string; overrides: Partial<TrainSettings> }[] {
   let out = [{ labels: [] as string[], overrides: {} as Partial<TrainSettings> }];
   for (const axis of axes) {
-    out = out.flatMap((c) => axis.values.map((v, i) => ({
-      labels: [...c.labels, `${axis.key}=${axis.texts[i]}`], overrides: { ...c.overrides, ...v },
-    })));
+    out = out.flatMap((c) =>
+      axis.values.map((v, i) => ({
+        labels: [...c.labels, `${axis.key}=${axis.texts[i]}`],
+        overrides: { ...c.overrides, ...v },
+      })),
+    );
   }
   return out.map((c) => ({ setting: c.labels.length > 0 ? c.labels.join(' ') : 'defaults', overrides: c.overrides }));
 }
 
 /** Every run: methods × settings × examples per task × seeds (seeds 0..seeds−1 from `firstSeed`). */
-export function studyRuns(o: { methods: readonly TrainMethod[]; axes: readonly GridAxis[]; examples: readonly number[]; seeds: number;
-  firstSeed: number; }): StudyRun[] {
+export function studyRuns(o: {
+  methods: readonly TrainMethod[];
+  axes: readonly GridAxis[];
+  examples: readonly number[];
+  seeds: number;
+  firstSeed: number;
+}): StudyRun[] {
   const runs: StudyRun[] = [];
   for (const n of o.examples) {
     for (const method of o.methods) {
@@ -77,7 +99,14 @@ export function studyRuns(o: { methods: readonly TrainMethod[]; axes: readonly G
         for (let k = 0; k < o.seeds; k++) {
           const seed = o.firstSeed + k;
           const tag = c.setting === 'defaults' ? '' : `_${c.setting.replace(/[^A-Za-z0-9.=-]+/g, '_')}`;
-          runs.push({ id: `${method}${tag}_n${n}_s${seed}`, method, seed, examplesPerTask: n, setting: c.setting, overrides: c.overrides });
+          runs.push({
+            id: `${method}${tag}_n${n}_s${seed}`,
+            method,
+            seed,
+            examplesPerTask: n,
+            setting: c.setting,
+            overrides: c.overrides,
+          });
         }
       }
     }

@@ -22,7 +22,8 @@ export function formatStat(s: Stat | undefined, percent: boolean): string {
   return s.n > 1 ? `${f(s.mean)} ± ${f(s.sd)}` : f(s.mean);
 }
 
-const label = (g: GroupSummary) => (g.method === 'base' ? 'base model' : g.setting === 'defaults' ? g.method : `${g.method} (${g.setting})`);
+const label = (g: GroupSummary) =>
+  g.method === 'base' ? 'base model' : g.setting === 'defaults' ? g.method : `${g.method} (${g.setting})`;
 
 function table(groups: readonly GroupSummary[], side: Side, metric: Scored): string {
   const tasks = [...new Set(groups.flatMap((g) => Object.keys(g.scores[side][metric])))].filter((t) => t !== MEAN_TASK);
@@ -30,17 +31,34 @@ function table(groups: readonly GroupSummary[], side: Side, metric: Scored): str
   if (tasks.length === 0 || rows.length === 0) return '';
   const { percent } = METRIC_TEXT[metric];
   const head = `| method | seeds | ${tasks.join(' | ')} | mean |\n|---|---|${tasks.map(() => '---|').join('')}---|`;
-  const body = rows.map((g) => `| ${label(g)} | ${g.seeds.length} | ${[...tasks, MEAN_TASK].map((t) =>
-    formatStat(g.scores[side][metric][t], percent)).join(' | ')} |`);
-  return [`**${SIDE_TEXT[side]}: ${METRIC_TEXT[metric].title}${percent ? ' (%)' : ''}**`, '', head, ...body, ''].join('\n');
+  const body = rows.map(
+    (g) =>
+      `| ${label(g)} | ${g.seeds.length} | ${[...tasks, MEAN_TASK]
+        .map((t) => formatStat(g.scores[side][metric][t], percent))
+        .join(' | ')} |`,
+  );
+  return [`**${SIDE_TEXT[side]}: ${METRIC_TEXT[metric].title}${percent ? ' (%)' : ''}**`, '', head, ...body, ''].join(
+    '\n',
+  );
 }
 
 /** The whole results.md. */
-export function studyMarkdown(groups: readonly GroupSummary[], o: { command: string; model: string; when: string }): string {
-  const parts = [`# Study results\n`, `Model: \`${o.model}\`. Written ${o.when} by:\n`, '```sh', o.command, '```', '',
+export function studyMarkdown(
+  groups: readonly GroupSummary[],
+  o: { command: string; model: string; when: string },
+): string {
+  const parts = [
+    `# Study results\n`,
+    `Model: \`${o.model}\`. Written ${o.when} by:\n`,
+    '```sh',
+    o.command,
+    '```',
+    '',
     'Cells are mean ± sample sd over seeds; "mean" averages the tasks first. The base model is the same model without',
     'an adapter on the same held-out split. Plots: `curves-n<N>.svg` (held-out loss during training, band = ± sd),',
-    '`final-n<N>.svg` (final answer accuracy per task).', ''];
+    '`final-n<N>.svg` (final answer accuracy per task).',
+    '',
+  ];
   for (const n of [...new Set(groups.map((g) => g.examplesPerTask))]) {
     const mine = groups.filter((g) => g.examplesPerTask === n);
     parts.push(`## ${n} training examples per task\n`);

@@ -106,15 +106,27 @@ export function summarize(runs: readonly RunResult[], bases: readonly BaseResult
   for (const n of [...new Set([...bases.map((b) => b.examplesPerTask), ...runs.map((r) => r.examplesPerTask)])]) {
     const mine = bases.filter((b) => b.examplesPerTask === n);
     if (mine.length > 0) {
-      out.push({ examplesPerTask: n, method: 'base', setting: '', seeds: mine.map((b) => b.seed), scores: scoresOver(mine), curve: [] });
+      out.push({
+        examplesPerTask: n,
+        method: 'base',
+        setting: '',
+        seeds: mine.map((b) => b.seed),
+        scores: scoresOver(mine),
+        curve: [],
+      });
     }
     for (const list of groups.values()) {
       if (list[0].examplesPerTask !== n) continue;
       const iterations = [...new Set(list.flatMap((r) => r.curve.map((p) => p.iteration)))].sort((a, b) => a - b);
       out.push({
-        examplesPerTask: n, method: list[0].method, setting: list[0].setting, seeds: list.map((r) => r.seed), scores: scoresOver(list),
+        examplesPerTask: n,
+        method: list[0].method,
+        setting: list[0].setting,
+        seeds: list.map((r) => r.seed),
+        scores: scoresOver(list),
         curve: iterations.map((iteration) => ({
-          iteration, mean: stat(list.flatMap((r) => r.curve.filter((p) => p.iteration === iteration).map((p) => p.mean))),
+          iteration,
+          mean: stat(list.flatMap((r) => r.curve.filter((p) => p.iteration === iteration).map((p) => p.mean))),
         })),
       });
     }

@@ -26,12 +26,20 @@ export interface InnerSteps {
  * in `params` (views reaching every copy, paramStrides apart; 0: one shared copy) and adding its gradient
  * into its copy (gradStrides apart) or, with strides 0, into one sum. One group is a plain run.
  */
-export function groupedRun(b: GroupedBatch, seeds: readonly number[], params: Tensor<'f32'>[], paramStrides: readonly number[],
-  gradStrides: readonly number[]): AdapterRun {
-  if (seeds.length !== b.tasks.length) throw new Error(`groupedRun: ${seeds.length} dropout seeds for ${b.tasks.length} tasks`);
+export function groupedRun(
+  b: GroupedBatch,
+  seeds: readonly number[],
+  params: Tensor<'f32'>[],
+  paramStrides: readonly number[],
+  gradStrides: readonly number[],
+): AdapterRun {
+  if (seeds.length !== b.tasks.length)
+    throw new Error(`groupedRun: ${seeds.length} dropout seeds for ${b.tasks.length} tasks`);
   if (b.tasks.length === 1) return { task: b.tasks[0], dropoutSeed: seeds[0], params };
   return {
-    task: b.tasks[0], dropoutSeed: seeds[0], params,
+    task: b.tasks[0],
+    dropoutSeed: seeds[0],
+    params,
     groups: { seeds, seqLens: b.seqLens, seq: b.batch.S, paramStrides, gradStrides },
   };
 }
@@ -42,10 +50,20 @@ export function groupedRun(b: GroupedBatch, seeds: readonly number[], params: Te
  * like `local`. `stepSeeds(s)` gives step s's dropout seed of each task. Returns the {Σ loss, count} [2G]
  * of the first step (each task's loss at θ itself; the caller releases it).
  */
-export function recordInnerSteps(ctx: GpuContext, model: TrainModel, adapter: Adapter, b: GroupedBatch,
-  local: StackedPack, grad: StackedPack, o: InnerSteps, stepSeeds: (step: number) => readonly number[]): Tensor<'f32'> {
+export function recordInnerSteps(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  b: GroupedBatch,
+  local: StackedPack,
+  grad: StackedPack,
+  o: InnerSteps,
+  stepSeeds: (step: number) => readonly number[],
+): Tensor<'f32'> {
   if (local.copies.length !== b.tasks.length || grad.copies.length !== b.tasks.length) {
-    throw new Error(`recordInnerSteps: ${local.copies.length} parameter and ${grad.copies.length} gradient copies for ${b.tasks.length} tasks`);
+    throw new Error(
+      `recordInnerSteps: ${local.copies.length} parameter and ${grad.copies.length} gradient copies for ${b.tasks.length} tasks`,
+    );
   }
   for (const copy of local.copies) copyInto(ctx, copy, adapter.params);
   let first: Tensor<'f32'> | null = null;
@@ -78,8 +96,15 @@ export function adaptationIndices(poolSize: number, taskName: string, o: TestTim
  * The adapter's parameters adapted to one task: a new list (the caller releases it) after the inner steps on
  * k examples of `pool`, run as task `task` (MTL-LoRA's id), without dropout.
  */
-export function adaptToTask(ctx: GpuContext, model: TrainModel, adapter: Adapter, task: number, taskName: string,
-  pool: readonly TokenizedExample[], o: TestTimeAdaptation): Tensor<'f32'>[] {
+export function adaptToTask(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  task: number,
+  taskName: string,
+  pool: readonly TokenizedExample[],
+  o: TestTimeAdaptation,
+): Tensor<'f32'>[] {
   if (pool.length === 0) throw new Error(`test-time adaptation: task ${taskName} has no training examples to adapt on`);
   const b = packGroups([{ task, examples: adaptationIndices(pool.length, taskName, o).map((i) => pool[i]) }]);
   const local = stackedPack(ctx, adapter.params, 1);

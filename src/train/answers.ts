@@ -35,7 +35,11 @@ export interface AnswerScore {
 
 /** Lower case, punctuation removed, whitespace runs collapsed to one space, trimmed. */
 export function normalizeAnswer(text: string): string {
-  return text.toLowerCase().replace(/[\p{P}\p{S}]/gu, ' ').replace(/\s+/g, ' ').trim();
+  return text
+    .toLowerCase()
+    .replace(/[\p{P}\p{S}]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 const canon = (text: string, normalize: boolean) => (normalize ? normalizeAnswer(text) : text.trim());
@@ -43,7 +47,10 @@ const canon = (text: string, normalize: boolean) => (normalize ? normalizeAnswer
 /** The continuation up to (excluding) the first stop string, and up to the first line break for 'newline'. */
 export function cutAnswer(generated: string, o: AnswerOptions): string {
   let text = generated.replace(/^\s+/, '');
-  const ends = o.stopStrings.filter((s) => s !== '').map((s) => text.indexOf(s)).filter((i) => i >= 0);
+  const ends = o.stopStrings
+    .filter((s) => s !== '')
+    .map((s) => text.indexOf(s))
+    .filter((i) => i >= 0);
   if (o.stop === 'newline') {
     const nl = text.indexOf('\n');
     if (nl >= 0) ends.push(nl);

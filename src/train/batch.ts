@@ -29,7 +29,8 @@ export function packBatch(examples: readonly TokenizedExample[], opts: PackOptio
   const longest = Math.max(...examples.map((e) => e.prompt.length + e.completion.length));
   const S = opts.S ?? longest;
   if (!Number.isInteger(S) || S < 1) throw new BatchError(`sequence length must be a positive integer, got ${S}`);
-  if (longest > S) throw new BatchError(`an example has ${longest} tokens, more than the batch length ${S}; truncate it first`);
+  if (longest > S)
+    throw new BatchError(`an example has ${longest} tokens, more than the batch length ${S}; truncate it first`);
   const B = examples.length;
   const tokens = new Uint32Array(B * S).fill(opts.padId ?? 0);
   const targets = new Int32Array(B * S).fill(-1);
@@ -67,7 +68,8 @@ export function packGroups(groups: readonly { task: number; examples: readonly T
   if (groups.length === 0) throw new BatchError('cannot pack zero groups');
   const size = groups[0].examples.length;
   groups.forEach((g) => {
-    if (g.examples.length !== size) throw new BatchError(`groups must be equal: task ${g.task} has ${g.examples.length} examples, the first ${size}`);
+    if (g.examples.length !== size)
+      throw new BatchError(`groups must be equal: task ${g.task} has ${g.examples.length} examples, the first ${size}`);
   });
   return {
     batch: packBatch(groups.flatMap((g) => g.examples)),
@@ -84,7 +86,10 @@ export class ThroughputMeter {
   private samples: { tokens: number; ms: number }[] = [];
   private started = 0;
 
-  constructor(private readonly window = 10, private readonly now: () => number = () => performance.now()) {}
+  constructor(
+    private readonly window = 10,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** Marks the start of a step. */
   start(): void {

@@ -66,15 +66,25 @@ export function releaseActivations(a: BlockActivations): void {
 
 function ropeOptions(env: StepEnv, nHeads: number) {
   const { cfg } = env;
-  return { T: env.T, nHeads, headDim: cfg.headDim, theta: cfg.ropeTheta, pairing: cfg.ropePairing,
-    freqFactors: env.weights.ropeFactors };
+  return {
+    T: env.T,
+    nHeads,
+    headDim: cfg.headDim,
+    theta: cfg.ropeTheta,
+    pairing: cfg.ropePairing,
+    freqFactors: env.weights.ropeFactors,
+  };
 }
 
 /**
  * Records block `l` on input x [T, dim] (left intact) and returns its output as a new tensor, with the
  * activations the backward needs.
  */
-export function blockForward(env: StepEnv, l: number, x: Tensor<'f32'>): { out: Tensor<'f32'>; acts: BlockActivations } {
+export function blockForward(
+  env: StepEnv,
+  l: number,
+  x: Tensor<'f32'>,
+): { out: Tensor<'f32'>; acts: BlockActivations } {
   const { ctx, cfg, T } = env;
   const layer = env.weights.layers[l];
   const eps = cfg.normEps;
@@ -112,14 +122,26 @@ export function blockForward(env: StepEnv, l: number, x: Tensor<'f32'>): { out: 
  * input) (updated in place: the residual passes it through, each branch adds to it). Adapter gradients are
  * added into `grads`. x is the block's input; the activations are released.
  */
-export function blockBackward(env: StepEnv, l: number, x: Tensor<'f32'>, a: BlockActivations, dx: Tensor<'f32'>,
-  grads: Tensor<'f32'>[]): void {
+export function blockBackward(
+  env: StepEnv,
+  l: number,
+  x: Tensor<'f32'>,
+  a: BlockActivations,
+  dx: Tensor<'f32'>,
+  grads: Tensor<'f32'>[],
+): void {
   const { ctx, cfg, T } = env;
   const layer = env.weights.layers[l];
   const norm = { T, D: cfg.dim };
   // ∂L/∂input of y = W·input + branch(input): the frozen Wᵀ·dy, then the site adds its own part (and
   // accumulates its parameter gradients). `into` sums projections that share an input (q, k, v; gate, up).
-  const projectBack = (target: TargetModule, input: Tensor<'f32'>, w: Weight, dy: Tensor<'f32'>, into?: Tensor<'f32'>) => {
+  const projectBack = (
+    target: TargetModule,
+    input: Tensor<'f32'>,
+    w: Weight,
+    dy: Tensor<'f32'>,
+    into?: Tensor<'f32'>,
+  ) => {
     const din = linearBackwardInput(ctx, dy, w, T, { accumulate: !!into }, into);
     const site = env.adapter.site(l, target);
     if (site) site.backward(ctx, input, a.sites[target]!, dy, din, T, env.run, grads);

@@ -68,7 +68,9 @@ function newId(iteration: number): string {
 export function serializeCheckpoint(ck: Checkpoint): SerializedCheckpoint {
   const { params, optimizer } = ck;
   if (optimizer.m.length !== params.length || optimizer.v.length !== params.length) {
-    throw new CheckpointError(`optimizer state has ${optimizer.m.length}/${optimizer.v.length} moments for ${params.length} parameters`);
+    throw new CheckpointError(
+      `optimizer state has ${optimizer.m.length}/${optimizer.v.length} moments for ${params.length} parameters`,
+    );
   }
   params.forEach((p, i) => {
     const n = numel(p.shape);
@@ -78,10 +80,17 @@ export function serializeCheckpoint(ck: Checkpoint): SerializedCheckpoint {
   });
   const id = newId(ck.iteration);
   const doc: CheckpointJson = {
-    format: FORMAT, version: VERSION, id,
-    iteration: ck.iteration, settings: ck.settings, tasks: ck.tasks,
+    format: FORMAT,
+    version: VERSION,
+    id,
+    iteration: ck.iteration,
+    settings: ck.settings,
+    tasks: ck.tasks,
     params: params.map((p) => ({ name: p.name, shape: p.shape })),
-    optimizerStep: optimizer.step, rng: ck.rng, sampler: ck.sampler, metrics: ck.metrics,
+    optimizerStep: optimizer.step,
+    rng: ck.rng,
+    sampler: ck.sampler,
+    metrics: ck.metrics,
   };
   const tensors = params.flatMap((p, i) => [
     { name: `param/${p.name}`, dtype: 'F32' as const, shape: p.shape, data: bytesOf(p.data) },
@@ -108,12 +117,15 @@ export function checkpointIdOf(json: string): string {
 export async function deserializeCheckpoint(json: string, tensorBytes: Uint8Array): Promise<Checkpoint> {
   const id = checkpointIdOf(json);
   const doc = JSON.parse(json) as CheckpointJson;
-  if (doc.version !== VERSION) throw new CheckpointError(`checkpoint version ${doc.version} is not supported (expected ${VERSION})`);
+  if (doc.version !== VERSION)
+    throw new CheckpointError(`checkpoint version ${doc.version} is not supported (expected ${VERSION})`);
   checkDocument(doc);
   const file = await readSafetensors(memorySource(tensorBytes, 'checkpoint tensors'));
   if (file.metadata.checkpoint_id !== id) {
-    throw new CheckpointError(`checkpoint tensors belong to save ${file.metadata.checkpoint_id ?? '(none)'}, not ${id}: ` +
-      'the pair is from different saves');
+    throw new CheckpointError(
+      `checkpoint tensors belong to save ${file.metadata.checkpoint_id ?? '(none)'}, not ${id}: ` +
+        'the pair is from different saves',
+    );
   }
   const byName = new Map(file.tensors.map((t) => [t.name, t]));
   const take = (name: string, shape: number[]): Float32Array => {
@@ -128,8 +140,14 @@ export async function deserializeCheckpoint(json: string, tensorBytes: Uint8Arra
   const m = doc.params.map((p) => take(`adam_m/${p.name}`, p.shape));
   const v = doc.params.map((p) => take(`adam_v/${p.name}`, p.shape));
   return {
-    iteration: doc.iteration, settings: doc.settings, tasks: doc.tasks, params,
-    optimizer: { step: doc.optimizerStep, m, v }, rng: doc.rng, sampler: doc.sampler, metrics: doc.metrics,
+    iteration: doc.iteration,
+    settings: doc.settings,
+    tasks: doc.tasks,
+    params,
+    optimizer: { step: doc.optimizerStep, m, v },
+    rng: doc.rng,
+    sampler: doc.sampler,
+    metrics: doc.metrics,
   };
 }
 
@@ -137,8 +155,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const isCount = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
 const isWord = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
 const isRngState = (v: unknown) => Array.isArray(v) && v.length === 4 && v.every(isWord);
-const isOrder = (o: unknown) => isObject(o) && Array.isArray(o.order) && o.order.every(isCount) && isCount(o.cursor) &&
-  Number.isSafeInteger(o.epoch);
+const isOrder = (o: unknown) =>
+  isObject(o) && Array.isArray(o.order) && o.order.every(isCount) && isCount(o.cursor) && Number.isSafeInteger(o.epoch);
 
 /**
  * Every field resuming reads, of the kind it expects: a damaged or hand-edited checkpoint.json is refused here,
@@ -149,36 +167,67 @@ function checkDocument(doc: CheckpointJson): void {
     ['iteration', isCount(doc.iteration)],
     ['optimizerStep', isCount(doc.optimizerStep)],
     ['settings', isObject(doc.settings)],
-    ['tasks', Array.isArray(doc.tasks) && doc.tasks.every((t) => isObject(t) && typeof t.name === 'string' && isCount(t.poolSize))],
-    ['params', Array.isArray(doc.params) && doc.params.every((p) => isObject(p) && typeof p.name === 'string' &&
-      Array.isArray(p.shape) && p.shape.every(isCount))],
+    [
+      'tasks',
+      Array.isArray(doc.tasks) &&
+        doc.tasks.every((t) => isObject(t) && typeof t.name === 'string' && isCount(t.poolSize)),
+    ],
+    [
+      'params',
+      Array.isArray(doc.params) &&
+        doc.params.every(
+          (p) => isObject(p) && typeof p.name === 'string' && Array.isArray(p.shape) && p.shape.every(isCount),
+        ),
+    ],
     ['rng', isObject(doc.rng) && Object.values(doc.rng).every(isRngState)],
-    ['sampler', isObject(doc.sampler) && typeof doc.sampler.kind === 'string' && isRngState(doc.sampler.rng) &&
-      Array.isArray(doc.sampler.orders) && doc.sampler.orders.every(isOrder)],
+    [
+      'sampler',
+      isObject(doc.sampler) &&
+        typeof doc.sampler.kind === 'string' &&
+        isRngState(doc.sampler.rng) &&
+        Array.isArray(doc.sampler.orders) &&
+        doc.sampler.orders.every(isOrder),
+    ],
     ['metrics', Array.isArray(doc.metrics) && doc.metrics.every(isObject)],
   ];
   const bad = fields.filter(([, ok]) => !ok).map(([name]) => name);
-  if (bad.length) throw new CheckpointError(`checkpoint JSON is damaged: ${bad.join(', ')} ${bad.length > 1 ? 'are' : 'is'} missing or malformed`);
+  if (bad.length)
+    throw new CheckpointError(
+      `checkpoint JSON is damaged: ${bad.join(', ')} ${bad.length > 1 ? 'are' : 'is'} missing or malformed`,
+    );
 }
 
 /** Reads GPU tensors back as named host tensors (one readback each; only at checkpoint time). */
-export async function readNamedTensors(ctx: GpuContext, names: readonly string[], tensors: readonly Tensor<'f32'>[]): Promise<NamedTensor[]> {
+export async function readNamedTensors(
+  ctx: GpuContext,
+  names: readonly string[],
+  tensors: readonly Tensor<'f32'>[],
+): Promise<NamedTensor[]> {
   if (names.length !== tensors.length) throw new CheckpointError(`${names.length} names for ${tensors.length} tensors`);
   const out: NamedTensor[] = [];
-  for (let i = 0; i < tensors.length; i++) out.push({ name: names[i], shape: [...tensors[i].shape], data: await ctx.read(tensors[i]) });
+  for (let i = 0; i < tensors.length; i++)
+    out.push({ name: names[i], shape: [...tensors[i].shape], data: await ctx.read(tensors[i]) });
   return out;
 }
 
 /** Writes host data into existing GPU tensors (resume), after checking names and shapes match one to one. */
-export function writeNamedTensors(ctx: GpuContext, names: readonly string[], tensors: readonly Tensor<'f32'>[],
-  values: readonly NamedTensor[]): void {
+export function writeNamedTensors(
+  ctx: GpuContext,
+  names: readonly string[],
+  tensors: readonly Tensor<'f32'>[],
+  values: readonly NamedTensor[],
+): void {
   if (values.length !== tensors.length || names.length !== tensors.length) {
-    throw new CheckpointError(`checkpoint has ${values.length} tensors, the adapter ${tensors.length}: different adapter settings?`);
+    throw new CheckpointError(
+      `checkpoint has ${values.length} tensors, the adapter ${tensors.length}: different adapter settings?`,
+    );
   }
   values.forEach((v, i) => {
     const shape = tensors[i].shape;
     if (v.name !== names[i] || v.shape.length !== shape.length || v.shape.some((d, j) => d !== shape[j])) {
-      throw new CheckpointError(`checkpoint tensor ${v.name} [${v.shape}] does not match the adapter's ${names[i]} [${shape}]`);
+      throw new CheckpointError(
+        `checkpoint tensor ${v.name} [${v.shape}] does not match the adapter's ${names[i]} [${shape}]`,
+      );
     }
   });
   values.forEach((v, i) => ctx.writeTensor(tensors[i], v.data));

@@ -4,7 +4,12 @@
 
 import { createStore, delMany, getMany, setMany } from 'idb-keyval';
 import {
-  type Checkpoint, CheckpointError, type SerializedCheckpoint, checkpointIdOf, deserializeCheckpoint, serializeCheckpoint,
+  type Checkpoint,
+  CheckpointError,
+  type SerializedCheckpoint,
+  checkpointIdOf,
+  deserializeCheckpoint,
+  serializeCheckpoint,
 } from './checkpoint';
 
 export interface StoredCheckpoint {
@@ -49,7 +54,8 @@ export function directoryCheckpointStore(dir: string): CheckpointStore {
     const handle = await fs.open(`${file}.tmp`, 'w');
     try {
       for (const p of parts) {
-        for (let done = 0; done < p.byteLength;) done += (await handle.write(p, done, p.byteLength - done)).bytesWritten;
+        for (let done = 0; done < p.byteLength;)
+          done += (await handle.write(p, done, p.byteLength - done)).bytesWritten;
       }
       await handle.sync();
     } finally {
@@ -100,7 +106,13 @@ export function indexedDbCheckpointStore(run: string): CheckpointStore {
   const keys = checkpointKeys(run);
   return {
     async save(ck) {
-      await setMany([[keys[0], ck.json], [keys[1], new Blob(ck.tensors as Uint8Array<ArrayBuffer>[])]], db);
+      await setMany(
+        [
+          [keys[0], ck.json],
+          [keys[1], new Blob(ck.tensors as Uint8Array<ArrayBuffer>[])],
+        ],
+        db,
+      );
     },
     async load() {
       const [json, blob] = await getMany<string | Blob | undefined>(keys, db);

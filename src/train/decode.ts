@@ -33,8 +33,14 @@ function argmax(row: Float32Array, from: number, n: number): number {
  * Runs each input's new tokens through the cached model (one pass for all) and returns, per input, the argmax
  * token after each of its new tokens listed in `at` (indices into that input's tokens). One readback.
  */
-async function argmaxAfter(ctx: GpuContext, model: TrainModel, cache: KvCache, adapted: { adapter: Adapter; run: AdapterRun },
-  inputs: readonly CachedInput[], at: readonly number[][]): Promise<number[][]> {
+async function argmaxAfter(
+  ctx: GpuContext,
+  model: TrainModel,
+  cache: KvCache,
+  adapted: { adapter: Adapter; run: AdapterRun },
+  inputs: readonly CachedInput[],
+  at: readonly number[][],
+): Promise<number[][]> {
   const { config: cfg, weights: w } = model;
   const x = forwardCachedRows(ctx, w, cfg, cache, inputs, adapted);
   const rows: number[] = [];
@@ -47,7 +53,7 @@ async function argmaxAfter(ctx: GpuContext, model: TrainModel, cache: KvCache, a
   const values = await ctx.read(logits);
   [x, logits].forEach((t) => t.release());
   let r = 0;
-  return at.map((list) => list.map(() => argmax(values, (r++) * cfg.vocabSize, cfg.vocabSize)));
+  return at.map((list) => list.map(() => argmax(values, r++ * cfg.vocabSize, cfg.vocabSize)));
 }
 
 /**
@@ -55,8 +61,15 @@ async function argmaxAfter(ctx: GpuContext, model: TrainModel, cache: KvCache, a
  * `drafts[b]`, when given, is a guess of prompt b's continuation that is verified in one pass (see above);
  * the result is the same with or without it.
  */
-export async function greedyDecode(ctx: GpuContext, model: TrainModel, adapter: Adapter, run: AdapterRun,
-  prompts: readonly number[][], o: GreedyOptions, drafts?: readonly number[][]): Promise<number[][]> {
+export async function greedyDecode(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  run: AdapterRun,
+  prompts: readonly number[][],
+  o: GreedyOptions,
+  drafts?: readonly number[][],
+): Promise<number[][]> {
   const B = prompts.length;
   if (B === 0) return [];
   if (prompts.some((p) => p.length === 0)) throw new Error('greedyDecode: every prompt needs at least one token');
@@ -85,8 +98,14 @@ export async function greedyDecode(ctx: GpuContext, model: TrainModel, adapter: 
   try {
     // The first pass: every prompt, with its draft when there is one.
     const guess = first.map((b) => (drafts ? drafts[b].slice(0, Math.max(0, limits[b] - prompts[b].length - 1)) : []));
-    const next = await argmaxAfter(ctx, model, cache, adapted, first.map((b, i) => ({ seq: b, tokens: [...prompts[b], ...guess[i]] })),
-      first.map((b, i) => Array.from({ length: guess[i].length + 1 }, (_, k) => prompts[b].length - 1 + k)));
+    const next = await argmaxAfter(
+      ctx,
+      model,
+      cache,
+      adapted,
+      first.map((b, i) => ({ seq: b, tokens: [...prompts[b], ...guess[i]] })),
+      first.map((b, i) => Array.from({ length: guess[i].length + 1 }, (_, k) => prompts[b].length - 1 + k)),
+    );
     first.forEach((b, i) => {
       for (let k = 0; k < next[i].length; k++) {
         if (!accept(b, next[i][k]) || k === guess[i].length || next[i][k] !== guess[i][k]) break;
@@ -96,8 +115,14 @@ export async function greedyDecode(ctx: GpuContext, model: TrainModel, adapter: 
     });
     // Then one token a pass for every sequence still going.
     for (let going = live(); going.length > 0; going = live()) {
-      const step = await argmaxAfter(ctx, model, cache, adapted, going.map((b) => ({ seq: b, tokens: [out[b][out[b].length - 1]] })),
-        going.map(() => [0]));
+      const step = await argmaxAfter(
+        ctx,
+        model,
+        cache,
+        adapted,
+        going.map((b) => ({ seq: b, tokens: [out[b][out[b].length - 1]] })),
+        going.map(() => [0]),
+      );
       going.forEach((b, i) => accept(b, step[i][0]));
     }
   } finally {

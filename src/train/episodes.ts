@@ -76,7 +76,10 @@ function freshOrder(n: number): EpochOrder {
 abstract class Sampler<T> {
   protected orders: EpochOrder[] = [];
 
-  protected constructor(protected readonly kind: SamplerState['kind'], protected readonly rng: Rng) {}
+  protected constructor(
+    protected readonly kind: SamplerState['kind'],
+    protected readonly rng: Rng,
+  ) {}
 
   abstract next(): T;
 
@@ -87,9 +90,11 @@ abstract class Sampler<T> {
   /** Restores a state from getState (for example from a checkpoint), checking it fits these pools. */
   setState(state: SamplerState): void {
     if (state.kind !== this.kind) throw new SamplerError(`sampler state is for '${state.kind}', not '${this.kind}'`);
-    if (state.orders.length !== this.orders.length ||
-      state.orders.some((o, i) => o.order.length !== this.orders[i].order.length || o.cursor > o.order.length)) {
-      throw new SamplerError('sampler state does not match the tasks\' pool sizes (different data or settings?)');
+    if (
+      state.orders.length !== this.orders.length ||
+      state.orders.some((o, i) => o.order.length !== this.orders[i].order.length || o.cursor > o.order.length)
+    ) {
+      throw new SamplerError("sampler state does not match the tasks' pool sizes (different data or settings?)");
     }
     this.rng.setState(state.rng);
     this.orders = structuredClone(state.orders);
@@ -106,8 +111,11 @@ export class MetaEpisodeSampler extends Sampler<TaskEpisode[]> {
   readonly tasksPerIteration: number;
   private readonly sizes: { supportSize: number; querySize: number };
 
-  constructor(private readonly poolSizes: readonly number[], opts: { tasksPerIteration: number; supportSize: number; querySize: number },
-    rng: Rng) {
+  constructor(
+    private readonly poolSizes: readonly number[],
+    opts: { tasksPerIteration: number; supportSize: number; querySize: number },
+    rng: Rng,
+  ) {
     super('meta', rng);
     checkPools(poolSizes);
     positiveInt('tasks per iteration', opts.tasksPerIteration);
@@ -115,8 +123,10 @@ export class MetaEpisodeSampler extends Sampler<TaskEpisode[]> {
     positiveInt('query size', opts.querySize);
     poolSizes.forEach((n, t) => {
       if (opts.supportSize + opts.querySize > n) {
-        throw new SamplerError(`task ${t}: support (${opts.supportSize}) + query (${opts.querySize}) examples exceed its ` +
-          `training pool of ${n}; lower them or give the task more examples`);
+        throw new SamplerError(
+          `task ${t}: support (${opts.supportSize}) + query (${opts.querySize}) examples exceed its ` +
+            `training pool of ${n}; lower them or give the task more examples`,
+        );
       }
     });
     this.tasksPerIteration = Math.min(poolSizes.length, opts.tasksPerIteration);
@@ -136,7 +146,11 @@ export class MetaEpisodeSampler extends Sampler<TaskEpisode[]> {
 export class MixedBatchSampler extends Sampler<PoolItem[]> {
   private readonly items: PoolItem[];
 
-  constructor(poolSizes: readonly number[], private readonly batchSize: number, rng: Rng) {
+  constructor(
+    poolSizes: readonly number[],
+    private readonly batchSize: number,
+    rng: Rng,
+  ) {
     super('mixed', rng);
     checkPools(poolSizes);
     positiveInt('batch size', batchSize);
@@ -157,7 +171,11 @@ export class MixedBatchSampler extends Sampler<PoolItem[]> {
  * once per round); each task's pool is consumed epoch by epoch on its own.
  */
 export class TaskBatchSampler extends Sampler<TaskBatch> {
-  constructor(poolSizes: readonly number[], private readonly batchSize: number, rng: Rng) {
+  constructor(
+    poolSizes: readonly number[],
+    private readonly batchSize: number,
+    rng: Rng,
+  ) {
     super('per-task', rng);
     checkPools(poolSizes);
     positiveInt('batch size', batchSize);
@@ -190,14 +208,24 @@ export interface EpisodePreview<E> {
  * The first `count` MeTA-LoRA episodes over these splits' pools: K distinct tasks, each with disjoint support
  * and query sets. Drawn by the trainer's sampler from the seed's "sampler" stream, as runTraining derives it.
  */
-export function sampleEpisodes<E>(splits: readonly TaskSplit<E>[], plan: EpisodePlan, count = 1): EpisodePreview<E>[][] {
-  const sampler = new MetaEpisodeSampler(splits.map((s) => s.train.length), {
-    tasksPerIteration: plan.tasksPerIteration ?? DEFAULT_SETTINGS.tasksPerIteration,
-    supportSize: plan.supportSize ?? DEFAULT_SETTINGS.supportSize,
-    querySize: plan.querySize ?? DEFAULT_SETTINGS.querySize,
-  }, Rng.fromSeed(plan.seed).derive('sampler'));
-  return Array.from({ length: count }, () => sampler.next().map((e) => {
-    const pool = splits[e.task].train;
-    return { task: splits[e.task].name, support: e.support.map((i) => pool[i]), query: e.query.map((i) => pool[i]) };
-  }));
+export function sampleEpisodes<E>(
+  splits: readonly TaskSplit<E>[],
+  plan: EpisodePlan,
+  count = 1,
+): EpisodePreview<E>[][] {
+  const sampler = new MetaEpisodeSampler(
+    splits.map((s) => s.train.length),
+    {
+      tasksPerIteration: plan.tasksPerIteration ?? DEFAULT_SETTINGS.tasksPerIteration,
+      supportSize: plan.supportSize ?? DEFAULT_SETTINGS.supportSize,
+      querySize: plan.querySize ?? DEFAULT_SETTINGS.querySize,
+    },
+    Rng.fromSeed(plan.seed).derive('sampler'),
+  );
+  return Array.from({ length: count }, () =>
+    sampler.next().map((e) => {
+      const pool = splits[e.task].train;
+      return { task: splits[e.task].name, support: e.support.map((i) => pool[i]), query: e.query.map((i) => pool[i]) };
+    }),
+  );
 }

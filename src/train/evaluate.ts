@@ -21,7 +21,14 @@ import { type AnswerOptions, type AnswerScore, DEFAULT_ANSWER, scoreAnswer } fro
 import { packBatch } from './batch';
 import { greedyDecode } from './decode';
 import { type TrainModel, evalLoss, evalLosses } from './step';
-import { type EvalExample, type Task, TaskFormatError, type TokenizedExample, parseTaskJsonl, tokenizeExample } from '../data/tasks';
+import {
+  type EvalExample,
+  type Task,
+  TaskFormatError,
+  type TokenizedExample,
+  parseTaskJsonl,
+  tokenizeExample,
+} from '../data/tasks';
 import { ScalarReadout } from './trainers/common';
 
 export type TaskKind = 'multiple-choice' | 'generation';
@@ -35,7 +42,10 @@ export interface EvalTask extends Task {
 /** parseTaskJsonl plus the optional `choices` field, checked to be strings that include the completion. */
 export function parseEvalTask(name: string, text: string): EvalTask {
   const task = parseTaskJsonl(name, text);
-  const lines = text.split(/\r?\n/).map((line, i) => ({ line, at: i + 1 })).filter(({ line }) => line.trim() !== '');
+  const lines = text
+    .split(/\r?\n/)
+    .map((line, i) => ({ line, at: i + 1 }))
+    .filter(({ line }) => line.trim() !== '');
   const examples = task.examples.map((ex, k): EvalExample => {
     const { choices } = JSON.parse(lines[k].line) as { choices?: unknown };
     if (choices === undefined) return ex;
@@ -75,8 +85,12 @@ export interface TaskEvaluation {
 
 /** The metrics a user compares, in display order, with their labels. */
 export const EVAL_METRICS = [
-  ['loss', 'Held-out loss'], ['loss_no_eos', 'Loss without EOS'], ['answer_accuracy', 'Answer accuracy'],
-  ['starts_with', 'Starts with answer'], ['exact_match', 'Exact match'], ['choice_accuracy', 'Choice accuracy'],
+  ['loss', 'Held-out loss'],
+  ['loss_no_eos', 'Loss without EOS'],
+  ['answer_accuracy', 'Answer accuracy'],
+  ['starts_with', 'Starts with answer'],
+  ['exact_match', 'Exact match'],
+  ['choice_accuracy', 'Choice accuracy'],
 ] as const satisfies readonly (readonly [keyof TaskEvaluation, string])[];
 
 /**
@@ -113,12 +127,18 @@ const exampleLength = (ex: TokenizedExample) => ex.prompt.length + ex.completion
 const DECODE_SLACK = 2;
 
 /** Mean loss over all scored tokens of `examples` (null when there are none); one readback. */
-export async function evalLossOf(ctx: GpuContext, model: TrainModel, adapter: Adapter, run: AdapterRun,
-  examples: readonly TokenizedExample[]): Promise<number | null> {
+export async function evalLossOf(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  run: AdapterRun,
+  examples: readonly TokenizedExample[],
+): Promise<number | null> {
   if (examples.length === 0) return null;
   const readout = new ScalarReadout();
-  const slots = groupsByTokens(examples, exampleLength, tokensPerPass(model.config.vocabSize))
-    .map((group) => readout.add(evalLoss(ctx, model, adapter, packBatch(group), run)));
+  const slots = groupsByTokens(examples, exampleLength, tokensPerPass(model.config.vocabSize)).map((group) =>
+    readout.add(evalLoss(ctx, model, adapter, packBatch(group), run)),
+  );
   const { f32 } = await readout.read(ctx);
   const sum = slots.reduce((a, at) => a + f32[at], 0);
   const count = slots.reduce((a, at) => a + f32[at + 1], 0);
@@ -126,8 +146,13 @@ export async function evalLossOf(ctx: GpuContext, model: TrainModel, adapter: Ad
 }
 
 /** Each example's per-token losses at its scored positions (completion targets, in order), in few passes. */
-export async function tokenLosses(ctx: GpuContext, model: TrainModel, adapter: Adapter, run: AdapterRun,
-  examples: readonly TokenizedExample[]): Promise<number[][]> {
+export async function tokenLosses(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  run: AdapterRun,
+  examples: readonly TokenizedExample[],
+): Promise<number[][]> {
   const out: number[][] = [];
   for (const group of groupsByTokens(examples, exampleLength, tokensPerPass(model.config.vocabSize))) {
     const batch = packBatch(group);
@@ -164,8 +189,16 @@ export interface TaskExamples {
 }
 
 /** Loss and accuracies of one task's examples, run as task `run.task` (MTL-LoRA's id). */
-export async function evaluateTask(ctx: GpuContext, model: TrainModel, adapter: Adapter, tok: Tokenizer, run: AdapterRun,
-  name: string, examples: readonly EvalExample[], o: EvaluateOptions): Promise<TaskEvaluation> {
+export async function evaluateTask(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  tok: Tokenizer,
+  run: AdapterRun,
+  name: string,
+  examples: readonly EvalExample[],
+  o: EvaluateOptions,
+): Promise<TaskEvaluation> {
   return (await evaluateTaskSet(ctx, model, adapter, tok, run, [{ name, examples }], o))[0];
 }
 
@@ -175,8 +208,15 @@ export async function evaluateTask(ctx: GpuContext, model: TrainModel, adapter: 
  * choice pass for all of them when they fit — and the results are split per task: the same numbers as
  * evaluating each task alone, in a quarter of the passes for four tasks.
  */
-export async function evaluateTaskSet(ctx: GpuContext, model: TrainModel, adapter: Adapter, tok: Tokenizer, run: AdapterRun,
-  sets: readonly TaskExamples[], o: EvaluateOptions): Promise<TaskEvaluation[]> {
+export async function evaluateTaskSet(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  tok: Tokenizer,
+  run: AdapterRun,
+  sets: readonly TaskExamples[],
+  o: EvaluateOptions,
+): Promise<TaskEvaluation[]> {
   const examples = sets.flatMap((set) => set.examples);
   const tokenized = examples.map((e) => tokenizeExample(tok, e, { maxLength: o.maxSeqLen, eos: o.appendEos }));
   const perToken = await tokenLosses(ctx, model, adapter, run, tokenized);
@@ -186,17 +226,32 @@ export async function evaluateTaskSet(ctx: GpuContext, model: TrainModel, adapte
   const multipleChoice = sets.map((set) => taskKind(set.examples) === 'multiple-choice');
   const scores = o.accuracy ? await answerScores(ctx, model, adapter, tok, run, examples, o) : null;
   const chosen = o.accuracy
-    ? await choicesRight(ctx, model, adapter, tok, run, sets.flatMap((set, t) => (multipleChoice[t] ? set.examples : [])), o)
+    ? await choicesRight(
+        ctx,
+        model,
+        adapter,
+        tok,
+        run,
+        sets.flatMap((set, t) => (multipleChoice[t] ? set.examples : [])),
+        o,
+      )
     : [];
   let at = 0;
   let choiceAt = 0;
   return sets.map((set, t): TaskEvaluation => {
     const mine = <T>(values: readonly T[]) => values.slice(at, at + set.examples.length);
-    const share = (flags: readonly boolean[]) => (flags.length > 0 ? flags.filter(Boolean).length / flags.length : null);
+    const share = (flags: readonly boolean[]) =>
+      flags.length > 0 ? flags.filter(Boolean).length / flags.length : null;
     const result: TaskEvaluation = {
-      task: set.name, kind: multipleChoice[t] ? 'multiple-choice' : 'generation', examples: set.examples.length,
-      loss: meanOf(mine(perToken)), loss_no_eos: meanOf(mine(noEos)),
-      exact_match: null, starts_with: null, answer_accuracy: null, choice_accuracy: null,
+      task: set.name,
+      kind: multipleChoice[t] ? 'multiple-choice' : 'generation',
+      examples: set.examples.length,
+      loss: meanOf(mine(perToken)),
+      loss_no_eos: meanOf(mine(noEos)),
+      exact_match: null,
+      starts_with: null,
+      answer_accuracy: null,
+      choice_accuracy: null,
     };
     if (scores && set.examples.length > 0) {
       const own = mine(scores);
@@ -211,14 +266,32 @@ export async function evaluateTaskSet(ctx: GpuContext, model: TrainModel, adapte
 }
 
 /** Each example's answer scores from its greedy continuation, decoded in as few batches as fit. */
-async function answerScores(ctx: GpuContext, model: TrainModel, adapter: Adapter, tok: Tokenizer, run: AdapterRun,
-  examples: readonly EvalExample[], o: EvaluateOptions): Promise<AnswerScore[]> {
+async function answerScores(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  tok: Tokenizer,
+  run: AdapterRun,
+  examples: readonly EvalExample[],
+  o: EvaluateOptions,
+): Promise<AnswerScore[]> {
   const scores: AnswerScore[] = new Array(examples.length);
   const refs = examples.map((e, i) => ({ ...tokenizeExample(tok, e, { maxLength: o.maxSeqLen, eos: false }), i }));
   // Each example decodes up to its own reference's length + slack, so its result does not depend on its batch.
-  for (const group of groupsByTokens(refs, (r) => exampleLength(r) + DECODE_SLACK, tokensPerPass(model.config.vocabSize))) {
-    const outs = await greedyDecode(ctx, model, adapter, run, group.map((r) => r.prompt),
-      { maxNewTokens: group.map((r) => r.completion.length + DECODE_SLACK), eosId: tok.eosId }, group.map((r) => r.completion));
+  for (const group of groupsByTokens(
+    refs,
+    (r) => exampleLength(r) + DECODE_SLACK,
+    tokensPerPass(model.config.vocabSize),
+  )) {
+    const outs = await greedyDecode(
+      ctx,
+      model,
+      adapter,
+      run,
+      group.map((r) => r.prompt),
+      { maxNewTokens: group.map((r) => r.completion.length + DECODE_SLACK), eosId: tok.eosId },
+      group.map((r) => r.completion),
+    );
     outs.forEach((ids, k) => {
       scores[group[k].i] = scoreAnswer(tok.decode(ids), examples[group[k].i].completion, o.answer ?? DEFAULT_ANSWER);
     });
@@ -227,10 +300,20 @@ async function answerScores(ctx: GpuContext, model: TrainModel, adapter: Adapter
 }
 
 /** Per example: is its most likely choice (summed token log-likelihood given the prompt) the completion? */
-async function choicesRight(ctx: GpuContext, model: TrainModel, adapter: Adapter, tok: Tokenizer, run: AdapterRun,
-  examples: readonly EvalExample[], o: EvaluateOptions): Promise<boolean[]> {
-  const scored = examples.flatMap((ex) => ex.choices!.map((c) =>
-    tokenizeExample(tok, { prompt: ex.prompt, completion: c }, { maxLength: o.maxSeqLen, eos: false })));
+async function choicesRight(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  tok: Tokenizer,
+  run: AdapterRun,
+  examples: readonly EvalExample[],
+  o: EvaluateOptions,
+): Promise<boolean[]> {
+  const scored = examples.flatMap((ex) =>
+    ex.choices!.map((c) =>
+      tokenizeExample(tok, { prompt: ex.prompt, completion: c }, { maxLength: o.maxSeqLen, eos: false }),
+    ),
+  );
   const nll = (await tokenLosses(ctx, model, adapter, run, scored)).map((row) => row.reduce((a, v) => a + v, 0));
   let at = 0;
   return examples.map((ex) => {

@@ -54,14 +54,21 @@ export interface EvaluateTasksOptions {
 /** Evaluation options of a run's settings. */
 export function evaluateOptionsOf(s: TrainSettings, accuracy: boolean): EvaluateOptions {
   return {
-    maxSeqLen: s.maxSeqLen, appendEos: s.appendEos, accuracy,
+    maxSeqLen: s.maxSeqLen,
+    appendEos: s.appendEos,
+    accuracy,
     answer: { stop: s.answerStop, stopStrings: s.stopStrings, normalize: s.normalizeAnswers },
   };
 }
 
 /** Test-time adaptation of a run's settings: its inner steps and rate on k (default |S|) examples. */
 export function adaptationOf(s: TrainSettings): TestTimeAdaptation {
-  return { examples: s.adaptExamples > 0 ? s.adaptExamples : s.supportSize, steps: s.innerSteps, lr: s.innerLr, seed: s.seed };
+  return {
+    examples: s.adaptExamples > 0 ? s.adaptExamples : s.supportSize,
+    steps: s.innerSteps,
+    lr: s.innerLr,
+    seed: s.seed,
+  };
 }
 
 /**
@@ -75,15 +82,27 @@ function splitFor(task: EvalTaskInput, s: TrainSettings, o: EvaluateTasksOptions
   }
   if (!o.adapt) return { kind: 'all' as const, train: [], eval: task.examples };
   const k = Math.min(adaptationOf(s).examples, task.examples.length);
-  return { kind: 'held-out' as const, ...splitTask(task, { poolSize: k, evalMax: task.examples.length, seed: s.seed }) };
+  return {
+    kind: 'held-out' as const,
+    ...splitTask(task, { poolSize: k, evalMax: task.examples.length, seed: s.seed }),
+  };
 }
 
 /** Evaluates each task (see the file comment). The base model is an adapter with B = 0 (`adapt` false for it). */
-export async function evaluateTasks(ctx: GpuContext, model: TrainModel, adapter: Adapter, tok: Tokenizer, s: TrainSettings,
-  tasks: readonly EvalTaskInput[], o: EvaluateTasksOptions): Promise<TaskResult[]> {
+export async function evaluateTasks(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  tok: Tokenizer,
+  s: TrainSettings,
+  tasks: readonly EvalTaskInput[],
+  o: EvaluateTasksOptions,
+): Promise<TaskResult[]> {
   const opts = evaluateOptionsOf(s, o.accuracy);
   const splits = tasks.map((task) => splitFor(task, s, o));
-  const scored = tasks.map((task, i) => ({ i, task, split: splits[i], id: Math.max(0, task.id) })).filter((t) => t.split.eval.length > 0);
+  const scored = tasks
+    .map((task, i) => ({ i, task, split: splits[i], id: Math.max(0, task.id) }))
+    .filter((t) => t.split.eval.length > 0);
   const runOf = (id: number) => ({ task: id, dropoutSeed: 0, params: adapter.params });
   o.onProgress?.(0, tasks.length, scored[0]?.task.name ?? 'done');
   const shared = new Map<number, TaskEvaluation>();
@@ -99,15 +118,27 @@ export async function evaluateTasks(ctx: GpuContext, model: TrainModel, adapter:
   for (const [i, task] of tasks.entries()) {
     o.onProgress?.(i, tasks.length, task.name);
     const split = splits[i];
-    const base: Omit<TaskResult, 'shared' | 'adapted' | 'kind'> = { task: task.name, examples: split.eval.length, split: split.kind };
+    const base: Omit<TaskResult, 'shared' | 'adapted' | 'kind'> = {
+      task: task.name,
+      examples: split.eval.length,
+      split: split.kind,
+    };
     const mine = shared.get(i);
     if (!mine) {
-      results.push({ ...base, kind: 'generation', split: 'none', shared: null, adapted: null,
-        note: `all ${task.examples.length} examples are in the training pool (examples per task ${s.examplesPerTask}); none is held out` });
+      results.push({
+        ...base,
+        kind: 'generation',
+        split: 'none',
+        shared: null,
+        adapted: null,
+        note: `all ${task.examples.length} examples are in the training pool (examples per task ${s.examplesPerTask}); none is held out`,
+      });
       continue;
     }
-    const adapted = o.adapt && !o.sharedOnly && split.train.length > 0
-      ? await adaptedScores(ctx, model, adapter, tok, s, task, split, opts) : null;
+    const adapted =
+      o.adapt && !o.sharedOnly && split.train.length > 0
+        ? await adaptedScores(ctx, model, adapter, tok, s, task, split, opts)
+        : null;
     results.push({ ...base, kind: mine.kind, shared: scoresOf(mine), adapted });
   }
   o.onProgress?.(tasks.length, tasks.length, 'done');
@@ -115,13 +146,32 @@ export async function evaluateTasks(ctx: GpuContext, model: TrainModel, adapter:
 }
 
 /** The task's held-out scores after test-time adaptation on its training pool (the copy released after). */
-async function adaptedScores(ctx: GpuContext, model: TrainModel, adapter: Adapter, tok: Tokenizer, s: TrainSettings,
-  task: EvalTaskInput, split: { train: readonly EvalExample[]; eval: readonly EvalExample[] }, opts: EvaluateOptions): Promise<Scores> {
+async function adaptedScores(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  tok: Tokenizer,
+  s: TrainSettings,
+  task: EvalTaskInput,
+  split: { train: readonly EvalExample[]; eval: readonly EvalExample[] },
+  opts: EvaluateOptions,
+): Promise<Scores> {
   const id = Math.max(0, task.id);
   const pool = split.train.map((e) => tokenizeExample(tok, e, { maxLength: s.maxSeqLen, eos: s.appendEos }));
   const local = adaptToTask(ctx, model, adapter, id, task.name, pool, adaptationOf(s));
   try {
-    return scoresOf(await evaluateTask(ctx, model, adapter, tok, { task: id, dropoutSeed: 0, params: local }, task.name, split.eval, opts));
+    return scoresOf(
+      await evaluateTask(
+        ctx,
+        model,
+        adapter,
+        tok,
+        { task: id, dropoutSeed: 0, params: local },
+        task.name,
+        split.eval,
+        opts,
+      ),
+    );
   } finally {
     local.forEach((t) => t.release());
   }

@@ -54,14 +54,26 @@ export function headChunkRows(dims: HeadDims, opts: HeadLossOptions = {}): numbe
  * group's dlogits scaled by its own scale (1 / its scored tokens for its mean). Returns {Σ loss, scored tokens}
  * per group [2G] and dn; the caller releases both.
  */
-export function headLossBackward(ctx: GpuContext, head: Weight, n: Tensor<'f32'>, targets: Tensor<'i32'>, dims: HeadDims,
-  gradScales: readonly number[], opts: HeadLossOptions = {}): { total: Tensor<'f32'>; dn: Tensor<'f32'> } {
+export function headLossBackward(
+  ctx: GpuContext,
+  head: Weight,
+  n: Tensor<'f32'>,
+  targets: Tensor<'i32'>,
+  dims: HeadDims,
+  gradScales: readonly number[],
+  opts: HeadLossOptions = {},
+): { total: Tensor<'f32'>; dn: Tensor<'f32'> } {
   const dn = ctx.tensor([dims.T, dims.D]);
   const losses = ctx.tensor([dims.T]);
   forEachChunk(ctx, dims, opts, (at, rows, logits) => {
     linear(ctx, rowsOf(n, at, rows, dims.D), head, rows, {}, logits);
-    crossEntropyRows(ctx, logits, rowsOf(targets, at, rows, 1), { T: rows, V: dims.V, gradScale: 0, groupGradScales: gradScales },
-      { firstRow: at, batchRows: dims.T, out: rowsOf(losses, at, rows, 1) });
+    crossEntropyRows(
+      ctx,
+      logits,
+      rowsOf(targets, at, rows, 1),
+      { T: rows, V: dims.V, gradScale: 0, groupGradScales: gradScales },
+      { firstRow: at, batchRows: dims.T, out: rowsOf(losses, at, rows, 1) },
+    );
     linearBackwardInput(ctx, logits, head, rows, {}, rowsOf(dn, at, rows, dims.D));
   });
   const total = crossEntropyTotal(ctx, losses, targets, { ...dims, groups: gradScales.length });
@@ -73,20 +85,35 @@ export function headLossBackward(ctx: GpuContext, head: Weight, n: Tensor<'f32'>
  * Evaluation: each row's loss [T] (0 where not scored) and {Σ loss, scored tokens} [2] of head(n) against
  * targets; the caller releases both.
  */
-export function headLosses(ctx: GpuContext, head: Weight, n: Tensor<'f32'>, targets: Tensor<'i32'>, dims: HeadDims,
-  opts: HeadLossOptions = {}): { total: Tensor<'f32'>; losses: Tensor<'f32'> } {
+export function headLosses(
+  ctx: GpuContext,
+  head: Weight,
+  n: Tensor<'f32'>,
+  targets: Tensor<'i32'>,
+  dims: HeadDims,
+  opts: HeadLossOptions = {},
+): { total: Tensor<'f32'>; losses: Tensor<'f32'> } {
   const losses = ctx.tensor([dims.T]);
   forEachChunk(ctx, dims, opts, (at, rows, logits) => {
     linear(ctx, rowsOf(n, at, rows, dims.D), head, rows, {}, logits);
-    crossEntropyRows(ctx, logits, rowsOf(targets, at, rows, 1), { T: rows, V: dims.V, gradScale: 0, grad: false },
-      { out: rowsOf(losses, at, rows, 1) });
+    crossEntropyRows(
+      ctx,
+      logits,
+      rowsOf(targets, at, rows, 1),
+      { T: rows, V: dims.V, gradScale: 0, grad: false },
+      { out: rowsOf(losses, at, rows, 1) },
+    );
   });
   return { total: crossEntropyTotal(ctx, losses, targets, dims), losses };
 }
 
 /** Calls `body` per chunk of rows with a logits view [rows, V] of one buffer that all chunks share. */
-function forEachChunk(ctx: GpuContext, dims: HeadDims, opts: HeadLossOptions,
-  body: (at: number, rows: number, logits: Tensor<'f32'>) => void): void {
+function forEachChunk(
+  ctx: GpuContext,
+  dims: HeadDims,
+  opts: HeadLossOptions,
+  body: (at: number, rows: number, logits: Tensor<'f32'>) => void,
+): void {
   const { T, V } = dims;
   if (T === 0) return;
   const chunk = Math.min(headChunkRows(dims, opts), T);
@@ -103,7 +130,13 @@ function forEachChunk(ctx: GpuContext, dims: HeadDims, opts: HeadLossOptions,
 function rowsOf<D extends Tensor['dtype']>(t: Tensor<D>, at: number, rows: number, cols: number): Tensor<D> {
   const offset = t.offset + at * cols * 4;
   if (offset % 256) throw new Error(`headLoss: row ${at} starts at byte ${offset}, not a multiple of 256`);
-  return new Tensor<D>(t.buffer, cols === 1 ? [rows] : [rows, cols], t.dtype, () => {
-    throw new Error('headLoss: a row view is not released; release its tensor');
-  }, offset);
+  return new Tensor<D>(
+    t.buffer,
+    cols === 1 ? [rows] : [rows, cols],
+    t.dtype,
+    () => {
+      throw new Error('headLoss: a row view is not released; release its tensor');
+    },
+    offset,
+  );
 }

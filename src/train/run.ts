@@ -22,7 +22,14 @@ import { Rng } from '../util/rng';
 import { learningRate } from './schedule';
 import { EVAL_SETTINGS, type TrainSettings, splitPlan } from './settings';
 import { type TrainModel, warmTrainStep } from './step';
-import { type Task, type TaskSplit, type TokenizedExample, checkTaskNames, splitTask, tokenizeSplit } from '../data/tasks';
+import {
+  type Task,
+  type TaskSplit,
+  type TokenizedExample,
+  checkTaskNames,
+  splitTask,
+  tokenizeSplit,
+} from '../data/tasks';
 import type { IterationOutcome, Trainer, TrainerEnv } from './trainers/common';
 import { createLoraTrainer } from './trainers/lora';
 import { createMetaTrainer } from './trainers/metaLora';
@@ -35,12 +42,17 @@ export class NonFiniteError extends Error {
 /** Splits each task (pool, held-out) with the run's seed and tokenizes both halves. */
 export function prepareTasks(tok: Tokenizer, tasks: readonly Task[], s: TrainSettings): TaskSplit<TokenizedExample>[] {
   checkTaskNames(tasks);
-  return tasks.map((t) => tokenizeSplit(tok, splitTask(t, splitPlan(s)),
-    { maxLength: s.maxSeqLen, eos: s.appendEos }));
+  return tasks.map((t) => tokenizeSplit(tok, splitTask(t, splitPlan(s)), { maxLength: s.maxSeqLen, eos: s.appendEos }));
 }
 
 /** The method's adapter (MTL-LoRA for mtl-lora, plain LoRA otherwise), initialised from the seed. */
-export function createAdapterFor(ctx: GpuContext, cfg: LlamaConfig, s: TrainSettings, tasks: number, dropout = s.dropout): Adapter {
+export function createAdapterFor(
+  ctx: GpuContext,
+  cfg: LlamaConfig,
+  s: TrainSettings,
+  tasks: number,
+  dropout = s.dropout,
+): Adapter {
   const lora = { rank: s.rank, alpha: s.loraAlpha, dropout, targets: s.targets };
   if (s.method !== 'mtl-lora') return createLora(ctx, cfg, lora, s.seed);
   return createMtlLora(ctx, cfg, { ...lora, nUp: s.mtlUpProjections, tau: s.mtlTau, tasks, wInit: s.mtlWInit }, s.seed);
@@ -48,10 +60,14 @@ export function createAdapterFor(ctx: GpuContext, cfg: LlamaConfig, s: TrainSett
 
 export function createTrainer(env: TrainerEnv, samplerRng: Rng): Trainer {
   switch (env.settings.method) {
-    case 'meta-lora': return createMetaTrainer(env, samplerRng, true);
-    case 'meta-lora-no-sta': return createMetaTrainer(env, samplerRng, false);
-    case 'lora': return createLoraTrainer(env, samplerRng);
-    case 'mtl-lora': return createMtlTrainer(env, samplerRng);
+    case 'meta-lora':
+      return createMetaTrainer(env, samplerRng, true);
+    case 'meta-lora-no-sta':
+      return createMetaTrainer(env, samplerRng, false);
+    case 'lora':
+      return createLoraTrainer(env, samplerRng);
+    case 'mtl-lora':
+      return createMtlTrainer(env, samplerRng);
   }
 }
 
@@ -91,22 +107,33 @@ export interface RunResult {
 }
 
 /** Settings that may differ on resume: they change the run's length and cadence, not its steps so far. */
-const RESUMABLE_CHANGES: readonly (keyof TrainSettings)[] = ['iterations', 'evalEvery', 'checkpointEvery', ...EVAL_SETTINGS];
+const RESUMABLE_CHANGES: readonly (keyof TrainSettings)[] = [
+  'iterations',
+  'evalEvery',
+  'checkpointEvery',
+  ...EVAL_SETTINGS,
+];
 
 function checkResumable(ck: Checkpoint, s: TrainSettings, tasks: readonly TaskSplit<TokenizedExample>[]): void {
-  const differs = (Object.keys(s) as (keyof TrainSettings)[]).filter((k) =>
-    !RESUMABLE_CHANGES.includes(k) && JSON.stringify(s[k]) !== JSON.stringify(ck.settings[k]));
+  const differs = (Object.keys(s) as (keyof TrainSettings)[]).filter(
+    (k) => !RESUMABLE_CHANGES.includes(k) && JSON.stringify(s[k]) !== JSON.stringify(ck.settings[k]),
+  );
   if (differs.length > 0) {
-    throw new CheckpointError(`cannot resume: the checkpoint was trained with different ${differs.join(', ')} ` +
-      `(${differs.map((k) => `${k} = ${JSON.stringify(ck.settings[k])}`).join(', ')})`);
+    throw new CheckpointError(
+      `cannot resume: the checkpoint was trained with different ${differs.join(', ')} ` +
+        `(${differs.map((k) => `${k} = ${JSON.stringify(ck.settings[k])}`).join(', ')})`,
+    );
   }
   const want = tasks.map((t) => ({ name: t.name, poolSize: t.train.length }));
   if (JSON.stringify(want) !== JSON.stringify(ck.tasks)) {
-    throw new CheckpointError(`cannot resume: the checkpoint's tasks ${JSON.stringify(ck.tasks)} differ from these ` +
-      JSON.stringify(want));
+    throw new CheckpointError(
+      `cannot resume: the checkpoint's tasks ${JSON.stringify(ck.tasks)} differ from these ` + JSON.stringify(want),
+    );
   }
   if (ck.iteration > s.iterations) {
-    throw new CheckpointError(`cannot resume: the checkpoint is at iteration ${ck.iteration}, past iterations = ${s.iterations}`);
+    throw new CheckpointError(
+      `cannot resume: the checkpoint is at iteration ${ck.iteration}, past iterations = ${s.iterations}`,
+    );
   }
 }
 
@@ -132,7 +159,10 @@ class TrainingRun {
     this.dropout = root.derive('dropout');
     this.adapter = createAdapterFor(ctx, model.config, s, tasks.length);
     this.evalAdapter = s.dropout > 0 ? createAdapterFor(ctx, model.config, s, tasks.length, 0) : this.adapter;
-    this.trainer = createTrainer({ ctx, model, adapter: this.adapter, tasks, settings: s, dropout: this.dropout, recompute: o.recompute }, samplerRng);
+    this.trainer = createTrainer(
+      { ctx, model, adapter: this.adapter, tasks, settings: s, dropout: this.dropout, recompute: o.recompute },
+      samplerRng,
+    );
   }
 
   emit(rows: MetricsRecord[], restored = false): void {
@@ -163,10 +193,14 @@ class TrainingRun {
     const { adapter, trainer } = this;
     const read = (list: typeof adapter.params) => Promise.all(list.map((t) => ctx.read(t)));
     await saveCheckpoint(store, {
-      iteration, settings: s, tasks: tasks.map((t) => ({ name: t.name, poolSize: t.train.length })),
+      iteration,
+      settings: s,
+      tasks: tasks.map((t) => ({ name: t.name, poolSize: t.train.length })),
       params: await readNamedTensors(ctx, adapter.names, adapter.params),
       optimizer: { step: iteration, m: await read(trainer.optimizer.m), v: await read(trainer.optimizer.v) },
-      rng: { dropout: this.dropout.getState() }, sampler: trainer.samplerState(), metrics: [...this.metrics],
+      rng: { dropout: this.dropout.getState() },
+      sampler: trainer.samplerState(),
+      metrics: [...this.metrics],
     });
     this.lastSaved = iteration;
   }
@@ -176,8 +210,23 @@ class TrainingRun {
     const { ctx, model, tasks } = this.o;
     const rows: MetricsRecord[] = [];
     for (const [task, t] of tasks.entries()) {
-      const loss = await evalLossOf(ctx, model, this.evalAdapter, { task, dropoutSeed: 0, params: this.adapter.params }, t.eval);
-      if (loss !== null) rows.push({ iteration, task: t.name, support_loss: null, query_loss: null, lr, tokens_per_s: 0, eval_loss: loss });
+      const loss = await evalLossOf(
+        ctx,
+        model,
+        this.evalAdapter,
+        { task, dropoutSeed: 0, params: this.adapter.params },
+        t.eval,
+      );
+      if (loss !== null)
+        rows.push({
+          iteration,
+          task: t.name,
+          support_loss: null,
+          query_loss: null,
+          lr,
+          tokens_per_s: 0,
+          eval_loss: loss,
+        });
     }
     return rows.length > 0 ? [...rows, meanRow(rows)] : [];
   }
@@ -190,18 +239,34 @@ class TrainingRun {
 }
 
 /** The metrics rows of one iteration: one per sampled task, then their mean with the objective and gradient norm. */
-function iterationRows(out: IterationOutcome, iteration: number, lr: number, tokensPerS: number, names: readonly string[]): MetricsRecord[] {
+function iterationRows(
+  out: IterationOutcome,
+  iteration: number,
+  lr: number,
+  tokensPerS: number,
+  names: readonly string[],
+): MetricsRecord[] {
   const rows: MetricsRecord[] = out.tasks.map((t) => ({
-    iteration, task: names[t.task], support_loss: t.support, query_loss: t.query, lr, tokens_per_s: tokensPerS,
+    iteration,
+    task: names[t.task],
+    support_loss: t.support,
+    query_loss: t.query,
+    lr,
+    tokens_per_s: tokensPerS,
   }));
   return [...rows, { ...meanRow(rows), query_loss: out.objective, grad_norm: out.gradNorm }];
 }
 
 function nonFiniteError(out: IterationOutcome, it: number, lastSaved: number | null): NonFiniteError {
-  const kept = lastSaved === null ? 'no checkpoint was saved before it' : `the last good checkpoint (iteration ${lastSaved}) is kept`;
-  return new NonFiniteError(`iteration ${it + 1}: a loss or gradient became NaN or infinite (query losses ` +
-    `${out.tasks.map((t) => t.query).join(', ')}; gradient norm ${out.gradNorm}), so training stopped; ${kept}. ` +
-    'Lower the learning rate (lr, or innerLr for meta-lora) or set gradClip.');
+  const kept =
+    lastSaved === null
+      ? 'no checkpoint was saved before it'
+      : `the last good checkpoint (iteration ${lastSaved}) is kept`;
+  return new NonFiniteError(
+    `iteration ${it + 1}: a loss or gradient became NaN or infinite (query losses ` +
+      `${out.tasks.map((t) => t.query).join(', ')}; gradient norm ${out.gradNorm}), so training stopped; ${kept}. ` +
+      'Lower the learning rate (lr, or innerLr for meta-lora) or set gradClip.',
+  );
 }
 
 /**
@@ -221,7 +286,8 @@ async function trainIterations(run: TrainingRun, o: RunOptions, start: number): 
   const meter = new ThroughputMeter();
   const names = o.tasks.map((t) => t.name);
   // The step's pipelines compile asynchronously before the first iteration, instead of one by one inside it.
-  if (start < end) await warmTrainStep(o.ctx, o.model, run.adapter, stepSequences(s), s.maxSeqLen, { recompute: o.recompute });
+  if (start < end)
+    await warmTrainStep(o.ctx, o.model, run.adapter, stepSequences(s), s.maxSeqLen, { recompute: o.recompute });
   for (let it = start; it < end; it++) {
     if (o.control && !(await o.control(it))) return it;
     const lr = learningRate(s.lr, schedule, it);
@@ -231,7 +297,8 @@ async function trainIterations(run: TrainingRun, o: RunOptions, start: number): 
     if (out.nonFinite) throw nonFiniteError(out, it, run.lastSaved);
     const iteration = it + 1;
     run.emit(iterationRows(out, iteration, lr, tokensPerS, names));
-    if (s.evalEvery > 0 && iteration % s.evalEvery === 0 && iteration < s.iterations) run.emit(await run.heldOut(iteration, lr));
+    if (s.evalEvery > 0 && iteration % s.evalEvery === 0 && iteration < s.iterations)
+      run.emit(await run.heldOut(iteration, lr));
     if (s.checkpointEvery > 0 && iteration % s.checkpointEvery === 0 && iteration < end) await run.save(iteration);
   }
   return end;
@@ -246,7 +313,8 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
     const start = ck ? run.restore(ck) : 0;
     const end = await trainIterations(run, o, start);
     // The final held-out rows, when the run reached its last iteration here.
-    if (end === s.iterations && start < end) run.emit(await run.heldOut(end, learningRate(s.lr, scheduleOf(s), end - 1)));
+    if (end === s.iterations && start < end)
+      run.emit(await run.heldOut(end, learningRate(s.lr, scheduleOf(s), end - 1)));
     if (start < end || run.lastSaved === null) await run.save(end);
     return { adapter: run.adapter, metrics: run.metrics, iteration: end, resumedFrom: ck ? ck.iteration : null };
   } catch (e) {

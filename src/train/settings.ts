@@ -62,40 +62,160 @@ export interface SettingInfo {
 }
 
 export const SETTING_INFO: Record<SettingKey, SettingInfo> = {
-  method: { label: 'Method', help: 'meta-lora (default), meta-lora-no-sta (no inner adaptation: the ablation), lora (plain multi-task), mtl-lora.', appliesTo: TRAIN_METHODS },
-  seed: { label: 'Seed', help: 'Seeds data splits, episodes, adapter init and dropout: the same seed reproduces the same run.', appliesTo: TRAIN_METHODS },
+  method: {
+    label: 'Method',
+    help: 'meta-lora (default), meta-lora-no-sta (no inner adaptation: the ablation), lora (plain multi-task), mtl-lora.',
+    appliesTo: TRAIN_METHODS,
+  },
+  seed: {
+    label: 'Seed',
+    help: 'Seeds data splits, episodes, adapter init and dropout: the same seed reproduces the same run.',
+    appliesTo: TRAIN_METHODS,
+  },
   iterations: { label: 'Iterations', help: 'Outer optimizer steps (the paper trains 1000).', appliesTo: TRAIN_METHODS },
-  rank: { label: 'Rank r', help: 'Inner dimension of each low-rank update; 8 is the common LoRA default.', appliesTo: TRAIN_METHODS },
-  loraAlpha: { label: 'LoRA α', help: 'Update scale α/r; 16 with r = 8 gives scale 2, the common PEFT setting.', appliesTo: TRAIN_METHODS },
-  dropout: { label: 'LoRA dropout', help: 'Dropout on the adapter input during training; 0 keeps MeTA-LoRA\'s inner and outer gradients deterministic.', appliesTo: TRAIN_METHODS },
-  targets: { label: 'Target modules', help: 'Linear layers that get adapters: attention q,k,v,o by default; gate,up,down add the MLP.', appliesTo: TRAIN_METHODS },
-  mtlUpProjections: { label: 'Up-projections n', help: 'MTL-LoRA: number of shared B^i matrices mixed per task.', appliesTo: ['mtl-lora'] },
-  mtlTau: { label: 'Temperature τ', help: 'MTL-LoRA: softmax temperature of the per-task mixing weights (lower is sharper).', appliesTo: ['mtl-lora'] },
-  mtlWInit: { label: 'Mixing-weight init', help: 'MTL-LoRA: kaiming (random, as the official code) or uniform (all B^i equal at first).', appliesTo: ['mtl-lora'] },
-  examplesPerTask: { label: 'Examples per task', help: 'Training pool per task, fixed by the seed (the paper uses 50 or 100); the rest is held out for evaluation.', appliesTo: TRAIN_METHODS },
-  evalExamplesPerTask: { label: 'Held-out examples per task', help: 'Most held-out examples evaluated per task (evaluation cost grows with it).', appliesTo: TRAIN_METHODS },
-  maxSeqLen: { label: 'Max sequence length', help: 'Longer examples lose prompt tokens from the left first, then completion tokens from the right.', appliesTo: TRAIN_METHODS },
-  appendEos: { label: 'Append EOS', help: 'End each completion with the tokenizer\'s EOS so the model learns to stop.', appliesTo: TRAIN_METHODS },
-  tasksPerIteration: { label: 'Tasks per iteration K', help: 'Tasks sampled without replacement each iteration (capped at the number of tasks).', appliesTo: META },
-  supportSize: { label: 'Support size |S|', help: 'Examples per task for the inner adaptation steps.', appliesTo: META },
-  querySize: { label: 'Query size |Q|', help: 'Examples per task (disjoint from support) whose loss gives the outer gradient.', appliesTo: META },
-  innerSteps: { label: 'Inner steps', help: 'Plain SGD steps on the support set before the query gradient (−STA skips them); test-time adaptation takes the same steps for every method.', appliesTo: TRAIN_METHODS },
-  innerLr: { label: 'Inner rate α', help: 'SGD rate of the inner steps (and of test-time adaptation): small enough not to overshoot once the adapter is non-zero.', appliesTo: TRAIN_METHODS },
-  batchSize: { label: 'Batch size', help: 'Examples per step: mixed across tasks for lora, from one task for mtl-lora (16 = K·|Q|, MeTA-LoRA\'s examples per step).', appliesTo: BATCHED },
-  lr: { label: 'Learning rate β', help: 'Peak AdamW rate of the shared adapter (the outer step for MeTA-LoRA).', appliesTo: TRAIN_METHODS },
-  weightDecay: { label: 'Weight decay', help: 'AdamW decoupled decay (PyTorch\'s default 0.01).', appliesTo: TRAIN_METHODS },
+  rank: {
+    label: 'Rank r',
+    help: 'Inner dimension of each low-rank update; 8 is the common LoRA default.',
+    appliesTo: TRAIN_METHODS,
+  },
+  loraAlpha: {
+    label: 'LoRA α',
+    help: 'Update scale α/r; 16 with r = 8 gives scale 2, the common PEFT setting.',
+    appliesTo: TRAIN_METHODS,
+  },
+  dropout: {
+    label: 'LoRA dropout',
+    help: "Dropout on the adapter input during training; 0 keeps MeTA-LoRA's inner and outer gradients deterministic.",
+    appliesTo: TRAIN_METHODS,
+  },
+  targets: {
+    label: 'Target modules',
+    help: 'Linear layers that get adapters: attention q,k,v,o by default; gate,up,down add the MLP.',
+    appliesTo: TRAIN_METHODS,
+  },
+  mtlUpProjections: {
+    label: 'Up-projections n',
+    help: 'MTL-LoRA: number of shared B^i matrices mixed per task.',
+    appliesTo: ['mtl-lora'],
+  },
+  mtlTau: {
+    label: 'Temperature τ',
+    help: 'MTL-LoRA: softmax temperature of the per-task mixing weights (lower is sharper).',
+    appliesTo: ['mtl-lora'],
+  },
+  mtlWInit: {
+    label: 'Mixing-weight init',
+    help: 'MTL-LoRA: kaiming (random, as the official code) or uniform (all B^i equal at first).',
+    appliesTo: ['mtl-lora'],
+  },
+  examplesPerTask: {
+    label: 'Examples per task',
+    help: 'Training pool per task, fixed by the seed (the paper uses 50 or 100); the rest is held out for evaluation.',
+    appliesTo: TRAIN_METHODS,
+  },
+  evalExamplesPerTask: {
+    label: 'Held-out examples per task',
+    help: 'Most held-out examples evaluated per task (evaluation cost grows with it).',
+    appliesTo: TRAIN_METHODS,
+  },
+  maxSeqLen: {
+    label: 'Max sequence length',
+    help: 'Longer examples lose prompt tokens from the left first, then completion tokens from the right.',
+    appliesTo: TRAIN_METHODS,
+  },
+  appendEos: {
+    label: 'Append EOS',
+    help: "End each completion with the tokenizer's EOS so the model learns to stop.",
+    appliesTo: TRAIN_METHODS,
+  },
+  tasksPerIteration: {
+    label: 'Tasks per iteration K',
+    help: 'Tasks sampled without replacement each iteration (capped at the number of tasks).',
+    appliesTo: META,
+  },
+  supportSize: {
+    label: 'Support size |S|',
+    help: 'Examples per task for the inner adaptation steps.',
+    appliesTo: META,
+  },
+  querySize: {
+    label: 'Query size |Q|',
+    help: 'Examples per task (disjoint from support) whose loss gives the outer gradient.',
+    appliesTo: META,
+  },
+  innerSteps: {
+    label: 'Inner steps',
+    help: 'Plain SGD steps on the support set before the query gradient (−STA skips them); test-time adaptation takes the same steps for every method.',
+    appliesTo: TRAIN_METHODS,
+  },
+  innerLr: {
+    label: 'Inner rate α',
+    help: 'SGD rate of the inner steps (and of test-time adaptation): small enough not to overshoot once the adapter is non-zero.',
+    appliesTo: TRAIN_METHODS,
+  },
+  batchSize: {
+    label: 'Batch size',
+    help: "Examples per step: mixed across tasks for lora, from one task for mtl-lora (16 = K·|Q|, MeTA-LoRA's examples per step).",
+    appliesTo: BATCHED,
+  },
+  lr: {
+    label: 'Learning rate β',
+    help: 'Peak AdamW rate of the shared adapter (the outer step for MeTA-LoRA).',
+    appliesTo: TRAIN_METHODS,
+  },
+  weightDecay: {
+    label: 'Weight decay',
+    help: "AdamW decoupled decay (PyTorch's default 0.01).",
+    appliesTo: TRAIN_METHODS,
+  },
   beta1: { label: 'Adam β1', help: 'First-moment decay of AdamW.', appliesTo: TRAIN_METHODS },
   beta2: { label: 'Adam β2', help: 'Second-moment decay of AdamW.', appliesTo: TRAIN_METHODS },
-  gradClip: { label: 'Gradient clip', help: 'Largest global gradient norm before the AdamW step; 0 turns clipping off.', appliesTo: TRAIN_METHODS },
-  schedule: { label: 'LR schedule', help: 'cosine (decay to the floor after warm-up) or constant (after warm-up).', appliesTo: TRAIN_METHODS },
-  warmupSteps: { label: 'Warm-up steps', help: 'Iterations of linear warm-up to the peak rate.', appliesTo: TRAIN_METHODS },
+  gradClip: {
+    label: 'Gradient clip',
+    help: 'Largest global gradient norm before the AdamW step; 0 turns clipping off.',
+    appliesTo: TRAIN_METHODS,
+  },
+  schedule: {
+    label: 'LR schedule',
+    help: 'cosine (decay to the floor after warm-up) or constant (after warm-up).',
+    appliesTo: TRAIN_METHODS,
+  },
+  warmupSteps: {
+    label: 'Warm-up steps',
+    help: 'Iterations of linear warm-up to the peak rate.',
+    appliesTo: TRAIN_METHODS,
+  },
   minLrRatio: { label: 'LR floor', help: 'Cosine floor as a fraction of the peak rate.', appliesTo: TRAIN_METHODS },
-  evalEvery: { label: 'Evaluate every', help: 'Iterations between held-out evaluations (0: only at the end).', appliesTo: TRAIN_METHODS },
-  checkpointEvery: { label: 'Checkpoint every', help: 'Iterations between resumable checkpoints (0: only at the end).', appliesTo: TRAIN_METHODS },
-  answerStop: { label: 'Answer ends', help: 'Evaluation: where a generated answer ends — reference (at the reference\'s length, on a word boundary), newline, or eos.', appliesTo: TRAIN_METHODS },
-  stopStrings: { label: 'Stop strings', help: 'Evaluation: an answer also ends before any of these (comma-separated).', appliesTo: TRAIN_METHODS },
-  normalizeAnswers: { label: 'Normalise answers', help: 'Evaluation: compare answers lower-cased, without punctuation and extra spaces.', appliesTo: TRAIN_METHODS },
-  adaptExamples: { label: 'Adaptation examples k', help: 'Test-time adaptation: training examples of a task the inner steps run on before scoring it (0: the support size).', appliesTo: TRAIN_METHODS },
+  evalEvery: {
+    label: 'Evaluate every',
+    help: 'Iterations between held-out evaluations (0: only at the end).',
+    appliesTo: TRAIN_METHODS,
+  },
+  checkpointEvery: {
+    label: 'Checkpoint every',
+    help: 'Iterations between resumable checkpoints (0: only at the end).',
+    appliesTo: TRAIN_METHODS,
+  },
+  answerStop: {
+    label: 'Answer ends',
+    help: "Evaluation: where a generated answer ends — reference (at the reference's length, on a word boundary), newline, or eos.",
+    appliesTo: TRAIN_METHODS,
+  },
+  stopStrings: {
+    label: 'Stop strings',
+    help: 'Evaluation: an answer also ends before any of these (comma-separated).',
+    appliesTo: TRAIN_METHODS,
+  },
+  normalizeAnswers: {
+    label: 'Normalise answers',
+    help: 'Evaluation: compare answers lower-cased, without punctuation and extra spaces.',
+    appliesTo: TRAIN_METHODS,
+  },
+  adaptExamples: {
+    label: 'Adaptation examples k',
+    help: 'Test-time adaptation: training examples of a task the inner steps run on before scoring it (0: the support size).',
+    appliesTo: TRAIN_METHODS,
+  },
 };
 
 /** Settings that only shape evaluation: they may change between a run and its resume or evaluation. */
@@ -156,7 +276,10 @@ export class SettingsError extends Error {
 /** Defaults for `method` with `overrides` applied, validated. */
 export function resolveSettings(method: TrainMethod, overrides: Partial<TrainSettings> = {}): TrainSettings {
   const s: TrainSettings = {
-    ...DEFAULT_SETTINGS, ...overrides, method, targets: [...(overrides.targets ?? DEFAULT_SETTINGS.targets)],
+    ...DEFAULT_SETTINGS,
+    ...overrides,
+    method,
+    targets: [...(overrides.targets ?? DEFAULT_SETTINGS.targets)],
     stopStrings: [...(overrides.stopStrings ?? DEFAULT_SETTINGS.stopStrings)],
   };
   validateSettings(s);
@@ -166,18 +289,31 @@ export function resolveSettings(method: TrainMethod, overrides: Partial<TrainSet
 type Rule = [SettingKey, (v: never, s: TrainSettings) => boolean, string];
 
 const int = (min: number) => (v: number) => Number.isInteger(v) && v >= min;
-const finite = (lo: number, hi: number, openLo = false) => (v: number) =>
-  Number.isFinite(v) && (openLo ? v > lo : v >= lo) && v <= hi;
+const finite =
+  (lo: number, hi: number, openLo = false) =>
+  (v: number) =>
+    Number.isFinite(v) && (openLo ? v > lo : v >= lo) && v <= hi;
 
 const RULES: Rule[] = [
-  ['method', (v: string) => (TRAIN_METHODS as readonly string[]).includes(v), `must be one of ${TRAIN_METHODS.join(', ')}`],
+  [
+    'method',
+    (v: string) => (TRAIN_METHODS as readonly string[]).includes(v),
+    `must be one of ${TRAIN_METHODS.join(', ')}`,
+  ],
   ['seed', (v: number) => Number.isSafeInteger(v), 'must be an integer'],
   ['iterations', int(1), 'must be an integer ≥ 1'],
   ['rank', int(1), 'must be an integer ≥ 1'],
   ['loraAlpha', finite(0, Infinity, true), 'must be a positive number'],
   ['dropout', (v: number) => Number.isFinite(v) && v >= 0 && v < 1, 'must be in [0, 1)'],
-  ['targets', (v: string[]) => Array.isArray(v) && v.length > 0 && new Set(v).size === v.length &&
-    v.every((t) => (ALL_TARGETS as string[]).includes(t)), `must be distinct modules among ${ALL_TARGETS.join(', ')}`],
+  [
+    'targets',
+    (v: string[]) =>
+      Array.isArray(v) &&
+      v.length > 0 &&
+      new Set(v).size === v.length &&
+      v.every((t) => (ALL_TARGETS as string[]).includes(t)),
+    `must be distinct modules among ${ALL_TARGETS.join(', ')}`,
+  ],
   ['mtlUpProjections', int(1), 'must be an integer ≥ 1'],
   ['mtlTau', finite(0, Infinity, true), 'must be a positive number'],
   ['mtlWInit', (v: string) => v === 'kaiming' || v === 'uniform', 'must be kaiming or uniform'],
@@ -188,13 +324,19 @@ const RULES: Rule[] = [
   ['tasksPerIteration', int(1), 'must be an integer ≥ 1'],
   ['supportSize', int(1), 'must be an integer ≥ 1'],
   ['querySize', int(1), 'must be an integer ≥ 1'],
-  ['supportSize', (v: number, s) => !META.includes(s.method) || v + s.querySize <= s.examplesPerTask,
-    'plus querySize must not exceed examplesPerTask (support and query are disjoint draws from the pool)'],
+  [
+    'supportSize',
+    (v: number, s) => !META.includes(s.method) || v + s.querySize <= s.examplesPerTask,
+    'plus querySize must not exceed examplesPerTask (support and query are disjoint draws from the pool)',
+  ],
   ['innerSteps', int(1), 'must be an integer ≥ 1'],
   ['innerLr', finite(0, Infinity, true), 'must be a positive number'],
   ['batchSize', int(1), 'must be an integer ≥ 1'],
-  ['batchSize', (v: number, s) => !BATCHED.includes(s.method) || v <= s.examplesPerTask,
-    'must not exceed examplesPerTask (a batch never repeats an example)'],
+  [
+    'batchSize',
+    (v: number, s) => !BATCHED.includes(s.method) || v <= s.examplesPerTask,
+    'must not exceed examplesPerTask (a batch never repeats an example)',
+  ],
   ['lr', finite(0, 1, true), 'must be in (0, 1]'],
   ['weightDecay', finite(0, 1), 'must be in [0, 1]'],
   ['beta1', (v: number) => Number.isFinite(v) && v >= 0 && v < 1, 'must be in [0, 1)'],
@@ -205,8 +347,16 @@ const RULES: Rule[] = [
   ['minLrRatio', finite(0, 1), 'must be in [0, 1]'],
   ['evalEvery', int(0), 'must be an integer ≥ 0'],
   ['checkpointEvery', int(0), 'must be an integer ≥ 0'],
-  ['answerStop', (v: string) => (ANSWER_STOPS as readonly string[]).includes(v), `must be one of ${ANSWER_STOPS.join(', ')}`],
-  ['stopStrings', (v: unknown) => Array.isArray(v) && v.every((t) => typeof t === 'string' && t !== ''), 'must be a list of non-empty strings'],
+  [
+    'answerStop',
+    (v: string) => (ANSWER_STOPS as readonly string[]).includes(v),
+    `must be one of ${ANSWER_STOPS.join(', ')}`,
+  ],
+  [
+    'stopStrings',
+    (v: unknown) => Array.isArray(v) && v.every((t) => typeof t === 'string' && t !== ''),
+    'must be a list of non-empty strings',
+  ],
   ['normalizeAnswers', (v: unknown) => typeof v === 'boolean', 'must be true or false'],
   ['adaptExamples', int(0), 'must be an integer ≥ 0'],
 ];
@@ -240,7 +390,13 @@ export function parseSettingValue(key: string, text: string): Partial<TrainSetti
     if (text !== 'true' && text !== 'false') throw new SettingsError(`${key}: expected true or false, got "${text}"`);
     return { [k]: text === 'true' };
   }
-  if (Array.isArray(d)) return { [k]: text.split(',').map((t) => t.trim()).filter((t) => t !== '') };
+  if (Array.isArray(d))
+    return {
+      [k]: text
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== ''),
+    };
   return { [k]: text };
 }
 
@@ -250,7 +406,9 @@ export function parseSettingValue(key: string, text: string): Partial<TrainSetti
  */
 export function splitPlan(s: TrainSettings): SplitPlan {
   return {
-    seed: s.seed, poolSize: s.examplesPerTask, evalMax: s.evalExamplesPerTask,
+    seed: s.seed,
+    poolSize: s.examplesPerTask,
+    evalMax: s.evalExamplesPerTask,
     ...(s.method.startsWith('meta') ? { supportSize: s.supportSize, querySize: s.querySize } : {}),
   };
 }

@@ -60,26 +60,38 @@ export function scoredTokens(batch: TrainBatch): number {
 /** Scored tokens of each of G equal contiguous row groups of the batch. */
 export function groupScoredTokens(batch: TrainBatch, G: number): number[] {
   const rows = batch.targets.length / G;
-  return Array.from({ length: G }, (_, g) => batch.targets.subarray(g * rows, (g + 1) * rows).reduce((n, t) => n + (t >= 0 ? 1 : 0), 0));
+  return Array.from({ length: G }, (_, g) =>
+    batch.targets.subarray(g * rows, (g + 1) * rows).reduce((n, t) => n + (t >= 0 ? 1 : 0), 0),
+  );
 }
 
 /**
  * Throws unless `list` pairs with the adapter's parameters; in a grouped run each tensor must reach every
  * group's copy (strides[i] apart; 0: one copy).
  */
-function checkRunList(adapter: Adapter, list: readonly Tensor<'f32'>[], strides: readonly number[] | undefined,
-  run: AdapterRun, what: string): void {
+function checkRunList(
+  adapter: Adapter,
+  list: readonly Tensor<'f32'>[],
+  strides: readonly number[] | undefined,
+  run: AdapterRun,
+  what: string,
+): void {
   const g = run.groups;
   if (!g || !strides) return checkPaired('trainStep', adapter.params, list, what);
   const G = g.seeds.length;
-  if (G < 1 || g.seqLens.length !== G) throw new Error(`trainStep: ${G} row groups with ${g.seqLens.length} sequence lengths`);
+  if (G < 1 || g.seqLens.length !== G)
+    throw new Error(`trainStep: ${G} row groups with ${g.seqLens.length} sequence lengths`);
   if (list.length !== adapter.params.length || strides.length !== list.length) {
-    throw new Error(`trainStep: ${adapter.params.length} parameters but ${list.length} ${what} tensors and ${strides.length} strides`);
+    throw new Error(
+      `trainStep: ${adapter.params.length} parameters but ${list.length} ${what} tensors and ${strides.length} strides`,
+    );
   }
   list.forEach((t, i) => {
     const n = adapter.params[i].numel;
-    if (strides[i] !== 0 && strides[i] < n) throw new Error(`trainStep: ${what} ${i}'s group stride ${strides[i]} is under its ${n} elements`);
-    if (t.numel < (G - 1) * strides[i] + n) throw new Error(`trainStep: ${what} ${i} does not reach all ${G} groups' copies`);
+    if (strides[i] !== 0 && strides[i] < n)
+      throw new Error(`trainStep: ${what} ${i}'s group stride ${strides[i]} is under its ${n} elements`);
+    if (t.numel < (G - 1) * strides[i] + n)
+      throw new Error(`trainStep: ${what} ${i} does not reach all ${G} groups' copies`);
   });
 }
 
@@ -89,8 +101,15 @@ function checkRunList(adapter: Adapter, list: readonly Tensor<'f32'>[], strides:
  * the GPU; the mean is their ratio. With run.groups the batch's rows are G equal groups (tasks), each its
  * own mean loss (gradients per group copy, or their sum), and the result is [2G], one pair per group.
  */
-export function trainStep(ctx: GpuContext, model: TrainModel, adapter: Adapter, batch: TrainBatch, run: AdapterRun,
-  grads: Tensor<'f32'>[], opts: TrainStepOptions = {}): Tensor<'f32'> {
+export function trainStep(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  batch: TrainBatch,
+  run: AdapterRun,
+  grads: Tensor<'f32'>[],
+  opts: TrainStepOptions = {},
+): Tensor<'f32'> {
   checkRunList(adapter, grads, run.groups?.gradStrides, run, 'gradient');
   const step = prepare(ctx, model, adapter, batch, run);
   const { env, T } = step;
@@ -100,8 +119,15 @@ export function trainStep(ctx: GpuContext, model: TrainModel, adapter: Adapter, 
   const n = rmsnorm(ctx, x, w.outNorm, { T, D: cfg.dim, eps: cfg.normEps });
   // Each row group (task) is its own mean: 1 / its scored tokens, and its own {Σ loss, count}.
   const counts = groupScoredTokens(batch, run.groups?.seeds.length ?? 1);
-  const { total, dn } = headLossBackward(ctx, w.head, n.y, step.targets, { T, D: cfg.dim, V: cfg.vocabSize },
-    counts.map((c) => (c ? 1 / c : 0)), opts.head);
+  const { total, dn } = headLossBackward(
+    ctx,
+    w.head,
+    n.y,
+    step.targets,
+    { T, D: cfg.dim, V: cfg.vocabSize },
+    counts.map((c) => (c ? 1 / c : 0)),
+    opts.head,
+  );
   // The embedding is frozen, so the gradient stops at the first block's input.
   const dx = rmsnormBackward(ctx, dn, x, w.outNorm, n.rrms, { T, D: cfg.dim });
   [dn, n.y, n.rrms, x].forEach((t) => t.release());
@@ -125,16 +151,33 @@ export function trainStep(ctx: GpuContext, model: TrainModel, adapter: Adapter, 
  * one step, GpuContext.warmPipelines): nothing executes and nothing the caller holds changes. Steps of other
  * shapes may pick a few other kernels, built on first use as before. Resolves with how many were built.
  */
-export function warmTrainStep(ctx: GpuContext, model: TrainModel, adapter: Adapter, B: number, S: number,
-  opts: TrainStepOptions = {}): Promise<number> {
+export function warmTrainStep(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  B: number,
+  S: number,
+  opts: TrainStepOptions = {},
+): Promise<number> {
   const T = B * S;
   const batch: TrainBatch = {
-    B, S, tokens: new Uint32Array(T), lengths: new Uint32Array(B).fill(S),
+    B,
+    S,
+    tokens: new Uint32Array(T),
+    lengths: new Uint32Array(B).fill(S),
     targets: Int32Array.from({ length: T }, (_, i) => (i % S < S - 1 ? 0 : -1)),
   };
   return ctx.warmPipelines(() => {
     const grads = createGrads(ctx, adapter);
-    const total = trainStep(ctx, model, adapter, batch, { task: 0, dropoutSeed: 0, params: adapter.params }, grads, opts);
+    const total = trainStep(
+      ctx,
+      model,
+      adapter,
+      batch,
+      { task: 0, dropoutSeed: 0, params: adapter.params },
+      grads,
+      opts,
+    );
     [total, ...grads].forEach((t) => t.release());
   });
 }
@@ -143,8 +186,14 @@ export function warmTrainStep(ctx: GpuContext, model: TrainModel, adapter: Adapt
  * The forward pass and loss only: {Σ loss, scored tokens} [2] and each token's loss losses [B·S] (0 where not
  * scored; a sequence's loss is the sum of its row). The caller releases both. `head` chunks as in trainStep.
  */
-export function evalLosses(ctx: GpuContext, model: TrainModel, adapter: Adapter, batch: TrainBatch, run: AdapterRun,
-  head?: HeadLossOptions): { total: Tensor<'f32'>; losses: Tensor<'f32'> } {
+export function evalLosses(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  batch: TrainBatch,
+  run: AdapterRun,
+  head?: HeadLossOptions,
+): { total: Tensor<'f32'>; losses: Tensor<'f32'> } {
   const step = prepare(ctx, model, adapter, batch, run);
   const { T } = step;
   const { weights: w, config: cfg } = model;
@@ -157,8 +206,14 @@ export function evalLosses(ctx: GpuContext, model: TrainModel, adapter: Adapter,
 }
 
 /** evalLosses' {Σ loss, scored tokens} [2] alone. */
-export function evalLoss(ctx: GpuContext, model: TrainModel, adapter: Adapter, batch: TrainBatch, run: AdapterRun,
-  head?: HeadLossOptions): Tensor<'f32'> {
+export function evalLoss(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  batch: TrainBatch,
+  run: AdapterRun,
+  head?: HeadLossOptions,
+): Tensor<'f32'> {
   const { total, losses } = evalLosses(ctx, model, adapter, batch, run, head);
   losses.release();
   return total;
@@ -173,21 +228,40 @@ interface PreparedStep {
 }
 
 /** Checks the batch on the host and uploads it with the positions RoPE needs. */
-function prepare(ctx: GpuContext, model: TrainModel, adapter: Adapter, batch: TrainBatch, run: AdapterRun): PreparedStep {
+function prepare(
+  ctx: GpuContext,
+  model: TrainModel,
+  adapter: Adapter,
+  batch: TrainBatch,
+  run: AdapterRun,
+): PreparedStep {
   checkBatch(batch, model.config.vocabSize);
   checkRunList(adapter, run.params, run.groups?.paramStrides, run, 'run parameter');
   if (run.groups && (batch.B % run.groups.seeds.length !== 0 || run.groups.seq !== batch.S)) {
-    throw new Error(`trainStep: ${batch.B} sequences of ${batch.S} tokens do not make ${run.groups.seeds.length} groups of sequence length ${run.groups.seq}`);
+    throw new Error(
+      `trainStep: ${batch.B} sequences of ${batch.S} tokens do not make ${run.groups.seeds.length} groups of sequence length ${run.groups.seq}`,
+    );
   }
   const { B, S } = batch;
   const T = B * S;
   const cfg = model.config;
   const ids = ctx.upload(batch.tokens, [T], 'u32');
   const targets = ctx.upload(batch.targets, [T], 'i32');
-  const pos = ctx.upload(Uint32Array.from({ length: T }, (_, i) => i % S), [T], 'u32');
+  const pos = ctx.upload(
+    Uint32Array.from({ length: T }, (_, i) => i % S),
+    [T],
+    'u32',
+  );
   const lengths = ctx.upload(batch.lengths, [B], 'u32');
   const env: StepEnv = {
-    ctx, weights: model.weights, cfg, adapter, run, T, pos, lengths,
+    ctx,
+    weights: model.weights,
+    cfg,
+    adapter,
+    run,
+    T,
+    pos,
+    lengths,
     attn: { B, S, H: cfg.nHeads, KV: cfg.nKvHeads, hd: cfg.headDim },
   };
   return { env, T, ids, targets, release: () => [ids, targets, pos, lengths].forEach((t) => t.release()) };
@@ -197,8 +271,10 @@ function prepare(ctx: GpuContext, model: TrainModel, adapter: Adapter, batch: Tr
  * Embedding and blocks. Returns the last block's output and, per `keep`, each block's input ('inputs', for
  * recomputation) or its input and activations ('all'); 'none' keeps nothing (evaluation).
  */
-function forwardBlocks(step: PreparedStep, keep: 'all' | 'inputs' | 'none'):
-  { x: Tensor<'f32'>; inputs: Tensor<'f32'>[]; acts: BlockActivations[] } {
+function forwardBlocks(
+  step: PreparedStep,
+  keep: 'all' | 'inputs' | 'none',
+): { x: Tensor<'f32'>; inputs: Tensor<'f32'>[]; acts: BlockActivations[] } {
   const { env } = step;
   const inputs: Tensor<'f32'>[] = [];
   const acts: BlockActivations[] = [];
@@ -216,7 +292,8 @@ function forwardBlocks(step: PreparedStep, keep: 'all' | 'inputs' | 'none'):
 
 function checkBatch(b: TrainBatch, vocab: number): void {
   const { B, S } = b;
-  if (!Number.isInteger(B) || B < 1 || !Number.isInteger(S) || S < 1) throw new Error(`batch: B = ${B}, S = ${S} must be positive integers`);
+  if (!Number.isInteger(B) || B < 1 || !Number.isInteger(S) || S < 1)
+    throw new Error(`batch: B = ${B}, S = ${S} must be positive integers`);
   const T = B * S;
   if (b.tokens.length !== T) throw new Error(`batch: ${b.tokens.length} tokens, expected B·S = ${T}`);
   if (b.targets.length !== T) throw new Error(`batch: ${b.targets.length} targets, expected B·S = ${T}`);
@@ -226,7 +303,8 @@ function checkBatch(b: TrainBatch, vocab: number): void {
     if (len < 1 || len > S) throw new Error(`batch: sequence ${s} has length ${len}, outside 1..${S}`);
     for (let i = 0; i < S; i++) {
       const at = s * S + i;
-      if (i < len && b.tokens[at] >= vocab) throw new Error(`batch: token ${b.tokens[at]} at ${at} is outside the vocabulary (${vocab})`);
+      if (i < len && b.tokens[at] >= vocab)
+        throw new Error(`batch: token ${b.tokens[at]} at ${at} is outside the vocabulary (${vocab})`);
       const t = b.targets[at];
       if (t < -1 || t >= vocab) throw new Error(`batch: target ${t} at ${at} is neither −1 nor a token id < ${vocab}`);
       if (t >= 0 && i >= len) throw new Error(`batch: target at ${at} scores a padding position of sequence ${s}`);

@@ -23,8 +23,14 @@ import { useTasks } from './stores/tasks';
 import { useTab, TABS } from './stores/tab';
 
 const PANELS = {
-  model: ModelPanel, tasks: TasksPanel, method: MethodPanel, train: TrainPanel, evaluate: EvaluatePanel,
-  compare: ComparePanel, playground: PlaygroundPanel, export: ExportPanel,
+  model: ModelPanel,
+  tasks: TasksPanel,
+  method: MethodPanel,
+  train: TrainPanel,
+  evaluate: EvaluatePanel,
+  compare: ComparePanel,
+  playground: PlaygroundPanel,
+  export: ExportPanel,
 } as const;
 
 function Notices() {
@@ -34,7 +40,10 @@ function Notices() {
     <div className="notices" role="status">
       {notices.map((n) => (
         <p key={n.id} className={n.level === 'error' ? 'error-box' : 'info-box'}>
-          {n.text} <button type="button" className="link" onClick={() => dismiss(n.id)} aria-label="Dismiss">×</button>
+          {n.text}{' '}
+          <button type="button" className="link" onClick={() => dismiss(n.id)} aria-label="Dismiss">
+            ×
+          </button>
         </p>
       ))}
     </div>
@@ -46,8 +55,11 @@ export function App() {
   const gpuStatus = useGpu((s) => s.status);
   const [restored, setRestored] = useState(false);
   useEffect(() => {
-    void Promise.all([useSettings.getState().restore(), useTasks.getState().restore(), useRuns.getState().restore()])
-      .then(() => setRestored(true));
+    void Promise.all([
+      useSettings.getState().restore(),
+      useTasks.getState().restore(),
+      useRuns.getState().restore(),
+    ]).then(() => setRestored(true));
   }, []);
   useEffect(() => {
     if (restored && gpuStatus === 'ready') void useModel.getState().restore();
@@ -72,7 +84,9 @@ export function App() {
       <header className="top">
         <div>
           <h1>MetaLoRA Studio</h1>
-          <p className="tagline">Fine-tune small LLaMA-family models with MeTA-LoRA, entirely on your GPU. Nothing leaves your machine.</p>
+          <p className="tagline">
+            Fine-tune small LLaMA-family models with MeTA-LoRA, entirely on your GPU. Nothing leaves your machine.
+          </p>
         </div>
         <DemoButton />
       </header>
@@ -81,8 +95,18 @@ export function App() {
         <Notices />
         <nav className="tabs" role="tablist" aria-label="Steps" onKeyDown={onKey}>
           {TABS.map((t) => (
-            <button key={t.id} id={`tab-${t.id}`} type="button" role="tab" aria-selected={tab === t.id} aria-controls="panel"
-              tabIndex={tab === t.id ? 0 : -1} className={tab === t.id ? 'tab active' : 'tab'} onClick={() => setTab(t.id)} data-testid={`tab-${t.id}`}>
+            <button
+              key={t.id}
+              id={`tab-${t.id}`}
+              type="button"
+              role="tab"
+              aria-selected={tab === t.id}
+              aria-controls="panel"
+              tabIndex={tab === t.id ? 0 : -1}
+              className={tab === t.id ? 'tab active' : 'tab'}
+              onClick={() => setTab(t.id)}
+              data-testid={`tab-${t.id}`}
+            >
               {t.label}
             </button>
           ))}

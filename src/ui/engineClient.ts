@@ -43,7 +43,11 @@ export class EngineClient {
   }
 
   /** Sends a request; `onId` learns its id first (to match the request's own events, e.g. streamed text). */
-  request<T extends keyof Results>(type: T, payload: RequestOf<T> = {} as RequestOf<T>, onId?: (id: number) => void): Promise<Results[T]> {
+  request<T extends keyof Results>(
+    type: T,
+    payload: RequestOf<T> = {} as RequestOf<T>,
+    onId?: (id: number) => void,
+  ): Promise<Results[T]> {
     const id = this.nextId++;
     onId?.(id);
     return new Promise((resolve, reject) => {

@@ -13,20 +13,28 @@ interface Answer<T> {
   error: string | null;
 }
 
-const sameDeps = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+const sameDeps = (a: readonly unknown[], b: readonly unknown[]) =>
+  a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 
-export function useEngineResult<T extends keyof Results>(type: T, payload: RequestOf<T> | null, deps: unknown[]):
-  { value: Results[T] | null; error: string | null } {
+export function useEngineResult<T extends keyof Results>(
+  type: T,
+  payload: RequestOf<T> | null,
+  deps: unknown[],
+): { value: Results[T] | null; error: string | null } {
   const [answer, setAnswer] = useState<Answer<Results[T]>>({ deps: [], value: null, error: null });
   const key = [type, payload === null, ...deps];
   useEffect(() => {
     if (payload === null) return;
     let current = true;
-    getEngine().request(type, payload).then(
-      (value) => current && setAnswer({ deps: key, value, error: null }),
-      (e: Error) => current && setAnswer({ deps: key, value: null, error: e.message }),
-    );
-    return () => { current = false; };
+    getEngine()
+      .request(type, payload)
+      .then(
+        (value) => current && setAnswer({ deps: key, value, error: null }),
+        (e: Error) => current && setAnswer({ deps: key, value: null, error: e.message }),
+      );
+    return () => {
+      current = false;
+    };
   }, key); // eslint-disable-line react-hooks/exhaustive-deps
   return payload !== null && sameDeps(answer.deps, key) ? answer : { value: null, error: null };
 }

@@ -100,7 +100,8 @@ export class Rng {
 
   /** Uniform integer in [0, n), unbiased (rejection of the short last interval), n ≤ 2^32. */
   int(n: number): number {
-    if (!Number.isInteger(n) || n < 1 || n > 2 ** 32) throw new RangeError(`int(n) needs an integer 1 ≤ n ≤ 2^32, got ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n > 2 ** 32)
+      throw new RangeError(`int(n) needs an integer 1 ≤ n ≤ 2^32, got ${n}`);
     const limit = 2 ** 32 - (2 ** 32 % n);
     for (;;) {
       const x = this.nextU32();

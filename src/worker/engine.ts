@@ -30,7 +30,20 @@ import { GpuLock } from './gpuLock';
 import { resolveModelSource } from './modelSource';
 import { generateText } from './playground';
 import type {
-  DatasetRequest, DatasetResult, EngineEvent, EvaluateRequest, ExportOutcome, ExportRequest, GenerateOutcome, GenerateRequest, ModelSource, ModelSummary, RunControl, TaskInput, TrainOutcome, TrainRequest,
+  DatasetRequest,
+  DatasetResult,
+  EngineEvent,
+  EvaluateRequest,
+  ExportOutcome,
+  ExportRequest,
+  GenerateOutcome,
+  GenerateRequest,
+  ModelSource,
+  ModelSummary,
+  RunControl,
+  TaskInput,
+  TrainOutcome,
+  TrainRequest,
 } from './protocol';
 import { TrainingJob } from './trainingJob';
 
@@ -77,24 +90,34 @@ export class Engine {
     const ctx = await this.deps.gpu();
     const { emit } = this.deps;
     const resolved = await resolveModelSource(source, {
-      cache: this.deps.modelCache, endpoint: hubEndpoint,
-      onProgress: (p) => emit({ kind: 'progress', phase: 'download', label: p.file, done: p.loaded, total: p.total ?? null }),
+      cache: this.deps.modelCache,
+      endpoint: hubEndpoint,
+      onProgress: (p) =>
+        emit({ kind: 'progress', phase: 'download', label: p.file, done: p.loaded, total: p.total ?? null }),
     });
     const description = await describeModel(resolved.files);
     if (!description.tokenizer) {
-      throw new EngineError(`${resolved.label} has no tokenizer: add tokenizer.json (or the llama2.c tokenizer .bin) to the files.`);
+      throw new EngineError(
+        `${resolved.label} has no tokenizer: add tokenizer.json (or the llama2.c tokenizer .bin) to the files.`,
+      );
     }
     return this.lock.run(async () => {
       this.unloadModel();
       const before = ctx.pool.inUseBytes;
       const { weights } = await loadDescribed(ctx, description, {
-        quant, onProgress: (done, total) => emit({ kind: 'progress', phase: 'load', label: resolved.label, done, total }),
+        quant,
+        onProgress: (done, total) => emit({ kind: 'progress', phase: 'load', label: resolved.label, done, total }),
       });
       const { config } = description;
       const summary: ModelSummary = {
-        label: resolved.label, format: resolved.files.kind, config, parameters: parameterCount(config), quant,
+        label: resolved.label,
+        format: resolved.files.kind,
+        config,
+        parameters: parameterCount(config),
+        quant,
         storedQuantized: description.tensors.some((t) => QUANTIZED.includes(t.dtype)),
-        weightBytes: ctx.pool.inUseBytes - before, hasChatTemplate: !!description.chatTemplate,
+        weightBytes: ctx.pool.inUseBytes - before,
+        hasChatTemplate: !!description.chatTemplate,
         chatTemplate: description.chatTemplate ?? null,
         fingerprint: `${resolved.label}|${config.dim}x${config.nLayers}|${config.vocabSize}`,
       };
@@ -122,7 +145,10 @@ export class Engine {
   /** Reads a dataset file; with a model loaded, lengths are checked in its tokens and its chat template applies. */
   readDataset(spec: DatasetRequest): DatasetResult {
     const m = this.model;
-    return readDataset(spec, m && { tokenizer: m.description.tokenizer!, chatTemplate: m.description.chatTemplate ?? null });
+    return readDataset(
+      spec,
+      m && { tokenizer: m.description.tokenizer!, chatTemplate: m.description.chatTemplate ?? null },
+    );
   }
 
   /** How each task divides under these settings (pool, held-out set, notes), by the training's own split. */
@@ -143,7 +169,9 @@ export class Engine {
     if (this.jobs.has(runId)) throw new EngineError(`Run ${runId} is already training.`);
     const m = this.loaded();
     const { emit } = this.deps;
-    const job = new TrainingJob(runId, this.lock, (state, iteration) => emit({ kind: 'runState', runId, state, iteration }));
+    const job = new TrainingJob(runId, this.lock, (state, iteration) =>
+      emit({ kind: 'runState', runId, state, iteration }),
+    );
     this.jobs.set(runId, job); // before any await: a second start of the same run is refused
     if (this.cached?.runId === runId) this.dropCachedAdapter();
     try {
@@ -152,14 +180,21 @@ export class Engine {
       await job.start();
       emit({ kind: 'runState', runId, state: 'running', iteration: 0 });
       const result = await runTraining({
-        ctx, model: { weights: m.weights, config: m.description.config }, tasks, settings,
-        store: this.deps.checkpoints(runId), resume: spec.resume, control: job.control,
+        ctx,
+        model: { weights: m.weights, config: m.description.config },
+        tasks,
+        settings,
+        store: this.deps.checkpoints(runId),
+        resume: spec.resume,
+        control: job.control,
         onRecords: (rows, restored) => emit({ kind: 'metrics', runId, rows, restored, gpuBytes: ctx.pool.inUseBytes }),
       });
       this.dropCachedAdapter();
       this.cached = { runId, adapter: result.adapter, settings, tasks: tasks.map((t) => t.name) };
       return {
-        runId, iteration: result.iteration, status: result.iteration === settings.iterations ? 'done' : 'stopped',
+        runId,
+        iteration: result.iteration,
+        status: result.iteration === settings.iterations ? 'done' : 'stopped',
         resumedFrom: result.resumedFrom,
       };
     } finally {
@@ -170,7 +205,10 @@ export class Engine {
 
   control(runId: string, action: RunControl): void {
     const job = this.jobs.get(runId);
-    if (!job) throw new EngineError(`Run ${runId} is not training here (it may have ended, or the page was reloaded: resume it).`);
+    if (!job)
+      throw new EngineError(
+        `Run ${runId} is not training here (it may have ended, or the page was reloaded: resume it).`,
+      );
     job.apply(action);
   }
 
@@ -194,12 +232,21 @@ export class Engine {
     const m = this.loaded();
     const ctx = await this.deps.gpu();
     return this.lock.run(async () => {
-      const own = spec.runId === null ? createAdapterFor(ctx, m.description.config, spec.settings, spec.tasks.length, 0) : null;
+      const own =
+        spec.runId === null ? createAdapterFor(ctx, m.description.config, spec.settings, spec.tasks.length, 0) : null;
       const adapter = own ?? (await this.runAdapter(ctx, spec.runId!)).adapter;
       try {
-        const emit = (done: number, total: number, label: string) => this.deps.emit({ kind: 'progress', phase: 'evaluate', label, done, total });
-        return await evaluateTasks(ctx, this.trainModel(), adapter, m.description.tokenizer!, spec.settings,
-          spec.tasks.map((t, id) => ({ ...t, id })), { accuracy: spec.accuracy, adapt: spec.adapt, sharedOnly: own !== null, onProgress: emit });
+        const emit = (done: number, total: number, label: string) =>
+          this.deps.emit({ kind: 'progress', phase: 'evaluate', label, done, total });
+        return await evaluateTasks(
+          ctx,
+          this.trainModel(),
+          adapter,
+          m.description.tokenizer!,
+          spec.settings,
+          spec.tasks.map((t, id) => ({ ...t, id })),
+          { accuracy: spec.accuracy, adapt: spec.adapt, sharedOnly: own !== null, onProgress: emit },
+        );
       } finally {
         own?.release();
       }
@@ -219,9 +266,18 @@ export class Engine {
       const task = withAdapter ? Math.min(spec.task, withAdapter.tasks.length - 1) : 0;
       const local = withAdapter && spec.adaptTo ? this.adaptedParams(ctx, withAdapter, spec.adaptTo, task) : null;
       try {
-        return await generateText(ctx, this.trainModel(), m.description.tokenizer!, withAdapter && {
-          adapter: withAdapter.adapter, task, params: local ?? withAdapter.adapter.params,
-        }, spec, (text) => this.deps.emit({ kind: 'text', requestId, text }));
+        return await generateText(
+          ctx,
+          this.trainModel(),
+          m.description.tokenizer!,
+          withAdapter && {
+            adapter: withAdapter.adapter,
+            task,
+            params: local ?? withAdapter.adapter.params,
+          },
+          spec,
+          (text) => this.deps.emit({ kind: 'text', requestId, text }),
+        );
       } finally {
         local?.forEach((t) => t.release());
       }
@@ -232,13 +288,19 @@ export class Engine {
   private adaptedParams(ctx: GpuContext, ra: RunAdapter, task: TaskInput, id: number) {
     const s = ra.settings;
     const trained = ra.tasks.includes(task.name);
-    const pool = trained
-      ? splitTask(task, splitPlan(s)).train
-      : task.examples;
+    const pool = trained ? splitTask(task, splitPlan(s)).train : task.examples;
     if (pool.length === 0) throw new EngineError(`Task ${task.name} has no examples to adapt on.`);
     const tok = this.loaded().description.tokenizer!;
     const tokenized = pool.map((e) => tokenizeExample(tok, e, { maxLength: s.maxSeqLen, eos: s.appendEos }));
-    return adaptToTask(ctx, this.trainModel(), ra.adapter, trained ? ra.tasks.indexOf(task.name) : id, task.name, tokenized, adaptationOf(s));
+    return adaptToTask(
+      ctx,
+      this.trainModel(),
+      ra.adapter,
+      trained ? ra.tasks.indexOf(task.name) : id,
+      task.name,
+      tokenized,
+      adaptationOf(s),
+    );
   }
 
   /** The run's adapter in `spec.format` with the training report, zipped (and a lone model file on its own). */
@@ -249,17 +311,24 @@ export class Engine {
       const ra = await this.runAdapter(ctx, spec.runId);
       const tensors = await readNamedTensors(ctx, ra.adapter.names, ra.adapter.params);
       const adapter: AdapterData = {
-        config: adapterConfig(ra.adapter, ra.settings, ra.tasks, m.summary.label, m.description.config.ropePairing), tensors: new Map(tensors.map((t) => [t.name, t])),
+        config: adapterConfig(ra.adapter, ra.settings, ra.tasks, m.summary.label, m.description.config.ropePairing),
+        tensors: new Map(tensors.map((t) => [t.name, t])),
       };
       const result = await exportAdapter(spec.format, {
-        adapter, base: m.files, metrics: spec.metrics, task: spec.task, dtype: spec.dtype,
+        adapter,
+        base: m.files,
+        metrics: spec.metrics,
+        task: spec.task,
+        dtype: spec.dtype,
         data: Object.entries(spec.dataCounts).map(([task, c]) => ({ task, train: c.train, heldOut: c.eval })),
         run: spec.tasks && { tasks: prepareTasks(m.description.tokenizer!, spec.tasks, ra.settings) },
       });
       const notes = [...result.notes];
       if (m.summary.quant !== 'keep' && spec.format.startsWith('merged')) {
-        notes.push(`Training ran on the base quantized on load to ${m.summary.quant.toUpperCase()}; the merge adds the adapter ` +
-          'to the weights as stored in the model file.');
+        notes.push(
+          `Training ran on the base quantized on load to ${m.summary.quant.toUpperCase()}; the merge adds the adapter ` +
+            'to the weights as stored in the model file.',
+        );
       }
       const stem = `${m.summary.label.replace(/[^A-Za-z0-9._-]+/g, '_')}-${spec.format}${spec.task ? `-${spec.task}` : ''}`;
       const downloads = [{ name: `${stem}.zip`, bytes: zipFiles(result.files) }];

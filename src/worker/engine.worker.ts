@@ -15,41 +15,60 @@ const emit = (event: EngineEvent) => post({ type: 'event', event });
 let context: Promise<GpuContext> | null = null;
 
 function gpu(): Promise<GpuContext> {
-  context ??= GpuContext.create().then((ctx) => {
-    void ctx.lost.then((e) => {
-      context = null; // the next request gets a new device
-      engine.forgetGpuState();
-      emit({ kind: 'deviceLost', message: e.message });
-    });
-    return ctx;
-  }, (e) => {
-    context = null; // let the user retry after fixing the browser settings
-    throw e;
-  });
+  context ??= GpuContext.create().then(
+    (ctx) => {
+      void ctx.lost.then((e) => {
+        context = null; // the next request gets a new device
+        engine.forgetGpuState();
+        emit({ kind: 'deviceLost', message: e.message });
+      });
+      return ctx;
+    },
+    (e) => {
+      context = null; // let the user retry after fixing the browser settings
+      throw e;
+    },
+  );
   return context;
 }
 
 const engine = new Engine({
-  gpu, checkpoints: indexedDbCheckpointStore, deleteCheckpoint: deleteIndexedDbCheckpoint, modelCache: () => opfsCache(), emit,
+  gpu,
+  checkpoints: indexedDbCheckpointStore,
+  deleteCheckpoint: deleteIndexedDbCheckpoint,
+  modelCache: () => opfsCache(),
+  emit,
 });
 
 async function handle(req: Request): Promise<Results[keyof Results]> {
   switch (req.type) {
-    case 'probe': return (await gpu()).info;
-    case 'selfTest': return matmulSelfTest(await gpu());
-    case 'loadModel': return engine.loadModel(req.source, req.quant, req.hubEndpoint);
-    case 'readDataset': return engine.readDataset(req.spec);
-    case 'train': return engine.train(req.spec);
+    case 'probe':
+      return (await gpu()).info;
+    case 'selfTest':
+      return matmulSelfTest(await gpu());
+    case 'loadModel':
+      return engine.loadModel(req.source, req.quant, req.hubEndpoint);
+    case 'readDataset':
+      return engine.readDataset(req.spec);
+    case 'train':
+      return engine.train(req.spec);
     case 'control':
       engine.control(req.runId, req.action);
       return null;
-    case 'evaluate': return engine.evaluate(req.spec);
-    case 'generate': return engine.generate(req.spec, req.id);
-    case 'export': return engine.exportRun(req.spec);
-    case 'deleteRun': return engine.deleteRun(req.runId).then(() => null);
-    case 'memory': return engine.memory();
-    case 'splitTasks': return engine.splitTasks(req.tasks, req.settings);
-    case 'presetSizes': return engine.presetSizes(req.presetId, req.quant);
+    case 'evaluate':
+      return engine.evaluate(req.spec);
+    case 'generate':
+      return engine.generate(req.spec, req.id);
+    case 'export':
+      return engine.exportRun(req.spec);
+    case 'deleteRun':
+      return engine.deleteRun(req.runId).then(() => null);
+    case 'memory':
+      return engine.memory();
+    case 'splitTasks':
+      return engine.splitTasks(req.tasks, req.settings);
+    case 'presetSizes':
+      return engine.presetSizes(req.presetId, req.quant);
   }
 }
 
@@ -58,7 +77,8 @@ self.onmessage = async (event: MessageEvent<Request>) => {
   try {
     const result = await handle(req);
     // Exported files move to the page instead of being copied.
-    const transfer = req.type === 'export' ? (result as Results['export']).downloads.map((d) => d.bytes.buffer as ArrayBuffer) : [];
+    const transfer =
+      req.type === 'export' ? (result as Results['export']).downloads.map((d) => d.bytes.buffer as ArrayBuffer) : [];
     post({ id: req.id, type: 'result', result }, transfer);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));

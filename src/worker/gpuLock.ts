@@ -8,7 +8,9 @@ export class GpuLock {
   /** Waits for every earlier holder, then holds the lock until the returned release is called. */
   async acquire(): Promise<() => void> {
     let release!: () => void;
-    const held = new Promise<void>((r) => { release = r; });
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
     const before = this.tail;
     this.tail = before.then(() => held);
     await before;

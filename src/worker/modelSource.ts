@@ -45,7 +45,8 @@ export function fromLocalFiles(picked: readonly File[]): ResolvedModel {
   if (picked.length === 0) throw new ModelSourceError('No files chosen.');
   const names = picked.map((f) => f.name);
   const ggufs = picked.filter((f) => f.name.endsWith('.gguf'));
-  if (ggufs.length > 1) throw new ModelSourceError(`Choose one .gguf file, not ${ggufs.length} (${ggufs.map((f) => f.name).join(', ')}).`);
+  if (ggufs.length > 1)
+    throw new ModelSourceError(`Choose one .gguf file, not ${ggufs.length} (${ggufs.map((f) => f.name).join(', ')}).`);
   if (ggufs.length === 1) return { label: ggufs[0].name, files: { kind: 'gguf', file: blobSource(ggufs[0]) } };
   if (picked.some((f) => f.name.endsWith('.safetensors'))) {
     if (!names.includes('config.json')) {
@@ -60,11 +61,14 @@ export function fromLocalFiles(picked: readonly File[]): ResolvedModel {
     const tok = bins.find((f) => /^tok/.test(f.name) && bins.length > 1);
     const model = bins.find((f) => f !== tok)!;
     return {
-      label: model.name, files: { kind: 'llama2c', file: blobSource(model), tokenizer: tok ? blobSource(tok) : undefined },
+      label: model.name,
+      files: { kind: 'llama2c', file: blobSource(model), tokenizer: tok ? blobSource(tok) : undefined },
     };
   }
-  throw new ModelSourceError(`Not a model this app reads: ${names.join(', ')}. Choose a .gguf file, a llama2.c .bin ` +
-    'with its tokenizer .bin, or config.json + .safetensors + tokenizer.json.');
+  throw new ModelSourceError(
+    `Not a model this app reads: ${names.join(', ')}. Choose a .gguf file, a llama2.c .bin ` +
+      'with its tokenizer .bin, or config.json + .safetensors + tokenizer.json.',
+  );
 }
 
 export async function resolveModelSource(source: ModelSource, o: ResolveOptions): Promise<ResolvedModel> {
@@ -75,13 +79,20 @@ export async function resolveModelSource(source: ModelSource, o: ResolveOptions)
       const preset = PRESETS.find((p) => p.id === source.presetId);
       if (!preset) throw new ModelSourceError(`Unknown preset "${source.presetId}".`);
       const got = await downloadModel(preset.repo, {
-        cache: o.cache(), revision: preset.revision, files: preset.files, endpoint: o.endpoint, onProgress: o.onProgress,
+        cache: o.cache(),
+        revision: preset.revision,
+        files: preset.files,
+        endpoint: o.endpoint,
+        onProgress: o.onProgress,
       });
       return { label: preset.label, files: fromDownloaded(got.files) };
     }
     case 'hub': {
       const got = await downloadModel(source.repo.trim(), {
-        cache: o.cache(), revision: source.revision, endpoint: o.endpoint, onProgress: o.onProgress,
+        cache: o.cache(),
+        revision: source.revision,
+        endpoint: o.endpoint,
+        onProgress: o.onProgress,
       });
       return { label: source.repo.trim(), files: fromDownloaded(got.files) };
     }

@@ -11,20 +11,31 @@ import { generate, TextStream } from '../model/generate';
 import type { TrainModel } from '../train/step';
 import type { GenerateOutcome, GenerateRequest } from './protocol';
 
-export async function generateText(ctx: GpuContext, model: TrainModel, tok: Tokenizer,
-  withAdapter: { adapter: Adapter; task: number; params: Tensor<'f32'>[] } | null, spec: GenerateRequest,
-  onText: (textSoFar: string) => void): Promise<GenerateOutcome> {
+export async function generateText(
+  ctx: GpuContext,
+  model: TrainModel,
+  tok: Tokenizer,
+  withAdapter: { adapter: Adapter; task: number; params: Tensor<'f32'>[] } | null,
+  spec: GenerateRequest,
+  onText: (textSoFar: string) => void,
+): Promise<GenerateOutcome> {
   const prompt = tok.encode(spec.prompt, { bos: true });
   if (prompt.length === 0) throw new Error('The prompt is empty and this tokenizer adds no BOS: type something.');
   const room = model.config.contextLength - prompt.length;
-  if (room <= 0) throw new Error(`The prompt has ${prompt.length} tokens, the model's whole context (${model.config.contextLength}).`);
+  if (room <= 0)
+    throw new Error(
+      `The prompt has ${prompt.length} tokens, the model's whole context (${model.config.contextLength}).`,
+    );
   const stream = new TextStream(tok, prompt);
   let text = '';
   const t0 = performance.now();
   const out = await generate(ctx, model.weights, model.config, prompt, {
     maxNewTokens: Math.min(spec.maxNewTokens, room),
     // Temperature 0 (the default) is greedy; the sampler checks the values' ranges.
-    temperature: spec.temperature ?? 0, topP: spec.topP, topK: spec.topK, seed: spec.seed,
+    temperature: spec.temperature ?? 0,
+    topP: spec.topP,
+    topK: spec.topK,
+    seed: spec.seed,
     eosId: tok.eosId,
     onToken: (id) => {
       if (id === tok.eosId) return;

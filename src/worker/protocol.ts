@@ -3,7 +3,15 @@
 // sends events (progress, metrics rows, run states, streamed text) that are not answers to anything.
 // Everything here is structured-cloneable (no classes, no GPU objects).
 
-import type { DataTask, FieldMapping, PreviewRow, SchemaId, SplitSummary, TableFormat, ValidationReport } from '../data/index';
+import type {
+  DataTask,
+  FieldMapping,
+  PreviewRow,
+  SchemaId,
+  SplitSummary,
+  TableFormat,
+  ValidationReport,
+} from '../data/index';
 import type { ExportFormat } from '../export/index';
 import type { MergedDtype } from '../export/tensorCodec';
 import type { GpuInfo } from '../gpu/context';

@@ -27,8 +27,13 @@ export async function matmulSelfTest(ctx: GpuContext): Promise<SelfTestResult> {
     if (!(err <= gammaK * scale[i])) pass = false;
   }
   return {
-    small, shape: [M, N, K], maxAbsError, bound: gammaK * Math.max(...scale), pass,
-    kernel: matmulVariant(ctx, M, N, K, {}), ms: performance.now() - t0,
+    small,
+    shape: [M, N, K],
+    maxAbsError,
+    bound: gammaK * Math.max(...scale),
+    pass,
+    kernel: matmulVariant(ctx, M, N, K, {}),
+    ms: performance.now() - t0,
   };
 }
 

@@ -41,7 +41,10 @@ export class TrainingJob {
     this.finish();
     if (this.paused && !this.stopped) {
       this.onState('paused', completed);
-      while (this.paused && !this.stopped) await new Promise<void>((r) => { this.wake = r; });
+      while (this.paused && !this.stopped)
+        await new Promise<void>((r) => {
+          this.wake = r;
+        });
       this.wake = null;
       if (!this.stopped) this.onState('running', completed);
     }

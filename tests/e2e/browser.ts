@@ -4,12 +4,17 @@
 import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 
-const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']
-  .filter((p): p is string => !!p);
+const CANDIDATES = [
+  process.env.CHROMIUM_PATH,
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+].filter((p): p is string => !!p);
 
 export function chromiumPath(): string {
   const found = CANDIDATES.find((p) => existsSync(p));
-  if (!found) throw new Error(`No Chromium found (tried ${CANDIDATES.join(', ')}). Install it: apt-get install chromium`);
+  if (!found)
+    throw new Error(`No Chromium found (tried ${CANDIDATES.join(', ')}). Install it: apt-get install chromium`);
   return found;
 }
 
@@ -18,9 +23,16 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: chromiumPath(),
     headless: true,
     args: [
-      '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-unsafe-swiftshader',
-      '--no-sandbox', '--disable-gpu-sandbox', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-quic',
+      '--enable-unsafe-webgpu',
+      '--use-webgpu-adapter=swiftshader',
+      '--enable-unsafe-swiftshader',
+      '--no-sandbox',
+      '--disable-gpu-sandbox',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
     ],
   });
 }

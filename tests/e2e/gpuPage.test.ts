@@ -37,7 +37,9 @@ describe('first page', () => {
     });
     await page.route('**/engine.worker-*.js', async (route) => {
       const res = await route.fetch();
-      const body = 'Object.defineProperty(Object.getPrototypeOf(navigator), "gpu", { get: () => undefined });\n' + (await res.text());
+      const body =
+        'Object.defineProperty(Object.getPrototypeOf(navigator), "gpu", { get: () => undefined });\n' +
+        (await res.text());
       await route.fulfill({ response: res, body });
     });
     await page.goto(inject('baseUrl'));

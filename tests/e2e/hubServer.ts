@@ -31,7 +31,9 @@ export async function startHubServer(): Promise<HubServer> {
     if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     if (url === '/api/models/karpathy/tinyllamas/revision/main?blobs=true') {
       const siblings = Object.entries(files).map(([rfilename, b]) => ({ rfilename, size: b.length }));
-      return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ sha: SHA, siblings }));
+      return void res
+        .writeHead(200, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ sha: SHA, siblings }));
     }
     const prefix = `/karpathy/tinyllamas/resolve/${SHA}/`;
     const body = url.startsWith(prefix) ? files[decodeURIComponent(url.slice(prefix.length))] : undefined;
@@ -39,14 +41,16 @@ export async function startHubServer(): Promise<HubServer> {
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     const from = range ? Number(range[1]) : 0;
     res.writeHead(range ? 206 : 200, {
-      'Content-Length': body.length - from, ...(range ? { 'Content-Range': `bytes ${from}-${body.length - 1}/${body.length}` } : {}),
+      'Content-Length': body.length - from,
+      ...(range ? { 'Content-Range': `bytes ${from}-${body.length - 1}/${body.length}` } : {}),
     });
     res.end(body.subarray(from));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`, hits,
+    url: `http://127.0.0.1:${port}`,
+    hits,
     close: () => new Promise((r) => server.close(() => r())),
   };
 }

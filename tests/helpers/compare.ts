@@ -8,7 +8,12 @@ export interface Mismatch {
 }
 
 /** Every |got[i] − want[i]| ≤ bound(i), and no NaN; returns the first violations (empty when all pass). */
-export function mismatches(got: ArrayLike<number>, want: ArrayLike<number>, bound: (i: number) => number, max = 5): Mismatch[] {
+export function mismatches(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  bound: (i: number) => number,
+  max = 5,
+): Mismatch[] {
   if (got.length !== want.length) throw new Error(`length ${got.length} ≠ ${want.length}`);
   const out: Mismatch[] = [];
   for (let i = 0; i < got.length && out.length < max; i++) {

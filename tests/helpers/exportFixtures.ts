@@ -36,7 +36,11 @@ export interface AdapterSpec {
 export function randomAdapterData(cfg: LlamaConfig, spec: AdapterSpec): AdapterData {
   const tasks = spec.tasks ?? ['all'];
   const settings = resolveSettings(spec.method, {
-    rank: spec.rank, loraAlpha: spec.alpha, targets: spec.targets, seed: spec.seed, mtlUpProjections: spec.nUp ?? 3,
+    rank: spec.rank,
+    loraAlpha: spec.alpha,
+    targets: spec.targets,
+    seed: spec.seed,
+    mtlUpProjections: spec.nUp ?? 3,
     mtlTau: spec.tau ?? 0.5,
   });
   const random = rng(spec.seed);
@@ -56,15 +60,28 @@ export function randomAdapterData(cfg: LlamaConfig, spec: AdapterSpec): AdapterD
     const n = settings.mtlUpProjections;
     add(`${path}.mtl_lora_A.weight`, [r, d.in], uniform(r * d.in, 1 / Math.sqrt(d.in)));
     add(`${path}.mtl_lora_B.weight`, [n, d.out, r], uniform(n * d.out * r, 0.5 / Math.sqrt(r)));
-    tasks.forEach((_, t) => add(`${path}.mtl_lora_Lambda.${t}.weight`, [r, r],
-      uniform(r * r, 0.3).map((v, i) => v + (i % (r + 1) === 0 ? 1 : 0))));
+    tasks.forEach((_, t) =>
+      add(
+        `${path}.mtl_lora_Lambda.${t}.weight`,
+        [r, r],
+        uniform(r * r, 0.3).map((v, i) => v + (i % (r + 1) === 0 ? 1 : 0)),
+      ),
+    );
     tasks.forEach((_, t) => add(`${path}.mtl_lora_w.${t}`, [n], uniform(n, 1)));
   }
   return {
     config: {
-      peft_type: spec.method === 'lora' ? 'LORA' : 'MTL_LORA', task_type: 'CAUSAL_LM', r, lora_alpha: spec.alpha,
-      target_modules: targets.map((t) => `${t}_proj`), lora_dropout: 0, bias: 'none', fan_in_fan_out: false,
-      base_model_name_or_path: 'test-base', inference_mode: true, metalora: { method: spec.method, tasks, settings },
+      peft_type: spec.method === 'lora' ? 'LORA' : 'MTL_LORA',
+      task_type: 'CAUSAL_LM',
+      r,
+      lora_alpha: spec.alpha,
+      target_modules: targets.map((t) => `${t}_proj`),
+      lora_dropout: 0,
+      bias: 'none',
+      fan_in_fan_out: false,
+      base_model_name_or_path: 'test-base',
+      inference_mode: true,
+      metalora: { method: spec.method, tasks, settings },
     },
     tensors,
   };
@@ -74,8 +91,12 @@ export function randomAdapterData(cfg: LlamaConfig, spec: AdapterSpec): AdapterD
  * Our GPU logits [T][vocab] for `tokens` on the base `files`, with `adapter` applied (as task `task` for
  * MTL-LoRA), or of the base alone when `adapter` is null.
  */
-export async function ourLogits(files: ModelFiles, adapter: AdapterData | null, tokens: number[], task = 0):
-  Promise<{ config: LlamaConfig; rows: Float64Array[] }> {
+export async function ourLogits(
+  files: ModelFiles,
+  adapter: AdapterData | null,
+  tokens: number[],
+  task = 0,
+): Promise<{ config: LlamaConfig; rows: Float64Array[] }> {
   const ctx = await gpu();
   const m = await loadModel(ctx, files);
   const ids = Uint32Array.from(tokens);
@@ -97,13 +118,15 @@ export async function ourLogits(files: ModelFiles, adapter: AdapterData | null, 
 /** The worst position's max|a − b| / max|b| (as tests/oracle/llamacpp.test.ts measures logits). */
 export function relError(a: Float64Array[], b: Float64Array[]): number {
   if (a.length !== b.length) throw new Error(`${a.length} rows vs ${b.length}`);
-  return Math.max(...a.map((row, t) => {
-    let diff = 0;
-    let scale = 0;
-    row.forEach((x, v) => {
-      diff = Math.max(diff, Math.abs(x - b[t][v]));
-      scale = Math.max(scale, Math.abs(b[t][v]));
-    });
-    return row.some(Number.isNaN) || b[t].some(Number.isNaN) ? NaN : diff / scale;
-  }));
+  return Math.max(
+    ...a.map((row, t) => {
+      let diff = 0;
+      let scale = 0;
+      row.forEach((x, v) => {
+        diff = Math.max(diff, Math.abs(x - b[t][v]));
+        scale = Math.max(scale, Math.abs(b[t][v]));
+      });
+      return row.some(Number.isNaN) || b[t].some(Number.isNaN) ? NaN : diff / scale;
+    }),
+  );
 }

@@ -40,10 +40,31 @@ export type Mutation =
   | { op: 'duplicate'; pos: number; head: boolean; len: number };
 
 /** A size, count or offset that lies: a boundary value, the file's size nearby, or the old value nudged. */
-export type IntChoice = { kind: 'fixed'; value: bigint } | { kind: 'size'; delta: number } | { kind: 'nudge'; delta: number };
+export type IntChoice =
+  { kind: 'fixed'; value: bigint } | { kind: 'size'; delta: number } | { kind: 'nudge'; delta: number };
 
-const BOUNDARIES = [0n, 1n, 2n, 3n, 8n, 31n, 32n, 0x7fn, 0x80n, 0xffn, 0xffffn, 0x7fffffffn, 0x80000000n, 0xffffffffn,
-  2n ** 32n, 2n ** 40n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n];
+const BOUNDARIES = [
+  0n,
+  1n,
+  2n,
+  3n,
+  8n,
+  31n,
+  32n,
+  0x7fn,
+  0x80n,
+  0xffn,
+  0xffffn,
+  0x7fffffffn,
+  0x80000000n,
+  0xffffffffn,
+  2n ** 32n,
+  2n ** 40n,
+  2n ** 53n - 1n,
+  2n ** 53n,
+  2n ** 63n,
+  2n ** 64n - 1n,
+];
 
 const intChoice: fc.Arbitrary<IntChoice> = fc.oneof(
   fc.constantFrom(...BOUNDARIES).map((value) => ({ kind: 'fixed' as const, value })),
@@ -55,33 +76,97 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('truncate' as const), pos: fc.nat(), head: fc.boolean() }),
   fc.record({ op: fc.constant('flip' as const), pos: fc.nat(), head: fc.boolean(), bit: fc.nat(7) }),
   fc.record({ op: fc.constant('byte' as const), pos: fc.nat(), head: fc.boolean(), value: fc.nat(255) }),
-  fc.record({ op: fc.constant('int' as const), pos: fc.nat(), head: fc.boolean(), width: fc.constantFrom(4 as const, 8 as const), value: intChoice }),
-  fc.record({ op: fc.constant('delete' as const), pos: fc.nat(), head: fc.boolean(), len: fc.integer({ min: 1, max: 64 }) }),
-  fc.record({ op: fc.constant('insert' as const), pos: fc.nat(), head: fc.boolean(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
-  fc.record({ op: fc.constant('duplicate' as const), pos: fc.nat(), head: fc.boolean(), len: fc.integer({ min: 1, max: 64 }) }),
+  fc.record({
+    op: fc.constant('int' as const),
+    pos: fc.nat(),
+    head: fc.boolean(),
+    width: fc.constantFrom(4 as const, 8 as const),
+    value: intChoice,
+  }),
+  fc.record({
+    op: fc.constant('delete' as const),
+    pos: fc.nat(),
+    head: fc.boolean(),
+    len: fc.integer({ min: 1, max: 64 }),
+  }),
+  fc.record({
+    op: fc.constant('insert' as const),
+    pos: fc.nat(),
+    head: fc.boolean(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+  }),
+  fc.record({
+    op: fc.constant('duplicate' as const),
+    pos: fc.nat(),
+    head: fc.boolean(),
+    len: fc.integer({ min: 1, max: 64 }),
+  }),
 );
 
 /** One to four edits. */
 export const mutations = fc.array(mutation, { minLength: 1, maxLength: 4 });
 
 /** Text that means something to a parser: quotes, delimiters, line ends, brackets, escapes, BOMs, non-ASCII. */
-export const SYNTAX = ['"', '""', ',', ';', '\t', '\n', '\r\n', '\r', '{', '}', '[', ']', ':', '\\', '\ufeff', 'é', '🙂',
-  '\u2028', ' ', 'null', '1e999', '-0', '"a"', '{"a": 1}', '[]', 'prompt', 'completion', 'label', 'question', 'answer'];
+export const SYNTAX = [
+  '"',
+  '""',
+  ',',
+  ';',
+  '\t',
+  '\n',
+  '\r\n',
+  '\r',
+  '{',
+  '}',
+  '[',
+  ']',
+  ':',
+  '\\',
+  '\ufeff',
+  'é',
+  '🙂',
+  '\u2028',
+  ' ',
+  'null',
+  '1e999',
+  '-0',
+  '"a"',
+  '{"a": 1}',
+  '[]',
+  'prompt',
+  'completion',
+  'label',
+  'question',
+  'answer',
+];
 
 /** Edits of a text file: byte edits, or parser-meaningful text inserted (as UTF-8) where bytes would break it. */
-export const textMutations = fc.array(fc.oneof(
-  mutation,
-  fc.record({ op: fc.constant('insert' as const), pos: fc.nat(), head: fc.boolean(),
-    bytes: fc.array(fc.constantFrom(...SYNTAX), { minLength: 1, maxLength: 6 }).map((t) => new TextEncoder().encode(t.join(''))) }),
-), { minLength: 1, maxLength: 5 });
+export const textMutations = fc.array(
+  fc.oneof(
+    mutation,
+    fc.record({
+      op: fc.constant('insert' as const),
+      pos: fc.nat(),
+      head: fc.boolean(),
+      bytes: fc
+        .array(fc.constantFrom(...SYNTAX), { minLength: 1, maxLength: 6 })
+        .map((t) => new TextEncoder().encode(t.join(''))),
+    }),
+  ),
+  { minLength: 1, maxLength: 5 },
+);
 
 const MASK64 = 2n ** 64n - 1n;
 
 function writeInt(out: Uint8Array, at: number, width: 4 | 8, choice: IntChoice): void {
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   const old = width === 8 ? view.getBigUint64(at, true) : BigInt(view.getUint32(at, true));
-  const value = choice.kind === 'fixed' ? choice.value
-    : choice.kind === 'size' ? BigInt(out.length + choice.delta) : old + BigInt(choice.delta);
+  const value =
+    choice.kind === 'fixed'
+      ? choice.value
+      : choice.kind === 'size'
+        ? BigInt(out.length + choice.delta)
+        : old + BigInt(choice.delta);
   const bits = value & (width === 8 ? MASK64 : 0xffffffffn);
   if (width === 8) view.setBigUint64(at, bits, true);
   else view.setUint32(at, Number(bits), true);
@@ -103,13 +188,30 @@ export function mutate(seed: Uint8Array, edits: readonly Mutation[], headBytes =
     const span = m.head ? Math.min(headBytes, out.length) : out.length;
     const pos = span === 0 ? 0 : m.pos % span;
     switch (m.op) {
-      case 'truncate': out = out.subarray(0, pos); break;
-      case 'flip': if (pos < out.length) writable()[pos] ^= 1 << m.bit; break;
-      case 'byte': if (pos < out.length) writable()[pos] = m.value; break;
-      case 'int': if (pos + m.width <= out.length) writeInt(writable(), pos, m.width, m.value); break;
-      case 'delete': out = concat(out.subarray(0, pos), out.subarray(pos + m.len)); owned = true; break;
-      case 'insert': out = concat(out.subarray(0, pos), m.bytes, out.subarray(pos)); owned = true; break;
-      case 'duplicate': out = concat(out.subarray(0, pos + m.len), out.subarray(pos)); owned = true; break;
+      case 'truncate':
+        out = out.subarray(0, pos);
+        break;
+      case 'flip':
+        if (pos < out.length) writable()[pos] ^= 1 << m.bit;
+        break;
+      case 'byte':
+        if (pos < out.length) writable()[pos] = m.value;
+        break;
+      case 'int':
+        if (pos + m.width <= out.length) writeInt(writable(), pos, m.width, m.value);
+        break;
+      case 'delete':
+        out = concat(out.subarray(0, pos), out.subarray(pos + m.len));
+        owned = true;
+        break;
+      case 'insert':
+        out = concat(out.subarray(0, pos), m.bytes, out.subarray(pos));
+        owned = true;
+        break;
+      case 'duplicate':
+        out = concat(out.subarray(0, pos + m.len), out.subarray(pos));
+        owned = true;
+        break;
     }
   }
   return out;
@@ -136,9 +238,43 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: s
 
 /** Values that tend to break readers: wrong types, empty containers, huge, negative and fractional numbers. */
 export const nastyJson: fc.Arbitrary<JsonValue> = fc.oneof(
-  fc.constantFrom<JsonValue>(null, true, false, 0, -1, 1, 0.5, -0.5, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 64, 1e12, 1e308, -1e308,
-    '', 'F32', 'BF16', 'I64', 'Q8_0', 'llama', 'qwen2', 'LORA', 'MTL_LORA', 'half', 'adjacent', '__proto__', [], {}, [0],
-    [1e12, 1e12], [-1, 4], [0, 2 ** 53], ['a', 'a'], { a: 1 }),
+  fc.constantFrom<JsonValue>(
+    null,
+    true,
+    false,
+    0,
+    -1,
+    1,
+    0.5,
+    -0.5,
+    2 ** 31,
+    2 ** 32,
+    2 ** 53,
+    2 ** 64,
+    1e12,
+    1e308,
+    -1e308,
+    '',
+    'F32',
+    'BF16',
+    'I64',
+    'Q8_0',
+    'llama',
+    'qwen2',
+    'LORA',
+    'MTL_LORA',
+    'half',
+    'adjacent',
+    '__proto__',
+    [],
+    {},
+    [0],
+    [1e12, 1e12],
+    [-1, 4],
+    [0, 2 ** 53],
+    ['a', 'a'],
+    { a: 1 },
+  ),
   fc.integer({ min: -1000, max: 1 << 20 }),
   fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<JsonValue>,
 );
@@ -152,10 +288,17 @@ export interface JsonEdit {
 }
 
 export const jsonEdits = fc.array(
-  fc.record({ pick: fc.nat(), op: fc.constantFrom('replace' as const, 'delete' as const, 'insert' as const),
-    key: fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('dtype', 'shape', 'data_offsets', '__metadata__', 'r', 'tasks')),
-    value: nastyJson }),
-  { minLength: 1, maxLength: 3 });
+  fc.record({
+    pick: fc.nat(),
+    op: fc.constantFrom('replace' as const, 'delete' as const, 'insert' as const),
+    key: fc.oneof(
+      fc.string({ maxLength: 6 }),
+      fc.constantFrom('dtype', 'shape', 'data_offsets', '__metadata__', 'r', 'tasks'),
+    ),
+    value: nastyJson,
+  }),
+  { minLength: 1, maxLength: 3 },
+);
 
 type Slot = { parent: JsonValue[] | Record<string, JsonValue> | null; key: string | number; node: JsonValue };
 
@@ -204,7 +347,11 @@ const memoryAllowance = (inputBytes: number) => 64 * 2 ** 20 + 8 * inputBytes;
  * Runs one case: it must return, or throw one of `allowed` (exactly those classes, with a message), and must
  * not hold much more ArrayBuffer memory than its input. Returns the result, or null when it was refused.
  */
-export async function outcome<T>(allowed: readonly ErrorClass[], inputBytes: number, run: () => T | Promise<T>): Promise<T | null> {
+export async function outcome<T>(
+  allowed: readonly ErrorClass[],
+  inputBytes: number,
+  run: () => T | Promise<T>,
+): Promise<T | null> {
   const before = process.memoryUsage().arrayBuffers;
   let result: T | null = null;
   try {
@@ -213,8 +360,10 @@ export async function outcome<T>(allowed: readonly ErrorClass[], inputBytes: num
     const known = allowed.some((c) => e instanceof c && Object.getPrototypeOf(e) === c.prototype);
     if (!known || !(e as Error).message) {
       const err = e as Error;
-      throw new Error(`unexpected ${err?.name ?? typeof e} (expected ${allowed.map((c) => c.name).join(' | ')}): ` +
-        `${err?.message}\n${err?.stack ?? ''}`);
+      throw new Error(
+        `unexpected ${err?.name ?? typeof e} (expected ${allowed.map((c) => c.name).join(' | ')}): ` +
+          `${err?.message}\n${err?.stack ?? ''}`,
+      );
     }
   }
   const grown = process.memoryUsage().arrayBuffers - before;

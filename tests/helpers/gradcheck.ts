@@ -4,8 +4,12 @@
  * Central-difference gradient of the scalar f at x: ∂f/∂x_i ≈ (f(x + h·e_i) − f(x − h·e_i)) / 2h.
  * `indices` limits the check to some coordinates (large inputs); others are left NaN.
  */
-export function numericGrad(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-6,
-  indices?: number[]): Float64Array {
+export function numericGrad(
+  f: (x: Float64Array) => number,
+  x: ArrayLike<number>,
+  h = 1e-6,
+  indices?: number[],
+): Float64Array {
   const xs = Float64Array.from(x as ArrayLike<number>);
   const g = new Float64Array(xs.length).fill(NaN);
   for (const i of indices ?? xs.keys()) {

@@ -51,7 +51,8 @@ function importsOf(source: ts.SourceFile): { spec: string; typeOnly: boolean }[]
   for (const st of source.statements) {
     if (ts.isImportDeclaration(st) && ts.isStringLiteral(st.moduleSpecifier)) {
       const clause = st.importClause;
-      const named = clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : null;
+      const named =
+        clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : null;
       const allNamedTypes = !!named && named.length > 0 && !clause?.name && named.every((e) => e.isTypeOnly);
       found.push({ spec: st.moduleSpecifier.text, typeOnly: !!clause && (clause.isTypeOnly || allNamedTypes) });
     } else if (ts.isExportDeclaration(st) && st.moduleSpecifier && ts.isStringLiteral(st.moduleSpecifier)) {
@@ -62,8 +63,13 @@ function importsOf(source: ts.SourceFile): { spec: string; typeOnly: boolean }[]
   }
   // Dynamic import('…') loads code too.
   const visit = (node: ts.Node) => {
-    if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0]
-      && ts.isStringLiteral(node.arguments[0])) found.push({ spec: node.arguments[0].text, typeOnly: false });
+    if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0])
+    )
+      found.push({ spec: node.arguments[0].text, typeOnly: false });
     ts.forEachChild(node, visit);
   };
   visit(source);

@@ -103,8 +103,17 @@ export function hfConfigJson(s: RandomModelSpec, tokenizer: { bosId: number; eos
     bos_token_id: tokenizer.bosId,
     eos_token_id: tokenizer.eosId,
     torch_dtype: 'float32',
-    ...(r ? { rope_scaling: { rope_type: 'llama3', factor: r.factor, low_freq_factor: r.lowFreqFactor,
-      high_freq_factor: r.highFreqFactor, original_max_position_embeddings: r.originalContextLength } } : {}),
+    ...(r
+      ? {
+          rope_scaling: {
+            rope_type: 'llama3',
+            factor: r.factor,
+            low_freq_factor: r.lowFreqFactor,
+            high_freq_factor: r.highFreqFactor,
+            original_max_position_embeddings: r.originalContextLength,
+          },
+        }
+      : {}),
   };
 }
 
@@ -122,20 +131,26 @@ export function hfFolder(s: RandomModelSpec, w: HfWeights, dtype: FloatDtype, sh
     ['tokenizer_config.json', json(tok.tokenizerConfig, 'tokenizer_config.json')],
   ]);
   const names = [...w.keys()];
-  const shardName = (i: number) => (shards === 1 ? 'model.safetensors'
-    : `model-${String(i + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`);
+  const shardName = (i: number) =>
+    shards === 1
+      ? 'model.safetensors'
+      : `model-${String(i + 1).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}.safetensors`;
   const weightMap: Record<string, string> = {};
   for (let i = 0; i < shards; i++) {
     const mine = names.filter((_, k) => k % shards === i);
     mine.forEach((n) => (weightMap[n] = shardName(i)));
-    const parts = writeSafetensors(mine.map((name) => {
-      const { shape, values } = w.get(name)!;
-      const d = storedAs(shape, dtype);
-      return { name, shape, dtype: d as SafetensorsDtype, data: encodeFloats(values, d) };
-    }), { format: 'pt' });
+    const parts = writeSafetensors(
+      mine.map((name) => {
+        const { shape, values } = w.get(name)!;
+        const d = storedAs(shape, dtype);
+        return { name, shape, dtype: d as SafetensorsDtype, data: encodeFloats(values, d) };
+      }),
+      { format: 'pt' },
+    );
     files.set(shardName(i), memorySource(concatParts(parts), shardName(i)));
   }
-  if (shards > 1) files.set('model.safetensors.index.json', json({ metadata: {}, weight_map: weightMap }, 'index.json'));
+  if (shards > 1)
+    files.set('model.safetensors.index.json', json({ metadata: {}, weight_map: weightMap }, 'index.json'));
   return files;
 }
 
@@ -182,16 +197,24 @@ export function llamaGguf(s: RandomModelSpec, w: HfWeights, dtype: FloatDtype, f
     const d = storedAs(shape, dtype);
     return { name, type: d, shape, data: encodeFloats(v, d) };
   });
-  if (freqFactors) tensors.push({ name: 'rope_freqs.weight', type: 'F32', shape: [hd / 2], data: encodeFloats(freqFactors, 'F32') });
+  if (freqFactors)
+    tensors.push({ name: 'rope_freqs.weight', type: 'F32', shape: [hd / 2], data: encodeFloats(freqFactors, 'F32') });
   const u32 = (key: string, value: number) => ({ key: `llama.${key}`, type: 'u32' as const, value });
-  const parts = writeGguf([
-    { key: 'general.architecture', type: 'string', value: 'llama' },
-    { key: 'general.name', type: 'string', value: 'random' },
-    u32('block_count', s.nLayers), u32('context_length', 64), u32('embedding_length', s.dim),
-    u32('feed_forward_length', s.hiddenDim), u32('attention.head_count', s.nHeads), u32('attention.head_count_kv', s.nKvHeads),
-    { key: 'llama.attention.layer_norm_rms_epsilon', type: 'f32', value: NORM_EPS },
-    { key: 'llama.rope.freq_base', type: 'f32', value: ROPE_THETA },
-  ], tensors);
+  const parts = writeGguf(
+    [
+      { key: 'general.architecture', type: 'string', value: 'llama' },
+      { key: 'general.name', type: 'string', value: 'random' },
+      u32('block_count', s.nLayers),
+      u32('context_length', 64),
+      u32('embedding_length', s.dim),
+      u32('feed_forward_length', s.hiddenDim),
+      u32('attention.head_count', s.nHeads),
+      u32('attention.head_count_kv', s.nKvHeads),
+      { key: 'llama.attention.layer_norm_rms_epsilon', type: 'f32', value: NORM_EPS },
+      { key: 'llama.rope.freq_base', type: 'f32', value: ROPE_THETA },
+    ],
+    tensors,
+  );
   return memorySource(concatParts(parts), 'random.gguf');
 }
 
@@ -202,10 +225,25 @@ function byteChars(): string[] {
   return Array.from({ length: 256 }, (_, b) => String.fromCodePoint(printable(b) ? b : next++));
 }
 
-const MERGES = ['l l', 'h e', 'he ll', 'hell o', 'Ġ w', 'o r', 'Ġw or', 'l d', 'Ġwor ld', 'Ġ t', 'i m', 'Ġt im', 'Ġtim e'];
+const MERGES = [
+  'l l',
+  'h e',
+  'he ll',
+  'hell o',
+  'Ġ w',
+  'o r',
+  'Ġw or',
+  'l d',
+  'Ġwor ld',
+  'Ġ t',
+  'i m',
+  'Ġt im',
+  'Ġtim e',
+];
 export const SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
 /** SmolLM2-Instruct's ChatML template, shortened (no default system prompt). */
-export const CHATML_TEMPLATE = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + " +
+export const CHATML_TEMPLATE =
+  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + " +
   "message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 /**
@@ -223,29 +261,61 @@ export function tinyTokenizer(bosVia: 'none' | 'postProcessor' | 'config' = 'non
   const template = {
     type: 'TemplateProcessing',
     single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-    pair: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+    pair: [
+      { SpecialToken: { id: bos, type_id: 0 } },
+      { Sequence: { id: 'A', type_id: 0 } },
+      { Sequence: { id: 'B', type_id: 1 } },
+    ],
     special_tokens: { [bos]: { id: bos, ids: [firstSpecial + 1], tokens: [bos] } },
   };
   const tokenizerJson = {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: SPECIAL_TOKENS.map((content, i) => ({ id: firstSpecial + i, content, single_word: false, lstrip: false,
-      rstrip: false, normalized: false, special: true })),
+    added_tokens: SPECIAL_TOKENS.map((content, i) => ({
+      id: firstSpecial + i,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
     normalizer: null,
     pre_tokenizer: byteLevel,
     post_processor: bosVia === 'postProcessor' ? template : byteLevel,
     decoder: byteLevel,
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: false, byte_fallback: false, vocab, merges: MERGES },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges: MERGES,
+    },
   };
   const tokenizerConfig = {
     bos_token: bos,
-    eos_token: { __type: 'AddedToken', content: eos, lstrip: false, normalized: false, rstrip: false, single_word: false },
+    eos_token: {
+      __type: 'AddedToken',
+      content: eos,
+      lstrip: false,
+      normalized: false,
+      rstrip: false,
+      single_word: false,
+    },
     ...(bosVia === 'config' ? { add_bos_token: true } : {}),
     chat_template: CHATML_TEMPLATE,
     clean_up_tokenization_spaces: false,
   };
-  return { tokenizerJson, tokenizerConfig, vocabSize: firstSpecial + SPECIAL_TOKENS.length, bosId: firstSpecial + 1,
-    eosId: firstSpecial + 2 };
+  return {
+    tokenizerJson,
+    tokenizerConfig,
+    vocabSize: firstSpecial + SPECIAL_TOKENS.length,
+    bosId: firstSpecial + 1,
+    eosId: firstSpecial + 2,
+  };
 }

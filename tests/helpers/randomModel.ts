@@ -52,9 +52,21 @@ export const MIN_VOCAB = 3 + BYTE_TOKENS;
  */
 export function specConfig(s: RandomModelSpec): LlamaConfig {
   return {
-    arch: 'llama', dim: s.dim, hiddenDim: s.hiddenDim, nLayers: s.nLayers, nHeads: s.nHeads, nKvHeads: s.nKvHeads,
-    headDim: s.dim / s.nHeads, vocabSize: s.vocabSize, normEps: Math.fround(s.normEps), ropeTheta: Math.fround(s.ropeTheta),
-    ropePairing: 'adjacent', ropeScaling: null, tiedEmbeddings: s.tied, contextLength: 128, qkvBias: false,
+    arch: 'llama',
+    dim: s.dim,
+    hiddenDim: s.hiddenDim,
+    nLayers: s.nLayers,
+    nHeads: s.nHeads,
+    nKvHeads: s.nKvHeads,
+    headDim: s.dim / s.nHeads,
+    vocabSize: s.vocabSize,
+    normEps: Math.fround(s.normEps),
+    ropeTheta: Math.fround(s.ropeTheta),
+    ropePairing: 'adjacent',
+    ropeScaling: null,
+    tiedEmbeddings: s.tied,
+    contextLength: 128,
+    qkvBias: false,
   };
 }
 
@@ -66,9 +78,12 @@ function gaussian(random: () => number): () => number {
 export function encodeWeight(values: Float32Array, rows: number, cols: number, type: GgufMatrixType): HostWeight {
   const t = type.toLowerCase() as WeightType;
   switch (t) {
-    case 'f32': return { type: t, rows, cols, bytes: new Uint8Array(values.slice().buffer) };
-    case 'f16': return { type: t, rows, cols, bytes: new Uint8Array(Uint16Array.from(values, f32ToF16).buffer) };
-    default: return { type: t, rows, cols, bytes: quantize(t, values) };
+    case 'f32':
+      return { type: t, rows, cols, bytes: new Uint8Array(values.slice().buffer) };
+    case 'f16':
+      return { type: t, rows, cols, bytes: new Uint8Array(Uint16Array.from(values, f32ToF16).buffer) };
+    default:
+      return { type: t, rows, cols, bytes: quantize(t, values) };
   }
 }
 
@@ -80,18 +95,31 @@ export function encodeWeight(values: Float32Array, rows: number, cols: number, t
 export function randomLlama(s: RandomModelSpec): RandomModel {
   const config = specConfig(s);
   if (s.vocabSize < MIN_VOCAB) throw new Error(`vocabSize must be ≥ ${MIN_VOCAB} (special and byte tokens)`);
-  if (s.type.startsWith('Q') && (s.dim % QK || s.hiddenDim % QK)) throw new Error(`${s.type} rows need multiples of ${QK}`);
+  if (s.type.startsWith('Q') && (s.dim % QK || s.hiddenDim % QK))
+    throw new Error(`${s.type} rows need multiples of ${QK}`);
   const normal = gaussian(rng(s.seed));
   const matrix = (rows: number, cols: number, std = 1 / Math.sqrt(cols)) =>
-    encodeWeight(Float32Array.from({ length: rows * cols }, () => std * normal()), rows, cols, s.type);
+    encodeWeight(
+      Float32Array.from({ length: rows * cols }, () => std * normal()),
+      rows,
+      cols,
+      s.type,
+    );
   const norm = () => Float32Array.from({ length: s.dim }, () => 1 + 0.1 * normal());
   const { dim, hiddenDim, headDim } = config;
   const q = s.nHeads * headDim;
   const kv = s.nKvHeads * headDim;
   const embed = matrix(s.vocabSize, dim, 1);
   const layers: LlamaRefLayer[] = Array.from({ length: s.nLayers }, () => ({
-    attnNorm: norm(), wq: matrix(q, dim), wk: matrix(kv, dim), wv: matrix(kv, dim), wo: matrix(dim, q),
-    ffnNorm: norm(), gate: matrix(hiddenDim, dim), up: matrix(hiddenDim, dim), down: matrix(dim, hiddenDim),
+    attnNorm: norm(),
+    wq: matrix(q, dim),
+    wk: matrix(kv, dim),
+    wv: matrix(kv, dim),
+    wo: matrix(dim, q),
+    ffnNorm: norm(),
+    gate: matrix(hiddenDim, dim),
+    up: matrix(hiddenDim, dim),
+    down: matrix(dim, hiddenDim),
   }));
   const outNorm = norm();
   const head = s.tied ? embed : matrix(s.vocabSize, dim);
@@ -111,9 +139,18 @@ export function quantizeWeights(w: LlamaRefWeights, type: QuantType): LlamaRefWe
     return done;
   };
   return {
-    ...w, embed: q(w.embed), head: q(w.head),
+    ...w,
+    embed: q(w.embed),
+    head: q(w.head),
     layers: w.layers.map((l) => ({
-      ...l, wq: q(l.wq), wk: q(l.wk), wv: q(l.wv), wo: q(l.wo), gate: q(l.gate), up: q(l.up), down: q(l.down),
+      ...l,
+      wq: q(l.wq),
+      wk: q(l.wk),
+      wv: q(l.wv),
+      wo: q(l.wo),
+      gate: q(l.gate),
+      up: q(l.up),
+      down: q(l.down),
     })),
   };
 }
@@ -131,7 +168,12 @@ function spmVocabulary(vocabSize: number): GgufEntry[] {
   return [
     { key: 'tokenizer.ggml.model', type: 'string', value: 'llama' },
     { key: 'tokenizer.ggml.tokens', type: 'array', itemType: 'string', value: tokens },
-    { key: 'tokenizer.ggml.scores', type: 'array', itemType: 'f32', value: tokens.map((_, i) => (i < MIN_VOCAB ? 0 : -i)) },
+    {
+      key: 'tokenizer.ggml.scores',
+      type: 'array',
+      itemType: 'f32',
+      value: tokens.map((_, i) => (i < MIN_VOCAB ? 0 : -i)),
+    },
     { key: 'tokenizer.ggml.token_type', type: 'array', itemType: 'i32', value: types },
     { key: 'tokenizer.ggml.unknown_token_id', type: 'u32', value: UNK },
     { key: 'tokenizer.ggml.bos_token_id', type: 'u32', value: BOS },
@@ -146,23 +188,44 @@ export function writeLlamaGguf(path: string, { config: c, weights: w }: RandomMo
   const entries: GgufEntry[] = [
     { key: 'general.architecture', type: 'string', value: 'llama' },
     { key: 'general.name', type: 'string', value: 'random-llama' },
-    u32('context_length', c.contextLength), u32('embedding_length', c.dim), u32('block_count', c.nLayers),
-    u32('feed_forward_length', c.hiddenDim), u32('attention.head_count', c.nHeads),
-    u32('attention.head_count_kv', c.nKvHeads), u32('rope.dimension_count', c.headDim),
-    f32('attention.layer_norm_rms_epsilon', c.normEps), f32('rope.freq_base', c.ropeTheta),
+    u32('context_length', c.contextLength),
+    u32('embedding_length', c.dim),
+    u32('block_count', c.nLayers),
+    u32('feed_forward_length', c.hiddenDim),
+    u32('attention.head_count', c.nHeads),
+    u32('attention.head_count_kv', c.nKvHeads),
+    u32('rope.dimension_count', c.headDim),
+    f32('attention.layer_norm_rms_epsilon', c.normEps),
+    f32('rope.freq_base', c.ropeTheta),
     u32('vocab_size', c.vocabSize),
     ...spmVocabulary(c.vocabSize),
   ];
-  const mat = (name: string, m: HostWeight): GgufTensorData =>
-    ({ name, type: m.type.toUpperCase() as GgufMatrixType, shape: [m.rows, m.cols], data: m.bytes });
-  const vec = (name: string, v: ArrayLike<number>): GgufTensorData =>
-    ({ name, type: 'F32', shape: [v.length], data: new Uint8Array(Float32Array.from(v).buffer) });
+  const mat = (name: string, m: HostWeight): GgufTensorData => ({
+    name,
+    type: m.type.toUpperCase() as GgufMatrixType,
+    shape: [m.rows, m.cols],
+    data: m.bytes,
+  });
+  const vec = (name: string, v: ArrayLike<number>): GgufTensorData => ({
+    name,
+    type: 'F32',
+    shape: [v.length],
+    data: new Uint8Array(Float32Array.from(v).buffer),
+  });
   const tensors: GgufTensorData[] = [mat('token_embd.weight', w.embed)];
   w.layers.forEach((l, i) => {
     const p = `blk.${i}.`;
-    tensors.push(vec(`${p}attn_norm.weight`, l.attnNorm), mat(`${p}attn_q.weight`, l.wq), mat(`${p}attn_k.weight`, l.wk),
-      mat(`${p}attn_v.weight`, l.wv), mat(`${p}attn_output.weight`, l.wo), vec(`${p}ffn_norm.weight`, l.ffnNorm),
-      mat(`${p}ffn_gate.weight`, l.gate), mat(`${p}ffn_up.weight`, l.up), mat(`${p}ffn_down.weight`, l.down));
+    tensors.push(
+      vec(`${p}attn_norm.weight`, l.attnNorm),
+      mat(`${p}attn_q.weight`, l.wq),
+      mat(`${p}attn_k.weight`, l.wk),
+      mat(`${p}attn_v.weight`, l.wv),
+      mat(`${p}attn_output.weight`, l.wo),
+      vec(`${p}ffn_norm.weight`, l.ffnNorm),
+      mat(`${p}ffn_gate.weight`, l.gate),
+      mat(`${p}ffn_up.weight`, l.up),
+      mat(`${p}ffn_down.weight`, l.down),
+    );
   });
   tensors.push(vec('output_norm.weight', w.outNorm));
   if (!c.tiedEmbeddings) tensors.push(mat('output.weight', w.head));

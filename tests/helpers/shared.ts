@@ -8,7 +8,9 @@ export function sharedPath(relative: string): string {
   const root = process.env.SHARED_DIR ?? fileURLToPath(new URL('../../../shared/', import.meta.url));
   const path = `${root.replace(/\/$/, '')}/${relative}`;
   if (!existsSync(path)) {
-    throw new Error(`${path} not found: the real test files live in ../shared beside the repository (or set SHARED_DIR).`);
+    throw new Error(
+      `${path} not found: the real test files live in ../shared beside the repository (or set SHARED_DIR).`,
+    );
   }
   return path;
 }

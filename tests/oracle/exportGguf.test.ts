@@ -31,8 +31,23 @@ import type { ModelFiles } from '../../src/model/load';
 import { openModelPath } from '../../src/model/openPath';
 import { type AdapterSpec, ourLogits, randomAdapterData, relError } from '../helpers/exportFixtures';
 import { freshSeed, rng } from '../helpers/random';
-import { NORM_EPS, ROPE_THETA, type RandomModelSpec as HfSpec, hfFolder, permuteQK, randomHfWeights } from '../helpers/randomHfModel';
-import { BOS, MIN_VOCAB, type RandomModelSpec, encodeWeight, tempDir, writeLlamaGguf, writeRandomGguf } from '../helpers/randomModel';
+import {
+  NORM_EPS,
+  ROPE_THETA,
+  type RandomModelSpec as HfSpec,
+  hfFolder,
+  permuteQK,
+  randomHfWeights,
+} from '../helpers/randomHfModel';
+import {
+  BOS,
+  MIN_VOCAB,
+  type RandomModelSpec,
+  encodeWeight,
+  tempDir,
+  writeLlamaGguf,
+  writeRandomGguf,
+} from '../helpers/randomModel';
 import { sharedPath } from '../helpers/shared';
 import { llamaCppLogits } from './llamacpp';
 
@@ -40,7 +55,8 @@ const seed = freshSeed();
 const tmp = tempDir('metalora-export-oracle-');
 const opened: ModelFiles[] = [];
 afterAll(async () => {
-  for (const f of opened) if (f.kind !== 'hf') await Promise.all([f.file.close?.(), f.kind === 'llama2c' ? f.tokenizer?.close?.() : null]);
+  for (const f of opened)
+    if (f.kind !== 'hf') await Promise.all([f.file.close?.(), f.kind === 'llama2c' ? f.tokenizer?.close?.() : null]);
   tmp.remove();
 });
 const ALL: TargetModule[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
@@ -65,7 +81,9 @@ async function exportTo(name: string, format: ExportFormat, inputs: ExportInputs
 function compare(label: string, ours: Float64Array[], base: Float64Array[], theirs: Float64Array[], tol: number): void {
   const effect = relError(base, ours);
   const error = relError(ours, theirs);
-  console.log(`${label}: ours–llama.cpp ${error.toExponential(2)} (adapter effect ${effect.toExponential(2)}, bound ${tol})`);
+  console.log(
+    `${label}: ours–llama.cpp ${error.toExponential(2)} (adapter effect ${effect.toExponential(2)}, bound ${tol})`,
+  );
   expect(effect).toBeGreaterThan(5 * tol);
   expect(error).toBeLessThanOrEqual(tol);
 }
@@ -79,7 +97,15 @@ async function gguf(path: string): Promise<ModelFiles> {
 const lora = (s: number, rank = 4): AdapterSpec => ({ method: 'lora', rank, alpha: 2 * rank, targets: ALL, seed: s });
 
 const F32_SPEC: Omit<RandomModelSpec, 'seed'> = {
-  type: 'F32', dim: 96, hiddenDim: 224, nLayers: 2, nHeads: 3, nKvHeads: 1, vocabSize: 300, tied: false, normEps: 1e-5,
+  type: 'F32',
+  dim: 96,
+  hiddenDim: 224,
+  nLayers: 2,
+  nHeads: 3,
+  nKvHeads: 1,
+  vocabSize: 300,
+  tied: false,
+  normEps: 1e-5,
   ropeTheta: 10000,
 };
 
@@ -89,7 +115,11 @@ describe(`GGUF LoRA and merged GGUF on random LLaMA GGUFs vs llama.cpp (seed ${s
   const tokens = tokensFor(F32_SPEC.vocabSize, seed + 2);
   const reference = (async () => {
     const files = await gguf(model.path);
-    return { files, ours: (await ourLogits(files, adapter, tokens)).rows, base: (await ourLogits(files, null, tokens)).rows };
+    return {
+      files,
+      ours: (await ourLogits(files, adapter, tokens)).rows,
+      base: (await ourLogits(files, null, tokens)).rows,
+    };
   })();
 
   it('LoRA on an F32 base, GQA 3:1, all seven targets', async () => {
@@ -101,7 +131,10 @@ describe(`GGUF LoRA and merged GGUF on random LLaMA GGUFs vs llama.cpp (seed ${s
 
   it('merged F32 and F16 GGUFs', async () => {
     const { files, ours, base } = await reference;
-    for (const [dtype, tol] of [['F32', F32_TOL], ['F16', 1e-2]] as const) {
+    for (const [dtype, tol] of [
+      ['F32', F32_TOL],
+      ['F16', 1e-2],
+    ] as const) {
       const { dir } = await exportTo(`merged-${dtype}`, 'merged-gguf', { adapter, base: files, dtype });
       const theirs = await llamaCppLogits(join(dir, `model-${dtype.toLowerCase()}.gguf`), tokens, F32_SPEC.vocabSize);
       compare(`merged ${dtype} GGUF`, ours, base, theirs, tol);
@@ -109,11 +142,28 @@ describe(`GGUF LoRA and merged GGUF on random LLaMA GGUFs vs llama.cpp (seed ${s
   });
 
   it('MTL-LoRA: one GGUF LoRA per task equals the MTL-LoRA forward of that task', async () => {
-    const spec = { ...F32_SPEC, dim: 120, nHeads: 4, nKvHeads: 2, hiddenDim: 200, vocabSize: 280, tied: true, seed: seed + 10 };
+    const spec = {
+      ...F32_SPEC,
+      dim: 120,
+      nHeads: 4,
+      nKvHeads: 2,
+      hiddenDim: 200,
+      vocabSize: 280,
+      tied: true,
+      seed: seed + 10,
+    };
     const m = writeRandomGguf(tmp.dir, 'mtl', spec);
     const files = await gguf(m.path);
-    const mtl = randomAdapterData(m.config, { method: 'mtl-lora', rank: 4, alpha: 8, targets: ['q', 'k', 'v', 'down'],
-      tasks: ['colors', 'animals'], nUp: 3, tau: 0.7, seed: seed + 11 });
+    const mtl = randomAdapterData(m.config, {
+      method: 'mtl-lora',
+      rank: 4,
+      alpha: 8,
+      targets: ['q', 'k', 'v', 'down'],
+      tasks: ['colors', 'animals'],
+      nUp: 3,
+      tau: 0.7,
+      seed: seed + 11,
+    });
     const toks = tokensFor(spec.vocabSize, seed + 12);
     const { dir } = await exportTo('mtl', 'gguf', { adapter: mtl, base: files });
     const base = (await ourLogits(files, null, toks)).rows;
@@ -131,8 +181,13 @@ describe(`GGUF LoRA and merged GGUF on random LLaMA GGUFs vs llama.cpp (seed ${s
     const { dir, notes } = await exportTo('merged-q8', 'merged-gguf', { adapter: a, base: files });
     expect(notes.join('\n')).toMatch(/quantized weights \(Q8_0\).*dequantized.*re-encoded as Q8_0/);
     const theirs = await llamaCppLogits(join(dir, 'model-q8_0.gguf'), tokens, F32_SPEC.vocabSize);
-    compare('merged Q8_0 GGUF from a Q8_0 base', (await ourLogits(files, a, tokens)).rows, (await ourLogits(files, null, tokens)).rows,
-      theirs, 6e-2);
+    compare(
+      'merged Q8_0 GGUF from a Q8_0 base',
+      (await ourLogits(files, a, tokens)).rows,
+      (await ourLogits(files, null, tokens)).rows,
+      theirs,
+      6e-2,
+    );
   });
 });
 
@@ -160,15 +215,36 @@ describe('stories260K (real checkpoint, GQA 8:4, head dim 8)', () => {
 });
 
 describe(`trained on a Hugging Face folder, applied by llama.cpp to its permuted GGUF conversion (seed ${seed})`, () => {
-  const spec: HfSpec = { modelType: 'llama', dim: 96, hiddenDim: 160, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 300, tied: false };
+  const spec: HfSpec = {
+    modelType: 'llama',
+    dim: 96,
+    hiddenDim: 160,
+    nLayers: 2,
+    nHeads: 4,
+    nKvHeads: 2,
+    vocabSize: 300,
+    tied: false,
+  };
   const w = randomHfWeights(spec, rng(seed + 40));
   const files: ModelFiles = { kind: 'hf', files: hfFolder(spec, w, 'F32') };
   const hd = spec.dim / spec.nHeads;
   // The same model as convert_hf_to_gguf.py writes it: Q/K rows permuted per head (K by the KV heads).
   const cfg: LlamaConfig = {
-    arch: 'llama', dim: spec.dim, hiddenDim: spec.hiddenDim, nLayers: spec.nLayers, nHeads: spec.nHeads, nKvHeads: spec.nKvHeads,
-    headDim: hd, vocabSize: spec.vocabSize, normEps: NORM_EPS, ropeTheta: ROPE_THETA, ropePairing: 'adjacent', ropeScaling: null,
-    tiedEmbeddings: false, contextLength: 64, qkvBias: false,
+    arch: 'llama',
+    dim: spec.dim,
+    hiddenDim: spec.hiddenDim,
+    nLayers: spec.nLayers,
+    nHeads: spec.nHeads,
+    nKvHeads: spec.nKvHeads,
+    headDim: hd,
+    vocabSize: spec.vocabSize,
+    normEps: NORM_EPS,
+    ropeTheta: ROPE_THETA,
+    ropePairing: 'adjacent',
+    ropeScaling: null,
+    tiedEmbeddings: false,
+    contextLength: 64,
+    qkvBias: false,
   };
   const mat = (name: string, heads = 0) => {
     const { shape, values } = w.get(name)!;
@@ -179,14 +255,21 @@ describe(`trained on a Hugging Face folder, applied by llama.cpp to its permuted
   writeLlamaGguf(ggufPath, {
     config: cfg,
     weights: {
-      embed: mat('model.embed_tokens.weight'), outNorm: vec('model.norm.weight'), head: mat('lm_head.weight'),
+      embed: mat('model.embed_tokens.weight'),
+      outNorm: vec('model.norm.weight'),
+      head: mat('lm_head.weight'),
       layers: Array.from({ length: spec.nLayers }, (_, l) => {
         const p = `model.layers.${l}.`;
         return {
-          attnNorm: vec(`${p}input_layernorm.weight`), ffnNorm: vec(`${p}post_attention_layernorm.weight`),
-          wq: mat(`${p}self_attn.q_proj.weight`, spec.nHeads), wk: mat(`${p}self_attn.k_proj.weight`, spec.nKvHeads),
-          wv: mat(`${p}self_attn.v_proj.weight`), wo: mat(`${p}self_attn.o_proj.weight`),
-          gate: mat(`${p}mlp.gate_proj.weight`), up: mat(`${p}mlp.up_proj.weight`), down: mat(`${p}mlp.down_proj.weight`),
+          attnNorm: vec(`${p}input_layernorm.weight`),
+          ffnNorm: vec(`${p}post_attention_layernorm.weight`),
+          wq: mat(`${p}self_attn.q_proj.weight`, spec.nHeads),
+          wk: mat(`${p}self_attn.k_proj.weight`, spec.nKvHeads),
+          wv: mat(`${p}self_attn.v_proj.weight`),
+          wo: mat(`${p}self_attn.o_proj.weight`),
+          gate: mat(`${p}mlp.gate_proj.weight`),
+          up: mat(`${p}mlp.up_proj.weight`),
+          down: mat(`${p}mlp.down_proj.weight`),
         };
       }),
     },
@@ -199,7 +282,7 @@ describe(`trained on a Hugging Face folder, applied by llama.cpp to its permuted
     return { adapter, base, ours: (await ourLogits(files, adapter, tokens)).rows };
   })();
 
-  it('GGUF LoRA: Q/K lora_b rows permuted like the base\'s Q/K', async () => {
+  it("GGUF LoRA: Q/K lora_b rows permuted like the base's Q/K", async () => {
     const { adapter, base, ours } = await reference;
     const { dir, notes } = await exportTo('hf-lora', 'gguf', { adapter, base: files });
     expect(notes.join('\n')).toMatch(/reordered from the base's half RoPE pairing to llama\.cpp's adjacent order/);

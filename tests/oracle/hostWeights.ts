@@ -25,10 +25,14 @@ export async function hostWeights({ tensors, config }: ModelDescription): Promis
   for (let l = 0; l < config.nLayers; l++) {
     const p = `blk.${l}.`;
     layers.push({
-      attnNorm: await vector(`${p}attn_norm.weight`), ffnNorm: await vector(`${p}ffn_norm.weight`),
-      wq: await matrix(`${p}attn_q.weight`), wk: await matrix(`${p}attn_k.weight`),
-      wv: await matrix(`${p}attn_v.weight`), wo: await matrix(`${p}attn_output.weight`),
-      gate: await matrix(`${p}ffn_gate.weight`), up: await matrix(`${p}ffn_up.weight`),
+      attnNorm: await vector(`${p}attn_norm.weight`),
+      ffnNorm: await vector(`${p}ffn_norm.weight`),
+      wq: await matrix(`${p}attn_q.weight`),
+      wk: await matrix(`${p}attn_k.weight`),
+      wv: await matrix(`${p}attn_v.weight`),
+      wo: await matrix(`${p}attn_output.weight`),
+      gate: await matrix(`${p}ffn_gate.weight`),
+      up: await matrix(`${p}ffn_up.weight`),
       down: await matrix(`${p}ffn_down.weight`),
     });
   }

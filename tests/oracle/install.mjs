@@ -17,8 +17,13 @@ const ORACLE_DIR = dirname(fileURLToPath(import.meta.url));
 /** node-llama-cpp's prebuilt CPU package for a Node platform/arch (the names its own loader imports). */
 export function cpuBinaryPackage(platform = process.platform, arch = process.arch) {
   const names = {
-    'linux-x64': 'linux-x64', 'linux-arm64': 'linux-arm64', 'linux-arm': 'linux-armv7l',
-    'darwin-x64': 'mac-x64', 'darwin-arm64': 'mac-arm64-metal', 'win32-x64': 'win-x64', 'win32-arm64': 'win-arm64',
+    'linux-x64': 'linux-x64',
+    'linux-arm64': 'linux-arm64',
+    'linux-arm': 'linux-armv7l',
+    'darwin-x64': 'mac-x64',
+    'darwin-arm64': 'mac-arm64-metal',
+    'win32-x64': 'win-x64',
+    'win32-arm64': 'win-arm64',
   };
   const name = names[`${platform}-${arch}`];
   if (!name) throw new Error(`llama.cpp oracle: node-llama-cpp has no prebuilt binary for ${platform}-${arch}`);
@@ -39,7 +44,9 @@ export function ensureOracleInstalled() {
   // --no-save keeps package.json and the lock as committed (the binary differs per platform). Its postinstall
   // (run by npm versions that run install scripts) would look for a GPU build and compile llama.cpp without one.
   execFileSync('npm', ['install', '--omit=optional', '--no-save', '--no-audit', '--no-fund', `${binary}@${version}`], {
-    cwd: ORACLE_DIR, stdio: 'inherit', shell: process.platform === 'win32',
+    cwd: ORACLE_DIR,
+    stdio: 'inherit',
+    shell: process.platform === 'win32',
     env: { ...process.env, NODE_LLAMA_CPP_POSTINSTALL: 'skip' },
   });
 }

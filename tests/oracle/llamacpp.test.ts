@@ -21,7 +21,12 @@ import { llamaForwardRef } from '../../src/reference/llama';
 import { gpu } from '../helpers/gpu';
 import { freshSeed, rng } from '../helpers/random';
 import {
-  BOS, MIN_VOCAB, type RandomModelSpec, quantizeWeights, tempDir, writeRandomGguf,
+  BOS,
+  MIN_VOCAB,
+  type RandomModelSpec,
+  quantizeWeights,
+  tempDir,
+  writeRandomGguf,
 } from '../helpers/randomModel';
 import { sharedPath } from '../helpers/shared';
 import { hostWeights } from './hostWeights';
@@ -35,16 +40,18 @@ afterAll(() => tmp.remove());
 /** The worst position's max|a − b| / max|b| (see the header). */
 function relError(a: Float64Array[], b: Float64Array[]): number {
   expect(a.length).toBe(b.length);
-  return Math.max(...a.map((row, t) => {
-    let diff = 0;
-    let scale = 0;
-    row.forEach((x, v) => {
-      diff = Math.max(diff, Math.abs(x - b[t][v]));
-      scale = Math.max(scale, Math.abs(b[t][v]));
-    });
-    // NaN anywhere makes the error NaN, which fails every ≤ bound.
-    return row.some(Number.isNaN) ? NaN : diff / scale;
-  }));
+  return Math.max(
+    ...a.map((row, t) => {
+      let diff = 0;
+      let scale = 0;
+      row.forEach((x, v) => {
+        diff = Math.max(diff, Math.abs(x - b[t][v]));
+        scale = Math.max(scale, Math.abs(b[t][v]));
+      });
+      // NaN anywhere makes the error NaN, which fails every ≤ bound.
+      return row.some(Number.isNaN) ? NaN : diff / scale;
+    }),
+  );
 }
 
 /** Our loader and GPU forward pass on the file at `path`; returns logits [T][vocab]. */
@@ -76,16 +83,47 @@ function tokensFor(vocabSize: number, s: number): number[] {
 
 const base = { nLayers: 2, normEps: 1e-5, ropeTheta: 10000 };
 const cases: { name: string; spec: Omit<RandomModelSpec, 'seed'>; oracleTol: number }[] = [
-  { name: 'F32, tied head, GQA 3:1, dim 96 = 3 heads × 32, hidden 224', oracleTol: 1e-3,
-    spec: { ...base, type: 'F32', dim: 96, hiddenDim: 224, nHeads: 3, nKvHeads: 1, vocabSize: 300, tied: true } },
-  { name: 'F16, untied head, 5 heads × 32 = KV heads, dim 160, hidden 288, θ 5e5', oracleTol: 1e-3,
-    spec: { ...base, type: 'F16', dim: 160, hiddenDim: 288, nHeads: 5, nKvHeads: 5, vocabSize: 419, tied: false,
-      normEps: 1e-6, ropeTheta: 500000 } },
-  { name: 'Q8_0, tied head, GQA 4:2 with head dim 40, dim 160, hidden 224', oracleTol: 3e-2,
-    spec: { ...base, type: 'Q8_0', dim: 160, hiddenDim: 224, nHeads: 4, nKvHeads: 2, vocabSize: 512, tied: true } },
-  { name: 'Q4_0, untied head, GQA 6:2 with head dim 16, dim 96, hidden 288, 3 layers', oracleTol: 3e-2,
-    spec: { ...base, type: 'Q4_0', dim: 96, hiddenDim: 288, nLayers: 3, nHeads: 6, nKvHeads: 2, vocabSize: 333,
-      tied: false } },
+  {
+    name: 'F32, tied head, GQA 3:1, dim 96 = 3 heads × 32, hidden 224',
+    oracleTol: 1e-3,
+    spec: { ...base, type: 'F32', dim: 96, hiddenDim: 224, nHeads: 3, nKvHeads: 1, vocabSize: 300, tied: true },
+  },
+  {
+    name: 'F16, untied head, 5 heads × 32 = KV heads, dim 160, hidden 288, θ 5e5',
+    oracleTol: 1e-3,
+    spec: {
+      ...base,
+      type: 'F16',
+      dim: 160,
+      hiddenDim: 288,
+      nHeads: 5,
+      nKvHeads: 5,
+      vocabSize: 419,
+      tied: false,
+      normEps: 1e-6,
+      ropeTheta: 500000,
+    },
+  },
+  {
+    name: 'Q8_0, tied head, GQA 4:2 with head dim 40, dim 160, hidden 224',
+    oracleTol: 3e-2,
+    spec: { ...base, type: 'Q8_0', dim: 160, hiddenDim: 224, nHeads: 4, nKvHeads: 2, vocabSize: 512, tied: true },
+  },
+  {
+    name: 'Q4_0, untied head, GQA 6:2 with head dim 16, dim 96, hidden 288, 3 layers',
+    oracleTol: 3e-2,
+    spec: {
+      ...base,
+      type: 'Q4_0',
+      dim: 96,
+      hiddenDim: 288,
+      nLayers: 3,
+      nHeads: 6,
+      nKvHeads: 2,
+      vocabSize: 333,
+      tied: false,
+    },
+  },
 ];
 
 describe(`random LLaMA GGUFs: ours vs llama.cpp and the float64 reference (seed ${seed})`, () => {
@@ -98,9 +136,15 @@ describe(`random LLaMA GGUFs: ours vs llama.cpp and the float64 reference (seed 
       const ref = llamaForwardRef(model.weights, model.config, tokens);
       const theirs = await llamaCppLogits(model.path, tokens, spec.vocabSize);
       expectInformative(ref);
-      const errors = { ref: relError(ours.rows, ref), llama: relError(ours.rows, theirs), refLlama: relError(ref, theirs) };
-      console.log(`${spec.type}: ours–ref ${errors.ref.toExponential(2)}, ours–llama.cpp ${errors.llama.toExponential(2)}, ` +
-        `ref–llama.cpp ${errors.refLlama.toExponential(2)}`);
+      const errors = {
+        ref: relError(ours.rows, ref),
+        llama: relError(ours.rows, theirs),
+        refLlama: relError(ref, theirs),
+      };
+      console.log(
+        `${spec.type}: ours–ref ${errors.ref.toExponential(2)}, ours–llama.cpp ${errors.llama.toExponential(2)}, ` +
+          `ref–llama.cpp ${errors.refLlama.toExponential(2)}`,
+      );
       expect(errors.ref).toBeLessThanOrEqual(1e-3);
       expect(errors.llama).toBeLessThanOrEqual(oracleTol);
       expect(errors.refLlama).toBeLessThanOrEqual(oracleTol);
@@ -131,9 +175,15 @@ describe('stories260K GGUF (real checkpoint, F32, GQA 8:4, head dim 8)', () => {
     const ref = llamaForwardRef(await hostWeights(await describeModel(files)), ours.config, tokens);
     if (files.kind === 'gguf') await files.file.close?.();
     const theirs = await llamaCppLogits(path, tokens, ours.config.vocabSize);
-    const errors = { ref: relError(ours.rows, ref), llama: relError(ours.rows, theirs), refLlama: relError(ref, theirs) };
-    console.log(`stories260K: ours–ref ${errors.ref.toExponential(2)}, ours–llama.cpp ${errors.llama.toExponential(2)}, ` +
-      `ref–llama.cpp ${errors.refLlama.toExponential(2)}`);
+    const errors = {
+      ref: relError(ours.rows, ref),
+      llama: relError(ours.rows, theirs),
+      refLlama: relError(ref, theirs),
+    };
+    console.log(
+      `stories260K: ours–ref ${errors.ref.toExponential(2)}, ours–llama.cpp ${errors.llama.toExponential(2)}, ` +
+        `ref–llama.cpp ${errors.refLlama.toExponential(2)}`,
+    );
     expect(errors.ref).toBeLessThanOrEqual(1e-3);
     expect(errors.llama).toBeLessThanOrEqual(1e-3);
     expect(errors.refLlama).toBeLessThanOrEqual(1e-3);

@@ -15,12 +15,19 @@ function llama(): Promise<Llama> {
  * which would hide real differences of ours under its own rounding (with it, stories260K's logits differ from
  * the float64 reference by 1.9e-3 instead of 1e-6). With `lora`, that GGUF LoRA adapter is applied at scale 1.
  */
-export async function llamaCppLogits(path: string, tokens: number[], vocabSize: number, lora?: string): Promise<Float64Array[]> {
+export async function llamaCppLogits(
+  path: string,
+  tokens: number[],
+  vocabSize: number,
+  lora?: string,
+): Promise<Float64Array[]> {
   const model = await (await llama()).loadModel({ modelPath: path });
   try {
     const ctx = await model.createContext({
-      contextSize: Math.max(64, tokens.length), flashAttention: false,
-      experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
+      contextSize: Math.max(64, tokens.length),
+      flashAttention: false,
+      experimentalKvCacheKeyType: 'F32',
+      experimentalKvCacheValueType: 'F32',
       ...(lora ? { lora: { adapters: [{ filePath: lora, scale: 1 }] } } : {}),
     });
     try {

@@ -20,8 +20,21 @@ import { freshSeed, randomF32, rng } from '../helpers/random';
 
 const seed = freshSeed();
 const cfg: LlamaConfig = {
-  arch: 'llama', dim: 48, hiddenDim: 80, nLayers: 2, nHeads: 6, nKvHeads: 2, headDim: 8, vocabSize: 64, normEps: 1e-5,
-  ropeTheta: 10000, ropePairing: 'half', ropeScaling: null, tiedEmbeddings: true, contextLength: 64, qkvBias: false,
+  arch: 'llama',
+  dim: 48,
+  hiddenDim: 80,
+  nLayers: 2,
+  nHeads: 6,
+  nKvHeads: 2,
+  headDim: 8,
+  vocabSize: 64,
+  normEps: 1e-5,
+  ropeTheta: 10000,
+  ropePairing: 'half',
+  ropeScaling: null,
+  tiedEmbeddings: true,
+  contextLength: 64,
+  qkvBias: false,
 };
 const lora: LoraSettings = { rank: 4, alpha: 8, dropout: 0, targets: ['down', 'q', 'v'] };
 const mtl: MtlLoraSettings = { ...lora, nUp: 3, tau: 0.5, tasks: 2, wInit: 'kaiming' };
@@ -38,12 +51,22 @@ describe(`adapters (seed ${seed})`, () => {
     const ctx = await gpu();
     const a = createLora(ctx, cfg, lora, seed);
     expect(a.names.slice(0, 6)).toEqual([
-      `${P}.0.self_attn.q_proj.lora_A.weight`, `${P}.0.self_attn.q_proj.lora_B.weight`,
-      `${P}.0.self_attn.v_proj.lora_A.weight`, `${P}.0.self_attn.v_proj.lora_B.weight`,
-      `${P}.0.mlp.down_proj.lora_A.weight`, `${P}.0.mlp.down_proj.lora_B.weight`,
+      `${P}.0.self_attn.q_proj.lora_A.weight`,
+      `${P}.0.self_attn.q_proj.lora_B.weight`,
+      `${P}.0.self_attn.v_proj.lora_A.weight`,
+      `${P}.0.self_attn.v_proj.lora_B.weight`,
+      `${P}.0.mlp.down_proj.lora_A.weight`,
+      `${P}.0.mlp.down_proj.lora_B.weight`,
     ]);
     expect(a.names[6]).toBe(`${P}.1.self_attn.q_proj.lora_A.weight`);
-    const layerShapes = [[4, 48], [48, 4], [4, 48], [16, 4], [4, 80], [48, 4]]; // q A, B; v A, B; down A, B
+    const layerShapes = [
+      [4, 48],
+      [48, 4],
+      [4, 48],
+      [16, 4],
+      [4, 80],
+      [48, 4],
+    ]; // q A, B; v A, B; down A, B
     expect(a.params.map((p) => p.shape)).toEqual([...layerShapes, ...layerShapes]);
     expect(a.site(0, 'k')).toBeNull();
     expect(a.site(1, 'down')).not.toBeNull();
@@ -71,8 +94,14 @@ describe(`adapters (seed ${seed})`, () => {
     const ctx = await gpu();
     const a = createMtlLora(ctx, cfg, mtl, seed);
     const q = `${P}.0.self_attn.q_proj`;
-    expect(a.names.slice(0, 6)).toEqual([`${q}.mtl_lora_A.weight`, `${q}.mtl_lora_B.weight`, `${q}.mtl_lora_Lambda.0.weight`,
-      `${q}.mtl_lora_Lambda.1.weight`, `${q}.mtl_lora_w.0`, `${q}.mtl_lora_w.1`]);
+    expect(a.names.slice(0, 6)).toEqual([
+      `${q}.mtl_lora_A.weight`,
+      `${q}.mtl_lora_B.weight`,
+      `${q}.mtl_lora_Lambda.0.weight`,
+      `${q}.mtl_lora_Lambda.1.weight`,
+      `${q}.mtl_lora_w.0`,
+      `${q}.mtl_lora_w.1`,
+    ]);
     expect(a.params.slice(0, 6).map((p) => p.shape)).toEqual([[4, 48], [3, 48, 4], [4, 4], [4, 4], [3], [3]]);
     expect(a.names.length).toBe(2 * 3 * 6);
     const v = await readAll(ctx, a);
@@ -87,7 +116,14 @@ describe(`adapters (seed ${seed})`, () => {
 
   it('refuses settings no adapter can use', async () => {
     const ctx = await gpu();
-    for (const bad of [{ rank: 0 }, { rank: 2.5 }, { dropout: 1 }, { targets: [] }, { targets: ['q', 'q'] }, { targets: ['x'] }]) {
+    for (const bad of [
+      { rank: 0 },
+      { rank: 2.5 },
+      { dropout: 1 },
+      { targets: [] },
+      { targets: ['q', 'q'] },
+      { targets: ['x'] },
+    ]) {
       expect(() => createLora(ctx, cfg, { ...lora, ...bad } as LoraSettings, seed), JSON.stringify(bad)).toThrow();
     }
     for (const bad of [{ nUp: 0 }, { tasks: 0 }, { tau: 0 }]) {
@@ -112,24 +148,43 @@ describe(`adapters (seed ${seed})`, () => {
       const local = a.params.map((p) => ctx.upload(randomF32(p.numel, random), p.shape));
       const host = await Promise.all(local.map((p) => ctx.read(p)));
       const grads = a.params.map((p) => ctx.upload(new Float32Array(p.numel), p.shape));
-      const T = 5, IN = 48, OUT = 16, task = 1;
+      const T = 5,
+        IN = 48,
+        OUT = 16,
+        task = 1;
       const run = { task, dropoutSeed: 9, params: local };
-      const x = randomF32(T * IN, random), dy = randomF32(T * OUT, random);
+      const x = randomF32(T * IN, random),
+        dy = randomF32(T * OUT, random);
       const [tx, tdy] = [ctx.upload(x, [T, IN]), ctx.upload(dy, [T, OUT])];
-      const [ty, tdx] = [ctx.upload(new Float32Array(T * OUT), [T, OUT]), ctx.upload(new Float32Array(T * IN), [T, IN])];
+      const [ty, tdx] = [
+        ctx.upload(new Float32Array(T * OUT), [T, OUT]),
+        ctx.upload(new Float32Array(T * IN), [T, IN]),
+      ];
       const site = a.site(1, 'v')!;
       site.backward(ctx, tx, site.forward(ctx, tx, ty, T, run), tdy, tdx, T, run, grads);
       const at = (suffix: string) => a.names.indexOf(`${P}.1.self_attn.v_proj.${suffix}`);
       const o = { scale: 2, dropout: 0.25, seed: siteDropoutSeed(9, 1, 'v'), tau: 0.5 };
       const d = { T, in: IN, out: OUT, r: 4, n: 3 };
-      const want = kind === 'lora'
-        ? loraForwardRef(x, host[at('lora_A.weight')], host[at('lora_B.weight')], d, o).y
-        : mtlLoraForwardRef(x, host[at('mtl_lora_A.weight')], host[at(`mtl_lora_Lambda.${task}.weight`)],
-          host[at('mtl_lora_B.weight')], host[at(`mtl_lora_w.${task}`)], d, o).y;
+      const want =
+        kind === 'lora'
+          ? loraForwardRef(x, host[at('lora_A.weight')], host[at('lora_B.weight')], d, o).y
+          : mtlLoraForwardRef(
+              x,
+              host[at('mtl_lora_A.weight')],
+              host[at(`mtl_lora_Lambda.${task}.weight`)],
+              host[at('mtl_lora_B.weight')],
+              host[at(`mtl_lora_w.${task}`)],
+              d,
+              o,
+            ).y;
       expect(close(await ctx.read(ty), want)).toEqual([]);
-      const mine = kind === 'lora' ? ['lora_A.weight', 'lora_B.weight']
-        : ['mtl_lora_A.weight', 'mtl_lora_B.weight', `mtl_lora_Lambda.${task}.weight`, `mtl_lora_w.${task}`];
-      const touched = (await Promise.all(grads.map((g) => ctx.read(g)))).flatMap((g, i) => (g.some((v) => v !== 0) ? [i] : []));
+      const mine =
+        kind === 'lora'
+          ? ['lora_A.weight', 'lora_B.weight']
+          : ['mtl_lora_A.weight', 'mtl_lora_B.weight', `mtl_lora_Lambda.${task}.weight`, `mtl_lora_w.${task}`];
+      const touched = (await Promise.all(grads.map((g) => ctx.read(g)))).flatMap((g, i) =>
+        g.some((v) => v !== 0) ? [i] : [],
+      );
       expect(touched).toEqual(mine.map(at).sort((i, j) => i - j));
       expect((await ctx.read(tdx)).some((v) => v !== 0)).toBe(true);
       ([...local, ...grads, tx, tdy, ty, tdx] as Tensor[]).forEach((t) => t.release());

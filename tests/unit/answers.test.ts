@@ -12,7 +12,11 @@ describe('answer metrics', () => {
 
   it('the right answer followed by more text: answer and starts-with, not exact match (stories260K cannot stop)', () => {
     expect(scoreAnswer(' Sue.\u00e9 The end', ' Sue.')).toEqual({ exactMatch: false, startsWith: true, answer: true });
-    expect(scoreAnswer(' blue. The box was big', ' blue.')).toEqual({ exactMatch: false, startsWith: true, answer: true });
+    expect(scoreAnswer(' blue. The box was big', ' blue.')).toEqual({
+      exactMatch: false,
+      startsWith: true,
+      answer: true,
+    });
   });
 
   it('a wrong answer scores 0 on every metric', () => {

@@ -27,7 +27,11 @@ import { freshSeed, randomF32, rng } from '../helpers/random';
 const U = 2 ** -24;
 const gamma = (n: number) => (n * U) / (1 - n * U);
 
-interface Case { name: string; dims: AttentionDims; lengths: number[] }
+interface Case {
+  name: string;
+  dims: AttentionDims;
+  lengths: number[];
+}
 
 const CASES: Case[] = [
   { name: 'tiny', dims: { B: 1, S: 1, H: 1, KV: 1, hd: 4 }, lengths: [1] },
@@ -59,8 +63,11 @@ function inputs(c: Case, salt: number, padding: 'nan' | 'finite' = 'nan') {
 }
 
 /** Visits every valid (b, h, i) row with its index helpers, as the reference lays the tensors out. */
-function forRows(d: AttentionDims, lengths: ArrayLike<number>,
-  fn: (qi: number, kvAt: (j: number) => number, li: number, n: number, b: number, h: number, i: number) => void) {
+function forRows(
+  d: AttentionDims,
+  lengths: ArrayLike<number>,
+  fn: (qi: number, kvAt: (j: number) => number, li: number, n: number, b: number, h: number, i: number) => void,
+) {
   const group = d.H / d.KV;
   for (let b = 0; b < d.B; b++) {
     for (let h = 0; h < d.H; h++) {
@@ -79,8 +86,14 @@ const absDot = (x: ArrayLike<number>, xi: number, y: ArrayLike<number>, yi: numb
 };
 
 /** Per-row score error E, exp-argument spread X and forward bounds for o and lse (see the header). */
-function forwardBounds(q: Float32Array, k: Float32Array, v: Float32Array, lengths: Uint32Array, d: AttentionDims,
-  lse: Float64Array) {
+function forwardBounds(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  lengths: Uint32Array,
+  d: AttentionDims,
+  lse: Float64Array,
+) {
   const scale = d.scale ?? 1 / Math.sqrt(d.hd);
   const o = new Float64Array(q.length);
   const lseBound = new Float64Array(lse.length);
@@ -113,8 +126,15 @@ function forwardBounds(q: Float32Array, k: Float32Array, v: Float32Array, length
  * Bounds for dq, dk, dv (see the header). oErr/lseErr: how far the o and lse given to the backward are from
  * the exact forward (their f32 rounding, or the GPU forward's bounds when the backward gets the GPU's own).
  */
-function backwardBounds(x: ReturnType<typeof inputs>, d: AttentionDims, o: Float64Array, lse: Float64Array,
-  fwd: ReturnType<typeof forwardBounds>, oErr: ArrayLike<number>, lseErr: ArrayLike<number>) {
+function backwardBounds(
+  x: ReturnType<typeof inputs>,
+  d: AttentionDims,
+  o: Float64Array,
+  lse: Float64Array,
+  fwd: ReturnType<typeof forwardBounds>,
+  oErr: ArrayLike<number>,
+  lseErr: ArrayLike<number>,
+) {
   const { q, k, v, dO, lengths } = x;
   const scale = d.scale ?? 1 / Math.sqrt(d.hd);
   const dq = new Float64Array(q.length);
@@ -158,7 +178,9 @@ async function runForward(c: Case, x: ReturnType<typeof inputs>) {
   const ctx = await gpu();
   const { B, S, H, KV, hd } = c.dims;
   const t = {
-    q: ctx.upload(x.q, [B * S, H * hd]), k: ctx.upload(x.k, [B * S, KV * hd]), v: ctx.upload(x.v, [B * S, KV * hd]),
+    q: ctx.upload(x.q, [B * S, H * hd]),
+    k: ctx.upload(x.k, [B * S, KV * hd]),
+    v: ctx.upload(x.v, [B * S, KV * hd]),
     lengths: ctx.upload(x.lengths, [B], 'u32'),
   };
   const { o, lse } = attention(ctx, t.q, t.k, t.v, t.lengths, c.dims);
@@ -208,8 +230,8 @@ describe(`attention backward (seed ${seed})`, () => {
       const { q, k, v, dO: w, lengths } = x;
       const [nq, nk] = [q.length, k.length];
       // L(q, k, v) = Σ w ⊙ o: a random projection, so dL/do = w plays the role of dO.
-      const loss = (z: Float64Array) => dot(w, attentionRef(z.subarray(0, nq), z.subarray(nq, nq + nk),
-        z.subarray(nq + nk), lengths, c.dims).o);
+      const loss = (z: Float64Array) =>
+        dot(w, attentionRef(z.subarray(0, nq), z.subarray(nq, nq + nk), z.subarray(nq + nk), lengths, c.dims).o);
       const fd = numericGrad(loss, [...q, ...k, ...v]);
       const slices = (g: Record<'dq' | 'dk' | 'dv', Float32Array | Float64Array>) => [...g.dq, ...g.dk, ...g.dv];
 
@@ -239,9 +261,14 @@ describe(`attention backward (seed ${seed})`, () => {
       const ref = attentionRef(x.q, x.k, x.v, x.lengths, c.dims);
       const want = attentionBackwardRef(x.q, x.k, x.v, ref.o, ref.lse, x.dO, x.lengths, c.dims);
       // The backward kernels alone: o and lse are the exact forward rounded to f32.
-      const t = [ctx.upload(x.q, [B * S, H * hd]), ctx.upload(x.k, [B * S, KV * hd]), ctx.upload(x.v, [B * S, KV * hd]),
-        ctx.upload(Float32Array.from(ref.o), [B * S, H * hd]), ctx.upload(Float32Array.from(ref.lse), [B, H, S]),
-        ctx.upload(x.dO, [B * S, H * hd])] as const;
+      const t = [
+        ctx.upload(x.q, [B * S, H * hd]),
+        ctx.upload(x.k, [B * S, KV * hd]),
+        ctx.upload(x.v, [B * S, KV * hd]),
+        ctx.upload(Float32Array.from(ref.o), [B * S, H * hd]),
+        ctx.upload(Float32Array.from(ref.lse), [B, H, S]),
+        ctx.upload(x.dO, [B * S, H * hd]),
+      ] as const;
       const tl = ctx.upload(x.lengths, [B], 'u32');
       const g = attentionBackward(ctx, ...t, tl, c.dims);
       const fwd = forwardBounds(x.q, x.k, x.v, x.lengths, c.dims, ref.lse);

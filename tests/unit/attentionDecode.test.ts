@@ -23,24 +23,55 @@ const gamma = (n: number) => (n * U) / (1 - n * U);
 const seed = freshSeed();
 
 /** `places`: each query's (first cache row of its sequence, position); the cache has `rows` rows. */
-interface Case { name: string; dims: DecodeDims; places: Uint32Array; rows: number }
+interface Case {
+  name: string;
+  dims: DecodeDims;
+  places: Uint32Array;
+  rows: number;
+}
 
-const single = (name: string, dims: DecodeDims, pos0: number, rows: number): Case =>
-  ({ name, dims, places: contiguousPlaces(dims.n, pos0), rows });
+const single = (name: string, dims: DecodeDims, pos0: number, rows: number): Case => ({
+  name,
+  dims,
+  places: contiguousPlaces(dims.n, pos0),
+  rows,
+});
 /** Queries of a cache of sequences of `maxTokens` rows each: [sequence, position] per query. */
-const batched = (name: string, dims: Omit<DecodeDims, 'n'>, maxTokens: number, sequences: number, queries: [number, number][]): Case =>
-  ({ name, dims: { ...dims, n: queries.length }, places: Uint32Array.from(queries.flatMap(([s, p]) => [s * maxTokens, p])), rows: sequences * maxTokens });
+const batched = (
+  name: string,
+  dims: Omit<DecodeDims, 'n'>,
+  maxTokens: number,
+  sequences: number,
+  queries: [number, number][],
+): Case => ({
+  name,
+  dims: { ...dims, n: queries.length },
+  places: Uint32Array.from(queries.flatMap(([s, p]) => [s * maxTokens, p])),
+  rows: sequences * maxTokens,
+});
 
 const CASES: Case[] = [
   single('prefill of 13 tokens, GQA 6/2, hd=12', { n: 13, H: 6, KV: 2, hd: 12 }, 0, 20),
   single('one token at position 37, stories260K heads', { n: 1, H: 8, KV: 4, hd: 8 }, 37, 50),
   single('3 tokens from position 5, hd=6, scale 0.7', { n: 3, H: 4, KV: 1, hd: 6, scale: 0.7 }, 5, 9),
   single('one token at position 69, SmolLM2 heads', { n: 1, H: 9, KV: 3, hd: 64 }, 69, 70),
-  batched('3 sequences of 11 rows, queries interleaved, GQA 6/3, hd=10', { H: 6, KV: 3, hd: 10 }, 11, 3,
-    [[2, 4], [0, 0], [0, 1], [1, 10], [0, 2], [2, 5]]),
+  batched('3 sequences of 11 rows, queries interleaved, GQA 6/3, hd=10', { H: 6, KV: 3, hd: 10 }, 11, 3, [
+    [2, 4],
+    [0, 0],
+    [0, 1],
+    [1, 10],
+    [0, 2],
+    [2, 5],
+  ]),
 ];
 
-function bound(q: Float32Array, k: Float32Array, v: Float32Array, places: Uint32Array, d: DecodeDims): (e: number) => number {
+function bound(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  places: Uint32Array,
+  d: DecodeDims,
+): (e: number) => number {
   const scale = d.scale ?? 1 / Math.sqrt(d.hd);
   const per = new Float64Array(d.n * d.H * d.hd);
   for (let i = 0; i < d.n; i++) {
@@ -107,7 +138,9 @@ describe(`attentionDecode (seed ${seed})`, () => {
     const cache = ctx.tensor([4, 8]);
     const places = ctx.upload(contiguousPlaces(1, 3), [2], 'u32');
     const dims = { n: 1, H: 2, KV: 2, hd: 4 };
-    expect(() => attentionDecode(ctx, q, cache, cache, places, { ...dims, n: 2 })).toThrow(/places has 2 entries, expected 2 per query \(4\)/);
+    expect(() => attentionDecode(ctx, q, cache, cache, places, { ...dims, n: 2 })).toThrow(
+      /places has 2 entries, expected 2 per query \(4\)/,
+    );
     expect(() => attentionDecode(ctx, q, cache, cache, places, { ...dims, H: 3 })).toThrow(/not a multiple/);
     [q, cache, places].forEach((t) => t.release());
   });
@@ -143,7 +176,9 @@ describe(`copyRows (seed ${seed})`, () => {
     const [scattered, gathered] = [await ctx.read(td), await ctx.read(back)];
     [ts, td, tp, back].forEach((t) => t.release());
     expect(Array.from(scattered)).toEqual(Array.from(scatterRowsRef(src, dst, places, { rows: 3, width })));
-    expect(Array.from(gathered)).toEqual(Array.from(gatherRowsRef(scatterRowsRef(src, dst, places, { rows: 3, width }), places, { rows: 3, width })));
+    expect(Array.from(gathered)).toEqual(
+      Array.from(gatherRowsRef(scatterRowsRef(src, dst, places, { rows: 3, width }), places, { rows: 3, width })),
+    );
     expect(Array.from(gathered)).toEqual(Array.from(src));
   });
 

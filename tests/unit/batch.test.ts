@@ -21,9 +21,19 @@ function wordTokenizer(bosId: number | null = 1, eosId: number | null = 2): Toke
     return ids.get(p)!;
   };
   return {
-    vocabSize: 1000, bosId, eosId, id,
-    encode: (text, opts) => [...((opts?.bos ?? true) && bosId !== null ? [bosId] : []), ...` ${text}`.split(/(?= )/).map(id)],
-    decode: (toks) => toks.filter((t) => t >= 10).map((t) => pieces[t - 10]).join(''),
+    vocabSize: 1000,
+    bosId,
+    eosId,
+    id,
+    encode: (text, opts) => [
+      ...((opts?.bos ?? true) && bosId !== null ? [bosId] : []),
+      ...` ${text}`.split(/(?= )/).map(id),
+    ],
+    decode: (toks) =>
+      toks
+        .filter((t) => t >= 10)
+        .map((t) => pieces[t - 10])
+        .join(''),
   };
 }
 
@@ -43,11 +53,15 @@ describe('tokenizeExample', () => {
 
   it('leaves out BOS and EOS when asked or when the tokenizer has none', () => {
     const tok = wordTokenizer();
-    expect(tokenizeExample(tok, { prompt: 'a', completion: ' b' }, { maxLength: 64, bos: false, eos: false }))
-      .toEqual({ prompt: [tok.id(' a')], completion: [tok.id(' b')] });
+    expect(tokenizeExample(tok, { prompt: 'a', completion: ' b' }, { maxLength: 64, bos: false, eos: false })).toEqual({
+      prompt: [tok.id(' a')],
+      completion: [tok.id(' b')],
+    });
     const bare = wordTokenizer(null, null);
-    expect(tokenizeExample(bare, { prompt: 'a', completion: ' b' }, { maxLength: 64 }))
-      .toEqual({ prompt: [bare.id(' a')], completion: [bare.id(' b')] });
+    expect(tokenizeExample(bare, { prompt: 'a', completion: ' b' }, { maxLength: 64 })).toEqual({
+      prompt: [bare.id(' a')],
+      completion: [bare.id(' b')],
+    });
   });
 
   it('truncates the prompt from the left first, keeping BOS, then the completion from the right', () => {
@@ -109,21 +123,34 @@ describe('ThroughputMeter', () => {
   });
 });
 
-describe('packGroups (MeTA-LoRA\'s K tasks as one batch)', () => {
-  const ex = (p: number, c: number) => ({ prompt: Array.from({ length: p }, (_, i) => 3 + i), completion: Array.from({ length: c }, (_, i) => 9 + i) });
-  it('puts each task\'s sequences together, padded to the longest of all, and keeps each task\'s own length', () => {
-    const g = packGroups([{ task: 2, examples: [ex(1, 1), ex(2, 1)] }, { task: 0, examples: [ex(3, 4), ex(1, 2)] }]);
+describe("packGroups (MeTA-LoRA's K tasks as one batch)", () => {
+  const ex = (p: number, c: number) => ({
+    prompt: Array.from({ length: p }, (_, i) => 3 + i),
+    completion: Array.from({ length: c }, (_, i) => 9 + i),
+  });
+  it("puts each task's sequences together, padded to the longest of all, and keeps each task's own length", () => {
+    const g = packGroups([
+      { task: 2, examples: [ex(1, 1), ex(2, 1)] },
+      { task: 0, examples: [ex(3, 4), ex(1, 2)] },
+    ]);
     expect(g.tasks).toEqual([2, 0]);
     expect(g.seqLens).toEqual([3, 7]);
     expect(g.batch.S).toBe(7);
     expect(Array.from(g.batch.lengths)).toEqual([2, 3, 7, 3]);
     // Task 2's second sequence starts at row 7 and is scored exactly as when packed alone.
     const alone = packBatch([ex(1, 1), ex(2, 1)]);
-    expect(Array.from(g.batch.targets.subarray(7, 7 + alone.S))).toEqual(Array.from(alone.targets.subarray(alone.S, 2 * alone.S)));
+    expect(Array.from(g.batch.targets.subarray(7, 7 + alone.S))).toEqual(
+      Array.from(alone.targets.subarray(alone.S, 2 * alone.S)),
+    );
     expect(g.batch.scored).toBe(alone.scored + packBatch([ex(3, 4), ex(1, 2)]).scored);
   });
   it('refuses groups of unequal size', () => {
-    expect(() => packGroups([{ task: 0, examples: [ex(1, 1)] }, { task: 1, examples: [ex(1, 1), ex(1, 1)] }])).toThrow(/equal.*task 1 has 2/);
+    expect(() =>
+      packGroups([
+        { task: 0, examples: [ex(1, 1)] },
+        { task: 1, examples: [ex(1, 1), ex(1, 1)] },
+      ]),
+    ).toThrow(/equal.*task 1 has 2/);
     expect(() => packGroups([])).toThrow(BatchError);
   });
 });

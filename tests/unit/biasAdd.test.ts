@@ -15,7 +15,13 @@ const seed = freshSeed();
 
 // [T, N]: one element; N not a multiple of the workgroup; Qwen2-0.5B's K/V width (128) for 7 tokens; its Q
 // width (896); and T·N just past 65535 workgroups of 64 so the grid folds into a second dimension.
-const SIZES: [number, number][] = [[1, 1], [5, 67], [7, 128], [3, 896], [65535 + 17, 64]];
+const SIZES: [number, number][] = [
+  [1, 1],
+  [5, 67],
+  [7, 128],
+  [3, 896],
+  [65535 + 17, 64],
+];
 
 describe(`biasAdd vs float64 reference (seed ${seed})`, () => {
   for (const [T, N] of SIZES) {

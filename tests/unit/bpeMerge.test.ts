@@ -137,7 +137,10 @@ describe('bpe merge loop: same tokens as the quadratic loop, in O(n log n)', () 
     llama2cRef = referenceLlama2c(vocab);
     const meta = (await readGguf(await open('stories260K.gguf'))).metadata;
     spm = tokenizerFromGguf(meta)!;
-    spmRef = referenceSpm(meta.get('tokenizer.ggml.tokens') as string[], meta.get('tokenizer.ggml.scores') as ArrayLike<number>);
+    spmRef = referenceSpm(
+      meta.get('tokenizer.ggml.tokens') as string[],
+      meta.get('tokenizer.ggml.scores') as ArrayLike<number>,
+    );
   });
 
   it(`llama2.c tok512.bin and GGUF SentencePiece on 3000 random strings (seed ${seed})`, () => {
@@ -180,12 +183,23 @@ describe('bpe merge loop: same tokens as the quadratic loop, in O(n log n)', () 
   it(`ties: a synthetic llama2.c vocabulary where many different pairs share a score (seed ${seed})`, () => {
     const random = rng(seed ^ 0x9e3779b9);
     const hex = (b: number) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`;
-    const pieces = ['<unk>', '\n<s>\n', '\n</s>\n', ...Array.from({ length: 256 }, (_, b) => hex(b)), ' ', 'a', 'b', 'c', 'd'];
+    const pieces = [
+      '<unk>',
+      '\n<s>\n',
+      '\n</s>\n',
+      ...Array.from({ length: 256 }, (_, b) => hex(b)),
+      ' ',
+      'a',
+      'b',
+      'c',
+      'd',
+    ];
     const scores = pieces.map(() => 0);
     // Merges of earlier pieces (byte pieces now and then), scores from a small set so that ties are the rule;
     // some at or below run.c's -1e10 floor (never merged), one NaN, and duplicates (the first one counts).
     const SCORES = [-1, -1, -2, -2, -3, 0, -1e10, -2e10, Number.NaN];
-    const pool = () => (random() < 0.05 ? hex(Math.floor(random() * 256)) : pieces[259 + Math.floor(random() * (pieces.length - 259))]);
+    const pool = () =>
+      random() < 0.05 ? hex(Math.floor(random() * 256)) : pieces[259 + Math.floor(random() * (pieces.length - 259))];
     while (pieces.length < 400) {
       const piece = pool() + pool();
       if (piece.length > 8) continue;
@@ -197,7 +211,10 @@ describe('bpe merge loop: same tokens as the quadratic loop, in O(n log n)', () 
     const ref = referenceLlama2c(tiny);
     const alphabet = [...'abcd abcd  aaaa bbbb éx\n'];
     for (let n = 0; n < 2000; n++) {
-      const text = Array.from({ length: Math.floor(random() * 40) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+      const text = Array.from(
+        { length: Math.floor(random() * 40) },
+        () => alphabet[Math.floor(random() * alphabet.length)],
+      ).join('');
       const bos = n % 2 === 0;
       expect(tok.encode(text, { bos }), `seed ${seed}: ${JSON.stringify(text)}`).toEqual(ref(text, bos));
     }
@@ -214,7 +231,9 @@ describe('bpe merge loop: same tokens as the quadratic loop, in O(n log n)', () 
         return (l + r).length > 6 || h % 5 === 0 ? null : { symbol: l + r, priority: h % 3 };
       };
       const symbols = Array.from({ length: Math.floor(random() * 30) }, () => 'abc'[Math.floor(random() * 3)]);
-      expect(mergeSymbols(symbols, merge), `seed ${seed}: ${symbols.join('')} salt ${salt}`).toEqual(referenceMerge(symbols, merge));
+      expect(mergeSymbols(symbols, merge), `seed ${seed}: ${symbols.join('')} salt ${salt}`).toEqual(
+        referenceMerge(symbols, merge),
+      );
     }
     expect(mergeSymbols([], () => ({ symbol: 'x', priority: 0 }))).toEqual([]);
     expect(mergeSymbols(['a'], () => ({ symbol: 'x', priority: 0 }))).toEqual(['a']);

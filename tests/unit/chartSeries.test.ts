@@ -5,25 +5,40 @@ import { describe, expect, it } from 'vitest';
 import type { MetricsRecord } from '../../src/train/metrics';
 import { chartRows, taskLines, thin } from '../../src/ui/parts/series';
 
-const row = (iteration: number, task: string, q: number | null, extra: Partial<MetricsRecord> = {}): MetricsRecord =>
-  ({ iteration, task, support_loss: q === null ? null : q + 1, query_loss: q, lr: 1e-3, tokens_per_s: 100, ...extra });
+const row = (iteration: number, task: string, q: number | null, extra: Partial<MetricsRecord> = {}): MetricsRecord => ({
+  iteration,
+  task,
+  support_loss: q === null ? null : q + 1,
+  query_loss: q,
+  lr: 1e-3,
+  tokens_per_s: 100,
+  ...extra,
+});
 
 describe('chart series', () => {
   it('builds one row per iteration with a column per task and the mean; eval rows only on the eval chart', () => {
     const metrics = [
-      row(1, 'a', 2), row(1, 'b', 4), row(1, 'mean', 3),
-      row(2, 'a', 1), row(2, 'mean', 1), // b not sampled at iteration 2
-      row(2, 'a', null, { eval_loss: 1.5 }), row(2, 'mean', null, { eval_loss: 1.5 }),
-      row(3, 'a', Number.NaN), row(3, 'b', 3), row(3, 'mean', 3),
+      row(1, 'a', 2),
+      row(1, 'b', 4),
+      row(1, 'mean', 3),
+      row(2, 'a', 1),
+      row(2, 'mean', 1), // b not sampled at iteration 2
+      row(2, 'a', null, { eval_loss: 1.5 }),
+      row(2, 'mean', null, { eval_loss: 1.5 }),
+      row(3, 'a', Number.NaN),
+      row(3, 'b', 3),
+      row(3, 'mean', 3),
     ];
     expect(chartRows(taskLines(metrics, ['a', 'b'], 'query_loss'))).toEqual([
-      { iteration: 1, a: 2, b: 4, mean: 3 }, { iteration: 2, a: 1, mean: 1 }, { iteration: 3, b: 3, mean: 3 },
+      { iteration: 1, a: 2, b: 4, mean: 3 },
+      { iteration: 2, a: 1, mean: 1 },
+      { iteration: 3, b: 3, mean: 3 },
     ]);
     expect(chartRows(taskLines(metrics, ['a', 'b'], 'eval_loss'))).toEqual([{ iteration: 2, a: 1.5, mean: 1.5 }]);
     expect(chartRows(taskLines(metrics, ['a', 'b'], 'support_loss'))[0]).toEqual({ iteration: 1, a: 3, b: 5, mean: 4 });
   });
 
-  it('thins long series into bucket means ending at each bucket\'s last iteration', () => {
+  it("thins long series into bucket means ending at each bucket's last iteration", () => {
     const pts = Array.from({ length: 1000 }, (_, i) => ({ x: i + 1, y: i }));
     const out = thin(pts, 300);
     expect(out.length).toBeLessThanOrEqual(300);

@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { concatParts } from '../../src/io/ggufWriter';
 import {
-  type Checkpoint, CheckpointError, deserializeCheckpoint, readNamedTensors, serializeCheckpoint, writeNamedTensors,
+  type Checkpoint,
+  CheckpointError,
+  deserializeCheckpoint,
+  readNamedTensors,
+  serializeCheckpoint,
+  writeNamedTensors,
 } from '../../src/train/checkpoint';
 import { directoryCheckpointStore, loadCheckpoint, saveCheckpoint } from '../../src/train/checkpointStore';
 import { MetaEpisodeSampler } from '../../src/train/episodes';
@@ -35,12 +40,19 @@ function sample(iteration = 12): Checkpoint {
     ['base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight', [17, 8]],
     ['mtl.task_1.w', [3]],
   ];
-  const sampler = new MetaEpisodeSampler([10, 12], { tasksPerIteration: 2, supportSize: 4, querySize: 4 }, Rng.fromSeed(1));
+  const sampler = new MetaEpisodeSampler(
+    [10, 12],
+    { tasksPerIteration: 2, supportSize: 4, querySize: 4 },
+    Rng.fromSeed(1),
+  );
   sampler.next();
   return {
     iteration,
     settings: resolveSettings('meta-lora', { seed: 3 }),
-    tasks: [{ name: 'add', poolSize: 10 }, { name: 'sub', poolSize: 12 }],
+    tasks: [
+      { name: 'add', poolSize: 10 },
+      { name: 'sub', poolSize: 12 },
+    ],
     params: shapes.map(([name, shape], i) => ({ name, shape, data: awkward(shape[0] * (shape[1] ?? 1), i) })),
     optimizer: {
       step: iteration,
@@ -51,7 +63,15 @@ function sample(iteration = 12): Checkpoint {
     sampler: sampler.getState(),
     metrics: [
       { iteration: 1, task: 'add', support_loss: 2.5, query_loss: 2.25, lr: 1e-5, tokens_per_s: 321.5 },
-      { iteration: 1, task: 'mean', support_loss: null, query_loss: 2.25, lr: 1e-5, tokens_per_s: 321.5, grad_norm: 0.5 },
+      {
+        iteration: 1,
+        task: 'mean',
+        support_loss: null,
+        query_loss: 2.25,
+        lr: 1e-5,
+        tokens_per_s: 321.5,
+        grad_norm: 0.5,
+      },
     ],
   };
 }
@@ -95,8 +115,9 @@ describe('checkpoint serialisation', () => {
     await expect(deserializeCheckpoint(renamed, concatParts(a.tensors))).rejects.toThrow(/lack param\/mtl.task_2.w/);
     // Found by fuzzing (fuzzTrainingFiles.test.ts): one flipped bit in a key returned a checkpoint without tasks.
     const damaged = a.json.replace('"tasks"', '"tqsks"').replace('"kind"', '"kinf"');
-    await expect(deserializeCheckpoint(damaged, concatParts(a.tensors)))
-      .rejects.toThrow(/checkpoint JSON is damaged: tasks, sampler are missing or malformed/);
+    await expect(deserializeCheckpoint(damaged, concatParts(a.tensors))).rejects.toThrow(
+      /checkpoint JSON is damaged: tasks, sampler are missing or malformed/,
+    );
     const bad = sample();
     bad.optimizer.v.pop();
     expect(() => serializeCheckpoint(bad)).toThrow(/2\/3|3\/2/);

@@ -19,6 +19,9 @@ describe('cli', () => {
   });
 
   it('rejects an unknown command with the usage', async () => {
-    await expect(cli('frobnicate')).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/Unknown command "frobnicate".*usage/s) });
+    await expect(cli('frobnicate')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/Unknown command "frobnicate".*usage/s),
+    });
   });
 });

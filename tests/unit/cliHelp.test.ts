@@ -21,7 +21,8 @@ function helpFor(help: string, name: string): string {
 
 /** Minimal arguments that satisfy the command's required flags. */
 function requiredArgs(spec: CommandSpec): string[] {
-  return Object.entries(spec.flags).filter(([, f]) => f.required)
+  return Object.entries(spec.flags)
+    .filter(([, f]) => f.required)
     .flatMap(([name, f]) => [`--${name}`, f.choices ? f.choices[0] : 'x']);
 }
 
@@ -33,13 +34,19 @@ describe('cli --help', () => {
     for (const [name, f] of listed) {
       const line = helpFor(help, name);
       expect(line, `--${name} in ${spec.name} --help`).toContain(f.help);
-      const expected = f.required ? '(required)' : f.default !== undefined ? `(default: ${f.default})`
-        : f.defaultText !== undefined ? `(default: ${f.defaultText})` : '(default: off)';
+      const expected = f.required
+        ? '(required)'
+        : f.default !== undefined
+          ? `(default: ${f.default})`
+          : f.defaultText !== undefined
+            ? `(default: ${f.defaultText})`
+            : '(default: off)';
       expect(line, `--${name}'s default`).toContain(expected);
     }
     // The parser fills in exactly the defaults the help shows.
     const { values } = parseCommandArgs(requiredArgs(spec), spec);
-    for (const [name, f] of listed.filter(([, flag]) => !flag.required)) expect(values[name], `--${name}`).toBe(f.default);
+    for (const [name, f] of listed.filter(([, flag]) => !flag.required))
+      expect(values[name], `--${name}`).toBe(f.default);
   });
 
   it('train and study list the training settings with their defaults; their camelCase spelling is accepted, not listed', () => {
@@ -55,12 +62,18 @@ describe('cli --help', () => {
 
   it('unknown flags, missing required flags and bad choices fail with the usage line', () => {
     const logits = COMMANDS.find((c) => c.spec.name === 'logits')!.spec;
-    expect(() => parseCommandArgs(['--tokens', '1', '--frobnicate'], logits)).toThrow(/Unknown option '--frobnicate'.*usage: npm run cli -- logits/s);
-    expect(() => parseCommandArgs(['--tokens', '1'], logits)).toThrow(/--json OUT is required.*--help lists every flag/s);
-    expect(() => parseCommandArgs(['--tokens', '1', '--json', 'x', '--quant', 'q5'], logits)).toThrow(/--quant q5: expected one of keep, q8_0, q4_0/);
+    expect(() => parseCommandArgs(['--tokens', '1', '--frobnicate'], logits)).toThrow(
+      /Unknown option '--frobnicate'.*usage: npm run cli -- logits/s,
+    );
+    expect(() => parseCommandArgs(['--tokens', '1'], logits)).toThrow(
+      /--json OUT is required.*--help lists every flag/s,
+    );
+    expect(() => parseCommandArgs(['--tokens', '1', '--json', 'x', '--quant', 'q5'], logits)).toThrow(
+      /--quant q5: expected one of keep, q8_0, q4_0/,
+    );
   });
 
-  it('prints a command\'s help as a user runs it, and exits 0', async () => {
+  it("prints a command's help as a user runs it, and exits 0", async () => {
     const { stdout } = await cli('export', '--help');
     expect(stdout.trim()).toBe(helpText(COMMANDS.find((c) => c.spec.name === 'export')!.spec));
     expect(stdout).toMatch(/--out PATH +a \.gguf or \.safetensors file/);

@@ -25,12 +25,32 @@ const argmax = (row: number[]) => row.reduce((best, v, i) => (v > row[best] ? i 
 describe('cli info', () => {
   it('describes the GGUF: architecture, configuration, parameters, tensor types, memory, tokenizer', async () => {
     const info = JSON.parse((await cli('info', GGUF)).stdout);
-    expect(info).toMatchObject({ format: 'gguf', architecture: 'llama', parameters: 292800, tensors: 48, tensorTypes: { F32: 48 } });
-    expect(info.config).toMatchObject({ dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, tiedEmbeddings: false });
+    expect(info).toMatchObject({
+      format: 'gguf',
+      architecture: 'llama',
+      parameters: 292800,
+      tensors: 48,
+      tensorTypes: { F32: 48 },
+    });
+    expect(info.config).toMatchObject({
+      dim: 64,
+      hiddenDim: 172,
+      nLayers: 5,
+      nHeads: 8,
+      nKvHeads: 4,
+      vocabSize: 512,
+      tiedEmbeddings: false,
+    });
     expect('tokenizer' in info).toBe(true);
     // All F32, kept: every parameter takes 4 bytes on the GPU.
-    expect(info.memory).toMatchObject({ quant: 'keep', weightBytes: 4 * 292800, weightBytesByType: { f32: 4 * 292800 } });
-    expect(info.memory.totalBytes).toBe(info.memory.weightBytes + info.memory.kvCacheBytes + info.memory.activationBytes);
+    expect(info.memory).toMatchObject({
+      quant: 'keep',
+      weightBytes: 4 * 292800,
+      weightBytesByType: { f32: 4 * 292800 },
+    });
+    expect(info.memory.totalBytes).toBe(
+      info.memory.weightBytes + info.memory.kvCacheBytes + info.memory.activationBytes,
+    );
   });
 
   it('describes the llama2.c .bin with its tokenizer, and the memory quantized to Q8_0', async () => {
@@ -45,7 +65,7 @@ describe('cli info', () => {
 });
 
 describe('cli logits', () => {
-  it('writes [T][V] logits of exactly the given ids; the last row predicts llama.cpp\'s next token', async () => {
+  it("writes [T][V] logits of exactly the given ids; the last row predicts llama.cpp's next token", async () => {
     const file = join(out, 'gguf.json');
     await cli('logits', GGUF, '--tokens', PROMPT, '--json', file);
     const { logits } = JSON.parse(readFileSync(file, 'utf8'));
@@ -71,11 +91,19 @@ describe('cli logits', () => {
       [['logits', GGUF, '--tokens', '1,x', '--json', json], /"x" is not a token id/],
       [['logits', GGUF, '--tokens', '1,2'], /--json OUT is required/],
       [['logits', GGUF, '--tokens', '1,2', '--task', 'colors', '--json', json], /--task applies with --adapter DIR/],
-      [['logits', GGUF, '--tokens', '1', '--quant', 'q5', '--json', json], /--quant q5: expected one of keep, q8_0, q4_0/],
+      [
+        ['logits', GGUF, '--tokens', '1', '--quant', 'q5', '--json', json],
+        /--quant q5: expected one of keep, q8_0, q4_0/,
+      ],
       [['info'], /expected one <model>/],
     ];
-    await Promise.all(cases.map(async ([args, message]) => {
-      await expect(cli(...args), args.join(' ')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(message) });
-    }));
+    await Promise.all(
+      cases.map(async ([args, message]) => {
+        await expect(cli(...args), args.join(' ')).rejects.toMatchObject({
+          code: 1,
+          stderr: expect.stringMatching(message),
+        });
+      }),
+    );
   });
 });

@@ -20,21 +20,62 @@ const cli = (...args: string[]) =>
 const BIN = sharedPath('models/stories260K/stories260K.bin');
 const task = (name: string) => ['--task', `${name}=public/demo/stories/${name}.jsonl`];
 /** Small episodes and pools: a few seconds per command on SwiftShader. */
-const SMALL = ['--examples-per-task', '8', '--eval-examples-per-task', '4', '--tasks-per-iteration', '2', '--support-size', '2',
-  '--query-size', '2', '--inner-steps', '1', '--batch-size', '2', '--targets', 'q,v', '--rank', '4', '--eval-every', '0'];
+const SMALL = [
+  '--examples-per-task',
+  '8',
+  '--eval-examples-per-task',
+  '4',
+  '--tasks-per-iteration',
+  '2',
+  '--support-size',
+  '2',
+  '--query-size',
+  '2',
+  '--inner-steps',
+  '1',
+  '--batch-size',
+  '2',
+  '--targets',
+  'q,v',
+  '--rank',
+  '4',
+  '--eval-every',
+  '0',
+];
 const out = mkdtempSync(join(tmpdir(), 'cli-train-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('cli train / eval on stories260K', () => {
   it('meta-lora: metrics, PEFT adapter and checkpoint; --resume continues; eval reports adapter and base', async () => {
     const dir = join(out, 'meta');
-    const first = await cli('train', BIN, ...task('colors'), ...task('animals'), '--method', 'meta-lora', '--iterations', '3',
-      '--seed', '7', ...SMALL, '--out', dir);
+    const first = await cli(
+      'train',
+      BIN,
+      ...task('colors'),
+      ...task('animals'),
+      '--method',
+      'meta-lora',
+      '--iterations',
+      '3',
+      '--seed',
+      '7',
+      ...SMALL,
+      '--out',
+      dir,
+    );
     expect(first.stderr).toMatch(/iter 3\/3 {2}query \d/);
     const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
     expect(config).toMatchObject({
-      peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 4, lora_alpha: 16, target_modules: ['q_proj', 'v_proj'], lora_dropout: 0,
-      bias: 'none', fan_in_fan_out: false, base_model_name_or_path: BIN, inference_mode: true,
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      r: 4,
+      lora_alpha: 16,
+      target_modules: ['q_proj', 'v_proj'],
+      lora_dropout: 0,
+      bias: 'none',
+      fan_in_fan_out: false,
+      base_model_name_or_path: BIN,
+      inference_mode: true,
       metalora: { method: 'meta-lora', tasks: ['colors', 'animals'] },
     });
     const bytes = new Uint8Array(readFileSync(join(dir, 'adapter_model.safetensors')));
@@ -49,22 +90,44 @@ describe('cli train / eval on stories260K', () => {
     const rows = parseMetricsJsonl(readFileSync(join(dir, 'metrics.jsonl'), 'utf8'));
     const training = rows.filter((r) => r.eval_loss === undefined);
     expect(training.length).toBe(3 * 3);
-    expect(training.every((r) => r.query_loss! > 0 && r.support_loss! > 0 && r.lr > 0 && r.tokens_per_s > 0)).toBe(true);
+    expect(training.every((r) => r.query_loss! > 0 && r.support_loss! > 0 && r.lr > 0 && r.tokens_per_s > 0)).toBe(
+      true,
+    );
     expect(rows.filter((r) => r.eval_loss !== undefined).map((r) => r.task)).toEqual(['colors', 'animals', 'mean']);
 
-    await expect(cli('train', BIN, ...task('colors'), ...task('animals'), '--iterations', '3', ...SMALL, '--out', dir))
-      .rejects.toMatchObject({ stderr: expect.stringMatching(/already holds a training checkpoint: pass --resume/) });
-    const resumed = await cli('train', BIN, ...task('colors'), ...task('animals'), '--method', 'meta-lora', '--iterations', '5',
-      '--seed', '7', ...SMALL, '--out', dir, '--resume');
+    await expect(
+      cli('train', BIN, ...task('colors'), ...task('animals'), '--iterations', '3', ...SMALL, '--out', dir),
+    ).rejects.toMatchObject({ stderr: expect.stringMatching(/already holds a training checkpoint: pass --resume/) });
+    const resumed = await cli(
+      'train',
+      BIN,
+      ...task('colors'),
+      ...task('animals'),
+      '--method',
+      'meta-lora',
+      '--iterations',
+      '5',
+      '--seed',
+      '7',
+      ...SMALL,
+      '--out',
+      dir,
+      '--resume',
+    );
     expect(resumed.stderr).toMatch(/resumed from the checkpoint at iteration 3/);
     const after = parseMetricsJsonl(readFileSync(join(dir, 'metrics.jsonl'), 'utf8'));
     expect(after.slice(0, 9)).toEqual(rows.slice(0, 9));
-    expect(after.filter((r) => r.task === 'mean' && r.eval_loss === undefined).map((r) => r.iteration)).toEqual([1, 2, 3, 4, 5]);
+    expect(after.filter((r) => r.task === 'mean' && r.eval_loss === undefined).map((r) => r.iteration)).toEqual([
+      1, 2, 3, 4, 5,
+    ]);
 
     // A generation task the adapter never saw: test-time adaptation takes k = |S| = 2 of its 5 examples and the
     // other 3 are scored (with --no-adapt all 5 would be).
     const routine5 = join(out, 'routine5.jsonl');
-    writeFileSync(routine5, readFileSync('public/demo/stories/routine.jsonl', 'utf8').split('\n').slice(0, 5).join('\n'));
+    writeFileSync(
+      routine5,
+      readFileSync('public/demo/stories/routine.jsonl', 'utf8').split('\n').slice(0, 5).join('\n'),
+    );
     const { stdout } = await cli('eval', BIN, '--adapter', dir, ...task('colors'), '--task', `routine=${routine5}`);
     const report = JSON.parse(stdout);
     expect(report.method).toBe('meta-lora');
@@ -86,16 +149,37 @@ describe('cli train / eval on stories260K', () => {
 
   it('mtl-lora: its own tensors and config, evaluated per task id', async () => {
     const dir = join(out, 'mtl');
-    await cli('train', BIN, ...task('feelings'), ...task('animals'), '--method', 'mtl-lora', '--iterations', '2', ...SMALL,
-      '--mtl-up-projections', '2', '--out', dir);
+    await cli(
+      'train',
+      BIN,
+      ...task('feelings'),
+      ...task('animals'),
+      '--method',
+      'mtl-lora',
+      '--iterations',
+      '2',
+      ...SMALL,
+      '--mtl-up-projections',
+      '2',
+      '--out',
+      dir,
+    );
     const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
-    expect(config).toMatchObject({ peft_type: 'MTL_LORA', metalora: { method: 'mtl-lora', tasks: ['feelings', 'animals'] } });
-    const st = await readSafetensors(memorySource(new Uint8Array(readFileSync(join(dir, 'adapter_model.safetensors')))));
-    expect(st.tensors.find((t) => t.name === 'base_model.model.model.layers.0.self_attn.q_proj.mtl_lora_B.weight')?.shape).toEqual([2, 64, 4]);
+    expect(config).toMatchObject({
+      peft_type: 'MTL_LORA',
+      metalora: { method: 'mtl-lora', tasks: ['feelings', 'animals'] },
+    });
+    const st = await readSafetensors(
+      memorySource(new Uint8Array(readFileSync(join(dir, 'adapter_model.safetensors')))),
+    );
+    expect(
+      st.tensors.find((t) => t.name === 'base_model.model.model.layers.0.self_attn.q_proj.mtl_lora_B.weight')?.shape,
+    ).toEqual([2, 64, 4]);
     const report = JSON.parse((await cli('eval', BIN, '--adapter', dir, ...task('animals'))).stdout);
     expect(report.tasks[0]).toMatchObject({ task: 'animals', kind: 'multiple-choice', split: 'held-out' });
-    await expect(cli('eval', BIN, '--adapter', dir, ...task('colors')))
-      .rejects.toMatchObject({ stderr: expect.stringMatching(/trained on feelings, animals only/) });
+    await expect(cli('eval', BIN, '--adapter', dir, ...task('colors'))).rejects.toMatchObject({
+      stderr: expect.stringMatching(/trained on feelings, animals only/),
+    });
   });
 
   it('fails clearly on bad input', async () => {
@@ -104,15 +188,23 @@ describe('cli train / eval on stories260K', () => {
       [['train', BIN, ...task('colors')], /--out DIR is required/],
       [['train', BIN, '--out', dir], /at least one --task NAME=FILE is required/],
       [['train', BIN, '--task', 'colors', '--out', dir], /--task colors: expected NAME=FILE/],
-      [['train', BIN, '--task', `x=${join(out, 'missing.jsonl')}`, '--out', dir], /--task x: cannot read .*missing\.jsonl \(ENOENT\)/],
+      [
+        ['train', BIN, '--task', `x=${join(out, 'missing.jsonl')}`, '--out', dir],
+        /--task x: cannot read .*missing\.jsonl \(ENOENT\)/,
+      ],
       [['train', BIN, ...task('colors'), '--method', 'maml', '--out', dir], /method = "maml": must be one of/],
       [['train', BIN, ...task('colors'), '--inner-lr', 'fast', '--out', dir], /innerLr: "fast" is not a number/],
       [['train', BIN, ...task('colors'), '--preset', 'huge', '--out', dir], /unknown preset "huge"/],
       [['eval', BIN, ...task('colors')], /--adapter DIR is required/],
       [['eval', BIN, '--adapter', dir, ...task('colors')], /adapter_config\.json: cannot read the adapter config/],
     ];
-    await Promise.all(cases.map(async ([args, message]) => {
-      await expect(cli(...args), args.join(' ')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(message) });
-    }));
+    await Promise.all(
+      cases.map(async ([args, message]) => {
+        await expect(cli(...args), args.join(' ')).rejects.toMatchObject({
+          code: 1,
+          stderr: expect.stringMatching(message),
+        });
+      }),
+    );
   });
 });

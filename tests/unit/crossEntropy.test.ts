@@ -66,7 +66,8 @@ function rowBounds(logits: ArrayLike<number>, t: number, V: number, loss: number
     weighted += Math.exp(x) * (6 + 5 * Math.abs(x)) * U;
   }
   const lse = M + Math.log(S);
-  const dLse = weighted / S + gamma(Math.ceil(V / wg) + Math.log2(wg)) + 2 ** -21 + 6 * U * Math.log(S) + U * Math.abs(lse);
+  const dLse =
+    weighted / S + gamma(Math.ceil(V / wg) + Math.log2(wg)) + 2 ** -21 + 6 * U * Math.log(S) + U * Math.abs(lse);
   return { lse, dLse, dLoss: dLse + U * Math.abs(loss) };
 }
 
@@ -74,40 +75,44 @@ function rowBounds(logits: ArrayLike<number>, t: number, V: number, loss: number
 const WORKGROUP_SIZES = [16, 256];
 
 describe(`crossEntropy vs float64 reference (seed ${seed})`, () => {
-  for (const c of CASES) for (const workgroupSize of WORKGROUP_SIZES) {
-    it(`${c.name}: T=${c.T} V=${c.V} workgroup ${workgroupSize}`, async () => {
-      const ctx = await gpu();
-      const { T, V } = c;
-      const { logits, targets, random } = inputs(c);
-      const gradScale = Math.fround(0.5 + random()); // the uniform holds it as f32
-      const tl = ctx.upload(logits, [T, V]);
-      const tt = ctx.upload(targets, [T], 'i32');
-      const { losses, total } = crossEntropy(ctx, tl, tt, { T, V, gradScale, workgroupSize });
-      const [gl, gt, gd] = [await ctx.read(losses), await ctx.read(total), await ctx.read(tl)];
-      const want = crossEntropyRef(logits, targets, { T, V, gradScale });
+  for (const c of CASES)
+    for (const workgroupSize of WORKGROUP_SIZES) {
+      it(`${c.name}: T=${c.T} V=${c.V} workgroup ${workgroupSize}`, async () => {
+        const ctx = await gpu();
+        const { T, V } = c;
+        const { logits, targets, random } = inputs(c);
+        const gradScale = Math.fround(0.5 + random()); // the uniform holds it as f32
+        const tl = ctx.upload(logits, [T, V]);
+        const tt = ctx.upload(targets, [T], 'i32');
+        const { losses, total } = crossEntropy(ctx, tl, tt, { T, V, gradScale, workgroupSize });
+        const [gl, gt, gd] = [await ctx.read(losses), await ctx.read(total), await ctx.read(tl)];
+        const want = crossEntropyRef(logits, targets, { T, V, gradScale });
 
-      const dLoss = new Float64Array(T);
-      const dGrad = new Float64Array(T * V);
-      for (let t = 0; t < T; t++) {
-        if (!(targets[t] >= 0 && targets[t] < V)) continue; // ignored rows: bound 0, must be exactly 0
-        const b = rowBounds(logits, t, V, want.losses[t], workgroupSize);
-        dLoss[t] = b.dLoss;
-        for (let i = 0; i < V; i++) {
-          const x = logits[t * V + i] - b.lse;
-          const prob = Math.exp(x);
-          dGrad[t * V + i] = gradScale * (prob * (b.dLse + (6 + 5 * Math.abs(x)) * U) +
-            2 * U * Math.abs(prob - (i === targets[t] ? 1 : 0))) + 1e-30;
+        const dLoss = new Float64Array(T);
+        const dGrad = new Float64Array(T * V);
+        for (let t = 0; t < T; t++) {
+          if (!(targets[t] >= 0 && targets[t] < V)) continue; // ignored rows: bound 0, must be exactly 0
+          const b = rowBounds(logits, t, V, want.losses[t], workgroupSize);
+          dLoss[t] = b.dLoss;
+          for (let i = 0; i < V; i++) {
+            const x = logits[t * V + i] - b.lse;
+            const prob = Math.exp(x);
+            dGrad[t * V + i] =
+              gradScale *
+                (prob * (b.dLse + (6 + 5 * Math.abs(x)) * U) + 2 * U * Math.abs(prob - (i === targets[t] ? 1 : 0))) +
+              1e-30;
+          }
         }
-      }
-      expect(mismatches(gl, want.losses, (t) => dLoss[t])).toEqual([]);
-      expect(mismatches(gd, want.dlogits, (i) => dGrad[i])).toEqual([]);
-      const sumBound = dLoss.reduce((a, b) => a + b, 0) +
-        gamma(Math.ceil(T / 128) + 7) * want.losses.reduce((a, b) => a + Math.abs(b), 0);
-      expect(mismatches([gt[0]], [want.total[0]], () => sumBound)).toEqual([]);
-      expect(gt[1]).toBe(want.total[1]);
-      [tl, tt, losses, total].forEach((t) => t.release());
-    });
-  }
+        expect(mismatches(gl, want.losses, (t) => dLoss[t])).toEqual([]);
+        expect(mismatches(gd, want.dlogits, (i) => dGrad[i])).toEqual([]);
+        const sumBound =
+          dLoss.reduce((a, b) => a + b, 0) +
+          gamma(Math.ceil(T / 128) + 7) * want.losses.reduce((a, b) => a + Math.abs(b), 0);
+        expect(mismatches([gt[0]], [want.total[0]], () => sumBound)).toEqual([]);
+        expect(gt[1]).toBe(want.total[1]);
+        [tl, tt, losses, total].forEach((t) => t.release());
+      });
+    }
 
   it('grad: false computes the same losses and leaves the logits intact', async () => {
     const ctx = await gpu();

@@ -5,8 +5,16 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DatasetError, type FieldMapping, type Table, applyMapping, compileMapping, detectMapping, formatReport, mappingForSchema,
-  preview, readTable,
+  DatasetError,
+  type FieldMapping,
+  type Table,
+  applyMapping,
+  compileMapping,
+  detectMapping,
+  formatReport,
+  mappingForSchema,
+  preview,
+  readTable,
 } from '../../src/data';
 import { parseTemplate, renderTemplate } from '../../src/data/template';
 import { type ByteSource, fileSource } from '../../src/io/byteSource';
@@ -26,8 +34,12 @@ describe('templates', () => {
     expect(render('{answer|final}', { answer: 'no mark' })).toEqual({ text: 'no mark' });
     expect(render('[{x|trim}]', { x: '  padded \n' })).toEqual({ text: '[padded]' });
     const alpaca = '### Instruction:\n{instruction}\n\n{?input}### Input:\n{input}\n\n{/input}### Response:\n';
-    expect(render(alpaca, { instruction: 'Add.', input: '' })).toEqual({ text: '### Instruction:\nAdd.\n\n### Response:\n' });
-    expect(render(alpaca, { instruction: 'Add.', input: '1 2' })).toEqual({ text: '### Instruction:\nAdd.\n\n### Input:\n1 2\n\n### Response:\n' });
+    expect(render(alpaca, { instruction: 'Add.', input: '' })).toEqual({
+      text: '### Instruction:\nAdd.\n\n### Response:\n',
+    });
+    expect(render(alpaca, { instruction: 'Add.', input: '1 2' })).toEqual({
+      text: '### Instruction:\nAdd.\n\n### Input:\n1 2\n\n### Response:\n',
+    });
     expect(render('{{"json": {#1 String}}}', { '#1 String': 'x' })).toEqual({ text: '{"json": x}' });
     expect(render('{a} {b}', { a: '1' })).toEqual({ missing: 'b' });
     expect(parseTemplate('{a}{?b}{c}{/b}{a|trim}').fields).toEqual(['a', 'b', 'c']);
@@ -49,80 +61,147 @@ describe('label maps and choices', () => {
 
   it('maps SST-2 labels to answer words, offers them as choices, and reports an unknown label with its line', () => {
     const m = detectMapping(sst);
-    expect(m).toMatchObject({ schema: 'sentiment', completion: ' {label}', answer: { field: 'label', choices: 'labels' } });
+    expect(m).toMatchObject({
+      schema: 'sentiment',
+      completion: ' {label}',
+      answer: { field: 'label', choices: 'labels' },
+    });
     // Label 2 is not in SST-2's map, so the map falls back to the labels seen; edit it to SST-2's.
     const edited: FieldMapping = { ...m, answer: { ...m.answer!, labels: { 0: 'negative', 1: 'positive' } } };
     const { tasks, report } = applyMapping(sst, edited);
     expect(tasks[0].examples).toEqual([
-      { prompt: 'Review: great fun .\nSentiment:', completion: ' positive', choices: [' negative', ' positive'], line: 2 },
+      {
+        prompt: 'Review: great fun .\nSentiment:',
+        completion: ' positive',
+        choices: [' negative', ' positive'],
+        line: 2,
+      },
       { prompt: 'Review: dull .\nSentiment:', completion: ' negative', choices: [' negative', ' positive'], line: 3 },
     ]);
     expect(report.issues).toEqual([
       { line: 4, kind: 'unknown-label', action: 'skipped', message: 'label "2" is not in the label map (0, 1)' },
       // A label named like an Object property is still just an unknown label.
-      { line: 5, kind: 'unknown-label', action: 'skipped', message: 'label "constructor" is not in the label map (0, 1)' },
+      {
+        line: 5,
+        kind: 'unknown-label',
+        action: 'skipped',
+        message: 'label "constructor" is not in the label map (0, 1)',
+      },
     ]);
   });
 
   it('uses a known map when the labels fit it, and renders choices through the completion template', () => {
-    const rte = table('rte.jsonl', '{"premise": "p", "hypothesis": "h", "label": "entailment"}\n{"premise": "q", "hypothesis": "i", "label": "not_entailment"}\n');
+    const rte = table(
+      'rte.jsonl',
+      '{"premise": "p", "hypothesis": "h", "label": "entailment"}\n{"premise": "q", "hypothesis": "i", "label": "not_entailment"}\n',
+    );
     const m = detectMapping(rte);
     expect(m.answer!.labels).toEqual({ entailment: 'yes', not_entailment: 'no' });
     const { tasks } = applyMapping(rte, { ...m, completion: ' The answer is {label}.' });
-    expect(tasks[0].examples[1]).toMatchObject({ completion: ' The answer is no.', choices: [' The answer is yes.', ' The answer is no.'] });
+    expect(tasks[0].examples[1]).toMatchObject({
+      completion: ' The answer is no.',
+      choices: [' The answer is yes.', ' The answer is no.'],
+    });
     // A completion that does not use the answer field gets no choices.
     expect(applyMapping(rte, { ...m, completion: ' {hypothesis}' }).tasks[0].examples[0].choices).toBeUndefined();
   });
 
   it('reads per-row choices from a list field or an "Answer format:" line, and rejects answers outside them', () => {
-    const pc = table('pc.jsonl', '{"prompt": "a", "completion": " x", "choices": [" x", " y"]}\n{"prompt": "b", "completion": " z", "choices": [" x", " y"]}\n' +
-      '{"prompt": "c", "completion": " x", "choices": "x"}\n{"prompt": "d", "completion": " q"}\n');
+    const pc = table(
+      'pc.jsonl',
+      '{"prompt": "a", "completion": " x", "choices": [" x", " y"]}\n{"prompt": "b", "completion": " z", "choices": [" x", " y"]}\n' +
+        '{"prompt": "c", "completion": " x", "choices": "x"}\n{"prompt": "d", "completion": " q"}\n',
+    );
     const { tasks, report } = applyMapping(pc, detectMapping(pc));
-    expect(tasks[0].examples).toEqual([{ prompt: 'a', completion: ' x', choices: [' x', ' y'], line: 1 }, { prompt: 'd', completion: ' q', line: 4 }]);
+    expect(tasks[0].examples).toEqual([
+      { prompt: 'a', completion: ' x', choices: [' x', ' y'], line: 1 },
+      { prompt: 'd', completion: ' q', line: 4 },
+    ]);
     expect(report.issues.map((i) => [i.line, i.kind, i.message])).toEqual([
       [2, 'bad-choices', 'the answer " z" is not one of the choices ( x,  y)'],
       [3, 'bad-choices', '"choices" must be a list of at least two non-empty strings'],
     ]);
-    const la = table('la.json', JSON.stringify([
-      { instruction: 'Q?\n\nAnswer format: answer1/answer2/answer3', input: '', output: 'the correct answer is answer2', answer: 'answer2' },
-      { instruction: 'R?\n\nAnswer format: true/false', input: '', output: 'the correct answer is true', answer: 'true' },
-    ]));
+    const la = table(
+      'la.json',
+      JSON.stringify([
+        {
+          instruction: 'Q?\n\nAnswer format: answer1/answer2/answer3',
+          input: '',
+          output: 'the correct answer is answer2',
+          answer: 'answer2',
+        },
+        {
+          instruction: 'R?\n\nAnswer format: true/false',
+          input: '',
+          output: 'the correct answer is true',
+          answer: 'true',
+        },
+      ]),
+    );
     const ex = applyMapping(la, detectMapping(la)).tasks[0].examples;
-    expect(ex.map((e) => [e.completion, e.choices])).toEqual([['answer2', ['answer1', 'answer2', 'answer3']], ['true', ['true', 'false']]]);
-    expect(applyMapping(la, mappingForSchema(la, 'llm-adapters-output')).tasks[0].examples[0])
-      .toEqual({ prompt: '### Instruction:\nQ?\n\nAnswer format: answer1/answer2/answer3\n\n### Response:\n', completion: 'the correct answer is answer2', line: 1 });
+    expect(ex.map((e) => [e.completion, e.choices])).toEqual([
+      ['answer2', ['answer1', 'answer2', 'answer3']],
+      ['true', ['true', 'false']],
+    ]);
+    expect(applyMapping(la, mappingForSchema(la, 'llm-adapters-output')).tasks[0].examples[0]).toEqual({
+      prompt: '### Instruction:\nQ?\n\nAnswer format: answer1/answer2/answer3\n\n### Response:\n',
+      completion: 'the correct answer is answer2',
+      line: 1,
+    });
   });
 });
 
 describe('tasks, duplicates and reports', () => {
-  const mixed = table('mixed.csv', 'task,question,answer\nmath,1+1?,2\ngeo,Capital of France?,Paris\nmath,2+2?,4\n,orphan?,x\n' +
-    'math,1+1?,2\ngeo,Capital of Peru?,Lima\n');
+  const mixed = table(
+    'mixed.csv',
+    'task,question,answer\nmath,1+1?,2\ngeo,Capital of France?,Paris\nmath,2+2?,4\n,orphan?,x\n' +
+      'math,1+1?,2\ngeo,Capital of Peru?,Lima\n',
+  );
 
   it('splits a file by its task column, renames tasks, and reports rows without a task', () => {
     const m = detectMapping(mixed);
     expect([m.schema, m.taskColumn, m.taskName]).toEqual(['question-answer', 'task', 'mixed']);
     const { tasks, report } = applyMapping(mixed, { ...m, taskNames: { geo: 'capitals' } });
-    expect(tasks.map((t) => [t.name, t.examples.map((e) => e.line)])).toEqual([['math', [2, 4]], ['capitals', [3, 7]]]);
-    expect(report.issues.map((i) => [i.line, i.kind, i.action])).toEqual([[5, 'no-task', 'skipped'], [6, 'duplicate', 'skipped']]);
+    expect(tasks.map((t) => [t.name, t.examples.map((e) => e.line)])).toEqual([
+      ['math', [2, 4]],
+      ['capitals', [3, 7]],
+    ]);
+    expect(report.issues.map((i) => [i.line, i.kind, i.action])).toEqual([
+      [5, 'no-task', 'skipped'],
+      [6, 'duplicate', 'skipped'],
+    ]);
     expect(report).toMatchObject({ rows: 6, used: 4, skipped: 2, duplicates: 1, duplicatePolicy: 'drop' });
-    expect(report.tasks).toEqual([{ name: 'math', examples: 2, withChoices: 0 }, { name: 'capitals', examples: 2, withChoices: 0 }]);
+    expect(report.tasks).toEqual([
+      { name: 'math', examples: 2, withChoices: 0 },
+      { name: 'capitals', examples: 2, withChoices: 0 },
+    ]);
   });
 
   it('keeps duplicates when asked, still reporting them', () => {
     const { tasks, report } = applyMapping(mixed, detectMapping(mixed), { duplicates: 'keep' });
     expect(tasks[0].examples.map((e) => e.line)).toEqual([2, 4, 6]);
-    expect(report.issues[1]).toEqual({ line: 6, kind: 'duplicate', action: 'kept', message: 'same prompt and completion as line 2' });
+    expect(report.issues[1]).toEqual({
+      line: 6,
+      kind: 'duplicate',
+      action: 'kept',
+      message: 'same prompt and completion as line 2',
+    });
     expect([report.used, report.skipped, report.duplicates]).toEqual([5, 1, 1]);
-    expect(formatReport(report)).toMatch(/^mixed\.csv: CSV with header, schema question-answer; 6 rows: 5 used, 1 skipped, 1 duplicate kept \[no-task 1, duplicate 1\]; tasks: math 3, geo 2\n {2}line 5: no-task, skipped/);
+    expect(formatReport(report)).toMatch(
+      /^mixed\.csv: CSV with header, schema question-answer; 6 rows: 5 used, 1 skipped, 1 duplicate kept \[no-task 1, duplicate 1\]; tasks: math 3, geo 2\n {2}line 5: no-task, skipped/,
+    );
   });
 
   it('fails as a whole when the mapping cannot fit the file', () => {
     const m = detectMapping(mixed);
-    expect(() => compileMapping(mixed, { ...m, prompt: '{question} {hint}' }))
-      .toThrow(/mixed\.csv: the prompt template's field "hint" is not a column of the file \(columns: task, question, answer\)/);
+    expect(() => compileMapping(mixed, { ...m, prompt: '{question} {hint}' })).toThrow(
+      /mixed\.csv: the prompt template's field "hint" is not a column of the file \(columns: task, question, answer\)/,
+    );
     expect(() => compileMapping(mixed, { ...m, columns: ['a', 'b'] })).toThrow(/names 2 columns but the file has 3/);
     expect(() => compileMapping(mixed, { ...m, taskColumn: null, taskName: ' ' })).toThrow(/the task needs a name/);
-    expect(() => mappingForSchema(mixed, 'nli')).toThrow(/schema "nli" needs the columns premise, hypothesis, label; the file has task, question, answer/);
+    expect(() => mappingForSchema(mixed, 'nli')).toThrow(
+      /schema "nli" needs the columns premise, hypothesis, label; the file has task, question, answer/,
+    );
     expect(() => mappingForSchema(mixed, 'nope' as never)).toThrow(/unknown schema "nope"/);
     expect(() => readTable('one.csv', new TextEncoder().encode('text\na\nb\n'))).not.toThrow();
     expect(() => detectMapping(table('one.csv', 'text\na\nb\n'))).toThrow(/only one column \("text"\)/);
@@ -144,7 +223,7 @@ describe('tasks, duplicates and reports', () => {
   });
 });
 
-describe('over-long examples by the model\'s tokenizer (stories260K)', () => {
+describe("over-long examples by the model's tokenizer (stories260K)", () => {
   let src: ByteSource;
   let tok: ScoredBpeTokenizer;
   beforeAll(async () => {
@@ -153,11 +232,20 @@ describe('over-long examples by the model\'s tokenizer (stories260K)', () => {
   });
   afterAll(() => src.close?.());
 
-  const qa = table('qa.jsonl', [
-    { question: 'Who?', answer: 'Lily.' },
-    { question: 'Once upon a time there was a little girl named Lily who loved to play outside in the park every day.', answer: 'She was happy.' },
-    { question: 'Why?', answer: 'Because the sun was warm.' },
-  ].map((r) => JSON.stringify(r)).join('\n'));
+  const qa = table(
+    'qa.jsonl',
+    [
+      { question: 'Who?', answer: 'Lily.' },
+      {
+        question:
+          'Once upon a time there was a little girl named Lily who loved to play outside in the park every day.',
+        answer: 'She was happy.',
+      },
+      { question: 'Why?', answer: 'Because the sun was warm.' },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join('\n'),
+  );
 
   it('counts tokens as training tokenizes them, then truncates or skips by choice', () => {
     const m = detectMapping(qa);
@@ -172,8 +260,20 @@ describe('over-long examples by the model\'s tokenizer (stories260K)', () => {
 
     const truncated = applyMapping(qa, m, { tokens: { tokenizer: tok, maxLength, policy: 'truncate' } });
     expect(truncated.tasks[0].examples).toEqual(all);
-    expect(truncated.report).toMatchObject({ used: 3, skipped: 0, truncated: 1, maxLength: { tokens: 40, policy: 'truncate', longest: lengths[long] } });
-    expect(truncated.report.issues).toEqual([{ line: long + 1, kind: 'too-long', action: 'truncated', message: `${lengths[long]} tokens, over the maximum of 40` }]);
+    expect(truncated.report).toMatchObject({
+      used: 3,
+      skipped: 0,
+      truncated: 1,
+      maxLength: { tokens: 40, policy: 'truncate', longest: lengths[long] },
+    });
+    expect(truncated.report.issues).toEqual([
+      {
+        line: long + 1,
+        kind: 'too-long',
+        action: 'truncated',
+        message: `${lengths[long]} tokens, over the maximum of 40`,
+      },
+    ]);
     // Training then cuts it to the maximum.
     const t = tokenizeExample(tok, all[long], { maxLength });
     expect(t.prompt.length + t.completion.length).toBe(maxLength);
@@ -188,16 +288,42 @@ describe('over-long examples by the model\'s tokenizer (stories260K)', () => {
 });
 
 describe('chat format', () => {
-  const chatml = new ChatTemplate('{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}' +
-    '{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}');
-  const chats = table('chat.jsonl', [
-    { messages: [{ role: 'user', content: 'Hi!' }, { role: 'assistant', content: 'Hello.' }] },
-    { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: '2+2?' }, { role: 'assistant', content: '4' }, { role: 'user', content: 'And 3+3?' }, { role: 'assistant', content: '6' }] },
-    { messages: [{ role: 'user', content: 'Anyone?' }] },
-    { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }, { role: 'user', content: 'c' }] },
-  ].map((r) => JSON.stringify(r)).join('\n'));
+  const chatml = new ChatTemplate(
+    '{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}' +
+      '{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}',
+  );
+  const chats = table(
+    'chat.jsonl',
+    [
+      {
+        messages: [
+          { role: 'user', content: 'Hi!' },
+          { role: 'assistant', content: 'Hello.' },
+        ],
+      },
+      {
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: '2+2?' },
+          { role: 'assistant', content: '4' },
+          { role: 'user', content: 'And 3+3?' },
+          { role: 'assistant', content: '6' },
+        ],
+      },
+      { messages: [{ role: 'user', content: 'Anyone?' }] },
+      {
+        messages: [
+          { role: 'user', content: 'a' },
+          { role: 'assistant', content: 'b' },
+          { role: 'user', content: 'c' },
+        ],
+      },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join('\n'),
+  );
 
-  it('turns chat rows into a transcript prompt, or the model\'s chat template with the assistant turn opened', () => {
+  it("turns chat rows into a transcript prompt, or the model's chat template with the assistant turn opened", () => {
     const m = detectMapping(chats);
     expect([m.schema, m.messages]).toEqual(['messages', 'messages']);
     const plain = applyMapping(chats, m);
@@ -205,18 +331,27 @@ describe('chat format', () => {
       ['User: Hi!\nAssistant:', ' Hello.'],
       ['System: Be brief.\nUser: 2+2?\nAssistant: 4\nUser: And 3+3?\nAssistant:', ' 6'],
     ]);
-    expect(plain.report.issues.map((i) => [i.line, i.kind])).toEqual([[3, 'bad-messages'], [4, 'bad-messages']]);
+    expect(plain.report.issues.map((i) => [i.line, i.kind])).toEqual([
+      [3, 'bad-messages'],
+      [4, 'bad-messages'],
+    ]);
     const chat = applyMapping(chats, { ...m, format: 'chat' }, { chatTemplate: chatml });
-    expect(chat.tasks[0].examples[0]).toEqual({ prompt: '<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n', completion: 'Hello.', line: 1 });
+    expect(chat.tasks[0].examples[0]).toEqual({
+      prompt: '<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n',
+      completion: 'Hello.',
+      line: 1,
+    });
   });
 
-  it('wraps a templated prompt as the user\'s message, with an optional system message', () => {
+  it("wraps a templated prompt as the user's message, with an optional system message", () => {
     const qa = table('q.csv', 'question,answer\nCapital of France?,Paris\n');
     const m = { ...detectMapping(qa), format: 'chat' as const, system: 'Answer in one word.' };
     expect(applyMapping(qa, m, { chatTemplate: chatml }).tasks[0].examples[0]).toEqual({
-      prompt: '<|im_start|>system\nAnswer in one word.<|im_end|>\n<|im_start|>user\nQuestion: Capital of France?\nAnswer:<|im_end|>\n' +
+      prompt:
+        '<|im_start|>system\nAnswer in one word.<|im_end|>\n<|im_start|>user\nQuestion: Capital of France?\nAnswer:<|im_end|>\n' +
         '<|im_start|>assistant\n',
-      completion: 'Paris', line: 2,
+      completion: 'Paris',
+      line: 2,
     });
     expect(() => applyMapping(qa, m)).toThrow(/uses the chat format, but the model has no chat template/);
   });

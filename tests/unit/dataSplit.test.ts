@@ -12,8 +12,10 @@ import { DEFAULT_SETTINGS, splitPlan } from '../../src/train/settings';
 const defaultPlan = (seed: number) => splitPlan({ ...DEFAULT_SETTINGS, seed });
 import { parseEvalTask } from '../../src/train/evaluate';
 
-const task = (name: string, n: number): DataTask =>
-  ({ name, examples: Array.from({ length: n }, (_, i) => ({ prompt: `${name} ${i}?`, completion: ` ${i}`, line: i + 1 })) });
+const task = (name: string, n: number): DataTask => ({
+  name,
+  examples: Array.from({ length: n }, (_, i) => ({ prompt: `${name} ${i}?`, completion: ` ${i}`, line: i + 1 })),
+});
 
 function loadDemo(path: string) {
   const table = readTable(path.split('/').pop()!, new Uint8Array(readFileSync(path)));
@@ -22,10 +24,13 @@ function loadDemo(path: string) {
 }
 
 describe('splitTasks', () => {
-  it('fixes each task\'s pool (default 50) and held-out set by the seed and its name', () => {
+  it("fixes each task's pool (default 50) and held-out set by the seed and its name", () => {
     const tasks = [task('a', 80), task('b', 120)];
     const { splits, summary } = splitTasks(tasks, defaultPlan(3));
-    expect(summary.map((s) => [s.task, s.train, s.eval, s.unused])).toEqual([['a', 50, 30, 0], ['b', 50, 70, 0]]);
+    expect(summary.map((s) => [s.task, s.train, s.eval, s.unused])).toEqual([
+      ['a', 50, 30, 0],
+      ['b', 50, 70, 0],
+    ]);
     expect(new Set([...splits[0].train, ...splits[0].eval].map((e) => e.line)).size).toBe(80);
     expect(splitTasks(tasks, defaultPlan(3)).splits).toEqual(splits);
     expect(splitTasks(tasks, defaultPlan(4)).splits[0].train).not.toEqual(splits[0].train);
@@ -35,11 +40,22 @@ describe('splitTasks', () => {
   });
 
   it('says what will not work: no held-out set, a pool too small for an episode', () => {
-    const { summary } = splitTasks([task('small', 30), task('exact', 50), task('fine', 200)],
-      { seed: 1, poolSize: 50, evalMax: 100, supportSize: 20, querySize: 20 });
-    expect(summary.map((s) => [s.train, s.eval, s.unused])).toEqual([[30, 0, 0], [50, 0, 0], [50, 100, 50]]);
-    expect(summary[0].notes).toEqual(['only 30 examples for a pool of 50: all train, none is held out',
-      'support + query (40) exceed the pool of 30; MeTA-LoRA cannot draw them disjointly']);
+    const { summary } = splitTasks([task('small', 30), task('exact', 50), task('fine', 200)], {
+      seed: 1,
+      poolSize: 50,
+      evalMax: 100,
+      supportSize: 20,
+      querySize: 20,
+    });
+    expect(summary.map((s) => [s.train, s.eval, s.unused])).toEqual([
+      [30, 0, 0],
+      [50, 0, 0],
+      [50, 100, 50],
+    ]);
+    expect(summary[0].notes).toEqual([
+      'only 30 examples for a pool of 50: all train, none is held out',
+      'support + query (40) exceed the pool of 30; MeTA-LoRA cannot draw them disjointly',
+    ]);
     expect(summary[1].notes).toEqual(['no example is left for a held-out set']);
     expect(summary[2].notes).toEqual([]);
   });
@@ -58,8 +74,12 @@ describe('sampleEpisodes', () => {
         expect([...support, ...query].every((e) => pool.includes(e))).toBe(true);
       }
     }
-    expect(sampleEpisodes(splits, { seed: 9, tasksPerIteration: 2, supportSize: 4, querySize: 4 }, 50)).toEqual(episodes);
-    expect(sampleEpisodes(splits, { seed: 10, tasksPerIteration: 2, supportSize: 4, querySize: 4 }, 50)).not.toEqual(episodes);
+    expect(sampleEpisodes(splits, { seed: 9, tasksPerIteration: 2, supportSize: 4, querySize: 4 }, 50)).toEqual(
+      episodes,
+    );
+    expect(sampleEpisodes(splits, { seed: 10, tasksPerIteration: 2, supportSize: 4, querySize: 4 }, 50)).not.toEqual(
+      episodes,
+    );
   });
 });
 
@@ -85,18 +105,30 @@ describe('demo task sets', () => {
       'arithmetic.jsonl': ['jsonl', 'gsm8k', 96, false],
       'capitals.json': ['json', 'alpaca', 94, false],
     };
-    expect(readdirSync(dir).filter((f) => f !== 'README.md').sort()).toEqual(Object.keys(expected).sort());
+    expect(
+      readdirSync(dir)
+        .filter((f) => f !== 'README.md')
+        .sort(),
+    ).toEqual(Object.keys(expected).sort());
     const tasks: DataTask[] = [];
     for (const [f, [format, schema, n, choices]] of Object.entries(expected)) {
       const loaded = loadDemo(dir + f);
-      expect([f, loaded.table.format, loaded.mapping.schema, loaded.report.rows, loaded.report.used, loaded.report.issues])
-        .toEqual([f, format, schema, n, n, []]);
+      expect([
+        f,
+        loaded.table.format,
+        loaded.mapping.schema,
+        loaded.report.rows,
+        loaded.report.used,
+        loaded.report.issues,
+      ]).toEqual([f, format, schema, n, n, []]);
       expect(loaded.report.tasks[0].withChoices === n, f).toBe(choices);
       tasks.push(...loaded.tasks);
     }
     const sentiment = tasks.find((t) => t.name === 'sentiment')!;
     // The CSV's quoted review with a line break, read whole; the next record's line follows it.
-    const multiline = sentiment.examples.find((e) => e.prompt.includes('Great view from the balcony.\nGreat breakfast too.'))!;
+    const multiline = sentiment.examples.find((e) =>
+      e.prompt.includes('Great view from the balcony.\nGreat breakfast too.'),
+    )!;
     expect(multiline.completion).toBe(' positive');
     expect(sentiment.examples[sentiment.examples.indexOf(multiline) + 1].line).toBe(multiline.line + 2);
     const { summary } = splitTasks(tasks, defaultPlan(1));

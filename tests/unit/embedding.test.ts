@@ -37,7 +37,14 @@ function randomTable(type: WeightType, rows: number, cols: number, random: () =>
   return bytes;
 }
 
-async function gather(ctx: GpuContext, type: WeightType, vocab: number, dim: number, ids: Uint32Array, bytes: Uint8Array) {
+async function gather(
+  ctx: GpuContext,
+  type: WeightType,
+  vocab: number,
+  dim: number,
+  ids: Uint32Array,
+  bytes: Uint8Array,
+) {
   const table = uploadWeight(ctx, type, vocab, dim, bytes);
   const tids = ctx.upload(ids, [ids.length], 'u32');
   const out = embedding(ctx, table, tids, ids.length);
@@ -49,7 +56,12 @@ async function gather(ctx: GpuContext, type: WeightType, vocab: number, dim: num
 
 // [vocab, dim, T]: stories260K (vocab 512, dim 64), a SmolLM2-135M slice (dim 576), dims that are not
 // multiples of 64 or of the 64-invocation workgroup, and a single token. f32/f16 also get an odd dim (37).
-const CASES: [number, number, number][] = [[512, 64, 33], [300, 576, 7], [97, 96, 65], [5, 128, 1]];
+const CASES: [number, number, number][] = [
+  [512, 64, 33],
+  [300, 576, 7],
+  [97, 96, 65],
+  [5, 128, 1],
+];
 const ODD_CASES: [number, number, number][] = [[61, 37, 19]];
 
 describe(`embedding gather vs float64 reference (seed ${seed})`, () => {
@@ -79,6 +91,8 @@ describe(`embedding gather vs float64 reference (seed ${seed})`, () => {
   it('rejects fewer ids than tokens', async () => {
     const ctx = await gpu();
     const table = uploadWeight(ctx, 'f32', 2, 4, new Uint8Array(32));
-    expect(() => embedding(ctx, table, ctx.upload(new Uint32Array([0]), [1], 'u32'), 2)).toThrow(/2 tokens but only 1 ids/);
+    expect(() => embedding(ctx, table, ctx.upload(new Uint32Array([0]), [1], 'u32'), 2)).toThrow(
+      /2 tokens but only 1 ids/,
+    );
   });
 });

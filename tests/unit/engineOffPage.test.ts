@@ -9,12 +9,19 @@ import { engineMarkers } from '../../tools/engineOffPage';
 describe('engineMarkers', () => {
   it('finds a real kernel and WebGPU compute calls', () => {
     const wgsl = readFileSync(join(__dirname, '../../shaders/matmul_blocked.wgsl'), 'utf8');
-    expect(engineMarkers(wgsl)).toEqual(expect.arrayContaining(['WGSL @compute entry point', 'WGSL storage binding (var<storage)']));
-    expect(engineMarkers('const p=d.createComputePipeline({layout:"auto"});e.beginComputePass().dispatchWorkgroups(4)'))
-      .toEqual(['createComputePipeline', 'beginComputePass', 'dispatchWorkgroups']);
+    expect(engineMarkers(wgsl)).toEqual(
+      expect.arrayContaining(['WGSL @compute entry point', 'WGSL storage binding (var<storage)']),
+    );
+    expect(
+      engineMarkers('const p=d.createComputePipeline({layout:"auto"});e.beginComputePass().dispatchWorkgroups(4)'),
+    ).toEqual(['createComputePipeline', 'beginComputePass', 'dispatchWorkgroups']);
   });
 
   it('passes page code, even code that talks about the GPU', () => {
-    expect(engineMarkers('navigator.gpu.requestAdapter(); const label = "compute on the GPU"; worker.postMessage({type:"train"})')).toEqual([]);
+    expect(
+      engineMarkers(
+        'navigator.gpu.requestAdapter(); const label = "compute on the GPU"; worker.postMessage({type:"train"})',
+      ),
+    ).toEqual([]);
   });
 });

@@ -10,24 +10,41 @@ import type { TaskInput } from '../../src/worker/protocol';
 
 const engine = new Engine({
   gpu: () => Promise.reject(new Error('these requests need no GPU')),
-  checkpoints: () => { throw new Error('no checkpoints here'); },
+  checkpoints: () => {
+    throw new Error('no checkpoints here');
+  },
   deleteCheckpoint: async () => undefined,
-  modelCache: () => { throw new Error('no downloads here'); },
+  modelCache: () => {
+    throw new Error('no downloads here');
+  },
   emit: () => undefined,
 });
 
-const task = (name: string, n: number): TaskInput =>
-  ({ name, examples: Array.from({ length: n }, (_, i) => ({ prompt: `${name} ${i}`, completion: ` ${i}` })) });
+const task = (name: string, n: number): TaskInput => ({
+  name,
+  examples: Array.from({ length: n }, (_, i) => ({ prompt: `${name} ${i}`, completion: ` ${i}` })),
+});
 
 describe('engine requests the page makes', () => {
   it('splits tasks as training will: pool, held-out set and what will not work', () => {
-    const settings = { ...DEFAULT_SETTINGS, seed: 5, examplesPerTask: 20, evalExamplesPerTask: 7, supportSize: 8, querySize: 8 };
+    const settings = {
+      ...DEFAULT_SETTINGS,
+      seed: 5,
+      examplesPerTask: 20,
+      evalExamplesPerTask: 7,
+      supportSize: 8,
+      querySize: 8,
+    };
     const summary = engine.splitTasks([task('big', 40), task('small', 12)], settings);
-    expect(summary.map((s) => [s.task, s.examples, s.train, s.eval, s.unused])).toEqual([['big', 40, 20, 7, 13], ['small', 12, 12, 0, 0]]);
+    expect(summary.map((s) => [s.task, s.examples, s.train, s.eval, s.unused])).toEqual([
+      ['big', 40, 20, 7, 13],
+      ['small', 12, 12, 0, 0],
+    ]);
     expect(summary[1].notes.join(' ')).toMatch(/support \+ query \(16\) exceed the pool of 12/);
     // Support and query sizes only matter to MeTA-LoRA.
-    expect(engine.splitTasks([task('small', 12)], { ...settings, method: 'lora' })[0].notes)
-      .toEqual(['only 12 examples for a pool of 20: all train, none is held out']);
+    expect(engine.splitTasks([task('small', 12)], { ...settings, method: 'lora' })[0].notes).toEqual([
+      'only 12 examples for a pool of 20: all train, none is held out',
+    ]);
   });
 
   it('sizes presets, and names an unknown one', () => {

@@ -2,9 +2,7 @@
 // disjoint support and query), mixed and per-task batches by epoch, and exact resume of every sampler.
 
 import { describe, expect, it } from 'vitest';
-import {
-  MetaEpisodeSampler, MixedBatchSampler, SamplerError, TaskBatchSampler,
-} from '../../src/train/episodes';
+import { MetaEpisodeSampler, MixedBatchSampler, SamplerError, TaskBatchSampler } from '../../src/train/episodes';
 import { Rng } from '../../src/util/rng';
 import { TaskFormatError, checkTaskNames, parseTaskJsonl, splitTask } from '../../src/data/tasks';
 
@@ -14,14 +12,22 @@ const jsonl = (n: number, tag: string) =>
 describe('task files and splits', () => {
   it('reads {prompt, completion} lines, skipping blank ones', () => {
     const task = parseTaskJsonl('add', `${jsonl(2, 'q')}\n\n{"prompt": "", "completion": "x", "extra": 1}\r\n`);
-    expect(task.examples).toEqual([{ prompt: 'q 0?', completion: ' 0' }, { prompt: 'q 1?', completion: ' 1' }, { prompt: '', completion: 'x' }]);
+    expect(task.examples).toEqual([
+      { prompt: 'q 0?', completion: ' 0' },
+      { prompt: 'q 1?', completion: ' 1' },
+      { prompt: '', completion: 'x' },
+    ]);
   });
 
   it('names the task and line of a bad example', () => {
-    expect(() => parseTaskJsonl('t', '{"prompt":"a","completion":"b"}\n{oops')).toThrow(/task t, line 2: not valid JSON/);
+    expect(() => parseTaskJsonl('t', '{"prompt":"a","completion":"b"}\n{oops')).toThrow(
+      /task t, line 2: not valid JSON/,
+    );
     expect(() => parseTaskJsonl('t', '\n[1]')).toThrow(/line 2: expected an object/);
     expect(() => parseTaskJsonl('t', '{"prompt":1,"completion":"b"}')).toThrow(/line 1: "prompt" must be a string/);
-    expect(() => parseTaskJsonl('t', '{"prompt":"a","completion":""}')).toThrow(/line 1: "completion" must be a non-empty/);
+    expect(() => parseTaskJsonl('t', '{"prompt":"a","completion":""}')).toThrow(
+      /line 1: "completion" must be a non-empty/,
+    );
     expect(() => parseTaskJsonl('t', '\n \n')).toThrow(TaskFormatError);
   });
 
@@ -87,7 +93,12 @@ describe('MetaEpisodeSampler', () => {
   it('caps K at the number of tasks and is deterministic per seed', () => {
     const s = new MetaEpisodeSampler([10, 10], opts, Rng.fromSeed(2));
     expect(s.tasksPerIteration).toBe(2);
-    expect(s.next().map((e) => e.task).sort()).toEqual([0, 1]);
+    expect(
+      s
+        .next()
+        .map((e) => e.task)
+        .sort(),
+    ).toEqual([0, 1]);
     const run = (seed: number) => {
       const x = new MetaEpisodeSampler(pools, opts, Rng.fromSeed(seed));
       return Array.from({ length: 5 }, () => x.next());
@@ -97,7 +108,9 @@ describe('MetaEpisodeSampler', () => {
   });
 
   it('refuses support + query larger than a pool', () => {
-    expect(() => new MetaEpisodeSampler([20, 7], opts, Rng.fromSeed(0))).toThrow(/task 1: support \(4\) \+ query \(4\)/);
+    expect(() => new MetaEpisodeSampler([20, 7], opts, Rng.fromSeed(0))).toThrow(
+      /task 1: support \(4\) \+ query \(4\)/,
+    );
     expect(() => new MetaEpisodeSampler([], opts, Rng.fromSeed(0))).toThrow(SamplerError);
     expect(() => new MetaEpisodeSampler([10], { ...opts, querySize: 0 }, Rng.fromSeed(0))).toThrow(SamplerError);
   });
@@ -116,10 +129,16 @@ describe('MixedBatchSampler', () => {
       const keys = batches.flat().map((p) => `${p.task}:${p.index}`);
       expect(new Set(keys).size).toBe(12);
     }
-    expect(new Set(Array.from({ length: 20 }, () => s.next()).flat().map((p) => p.task)).size).toBe(3);
+    expect(
+      new Set(
+        Array.from({ length: 20 }, () => s.next())
+          .flat()
+          .map((p) => p.task),
+      ).size,
+    ).toBe(3);
   });
 
-  it('leaves an epoch\'s remainder for the next shuffle rather than repeating within a batch', () => {
+  it("leaves an epoch's remainder for the next shuffle rather than repeating within a batch", () => {
     const s = new MixedBatchSampler([5], 2, Rng.fromSeed(8));
     for (let i = 0; i < 40; i++) {
       const [a, b] = s.next();
@@ -128,7 +147,7 @@ describe('MixedBatchSampler', () => {
     expect(() => new MixedBatchSampler([2, 1], 4, Rng.fromSeed(0))).toThrow(/batch size 4 exceeds the 3/);
   });
 
-  it('resumes exactly from its state and refuses another sampler\'s state', () => {
+  it("resumes exactly from its state and refuses another sampler's state", () => {
     checkResume(() => new MixedBatchSampler([6, 4, 2], 4, Rng.fromSeed(5)), 5);
     const state = new MixedBatchSampler([6, 4], 4, Rng.fromSeed(5)).getState();
     expect(() => new MixedBatchSampler([6, 4, 2], 4, Rng.fromSeed(5)).setState(state)).toThrow(/pool sizes/);

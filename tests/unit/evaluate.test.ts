@@ -46,11 +46,17 @@ let close: () => Promise<void>;
 
 beforeAll(async () => {
   const ctx = await gpu();
-  const files = await openModelPath(sharedPath('models/stories260K/stories260K.bin'), { tokenizer: sharedPath('models/stories260K/tok512.bin') });
+  const files = await openModelPath(sharedPath('models/stories260K/stories260K.bin'), {
+    tokenizer: sharedPath('models/stories260K/tok512.bin'),
+  });
   model = await loadModel(ctx, files);
   tok = model.tokenizer!;
   zero = createLora(ctx, model.config, { rank: 4, alpha: 8, dropout: 0, targets: ['q', 'k', 'v', 'o'] }, seed);
-  noisy = adapterFromData(ctx, model.config, randomAdapterData(model.config, { method: 'lora', rank: 4, alpha: 8, targets: ['q', 'v'], seed }));
+  noisy = adapterFromData(
+    ctx,
+    model.config,
+    randomAdapterData(model.config, { method: 'lora', rank: 4, alpha: 8, targets: ['q', 'v'], seed }),
+  );
   close = async () => {
     if (files.kind === 'llama2c') await Promise.all([files.file, files.tokenizer].map((s) => s?.close?.()));
   };
@@ -83,7 +89,7 @@ async function ownContinuations(n: number): Promise<string[]> {
 }
 
 describe(`evaluation with known answers (seed ${seed})`, () => {
-  it('the model\'s own greedy continuations are right answers; other references are wrong', async () => {
+  it("the model's own greedy continuations are right answers; other references are wrong", async () => {
     const ctx = await gpu();
     const own = await ownContinuations(8);
     expect(own.every((t) => t.trim() !== '')).toBe(true);
@@ -112,16 +118,25 @@ describe(`evaluation with known answers (seed ${seed})`, () => {
       };
       return { prompt, ids, text, single };
     });
-    const firsts = (await greedyDecode(ctx, model, zero, run(zero), cases.map((c) => c.ids), { maxNewTokens: 1, eosId: null }))
-      .map((t) => t[0]);
+    const firsts = (
+      await greedyDecode(
+        ctx,
+        model,
+        zero,
+        run(zero),
+        cases.map((c) => c.ids),
+        { maxNewTokens: 1, eosId: null },
+      )
+    ).map((t) => t[0]);
     const pool = [' dog', ' red', ' sad', ' ball', ' cat', ' big'].map((w) => tok.encode(w, { bos: false })[0]);
     const usable = cases.map((c, i) => ({ ...c, first: firsts[i] })).filter((c) => c.single(c.first));
     expect(usable.length).toBeGreaterThanOrEqual(3);
-    const examples = (pickBest: boolean): EvalExample[] => usable.map((c) => {
-      const ids = [c.first, ...pool.filter((o) => o !== c.first && c.single(o)).slice(0, 3)];
-      const choices = ids.map(c.text);
-      return { prompt: c.prompt, completion: pickBest ? choices[0] : choices[1], choices };
-    });
+    const examples = (pickBest: boolean): EvalExample[] =>
+      usable.map((c) => {
+        const ids = [c.first, ...pool.filter((o) => o !== c.first && c.single(o)).slice(0, 3)];
+        const choices = ids.map(c.text);
+        return { prompt: c.prompt, completion: pickBest ? choices[0] : choices[1], choices };
+      });
     const best = await evaluateTask(ctx, model, zero, tok, run(zero), 'mc', examples(true), OPTS);
     const notBest = await evaluateTask(ctx, model, zero, tok, run(zero), 'mc', examples(false), OPTS);
     expect(best.kind).toBe('multiple-choice');
@@ -145,11 +160,38 @@ describe(`evaluation with known answers (seed ${seed})`, () => {
     const ctx = await gpu();
     const prompts = PROMPTS.map((p) => tok.encode(p, { bos: true }));
     for (const adapter of [zero, noisy]) {
-      const plain = await greedyDecode(ctx, model, adapter, run(adapter), prompts, { maxNewTokens: 7, eosId: tok.eosId });
-      const right = await greedyDecode(ctx, model, adapter, run(adapter), prompts, { maxNewTokens: 7, eosId: tok.eosId }, plain.map((t) => t.slice(0, 5)));
+      const plain = await greedyDecode(ctx, model, adapter, run(adapter), prompts, {
+        maxNewTokens: 7,
+        eosId: tok.eosId,
+      });
+      const right = await greedyDecode(
+        ctx,
+        model,
+        adapter,
+        run(adapter),
+        prompts,
+        { maxNewTokens: 7, eosId: tok.eosId },
+        plain.map((t) => t.slice(0, 5)),
+      );
       const half = plain.map((t, i) => (i % 2 ? [...t.slice(0, 2), (t[2] + 1) % 512, 7, 9] : [3, 4]));
-      const wrong = await greedyDecode(ctx, model, adapter, run(adapter), prompts, { maxNewTokens: 7, eosId: tok.eosId }, half);
-      const long = await greedyDecode(ctx, model, adapter, run(adapter), prompts, { maxNewTokens: 7, eosId: tok.eosId }, plain.map((t) => [...t, ...t]));
+      const wrong = await greedyDecode(
+        ctx,
+        model,
+        adapter,
+        run(adapter),
+        prompts,
+        { maxNewTokens: 7, eosId: tok.eosId },
+        half,
+      );
+      const long = await greedyDecode(
+        ctx,
+        model,
+        adapter,
+        run(adapter),
+        prompts,
+        { maxNewTokens: 7, eosId: tok.eosId },
+        plain.map((t) => [...t, ...t]),
+      );
       expect(right).toEqual(plain);
       expect(wrong).toEqual(plain);
       expect(long).toEqual(plain);
@@ -158,14 +200,20 @@ describe(`evaluation with known answers (seed ${seed})`, () => {
 
   it('held-out loss scores exactly the tokens the training loss scores; without EOS, the examples without EOS', async () => {
     const ctx = await gpu();
-    const examples: EvalExample[] = PROMPTS.map((prompt, i) => ({ prompt, completion: [' blue.', ' woof.', ' Sam ate.', ' sad.', ' cat.'][i] }));
+    const examples: EvalExample[] = PROMPTS.map((prompt, i) => ({
+      prompt,
+      completion: [' blue.', ' woof.', ' Sam ate.', ' sad.', ' cat.'][i],
+    }));
     const tokenized = examples.map((e) => tokenizeExample(tok, e, { maxLength: OPTS.maxSeqLen, eos: true }));
     const grads = createGrads(ctx, noisy);
     const total = trainStep(ctx, model, noisy, packBatch(tokenized), run(noisy), grads);
     const [sum, count] = await ctx.read(total);
     [total, ...grads].forEach((t) => t.release());
     const withEos = await evaluateTask(ctx, model, noisy, tok, run(noisy), 't', examples, OPTS);
-    const withoutEos = await evaluateTask(ctx, model, noisy, tok, run(noisy), 't', examples, { ...OPTS, appendEos: false });
+    const withoutEos = await evaluateTask(ctx, model, noisy, tok, run(noisy), 't', examples, {
+      ...OPTS,
+      appendEos: false,
+    });
     expect(count).toBe(tokenized.reduce((n, e) => n + e.completion.length, 0));
     expect(withEos.loss!).toBeCloseTo(sum / count, 5);
     expect(withEos.loss_no_eos!).toBeCloseTo(withoutEos.loss!, 5);

@@ -18,30 +18,40 @@ describe('cli export --out layout', () => {
       'training_report.json': join('runs', 'lora.training_report.json'),
       'training_metrics.csv': join('runs', 'lora.training_metrics.csv'),
     });
-    expect(paths('merged.SafeTensors', ['model.safetensors', ...REPORT])['model.safetensors']).toBe('merged.SafeTensors');
+    expect(paths('merged.SafeTensors', ['model.safetensors', ...REPORT])['model.safetensors']).toBe(
+      'merged.SafeTensors',
+    );
   });
 
   it('a folder (trailing slash, existing folder, or a name without a file extension) takes the files by name', () => {
-    for (const [out, isFolder] of [['runs/x.gguf/', false], ['runs/x.gguf', true], ['runs/demo-gguf', false]] as const) {
+    for (const [out, isFolder] of [
+      ['runs/x.gguf/', false],
+      ['runs/x.gguf', true],
+      ['runs/demo-gguf', false],
+    ] as const) {
       expect(paths(out, GGUF, isFolder), out).toEqual(Object.fromEntries(GGUF.map((n) => [n, join(out, n)])));
     }
   });
 
   it('a .zip path is one zip of every file', () => {
-    expect(exportLayout('out/peft.ZIP', ['adapter_model.safetensors', 'adapter_config.json', ...REPORT], 'peft', false))
-      .toEqual({ zip: 'out/peft.ZIP', paths: new Map(), notes: [] });
+    expect(
+      exportLayout('out/peft.ZIP', ['adapter_model.safetensors', 'adapter_config.json', ...REPORT], 'peft', false),
+    ).toEqual({ zip: 'out/peft.ZIP', paths: new Map(), notes: [] });
   });
 
   it('several files for a file path become a folder there, and the note says so', () => {
     const names = ['adapter-colors.gguf', 'adapter-animals.gguf', ...REPORT];
     const layout = exportLayout('mtl.gguf', names, 'gguf', false);
     expect(Object.fromEntries(layout.paths)).toEqual(Object.fromEntries(names.map((n) => [n, join('mtl.gguf', n)])));
-    expect(layout.notes).toEqual(['the gguf export is 2 files (adapter-colors.gguf, adapter-animals.gguf), so mtl.gguf is a ' +
-      'folder holding them (and the training report); give a path ending in .zip for a single file.']);
+    expect(layout.notes).toEqual([
+      'the gguf export is 2 files (adapter-colors.gguf, adapter-animals.gguf), so mtl.gguf is a ' +
+        'folder holding them (and the training report); give a path ending in .zip for a single file.',
+    ]);
   });
 
-  it('refuses a file path whose extension is not the export\'s', () => {
-    expect(() => exportLayout('m.safetensors', ['model-f16.gguf', ...REPORT], 'merged-gguf', false))
-      .toThrow('--out m.safetensors: the merged-gguf export is model-f16.gguf, not a .safetensors file; give a path ending in .gguf, a folder or a .zip.');
+  it("refuses a file path whose extension is not the export's", () => {
+    expect(() => exportLayout('m.safetensors', ['model-f16.gguf', ...REPORT], 'merged-gguf', false)).toThrow(
+      '--out m.safetensors: the merged-gguf export is model-f16.gguf, not a .safetensors file; give a path ending in .gguf, a folder or a .zip.',
+    );
   });
 });

@@ -17,16 +17,40 @@ import { ExportError, exportAdapter } from '../../src/export/index';
 import { zipFiles } from '../../src/export/zip';
 import { concatParts } from '../../src/io/ggufWriter';
 import { SafetensorsError, writeSafetensors } from '../../src/io/safetensors';
-import { type Checkpoint, CheckpointError, deserializeCheckpoint, serializeCheckpoint } from '../../src/train/checkpoint';
+import {
+  type Checkpoint,
+  CheckpointError,
+  deserializeCheckpoint,
+  serializeCheckpoint,
+} from '../../src/train/checkpoint';
 import { SettingsError, resolveSettings } from '../../src/train/settings';
-import { type JsonValue, editJson, fc, fuzzParams, fuzzSeed, jsonEdits, mutate, mutations, outcome } from '../helpers/fuzz';
+import {
+  type JsonValue,
+  editJson,
+  fc,
+  fuzzParams,
+  fuzzSeed,
+  jsonEdits,
+  mutate,
+  mutations,
+  outcome,
+} from '../helpers/fuzz';
 import { type RandomModelSpec, llamaGguf, randomHfWeights } from '../helpers/randomHfModel';
 import { randomF32, rng } from '../helpers/random';
 
 const ADAPTER_ERRORS = [AdapterDataError, SafetensorsError, ExportError, SettingsError, SourceRangeError];
 
 /** A 1-layer llama GGUF base (dim 8, 2 heads, 1 KV head): adjacent RoPE pairing, so Q/K rows move on export. */
-const SPEC: RandomModelSpec = { modelType: 'llama', dim: 8, hiddenDim: 16, nLayers: 1, nHeads: 2, nKvHeads: 1, vocabSize: 32, tied: true };
+const SPEC: RandomModelSpec = {
+  modelType: 'llama',
+  dim: 8,
+  hiddenDim: 16,
+  nLayers: 1,
+  nHeads: 2,
+  nKvHeads: 1,
+  vocabSize: 32,
+  tied: true,
+};
 const BASE_SOURCE = llamaGguf(SPEC, randomHfWeights(SPEC, rng(3)), 'F32');
 const BASE = await BASE_SOURCE.read(0, BASE_SOURCE.size);
 const CFG = { dim: 8, hiddenDim: 16, nLayers: 1, nHeads: 2, nKvHeads: 1, headDim: 4 } as const;
@@ -38,8 +62,18 @@ function adapterFiles(method: 'lora' | 'mtl-lora'): { config: string; tensors: U
   const settings = resolveSettings(method, { rank: 2, loraAlpha: 4, targets, mtlUpProjections: 2 });
   const random = rng(11);
   const list: { name: string; dtype: 'F32'; shape: number[]; data: Uint8Array }[] = [];
-  const add = (name: string, shape: number[]) => list.push({ name, dtype: 'F32', shape,
-    data: new Uint8Array(randomF32(shape.reduce((a, b) => a * b, 1), random).buffer) });
+  const add = (name: string, shape: number[]) =>
+    list.push({
+      name,
+      dtype: 'F32',
+      shape,
+      data: new Uint8Array(
+        randomF32(
+          shape.reduce((a, b) => a * b, 1),
+          random,
+        ).buffer,
+      ),
+    });
   for (const { layer, target } of adaptedSites(CFG as never, { rank: 2, alpha: 4, dropout: 0, targets })) {
     const d = targetDims(CFG as never, target);
     const path = modulePath(layer, target);
@@ -54,9 +88,16 @@ function adapterFiles(method: 'lora' | 'mtl-lora'): { config: string; tensors: U
     tasks.forEach((_, t) => add(`${path}.mtl_lora_w.${t}`, [2]));
   }
   const config: AdapterConfig = {
-    peft_type: method === 'lora' ? 'LORA' : 'MTL_LORA', task_type: 'CAUSAL_LM', r: 2, lora_alpha: 4,
-    target_modules: ALL_TARGETS.filter((t) => targets.includes(t)).map((t) => `${t}_proj`), lora_dropout: 0, bias: 'none',
-    fan_in_fan_out: false, base_model_name_or_path: 'base', inference_mode: true,
+    peft_type: method === 'lora' ? 'LORA' : 'MTL_LORA',
+    task_type: 'CAUSAL_LM',
+    r: 2,
+    lora_alpha: 4,
+    target_modules: ALL_TARGETS.filter((t) => targets.includes(t)).map((t) => `${t}_proj`),
+    lora_dropout: 0,
+    bias: 'none',
+    fan_in_fan_out: false,
+    base_model_name_or_path: 'base',
+    inference_mode: true,
     metalora: { method, tasks, settings, ropePairing: 'half' },
   };
   return { config: JSON.stringify(config), tensors: concatParts(writeSafetensors(list, { format: 'pt' })) };
@@ -67,7 +108,9 @@ const ADAPTERS = [adapterFiles('lora'), adapterFiles('mtl-lora')];
 function editHeader(bytes: Uint8Array, edits: Parameters<typeof editJson>[1]): Uint8Array {
   try {
     const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-    const json = new TextEncoder().encode(JSON.stringify(editJson(JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))), edits)));
+    const json = new TextEncoder().encode(
+      JSON.stringify(editJson(JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))), edits)),
+    );
     const out = new Uint8Array(8 + json.length + bytes.length - 8 - n);
     new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
     out.set(json, 8);
@@ -79,29 +122,54 @@ function editHeader(bytes: Uint8Array, edits: Parameters<typeof editJson>[1]): U
 }
 
 /** A JSON text with edits, or with byte edits of the text itself. */
-const editText = (text: string, how: 'json' | 'bytes', json: Parameters<typeof editJson>[1], bytes: Parameters<typeof mutate>[1]) =>
-  (how === 'json' ? JSON.stringify(editJson(JSON.parse(text) as JsonValue, json))
-    : new TextDecoder().decode(mutate(new TextEncoder().encode(text), bytes, 1 << 20)));
+const editText = (
+  text: string,
+  how: 'json' | 'bytes',
+  json: Parameters<typeof editJson>[1],
+  bytes: Parameters<typeof mutate>[1],
+) =>
+  how === 'json'
+    ? JSON.stringify(editJson(JSON.parse(text) as JsonValue, json))
+    : new TextDecoder().decode(mutate(new TextEncoder().encode(text), bytes, 1 << 20));
 
 /** Which of the two files to damage, and how. */
 const damage = fc.record({
-  config: fc.option(fc.record({ how: fc.constantFrom('json' as const, 'bytes' as const), json: jsonEdits, bytes: mutations })),
-  tensors: fc.option(fc.record({ how: fc.constantFrom('json' as const, 'bytes' as const), json: jsonEdits, bytes: mutations })),
+  config: fc.option(
+    fc.record({ how: fc.constantFrom('json' as const, 'bytes' as const), json: jsonEdits, bytes: mutations }),
+  ),
+  tensors: fc.option(
+    fc.record({ how: fc.constantFrom('json' as const, 'bytes' as const), json: jsonEdits, bytes: mutations }),
+  ),
 });
 
 describe('fuzzed adapter folders', () => {
   const seed = fuzzSeed();
   it(`adapter_config.json and adapter_model.safetensors damaged, then exported (FUZZ_SEED=${seed})`, async () => {
-    await fc.assert(fc.asyncProperty(fc.nat(1), damage, fc.constantFrom('peft' as const, 'gguf' as const), async (which, d, format) => {
-      const { config, tensors } = ADAPTERS[which];
-      const configText = d.config ? editText(config, d.config.how, d.config.json, d.config.bytes) : config;
-      const bytes = !d.tensors ? tensors : d.tensors.how === 'json' ? editHeader(tensors, d.tensors.json) : mutate(tensors, d.tensors.bytes, 1024);
-      await outcome(ADAPTER_ERRORS, bytes.length + configText.length, async () => {
-        const adapter = await parseAdapter(configText, bytes, 'run');
-        const { files } = await exportAdapter(format, { adapter, base: { kind: 'gguf', file: memorySource(BASE, 'base.gguf') } });
-        expect(files.length).toBeGreaterThan(0);
-      });
-    }), fuzzParams(seed));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(1),
+        damage,
+        fc.constantFrom('peft' as const, 'gguf' as const),
+        async (which, d, format) => {
+          const { config, tensors } = ADAPTERS[which];
+          const configText = d.config ? editText(config, d.config.how, d.config.json, d.config.bytes) : config;
+          const bytes = !d.tensors
+            ? tensors
+            : d.tensors.how === 'json'
+              ? editHeader(tensors, d.tensors.json)
+              : mutate(tensors, d.tensors.bytes, 1024);
+          await outcome(ADAPTER_ERRORS, bytes.length + configText.length, async () => {
+            const adapter = await parseAdapter(configText, bytes, 'run');
+            const { files } = await exportAdapter(format, {
+              adapter,
+              base: { kind: 'gguf', file: memorySource(BASE, 'base.gguf') },
+            });
+            expect(files.length).toBeGreaterThan(0);
+          });
+        },
+      ),
+      fuzzParams(seed),
+    );
   });
 });
 
@@ -110,8 +178,16 @@ describe('fuzzed training checkpoints', () => {
   const values = () => randomF32(6, rng(5));
   const settings = resolveSettings('lora', { rank: 2 });
   const CHECKPOINT: Checkpoint = {
-    iteration: 3, settings, tasks: [{ name: 'a', poolSize: 4 }, { name: 'b', poolSize: 4 }],
-    params: [{ name: 'p0', shape, data: values() }, { name: 'p1', shape: [6], data: values() }],
+    iteration: 3,
+    settings,
+    tasks: [
+      { name: 'a', poolSize: 4 },
+      { name: 'b', poolSize: 4 },
+    ],
+    params: [
+      { name: 'p0', shape, data: values() },
+      { name: 'p1', shape: [6], data: values() },
+    ],
     optimizer: { step: 3, m: [values(), values()], v: [values(), values()] },
     rng: { dropout: [1, 2, 3, 4] },
     sampler: { kind: 'mixed', rng: [5, 6, 7, 8], orders: [{ order: [0, 1, 2, 3, 4, 5, 6, 7], cursor: 2, epoch: 0 }] },
@@ -122,23 +198,32 @@ describe('fuzzed training checkpoints', () => {
 
   const seed = fuzzSeed();
   it(`checkpoint.json and its tensors damaged (FUZZ_SEED=${seed})`, async () => {
-    await fc.assert(fc.asyncProperty(damage, async (d) => {
-      const json = d.config ? editText(SAVED.json, d.config.how, d.config.json, d.config.bytes) : SAVED.json;
-      const bytes = !d.tensors ? SAVED.tensors : d.tensors.how === 'json' ? editHeader(SAVED.tensors, d.tensors.json)
-        : mutate(SAVED.tensors, d.tensors.bytes, 1024);
-      const ck = await outcome([CheckpointError, SafetensorsError, SourceRangeError], bytes.length + json.length,
-        () => deserializeCheckpoint(json, bytes));
-      if (!ck) return;
-      // What resuming reads (src/train/run.ts) is there and of the right kind.
-      expect(Number.isSafeInteger(ck.iteration) && ck.iteration >= 0).toBe(true);
-      expect(typeof ck.settings).toBe('object');
-      ck.params.forEach((p, i) => {
-        const n = p.shape.reduce((a, b) => a * b, 1);
-        expect([p.data.length, ck.optimizer.m[i].length, ck.optimizer.v[i].length]).toEqual([n, n, n]);
-      });
-      expect(Array.isArray(ck.tasks) && Array.isArray(ck.metrics) && Array.isArray(ck.sampler.orders)).toBe(true);
-      expect(ck.rng.dropout === undefined || ck.rng.dropout.length === 4).toBe(true);
-    }), fuzzParams(seed));
+    await fc.assert(
+      fc.asyncProperty(damage, async (d) => {
+        const json = d.config ? editText(SAVED.json, d.config.how, d.config.json, d.config.bytes) : SAVED.json;
+        const bytes = !d.tensors
+          ? SAVED.tensors
+          : d.tensors.how === 'json'
+            ? editHeader(SAVED.tensors, d.tensors.json)
+            : mutate(SAVED.tensors, d.tensors.bytes, 1024);
+        const ck = await outcome(
+          [CheckpointError, SafetensorsError, SourceRangeError],
+          bytes.length + json.length,
+          () => deserializeCheckpoint(json, bytes),
+        );
+        if (!ck) return;
+        // What resuming reads (src/train/run.ts) is there and of the right kind.
+        expect(Number.isSafeInteger(ck.iteration) && ck.iteration >= 0).toBe(true);
+        expect(typeof ck.settings).toBe('object');
+        ck.params.forEach((p, i) => {
+          const n = p.shape.reduce((a, b) => a * b, 1);
+          expect([p.data.length, ck.optimizer.m[i].length, ck.optimizer.v[i].length]).toEqual([n, n, n]);
+        });
+        expect(Array.isArray(ck.tasks) && Array.isArray(ck.metrics) && Array.isArray(ck.sampler.orders)).toBe(true);
+        expect(ck.rng.dropout === undefined || ck.rng.dropout.length === 4).toBe(true);
+      }),
+      fuzzParams(seed),
+    );
   });
 });
 
@@ -147,10 +232,13 @@ describe('zips of exports', () => {
   it(`every file comes back out of the zip byte for byte (FUZZ_SEED=${seed})`, () => {
     const name = fc.stringMatching(/^[\w.-]{1,12}(\/[\w.-]{1,12})?\.(json|csv|gguf|safetensors|txt)$/);
     const file = fc.record({ name, parts: fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 3 }) });
-    fc.assert(fc.property(fc.uniqueArray(file, { selector: (f) => f.name, minLength: 1, maxLength: 5 }), (files) => {
-      const unzipped = unzipSync(zipFiles(files));
-      expect(Object.keys(unzipped).sort()).toEqual(files.map((f) => f.name).sort());
-      for (const f of files) expect(unzipped[f.name]).toEqual(concatParts(f.parts));
-    }), fuzzParams(seed));
+    fc.assert(
+      fc.property(fc.uniqueArray(file, { selector: (f) => f.name, minLength: 1, maxLength: 5 }), (files) => {
+        const unzipped = unzipSync(zipFiles(files));
+        expect(Object.keys(unzipped).sort()).toEqual(files.map((f) => f.name).sort());
+        for (const f of files) expect(unzipped[f.name]).toEqual(concatParts(f.parts));
+      }),
+      fuzzParams(seed),
+    );
   });
 });

@@ -26,7 +26,8 @@ import { argmax } from '../../src/model/sampling';
 import { gpu } from '../helpers/gpu';
 import { sharedPath } from '../helpers/shared';
 
-const EXPECTED = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. ' +
+const EXPECTED =
+  'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. ' +
   'One day, she saw a big, red ball. She wanted to play with it, but it was too high.';
 const PROMPT = [1, 403, 407, 261, 378]; // BOS + "Once upon a time"
 
@@ -87,14 +88,16 @@ describe('generation with a KV cache (stories260K)', () => {
 
   // The KV cache's speed against recomputing is measured by `npm run bench -- generate`, not asserted here
   // (elapsed-time comparisons flake on a loaded machine); this checks the cached path gives the same tokens.
-  it('greedy: llama.cpp\'s 60 tokens, streamed as text, the tokens of recomputing each step', async () => {
+  it("greedy: llama.cpp's 60 tokens, streamed as text, the tokens of recomputing each step", async () => {
     const ctx = await gpu();
     const m = await stories();
     const tok = m.tokenizer!;
     const stream = new TextStream(tok, PROMPT);
     let text = tok.decode(PROMPT);
     const r = await generate(ctx, m.weights, m.config, PROMPT, {
-      maxNewTokens: 60, greedy: true, onToken: (id) => (text += stream.push(id)),
+      maxNewTokens: 60,
+      greedy: true,
+      onToken: (id) => (text += stream.push(id)),
     });
     expect(r.tokens).toHaveLength(60);
     expect(r.stoppedBy).toBe('maxNewTokens');
@@ -106,8 +109,8 @@ describe('generation with a KV cache (stories260K)', () => {
   it('the same seed gives the same sample; another seed another one', async () => {
     const ctx = await gpu();
     const m = await stories();
-    const run = (seed: number) => generate(ctx, m.weights, m.config, PROMPT,
-      { maxNewTokens: 20, temperature: 1, topP: 0.95, seed });
+    const run = (seed: number) =>
+      generate(ctx, m.weights, m.config, PROMPT, { maxNewTokens: 20, temperature: 1, topP: 0.95, seed });
     const [a, b, c] = [await run(11), await run(11), await run(12)];
     expect(a.tokens).toEqual(b.tokens);
     expect(a.seed).toBe(11);
@@ -126,14 +129,18 @@ describe('generation with a KV cache (stories260K)', () => {
     const small = { ...m.config, contextLength: 8 };
     const c = await generate(ctx, m.weights, small, PROMPT, { maxNewTokens: 10, greedy: true });
     expect(c.stoppedBy).toBe('context');
-    expect(c.tokens).toEqual((await generate(ctx, m.weights, m.config, PROMPT, { maxNewTokens: 4, greedy: true })).tokens);
+    expect(c.tokens).toEqual(
+      (await generate(ctx, m.weights, m.config, PROMPT, { maxNewTokens: 4, greedy: true })).tokens,
+    );
   });
 
   it('rejects empty prompts, ids outside the vocabulary and a cache past the context', async () => {
     const ctx = await gpu();
     const m = await stories();
     await expect(generate(ctx, m.weights, m.config, [], { maxNewTokens: 1 })).rejects.toThrow(/no tokens/);
-    await expect(generate(ctx, m.weights, m.config, [1, 512], { maxNewTokens: 1 })).rejects.toThrow(/outside the vocabulary/);
+    await expect(generate(ctx, m.weights, m.config, [1, 512], { maxNewTokens: 1 })).rejects.toThrow(
+      /outside the vocabulary/,
+    );
     expect(() => KvCache.create(ctx, m.config, m.config.contextLength + 1)).toThrow(/context length/);
     const cache = KvCache.create(ctx, m.config, 2);
     expect(() => forwardCached(ctx, m.weights, m.config, cache, [1, 2, 3])).toThrow(/do not fit a 2-token KV cache/);
@@ -143,29 +150,44 @@ describe('generation with a KV cache (stories260K)', () => {
 
 const run = promisify(execFile);
 const cli = (...args: string[]) =>
-  run('npx', ['tsx', '--import', './src/cli/register-wgsl.mjs', 'src/cli/main.ts', 'generate', ...args], { encoding: 'utf8' });
+  run('npx', ['tsx', '--import', './src/cli/register-wgsl.mjs', 'src/cli/main.ts', 'generate', ...args], {
+    encoding: 'utf8',
+  });
 
 describe('cli generate', () => {
-  it('streams llama.cpp\'s greedy text from the llama2.c .bin and from the GGUF, with tokens/s on stderr', async () => {
+  it("streams llama.cpp's greedy text from the llama2.c .bin and from the GGUF, with tokens/s on stderr", async () => {
     for (const file of ['stories260K.bin', 'stories260K.gguf']) {
-      const { stdout, stderr } = await cli(sharedPath(`models/stories260K/${file}`), '--prompt', 'Once upon a time',
-        '--greedy', '--max-tokens', '60');
+      const { stdout, stderr } = await cli(
+        sharedPath(`models/stories260K/${file}`),
+        '--prompt',
+        'Once upon a time',
+        '--greedy',
+        '--max-tokens',
+        '60',
+      );
       expect(stdout.startsWith(EXPECTED), `${file}: ${stdout}`).toBe(true);
       expect(stderr).toMatch(/60 tokens, [\d.]+ tokens\/s decode/);
     }
   });
 
   it('fails clearly: no model, no tokenizer, bad options', async () => {
-    await expect(cli('missing.gguf', '--prompt', 'x')).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/missing.gguf: no such file/) });
+    await expect(cli('missing.gguf', '--prompt', 'x')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/missing.gguf: no such file/),
+    });
     const dir = mkdtempSync(join(tmpdir(), 'generate-'));
     try {
       copyFileSync(sharedPath('models/stories260K/stories260K.bin'), join(dir, 'model.bin'));
-      await expect(cli(join(dir, 'model.bin'), '--prompt', 'x')).rejects.toMatchObject({ stderr: expect.stringMatching(/has no tokenizer.*--tokenizer/s) });
+      await expect(cli(join(dir, 'model.bin'), '--prompt', 'x')).rejects.toMatchObject({
+        stderr: expect.stringMatching(/has no tokenizer.*--tokenizer/s),
+      });
     } finally {
       rmSync(dir, { recursive: true });
     }
     const model = sharedPath('models/stories260K/stories260K.bin');
-    await expect(cli(model, '--prompt', 'x', '--temperature', 'hot')).rejects.toMatchObject({ stderr: expect.stringMatching(/--temperature hot: expected a number/) });
+    await expect(cli(model, '--prompt', 'x', '--temperature', 'hot')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/--temperature hot: expected a number/),
+    });
     await expect(cli(model)).rejects.toMatchObject({ stderr: expect.stringMatching(/--prompt TEXT is required/) });
   });
 });

@@ -25,7 +25,13 @@
 // full forward (≈ γ_K for the K ≈ 160-deep dots here), measured ≤ 5e-7 (printed).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALL_TARGETS, type Adapter, type AdapterRun, type LoraSettings, type MtlLoraSettings } from '../../src/adapters/types';
+import {
+  ALL_TARGETS,
+  type Adapter,
+  type AdapterRun,
+  type LoraSettings,
+  type MtlLoraSettings,
+} from '../../src/adapters/types';
 import { adapterFromData } from '../../src/cli/adapterDir';
 import { adapterForwardLogits } from '../../src/cli/logits';
 import type { AdapterData } from '../../src/export/adapterData';
@@ -53,8 +59,17 @@ const STEPS = 20;
 const SPEED_TOKENS = 64;
 
 const SPEC: RandomModelSpec = {
-  dim: 64, hiddenDim: 160, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 300, normEps: 1e-5, ropeTheta: 10000,
-  tied: false, type: 'Q8_0', seed,
+  dim: 64,
+  hiddenDim: 160,
+  nLayers: 2,
+  nHeads: 4,
+  nKvHeads: 2,
+  vocabSize: 300,
+  normEps: 1e-5,
+  ropeTheta: 10000,
+  tied: false,
+  type: 'Q8_0',
+  seed,
 };
 
 interface Base {
@@ -73,14 +88,26 @@ const dir = tempDir('gen-adapter-');
 
 beforeAll(async () => {
   const ctx = await gpu();
-  const stories = await openModelPath(sharedPath('models/stories260K/stories260K.bin'),
-    { tokenizer: sharedPath('models/stories260K/tok512.bin') });
+  const stories = await openModelPath(sharedPath('models/stories260K/stories260K.bin'), {
+    tokenizer: sharedPath('models/stories260K/tok512.bin'),
+  });
   const random = writeRandomGguf(dir.dir, 'random', SPEC);
   const gguf = await openModelPath(random.path);
   if (stories.kind === 'llama2c') sources.push(stories.file, ...(stories.tokenizer ? [stories.tokenizer] : []));
   if (gguf.kind === 'gguf') sources.push(gguf.file);
-  bases.push({ name: 'stories260K', model: await loadModel(ctx, stories), prompt: [1, 403, 407, 261, 378], real: true }); // BOS + "Once upon a time"
-  bases.push({ name: 'random Q8_0 GGUF', model: await loadModel(ctx, gguf), prompt: [BOS, 270, 9, 281, 33, 299], ref: random.weights, real: false });
+  bases.push({
+    name: 'stories260K',
+    model: await loadModel(ctx, stories),
+    prompt: [1, 403, 407, 261, 378],
+    real: true,
+  }); // BOS + "Once upon a time"
+  bases.push({
+    name: 'random Q8_0 GGUF',
+    model: await loadModel(ctx, gguf),
+    prompt: [BOS, 270, 9, 281, 33, 299],
+    ref: random.weights,
+    real: false,
+  });
 });
 
 afterAll(async () => {
@@ -91,11 +118,18 @@ afterAll(async () => {
 
 const ADAPTERS: { label: string; spec: Omit<AdapterSpec, 'seed'>; tasks: number[] }[] = [
   { label: 'LoRA', spec: { method: 'lora', rank: 4, alpha: 8, targets: ALL_TARGETS }, tasks: [0] },
-  { label: 'MTL-LoRA', spec: { method: 'mtl-lora', rank: 4, alpha: 8, targets: ALL_TARGETS, tasks: ['a', 'b'], nUp: 3, tau: 0.5 }, tasks: [0, 1] },
+  {
+    label: 'MTL-LoRA',
+    spec: { method: 'mtl-lora', rank: 4, alpha: 8, targets: ALL_TARGETS, tasks: ['a', 'b'], nUp: 3, tau: 0.5 },
+    tasks: [0, 1],
+  },
 ];
 
 /** The adapter on the GPU, with its host data (for the reference). */
-async function adapterOn(base: Base, spec: Omit<AdapterSpec, 'seed'>): Promise<{ adapter: Adapter; data: AdapterData }> {
+async function adapterOn(
+  base: Base,
+  spec: Omit<AdapterSpec, 'seed'>,
+): Promise<{ adapter: Adapter; data: AdapterData }> {
   const data = randomAdapterData(base.model.config, { ...spec, seed: seed + 1 });
   return { adapter: adapterFromData(await gpu(), base.model.config, data), data };
 }
@@ -107,7 +141,13 @@ function refAdapter(data: AdapterData, spec: Omit<AdapterSpec, 'seed'>, task: nu
   const params = new Map([...data.tensors].map(([name, t]) => [name, t.data]));
   const lora: LoraSettings = { rank: spec.rank, alpha: spec.alpha, dropout: 0, targets: spec.targets };
   if (spec.method === 'lora') return { kind: 'lora', settings: lora, params, dropoutSeed: 0 };
-  const settings: MtlLoraSettings = { ...lora, nUp: spec.nUp!, tau: spec.tau!, tasks: spec.tasks!.length, wInit: 'kaiming' };
+  const settings: MtlLoraSettings = {
+    ...lora,
+    nUp: spec.nUp!,
+    tau: spec.tau!,
+    tasks: spec.tasks!.length,
+    wInit: 'kaiming',
+  };
   return { kind: 'mtl-lora', settings, params, dropoutSeed: 0, task };
 }
 
@@ -135,7 +175,14 @@ describe(`generation with an adapter through the KV cache (seed ${seed})`, () =>
           let worst = 0;
           let effect = 0;
           for (let step = 0; step <= STEPS; step++) {
-            const cached = forwardCached(ctx, base.model.weights, cfg, cache, step === 0 ? ids : ids.slice(-1), adapted);
+            const cached = forwardCached(
+              ctx,
+              base.model.weights,
+              cfg,
+              cache,
+              step === 0 ? ids : ids.slice(-1),
+              adapted,
+            );
             const full = adapterForwardLogits(ctx, base.model, adapter, adapted.run, Uint32Array.from(ids), true);
             const scratch = KvCache.create(ctx, cfg, ids.length);
             const plain = forwardCached(ctx, base.model.weights, cfg, scratch, ids);
@@ -152,32 +199,43 @@ describe(`generation with an adapter through the KV cache (seed ${seed})`, () =>
               moved = Math.max(moved, Math.abs(baseRow[i] - want[i]));
             }
             const rel = diff / scale;
-            if (!(rel <= LOGIT_TOL)) throw new Error(`${base.name} ${label} task ${task}, step ${step}: cached vs full ${rel}`);
+            if (!(rel <= LOGIT_TOL))
+              throw new Error(`${base.name} ${label} task ${task}, step ${step}: cached vs full ${rel}`);
             worst = Math.max(worst, rel);
             effect = Math.max(effect, moved / scale);
             rows.push(got);
             ids.push(argmax(want));
           }
           cache.release();
-          console.log(`${base.name}, ${label} task ${task}: cached vs full max|Δ|/max|logit| = ${worst.toExponential(2)}; ` +
-            `adapter effect ${effect.toExponential(2)}`);
+          console.log(
+            `${base.name}, ${label} task ${task}: cached vs full max|Δ|/max|logit| = ${worst.toExponential(2)}; ` +
+              `adapter effect ${effect.toExponential(2)}`,
+          );
           expect(effect).toBeGreaterThan(100 * LOGIT_TOL);
 
           if (!base.ref) continue;
           // Float64 anchor: every cached step's NLL of the next token vs the reference's per-token loss.
           const S = ids.length;
           const targets = ids.map((_, t) => (t + 1 < S ? ids[t + 1] : -1));
-          const want = llamaAdapterLossRef(base.ref, cfg, { B: 1, S, tokens: ids, targets, lengths: [S] },
-            refAdapter(data, spec, task)).losses;
+          const want = llamaAdapterLossRef(
+            base.ref,
+            cfg,
+            { B: 1, S, tokens: ids, targets, lengths: [S] },
+            refAdapter(data, spec, task),
+          ).losses;
           let nllWorst = 0;
           rows.forEach((row, step) => {
             const p = base.prompt.length - 1 + step;
             const nll = logSumExp(row) - row[ids[p + 1]];
             const err = Math.abs(nll - want[p]);
             nllWorst = Math.max(nllWorst, err / (1 + want[p]));
-            expect(err, `${label} task ${task}, position ${p}: NLL ${nll} vs reference ${want[p]}`).toBeLessThanOrEqual(NLL_TOL * (1 + want[p]));
+            expect(err, `${label} task ${task}, position ${p}: NLL ${nll} vs reference ${want[p]}`).toBeLessThanOrEqual(
+              NLL_TOL * (1 + want[p]),
+            );
           });
-          console.log(`${base.name}, ${label} task ${task}: cached NLL vs float64 max |Δ|/(1+NLL) = ${nllWorst.toExponential(2)}`);
+          console.log(
+            `${base.name}, ${label} task ${task}: cached NLL vs float64 max |Δ|/(1+NLL) = ${nllWorst.toExponential(2)}`,
+          );
         }
         adapter.release();
       }
@@ -188,7 +246,9 @@ describe(`generation with an adapter through the KV cache (seed ${seed})`, () =>
     const ctx = await gpu();
     for (const base of bases) {
       const { model, prompt } = base;
-      const baseline = (await generate(ctx, model.weights, model.config, prompt, { maxNewTokens: SPEED_TOKENS, greedy: true })).tokens;
+      const baseline = (
+        await generate(ctx, model.weights, model.config, prompt, { maxNewTokens: SPEED_TOKENS, greedy: true })
+      ).tokens;
       for (const { label, spec, tasks } of ADAPTERS) {
         const { adapter } = await adapterOn(base, spec);
         const outputs: number[][] = [];
@@ -196,11 +256,21 @@ describe(`generation with an adapter through the KV cache (seed ${seed})`, () =>
           const run = runOf(adapter, task);
           const streamed: number[] = [];
           const r = await generate(ctx, model.weights, model.config, prompt, {
-            maxNewTokens: SPEED_TOKENS, greedy: true, adapted: { adapter, run }, onToken: (id) => streamed.push(id),
+            maxNewTokens: SPEED_TOKENS,
+            greedy: true,
+            adapted: { adapter, run },
+            onToken: (id) => streamed.push(id),
           });
           const other = prompt.slice(0, -2);
-          const alone = await generate(ctx, model.weights, model.config, other, { maxNewTokens: 9, greedy: true, adapted: { adapter, run } });
-          const [decoded, beside] = await greedyDecode(ctx, model, adapter, run, [prompt, other], { maxNewTokens: [SPEED_TOKENS, 9], eosId: null });
+          const alone = await generate(ctx, model.weights, model.config, other, {
+            maxNewTokens: 9,
+            greedy: true,
+            adapted: { adapter, run },
+          });
+          const [decoded, beside] = await greedyDecode(ctx, model, adapter, run, [prompt, other], {
+            maxNewTokens: [SPEED_TOKENS, 9],
+            eosId: null,
+          });
           expect(r.tokens, `${base.name} ${label} task ${task}`).toEqual(decoded);
           expect(alone.tokens, `${base.name} ${label} task ${task}, the shorter prompt`).toEqual(beside);
           expect(streamed).toEqual(r.tokens);
@@ -210,7 +280,8 @@ describe(`generation with an adapter through the KV cache (seed ${seed})`, () =>
           if (base.real) expect(r.tokens, `${base.name} ${label} task ${task} vs base`).not.toEqual(baseline);
           outputs.push(r.tokens);
         }
-        if (base.real && outputs.length === 2) expect(outputs[1], `${base.name} ${label}: task 1 vs task 0`).not.toEqual(outputs[0]);
+        if (base.real && outputs.length === 2)
+          expect(outputs[1], `${base.name} ${label}: task 1 vs task 0`).not.toEqual(outputs[0]);
         adapter.release();
       }
     }
@@ -222,8 +293,11 @@ describe(`generation with an adapter through the KV cache (seed ${seed})`, () =>
     const tok = model.tokenizer!;
     const { adapter } = await adapterOn(bases[0], ADAPTERS[1].spec);
     const options = { maxNewTokens: 24, temperature: 0.8, topP: 0.95, seed: 7 };
-    const sample = (task: number | null) => generate(ctx, model.weights, model.config, prompt,
-      { ...options, adapted: task === null ? undefined : { adapter, run: runOf(adapter, task) } });
+    const sample = (task: number | null) =>
+      generate(ctx, model.weights, model.config, prompt, {
+        ...options,
+        adapted: task === null ? undefined : { adapter, run: runOf(adapter, task) },
+      });
     const a = await sample(1);
     expect((await sample(1)).tokens).toEqual(a.tokens);
     expect(a.seed).toBe(7);
@@ -232,11 +306,20 @@ describe(`generation with an adapter through the KV cache (seed ${seed})`, () =>
 
     // The app's playground request with sampling fields: the same tokens, streamed as text.
     let streamed = '';
-    const out = await generateText(ctx, model, tok, { adapter, task: 1, params: adapter.params },
+    const out = await generateText(
+      ctx,
+      model,
+      tok,
+      { adapter, task: 1, params: adapter.params },
       { runId: 'run', task: 1, prompt: 'Once upon a time', maxNewTokens: 24, temperature: 0.8, topP: 0.95, seed: 7 },
-      (text) => { streamed = text; });
+      (text) => {
+        streamed = text;
+      },
+    );
     const eos = a.stoppedBy === 'eos' ? 1 : 0;
-    expect(out.text).toBe(tok.decode([...prompt, ...a.tokens.slice(0, a.tokens.length - eos)]).slice(tok.decode(prompt).length));
+    expect(out.text).toBe(
+      tok.decode([...prompt, ...a.tokens.slice(0, a.tokens.length - eos)]).slice(tok.decode(prompt).length),
+    );
     expect(streamed).toBe(out.text);
     expect(out.tokens).toBe(a.tokens.length - eos);
     adapter.release();

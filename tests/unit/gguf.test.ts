@@ -18,10 +18,12 @@ function sample(): Uint8Array {
     { key: 'big', type: 'u64', value: 2n ** 40n },
   ];
   const f32 = new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6]).buffer);
-  return concatParts(writeGguf(entries, [
-    { name: 'a', type: 'F32', shape: [2, 3], data: f32 },
-    { name: 'q', type: 'Q8_0', shape: [3, 32], data: new Uint8Array(3 * 34).fill(7) },
-  ]));
+  return concatParts(
+    writeGguf(entries, [
+      { name: 'a', type: 'F32', shape: [2, 3], data: f32 },
+      { name: 'q', type: 'Q8_0', shape: [3, 32], data: new Uint8Array(3 * 34).fill(7) },
+    ]),
+  );
 }
 
 describe('GGUF', () => {
@@ -54,8 +56,25 @@ describe('GGUF', () => {
   });
 
   const bad: [string, (b: Uint8Array) => Uint8Array, RegExp][] = [
-    ['wrong magic', (b) => { const c = b.slice(); c[0] = 0x00; c[1] = 0x7f; return c; }, /not a GGUF file/],
-    ['unsupported version', (b) => { const c = b.slice(); c[4] = 9; return c; }, /version 9 is not supported/],
+    [
+      'wrong magic',
+      (b) => {
+        const c = b.slice();
+        c[0] = 0x00;
+        c[1] = 0x7f;
+        return c;
+      },
+      /not a GGUF file/,
+    ],
+    [
+      'unsupported version',
+      (b) => {
+        const c = b.slice();
+        c[4] = 9;
+        return c;
+      },
+      /version 9 is not supported/,
+    ],
     ['truncated header', (b) => b.slice(0, 60), /truncated/],
     ['truncated data', (b) => b.slice(0, b.length - 40), /past the end of the file/],
     ['empty file', () => new Uint8Array(0), /needs 4 bytes/],

@@ -77,7 +77,11 @@ const BYTE_CHARS = (() => {
   return out;
 })();
 const MERGES = ['h e', 'l l', 'he ll', 'hell o', 'Ġ w', 'o r', 'l d', 'Ġw or', 'Ġwor ld', '1 2', '12 3', '3 4'];
-const SPECIALS = [['<|endoftext|>', 3], ['<|im_start|>', 3], ['<tool>', 4]] as const;
+const SPECIALS = [
+  ['<|endoftext|>', 3],
+  ['<|im_start|>', 3],
+  ['<tool>', 4],
+] as const;
 const TOKENS = [...BYTE_CHARS, ...MERGES.map((m) => m.replace(' ', '')), ...SPECIALS.map(([t]) => t)];
 const TYPES = [...TOKENS.map(() => 1).slice(0, -SPECIALS.length), ...SPECIALS.map(([, t]) => t)];
 const id = (t: string) => TOKENS.indexOf(t);
@@ -103,7 +107,9 @@ describe('GGUF byte-level BPE vocabulary (synthetic)', () => {
     expect(tok.encode('lll')).toEqual([id('ll'), id('l')]);
     // " w" followed by "hello": the GPT-2 regex keeps the space with the letters
     expect(tok.encode('hello hello')).toEqual([id('hello'), id('Ġ'), id('hello')]);
-    const withBos = (await fromEntries(bpeEntries([{ key: 'tokenizer.ggml.add_bos_token', type: 'bool', value: true }])))!;
+    const withBos = (await fromEntries(
+      bpeEntries([{ key: 'tokenizer.ggml.add_bos_token', type: 'bool', value: true }]),
+    ))!;
     expect(withBos.encode('hello')).toEqual([id('<|endoftext|>'), id('hello')]);
   });
 
@@ -133,17 +139,24 @@ describe('GGUF byte-level BPE vocabulary (synthetic)', () => {
     const tok = (await fromEntries(bpeEntries([], 'smollm')))!;
     const seed = freshSeed();
     const random = rng(seed);
-    const alphabet = [...'hello world 1234 \n\t  éß中文🙂\'s!?'];
+    const alphabet = [..."hello world 1234 \n\t  éß中文🙂's!?"];
     for (let n = 0; n < 20; n++) {
-      const text = Array.from({ length: 1 + Math.floor(random() * 30) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+      const text = Array.from(
+        { length: 1 + Math.floor(random() * 30) },
+        () => alphabet[Math.floor(random() * alphabet.length)],
+      ).join('');
       expect(tok.decode(tok.encode(text)), `seed ${seed}: ${JSON.stringify(text)}`).toBe(text);
     }
   });
 
   it('refuses what it cannot tokenize, naming it', async () => {
     await expect(fromEntries(bpeEntries([], 'tekken'))).rejects.toThrow(/pre-tokenizer "tekken" is not supported/);
-    await expect(fromEntries([{ key: 'tokenizer.ggml.model', type: 'string', value: 'bert' }])).rejects.toThrow(/"bert" is not supported/);
-    await expect(fromEntries(bpeEntries().filter((e) => e.key !== 'tokenizer.ggml.merges'))).rejects.toThrow(/needs tokenizer.ggml.merges/);
+    await expect(fromEntries([{ key: 'tokenizer.ggml.model', type: 'string', value: 'bert' }])).rejects.toThrow(
+      /"bert" is not supported/,
+    );
+    await expect(fromEntries(bpeEntries().filter((e) => e.key !== 'tokenizer.ggml.merges'))).rejects.toThrow(
+      /needs tokenizer.ggml.merges/,
+    );
     expect(await fromEntries([])).toBeNull();
   });
 });

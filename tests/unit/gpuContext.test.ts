@@ -47,7 +47,8 @@ describe('GpuContext', () => {
 
   it('caches pipelines by source and constants', async () => {
     const ctx = await gpu();
-    const code = '// test kernel\noverride S: f32 = 1.0;\n@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n' +
+    const code =
+      '// test kernel\noverride S: f32 = 1.0;\n@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n' +
       '@compute @workgroup_size(1) fn main() { x[0] = x[0] * S; }';
     const before = ctx.pipelines.size;
     const p1 = ctx.pipeline(code, { S: 2 });
@@ -84,7 +85,10 @@ describe('GpuContext', () => {
 
   it('counts dispatches per kernel, copies, passes and readbacks; a dry run counts the same without running', async () => {
     const ctx = await gpu();
-    const a = ctx.upload(Float32Array.from({ length: 12 }, (_, i) => i), [3, 4]);
+    const a = ctx.upload(
+      Float32Array.from({ length: 12 }, (_, i) => i),
+      [3, 4],
+    );
     const out = ctx.upload(new Float32Array(9), [3, 3]);
     const record = async () => {
       ctx.resetStats();
@@ -101,8 +105,18 @@ describe('GpuContext', () => {
     expect(real.counts).toMatchObject({ dispatches: 2, copies: 1, passes: 2, readbacks: 1, bindGroups: 2 });
     expect(Object.values(real.byKernel)).toEqual([2]);
     expect(Object.keys(real.byKernel)[0]).toMatch(/^matmul_/);
-    expect(Array.from(real.values)).toEqual(Array.from(matmulRef(Float32Array.from({ length: 12 }, (_, i) => i),
-      Float32Array.from({ length: 12 }, (_, i) => i), 3, 3, 4, { transB: true })));
+    expect(Array.from(real.values)).toEqual(
+      Array.from(
+        matmulRef(
+          Float32Array.from({ length: 12 }, (_, i) => i),
+          Float32Array.from({ length: 12 }, (_, i) => i),
+          3,
+          3,
+          4,
+          { transB: true },
+        ),
+      ),
+    );
     const before = await ctx.read(out);
     ctx.setDryRun(true);
     const dry = await record();
@@ -171,7 +185,8 @@ describe('GpuContext', () => {
 
   it('warms pipelines asynchronously from a dry run of the work, leaving stats and buffers as they were', async () => {
     const ctx = await gpu();
-    const code = '// warm test kernel\noverride S: f32 = 1.0;\n@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n' +
+    const code =
+      '// warm test kernel\noverride S: f32 = 1.0;\n@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n' +
       '@compute @workgroup_size(1) fn main() { x[0] = x[0] * S; }';
     const x = ctx.upload(Float32Array.from([5]), [1]);
     ctx.resetStats();
@@ -197,8 +212,9 @@ describe('GpuContext', () => {
     const max = ctx.device.limits.maxStorageBufferBindingSize;
     expect(() => ctx.tensor([Math.ceil(max / 4) + 1])).toThrow(GpuLimitError);
     const code = '// noop\n@compute @workgroup_size(1) fn main() {}';
-    expect(() => ctx.dispatch(ctx.pipeline(code), [], [ctx.device.limits.maxComputeWorkgroupsPerDimension + 1]))
-      .toThrow(/exceeds this GPU's limit/);
+    expect(() =>
+      ctx.dispatch(ctx.pipeline(code), [], [ctx.device.limits.maxComputeWorkgroupsPerDimension + 1]),
+    ).toThrow(/exceeds this GPU's limit/);
   });
 
   it('surfaces a lost device as DeviceLostError', async () => {

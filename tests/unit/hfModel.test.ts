@@ -31,17 +31,40 @@ import { swigluRef } from '../../src/reference/swiglu';
 import { gpu } from '../helpers/gpu';
 import { freshSeed, rng } from '../helpers/random';
 import {
-  type FloatDtype, type HfWeights, type RandomModelSpec, CHATML_TEMPLATE, hfFolder, llamaGguf, randomHfWeights,
-  storedValues, tinyTokenizer,
+  type FloatDtype,
+  type HfWeights,
+  type RandomModelSpec,
+  CHATML_TEMPLATE,
+  hfFolder,
+  llamaGguf,
+  randomHfWeights,
+  storedValues,
+  tinyTokenizer,
 } from '../helpers/randomHfModel';
 
 const seed = freshSeed();
 const VOCAB = tinyTokenizer().vocabSize; // 272: the folder's tokenizer and the model agree
 // Query heads ≠ KV heads, head dim 12, dims that are not multiples of 64.
-const LLAMA: RandomModelSpec = { modelType: 'llama', dim: 72, hiddenDim: 100, nLayers: 2, nHeads: 6, nKvHeads: 2,
-  vocabSize: VOCAB, tied: false };
-const QWEN2: RandomModelSpec = { modelType: 'qwen2', dim: 56, hiddenDim: 90, nLayers: 2, nHeads: 4, nKvHeads: 2,
-  vocabSize: VOCAB, tied: true };
+const LLAMA: RandomModelSpec = {
+  modelType: 'llama',
+  dim: 72,
+  hiddenDim: 100,
+  nLayers: 2,
+  nHeads: 6,
+  nKvHeads: 2,
+  vocabSize: VOCAB,
+  tied: false,
+};
+const QWEN2: RandomModelSpec = {
+  modelType: 'qwen2',
+  dim: 56,
+  hiddenDim: 90,
+  nLayers: 2,
+  nHeads: 4,
+  nKvHeads: 2,
+  vocabSize: VOCAB,
+  tied: true,
+};
 const TOKENS = Uint32Array.of(270, 259, 264, 3, 100, 268, 271, 5, VOCAB - 1);
 
 /** max |got − want| / max |want|. */
@@ -72,11 +95,17 @@ describe(`Hugging Face folders vs llama.cpp-layout GGUF (seed ${seed})`, () => {
     { dtype: 'BF16', shards: 2, tied: false },
   ];
   for (const c of cases) {
-    const label = `${c.dtype}, ${c.shards === 1 ? 'model.safetensors' : `${c.shards} shards + index`}, ` +
+    const label =
+      `${c.dtype}, ${c.shards === 1 ? 'model.safetensors' : `${c.shards} shards + index`}, ` +
       `${c.tied ? 'tied' : 'untied'} head${c.llama3 ? ', Llama-3 rope scaling' : ''}`;
     it(`${label}: same logits at every position`, async () => {
-      const spec: RandomModelSpec = { ...LLAMA, tied: c.tied, ...(c.llama3
-        ? { ropeScaling: { factor: 4, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 16 } } : {}) };
+      const spec: RandomModelSpec = {
+        ...LLAMA,
+        tied: c.tied,
+        ...(c.llama3
+          ? { ropeScaling: { factor: 4, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 16 } }
+          : {}),
+      };
       const w = randomHfWeights(spec, rng(seed + c.shards));
       const hf = await gpuLogits({ kind: 'hf', files: hfFolder(spec, w, c.dtype, c.shards) });
       const factors = llama3FreqFactors(hf.config) ?? undefined;
@@ -95,7 +124,12 @@ function qwen2Ref(w: HfWeights, dtype: FloatDtype, cfg: LlamaConfig, tokens: Arr
   const { dim: D, nHeads, nKvHeads, headDim, normEps: eps } = cfg;
   const host = (name: string): HostWeight => {
     const { shape, values } = w.get(name)!;
-    return { type: 'f32', rows: shape[0], cols: shape[1], bytes: new Uint8Array(storedValues(values, dtype).slice().buffer) };
+    return {
+      type: 'f32',
+      rows: shape[0],
+      cols: shape[1],
+      bytes: new Uint8Array(storedValues(values, dtype).slice().buffer),
+    };
   };
   const vec = (name: string) => w.get(name)!.values; // 1-D tensors are stored as F32
   const pos = Array.from({ length: T }, (_, i) => i);
@@ -104,14 +138,17 @@ function qwen2Ref(w: HfWeights, dtype: FloatDtype, cfg: LlamaConfig, tokens: Arr
   for (let l = 0; l < cfg.nLayers; l++) {
     const p = `model.layers.${l}.`;
     const n1 = rmsnormRef(x, vec(`${p}input_layernorm.weight`), { T, D, eps }).y;
-    const proj = (m: string) => biasAddRef(linearRef(n1, host(`${p}self_attn.${m}_proj.weight`), T),
-      vec(`${p}self_attn.${m}_proj.bias`), T);
+    const proj = (m: string) =>
+      biasAddRef(linearRef(n1, host(`${p}self_attn.${m}_proj.weight`), T), vec(`${p}self_attn.${m}_proj.bias`), T);
     const q = ropeRef(proj('q'), pos, { ...rope, nHeads });
     const k = ropeRef(proj('k'), pos, { ...rope, nHeads: nKvHeads });
     const { o } = attentionRef(q, k, proj('v'), [T], { B: 1, S: T, H: nHeads, KV: nKvHeads, hd: headDim });
     x = addRef(x, linearRef(o, host(`${p}self_attn.o_proj.weight`), T));
     const n2 = rmsnormRef(x, vec(`${p}post_attention_layernorm.weight`), { T, D, eps }).y;
-    const h = swigluRef(linearRef(n2, host(`${p}mlp.gate_proj.weight`), T), linearRef(n2, host(`${p}mlp.up_proj.weight`), T));
+    const h = swigluRef(
+      linearRef(n2, host(`${p}mlp.gate_proj.weight`), T),
+      linearRef(n2, host(`${p}mlp.up_proj.weight`), T),
+    );
     x = addRef(x, linearRef(h, host(`${p}mlp.down_proj.weight`), T));
   }
   return linearRef(rmsnormRef(x, vec('model.norm.weight'), { T, D, eps }).y, host('model.embed_tokens.weight'), T);
@@ -151,15 +188,24 @@ describe('HF tokenizer and chat template', () => {
     const m = await describeModel({ kind: 'hf', files: hfFolder(LLAMA, randomHfWeights(LLAMA, rng(seed)), 'F32') });
     expect(m.chatTemplate).toBe(CHATML_TEMPLATE);
     const chat = new ChatTemplate(m.chatTemplate!);
-    const prompt = chat.apply([{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello' }]);
-    expect(prompt).toBe('<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n');
+    const prompt = chat.apply([
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: 'hello' },
+    ]);
+    expect(prompt).toBe(
+      '<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n',
+    );
     const ids = m.tokenizer!.encode(prompt);
     expect(ids.filter((i) => i === 270).length).toBe(3);
     expect(ids.filter((i) => i === 271).length).toBe(2);
     expect(ids).toContain(259); // "hello" inside the template text still merges
-    expect(chat.apply([{ role: 'user', content: 'x' }], { addGenerationPrompt: false })).toBe('<|im_start|>user\nx<|im_end|>\n');
+    expect(chat.apply([{ role: 'user', content: 'x' }], { addGenerationPrompt: false })).toBe(
+      '<|im_start|>user\nx<|im_end|>\n',
+    );
     expect(() => new ChatTemplate('{% for m in messages %}')).toThrow(ChatTemplateError);
-    const strict = new ChatTemplate("{% if messages[0]['role'] != 'user' %}{{ raise_exception('user first') }}{% endif %}");
+    const strict = new ChatTemplate(
+      "{% if messages[0]['role'] != 'user' %}{{ raise_exception('user first') }}{% endif %}",
+    );
     expect(() => strict.apply([{ role: 'assistant', content: 'hi' }])).toThrow(/user first/);
   });
 });
@@ -174,10 +220,14 @@ describe('bad Hugging Face folders', () => {
     await expect(refused(noWeights)).rejects.toThrow(/no model\.safetensors and no model\.safetensors\.index\.json/);
     const noIndex = folder(2);
     noIndex.delete('model.safetensors.index.json');
-    await expect(refused(noIndex)).rejects.toThrow(/found model-00001-of-00002\.safetensors, .*shards need their index/);
+    await expect(refused(noIndex)).rejects.toThrow(
+      /found model-00001-of-00002\.safetensors, .*shards need their index/,
+    );
     const missing = folder(3);
     missing.delete('model-00002-of-00003.safetensors');
-    await expect(refused(missing)).rejects.toThrow(/lists 1 shard\(s\) that are not in the folder: model-00002-of-00003/);
+    await expect(refused(missing)).rejects.toThrow(
+      /lists 1 shard\(s\) that are not in the folder: model-00002-of-00003/,
+    );
     const swapped = folder(2);
     const [a, b] = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
     const first = swapped.get(a)!;
@@ -188,7 +238,12 @@ describe('bad Hugging Face folders', () => {
 
   it('refuses unsupported dtypes, foreign tensors, bad JSON and other architectures', async () => {
     const st = (dtype: 'F64' | 'F32', name: string, n: number) =>
-      memorySource(concatParts(writeSafetensors([{ name, dtype, shape: [n], data: new Uint8Array(n * (dtype === 'F64' ? 8 : 4)) }])), 'model.safetensors');
+      memorySource(
+        concatParts(
+          writeSafetensors([{ name, dtype, shape: [n], data: new Uint8Array(n * (dtype === 'F64' ? 8 : 4)) }]),
+        ),
+        'model.safetensors',
+      );
     const f64 = folder();
     f64.set('model.safetensors', st('F64', 'model.norm.weight', 72));
     await expect(refused(f64)).rejects.toThrow(/model\.norm\.weight is F64; only F32, F16 and BF16/);

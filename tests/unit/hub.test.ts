@@ -9,7 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ByteSource } from '../../src/io/byteSource';
-import { type DownloadProgress, HubError, HubOfflineError, downloadModel, fetchRepoInfo, selectModelFiles } from '../../src/io/hub';
+import {
+  type DownloadProgress,
+  HubError,
+  HubOfflineError,
+  downloadModel,
+  fetchRepoInfo,
+  selectModelFiles,
+} from '../../src/io/hub';
 import { directoryCache, keySegments } from '../../src/io/modelCache';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
@@ -41,7 +48,13 @@ function fakeHub() {
     hits.push({ url, range: req.headers.range });
     if (url === '/api/models/test/tiny/revision/main?blobs=true') {
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ id: 'test/tiny', sha: SHA, siblings: Object.entries(REPO).map(([rfilename, b]) => ({ rfilename, size: b.length })) }));
+      res.end(
+        JSON.stringify({
+          id: 'test/tiny',
+          sha: SHA,
+          siblings: Object.entries(REPO).map(([rfilename, b]) => ({ rfilename, size: b.length })),
+        }),
+      );
       return;
     }
     const prefix = `/test/tiny/resolve/${SHA}/`;
@@ -72,11 +85,14 @@ function fakeHub() {
     }
     res.end(body.subarray(start));
   });
-  const ready = new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
-  const stop = () => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections(); // fetch keeps connections alive; the test wants the hub gone at once
-  });
+  const ready = new Promise<string>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  );
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections(); // fetch keeps connections alive; the test wants the hub gone at once
+    });
   return { hits, cut, stall, ready, stop };
 }
 
@@ -114,11 +130,26 @@ describe('Hugging Face Hub', () => {
     const info = await fetchRepoInfo('test/tiny', { endpoint });
     expect(info.sha).toBe(SHA);
     expect(info.files).toContainEqual({ path: 'model.safetensors', size: 300_000 });
-    expect(selectModelFiles(info.files)).toEqual(['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']);
-    const sharded = ['config.json', 'model.safetensors.index.json', 'model-00002-of-00002.safetensors',
-      'model-00001-of-00002.safetensors', 'tokenizer.json'].map((path) => ({ path }));
-    expect(selectModelFiles(sharded)).toEqual(['config.json', 'tokenizer.json', 'model.safetensors.index.json',
-      'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
+    expect(selectModelFiles(info.files)).toEqual([
+      'config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'model.safetensors',
+    ]);
+    const sharded = [
+      'config.json',
+      'model.safetensors.index.json',
+      'model-00002-of-00002.safetensors',
+      'model-00001-of-00002.safetensors',
+      'tokenizer.json',
+    ].map((path) => ({ path }));
+    expect(selectModelFiles(sharded)).toEqual([
+      'config.json',
+      'tokenizer.json',
+      'model.safetensors.index.json',
+      'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors',
+    ]);
     const ggufs = ['a-Q8_0.gguf', 'a-F16.gguf'].map((path) => ({ path }));
     expect(() => selectModelFiles(ggufs)).toThrow(/2 GGUF files; choose one: a-F16.gguf, a-Q8_0.gguf/);
     expect(selectModelFiles(ggufs, { gguf: 'a-F16.gguf' })).toEqual(['a-F16.gguf']);
@@ -129,12 +160,25 @@ describe('Hugging Face Hub', () => {
     const cache = newCache();
     const events: DownloadProgress[] = [];
     const first = await download('test/tiny', { endpoint, cache, onProgress: (p) => events.push(p) });
-    expect([...first.files.keys()]).toEqual(['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']);
+    expect([...first.files.keys()]).toEqual([
+      'config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'model.safetensors',
+    ]);
     expect(await holds(first.files.get('model.safetensors'), weights)).toBe(true);
-    const total = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'].reduce((n, f) => n + REPO[f].length, 0);
+    const total = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'].reduce(
+      (n, f) => n + REPO[f].length,
+      0,
+    );
     expect(events.every((e) => e.total === total && !e.cached)).toBe(true);
     expect(events.map((e) => e.loaded)).toEqual([...events.map((e) => e.loaded)].sort((a, b) => a - b));
-    expect(events.at(-1)).toMatchObject({ file: 'model.safetensors', fileLoaded: 300_000, fileTotal: 300_000, loaded: total });
+    expect(events.at(-1)).toMatchObject({
+      file: 'model.safetensors',
+      fileLoaded: 300_000,
+      fileTotal: 300_000,
+      loaded: total,
+    });
 
     await hub.stop();
     const cachedEvents: DownloadProgress[] = [];
@@ -159,22 +203,30 @@ describe('Hugging Face Hub', () => {
     hub.stall.set('model.safetensors', 70_000);
     const got = await download('test/tiny', { endpoint, cache: newCache(), idleTimeoutMs: 300 });
     expect(await holds(got.files.get('model.safetensors'), weights)).toBe(true);
-    expect(hub.hits.filter((h) => h.url.endsWith('/model.safetensors')).map((h) => h.range)).toEqual([undefined, 'bytes=70000-']);
+    expect(hub.hits.filter((h) => h.url.endsWith('/model.safetensors')).map((h) => h.range)).toEqual([
+      undefined,
+      'bytes=70000-',
+    ]);
   });
 
   it('keeps the partial file when every retry fails, and the next download resumes from it', async () => {
     const cache = newCache();
     hub.cut.set('model.safetensors', 50_000);
-    await expect(downloadModel('test/tiny', { endpoint, cache, maxRetries: 0 }))
-      .rejects.toThrow(/failed after 1 attempts.*50000 bytes are kept/);
+    await expect(downloadModel('test/tiny', { endpoint, cache, maxRetries: 0 })).rejects.toThrow(
+      /failed after 1 attempts.*50000 bytes are kept/,
+    );
     const got = await download('test/tiny', { endpoint, cache });
     expect(await holds(got.files.get('model.safetensors'), weights)).toBe(true);
-    expect(hub.hits.filter((h) => h.url.endsWith('/model.safetensors')).map((h) => h.range)).toEqual([undefined, 'bytes=50000-']);
+    expect(hub.hits.filter((h) => h.url.endsWith('/model.safetensors')).map((h) => h.range)).toEqual([
+      undefined,
+      'bytes=50000-',
+    ]);
   });
 
   it('gives clear errors: unknown repository, no network and nothing cached, bad repo id', async () => {
-    await expect(downloadModel('test/missing', { endpoint, cache: newCache() }))
-      .rejects.toThrow(/Repository test\/missing \(revision main\) was not found/);
+    await expect(downloadModel('test/missing', { endpoint, cache: newCache() })).rejects.toThrow(
+      /Repository test\/missing \(revision main\) was not found/,
+    );
     await hub.stop();
     const offline = downloadModel('test/tiny', { endpoint, cache: newCache() });
     await expect(offline).rejects.toThrow(HubOfflineError);

@@ -19,7 +19,8 @@ function engineOnly(path: string): string | null {
   if (path.endsWith('.wgsl')) return 'WGSL shader';
   const folder = folderOf(path);
   if (folder === 'gpu' || folder === 'ops') return `GPU code (src/${folder}/)`;
-  if (path === 'model/weights.ts' || path === 'model/memory.ts') return 'weight loading and its memory plan (ask the worker)';
+  if (path === 'model/weights.ts' || path === 'model/memory.ts')
+    return 'weight loading and its memory plan (ask the worker)';
   if (folder === 'train' && !UI_TRAIN_MODULES.has(path)) return 'training internals';
   if (folder === 'worker' && path !== 'worker/protocol.ts') return 'the worker itself';
   if (folder === 'reference') return 'the float64 reference';

@@ -20,13 +20,17 @@ import { TRAIN_METHODS, type TrainSettings } from '../../src/train/settings';
 import { gpu } from '../helpers/gpu';
 import { sharedPath } from '../helpers/shared';
 
-const TASKS = ['colors', 'animals'].map((name) => parseEvalTask(name, readFileSync(`public/demo/stories/${name}.jsonl`, 'utf8')));
+const TASKS = ['colors', 'animals'].map((name) =>
+  parseEvalTask(name, readFileSync(`public/demo/stories/${name}.jsonl`, 'utf8')),
+);
 let model: LoadedModel;
 let tok: Tokenizer;
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  const files = await openModelPath(sharedPath('models/stories260K/stories260K.bin'), { tokenizer: sharedPath('models/stories260K/tok512.bin') });
+  const files = await openModelPath(sharedPath('models/stories260K/stories260K.bin'), {
+    tokenizer: sharedPath('models/stories260K/tok512.bin'),
+  });
   model = await loadModel(await gpu(), files);
   tok = model.tokenizer!;
   close = async () => {
@@ -43,7 +47,15 @@ const mean = (rows: readonly TaskResult[], m: 'loss' | 'answer_accuracy') =>
   rows.reduce((a, r) => a + (r.shared![m] as number), 0) / rows.length;
 
 async function evaluate(adapter: Adapter, s: TrainSettings): Promise<TaskResult[]> {
-  return evaluateTasks(await gpu(), model, adapter, tok, s, TASKS.map((t, id) => ({ ...t, id })), { accuracy: true, adapt: false });
+  return evaluateTasks(
+    await gpu(),
+    model,
+    adapter,
+    tok,
+    s,
+    TASKS.map((t, id) => ({ ...t, id })),
+    { accuracy: true, adapt: false },
+  );
 }
 
 describe('the quick-demo preset teaches every method (stories260K, colors + animals, seed 1)', () => {
@@ -60,8 +72,10 @@ describe('the quick-demo preset teaches every method (stories260K, colors + anim
       const { adapter } = await runTraining({ ctx, model, tasks: prepareTasks(tok, TASKS, s), settings: s });
       const after = await evaluate(adapter, s);
       adapter.release();
-      console.log(`${method}: held-out loss ${mean(before, 'loss').toFixed(3)} → ${mean(after, 'loss').toFixed(3)}, answer accuracy ` +
-        `${mean(before, 'answer_accuracy').toFixed(2)} → ${mean(after, 'answer_accuracy').toFixed(2)}`);
+      console.log(
+        `${method}: held-out loss ${mean(before, 'loss').toFixed(3)} → ${mean(after, 'loss').toFixed(3)}, answer accuracy ` +
+          `${mean(before, 'answer_accuracy').toFixed(2)} → ${mean(after, 'answer_accuracy').toFixed(2)}`,
+      );
       expect(mean(after, 'loss')).toBeLessThanOrEqual(0.6 * mean(before, 'loss'));
       expect(mean(after, 'answer_accuracy')).toBeGreaterThan(mean(before, 'answer_accuracy') + 0.25);
     }, 300_000);

@@ -27,23 +27,44 @@ const TYPES: WeightType[] = ['f32', 'f16', 'q8_0', 'q4_0'];
 
 /** [T, in, out]: tiny, not tile multiples, odd outputs, stories260K (64/172) and SmolLM2-135M (576/192/1536). */
 const SHAPES: [number, number, number][] = [
-  [1, 64, 96], [37, 64, 96], [37, 576, 192], [5, 160, 33], [9, 64, 172], [133, 96, 40], [13, 192, 1536],
+  [1, 64, 96],
+  [37, 64, 96],
+  [37, 576, 192],
+  [5, 160, 33],
+  [9, 64, 172],
+  [133, 96, 40],
+  [13, 192, 1536],
   [11, 1536, 576],
 ];
 /** Inputs that are not a multiple of 32 (or even of 4): f32 and f16 only, quantized rows need whole blocks. */
-const FLOAT_SHAPES: [number, number, number][] = [[3, 172, 64], [7, 33, 5], [2, 1, 1], [6, 175, 160]];
+const FLOAT_SHAPES: [number, number, number][] = [
+  [3, 172, 64],
+  [7, 33, 5],
+  [2, 1, 1],
+  [6, 175, 160],
+];
 
 const seed = freshSeed();
 
 function hostWeight(type: WeightType, rows: number, cols: number, random: () => number): HostWeight {
   const v = randomF32(rows * cols, random);
-  const bytes = type === 'f32' ? new Uint8Array(v.buffer)
-    : type === 'f16' ? new Uint8Array(Uint16Array.from(v, f32ToF16).buffer)
-      : quantize(type, v);
+  const bytes =
+    type === 'f32'
+      ? new Uint8Array(v.buffer)
+      : type === 'f16'
+        ? new Uint8Array(Uint16Array.from(v, f32ToF16).buffer)
+        : quantize(type, v);
   return { type, rows, cols, bytes };
 }
 
-interface Case { type: WeightType; T: number; inDim: number; outDim: number; accumulate: boolean; alpha: number }
+interface Case {
+  type: WeightType;
+  T: number;
+  inDim: number;
+  outDim: number;
+  accumulate: boolean;
+  alpha: number;
+}
 
 const CASES: Case[] = [];
 for (const type of TYPES) {
@@ -75,8 +96,8 @@ describe(`linear vs float64 reference (seed ${seed})`, () => {
         else linearBackwardInput(ctx, tx, w, T, opts, ty);
         const got = await ctx.read(ty);
 
-        const want = direction === 'forward'
-          ? linearRef(x, hw, T, opts, y0) : linearBackwardInputRef(x, hw, T, opts, y0);
+        const want =
+          direction === 'forward' ? linearRef(x, hw, T, opts, y0) : linearBackwardInputRef(x, hw, T, opts, y0);
         // Σ|x||w| per output: forward x·|W|ᵀ, backward |dy|·|W|.
         const scale = absMatmulRef(x, weightRef(hw), T, outLen, K, { transB: direction === 'forward' });
         const bound = (i: number) =>

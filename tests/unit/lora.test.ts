@@ -7,9 +7,22 @@
 // doubled or missing term costs about 1/K of the chain, orders of magnitude above these bounds.
 
 import { describe, expect, it } from 'vitest';
-import { type GroupedLoraOptions, type LoraDims, type LoraOptions, loraBackward, loraForward, tokenProduct } from '../../src/ops/lora';
-import { dropoutKeep, dropoutRef, dropoutThreshold, loraBackwardRef, loraForwardRef, tokenProductRef }
-  from '../../src/reference/lora';
+import {
+  type GroupedLoraOptions,
+  type LoraDims,
+  type LoraOptions,
+  loraBackward,
+  loraForward,
+  tokenProduct,
+} from '../../src/ops/lora';
+import {
+  dropoutKeep,
+  dropoutRef,
+  dropoutThreshold,
+  loraBackwardRef,
+  loraForwardRef,
+  tokenProductRef,
+} from '../../src/reference/lora';
 import { mismatches } from '../helpers/compare';
 import { gpu } from '../helpers/gpu';
 import { dot, numericGrad } from '../helpers/gradcheck';
@@ -21,16 +34,30 @@ const abs = (a: ArrayLike<number>) => Float64Array.from(a as ArrayLike<number>, 
 const seed = freshSeed();
 
 /** got ≈ want within γ_K·chain + 2u·(|want| + |old|), elementwise. */
-function within(got: ArrayLike<number>, want: ArrayLike<number>, chain: ArrayLike<number>, K: number,
-  old?: ArrayLike<number>) {
-  return mismatches(got, want, (i) => gamma(K) * chain[i] + 2 * U * (Math.abs(want[i]) + Math.abs(old ? old[i] : 0)) + 1e-30);
+function within(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  chain: ArrayLike<number>,
+  K: number,
+  old?: ArrayLike<number>,
+) {
+  return mismatches(
+    got,
+    want,
+    (i) => gamma(K) * chain[i] + 2 * U * (Math.abs(want[i]) + Math.abs(old ? old[i] : 0)) + 1e-30,
+  );
 }
 
 // [T, in, out, r]: T = 1, 37, 300 (T = 300 takes the split-K path with a short last chunk on every
 // adapter), the model's 576×192 and non-multiples of 4 (172), r = 1 (scalar kernels), 8 and 16.
 const CASES: [number, number, number, number][] = [
-  [1, 64, 64, 1], [37, 172, 64, 8], [300, 576, 192, 16], [300, 64, 64, 8], [37, 576, 192, 1],
-  [1, 172, 64, 16], [300, 172, 64, 1],
+  [1, 64, 64, 1],
+  [37, 172, 64, 8],
+  [300, 576, 192, 16],
+  [300, 64, 64, 8],
+  [37, 576, 192, 1],
+  [1, 172, 64, 16],
+  [300, 172, 64, 1],
 ];
 
 describe(`LoRA vs float64 reference (seed ${seed})`, () => {
@@ -47,9 +74,14 @@ describe(`LoRA vs float64 reference (seed ${seed})`, () => {
         const y0 = randomF32(T * OUT, random);
         const dy = randomF32(T * OUT, random);
         const [dA0, dB0, dx0] = [randomF32(r * IN, random), randomF32(OUT * r, random), randomF32(T * IN, random)];
-        const tx = ctx.upload(x, [T, IN]), tA = ctx.upload(A, [r, IN]), tB = ctx.upload(B, [OUT, r]);
-        const ty = ctx.upload(y0, [T, OUT]), tdy = ctx.upload(dy, [T, OUT]);
-        const tdA = ctx.upload(dA0, [r, IN]), tdB = ctx.upload(dB0, [OUT, r]), tdx = ctx.upload(dx0, [T, IN]);
+        const tx = ctx.upload(x, [T, IN]),
+          tA = ctx.upload(A, [r, IN]),
+          tB = ctx.upload(B, [OUT, r]);
+        const ty = ctx.upload(y0, [T, OUT]),
+          tdy = ctx.upload(dy, [T, OUT]);
+        const tdA = ctx.upload(dA0, [r, IN]),
+          tdB = ctx.upload(dB0, [OUT, r]),
+          tdx = ctx.upload(dx0, [T, IN]);
 
         // Forward: h has dot products of length in (plus the dropout scaling: 2 roundings); y adds r more.
         const { h } = loraForward(ctx, tx, tA, tB, d, o, ty);
@@ -79,7 +111,9 @@ describe(`LoRA vs float64 reference (seed ${seed})`, () => {
     const random = rng(seed + 5);
     const d: LoraDims = { T: 37, in: 64, out: 64, r: 8 };
     const o: LoraOptions = { scale: 2 };
-    const [x, A, B, h, dy] = [d.T * d.in, d.r * d.in, d.out * d.r, d.T * d.r, d.T * d.out].map((n) => randomF32(n, random));
+    const [x, A, B, h, dy] = [d.T * d.in, d.r * d.in, d.out * d.r, d.T * d.r, d.T * d.out].map((n) =>
+      randomF32(n, random),
+    );
     const t = [x, A, B, h, dy].map((a) => ctx.upload(a, [a.length]));
     const tdA = ctx.upload(randomF32(d.r * d.in, random), [d.r, d.in]);
     const tdB = ctx.upload(randomF32(d.out * d.r, random), [d.out, d.r]);
@@ -97,38 +131,67 @@ describe(`LoRA over row groups (MeTA-LoRA's K tasks in one batch) vs each group 
   // batches have S_g = 70, 41, 66: every group must match the float64 reference run on its batch alone,
   // with its own seed, its own copy of A and B (stride > size: the gaps must stay untouched), its own dA
   // copy, and one dB summed over the groups. Padding rows get dy = 0, as in training (targets −1).
-  const G = 3, Bg = 2, S = 70, own = [70, 41, 66];
+  const G = 3,
+    Bg = 2,
+    S = 70,
+    own = [70, 41, 66];
   const d: LoraDims = { T: G * Bg * S, in: 64, out: 48, r: 8 };
   it('forward, per-group dA, summed dB and dx, with dropout', async () => {
     const ctx = await gpu();
     const random = rng(seed + 4242);
     const seeds = [seed >>> 0, (seed + 1) >>> 0, (seed * 7) >>> 0];
-    const nA = d.r * d.in, nB = d.out * d.r, sA = nA + 64, sB = nB + 32;
-    const o: GroupedLoraOptions = { scale: 2, dropout: 0.25, groups: { seeds, seqLens: own, seq: S },
-      strides: { A: sA, B: sB, dA: sA, dB: 0 } };
+    const nA = d.r * d.in,
+      nB = d.out * d.r,
+      sA = nA + 64,
+      sB = nB + 32;
+    const o: GroupedLoraOptions = {
+      scale: 2,
+      dropout: 0.25,
+      groups: { seeds, seqLens: own, seq: S },
+      strides: { A: sA, B: sB, dA: sA, dB: 0 },
+    };
     const real = (row: number) => row % S < own[Math.floor(row / (Bg * S))];
-    const x = randomF32(d.T * d.in, random), y0 = randomF32(d.T * d.out, random);
+    const x = randomF32(d.T * d.in, random),
+      y0 = randomF32(d.T * d.out, random);
     const dy = randomF32(d.T * d.out, random).map((v, i) => (real(Math.floor(i / d.out)) ? v : 0));
-    const A = randomF32((G - 1) * sA + nA, random), B = randomF32((G - 1) * sB + nB, random);
-    const dA0 = randomF32((G - 1) * sA + nA, random), dB0 = randomF32(nB, random), dx0 = randomF32(d.T * d.in, random);
-    const t = { x: ctx.upload(x, [x.length]), y: ctx.upload(y0, [y0.length]), dy: ctx.upload(dy, [dy.length]),
-      A: ctx.upload(A, [A.length]), B: ctx.upload(B, [B.length]), dA: ctx.upload(dA0, [dA0.length]),
-      dB: ctx.upload(dB0, [nB]), dx: ctx.upload(dx0, [dx0.length]) };
+    const A = randomF32((G - 1) * sA + nA, random),
+      B = randomF32((G - 1) * sB + nB, random);
+    const dA0 = randomF32((G - 1) * sA + nA, random),
+      dB0 = randomF32(nB, random),
+      dx0 = randomF32(d.T * d.in, random);
+    const t = {
+      x: ctx.upload(x, [x.length]),
+      y: ctx.upload(y0, [y0.length]),
+      dy: ctx.upload(dy, [dy.length]),
+      A: ctx.upload(A, [A.length]),
+      B: ctx.upload(B, [B.length]),
+      dA: ctx.upload(dA0, [dA0.length]),
+      dB: ctx.upload(dB0, [nB]),
+      dx: ctx.upload(dx0, [dx0.length]),
+    };
     const { h } = loraForward(ctx, t.x, t.A, t.B, d, o, t.y);
     loraBackward(ctx, t.x, h, t.dy, t.A, t.B, d, o, { dA: t.dA, dB: t.dB, accumulate: true }, t.dx);
     const [gotH, gotY, gotDA, gotDB, gotDx] = await Promise.all([h, t.y, t.dA, t.dB, t.dx].map((v) => ctx.read(v)));
 
     // Group g's batch alone: its sequences' first S_g rows.
-    const rowsOf = (g: number) => Array.from({ length: Bg * own[g] }, (_, k) => (g * Bg + Math.floor(k / own[g])) * S + k % own[g]);
-    const take = (a: ArrayLike<number>, rows: number[], cols: number) => Float64Array.from(rows.flatMap((r) =>
-      Array.from({ length: cols }, (_, c) => a[r * cols + c])));
-    let dBWant = Float64Array.from(dB0), dBChain = new Float64Array(nB);
+    const rowsOf = (g: number) =>
+      Array.from({ length: Bg * own[g] }, (_, k) => (g * Bg + Math.floor(k / own[g])) * S + (k % own[g]));
+    const take = (a: ArrayLike<number>, rows: number[], cols: number) =>
+      Float64Array.from(rows.flatMap((r) => Array.from({ length: cols }, (_, c) => a[r * cols + c])));
+    let dBWant = Float64Array.from(dB0),
+      dBChain = new Float64Array(nB);
     for (let g = 0; g < G; g++) {
       const rows = rowsOf(g);
       const dg: LoraDims = { ...d, T: rows.length };
       const og: LoraOptions = { scale: 2, dropout: 0.25, seed: seeds[g] };
-      const [xg, yg, dyg, hg] = [take(x, rows, d.in), take(y0, rows, d.out), take(dy, rows, d.out), take(gotH, rows, d.r)];
-      const Ag = A.subarray(g * sA, g * sA + nA), Bgm = B.subarray(g * sB, g * sB + nB);
+      const [xg, yg, dyg, hg] = [
+        take(x, rows, d.in),
+        take(y0, rows, d.out),
+        take(dy, rows, d.out),
+        take(gotH, rows, d.r),
+      ];
+      const Ag = A.subarray(g * sA, g * sA + nA),
+        Bgm = B.subarray(g * sB, g * sB + nB);
       const want = loraForwardRef(xg, Ag, Bgm, dg, og, yg);
       const chain = loraForwardRef(abs(xg), abs(Ag), abs(Bgm), dg, og);
       expect(within(hg, want.h, chain.h, d.in + 2)).toEqual([]);
@@ -136,10 +199,26 @@ describe(`LoRA over row groups (MeTA-LoRA's K tasks in one batch) vs each group 
       const grad = loraBackwardRef(xg, hg, dyg, Ag, Bgm, dg, og);
       const gAbs = loraBackwardRef(abs(xg), abs(hg), abs(dyg), abs(Ag), abs(Bgm), dg, og);
       const dA0g = dA0.subarray(g * sA, g * sA + nA);
-      expect(within(gotDA.subarray(g * sA, g * sA + nA), grad.dA.map((v, i) => v + dA0g[i]), gAbs.dA, S * Bg + d.out + 4, dA0g)).toEqual([]);
+      expect(
+        within(
+          gotDA.subarray(g * sA, g * sA + nA),
+          grad.dA.map((v, i) => v + dA0g[i]),
+          gAbs.dA,
+          S * Bg + d.out + 4,
+          dA0g,
+        ),
+      ).toEqual([]);
       if (g < G - 1) expect(gotDA.subarray(g * sA + nA, (g + 1) * sA)).toEqual(dA0.subarray(g * sA + nA, (g + 1) * sA));
       const dxg = take(dx0, rows, d.in);
-      expect(within(take(gotDx, rows, d.in), grad.dx.map((v, i) => v + dxg[i]), gAbs.dx, d.out + d.r + 6, dxg)).toEqual([]);
+      expect(
+        within(
+          take(gotDx, rows, d.in),
+          grad.dx.map((v, i) => v + dxg[i]),
+          gAbs.dx,
+          d.out + d.r + 6,
+          dxg,
+        ),
+      ).toEqual([]);
       dBWant = dBWant.map((v, i) => v + grad.dB[i]);
       dBChain = dBChain.map((v, i) => v + gAbs.dB[i]);
     }
@@ -151,14 +230,24 @@ describe(`LoRA over row groups (MeTA-LoRA's K tasks in one batch) vs each group 
 describe(`LoRA token product, split-K and direct (seed ${seed})`, () => {
   // [M, N, T]: vec4 kernel (M, N multiples of 4) and scalar kernel; chunk sizes that split T unevenly,
   // one token per chunk, and a single chunk (direct write). Bound: length-T sums, alpha, accumulation.
-  const SHAPES: [number, number, number][] = [[8, 576, 300], [576, 8, 256], [1, 172, 37], [16, 16, 300], [5, 13, 41]];
+  const SHAPES: [number, number, number][] = [
+    [8, 576, 300],
+    [576, 8, 256],
+    [1, 172, 37],
+    [16, 16, 300],
+    [5, 13, 41],
+  ];
   for (const [M, N, T] of SHAPES) {
     for (const chunk of [1, 7, 128, T]) {
       it(`${M}×${N} over T=${T}, ${chunk} tokens per chunk`, async () => {
         const ctx = await gpu();
         const random = rng(seed + M * 3 + N * 5 + T + chunk);
-        const X = randomF32(T * M, random), Y = randomF32(T * N, random), C0 = randomF32(M * N, random);
-        const tX = ctx.upload(X, [T, M]), tY = ctx.upload(Y, [T, N]), tC = ctx.upload(C0, [M, N]);
+        const X = randomF32(T * M, random),
+          Y = randomF32(T * N, random),
+          C0 = randomF32(M * N, random);
+        const tX = ctx.upload(X, [T, M]),
+          tY = ctx.upload(Y, [T, N]),
+          tC = ctx.upload(C0, [M, N]);
         tokenProduct(ctx, tX, tY, M, N, T, { alpha: -0.75, accumulate: true, tokensPerChunk: chunk }, tC);
         const want = tokenProductRef(X, Y, M, N, T).map((v, i) => C0[i] - 0.75 * v);
         const chain = tokenProductRef(abs(X), abs(Y), M, N, T).map((v) => 0.75 * v);
@@ -189,16 +278,34 @@ describe('LoRA gradients vs finite differences of the float64 forward', () => {
       const random = rng(seed + 99);
       const d: LoraDims = { T: 4, in: 6, out: 5, r: 3 };
       const o: LoraOptions = { scale: 1.7, dropout, seed: 77 };
-      const x = randomF32(d.T * d.in, random), A = randomF32(d.r * d.in, random), B = randomF32(d.out * d.r, random);
+      const x = randomF32(d.T * d.in, random),
+        A = randomF32(d.r * d.in, random),
+        B = randomF32(d.out * d.r, random);
       const w = randomF32(d.T * d.out, random);
       const loss = (xx: ArrayLike<number>, AA: ArrayLike<number>, BB: ArrayLike<number>) =>
         dot(w, loraForwardRef(xx, AA, BB, d, o).y);
       const { h } = loraForwardRef(x, A, B, d, o);
       const g = loraBackwardRef(x, h, w, A, B, d, o);
-      const close = (num: Float64Array, ana: Float64Array) => mismatches(num, ana, (i) => 1e-7 * (1 + Math.abs(ana[i])));
-      expect(close(numericGrad((v) => loss(x, v, B), A), g.dA)).toEqual([]);
-      expect(close(numericGrad((v) => loss(x, A, v), B), g.dB)).toEqual([]);
-      expect(close(numericGrad((v) => loss(v, A, B), x), g.dx)).toEqual([]);
+      const close = (num: Float64Array, ana: Float64Array) =>
+        mismatches(num, ana, (i) => 1e-7 * (1 + Math.abs(ana[i])));
+      expect(
+        close(
+          numericGrad((v) => loss(x, v, B), A),
+          g.dA,
+        ),
+      ).toEqual([]);
+      expect(
+        close(
+          numericGrad((v) => loss(x, A, v), B),
+          g.dB,
+        ),
+      ).toEqual([]);
+      expect(
+        close(
+          numericGrad((v) => loss(v, A, B), x),
+          g.dx,
+        ),
+      ).toEqual([]);
     });
   }
 });

@@ -17,10 +17,18 @@ const U = 2 ** -24;
 const gamma = (k: number) => (k * U) / (1 - k * U);
 
 const SIZES: [number, number, number][] = [
-  [1, 1, 1], [7, 13, 5], [65, 33, 129], [256, 384, 128],
+  [1, 1, 1],
+  [7, 13, 5],
+  [65, 33, 129],
+  [256, 384, 128],
   [36, 20, 44], // vec4-aligned, but N ends inside a 4×8 register block and nothing is a tile multiple
 ];
-const TRANSPOSES = [[false, false], [true, false], [false, true], [true, true]] as const;
+const TRANSPOSES = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+] as const;
 const VARIANTS: MatmulVariant[] = ['blocked', 'blocked_vec4', 'tiled'];
 const seed = freshSeed();
 
@@ -55,8 +63,9 @@ describe('matmul options', () => {
     const v = matmulVariant(ctx, 64, 64, 64, {});
     expect(ctx.info.isSoftware ? v === 'blocked_vec4' : v === 'tiled').toBe(true);
     if (ctx.info.isSoftware) expect(matmulVariant(ctx, 7, 13, 5, {})).toBe('blocked');
-    expect(() => matmul(ctx, ctx.tensor([7, 5]), ctx.tensor([5, 13]), 7, 13, 5, { variant: 'blocked_vec4' }))
-      .toThrow(/vec4-aligned/);
+    expect(() => matmul(ctx, ctx.tensor([7, 5]), ctx.tensor([5, 13]), 7, 13, 5, { variant: 'blocked_vec4' })).toThrow(
+      /vec4-aligned/,
+    );
   });
 
   for (const variant of VARIANTS) {
@@ -79,13 +88,17 @@ describe('matmul options', () => {
         const gz = got.subarray(z * M * N, (z + 1) * M * N);
         const cz = c0.subarray(z * M * N, (z + 1) * M * N);
         const expected = Array.from(want, (w, i) => cz[i] - 0.5 * w);
-        expect(mismatches(gz, expected, (i) => 0.5 * gamma(K + 2) * scale[i] + 2 * U * Math.abs(cz[i]) + 1e-30)).toEqual([]);
+        expect(
+          mismatches(gz, expected, (i) => 0.5 * gamma(K + 2) * scale[i] + 2 * U * Math.abs(cz[i]) + 1e-30),
+        ).toEqual([]);
       }
     });
   }
 
   it('rejects operands that are too small for the product', async () => {
     const ctx = await gpu();
-    expect(() => matmul(ctx, ctx.tensor([4, 4]), ctx.tensor([4, 4]), 4, 4, 5)).toThrow(/A has 16 elements, the product needs 20/);
+    expect(() => matmul(ctx, ctx.tensor([4, 4]), ctx.tensor([4, 4]), 4, 4, 5)).toThrow(
+      /A has 16 elements, the product needs 20/,
+    );
   });
 });

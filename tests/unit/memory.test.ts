@@ -27,10 +27,18 @@ describe('memory estimate', () => {
     const m = await describeModel({ kind: 'llama2c', file: bin });
     const keep = estimateMemory(m.config, m.tensors);
     expect(keep.weights.bytes).toBe(4 * parameterCount(m.config));
-    expect(keep.weights.tensors.map((t) => t.name).sort()).toEqual(checkpointTensors(m.config, 'F32').map((t) => t.name).sort());
+    expect(keep.weights.tensors.map((t) => t.name).sort()).toEqual(
+      checkpointTensors(m.config, 'F32')
+        .map((t) => t.name)
+        .sort(),
+    );
     const q8 = estimateMemory(m.config, m.tensors, { quant: 'q8_0' });
     const byName = new Map(q8.weights.tensors.map((t) => [t.name, t]));
-    expect(byName.get('blk.0.attn_q.weight')).toMatchObject({ gpuType: 'q8_0', bytes: 64 * 2 * 34, stagingBytes: 64 * 64 * 4 + 64 * 2 * 34 });
+    expect(byName.get('blk.0.attn_q.weight')).toMatchObject({
+      gpuType: 'q8_0',
+      bytes: 64 * 2 * 34,
+      stagingBytes: 64 * 64 * 4 + 64 * 2 * 34,
+    });
     // Rows of 172 values are not whole Q8_0 blocks: kept in f32, as loadWeights does.
     expect(byName.get('blk.0.ffn_down.weight')).toMatchObject({ gpuType: 'f32', bytes: 64 * 172 * 4, stagingBytes: 0 });
     expect(byName.get('blk.0.attn_norm.weight')).toMatchObject({ gpuType: 'f32', bytes: 256 });
@@ -39,8 +47,14 @@ describe('memory estimate', () => {
   it('follows each stored type to its GPU type', () => {
     expect(placeMatrix('Q8_0', 8, 64, 'q4_0')).toEqual({ gpuType: 'q8_0', stagingBytes: 0 });
     // Staging per chunk of rows: input (raw blocks + their f32 decode, or the f32 values) and the chunk's blocks.
-    expect(placeMatrix('Q4_K', 8, 512, 'keep')).toEqual({ gpuType: 'q8_0', stagingBytes: 8 * 2 * 144 + 8 * 512 * 4 + 8 * 16 * 34 });
-    expect(placeMatrix('Q6_K', 8, 512, 'q4_0')).toEqual({ gpuType: 'q4_0', stagingBytes: 8 * 2 * 210 + 8 * 512 * 4 + 8 * 16 * 18 });
+    expect(placeMatrix('Q4_K', 8, 512, 'keep')).toEqual({
+      gpuType: 'q8_0',
+      stagingBytes: 8 * 2 * 144 + 8 * 512 * 4 + 8 * 16 * 34,
+    });
+    expect(placeMatrix('Q6_K', 8, 512, 'q4_0')).toEqual({
+      gpuType: 'q4_0',
+      stagingBytes: 8 * 2 * 210 + 8 * 512 * 4 + 8 * 16 * 18,
+    });
     expect(placeMatrix('BF16', 8, 64, 'keep')).toEqual({ gpuType: 'f32', stagingBytes: 0 });
     expect(placeMatrix('F16', 8, 64, 'keep')).toEqual({ gpuType: 'f16', stagingBytes: 0 });
     expect(placeMatrix('F16', 8, 64, 'q4_0')).toEqual({ gpuType: 'q4_0', stagingBytes: 8 * 64 * 4 + 8 * 2 * 18 });
@@ -61,14 +75,18 @@ describe('memory estimate', () => {
 
   it('matches the published sizes of the presets (parameters × 2 bytes of BF16)', () => {
     const published: Record<string, number> = {
-      'smollm2-135m-instruct': 134_515_008, 'smollm2-360m-instruct': 361_821_120, 'qwen2.5-0.5b-instruct': 494_032_768,
-      'tinyllama-1.1b-chat': 1_100_048_384, 'llama-3.2-1b-instruct': 1_235_814_400,
+      'smollm2-135m-instruct': 134_515_008,
+      'smollm2-360m-instruct': 361_821_120,
+      'qwen2.5-0.5b-instruct': 494_032_768,
+      'tinyllama-1.1b-chat': 1_100_048_384,
+      'llama-3.2-1b-instruct': 1_235_814_400,
     };
-    for (const [id, params] of Object.entries(published)) expect(presetSizes(preset(id)).downloadBytes, id).toBe(2 * params);
+    for (const [id, params] of Object.entries(published))
+      expect(presetSizes(preset(id)).downloadBytes, id).toBe(2 * params);
     // BF16 kept is widened to f32; Q4_0 takes 18 bytes per 32 values.
     const smol = preset('smollm2-135m-instruct');
     expect(presetSizes(smol).gpu.weights.bytes).toBe(4 * 134_515_008);
-    expect(presetSizes(smol, 'q4_0').gpu.weights.byType.q4_0).toBe((134_515_008 - 61 * 576) / 32 * 18);
+    expect(presetSizes(smol, 'q4_0').gpu.weights.byType.q4_0).toBe(((134_515_008 - 61 * 576) / 32) * 18);
   });
 });
 
@@ -80,15 +98,19 @@ describe('limit check', () => {
     const qwen = presetSizes(preset('qwen2.5-0.5b-instruct')).gpu;
     expect(() => checkFits(qwen, BROWSER_DEFAULTS)).toThrow(GpuLimitError);
     expect(() => checkFits(qwen, BROWSER_DEFAULTS)).toThrow(
-      /tensor token_embd\.weight \(f32 \[151936,896\]\) needs 519 MiB, over the adapter's maxBufferSize of 256 MiB \(and 1 other buffer\)\. Quantizing on load/);
+      /tensor token_embd\.weight \(f32 \[151936,896\]\) needs 519 MiB, over the adapter's maxBufferSize of 256 MiB \(and 1 other buffer\)\. Quantizing on load/,
+    );
     // Quantized on load a chunk of rows at a time, TinyLlama's 250 MiB embedding fits the 128 MiB bindings.
     expect(() => checkFits(presetSizes(preset('tinyllama-1.1b-chat'), 'q8_0').gpu, BROWSER_DEFAULTS)).not.toThrow();
   });
 
   it('makes loadModel refuse before allocating anything', async () => {
     // A context with tiny limits and nothing else: any allocation attempt would fail with a TypeError instead.
-    const ctx = { info: { limits: { maxBufferSize: 2 ** 16, maxStorageBufferBindingSize: 2 ** 16 } } } as unknown as GpuContext;
+    const ctx = {
+      info: { limits: { maxBufferSize: 2 ** 16, maxStorageBufferBindingSize: 2 ** 16 } },
+    } as unknown as GpuContext;
     await expect(loadModel(ctx, { kind: 'gguf', file: gguf })).rejects.toThrow(
-      /(token_embd|output)\.weight \(f32 \[512,64\]\) needs 131072 bytes, over the adapter's maxBufferSize of 65536 bytes \(and 1 other buffer\)/);
+      /(token_embd|output)\.weight \(f32 \[512,64\]\) needs 131072 bytes, over the adapter's maxBufferSize of 65536 bytes \(and 1 other buffer\)/,
+    );
   });
 });

@@ -11,7 +11,8 @@ import type { ModelWeights } from '../../src/model/weights';
 import { gpu } from '../helpers/gpu';
 import { sharedPath } from '../helpers/shared';
 
-const EXPECTED = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. ' +
+const EXPECTED =
+  'Once upon a time, there was a little girl named Lily. She loved to play outside in the park. ' +
   'One day, she saw a big, red ball. She wanted to play with it, but it was too high.';
 const sources: ByteSource[] = [];
 afterAll(async () => {

@@ -15,7 +15,13 @@ import { TensorPack } from '../../src/gpu/tensorPack';
 import { NORM_PER_THREAD, NORM_WG, adamwStep, gradNorm, sgdStep } from '../../src/ops/optimizer';
 import { ELEMENTWISE_WG, axpy, copyInto, fill, meanInto, nonFiniteFlag, scale } from '../../src/ops/paramOps';
 import {
-  type AdamWRefOptions, adamwStepRef, axpyRef, gradNormRef, meanIntoRef, scaleRef, sgdStepRef,
+  type AdamWRefOptions,
+  adamwStepRef,
+  axpyRef,
+  gradNormRef,
+  meanIntoRef,
+  scaleRef,
+  sgdStepRef,
 } from '../../src/reference/optimizer';
 import { mismatches } from '../helpers/compare';
 import { gpu } from '../helpers/gpu';
@@ -42,8 +48,7 @@ const readAll = (ctx: GpuContext, list: readonly Tensor<'f32'>[]) => Promise.all
 const releaseAll = (...lists: readonly Tensor[][]) => lists.flat().forEach((t) => t.release());
 
 /** Mismatches of every tensor of a list; empty when all are within their bounds. */
-function listMismatches(got: ArrayLike<number>[], want: ArrayLike<number>[],
-  bound: (t: number, i: number) => number) {
+function listMismatches(got: ArrayLike<number>[], want: ArrayLike<number>[], bound: (t: number, i: number) => number) {
   return got.flatMap((g, t) => mismatches(g, want[t], (i) => bound(t, i)).map((m) => ({ tensor: t, ...m })));
 }
 
@@ -63,8 +68,7 @@ describe(`optimizer steps vs float64 reference (seed ${seed})`, () => {
       const factor = c ? c[1] : 1;
       // f32 lr, g·c and lr·(g·c) round once each (3u of the step, 4u with second-order terms), the
       // subtraction once (u of the result).
-      const bound = (t: number, i: number) =>
-        U * Math.abs(want[t][i]) + 4 * U * Math.abs(lr * factor * g[t][i]) + TINY;
+      const bound = (t: number, i: number) => U * Math.abs(want[t][i]) + 4 * U * Math.abs(lr * factor * g[t][i]) + TINY;
       expect(listMismatches(await readAll(ctx, tp), want, bound)).toEqual([]);
       releaseAll(tp);
     }
@@ -72,12 +76,18 @@ describe(`optimizer steps vs float64 reference (seed ${seed})`, () => {
   });
 
   const adamwCases: { name: string; o: AdamWRefOptions; zeroState: boolean; clip?: Float32Array }[] = [
-    { name: 'first step from zero state, PyTorch defaults', zeroState: true,
-      o: { lr: 1e-3, step: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 } },
+    {
+      name: 'first step from zero state, PyTorch defaults',
+      zeroState: true,
+      o: { lr: 1e-3, step: 1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 },
+    },
     // Large lr, wd and eps so that decay, bias corrections and eps each move θ far beyond the bound.
-    { name: 'step 7 from random state, clipped, every term visible', zeroState: false,
+    {
+      name: 'step 7 from random state, clipped, every term visible',
+      zeroState: false,
       o: { lr: 0.05, step: 7, beta1: 0.8, beta2: 0.99, eps: 1e-2, weightDecay: 0.2 },
-      clip: Float32Array.of(9, Math.fround(0.3)) },
+      clip: Float32Array.of(9, Math.fround(0.3)),
+    },
   ];
   for (const { name, o, zeroState, clip } of adamwCases) {
     it(`adamwStep: ${name}`, async () => {
@@ -86,7 +96,9 @@ describe(`optimizer steps vs float64 reference (seed ${seed})`, () => {
       const p0 = randomList(random);
       const g = randomList(random);
       const m0 = zeroState ? LENGTHS.map((n) => new Float32Array(n)) : randomList(random, LENGTHS, 0.1);
-      const v0 = zeroState ? LENGTHS.map((n) => new Float32Array(n)) : randomList(random, LENGTHS, 0.01).map((a) => a.map(Math.abs));
+      const v0 = zeroState
+        ? LENGTHS.map((n) => new Float32Array(n))
+        : randomList(random, LENGTHS, 0.01).map((a) => a.map(Math.abs));
       const [tp, tg, tm, tv] = [upload(ctx, p0), upload(ctx, g), upload(ctx, m0), upload(ctx, v0)];
       const tc = clip && ctx.upload(clip, [2]);
       adamwStep(ctx, tp, tg, tm, tv, o, tc);
@@ -166,8 +178,8 @@ describe(`gradient-norm clipping vs float64 reference (seed ${seed})`, () => {
     const want = sgdStepRef(p0, g, 0.5, wantClip);
     // The sgdStep bound, plus the factor's own relative error (see above) carried by the step.
     const factorRel = gamma(depth(4)) / 2 + 16 * U;
-    const bound = (t: number, i: number) => U * Math.abs(want[t][i]) +
-      (4 * U + factorRel) * Math.abs(0.5 * wantClip[1] * g[t][i]) + TINY;
+    const bound = (t: number, i: number) =>
+      U * Math.abs(want[t][i]) + (4 * U + factorRel) * Math.abs(0.5 * wantClip[1] * g[t][i]) + TINY;
     expect(listMismatches(await readAll(ctx, tp), want, bound)).toEqual([]);
     releaseAll(tp, tg, [clip]);
   });
@@ -183,7 +195,13 @@ describe(`parameter-list ops vs float64 reference (seed ${seed})`, () => {
     // Exact: compared by hand, as deep equality of multi-million-element arrays takes vitest many seconds.
     expect(listMismatches(await readAll(ctx, td), src, () => 0)).toEqual([]);
     fill(ctx, td, -0.3);
-    expect(listMismatches(await readAll(ctx, td), LENGTHS.map((n) => new Float32Array(n).fill(-0.3)), () => 0)).toEqual([]);
+    expect(
+      listMismatches(
+        await readAll(ctx, td),
+        LENGTHS.map((n) => new Float32Array(n).fill(-0.3)),
+        () => 0,
+      ),
+    ).toEqual([]);
     const [tu, ti] = [ctx.tensor([1001], 'u32'), ctx.tensor([7], 'i32')];
     fill(ctx, [tu], 4_000_000_000);
     fill(ctx, [ti], -5);
@@ -207,7 +225,9 @@ describe(`parameter-list ops vs float64 reference (seed ${seed})`, () => {
     scale(ctx, ty, 1 / 3);
     const wantScaled = scaleRef(got, 1 / 3);
     // f32 1/3 and the product: 2u.
-    expect(listMismatches(await readAll(ctx, ty), wantScaled, (t, i) => 2 * U * Math.abs(wantScaled[t][i]) + TINY)).toEqual([]);
+    expect(
+      listMismatches(await readAll(ctx, ty), wantScaled, (t, i) => 2 * U * Math.abs(wantScaled[t][i]) + TINY),
+    ).toEqual([]);
     expect(() => axpy(ctx, ty, ty, 1)).toThrow(/different tensors/);
     releaseAll(ty, tx);
   });
@@ -240,7 +260,11 @@ describe(`parameter-list ops vs float64 reference (seed ${seed})`, () => {
     const flag = nonFiniteFlag(ctx, tf);
     expect(flag.buffer).toBe(stale.buffer);
     expect([...(await ctx.read(flag))]).toEqual([0]);
-    for (const [bad, t, where] of [[NaN, 4, BIG - 1], [Infinity, 0, 0], [-Infinity, 3, 65537]] as const) {
+    for (const [bad, t, where] of [
+      [NaN, 4, BIG - 1],
+      [Infinity, 0, 0],
+      [-Infinity, 3, 65537],
+    ] as const) {
       const a = finite[t].slice();
       a[where] = bad;
       const tb = ctx.upload(a, [a.length]);
@@ -266,7 +290,9 @@ describe(`packed parameter lists (seed ${seed})`, () => {
     const ctx = await gpu();
     const random = rng(seed + 8);
     const lengths = shapes.map((s) => s[0] * s[1]);
-    const [p0, g, m0, v0] = [1, 1, 0.1, 0.01].map((k) => randomList(random, lengths, k).map((a) => (k === 0.01 ? a.map(Math.abs) : a)));
+    const [p0, g, m0, v0] = [1, 1, 0.1, 0.01].map((k) =>
+      randomList(random, lengths, k).map((a) => (k === 0.01 ? a.map(Math.abs) : a)),
+    );
     const packed = [p0, g, m0, v0].map((values) => TensorPack.create(ctx, shapes, { values }).tensors);
     const loose = [p0, g, m0, v0].map((values) => upload(ctx, values));
     // Both steps read one clip factor (the norms themselves differ in the order of the sum).
@@ -282,12 +308,21 @@ describe(`packed parameter lists (seed ${seed})`, () => {
     ctx.resetStats();
     const got = step(packed[0], packed[1], packed[2], packed[3]);
     // gradNorm 2 (partial sums, finish), AdamW 1, SGD 1, axpy 1, scale 1, the flag's zeroing 1 + 2 checks.
-    expect(Object.fromEntries(ctx.stats.byKernel)).toEqual({ grad_norm_partial: 1, grad_norm_finish: 1, adamw: 1, sgd: 1,
-      param_axpy: 1, param_scale: 1, param_fill: 1, param_nonfinite: 2 });
+    expect(Object.fromEntries(ctx.stats.byKernel)).toEqual({
+      grad_norm_partial: 1,
+      grad_norm_finish: 1,
+      adamw: 1,
+      sgd: 1,
+      param_axpy: 1,
+      param_scale: 1,
+      param_fill: 1,
+      param_nonfinite: 2,
+    });
     const want = step(loose[0], loose[1], loose[2], loose[3]);
     expect(ctx.stats.dispatches).toBeGreaterThan(240 * 5);
     // Element-wise kernels see the same operands: bit-identical. The norm sums in another order: within γ.
-    for (const k of [0, 2, 3]) expect(listMismatches(await readAll(ctx, packed[k]), await readAll(ctx, loose[k]), () => 0)).toEqual([]);
+    for (const k of [0, 2, 3])
+      expect(listMismatches(await readAll(ctx, packed[k]), await readAll(ctx, loose[k]), () => 0)).toEqual([]);
     const [normPacked, normLoose] = [await ctx.read(got.norm), await ctx.read(want.norm)];
     expect(Math.abs(normPacked[0] - normLoose[0])).toBeLessThanOrEqual(gamma(300) * normLoose[0]);
     expect([...(await ctx.read(got.flag))]).toEqual([0]);
@@ -314,7 +349,10 @@ describe(`packed parameter lists (seed ${seed})`, () => {
     ctx.resetStats();
     sgdStep(ctx, odd(p), odd(gr), 0.1);
     expect(ctx.stats.dispatches).toBe(1);
-    const loose = upload(ctx, shapes.map((s) => new Float32Array(s[0] * s[1])));
+    const loose = upload(
+      ctx,
+      shapes.map((s) => new Float32Array(s[0] * s[1])),
+    );
     ctx.resetStats();
     sgdStep(ctx, p, loose, 0.1);
     expect(ctx.stats.dispatches).toBe(shapes.filter((s) => s[0] * s[1] > 0).length);

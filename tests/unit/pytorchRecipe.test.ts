@@ -50,14 +50,27 @@ afterAll(() => tmp.remove());
 function requireTorch(): void {
   const probe = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
   if (probe.status !== 0) {
-    throw new Error(`${PYTHON} cannot import torch and numpy (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}): ` +
-      'install them with `apt-get install python3-torch python3-numpy` (.ci/run does).');
+    throw new Error(
+      `${PYTHON} cannot import torch and numpy (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}): ` +
+        'install them with `apt-get install python3-torch python3-numpy` (.ci/run does).',
+    );
   }
 }
 
 const SMALL: Partial<TrainSettings> = {
-  iterations: 3, examplesPerTask: 6, evalExamplesPerTask: 3, tasksPerIteration: 2, supportSize: 2, querySize: 2, innerSteps: 2,
-  batchSize: 3, rank: 4, evalEvery: 2, checkpointEvery: 0, warmupSteps: 2, seed: 11,
+  iterations: 3,
+  examplesPerTask: 6,
+  evalExamplesPerTask: 3,
+  tasksPerIteration: 2,
+  supportSize: 2,
+  querySize: 2,
+  innerSteps: 2,
+  batchSize: 3,
+  rank: 4,
+  evalEvery: 2,
+  checkpointEvery: 0,
+  warmupSteps: 2,
+  seed: 11,
 };
 
 interface Case {
@@ -84,14 +97,33 @@ async function trainAndExport(ctx: GpuContext, m: Model, method: TrainMethod): P
   const loaded = await loadModel(ctx, m.files);
   const s = resolveSettings(method, { ...SMALL, ...m.overrides });
   const tasks = m.tasks(s);
-  const result = await runTraining({ ctx, model: { weights: loaded.weights, config: loaded.config }, tasks, settings: s });
+  const result = await runTraining({
+    ctx,
+    model: { weights: loaded.weights, config: loaded.config },
+    tasks,
+    settings: s,
+  });
   const named = await readNamedTensors(ctx, result.adapter.names, result.adapter.params);
-  const config = adapterConfig(result.adapter, s, tasks.map((t) => t.name), m.name, loaded.config.ropePairing);
+  const config = adapterConfig(
+    result.adapter,
+    s,
+    tasks.map((t) => t.name),
+    m.name,
+    loaded.config.ropePairing,
+  );
   result.adapter.release();
   releaseWeights(loaded.weights);
-  const bytes = concatParts(writeSafetensors(named.map((t) => ({
-    name: t.name, dtype: 'F32' as const, shape: t.shape, data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
-  })), { format: 'pt' }));
+  const bytes = concatParts(
+    writeSafetensors(
+      named.map((t) => ({
+        name: t.name,
+        dtype: 'F32' as const,
+        shape: t.shape,
+        data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+      })),
+      { format: 'pt' },
+    ),
+  );
   const adapter = await parseAdapter(JSON.stringify(config), bytes);
   const exported = await exportAdapter('pytorch', { adapter, base: m.files, run: { tasks } });
   const id = `${m.name}-${method}`;
@@ -100,8 +132,16 @@ async function trainAndExport(ctx: GpuContext, m: Model, method: TrainMethod): P
     mkdirSync(dirname(join(recipe, f.name)), { recursive: true });
     writeFileSync(join(recipe, f.name), concatParts(f.parts));
   }
-  return { id, model: m.name, method, config: loaded.config, settings: s, metrics: result.metrics,
-    params: new Map(named.map((t) => [t.name, t.data])), recipe };
+  return {
+    id,
+    model: m.name,
+    method,
+    config: loaded.config,
+    settings: s,
+    metrics: result.metrics,
+    params: new Map(named.map((t) => [t.name, t.data])),
+    recipe,
+  };
 }
 
 /**
@@ -110,8 +150,12 @@ async function trainAndExport(ctx: GpuContext, m: Model, method: TrainMethod): P
  */
 async function runRecipes(cases: Case[], label: string, launcher: string[], extra: string[][] = []): Promise<void> {
   const args = [...cases.flatMap((c) => [c.recipe, join(tmp.dir, label, c.id), '-']), ...extra.flat()];
-  await run(PYTHON, [...launcher, 'tests/helpers/runRecipes.py', ...args], { encoding: 'utf8', timeout: 240_000,
-    maxBuffer: 1 << 24, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  await run(PYTHON, [...launcher, 'tests/helpers/runRecipes.py', ...args], {
+    encoding: 'utf8',
+    timeout: 240_000,
+    maxBuffer: 1 << 24,
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+  });
 }
 
 const out = (label: string, c: Case) => join(tmp.dir, label, c.id);
@@ -121,8 +165,9 @@ const FIELDS = ['support_loss', 'query_loss', 'eval_loss', 'grad_norm'] as const
 
 /** Largest relative difference over every row's losses and gradient norm; rows must name the same things. */
 function metricsDifference(ours: MetricsRecord[], theirs: MetricsRecord[]): number {
-  expect(theirs.map((r) => `${r.iteration} ${r.task} ${r.eval_loss === undefined}`))
-    .toEqual(ours.map((r) => `${r.iteration} ${r.task} ${r.eval_loss === undefined}`));
+  expect(theirs.map((r) => `${r.iteration} ${r.task} ${r.eval_loss === undefined}`)).toEqual(
+    ours.map((r) => `${r.iteration} ${r.task} ${r.eval_loss === undefined}`),
+  );
   let worst = 0;
   ours.forEach((r, i) => {
     for (const f of FIELDS) {
@@ -145,7 +190,12 @@ const MIXING_LOGITS = /\.mtl_lora_w\.\d+$/;
  * Checks every tensor's ‖a − b‖ / ‖b‖ (the recipe's Q/K rows moved to the base's pairing first) against `bound`
  * (2e-3 for MTL-LoRA's ill-conditioned mixing logits, see the header).
  */
-async function expectAdapterClose(dir: string, cfg: LlamaConfig, ours: Map<string, Float32Array>, bound: number): Promise<void> {
+async function expectAdapterClose(
+  dir: string,
+  cfg: LlamaConfig,
+  ours: Map<string, Float32Array>,
+  bound: number,
+): Promise<void> {
   const theirs = alignToBase(await readAdapterDir(dir), cfg).tensors;
   expect([...theirs.keys()].sort()).toEqual([...ours.keys()].sort());
   for (const [name, b] of ours) {
@@ -156,7 +206,9 @@ async function expectAdapterClose(dir: string, cfg: LlamaConfig, ours: Map<strin
       diff += (a[i] - v) ** 2;
       norm += v * v;
     });
-    expect(Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-30), `${dir}: ${name}`).toBeLessThan(MIXING_LOGITS.test(name) ? 2e-3 : bound);
+    expect(Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-30), `${dir}: ${name}`).toBeLessThan(
+      MIXING_LOGITS.test(name) ? 2e-3 : bound,
+    );
   }
 }
 
@@ -166,61 +218,104 @@ let stories: Model;
 beforeAll(async () => {
   requireTorch();
   const ctx = await gpu();
-  const texts = ['colors', 'animals', 'routine'].map((n) => parseTaskJsonl(n, readFileSync(`public/demo/stories/${n}.jsonl`, 'utf8')));
+  const texts = ['colors', 'animals', 'routine'].map((n) =>
+    parseTaskJsonl(n, readFileSync(`public/demo/stories/${n}.jsonl`, 'utf8')),
+  );
   const storiesFiles = await openModelPath(sharedPath('models/stories260K/stories260K.bin'));
   const tok = (await loadModel(ctx, storiesFiles)).tokenizer!;
   stories = {
-    name: 'stories260K', files: storiesFiles, texts, tasks: (s) => prepareTasks(tok, texts, s),
+    name: 'stories260K',
+    files: storiesFiles,
+    texts,
+    tasks: (s) => prepareTasks(tok, texts, s),
     overrides: { targets: ['q', 'k', 'v', 'o'] },
   };
   // GQA (4 query heads over 2 KV heads), untied head, LoRA on the MLP too and dropout on: every mask must match.
-  const gqa = writeRandomGguf(tmp.dir, 'gqa', { dim: 32, hiddenDim: 48, nLayers: 2, nHeads: 4, nKvHeads: 2,
-    vocabSize: MIN_VOCAB + 20, normEps: 1e-5, ropeTheta: 10000, tied: false, type: 'F32', seed: 5 });
+  const gqa = writeRandomGguf(tmp.dir, 'gqa', {
+    dim: 32,
+    hiddenDim: 48,
+    nLayers: 2,
+    nHeads: 4,
+    nKvHeads: 2,
+    vocabSize: MIN_VOCAB + 20,
+    normEps: 1e-5,
+    ropeTheta: 10000,
+    tied: false,
+    type: 'F32',
+    seed: 5,
+  });
   const random = rng(9);
   const gqaTasks = ['a', 'b', 'c'].map((n) => randomTask(n, 9, MIN_VOCAB + 20, random));
   const gqaModel: Model = {
-    name: 'gqa', files: await openModelPath(gqa.path), tasks: () => gqaTasks,
+    name: 'gqa',
+    files: await openModelPath(gqa.path),
+    tasks: () => gqaTasks,
     overrides: { targets: ['q', 'k', 'v', 'down'], dropout: 0.1 },
   };
-  for (const m of [stories, gqaModel]) for (const method of TRAIN_METHODS) cases.push(await trainAndExport(ctx, m, method));
+  for (const m of [stories, gqaModel])
+    for (const method of TRAIN_METHODS) cases.push(await trainAndExport(ctx, m, method));
   // And one run interrupted after 2 of its 3 iterations, then resumed (MTL-LoRA: per-task AdamW steps; dropout on).
   const resumed = cases.find((c) => c.model === 'gqa' && c.method === 'mtl-lora')!;
   const resumedOut = join(tmp.dir, 'resumed');
-  await runRecipes(cases, 'single', [], [[resumed.recipe, resumedOut, '--stop-after,2'], [resumed.recipe, resumedOut, '--resume']]);
+  await runRecipes(
+    cases,
+    'single',
+    [],
+    [
+      [resumed.recipe, resumedOut, '--stop-after,2'],
+      [resumed.recipe, resumedOut, '--resume'],
+    ],
+  );
 }, 600_000);
 
 describe('PyTorch recipe (python train.py) reproduces our training', () => {
   it.each(TRAIN_METHODS.flatMap((method) => ['stories260K', 'gqa'].map((model) => [model, method])))(
-    '%s, %s: metrics and final adapter to 1e-4', async (model, method) => {
+    '%s, %s: metrics and final adapter to 1e-4',
+    async (model, method) => {
       const c = cases.find((x) => x.model === model && x.method === method)!;
       const theirs = metricsOf(out('single', c));
-      expect(theirs.filter((r) => r.task === 'mean' && r.eval_loss === undefined).map((r) => r.iteration)).toEqual([1, 2, 3]);
+      expect(theirs.filter((r) => r.task === 'mean' && r.eval_loss === undefined).map((r) => r.iteration)).toEqual([
+        1, 2, 3,
+      ]);
       expect(metricsDifference(c.metrics, theirs)).toBeLessThan(1e-4);
       await expectAdapterClose(out('single', c), c.config, c.params, 1e-4);
-    });
+    },
+  );
 
   it('--stop-after then --resume continues bit for bit', async () => {
     const c = cases.find((x) => x.model === 'gqa' && x.method === 'mtl-lora')!;
     const dir = join(tmp.dir, 'resumed');
     const timeless = (rows: MetricsRecord[]) => rows.map((r) => ({ ...r, tokens_per_s: 0 }));
     expect(timeless(metricsOf(dir))).toEqual(timeless(metricsOf(out('single', c))));
-    expect(readFileSync(join(dir, 'adapter_model.safetensors'))).toEqual(readFileSync(join(out('single', c), 'adapter_model.safetensors')));
+    expect(readFileSync(join(dir, 'adapter_model.safetensors'))).toEqual(
+      readFileSync(join(out('single', c), 'adapter_model.safetensors')),
+    );
   });
 
   it('torchrun --nproc_per_node=2 (gloo) reproduces the one-process runs to 1e-5 (gqa, every method)', async () => {
     // --redirects/--tee 1: Debian's torch 1.13 on Python 3.11 cannot parse the default "0" (IntFlag change).
     const gqa = cases.filter((c) => c.model === 'gqa');
-    await runRecipes(gqa, 'torchrun', ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '--redirects', '1',
-      '--tee', '1']);
+    await runRecipes(gqa, 'torchrun', [
+      '-m',
+      'torch.distributed.run',
+      '--standalone',
+      '--nproc_per_node=2',
+      '--redirects',
+      '1',
+      '--tee',
+      '1',
+    ]);
     for (const c of gqa) {
       const single = metricsOf(out('single', c));
       expect(metricsDifference(single, metricsOf(out('torchrun', c))), c.id).toBeLessThan(1e-5);
-      const params = new Map([...alignToBase(await readAdapterDir(out('single', c)), c.config).tensors].map(([k, t]) => [k, t.data]));
+      const params = new Map(
+        [...alignToBase(await readAdapterDir(out('single', c)), c.config).tensors].map(([k, t]) => [k, t.data]),
+      );
       await expectAdapterClose(out('torchrun', c), c.config, params, 1e-5);
     }
   }, 300_000);
 
-  it('a recipe run imported back evaluates (cli eval\'s routine) to the held-out losses the recipe printed', async () => {
+  it("a recipe run imported back evaluates (cli eval's routine) to the held-out losses the recipe printed", async () => {
     const ctx = await gpu();
     const c = cases.find((x) => x.model === 'stories260K' && x.method === 'meta-lora')!;
     const dir = out('single', c);
@@ -229,8 +324,15 @@ describe('PyTorch recipe (python train.py) reproduces our training', () => {
     const { adapter, config } = await loadAdapterDir(ctx, loaded.config, dir);
     expect(config.metalora.ropePairing).toBe('half'); // moved back to stories260K's adjacent pairing on load
     const tasks = stories.texts!.map((t, id) => ({ ...t, id }));
-    const results = await evaluateTasks(ctx, { weights: loaded.weights, config: loaded.config }, adapter, loaded.tokenizer!,
-      config.metalora.settings, tasks, { accuracy: false, adapt: false });
+    const results = await evaluateTasks(
+      ctx,
+      { weights: loaded.weights, config: loaded.config },
+      adapter,
+      loaded.tokenizer!,
+      config.metalora.settings,
+      tasks,
+      { accuracy: false, adapt: false },
+    );
     adapter.release();
     releaseWeights(loaded.weights);
     expect(results.map((r) => r.task)).toEqual(printed.map((r) => r.task));
@@ -240,13 +342,17 @@ describe('PyTorch recipe (python train.py) reproduces our training', () => {
     });
   });
 
-  it('the recipe\'s output folder, or a zip of it, imports into Compare with its curves; other folders are refused', () => {
+  it("the recipe's output folder, or a zip of it, imports into Compare with its curves; other folders are refused", () => {
     const c = cases.find((x) => x.model === 'stories260K' && x.method === 'mtl-lora')!;
     const dir = out('single', c);
     const folder = new Map(readdirSync(dir).map((f) => [`run/${f}`, new Uint8Array(readFileSync(join(dir, f)))]));
     const imported = importedRunFrom(folder, 'run');
-    expect(imported).toMatchObject({ tasks: ['colors', 'animals', 'routine'], iteration: 3, baseLabel: 'base',
-      counts: { colors: { train: 6, eval: 0 }, animals: { train: 6, eval: 0 }, routine: { train: 6, eval: 0 } } });
+    expect(imported).toMatchObject({
+      tasks: ['colors', 'animals', 'routine'],
+      iteration: 3,
+      baseLabel: 'base',
+      counts: { colors: { train: 6, eval: 0 }, animals: { train: 6, eval: 0 }, routine: { train: 6, eval: 0 } },
+    });
     expect(imported.settings.method).toBe('mtl-lora');
     expect(imported.metrics).toEqual(metricsOf(dir));
     const zipped = unzipFiles(zipSync(Object.fromEntries(folder)));

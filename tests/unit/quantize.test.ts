@@ -28,18 +28,21 @@ function block(kind: number, random: () => number): Float32Array {
   const uniform = () => random() * 2 - 1;
   const int = (n: number) => Math.floor(random() * n);
   switch (kind) {
-    case 0: { // plain uniform at a random scale, 1e-30 … 1e30
+    case 0: {
+      // plain uniform at a random scale, 1e-30 … 1e30
       const scale = 10 ** (int(61) - 30);
       for (let j = 0; j < QK; j++) x[j] = uniform() * scale;
       break;
     }
-    case 1: { // Q8_0 ties: amax = 127·2^-k so d = 2^-k exactly, values (n + ½)·2^-k
+    case 1: {
+      // Q8_0 ties: amax = 127·2^-k so d = 2^-k exactly, values (n + ½)·2^-k
       const d = 2 ** (int(40) - 20);
       for (let j = 0; j < QK; j++) x[j] = (int(254) - 127 + 0.5) * d;
       x[int(QK)] = (random() < 0.5 ? -127 : 127) * d;
       break;
     }
-    case 2: { // Q4_0 exact grid: max = ±8·2^-k, values on (or one ULP beside) half-integers of 2^-k
+    case 2: {
+      // Q4_0 exact grid: max = ±8·2^-k, values on (or one ULP beside) half-integers of 2^-k
       const d = 2 ** (int(40) - 20);
       for (let j = 0; j < QK; j++) {
         const v = Math.fround((int(16) - 8 + 0.5) * d);
@@ -53,13 +56,15 @@ function block(kind: number, random: () => number): Float32Array {
     case 4: // a single non-zero, either sign
       x[int(QK)] = uniform() * 10 ** (int(11) - 5);
       break;
-    case 5: { // Q8_0 near-ties: values one ULP either side of (n + ½)·d
+    case 5: {
+      // Q8_0 near-ties: values one ULP either side of (n + ½)·d
       const d = 2 ** (int(20) - 10);
       for (let j = 0; j < QK; j++) x[j] = nextToward(Math.fround((int(254) - 127 + 0.5) * d), random() < 0.5 ? -1 : 1);
       x[int(QK)] = 127 * d;
       break;
     }
-    case 6: { // the largest magnitude twice with both signs: which comes first decides Q4_0's sign
+    case 6: {
+      // the largest magnitude twice with both signs: which comes first decides Q4_0's sign
       for (let j = 0; j < QK; j++) x[j] = uniform();
       const a = 1 + random();
       x[int(QK / 2)] = -a;
@@ -67,7 +72,8 @@ function block(kind: number, random: () => number): Float32Array {
       if (random() < 0.5) x.reverse();
       break;
     }
-    case 7: { // values whose scaled x·id sits within a few ULPs of a rounding boundary (n + ½), for the
+    case 7: {
+      // values whose scaled x·id sits within a few ULPs of a rounding boundary (n + ½), for the
       // Q8_0 id (even j) or the Q4_0 one (odd j): an id off by one ULP (inexact division) flips them.
       const a = Math.fround((1 + random()) * 2 ** (int(40) - 20)); // the block's maximum, at j = 0
       const id8 = Math.fround(1 / Math.fround(a / 127));
@@ -80,10 +86,12 @@ function block(kind: number, random: () => number): Float32Array {
       }
       break;
     }
-    case 8: { // d exactly halfway between two f16 values (normal or subnormal): f16 rounding ties to even
-      const t = random() < 0.5
-        ? (2048 + 2 * int(1024) + 1) * 2 ** (int(30) - 25) // 12 significant bits, normal f16 range
-        : (2 * int(512) + 1) * 2 ** -25; // halfway between two subnormal f16
+    case 8: {
+      // d exactly halfway between two f16 values (normal or subnormal): f16 rounding ties to even
+      const t =
+        random() < 0.5
+          ? (2048 + 2 * int(1024) + 1) * 2 ** (int(30) - 25) // 12 significant bits, normal f16 range
+          : (2 * int(512) + 1) * 2 ** -25; // halfway between two subnormal f16
       for (let j = 0; j < QK; j++) x[j] = uniform() * t;
       x[int(QK)] = (random() < 0.5 ? 127 : -8) * t * (random() < 0.5 ? -1 : 1); // Q8_0's amax or Q4_0's max
       break;
@@ -126,7 +134,15 @@ function firstDifference(got: Uint8Array, want: Uint8Array, blockBytes: number, 
 
 // [rows, cols]: single blocks, odd block counts (the last invocation encodes one block and the padding),
 // stories260K (dim 64, hidden 172 → not a multiple of 32, so 64-wide rows), SmolLM2-135M slices (576, 1536).
-const SHAPES: [number, number][] = [[1, 32], [3, 32], [7, 96], [172, 64], [33, 576], [5, 1536], [1001, 576]];
+const SHAPES: [number, number][] = [
+  [1, 32],
+  [3, 32],
+  [7, 96],
+  [172, 64],
+  [33, 576],
+  [5, 1536],
+  [1001, 576],
+];
 
 // Tolerance: none. The encoders are defined by float32 arithmetic that the shader reproduces exactly
 // (correctly rounded ×, +, emulated division and roundf), so any differing byte is a bug.

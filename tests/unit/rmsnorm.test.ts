@@ -23,7 +23,16 @@ const seed = freshSeed();
 
 // [T, D]: single tokens, D below / not a multiple of the workgroup (64), stories260K (64), its hidden size
 // (172), SmolLM2-135M (576) and its FFN width (1536), and many rows.
-const SIZES: [number, number][] = [[1, 1], [1, 64], [3, 5], [5, 172], [4, 576], [2, 1536], [257, 64], [33, 65]];
+const SIZES: [number, number][] = [
+  [1, 1],
+  [1, 64],
+  [3, 5],
+  [5, 172],
+  [4, 576],
+  [2, 1536],
+  [257, 64],
+  [33, 65],
+];
 
 function inputs(T: number, D: number, salt: number) {
   const random = rng(seed + 1000 * T + D + salt);
@@ -38,71 +47,81 @@ function inputs(T: number, D: number, salt: number) {
 const WORKGROUP_SIZES = [16, 64];
 
 describe(`rmsnorm vs float64 reference (seed ${seed})`, () => {
-  for (const [T, D] of SIZES) for (const workgroupSize of WORKGROUP_SIZES) {
-    it(`forward T=${T} D=${D} workgroup ${workgroupSize}`, async () => {
-      const ctx = await gpu();
-      const { x, w } = inputs(T, D, 1);
-      const eps = 1e-5;
-      const tx = ctx.upload(x, [T, D]);
-      const tw = ctx.upload(w, [D]);
-      const { y, rrms } = rmsnorm(ctx, tx, tw, { T, D, eps, workgroupSize });
-      const [gy, gr] = [await ctx.read(y), await ctx.read(rrms)];
-      const want = rmsnormRef(x, w, { T, D, eps });
-      const epsR = gamma(D) / 2 + 6 * U;
-      // Bounds from the header: relative, plus 1e-30 so exact zeros compare.
-      expect(mismatches(gr, want.rrms, (t) => epsR * want.rrms[t] + 1e-30)).toEqual([]);
-      expect(mismatches(gy, want.y, (i) => (epsR + 2 * U) * Math.abs(want.y[i]) + 1e-30)).toEqual([]);
-      [tx, tw, y, rrms].forEach((t) => t.release());
-    });
-
-    for (const accumulate of [false, true]) {
-      it(`backward T=${T} D=${D} workgroup ${workgroupSize} accumulate=${accumulate}`, async () => {
+  for (const [T, D] of SIZES)
+    for (const workgroupSize of WORKGROUP_SIZES) {
+      it(`forward T=${T} D=${D} workgroup ${workgroupSize}`, async () => {
         const ctx = await gpu();
-        const { x, w, dy, random } = inputs(T, D, 2);
-        const eps = 1e-6;
-        const dx0 = randomF32(T * D, random);
-        const [tx, tw, tdy] = [ctx.upload(x, [T, D]), ctx.upload(w, [D]), ctx.upload(dy, [T, D])];
-        const fwd = rmsnorm(ctx, tx, tw, { T, D, eps, workgroupSize });
-        const tdx = accumulate ? ctx.upload(dx0, [T, D]) : undefined;
-        const dx = rmsnormBackward(ctx, tdy, tx, tw, fwd.rrms, { T, D, workgroupSize }, { accumulate }, tdx);
-        const got = await ctx.read(dx);
-        const ref = rmsnormRef(x, w, { T, D, eps });
-        const want = rmsnormBackwardRef(dy, x, w, ref.rrms, { T, D });
-        // Bound from the header; the GPU backward uses the GPU forward's rrms, so ε_r enters as well.
+        const { x, w } = inputs(T, D, 1);
+        const eps = 1e-5;
+        const tx = ctx.upload(x, [T, D]);
+        const tw = ctx.upload(w, [D]);
+        const { y, rrms } = rmsnorm(ctx, tx, tw, { T, D, eps, workgroupSize });
+        const [gy, gr] = [await ctx.read(y), await ctx.read(rrms)];
+        const want = rmsnormRef(x, w, { T, D, eps });
         const epsR = gamma(D) / 2 + 6 * U;
-        const bound = new Float64Array(T * D);
-        for (let t = 0; t < T; t++) {
-          const r = ref.rrms[t];
-          let absS = 0;
-          let S = 0;
-          for (let i = 0; i < D; i++) {
-            absS += Math.abs(dy[t * D + i] * w[i] * x[t * D + i]);
-            S += dy[t * D + i] * w[i] * x[t * D + i];
-          }
-          for (let j = 0; j < D; j++) {
-            const i = t * D + j;
-            const a = Math.abs(r * w[j] * dy[i]);
-            const b = (Math.abs(x[i]) * r ** 3) / D;
-            bound[i] = a * (epsR + 3 * U) + b * (absS * gamma(D + 1) + Math.abs(S) * (3 * epsR + 4 * U)) +
-              2 * U * (Math.abs(want[i]) + (accumulate ? Math.abs(dx0[i]) : 0)) + 1e-30;
-          }
-        }
-        const expected = accumulate ? Array.from(want, (v, i) => v + dx0[i]) : want;
-        expect(mismatches(got, expected, (i) => bound[i])).toEqual([]);
-        [tx, tw, tdy, dx, fwd.y, fwd.rrms].forEach((t) => t.release());
+        // Bounds from the header: relative, plus 1e-30 so exact zeros compare.
+        expect(mismatches(gr, want.rrms, (t) => epsR * want.rrms[t] + 1e-30)).toEqual([]);
+        expect(mismatches(gy, want.y, (i) => (epsR + 2 * U) * Math.abs(want.y[i]) + 1e-30)).toEqual([]);
+        [tx, tw, y, rrms].forEach((t) => t.release());
       });
+
+      for (const accumulate of [false, true]) {
+        it(`backward T=${T} D=${D} workgroup ${workgroupSize} accumulate=${accumulate}`, async () => {
+          const ctx = await gpu();
+          const { x, w, dy, random } = inputs(T, D, 2);
+          const eps = 1e-6;
+          const dx0 = randomF32(T * D, random);
+          const [tx, tw, tdy] = [ctx.upload(x, [T, D]), ctx.upload(w, [D]), ctx.upload(dy, [T, D])];
+          const fwd = rmsnorm(ctx, tx, tw, { T, D, eps, workgroupSize });
+          const tdx = accumulate ? ctx.upload(dx0, [T, D]) : undefined;
+          const dx = rmsnormBackward(ctx, tdy, tx, tw, fwd.rrms, { T, D, workgroupSize }, { accumulate }, tdx);
+          const got = await ctx.read(dx);
+          const ref = rmsnormRef(x, w, { T, D, eps });
+          const want = rmsnormBackwardRef(dy, x, w, ref.rrms, { T, D });
+          // Bound from the header; the GPU backward uses the GPU forward's rrms, so ε_r enters as well.
+          const epsR = gamma(D) / 2 + 6 * U;
+          const bound = new Float64Array(T * D);
+          for (let t = 0; t < T; t++) {
+            const r = ref.rrms[t];
+            let absS = 0;
+            let S = 0;
+            for (let i = 0; i < D; i++) {
+              absS += Math.abs(dy[t * D + i] * w[i] * x[t * D + i]);
+              S += dy[t * D + i] * w[i] * x[t * D + i];
+            }
+            for (let j = 0; j < D; j++) {
+              const i = t * D + j;
+              const a = Math.abs(r * w[j] * dy[i]);
+              const b = (Math.abs(x[i]) * r ** 3) / D;
+              bound[i] =
+                a * (epsR + 3 * U) +
+                b * (absS * gamma(D + 1) + Math.abs(S) * (3 * epsR + 4 * U)) +
+                2 * U * (Math.abs(want[i]) + (accumulate ? Math.abs(dx0[i]) : 0)) +
+                1e-30;
+            }
+          }
+          const expected = accumulate ? Array.from(want, (v, i) => v + dx0[i]) : want;
+          expect(mismatches(got, expected, (i) => bound[i])).toEqual([]);
+          [tx, tw, tdy, dx, fwd.y, fwd.rrms].forEach((t) => t.release());
+        });
+      }
     }
-  }
 
   it('rejects a workgroup size that is not a power of two', async () => {
     const ctx = await gpu();
-    expect(() => rmsnorm(ctx, ctx.tensor([1, 4]), ctx.tensor([4]), { T: 1, D: 4, eps: 1e-5, workgroupSize: 24 }))
-      .toThrow(/power of two/);
+    expect(() =>
+      rmsnorm(ctx, ctx.tensor([1, 4]), ctx.tensor([4]), { T: 1, D: 4, eps: 1e-5, workgroupSize: 24 }),
+    ).toThrow(/power of two/);
   });
 });
 
 describe(`rmsnorm reference backward vs finite differences (seed ${seed})`, () => {
-  for (const [T, D] of [[1, 1], [2, 7], [3, 64], [1, 172]] as [number, number][]) {
+  for (const [T, D] of [
+    [1, 1],
+    [2, 7],
+    [3, 64],
+    [1, 172],
+  ] as [number, number][]) {
     it(`T=${T} D=${D}`, () => {
       const { x, w, random } = inputs(T, D, 3);
       const eps = 1e-5;

@@ -43,7 +43,15 @@ const CASES: Case[] = [
   { name: 'SmolLM2-135M q (9 heads of 64)', T: 6, nHeads: 9, headDim: 64, theta: 100000, maxPos: 2047 },
   { name: 'SmolLM2-135M k (3 kv heads of 64)', T: 6, nHeads: 3, headDim: 64, theta: 100000, maxPos: 2047 },
   { name: 'odd head count and head dim 6', T: 13, nHeads: 3, headDim: 6, theta: 10000, maxPos: 4000 },
-  { name: 'Llama-3 style rope_freqs (2 heads of 128)', T: 5, nHeads: 2, headDim: 128, theta: 500000, maxPos: 8000, factors: true },
+  {
+    name: 'Llama-3 style rope_freqs (2 heads of 128)',
+    T: 5,
+    nHeads: 2,
+    headDim: 128,
+    theta: 500000,
+    maxPos: 8000,
+    factors: true,
+  },
   { name: 'many tokens (grid of many workgroups)', T: 700, nHeads: 2, headDim: 4, theta: 10000, maxPos: 3000 },
 ];
 

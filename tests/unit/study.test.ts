@@ -37,12 +37,25 @@ describe('study grid and statistics', () => {
     expect(stat([1, 2, 3])).toEqual({ mean: 2, sd: 1, n: 3 });
     expect(formatStat(stat([0.5, 0.7]), true)).toBe('60 ± 14');
     const task = (name: string, loss: number) => ({
-      task: name, kind: 'generation' as const, examples: 4, split: 'held-out' as const, adapted: null,
+      task: name,
+      kind: 'generation' as const,
+      examples: 4,
+      split: 'held-out' as const,
+      adapted: null,
       shared: { loss, loss_no_eos: loss, exact_match: 0, starts_with: 0, answer_accuracy: 0, choice_accuracy: null },
     });
     const result = (seed: number, a: number, b: number): RunResult => ({
-      id: `x${seed}`, method: 'lora', seed, examplesPerTask: 16, setting: 'defaults', overrides: {}, settings: {} as never, seconds: 1,
-      curve: curveOf([{ iteration: 10, task: 'mean', support_loss: null, query_loss: null, lr: 0, tokens_per_s: 0, eval_loss: a + b }]),
+      id: `x${seed}`,
+      method: 'lora',
+      seed,
+      examplesPerTask: 16,
+      setting: 'defaults',
+      overrides: {},
+      settings: {} as never,
+      seconds: 1,
+      curve: curveOf([
+        { iteration: 10, task: 'mean', support_loss: null, query_loss: null, lr: 0, tokens_per_s: 0, eval_loss: a + b },
+      ]),
       tasks: [task('a', a), task('b', b)],
     });
     const [g] = summarize([result(0, 1, 3), result(1, 3, 5)], []);
@@ -53,8 +66,26 @@ describe('study grid and statistics', () => {
 });
 
 describe('cli study on stories260K', () => {
-  const args = (seeds: string) => ['study', BIN, '--task', 'colors=public/demo/stories/colors.jsonl', '--methods', 'lora',
-    '--seeds', seeds, '--preset', 'demo', '--iterations', '4', '--eval-every', '2', '--eval-examples-per-task', '4', '--out', out];
+  const args = (seeds: string) => [
+    'study',
+    BIN,
+    '--task',
+    'colors=public/demo/stories/colors.jsonl',
+    '--methods',
+    'lora',
+    '--seeds',
+    seeds,
+    '--preset',
+    'demo',
+    '--iterations',
+    '4',
+    '--eval-every',
+    '2',
+    '--eval-examples-per-task',
+    '4',
+    '--out',
+    out,
+  ];
 
   it('trains and evaluates every run, writes the reports, and a rerun trains only the new seeds', async () => {
     const first = await cli(...args('1'));
@@ -65,8 +96,11 @@ describe('cli study on stories260K', () => {
     expect(r.curve.map((p: { iteration: number }) => p.iteration)).toEqual([2, 4]);
     expect(r.tasks[0]).toMatchObject({ task: 'colors', split: 'held-out', examples: 4 });
     expect(r.tasks[0].adapted.loss).toBeGreaterThan(0);
-    for (const f of ['results.md', 'curves-n16.svg', 'final-n16.svg', 'adapted-n16.svg', 'base/n16_s0.json']) expect(existsSync(join(out, f))).toBe(true);
-    expect(readFileSync(join(out, 'results.md'), 'utf8')).toMatch(/\| base model \| 1 \| \d+\.\d{3} \| \d+\.\d{3} \|\n\| lora \| 1 \|/);
+    for (const f of ['results.md', 'curves-n16.svg', 'final-n16.svg', 'adapted-n16.svg', 'base/n16_s0.json'])
+      expect(existsSync(join(out, f))).toBe(true);
+    expect(readFileSync(join(out, 'results.md'), 'utf8')).toMatch(
+      /\| base model \| 1 \| \d+\.\d{3} \| \d+\.\d{3} \|\n\| lora \| 1 \|/,
+    );
     expect(readFileSync(join(out, 'curves-n16.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>$/);
 
     const second = await cli(...args('2'));

@@ -24,7 +24,14 @@ const epsSigma = (g: number) => (12 + 4 * Math.abs(g)) * U;
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 // [T, F]: one token, stories260K's hidden 172, SmolLM2's 1536, a length off the workgroup (64) multiples.
-const SIZES: [number, number][] = [[1, 1], [1, 172], [5, 172], [3, 1536], [7, 65], [40, 1536]];
+const SIZES: [number, number][] = [
+  [1, 1],
+  [1, 172],
+  [5, 172],
+  [3, 1536],
+  [7, 65],
+  [40, 1536],
+];
 
 function inputs(n: number, salt: number) {
   const random = rng(seed + n + salt);
@@ -49,12 +56,14 @@ describe(`swiglu vs float64 reference (seed ${seed})`, () => {
       expect(mismatches(h, wantH, (i) => Math.abs(wantH[i]) * (epsSigma(g[i]) + 2 * U) + 1e-30)).toEqual([]);
       const want = swigluBackwardRef(dh, g, u);
       expect(mismatches(du, want.du, (i) => Math.abs(want.du[i]) * (epsSigma(g[i]) + 2 * U) + 1e-30)).toEqual([]);
-      expect(mismatches(dg, want.dg, (i) => {
-        const s = sigmoid(g[i]);
-        const e = epsSigma(g[i]);
-        const t = Math.abs(g[i]) * (1 - s);
-        return Math.abs(dh[i] * u[i]) * s * ((1 + t) * (e + 4 * U) + t * (2 * e + 3 * U)) + 1e-30;
-      })).toEqual([]);
+      expect(
+        mismatches(dg, want.dg, (i) => {
+          const s = sigmoid(g[i]);
+          const e = epsSigma(g[i]);
+          const t = Math.abs(g[i]) * (1 - s);
+          return Math.abs(dh[i] * u[i]) * s * ((1 + t) * (e + 4 * U) + t * (2 * e + 3 * U)) + 1e-30;
+        }),
+      ).toEqual([]);
       [tg, tu, tdh, th, grads.dg, grads.du].forEach((t) => t.release());
     });
   }

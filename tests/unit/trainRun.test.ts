@@ -44,9 +44,23 @@ function tinySetup(ctx: GpuContext, method: TrainMethod, overrides: Partial<Trai
   const m = tinyTrainModel(ctx, random);
   const tasks = ['a', 'b', 'c'].map((name) => randomTask(name, 8, m.cfg.vocabSize, random));
   const settings = resolveSettings(method, {
-    seed: 5, iterations: 6, rank: 2, loraAlpha: 4, dropout: 0.1, targets: ['q', 'v', 'o'], examplesPerTask: 8,
-    tasksPerIteration: 2, supportSize: 2, querySize: 2, innerSteps: 2, batchSize: 3, lr: 0.01, warmupSteps: 2,
-    evalEvery: 2, checkpointEvery: 0, ...overrides,
+    seed: 5,
+    iterations: 6,
+    rank: 2,
+    loraAlpha: 4,
+    dropout: 0.1,
+    targets: ['q', 'v', 'o'],
+    examplesPerTask: 8,
+    tasksPerIteration: 2,
+    supportSize: 2,
+    querySize: 2,
+    innerSteps: 2,
+    batchSize: 3,
+    lr: 0.01,
+    warmupSteps: 2,
+    evalEvery: 2,
+    checkpointEvery: 0,
+    ...overrides,
   });
   return { m, model: { weights: m.weights, config: m.cfg }, tasks, settings };
 }
@@ -76,7 +90,9 @@ describe('training driver on a tiny random model', () => {
 
       // 6 iterations of task rows + a mean row each, and held-out rows at 2, 4 and the end.
       expect(a.metrics.filter((r) => r.task === 'mean' && r.eval_loss === undefined).length).toBe(6);
-      expect(a.metrics.filter((r) => r.task === 'mean' && r.eval_loss !== undefined).map((r) => r.iteration)).toEqual([2, 4, 6]);
+      expect(a.metrics.filter((r) => r.task === 'mean' && r.eval_loss !== undefined).map((r) => r.iteration)).toEqual([
+        2, 4, 6,
+      ]);
       expect(curve(again.metrics)).toEqual(curve(a.metrics));
       again.params.forEach((p, i) => expect(p).toEqual(a.params[i]));
       expect(curve(b.metrics)).toEqual(curve(a.metrics));
@@ -90,7 +106,9 @@ describe('training driver on a tiny random model', () => {
       expect(y.sampler).toEqual(x.sampler);
       // Training moved the adapter (B starts at zero).
       expect(a.params.some((p) => p.some((x) => x !== 0 && Number.isFinite(x)))).toBe(true);
-      const query = a.metrics.filter((r) => r.task === 'mean' && r.query_loss !== null).map((r) => r.query_loss!.toFixed(3));
+      const query = a.metrics
+        .filter((r) => r.task === 'mean' && r.query_loss !== null)
+        .map((r) => r.query_loss!.toFixed(3));
       console.log(`${method}: query loss ${query.join(' → ')}`);
     });
   }
@@ -104,11 +122,20 @@ describe('training driver on a tiny random model', () => {
     const held: { release?: () => void } = {};
     let iterations = 0;
     const run = runTraining({
-      ctx, model, tasks, settings, store,
-      onRecords: (rows) => { iterations = Math.max(iterations, ...rows.map((r) => r.iteration)); },
+      ctx,
+      model,
+      tasks,
+      settings,
+      store,
+      onRecords: (rows) => {
+        iterations = Math.max(iterations, ...rows.map((r) => r.iteration));
+      },
       control: (done) => {
         asked.push(done);
-        if (done === 2) return new Promise<boolean>((r) => { held.release = () => r(true); }); // pause after 2
+        if (done === 2)
+          return new Promise<boolean>((r) => {
+            held.release = () => r(true);
+          }); // pause after 2
         return Promise.resolve(done < 4); // stop after 4
       },
     });
@@ -134,11 +161,15 @@ describe('training driver on a tiny random model', () => {
     (await runTraining({ ctx, model, tasks, settings, store, stopAfter: 2 })).adapter.release();
     // The model goes bad after the checkpoint at iteration 2: the next iteration's losses are NaN.
     const good = await ctx.read(m.weights.outNorm);
-    ctx.write(m.weights.outNorm.buffer, good.map(() => NaN));
+    ctx.write(
+      m.weights.outNorm.buffer,
+      good.map(() => NaN),
+    );
     const saves = store.saves;
     await expect(runTraining({ ctx, model, tasks, settings, store, resume: true })).rejects.toThrow(NonFiniteError);
     await expect(runTraining({ ctx, model, tasks, settings, store, resume: true })).rejects.toThrow(
-      /iteration 3: a loss or gradient became NaN or infinite .* the last good checkpoint \(iteration 2\) is kept/);
+      /iteration 3: a loss or gradient became NaN or infinite .* the last good checkpoint \(iteration 2\) is kept/,
+    );
     expect(store.saves).toBe(saves);
     expect((await loadCheckpoint(store))!.iteration).toBe(2);
     ctx.write(m.weights.outNorm.buffer, good);
@@ -149,9 +180,12 @@ describe('training driver on a tiny random model', () => {
     const { model, tasks, settings } = tinySetup(ctx, 'lora', { iterations: 2 });
     const store = memoryStore();
     (await runTraining({ ctx, model, tasks, settings, store, stopAfter: 1 })).adapter.release();
-    await expect(runTraining({ ctx, model, tasks, settings: { ...settings, lr: 0.02 }, store, resume: true }))
-      .rejects.toThrow(/different lr \(lr = 0\.01\)/);
-    await expect(runTraining({ ctx, model, tasks: tasks.slice(0, 2), settings, store, resume: true })).rejects.toThrow(/tasks/);
+    await expect(
+      runTraining({ ctx, model, tasks, settings: { ...settings, lr: 0.02 }, store, resume: true }),
+    ).rejects.toThrow(/different lr \(lr = 0\.01\)/);
+    await expect(runTraining({ ctx, model, tasks: tasks.slice(0, 2), settings, store, resume: true })).rejects.toThrow(
+      /tasks/,
+    );
   });
 });
 
@@ -164,8 +198,20 @@ describe('MeTA-LoRA on stories260K with the demo tasks', () => {
     const demo = (name: string) => parseTaskJsonl(name, readFileSync(`public/demo/stories/${name}.jsonl`, 'utf8'));
     // Small episodes keep this fast (~0.3 s per iteration on SwiftShader); the rate is the demo's β × 10.
     const settings = resolveSettings('meta-lora', {
-      seed: 3, iterations: 30, examplesPerTask: 16, evalExamplesPerTask: 8, maxSeqLen: 64, tasksPerIteration: 2,
-      supportSize: 2, querySize: 2, innerSteps: 1, lr: 2e-3, schedule: 'constant', warmupSteps: 3, evalEvery: 0, checkpointEvery: 0,
+      seed: 3,
+      iterations: 30,
+      examplesPerTask: 16,
+      evalExamplesPerTask: 8,
+      maxSeqLen: 64,
+      tasksPerIteration: 2,
+      supportSize: 2,
+      querySize: 2,
+      innerSteps: 1,
+      lr: 2e-3,
+      schedule: 'constant',
+      warmupSteps: 3,
+      evalEvery: 0,
+      checkpointEvery: 0,
     });
     const tasks = prepareTasks(tok, ['colors', 'animals', 'feelings'].map(demo), settings);
     const model = { weights: loaded.weights, config: loaded.config };
@@ -174,8 +220,13 @@ describe('MeTA-LoRA on stories260K with the demo tasks', () => {
     const query = first.metrics.filter((r) => r.task === 'mean' && r.query_loss !== null).map((r) => r.query_loss!);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const [early, late] = [mean(query.slice(0, 5)), mean(query.slice(-5))];
-    console.log(`stories260K meta-lora query loss: first 5 iterations ${early.toFixed(3)}, last 5 ${late.toFixed(3)}; ` +
-      `${first.metrics.filter((r) => r.task === 'mean' && r.eval_loss === undefined).at(-1)!.tokens_per_s.toFixed(0)} tokens/s`);
+    console.log(
+      `stories260K meta-lora query loss: first 5 iterations ${early.toFixed(3)}, last 5 ${late.toFixed(3)}; ` +
+        `${first.metrics
+          .filter((r) => r.task === 'mean' && r.eval_loss === undefined)
+          .at(-1)!
+          .tokens_per_s.toFixed(0)} tokens/s`,
+    );
     // A real fall, far beyond the iteration-to-iteration noise of episodes (± ~1 in the first iterations).
     expect(late).toBeLessThan(0.75 * early);
 

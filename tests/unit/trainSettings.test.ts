@@ -3,18 +3,38 @@
 
 import { describe, expect, it } from 'vitest';
 import {
-  MEAN_TASK, type MetricsRecord, MetricsSeries, meanRow, metricsLine, parseMetricsJsonl,
+  MEAN_TASK,
+  type MetricsRecord,
+  MetricsSeries,
+  meanRow,
+  metricsLine,
+  parseMetricsJsonl,
 } from '../../src/train/metrics';
 import { PRESETS, presetSettings } from '../../src/train/presets';
 import {
-  DEFAULT_SETTINGS, SETTING_INFO, SettingsError, TRAIN_METHODS, parseSettingValue, resolveSettings, validateSettings,
+  DEFAULT_SETTINGS,
+  SETTING_INFO,
+  SettingsError,
+  TRAIN_METHODS,
+  parseSettingValue,
+  resolveSettings,
+  validateSettings,
 } from '../../src/train/settings';
 
 describe('training settings', () => {
-  it('has the study\'s defaults (docs/TRAINING.md) and a one-line explanation for every setting', () => {
+  it("has the study's defaults (docs/TRAINING.md) and a one-line explanation for every setting", () => {
     const s = resolveSettings('meta-lora');
-    expect([s.tasksPerIteration, s.supportSize, s.querySize, s.innerSteps, s.innerLr, s.lr, s.rank, s.loraAlpha, s.dropout])
-      .toEqual([4, 4, 4, 2, 0.003, 2e-3, 8, 16, 0]);
+    expect([
+      s.tasksPerIteration,
+      s.supportSize,
+      s.querySize,
+      s.innerSteps,
+      s.innerLr,
+      s.lr,
+      s.rank,
+      s.loraAlpha,
+      s.dropout,
+    ]).toEqual([4, 4, 4, 2, 0.003, 2e-3, 8, 16, 0]);
     expect([s.answerStop, s.normalizeAnswers, s.adaptExamples]).toEqual(['reference', true, 0]);
     expect(s.targets).toEqual(['q', 'k', 'v', 'o']);
     expect(Object.keys(SETTING_INFO).sort()).toEqual(Object.keys(DEFAULT_SETTINGS).sort());
@@ -26,7 +46,15 @@ describe('training settings', () => {
   });
 
   it('lists every invalid setting in one error', () => {
-    const bad = { ...DEFAULT_SETTINGS, rank: 0, dropout: 1, targets: ['q', 'q'], lr: Number.NaN, supportSize: 30, querySize: 30 };
+    const bad = {
+      ...DEFAULT_SETTINGS,
+      rank: 0,
+      dropout: 1,
+      targets: ['q', 'q'],
+      lr: Number.NaN,
+      supportSize: 30,
+      querySize: 30,
+    };
     let message = '';
     try {
       validateSettings(bad as never);
@@ -34,10 +62,13 @@ describe('training settings', () => {
       expect(e).toBeInstanceOf(SettingsError);
       message = (e as Error).message;
     }
-    for (const key of ['rank = 0', 'dropout = 1', 'targets = ["q","q"]', 'lr = null', 'supportSize = 30']) expect(message).toContain(key);
+    for (const key of ['rank = 0', 'dropout = 1', 'targets = ["q","q"]', 'lr = null', 'supportSize = 30'])
+      expect(message).toContain(key);
     expect(() => resolveSettings('lora', { supportSize: 30, querySize: 30 })).not.toThrow();
     expect(() => resolveSettings('lora', { batchSize: 51 })).toThrow(/batchSize = 51/);
-    expect(() => validateSettings({ ...DEFAULT_SETTINGS, innerStep: 2 } as never)).toThrow(/innerStep: unknown setting/);
+    expect(() => validateSettings({ ...DEFAULT_SETTINGS, innerStep: 2 } as never)).toThrow(
+      /innerStep: unknown setting/,
+    );
   });
 
   it('parses settings from text by the type of their default', () => {
@@ -71,15 +102,29 @@ describe('metrics', () => {
     { iteration: 3, task: 'sub', support_loss: 4, query_loss: Number.NaN, lr: 1e-4, tokens_per_s: 250 },
   ];
 
-  it('averages an iteration\'s task rows into a mean row', () => {
-    expect(meanRow(rows)).toEqual({ iteration: 3, task: MEAN_TASK, support_loss: 3, query_loss: Number.NaN, lr: 1e-4, tokens_per_s: 250 });
+  it("averages an iteration's task rows into a mean row", () => {
+    expect(meanRow(rows)).toEqual({
+      iteration: 3,
+      task: MEAN_TASK,
+      support_loss: 3,
+      query_loss: Number.NaN,
+      lr: 1e-4,
+      tokens_per_s: 250,
+    });
     const noSupport = rows.map((r) => ({ ...r, support_loss: null, query_loss: 1 }));
     expect(meanRow(noSupport).support_loss).toBeNull();
-    expect(meanRow([{ ...rows[0], eval_loss: 1 }, { ...rows[0], eval_loss: 3 }]).eval_loss).toBe(2);
+    expect(
+      meanRow([
+        { ...rows[0], eval_loss: 1 },
+        { ...rows[0], eval_loss: 3 },
+      ]).eval_loss,
+    ).toBe(2);
   });
 
   it('writes JSON Lines (non-finite as null) and reads them back, naming bad lines', () => {
-    expect(metricsLine(rows[1])).toBe('{"iteration":3,"task":"sub","support_loss":4,"query_loss":null,"lr":0.0001,"tokens_per_s":250}');
+    expect(metricsLine(rows[1])).toBe(
+      '{"iteration":3,"task":"sub","support_loss":4,"query_loss":null,"lr":0.0001,"tokens_per_s":250}',
+    );
     const series = new MetricsSeries(rows);
     expect(parseMetricsJsonl(series.toJsonl())).toEqual([rows[0], { ...rows[1], query_loss: null }]);
     expect(() => parseMetricsJsonl(`${metricsLine(rows[0])}\n{"iteration":1.5}`)).toThrow(/line 2: iteration/);
@@ -98,7 +143,9 @@ describe('metrics', () => {
     expect(calls).toBe(2);
     expect(series.tasks()).toEqual(['add', 'sub', MEAN_TASK]);
     expect(series.points('add', 'query_loss')).toEqual([
-      { iteration: 3, value: 1.5 }, { iteration: 4, value: 1.25 }, { iteration: 5, value: 1.5 },
+      { iteration: 3, value: 1.5 },
+      { iteration: 4, value: 1.25 },
+      { iteration: 5, value: 1.5 },
     ]);
     expect(series.points('sub', 'query_loss')).toEqual([{ iteration: 3, value: Number.NaN }]);
     expect(series.points('add', 'eval_loss')).toEqual([]);

@@ -47,33 +47,77 @@ interface Tiny {
 }
 
 /** A random model in memory, host and GPU sides holding the same bytes; matrices U(±√3/√in) (unit gain). */
-function tinyModel(ctx: GpuContext, arch: 'llama' | 'qwen2', type: GgufMatrixType, random: () => number, vocabSize = 64): Tiny {
+function tinyModel(
+  ctx: GpuContext,
+  arch: 'llama' | 'qwen2',
+  type: GgufMatrixType,
+  random: () => number,
+  vocabSize = 64,
+): Tiny {
   const cfg: LlamaConfig = {
-    arch, dim: 32, hiddenDim: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 8, vocabSize, normEps: 1e-5,
-    ropeTheta: 10000, ropePairing: arch === 'llama' ? 'adjacent' : 'half', ropeScaling: null, tiedEmbeddings: arch === 'qwen2',
-    contextLength: 64, qkvBias: arch === 'qwen2',
+    arch,
+    dim: 32,
+    hiddenDim: 64,
+    nLayers: 2,
+    nHeads: 4,
+    nKvHeads: 2,
+    headDim: 8,
+    vocabSize,
+    normEps: 1e-5,
+    ropeTheta: 10000,
+    ropePairing: arch === 'llama' ? 'adjacent' : 'half',
+    ropeScaling: null,
+    tiedEmbeddings: arch === 'qwen2',
+    contextLength: 64,
+    qkvBias: arch === 'qwen2',
   };
   const mat = (rows: number, cols: number, gain = Math.sqrt(3 / cols)) =>
-    encodeWeight(randomF32(rows * cols, random).map((v) => v * gain), rows, cols, type);
+    encodeWeight(
+      randomF32(rows * cols, random).map((v) => v * gain),
+      rows,
+      cols,
+      type,
+    );
   const vec = (n: number, base: number, spread: number) => randomF32(n, random).map((v) => base + spread * v);
   const up = (w: HostWeight) => uploadWeight(ctx, w.type, w.rows, w.cols, w.bytes);
   const { dim, hiddenDim: hid, vocabSize: V } = cfg;
   const embed = mat(V, dim, Math.sqrt(3));
   const ref: LlamaRefWeights = {
-    embed, outNorm: vec(dim, 1, 0.2), head: cfg.tiedEmbeddings ? embed : mat(V, dim),
+    embed,
+    outNorm: vec(dim, 1, 0.2),
+    head: cfg.tiedEmbeddings ? embed : mat(V, dim),
     layers: Array.from({ length: cfg.nLayers }, () => ({
-      attnNorm: vec(dim, 1, 0.2), wq: mat(32, dim), wk: mat(16, dim), wv: mat(16, dim), wo: mat(dim, 32),
+      attnNorm: vec(dim, 1, 0.2),
+      wq: mat(32, dim),
+      wk: mat(16, dim),
+      wv: mat(16, dim),
+      wo: mat(dim, 32),
       ...(cfg.qkvBias ? { bq: vec(32, 0, 0.5), bk: vec(16, 0, 0.5), bv: vec(16, 0, 0.5) } : {}),
-      ffnNorm: vec(dim, 1, 0.2), gate: mat(hid, dim), up: mat(hid, dim), down: mat(dim, hid),
+      ffnNorm: vec(dim, 1, 0.2),
+      gate: mat(hid, dim),
+      up: mat(hid, dim),
+      down: mat(dim, hid),
     })),
   };
   const f32 = (v: ArrayLike<number> | undefined) => (v ? ctx.upload(Float32Array.from(v), [v.length]) : undefined);
   const embedGpu = up(embed);
   const weights: ModelWeights = {
-    embed: embedGpu, outNorm: f32(ref.outNorm)!, head: cfg.tiedEmbeddings ? embedGpu : up(ref.head),
+    embed: embedGpu,
+    outNorm: f32(ref.outNorm)!,
+    head: cfg.tiedEmbeddings ? embedGpu : up(ref.head),
     layers: ref.layers.map((l) => ({
-      attnNorm: f32(l.attnNorm)!, wq: up(l.wq), wk: up(l.wk), wv: up(l.wv), wo: up(l.wo), bq: f32(l.bq), bk: f32(l.bk),
-      bv: f32(l.bv), ffnNorm: f32(l.ffnNorm)!, gate: up(l.gate), up: up(l.up), down: up(l.down),
+      attnNorm: f32(l.attnNorm)!,
+      wq: up(l.wq),
+      wk: up(l.wk),
+      wv: up(l.wv),
+      wo: up(l.wo),
+      bq: f32(l.bq),
+      bk: f32(l.bk),
+      bv: f32(l.bv),
+      ffnNorm: f32(l.ffnNorm)!,
+      gate: up(l.gate),
+      up: up(l.up),
+      down: up(l.down),
     })),
   };
   return { cfg, ref, weights };
@@ -92,7 +136,10 @@ function randomBatch(V: number, B: number, S: number, random: () => number): Tra
 
 /** Two sequences padded to S = 9: lengths 9 and 6, the first 3 and 2 tokens prompt (unscored). */
 function tinyBatch(V: number, random: () => number): TrainBatch {
-  const B = 2, S = 9, lengths = Uint32Array.of(9, 6), prompt = [3, 2];
+  const B = 2,
+    S = 9,
+    lengths = Uint32Array.of(9, 6),
+    prompt = [3, 2];
   const tokens = Uint32Array.from({ length: B * S }, () => Math.floor(random() * V));
   const targets = Int32Array.from({ length: B * S }, (_, i) => {
     const [b, s] = [Math.floor(i / S), i % S];
@@ -102,7 +149,11 @@ function tinyBatch(V: number, random: () => number): TrainBatch {
 }
 
 /** Overwrites every parameter with random values (B = 0 would make dA vanish), returns them by name. */
-async function randomizeParams(ctx: GpuContext, adapter: Adapter, random: () => number): Promise<Map<string, Float64Array>> {
+async function randomizeParams(
+  ctx: GpuContext,
+  adapter: Adapter,
+  random: () => number,
+): Promise<Map<string, Float64Array>> {
   const byName = new Map<string, Float64Array>();
   for (const [i, p] of adapter.params.entries()) {
     const name = adapter.names[i];
@@ -115,8 +166,15 @@ async function randomizeParams(ctx: GpuContext, adapter: Adapter, random: () => 
 }
 
 /** Runs one step and compares loss and (per tensor) FD gradients on random coordinates; returns the grads. */
-async function checkStep(ctx: GpuContext, m: Tiny, adapter: Adapter, refOf: (p: Map<string, Float64Array>) => RefAdapter,
-  batch: TrainBatch, task: number, random: () => number): Promise<Float32Array[]> {
+async function checkStep(
+  ctx: GpuContext,
+  m: Tiny,
+  adapter: Adapter,
+  refOf: (p: Map<string, Float64Array>) => RefAdapter,
+  batch: TrainBatch,
+  task: number,
+  random: () => number,
+): Promise<Float32Array[]> {
   const params = await randomizeParams(ctx, adapter, random);
   const run = { task, dropoutSeed: (seed * 13 + 5) >>> 0, params: adapter.params };
   const grads = createGrads(ctx, adapter);
@@ -125,7 +183,8 @@ async function checkStep(ctx: GpuContext, m: Tiny, adapter: Adapter, refOf: (p: 
   const got = await Promise.all(grads.map((g) => ctx.read(g)));
   [total, ...grads].forEach((t) => t.release());
 
-  const refLoss = (p: Map<string, Float64Array>) => llamaAdapterLossRef(m.ref, m.cfg, batch, { ...refOf(p), dropoutSeed: run.dropoutSeed });
+  const refLoss = (p: Map<string, Float64Array>) =>
+    llamaAdapterLossRef(m.ref, m.cfg, batch, { ...refOf(p), dropoutSeed: run.dropoutSeed });
   const want = refLoss(params);
   expect(count).toBe(want.count);
   expect(Math.abs(sum / count - want.loss)).toBeLessThan(LOSS_TOL * want.loss);
@@ -141,8 +200,10 @@ async function checkStep(ctx: GpuContext, m: Tiny, adapter: Adapter, refOf: (p: 
       expect(err, `${name}[${c}]: GPU ${got[i][c]} vs FD ${fd[c]}`).toBeLessThanOrEqual(GRAD_TOL * scale + 1e-9);
     }
   });
-  console.log(`loss ${sum / count} vs ${want.loss} (rel ${Math.abs(sum / count - want.loss) / want.loss}); ` +
-    `worst gradient error / tensor max ${worst}`);
+  console.log(
+    `loss ${sum / count} vs ${want.loss} (rel ${Math.abs(sum / count - want.loss) / want.loss}); ` +
+      `worst gradient error / tensor max ${worst}`,
+  );
   return got;
 }
 
@@ -154,7 +215,12 @@ describe(`training step vs float64 reference (seed ${seed})`, () => {
       const m = tinyModel(ctx, 'llama', 'F32', random);
       const settings: LoraSettings = { rank: 4, alpha: 8, dropout, targets: ALL_TARGETS };
       const adapter = createLora(ctx, m.cfg, settings, seed);
-      const refOf = (params: Map<string, Float64Array>): RefAdapter => ({ kind: 'lora', settings, params, dropoutSeed: 0 });
+      const refOf = (params: Map<string, Float64Array>): RefAdapter => ({
+        kind: 'lora',
+        settings,
+        params,
+        dropoutSeed: 0,
+      });
       const got = await checkStep(ctx, m, adapter, refOf, tinyBatch(m.cfg.vocabSize, random), 0, random);
       expect(got.every((g) => g.some((v) => v !== 0))).toBe(true);
       adapter.release();
@@ -166,17 +232,32 @@ describe(`training step vs float64 reference (seed ${seed})`, () => {
     const random = rng(seed + 2);
     const m = tinyModel(ctx, 'qwen2', 'Q8_0', random);
     const settings: MtlLoraSettings = {
-      rank: 4, alpha: 8, dropout: 0.2, targets: ALL_TARGETS, nUp: 3, tau: 0.5, tasks: 2, wInit: 'kaiming',
+      rank: 4,
+      alpha: 8,
+      dropout: 0.2,
+      targets: ALL_TARGETS,
+      nUp: 3,
+      tau: 0.5,
+      tasks: 2,
+      wInit: 'kaiming',
     };
     const adapter = createMtlLora(ctx, m.cfg, settings, seed);
     const task = 1;
-    const refOf = (params: Map<string, Float64Array>): RefAdapter =>
-      ({ kind: 'mtl-lora', settings, params, dropoutSeed: 0, task });
+    const refOf = (params: Map<string, Float64Array>): RefAdapter => ({
+      kind: 'mtl-lora',
+      settings,
+      params,
+      dropoutSeed: 0,
+      task,
+    });
     const got = await checkStep(ctx, m, adapter, refOf, tinyBatch(m.cfg.vocabSize, random), task, random);
     // The step's task gets gradients in every tensor; the other task's Λ and w none at all.
     adapter.names.forEach((name, i) => {
       const other = /_(Lambda\.0\.weight|w\.0)$/.test(name);
-      expect(got[i].some((v) => v !== 0), name).toBe(!other);
+      expect(
+        got[i].some((v) => v !== 0),
+        name,
+      ).toBe(!other);
     });
     adapter.release();
   });
@@ -193,7 +274,9 @@ describe(`training step vs float64 reference (seed ${seed})`, () => {
     const run = { task: 0, dropoutSeed: 77, params: adapter.params };
     const stepGrads = async (recompute: boolean, times: number) => {
       const grads = createGrads(ctx, adapter);
-      const totals = Array.from({ length: times }, () => trainStep(ctx, model, adapter, batch, run, grads, { recompute }));
+      const totals = Array.from({ length: times }, () =>
+        trainStep(ctx, model, adapter, batch, run, grads, { recompute }),
+      );
       const out = { total: await ctx.read(totals[0]), grads: await Promise.all(grads.map((g) => ctx.read(g))) };
       [...totals, ...grads].forEach((t) => t.release());
       return out;
@@ -208,9 +291,16 @@ describe(`training step vs float64 reference (seed ${seed})`, () => {
 
     const { total, losses } = evalLosses(ctx, model, adapter, batch, run);
     expect(await ctx.read(total)).toEqual(plain.total);
-    const want = llamaAdapterLossRef(m.ref, m.cfg, batch, { kind: 'lora', settings, params, dropoutSeed: run.dropoutSeed });
+    const want = llamaAdapterLossRef(m.ref, m.cfg, batch, {
+      kind: 'lora',
+      settings,
+      params,
+      dropoutSeed: run.dropoutSeed,
+    });
     const perToken = await ctx.read(losses);
-    perToken.forEach((v, i) => expect(Math.abs(v - want.losses[i])).toBeLessThanOrEqual(LOSS_TOL * (1 + want.losses[i])));
+    perToken.forEach((v, i) =>
+      expect(Math.abs(v - want.losses[i])).toBeLessThanOrEqual(LOSS_TOL * (1 + want.losses[i])),
+    );
     [total, losses].forEach((t) => t.release());
     adapter.release();
   });
@@ -230,8 +320,10 @@ describe(`training step vs float64 reference (seed ${seed})`, () => {
       const total = trainStep(ctx, model, adapter, batch, run, grads, { head: { chunkRows } });
       const evalOut = evalLosses(ctx, model, adapter, batch, run, { chunkRows });
       const out = {
-        total: await ctx.read(total), grads: await Promise.all(grads.map((g) => ctx.read(g))),
-        evalTotal: await ctx.read(evalOut.total), evalLosses: await ctx.read(evalOut.losses),
+        total: await ctx.read(total),
+        grads: await Promise.all(grads.map((g) => ctx.read(g))),
+        evalTotal: await ctx.read(evalOut.total),
+        evalLosses: await ctx.read(evalOut.losses),
       };
       [total, evalOut.total, evalOut.losses, ...grads].forEach((t) => t.release());
       return out;
@@ -269,18 +361,22 @@ describe(`training step vs float64 reference (seed ${seed})`, () => {
       }
       return ctx.pool.peakBytes - before;
     };
-    const stepPeak = (head?: HeadLossOptions) => peakOf(() => {
-      const grads = createGrads(ctx, adapter);
-      [trainStep(ctx, model, adapter, batch, run, grads, { head }), ...grads].forEach((t) => t.release());
-    });
-    const evalPeak = (head?: HeadLossOptions) => peakOf(() => {
-      const { total, losses } = evalLosses(ctx, model, adapter, batch, run, head);
-      [total, losses].forEach((t) => t.release());
-    });
+    const stepPeak = (head?: HeadLossOptions) =>
+      peakOf(() => {
+        const grads = createGrads(ctx, adapter);
+        [trainStep(ctx, model, adapter, batch, run, grads, { head }), ...grads].forEach((t) => t.release());
+      });
+    const evalPeak = (head?: HeadLossOptions) =>
+      peakOf(() => {
+        const { total, losses } = evalLosses(ctx, model, adapter, batch, run, head);
+        [total, losses].forEach((t) => t.release());
+      });
     const [chunked, whole] = [stepPeak(), stepPeak({ chunkRows: batch.B * batch.S })];
     const [evalChunked, evalWhole] = [evalPeak(), evalPeak({ chunkRows: batch.B * batch.S })];
-    console.log(`step peak above the model: chunked ${chunked / 2 ** 20} MiB, one chunk ${whole / 2 ** 20} MiB; ` +
-      `eval ${evalChunked / 2 ** 20} vs ${evalWhole / 2 ** 20} MiB`);
+    console.log(
+      `step peak above the model: chunked ${chunked / 2 ** 20} MiB, one chunk ${whole / 2 ** 20} MiB; ` +
+        `eval ${evalChunked / 2 ** 20} vs ${evalWhole / 2 ** 20} MiB`,
+    );
     expect(whole).toBeGreaterThanOrEqual(wholeLogits);
     expect(chunked).toBeLessThan(wholeLogits / 2);
     expect(evalChunked).toBeLessThan(wholeLogits / 2);

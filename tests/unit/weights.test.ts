@@ -21,7 +21,8 @@ describe(`quantize on load (seed ${seed})`, () => {
         const ctx = await gpu();
         const [rows, cols] = [37, 64];
         const values = randomF32(rows * cols, rng(seed));
-        const bytes = dtype === 'F32' ? new Uint8Array(values.buffer) : new Uint8Array(Uint16Array.from(values, f32ToF16).buffer);
+        const bytes =
+          dtype === 'F32' ? new Uint8Array(values.buffer) : new Uint8Array(Uint16Array.from(values, f32ToF16).buffer);
         const exact = dtype === 'F32' ? values : Float32Array.from(new Uint16Array(bytes.buffer), f16ToF32);
         const w = quantizeRows(ctx, dtype, bytes, rows, cols, type, 'test', 6 * 4 * cols);
         const got = new Uint8Array((await ctx.read(w.data)).buffer).subarray(0, quantize(type, exact).length);
@@ -33,7 +34,10 @@ describe(`quantize on load (seed ${seed})`, () => {
 });
 
 describe(`K-quant requantization on load (seed ${seed})`, () => {
-  for (const [dtype, blockBytes, type] of [['Q6_K', 210, 'q8_0'], ['Q4_K', 144, 'q4_0']] as const) {
+  for (const [dtype, blockBytes, type] of [
+    ['Q6_K', 210, 'q8_0'],
+    ['Q4_K', 144, 'q4_0'],
+  ] as const) {
     it(`${dtype} → ${type}, 5 rows × 256 in chunks of 2: equals decode + encode on the host`, async () => {
       const ctx = await gpu();
       const [rows, cols] = [5, 256];
@@ -46,7 +50,10 @@ describe(`K-quant requantization on load (seed ${seed})`, () => {
         for (const o of at) view.setUint16(o, f32ToF16(0.01 + random() * 0.05), true);
       }
       const w = quantizeRows(ctx, dtype, bytes, rows, cols, type, 'test', 2 * 4 * cols);
-      const want = quantize(type, Float32Array.from(dequantizeKRef(bytes, dtype === 'Q6_K' ? 'q6_k' : 'q4_k', rows * cols)));
+      const want = quantize(
+        type,
+        Float32Array.from(dequantizeKRef(bytes, dtype === 'Q6_K' ? 'q6_k' : 'q4_k', rows * cols)),
+      );
       const got = new Uint8Array((await ctx.read(w.data)).buffer).subarray(0, want.length);
       expect(Array.from(got)).toEqual(Array.from(want));
       w.data.release();
@@ -57,7 +64,16 @@ describe(`K-quant requantization on load (seed ${seed})`, () => {
 describe('loadWeights', () => {
   it('checks every tensor before uploading anything', async () => {
     const ctx = await gpu();
-    const cfg = { dim: 32, hiddenDim: 64, nLayers: 1, nHeads: 2, nKvHeads: 1, headDim: 16, vocabSize: 40, tiedEmbeddings: true } as LlamaConfig;
+    const cfg = {
+      dim: 32,
+      hiddenDim: 64,
+      nLayers: 1,
+      nHeads: 2,
+      nKvHeads: 1,
+      headDim: 16,
+      vocabSize: 40,
+      tiedEmbeddings: true,
+    } as LlamaConfig;
     const src = memorySource(new Uint8Array(4 * 40 * 32));
     const tensors = [fileTensor(src, 'token_embd.weight', [40, 32], 'F32', 0, 4 * 40 * 32)];
     const before = ctx.pool.inUseBytes;

@@ -14,7 +14,12 @@ export function initialAdapterTensors(cfg: LlamaConfig, s: TrainSettings, tasks:
   const r = s.rank;
   const out: NamedTensor[] = [];
   const add = (name: string, shape: number[], data: Float32Array) => out.push({ name, shape, data });
-  for (const { layer, target } of adaptedSites(cfg, { rank: r, alpha: s.loraAlpha, dropout: s.dropout, targets: s.targets })) {
+  for (const { layer, target } of adaptedSites(cfg, {
+    rank: r,
+    alpha: s.loraAlpha,
+    dropout: s.dropout,
+    targets: s.targets,
+  })) {
     const dims = targetDims(cfg, target);
     const path = modulePath(layer, target);
     if (s.method !== 'mtl-lora') {
@@ -23,7 +28,11 @@ export function initialAdapterTensors(cfg: LlamaConfig, s: TrainSettings, tasks:
       continue;
     }
     const n = s.mtlUpProjections;
-    add(`${path}.mtl_lora_A.weight`, [r, dims.in], kaimingUniform(r * dims.in, dims.in, s.seed, `${path}.mtl_lora_A.weight`));
+    add(
+      `${path}.mtl_lora_A.weight`,
+      [r, dims.in],
+      kaimingUniform(r * dims.in, dims.in, s.seed, `${path}.mtl_lora_A.weight`),
+    );
     add(`${path}.mtl_lora_B.weight`, [n, dims.out, r], new Float32Array(n * dims.out * r));
     for (let t = 0; t < tasks; t++) add(`${path}.mtl_lora_Lambda.${t}.weight`, [r, r], identity(r));
     for (let t = 0; t < tasks; t++) {

@@ -4,9 +4,15 @@ import type { ModelDescription } from '../../model/load';
 import type { TrainSettings } from '../../train/settings';
 import type { TaskSplit, TokenizedExample } from '../../data/tasks';
 
-export function recipeReadme(d: ModelDescription, s: TrainSettings, tasks: readonly TaskSplit<TokenizedExample>[],
-  pointer: boolean): string {
-  const list = tasks.map((t) => `- ${t.name}: ${t.train.length} training examples, ${t.eval.length} held out`).join('\n');
+export function recipeReadme(
+  d: ModelDescription,
+  s: TrainSettings,
+  tasks: readonly TaskSplit<TokenizedExample>[],
+  pointer: boolean,
+): string {
+  const list = tasks
+    .map((t) => `- ${t.name}: ${t.train.length} training examples, ${t.eval.length} held out`)
+    .join('\n');
   return `# ${s.method} on ${d.name}: PyTorch recipe
 
 Exported by MeTA-LoRA Studio. \`train.py\` reproduces this run (${s.iterations} iterations, seed ${s.seed}) in PyTorch
@@ -29,9 +35,11 @@ train.py checks the shapes), \`--lr\`,
 \`--inner-lr\`, \`--eval-every\`, \`--checkpoint-every\`, \`--dtype bfloat16\` (base and activations in bf16:
 half the memory, not bit-comparable with the studio), \`--device cpu\`. \`python train.py --help\` lists them.
 
-How the work is spread: ${s.method.startsWith('meta-lora')
-    ? `each iteration's K = ${Math.min(s.tasksPerIteration, tasks.length)} tasks are divided over the processes; each computes its tasks' query gradients, an all-reduce averages them and every process takes the same AdamW step (more than K processes leave some idle).`
-    : `each batch of ${s.batchSize} examples is divided over the processes (data parallel); gradient and token-count sums are all-reduced and every process takes the same AdamW step.`}
+How the work is spread: ${
+    s.method.startsWith('meta-lora')
+      ? `each iteration's K = ${Math.min(s.tasksPerIteration, tasks.length)} tasks are divided over the processes; each computes its tasks' query gradients, an all-reduce averages them and every process takes the same AdamW step (more than K processes leave some idle).`
+      : `each batch of ${s.batchSize} examples is divided over the processes (data parallel); gradient and token-count sums are all-reduced and every process takes the same AdamW step.`
+  }
 
 ## Outputs (in --out)
 

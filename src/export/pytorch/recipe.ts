@@ -36,7 +36,9 @@ const RECIPE_FORMAT = { format: 'metalora-pytorch-recipe', version: 1 } as const
 function checkTasks(config: AdapterConfig, run: RecipeRun): void {
   const names = run.tasks.map((t) => t.name);
   if (JSON.stringify(names) !== JSON.stringify(config.metalora.tasks)) {
-    throw new RecipeError(`the tasks given (${names.join(', ')}) are not the run's (${config.metalora.tasks.join(', ')})`);
+    throw new RecipeError(
+      `the tasks given (${names.join(', ')}) are not the run's (${config.metalora.tasks.join(', ')})`,
+    );
   }
   const small = run.tasks.find((t) => t.train.length === 0);
   if (small) throw new RecipeError(`task ${small.name} has no training examples`);
@@ -44,19 +46,40 @@ function checkTasks(config: AdapterConfig, run: RecipeRun): void {
 
 const asPairs = (examples: readonly TokenizedExample[]) => examples.map((e) => [e.prompt, e.completion]);
 
-export async function pytorchRecipeFiles(config: AdapterConfig, base: ModelFiles, d: ModelDescription, run: RecipeRun,
-  notes: string[]): Promise<ExportFile[]> {
+export async function pytorchRecipeFiles(
+  config: AdapterConfig,
+  base: ModelFiles,
+  d: ModelDescription,
+  run: RecipeRun,
+  notes: string[],
+): Promise<ExportFile[]> {
   checkTasks(config, run);
   const s = config.metalora.settings;
   const tasks = run.tasks;
   const init = initialAdapterTensors(d.config, s, tasks.length);
   const files: ExportFile[] = [
     textFile('train.py', trainPy),
-    { name: 'adapter_init.safetensors', parts: writeSafetensors(init.map((t) => ({
-      name: t.name, dtype: 'F32' as const, shape: t.shape, data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
-    })), { format: 'pt' }) },
-    jsonFile('data.json', { tasks: tasks.map((t) => ({ name: t.name, train: asPairs(t.train), eval: asPairs(t.eval) })) }),
-    jsonFile('schedule.json', { iterations: recipeSchedule(s, tasks.map((t) => t.train.length)) }),
+    {
+      name: 'adapter_init.safetensors',
+      parts: writeSafetensors(
+        init.map((t) => ({
+          name: t.name,
+          dtype: 'F32' as const,
+          shape: t.shape,
+          data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+        })),
+        { format: 'pt' },
+      ),
+    },
+    jsonFile('data.json', {
+      tasks: tasks.map((t) => ({ name: t.name, train: asPairs(t.train), eval: asPairs(t.eval) })),
+    }),
+    jsonFile('schedule.json', {
+      iterations: recipeSchedule(
+        s,
+        tasks.map((t) => t.train.length),
+      ),
+    }),
   ];
   const pointer = base.kind === 'hf' && run.hfBasePath !== undefined;
   if (!pointer) {
@@ -69,14 +92,21 @@ export async function pytorchRecipeFiles(config: AdapterConfig, base: ModelFiles
   }
   // Training wrote the adapter in the base's Q/K pairing; train.py trains on the HF layout, so its adapter is 'half'.
   const adapterConfig = { ...config, metalora: { ...config.metalora, ropePairing: HF_PAIRING } };
-  files.push(jsonFile('run.json', {
-    ...RECIPE_FORMAT, method: s.method, settings: s, tasks: tasks.map((t) => t.name),
-    base: { path: pointer ? run.hfBasePath : 'base', name: d.name, source: base.kind },
-    adapter_config: adapterConfig,
-  }));
+  files.push(
+    jsonFile('run.json', {
+      ...RECIPE_FORMAT,
+      method: s.method,
+      settings: s,
+      tasks: tasks.map((t) => t.name),
+      base: { path: pointer ? run.hfBasePath : 'base', name: d.name, source: base.kind },
+      adapter_config: adapterConfig,
+    }),
+  );
   files.push(textFile('README.md', recipeReadme(d, s, tasks, pointer)));
-  notes.push(pointer
-    ? `run.json points to the Hugging Face base at ${run.hfBasePath}; on another machine pass --base with its copy there.`
-    : 'base/ holds the base model in Hugging Face layout (Q/K rows in rotate-half order), as train.py reads it.');
+  notes.push(
+    pointer
+      ? `run.json points to the Hugging Face base at ${run.hfBasePath}; on another machine pass --base with its copy there.`
+      : 'base/ holds the base model in Hugging Face layout (Q/K rows in rotate-half order), as train.py reads it.',
+  );
   return files;
 }

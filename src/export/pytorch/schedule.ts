@@ -14,7 +14,11 @@ export interface ScheduledIteration {
 }
 
 /** The schedule of `iterations` iterations for tasks with these training-pool sizes. */
-export function recipeSchedule(s: TrainSettings, poolSizes: readonly number[], iterations = s.iterations): ScheduledIteration[] {
+export function recipeSchedule(
+  s: TrainSettings,
+  poolSizes: readonly number[],
+  iterations = s.iterations,
+): ScheduledIteration[] {
   const root = Rng.fromSeed(s.seed);
   const samplerRng = root.derive('sampler');
   const dropout = root.derive('dropout');

@@ -58,8 +58,10 @@ export async function describeHf(files: Map<string, ByteSource>): Promise<ModelD
   // HF computes Llama-3's scaled frequencies from config.json; the loader takes them as GGUF's rope_freqs.
   if (factors) used.push(memoryTensor('rope_freqs.weight', factors));
   const { tokenizer, chatTemplate } = await tokenizerFiles(files, json);
-  const name = typeof json._name_or_path === 'string' && json._name_or_path ? json._name_or_path
-    : configFile.name.replace(/\/?config\.json$/, '') || `${String(json.model_type)} model`;
+  const name =
+    typeof json._name_or_path === 'string' && json._name_or_path
+      ? json._name_or_path
+      : configFile.name.replace(/\/?config\.json$/, '') || `${String(json.model_type)} model`;
   return { name, config, tensors: used, tokenizer, ...(chatTemplate ? { chatTemplate } : {}) };
 }
 
@@ -77,14 +79,18 @@ async function safetensorsTensors(files: Map<string, ByteSource>, nLayers: numbe
     shards = [...new Set(weightMap.values())].sort();
     const missing = shards.filter((s) => !files.has(s));
     if (missing.length) {
-      throw new HfFolderError(`${INDEX} lists ${missing.length} shard(s) that are not in the folder: ${missing.join(', ')}.`);
+      throw new HfFolderError(
+        `${INDEX} lists ${missing.length} shard(s) that are not in the folder: ${missing.join(', ')}.`,
+      );
     }
   } else if (files.has(SINGLE)) {
     shards = [SINGLE];
   } else {
     const present = [...files.keys()].filter((n) => n.endsWith('.safetensors'));
-    throw new HfFolderError(`no ${SINGLE} and no ${INDEX} in the folder` +
-      (present.length ? ` (found ${present.join(', ')}; shards need their index).` : '.'));
+    throw new HfFolderError(
+      `no ${SINGLE} and no ${INDEX} in the folder` +
+        (present.length ? ` (found ${present.join(', ')}; shards need their index).` : '.'),
+    );
   }
   const out: TensorSource[] = [];
   const seen = new Map<string, string>();
@@ -92,20 +98,25 @@ async function safetensorsTensors(files: Map<string, ByteSource>, nLayers: numbe
     const src = files.get(shard)!;
     for (const t of (await readSafetensors(src)).tensors) {
       if (weightMap && weightMap.get(t.name) !== shard) {
-        throw new HfFolderError(`${shard} holds ${t.name}, but ${INDEX} ` +
-          (weightMap.has(t.name) ? `places it in ${weightMap.get(t.name)}.` : 'does not list it.'));
+        throw new HfFolderError(
+          `${shard} holds ${t.name}, but ${INDEX} ` +
+            (weightMap.has(t.name) ? `places it in ${weightMap.get(t.name)}.` : 'does not list it.'),
+        );
       }
       const name = ggufName(t.name, nLayers);
       if (name === null) continue;
       if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') {
-        throw new UnsupportedModelError(`${shard}: tensor ${t.name} is ${t.dtype}; only F32, F16 and BF16 weights are supported.`);
+        throw new UnsupportedModelError(
+          `${shard}: tensor ${t.name} is ${t.dtype}; only F32, F16 and BF16 weights are supported.`,
+        );
       }
       seen.set(t.name, shard);
       out.push(fileTensor(src, name, t.shape, t.dtype as StoredDtype, t.offset, t.byteLength));
     }
   }
   const absent = weightMap ? [...weightMap.keys()].filter((n) => !seen.has(n) && ggufName(n, nLayers) !== null) : [];
-  if (absent.length) throw new HfFolderError(`${INDEX} lists tensors its shards lack: ${absent.slice(0, 5).join(', ')}.`);
+  if (absent.length)
+    throw new HfFolderError(`${INDEX} lists tensors its shards lack: ${absent.slice(0, 5).join(', ')}.`);
   return out;
 }
 
@@ -115,22 +126,30 @@ function ggufName(hf: string, nLayers: number): string | null {
   const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf);
   if (m && m[2] === 'self_attn.rotary_emb.inv_freq') return null;
   if (m && m[2] in LAYER_NAMES) {
-    if (Number(m[1]) >= nLayers) throw new HfFolderError(`tensor ${hf} belongs to layer ${m[1]}, but config.json has ${nLayers} layers.`);
+    if (Number(m[1]) >= nLayers)
+      throw new HfFolderError(`tensor ${hf} belongs to layer ${m[1]}, but config.json has ${nLayers} layers.`);
     return `blk.${m[1]}.${LAYER_NAMES[m[2]]}`;
   }
-  throw new UnsupportedModelError(`tensor ${hf} is not part of a LLaMA or Qwen2 model (an architecture we do not run?).`);
+  throw new UnsupportedModelError(
+    `tensor ${hf} is not part of a LLaMA or Qwen2 model (an architecture we do not run?).`,
+  );
 }
 
 /** The tokenizer (when tokenizer.json is present) and the chat template (when the model has one). */
-async function tokenizerFiles(files: Map<string, ByteSource>, config: Json):
-  Promise<{ tokenizer: HfTokenizer | null; chatTemplate?: string }> {
+async function tokenizerFiles(
+  files: Map<string, ByteSource>,
+  config: Json,
+): Promise<{ tokenizer: HfTokenizer | null; chatTemplate?: string }> {
   const tokFile = files.get('tokenizer.json');
   const cfgFile = files.get('tokenizer_config.json');
   const jinja = files.get('chat_template.jinja');
   const tokConfig = cfgFile ? await readJson(cfgFile) : {};
   const firstId = (v: unknown) => (Array.isArray(v) ? v[0] : v) as number | null | undefined;
   const tokenizer = tokFile
-    ? new HfTokenizer(await readJson(tokFile), tokConfig, { bosId: firstId(config.bos_token_id), eosId: firstId(config.eos_token_id) })
+    ? new HfTokenizer(await readJson(tokFile), tokConfig, {
+        bosId: firstId(config.bos_token_id),
+        eosId: firstId(config.eos_token_id),
+      })
     : null;
   const chatTemplate = chatTemplateSource(tokConfig, jinja ? await readText(jinja) : undefined);
   // Parse now so that a template our Jinja cannot handle is reported at load, not at the first chat.
@@ -139,7 +158,8 @@ async function tokenizerFiles(files: Map<string, ByteSource>, config: Json):
 }
 
 async function readText(src: ByteSource): Promise<string> {
-  if (src.size > MAX_JSON_BYTES) throw new HfFolderError(`${src.name}: ${src.size} bytes is too large for this kind of file.`);
+  if (src.size > MAX_JSON_BYTES)
+    throw new HfFolderError(`${src.name}: ${src.size} bytes is too large for this kind of file.`);
   return new TextDecoder().decode(await src.read(0, src.size));
 }
 
@@ -151,7 +171,8 @@ async function readJson(src: ByteSource): Promise<Json> {
   } catch (e) {
     throw new HfFolderError(`${src.name}: not valid JSON: ${(e as Error).message}`);
   }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new HfFolderError(`${src.name}: expected a JSON object.`);
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new HfFolderError(`${src.name}: expected a JSON object.`);
   return value as Json;
 }
 

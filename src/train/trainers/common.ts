@@ -98,7 +98,11 @@ export class OuterOptimizer {
   readonly v: Tensor<'f32'>[];
   readonly clip: Tensor<'f32'>;
 
-  constructor(private readonly ctx: GpuContext, private readonly adapter: Adapter, private readonly settings: TrainSettings) {
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly adapter: Adapter,
+    private readonly settings: TrainSettings,
+  ) {
     this.m = paramLike(ctx, adapter);
     this.v = paramLike(ctx, adapter);
     this.clip = ctx.tensor([2], 'f32', 'clip');
@@ -111,8 +115,15 @@ export class OuterOptimizer {
     const opts = { lr, beta1: s.beta1, beta2: s.beta2, weightDecay: s.weightDecay };
     const pick = <T>(list: readonly T[], g: StepGroup) => g.indices.map((i) => list[i]);
     for (const g of groups) {
-      adamwStep(this.ctx, pick(this.adapter.params, g), pick(grads, g), pick(this.m, g), pick(this.v, g),
-        { ...opts, step: g.step }, this.clip);
+      adamwStep(
+        this.ctx,
+        pick(this.adapter.params, g),
+        pick(grads, g),
+        pick(this.m, g),
+        pick(this.v, g),
+        { ...opts, step: g.step },
+        this.clip,
+      );
     }
   }
 
@@ -169,8 +180,12 @@ export interface IterationScalars {
  * updated parameters, queues it and the clip buffer's gradient norm after the losses already in `readout`, and
  * reads everything in one copy (the iteration's only readback).
  */
-export async function readIterationScalars(env: TrainerEnv, optimizer: OuterOptimizer, grads: readonly Tensor<'f32'>[],
-  readout: ScalarReadout): Promise<IterationScalars> {
+export async function readIterationScalars(
+  env: TrainerEnv,
+  optimizer: OuterOptimizer,
+  grads: readonly Tensor<'f32'>[],
+  readout: ScalarReadout,
+): Promise<IterationScalars> {
   const flagAt = readout.add(nonFiniteFlag(env.ctx, [...grads, ...env.adapter.params]));
   const normAt = readout.add(optimizer.clip, false);
   const { f32, u32 } = await readout.read(env.ctx);

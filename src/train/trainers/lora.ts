@@ -12,12 +12,25 @@ import { MixedBatchSampler } from '../episodes';
 import type { Rng } from '../../util/rng';
 import { trainStep } from '../step';
 import {
-  type IterationOutcome, OuterOptimizer, ScalarReadout, type Trainer, type TrainerEnv, allParams, meanAt, packPool, paramLike, readIterationScalars,
+  type IterationOutcome,
+  OuterOptimizer,
+  ScalarReadout,
+  type Trainer,
+  type TrainerEnv,
+  allParams,
+  meanAt,
+  packPool,
+  paramLike,
+  readIterationScalars,
 } from './common';
 
 export function createLoraTrainer(env: TrainerEnv, samplerRng: Rng): Trainer {
   const { ctx, model, adapter, settings: s } = env;
-  const sampler = new MixedBatchSampler(env.tasks.map((t) => t.train.length), s.batchSize, samplerRng);
+  const sampler = new MixedBatchSampler(
+    env.tasks.map((t) => t.train.length),
+    s.batchSize,
+    samplerRng,
+  );
   const grads = paramLike(ctx, adapter);
   const optimizer = new OuterOptimizer(ctx, adapter, s);
   const everything = allParams(adapter);
@@ -28,7 +41,12 @@ export function createLoraTrainer(env: TrainerEnv, samplerRng: Rng): Trainer {
       const items = sampler.next();
       const present = [...new Set(items.map((it) => it.task))].sort((a, b) => a - b);
       const batches = present.map((task) => ({
-        task, batch: packPool(env, task, items.filter((it) => it.task === task).map((it) => it.index)),
+        task,
+        batch: packPool(
+          env,
+          task,
+          items.filter((it) => it.task === task).map((it) => it.index),
+        ),
       }));
       fill(ctx, grads, 0);
       const readout = new ScalarReadout();
@@ -36,8 +54,15 @@ export function createLoraTrainer(env: TrainerEnv, samplerRng: Rng): Trainer {
       let previous = 0;
       const slots = batches.map(({ task, batch }) => {
         if (previous > 0 && batch.scored > 0) scale(ctx, grads, previous / batch.scored);
-        const total = trainStep(ctx, model, adapter, batch, { task, dropoutSeed: env.dropout.nextU32(), params: adapter.params },
-          grads, { recompute: env.recompute });
+        const total = trainStep(
+          ctx,
+          model,
+          adapter,
+          batch,
+          { task, dropoutSeed: env.dropout.nextU32(), params: adapter.params },
+          grads,
+          { recompute: env.recompute },
+        );
         if (batch.scored > 0) previous = batch.scored;
         scored += batch.scored;
         return readout.add(total);

@@ -20,7 +20,15 @@ import { MetaEpisodeSampler, type TaskEpisode } from '../episodes';
 import type { Rng } from '../../util/rng';
 import { trainStep } from '../step';
 import {
-  type IterationOutcome, OuterOptimizer, ScalarReadout, type Trainer, type TrainerEnv, allParams, meanAt, paramLike, readIterationScalars,
+  type IterationOutcome,
+  OuterOptimizer,
+  ScalarReadout,
+  type Trainer,
+  type TrainerEnv,
+  allParams,
+  meanAt,
+  paramLike,
+  readIterationScalars,
 } from './common';
 
 /** An iteration's K supports and K queries, each packed as one batch of K row groups (task order). */
@@ -48,8 +56,14 @@ export interface MetaOptions {
 
 /** Packs an iteration's episodes: supports and queries, each one grouped batch in task order. */
 export function packEpisodes(env: Pick<TrainerEnv, 'tasks'>, episodes: readonly TaskEpisode[]): EpisodeBatches {
-  const pick = (e: TaskEpisode, indices: readonly number[]) => ({ task: e.task, examples: indices.map((i) => env.tasks[e.task].train[i]) });
-  return { support: packGroups(episodes.map((e) => pick(e, e.support))), query: packGroups(episodes.map((e) => pick(e, e.query))) };
+  const pick = (e: TaskEpisode, indices: readonly number[]) => ({
+    task: e.task,
+    examples: indices.map((i) => env.tasks[e.task].train[i]),
+  });
+  return {
+    support: packGroups(episodes.map((e) => pick(e, e.support))),
+    query: packGroups(episodes.map((e) => pick(e, e.query))),
+  };
 }
 
 /**
@@ -58,8 +72,13 @@ export function packEpisodes(env: Pick<TrainerEnv, 'tasks'>, episodes: readonly 
  * then the query pass's. Returns {Σ loss, count} per task [2K]: the support loss at θ_i = θ before the
  * first inner step (null for the ablation), and the query loss at the adapted θ_i.
  */
-export function recordMetaIteration(env: Pick<TrainerEnv, 'ctx' | 'model' | 'adapter' | 'recompute'>, buffers: MetaBuffers,
-  episodes: EpisodeBatches, o: MetaOptions, seeds: readonly (readonly number[])[]): { support: Tensor<'f32'> | null; query: Tensor<'f32'> } {
+export function recordMetaIteration(
+  env: Pick<TrainerEnv, 'ctx' | 'model' | 'adapter' | 'recompute'>,
+  buffers: MetaBuffers,
+  episodes: EpisodeBatches,
+  o: MetaOptions,
+  seeds: readonly (readonly number[])[],
+): { support: Tensor<'f32'> | null; query: Tensor<'f32'> } {
   const { ctx, model, adapter } = env;
   const K = episodes.query.tasks.length;
   fill(ctx, buffers.outer, 0);
@@ -68,12 +87,26 @@ export function recordMetaIteration(env: Pick<TrainerEnv, 'ctx' | 'model' | 'ada
   let support: Tensor<'f32'> | null = null;
   if (o.sta) {
     if (!buffers.local || !buffers.inner) throw new Error('MeTA-LoRA: the inner steps need local copies');
-    support = recordInnerSteps(ctx, model, adapter, episodes.support, buffers.local, buffers.inner,
-      { steps: o.innerSteps, lr: o.innerLr, recompute: env.recompute }, (s) => seeds.map((t) => t[s]));
+    support = recordInnerSteps(
+      ctx,
+      model,
+      adapter,
+      episodes.support,
+      buffers.local,
+      buffers.inner,
+      { steps: o.innerSteps, lr: o.innerLr, recompute: env.recompute },
+      (s) => seeds.map((t) => t[s]),
+    );
     params = { views: buffers.local.strided, strides: buffers.local.strides };
   }
   // Every task's query gradient at its θ_i, summed into one list (gradient stride 0), then one scale: the mean.
-  const run = groupedRun(episodes.query, seeds.map((t) => t[t.length - 1]), params.views, params.strides, shared);
+  const run = groupedRun(
+    episodes.query,
+    seeds.map((t) => t[t.length - 1]),
+    params.views,
+    params.strides,
+    shared,
+  );
   const query = trainStep(ctx, model, adapter, episodes.query.batch, run, buffers.outer, { recompute: env.recompute });
   scale(ctx, buffers.outer, 1 / K);
   return { support, query };
@@ -82,8 +115,11 @@ export function recordMetaIteration(env: Pick<TrainerEnv, 'ctx' | 'model' | 'ada
 /** The meta-lora (sta = true) or meta-lora-no-sta (sta = false) trainer. */
 export function createMetaTrainer(env: TrainerEnv, samplerRng: Rng, sta: boolean): Trainer {
   const { ctx, adapter, settings: s } = env;
-  const sampler = new MetaEpisodeSampler(env.tasks.map((t) => t.train.length),
-    { tasksPerIteration: s.tasksPerIteration, supportSize: s.supportSize, querySize: s.querySize }, samplerRng);
+  const sampler = new MetaEpisodeSampler(
+    env.tasks.map((t) => t.train.length),
+    { tasksPerIteration: s.tasksPerIteration, supportSize: s.supportSize, querySize: s.querySize },
+    samplerRng,
+  );
   const K = sampler.tasksPerIteration;
   const buffers: MetaBuffers = {
     local: sta ? stackedPack(ctx, adapter.params, K) : null,
@@ -116,7 +152,9 @@ export function createMetaTrainer(env: TrainerEnv, samplerRng: Rng, sta: boolean
       }));
       // Tokens through forward + backward: each inner step's support pass (meta-lora only) and the query pass.
       const tokens = (sta ? s.innerSteps * batches.support.batch.tokenCount : 0) + batches.query.batch.tokenCount;
-      const sums = [queryAt, ...(supportAt === null ? [] : [supportAt])].flatMap((at) => episodes.map((_, k) => f32[at + 2 * k]));
+      const sums = [queryAt, ...(supportAt === null ? [] : [supportAt])].flatMap((at) =>
+        episodes.map((_, k) => f32[at + 2 * k]),
+      );
       return {
         tasks,
         objective: tasks.reduce((a, t) => a + t.query, 0) / tasks.length,

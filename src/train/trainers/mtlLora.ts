@@ -13,7 +13,15 @@ import { TaskBatchSampler } from '../episodes';
 import type { Rng } from '../../util/rng';
 import { trainStep } from '../step';
 import {
-  type IterationOutcome, OuterOptimizer, ScalarReadout, type Trainer, type TrainerEnv, meanAt, packPool, paramLike, readIterationScalars,
+  type IterationOutcome,
+  OuterOptimizer,
+  ScalarReadout,
+  type Trainer,
+  type TrainerEnv,
+  meanAt,
+  packPool,
+  paramLike,
+  readIterationScalars,
 } from './common';
 
 /** MTL-LoRA's per-task tensor names end in mtl_lora_Lambda.{t}.weight or mtl_lora_w.{t} (src/adapters/mtlLora.ts). */
@@ -28,7 +36,11 @@ export function taskOfParam(name: string): number | null {
 export function createMtlTrainer(env: TrainerEnv, samplerRng: Rng): Trainer {
   const { ctx, model, adapter, settings: s } = env;
   if (adapter.kind !== 'mtl-lora') throw new Error('the mtl-lora trainer needs an MTL-LoRA adapter');
-  const sampler = new TaskBatchSampler(env.tasks.map((t) => t.train.length), s.batchSize, samplerRng);
+  const sampler = new TaskBatchSampler(
+    env.tasks.map((t) => t.train.length),
+    s.batchSize,
+    samplerRng,
+  );
   const grads = paramLike(ctx, adapter);
   const optimizer = new OuterOptimizer(ctx, adapter, s);
   const owner = adapter.names.map(taskOfParam);
@@ -43,10 +55,20 @@ export function createMtlTrainer(env: TrainerEnv, samplerRng: Rng): Trainer {
       const { task, indices } = sampler.next();
       const batch = packPool(env, task, indices);
       fill(ctx, grads, 0);
-      const total = trainStep(ctx, model, adapter, batch, { task, dropoutSeed: env.dropout.nextU32(), params: adapter.params },
-        grads, { recompute: env.recompute });
+      const total = trainStep(
+        ctx,
+        model,
+        adapter,
+        batch,
+        { task, dropoutSeed: env.dropout.nextU32(), params: adapter.params },
+        grads,
+        { recompute: env.recompute },
+      );
       taskSteps[task]++;
-      optimizer.update(grads, lr, [{ indices: shared, step: iteration + 1 }, { indices: own[task], step: taskSteps[task] }]);
+      optimizer.update(grads, lr, [
+        { indices: shared, step: iteration + 1 },
+        { indices: own[task], step: taskSteps[task] },
+      ]);
       const readout = new ScalarReadout();
       const lossAt = readout.add(total);
       const { f32, gradNorm, nonFiniteParams } = await readIterationScalars(env, optimizer, grads, readout);

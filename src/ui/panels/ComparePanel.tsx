@@ -24,8 +24,13 @@ async function pickedFiles(list: FileList): Promise<{ files: Map<string, Uint8Ar
   if (all.length === 1 && all[0].name.endsWith('.zip')) {
     return { files: unzipFiles(new Uint8Array(await all[0].arrayBuffer())), source: all[0].name };
   }
-  const files = new Map(await Promise.all(all.map(async (f) =>
-    [f.webkitRelativePath || f.name, new Uint8Array(await f.arrayBuffer())] as [string, Uint8Array])));
+  const files = new Map(
+    await Promise.all(
+      all.map(
+        async (f) => [f.webkitRelativePath || f.name, new Uint8Array(await f.arrayBuffer())] as [string, Uint8Array],
+      ),
+    ),
+  );
   return { files, source: all[0]?.webkitRelativePath.split('/')[0] || 'the picked files' };
 }
 
@@ -47,40 +52,63 @@ export function ComparePanel() {
       e.target.value = '';
     }
   };
-  const chosen = useDeferredValue(runs.filter((r) => picked.includes(r.id)), []);
+  const chosen = useDeferredValue(
+    runs.filter((r) => picked.includes(r.id)),
+    [],
+  );
   const sameData = chosen.every((r) => JSON.stringify(r.tasks) === JSON.stringify(chosen[0].tasks));
   const charts = useMemo(() => {
     const lines = (field: 'query_loss' | 'eval_loss'): Line[] =>
       chosen.map((r) => ({ key: r.id, label: r.name, rows: r.metrics, task: MEAN_TASK, field }));
     const legend = chosen.map((r) => ({ key: r.id, label: r.name }));
-    return { query: { rows: chartRows(lines('query_loss')), lines: legend }, held: { rows: chartRows(lines('eval_loss')), lines: legend } };
+    return {
+      query: { rows: chartRows(lines('query_loss')), lines: legend },
+      held: { rows: chartRows(lines('eval_loss')), lines: legend },
+    };
   }, [chosen]);
 
   return (
     <section className="card" aria-labelledby="compare-h">
       <h2 id="compare-h">6 · Compare runs</h2>
-      {runs.length < 2 && <p className="muted">Train two or more runs (for example MeTA-LoRA, LoRA and −STA on the same tasks) to compare them.</p>}
+      {runs.length < 2 && (
+        <p className="muted">
+          Train two or more runs (for example MeTA-LoRA, LoRA and −STA on the same tasks) to compare them.
+        </p>
+      )}
       <fieldset>
         <legend>Runs</legend>
         {runs.map((r) => (
           <label key={r.id} className="inline">
-            <input type="checkbox" checked={picked.includes(r.id)} data-testid={`compare-run-${r.id}`}
-              onChange={(e) => setPicked(e.target.checked ? [...picked, r.id] : picked.filter((p) => p !== r.id))} />
+            <input
+              type="checkbox"
+              checked={picked.includes(r.id)}
+              data-testid={`compare-run-${r.id}`}
+              onChange={(e) => setPicked(e.target.checked ? [...picked, r.id] : picked.filter((p) => p !== r.id))}
+            />
             {r.name} ({r.status}, {r.iteration} it.)
           </label>
         ))}
       </fieldset>
       <div className="row">
-        <label className="inline">Import a run trained elsewhere (PyTorch recipe or CLI output): folder
-          <input type="file" multiple onChange={(e) => void onImport(e)} data-testid="compare-import-folder"
-            {...{ webkitdirectory: '' }} />
+        <label className="inline">
+          Import a run trained elsewhere (PyTorch recipe or CLI output): folder
+          <input
+            type="file"
+            multiple
+            onChange={(e) => void onImport(e)}
+            data-testid="compare-import-folder"
+            {...{ webkitdirectory: '' }}
+          />
         </label>
-        <label className="inline">or zip
+        <label className="inline">
+          or zip
           <input type="file" accept=".zip" onChange={(e) => void onImport(e)} data-testid="compare-import-zip" />
         </label>
       </div>
       <ErrorBox message={importError} testId="compare-import-error" />
-      {!sameData && <p className="warn">These runs trained on different tasks: their curves are not directly comparable.</p>}
+      {!sameData && (
+        <p className="warn">These runs trained on different tasks: their curves are not directly comparable.</p>
+      )}
       {chosen.length > 0 && (
         <>
           <div className="charts">
@@ -88,18 +116,38 @@ export function ComparePanel() {
             <LineChartCard title="Mean held-out loss" testId="compare-eval" stagger={100} {...charts.held} />
           </div>
           <table className="table">
-            <thead><tr><th scope="col">Run</th><th scope="col">Method</th><th scope="col">Iterations</th><th scope="col">Final held-out loss</th>
-              <th scope="col">Mean answer accuracy</th><th scope="col">After test-time adaptation</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Run</th>
+                <th scope="col">Method</th>
+                <th scope="col">Iterations</th>
+                <th scope="col">Final held-out loss</th>
+                <th scope="col">Mean answer accuracy</th>
+                <th scope="col">After test-time adaptation</th>
+              </tr>
+            </thead>
             <tbody>
               {chosen.map((r) => {
-                const held = r.metrics.filter((m) => m.task === MEAN_TASK && m.eval_loss !== undefined).at(-1)?.eval_loss;
+                const held = r.metrics
+                  .filter((m) => m.task === MEAN_TASK && m.eval_loss !== undefined)
+                  .at(-1)?.eval_loss;
                 const ev = r.evals.trained;
                 return (
                   <tr key={r.id}>
-                    <th scope="row">{r.name}</th><td>{METHOD_TEXT[r.settings.method].name}</td><td>{r.iteration}</td>
+                    <th scope="row">{r.name}</th>
+                    <td>{METHOD_TEXT[r.settings.method].name}</td>
+                    <td>{r.iteration}</td>
                     <td>{typeof held === 'number' ? held.toFixed(4) : '–'}</td>
-                    <td>{ev ? `${(100 * (mean(ev.map((e) => e.shared?.answer_accuracy)) ?? 0)).toFixed(1)} %` : 'not evaluated'}</td>
-                    <td>{ev && ev.some((e) => e.adapted) ? `${(100 * (mean(ev.map((e) => e.adapted?.answer_accuracy)) ?? 0)).toFixed(1)} %` : '–'}</td>
+                    <td>
+                      {ev
+                        ? `${(100 * (mean(ev.map((e) => e.shared?.answer_accuracy)) ?? 0)).toFixed(1)} %`
+                        : 'not evaluated'}
+                    </td>
+                    <td>
+                      {ev && ev.some((e) => e.adapted)
+                        ? `${(100 * (mean(ev.map((e) => e.adapted?.answer_accuracy)) ?? 0)).toFixed(1)} %`
+                        : '–'}
+                    </td>
                   </tr>
                 );
               })}
@@ -107,13 +155,25 @@ export function ComparePanel() {
           </table>
           <h3>By method (mean ± sd over runs, e.g. seeds)</h3>
           <table className="table" data-testid="compare-methods">
-            <thead><tr><th scope="col">Method</th><th scope="col">Runs</th><th scope="col">Final held-out loss</th>
-              <th scope="col">Answer accuracy (%)</th><th scope="col">After test-time adaptation (%)</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Method</th>
+                <th scope="col">Runs</th>
+                <th scope="col">Final held-out loss</th>
+                <th scope="col">Answer accuracy (%)</th>
+                <th scope="col">After test-time adaptation (%)</th>
+              </tr>
+            </thead>
             <tbody>
               {groupByMethod(chosen).map((g) => (
                 <tr key={g.method}>
-                  <th scope="row">{METHOD_TEXT[g.method].name}</th><td>{g.runs} (seeds {g.seeds.join(', ')})</td>
-                  <td>{formatStat(g.heldOut, false)}</td><td>{formatStat(g.answers, true)}</td><td>{formatStat(g.adaptedAnswers, true)}</td>
+                  <th scope="row">{METHOD_TEXT[g.method].name}</th>
+                  <td>
+                    {g.runs} (seeds {g.seeds.join(', ')})
+                  </td>
+                  <td>{formatStat(g.heldOut, false)}</td>
+                  <td>{formatStat(g.answers, true)}</td>
+                  <td>{formatStat(g.adaptedAnswers, true)}</td>
                 </tr>
               ))}
             </tbody>

@@ -15,7 +15,10 @@ export function DemoButton() {
     setBusy(true);
     try {
       const model = useModel.getState();
-      if (model.summary?.label !== 'stories260K (TinyStories, 260K parameters)' && !(await model.load({ kind: 'preset', presetId: 'stories260K' }, 'keep'))) {
+      if (
+        model.summary?.label !== 'stories260K (TinyStories, 260K parameters)' &&
+        !(await model.load({ kind: 'preset', presetId: 'stories260K' }, 'keep'))
+      ) {
         useTab.getState().setTab('model');
         return;
       }
@@ -27,7 +30,13 @@ export function DemoButton() {
       settings.setMethod('meta-lora');
       settings.applyPreset('demo');
       useTab.getState().setTab('train');
-      await useRuns.getState().start(activeTasks(useTasks.getState().datasets), useSettings.getState().settings, 'Demo: MeTA-LoRA on stories');
+      await useRuns
+        .getState()
+        .start(
+          activeTasks(useTasks.getState().datasets),
+          useSettings.getState().settings,
+          'Demo: MeTA-LoRA on stories',
+        );
     } finally {
       setBusy(false);
     }

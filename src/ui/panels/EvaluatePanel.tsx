@@ -13,7 +13,11 @@ const num = (v: number | null | undefined) => (typeof v === 'number' ? v.toFixed
 function mark(before: number | null | undefined, after: number | null | undefined, lowerIsBetter: boolean) {
   if (typeof before !== 'number' || typeof after !== 'number') return null;
   const better = lowerIsBetter ? after < before : after > before;
-  return <span className={better ? 'ok' : after === before ? 'muted' : 'bad'}>{better ? '▲' : after === before ? '=' : '▼'}</span>;
+  return (
+    <span className={better ? 'ok' : after === before ? 'muted' : 'bad'}>
+      {better ? '▲' : after === before ? '=' : '▼'}
+    </span>
+  );
 }
 
 type Metric = 'loss' | 'loss_no_eos' | 'answer_accuracy' | 'exact_match' | 'choice_accuracy';
@@ -25,29 +29,54 @@ function Cell({ m, b, t, a }: { m: Metric; b?: Scores | null; t?: Scores | null;
   return (
     <td data-metric={m} data-base={b?.[m] ?? ''} data-adapter={t?.[m] ?? ''} data-adapted={a?.[m] ?? ''}>
       {f(b?.[m])} → {f(t?.[m])} {mark(b?.[m], t?.[m], lower)}
-      {a && <> → {f(a[m])} {mark(b?.[m], a[m], lower)}</>}
+      {a && (
+        <>
+          {' '}
+          → {f(a[m])} {mark(b?.[m], a[m], lower)}
+        </>
+      )}
     </td>
   );
 }
 
 export function EvalTable({ base, trained }: { base?: TaskResult[]; trained?: TaskResult[] }) {
-  const rows = (trained ?? base ?? []).map((r, i) => ({ r, b: base?.[i]?.shared, t: trained?.[i]?.shared, a: trained?.[i]?.adapted }));
+  const rows = (trained ?? base ?? []).map((r, i) => ({
+    r,
+    b: base?.[i]?.shared,
+    t: trained?.[i]?.shared,
+    a: trained?.[i]?.adapted,
+  }));
   const adapted = rows.some((x) => x.a);
   return (
     <table className="table" data-testid="eval-table">
-      <caption className="muted">base → adapter{adapted ? ' → adapted to the task (test-time adaptation)' : ''}</caption>
+      <caption className="muted">
+        base → adapter{adapted ? ' → adapted to the task (test-time adaptation)' : ''}
+      </caption>
       <thead>
-        <tr><th scope="col">Task</th><th scope="col">Held-out</th><th scope="col">Loss</th><th scope="col">Loss without EOS</th>
-          <th scope="col">Answer accuracy</th><th scope="col">Exact match</th><th scope="col">Choice accuracy</th></tr>
+        <tr>
+          <th scope="col">Task</th>
+          <th scope="col">Held-out</th>
+          <th scope="col">Loss</th>
+          <th scope="col">Loss without EOS</th>
+          <th scope="col">Answer accuracy</th>
+          <th scope="col">Exact match</th>
+          <th scope="col">Choice accuracy</th>
+        </tr>
       </thead>
       <tbody>
         {rows.map(({ r, b, t, a }) => (
           <tr key={r.task} data-task={r.task}>
             <th scope="row">{r.task}</th>
-            {r.split === 'none' ? <td colSpan={6} className="warn">not evaluated: {r.note}</td> : (
+            {r.split === 'none' ? (
+              <td colSpan={6} className="warn">
+                not evaluated: {r.note}
+              </td>
+            ) : (
               <>
                 <td>{r.examples}</td>
-                {(['loss', 'loss_no_eos', 'answer_accuracy', 'exact_match'] as const).map((m) => <Cell key={m} m={m} b={b} t={t} a={a} />)}
+                {(['loss', 'loss_no_eos', 'answer_accuracy', 'exact_match'] as const).map((m) => (
+                  <Cell key={m} m={m} b={b} t={t} a={a} />
+                ))}
                 {r.kind === 'multiple-choice' ? <Cell m="choice_accuracy" b={b} t={t} a={a} /> : <td>n/a</td>}
               </>
             )}
@@ -61,13 +90,29 @@ export function EvalTable({ base, trained }: { base?: TaskResult[]; trained?: Ta
 export function EvaluatePanel() {
   const { runs, selected, busy, evaluate } = useRuns();
   const run = runs.find((r) => r.id === selected) ?? runs.at(-1);
-  if (!run) return <section className="card"><h2>5 · Evaluate</h2><p className="muted">Train a run first.</p></section>;
+  if (!run)
+    return (
+      <section className="card">
+        <h2>5 · Evaluate</h2>
+        <p className="muted">Train a run first.</p>
+      </section>
+    );
   const working = busy[run.id];
   return (
     <section className="card" aria-labelledby="eval-h">
       <h2 id="eval-h">5 · Evaluate</h2>
-      <p>{run.name}: held-out examples per task, before training (the base model), with the adapter as trained, and with the adapter adapted to each task on {run.settings.adaptExamples || run.settings.supportSize} of its training examples ({run.settings.innerSteps} SGD steps at {run.settings.innerLr}). Answer accuracy: the greedy answer, cut where the reference ends, compared case- and punctuation-insensitively.</p>
-      <button type="button" disabled={!!working || isActive(run) || run.iteration === 0} onClick={() => void evaluate(run.id)} data-testid="evaluate-run">
+      <p>
+        {run.name}: held-out examples per task, before training (the base model), with the adapter as trained, and with
+        the adapter adapted to each task on {run.settings.adaptExamples || run.settings.supportSize} of its training
+        examples ({run.settings.innerSteps} SGD steps at {run.settings.innerLr}). Answer accuracy: the greedy answer,
+        cut where the reference ends, compared case- and punctuation-insensitively.
+      </p>
+      <button
+        type="button"
+        disabled={!!working || isActive(run) || run.iteration === 0}
+        onClick={() => void evaluate(run.id)}
+        data-testid="evaluate-run"
+      >
         {working ? 'Evaluating…' : run.evals.trained ? 'Evaluate again' : 'Evaluate'}
       </button>
       {isActive(run) && <span className="muted"> Pause or finish training first.</span>}

@@ -7,20 +7,43 @@ import { type FieldMapping, SCHEMA_CHOICES, type SchemaId } from '../../data/ind
 import type { DatasetRecord } from '../stores/tasks';
 import { useTasks } from '../stores/tasks';
 
-function TemplateField({ label, value, onApply, id }: { label: string; value: string; onApply: (v: string) => void; id: string }) {
+function TemplateField({
+  label,
+  value,
+  onApply,
+  id,
+}: {
+  label: string;
+  value: string;
+  onApply: (v: string) => void;
+  id: string;
+}) {
   const [text, setText] = useState(value);
   return (
-    <label>{label}
-      <textarea id={id} rows={2} value={text} onChange={(e) => setText(e.target.value)} onBlur={() => text !== value && onApply(text)} />
+    <label>
+      {label}
+      <textarea
+        id={id}
+        rows={2}
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        onBlur={() => text !== value && onApply(text)}
+      />
     </label>
   );
 }
 
 function parseLabels(text: string): Record<string, string> {
-  return Object.fromEntries(text.split(/\n|,(?=[^,]*=)/).map((l) => l.trim()).filter(Boolean).map((l) => {
-    const eq = l.indexOf('=');
-    return eq < 0 ? [l, l] : [l.slice(0, eq).trim(), l.slice(eq + 1).trim()];
-  }));
+  return Object.fromEntries(
+    text
+      .split(/\n|,(?=[^,]*=)/)
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .map((l) => {
+        const eq = l.indexOf('=');
+        return eq < 0 ? [l, l] : [l.slice(0, eq).trim(), l.slice(eq + 1).trim()];
+      }),
+  );
 }
 
 export function MappingEditor({ d, hasChatTemplate }: { d: DatasetRecord; hasChatTemplate: boolean }) {
@@ -36,39 +59,92 @@ export function MappingEditor({ d, hasChatTemplate }: { d: DatasetRecord; hasCha
       <legend>Field mapping</legend>
       <div className="grid2">
         <div>
-          <label>Schema
-            <select value={m.schema} onChange={(e) => void setSchema(d.id, e.target.value as SchemaId)} data-testid="schema-select">
-              {SCHEMA_CHOICES.map((c) => <option key={c.id} value={c.id}>{c.title}</option>)}
+          <label>
+            Schema
+            <select
+              value={m.schema}
+              onChange={(e) => void setSchema(d.id, e.target.value as SchemaId)}
+              data-testid="schema-select"
+            >
+              {SCHEMA_CHOICES.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.title}
+                </option>
+              ))}
             </select>
           </label>
-          <label>Task column
+          <label>
+            Task column
             <select value={m.taskColumn ?? ''} onChange={(e) => apply({ taskColumn: e.target.value || null })}>
               <option value="">none: the whole file is one task</option>
-              {columns.map((c) => <option key={c} value={c}>{c}</option>)}
+              {columns.map((c) => (
+                <option key={c} value={c}>
+                  {c}
+                </option>
+              ))}
             </select>
           </label>
           {m.taskColumn === null && (
-            <label>Task name
-              <input defaultValue={m.taskName} onBlur={(e) => e.target.value.trim() && e.target.value !== m.taskName && apply({ taskName: e.target.value.trim() })}
-                data-testid="task-name" />
+            <label>
+              Task name
+              <input
+                defaultValue={m.taskName}
+                onBlur={(e) =>
+                  e.target.value.trim() && e.target.value !== m.taskName && apply({ taskName: e.target.value.trim() })
+                }
+                data-testid="task-name"
+              />
             </label>
           )}
           {hasChatTemplate && (
             <label className="inline">
-              <input type="checkbox" checked={m.format === 'chat'} onChange={(e) => apply({ format: e.target.checked ? 'chat' : 'template' })} />
+              <input
+                type="checkbox"
+                checked={m.format === 'chat'}
+                onChange={(e) => apply({ format: e.target.checked ? 'chat' : 'template' })}
+              />
               Format prompts with the model's chat template
             </label>
           )}
-          {m.format === 'chat' && <TemplateField id={`${d.id}-system`} label="System message (optional)" value={m.system} onApply={(system) => apply({ system })} />}
+          {m.format === 'chat' && (
+            <TemplateField
+              id={`${d.id}-system`}
+              label="System message (optional)"
+              value={m.system}
+              onApply={(system) => apply({ system })}
+            />
+          )}
         </div>
         <div>
-          <TemplateField id={`${d.id}-prompt`} label="Prompt template" value={m.prompt} onApply={(prompt) => apply({ prompt })} />
-          <TemplateField id={`${d.id}-completion`} label="Completion template" value={m.completion} onApply={(completion) => apply({ completion })} />
-          <small>Columns: {columns.map((c) => `{${c}}`).join(' ')} · {'{field|final}'} takes the text after ####, {'{?field}…{/field}'} only when the field is not empty.</small>
+          <TemplateField
+            id={`${d.id}-prompt`}
+            label="Prompt template"
+            value={m.prompt}
+            onApply={(prompt) => apply({ prompt })}
+          />
+          <TemplateField
+            id={`${d.id}-completion`}
+            label="Completion template"
+            value={m.completion}
+            onApply={(completion) => apply({ completion })}
+          />
+          <small>
+            Columns: {columns.map((c) => `{${c}}`).join(' ')} · {'{field|final}'} takes the text after ####,{' '}
+            {'{?field}…{/field}'} only when the field is not empty.
+          </small>
           {m.answer && (
-            <TemplateField id={`${d.id}-labels`} label={`Answer words for ${m.answer.field} (value=word, one per line)`}
-              value={labels ? Object.entries(labels).map(([k, v]) => `${k}=${v}`).join('\n') : ''}
-              onApply={(text) => apply({ answer: { ...m.answer!, labels: text.trim() ? parseLabels(text) : null } })} />
+            <TemplateField
+              id={`${d.id}-labels`}
+              label={`Answer words for ${m.answer.field} (value=word, one per line)`}
+              value={
+                labels
+                  ? Object.entries(labels)
+                      .map(([k, v]) => `${k}=${v}`)
+                      .join('\n')
+                  : ''
+              }
+              onApply={(text) => apply({ answer: { ...m.answer!, labels: text.trim() ? parseLabels(text) : null } })}
+            />
           )}
         </div>
       </div>

@@ -5,19 +5,39 @@
 import { ALL_TARGETS, type TargetModule } from '../../adapters/types';
 import { ANSWER_STOPS } from '../../train/answers';
 import { PRESETS } from '../../train/presets';
-import { DEFAULT_SETTINGS, SETTING_INFO, TRAIN_METHODS, type SettingKey, type TrainMethod, type TrainSettings } from '../../train/settings';
+import {
+  DEFAULT_SETTINGS,
+  SETTING_INFO,
+  TRAIN_METHODS,
+  type SettingKey,
+  type TrainMethod,
+  type TrainSettings,
+} from '../../train/settings';
 import { ErrorBox } from '../parts/common';
 import { useSettings } from '../stores/settings';
 
 export const METHOD_TEXT: Record<TrainMethod, { name: string; line: string }> = {
-  'meta-lora': { name: 'MeTA-LoRA', line: 'Adapts a copy of the adapter to each sampled task on a support set, then updates the shared adapter from the adapted copies\' query gradients.' },
-  'meta-lora-no-sta': { name: 'MeTA-LoRA −STA', line: 'The ablation: the same episodes without the task-specific adaptation (query gradients at the shared adapter).' },
+  'meta-lora': {
+    name: 'MeTA-LoRA',
+    line: "Adapts a copy of the adapter to each sampled task on a support set, then updates the shared adapter from the adapted copies' query gradients.",
+  },
+  'meta-lora-no-sta': {
+    name: 'MeTA-LoRA −STA',
+    line: 'The ablation: the same episodes without the task-specific adaptation (query gradients at the shared adapter).',
+  },
   lora: { name: 'LoRA', line: 'The multi-task baseline: one adapter trained on batches mixed across tasks.' },
-  'mtl-lora': { name: 'MTL-LoRA', line: 'A shared A, a task-specific r×r transform per task, and several up-projections mixed per task.' },
+  'mtl-lora': {
+    name: 'MTL-LoRA',
+    line: 'A shared A, a task-specific r×r transform per task, and several up-projections mixed per task.',
+  },
 };
 
 /** Settings chosen from a list. */
-const CHOICES = { schedule: ['cosine', 'constant'], mtlWInit: ['kaiming', 'uniform'], answerStop: ANSWER_STOPS } as const;
+const CHOICES = {
+  schedule: ['cosine', 'constant'],
+  mtlWInit: ['kaiming', 'uniform'],
+  answerStop: ANSWER_STOPS,
+} as const;
 
 /** Settings not edited as plain fields (method and targets have their own controls). */
 const SPECIAL: readonly SettingKey[] = ['method', 'targets'];
@@ -31,35 +51,58 @@ function Field({ k, s, update }: { k: SettingKey; s: TrainSettings; update: (p: 
     input = <input id={id} type="checkbox" checked={value} onChange={(e) => update({ [k]: e.target.checked })} />;
   } else if (k === 'stopStrings') {
     input = (
-      <input id={id} type="text" defaultValue={s.stopStrings.join(',')} key={s.stopStrings.join(',')} data-testid={id} placeholder="e.g. ###"
-        onBlur={(e) => update({ stopStrings: e.target.value.split(',').filter((t) => t !== '') })} />
+      <input
+        id={id}
+        type="text"
+        defaultValue={s.stopStrings.join(',')}
+        key={s.stopStrings.join(',')}
+        data-testid={id}
+        placeholder="e.g. ###"
+        onBlur={(e) => update({ stopStrings: e.target.value.split(',').filter((t) => t !== '') })}
+      />
     );
   } else if (k in CHOICES) {
     const options = CHOICES[k as keyof typeof CHOICES];
     input = (
       <select id={id} value={String(value)} onChange={(e) => update({ [k]: e.target.value } as Partial<TrainSettings>)}>
-        {options.map((o) => <option key={o}>{o}</option>)}
+        {options.map((o) => (
+          <option key={o}>{o}</option>
+        ))}
       </select>
     );
   } else {
     input = (
-      <input id={id} type="number" step="any" defaultValue={String(value)} key={String(value)} data-testid={id}
-        onBlur={(e) => { const v = Number(e.target.value); if (e.target.value !== '' && v !== value) update({ [k]: v }); }} />
+      <input
+        id={id}
+        type="number"
+        step="any"
+        defaultValue={String(value)}
+        key={String(value)}
+        data-testid={id}
+        onBlur={(e) => {
+          const v = Number(e.target.value);
+          if (e.target.value !== '' && v !== value) update({ [k]: v });
+        }}
+      />
     );
   }
   return (
     <div className="field">
       <label htmlFor={id}>{info.label}</label>
       {input}
-      <small>{info.help}{value !== DEFAULT_SETTINGS[k] && typeof value !== 'object' ? ` (default ${String(DEFAULT_SETTINGS[k])})` : ''}</small>
+      <small>
+        {info.help}
+        {value !== DEFAULT_SETTINGS[k] && typeof value !== 'object' ? ` (default ${String(DEFAULT_SETTINGS[k])})` : ''}
+      </small>
     </div>
   );
 }
 
 export function MethodPanel() {
   const { settings, preset, error, setMethod, applyPreset, update } = useSettings();
-  const keys = (Object.keys(SETTING_INFO) as SettingKey[])
-    .filter((k) => !SPECIAL.includes(k) && SETTING_INFO[k].appliesTo.includes(settings.method));
+  const keys = (Object.keys(SETTING_INFO) as SettingKey[]).filter(
+    (k) => !SPECIAL.includes(k) && SETTING_INFO[k].appliesTo.includes(settings.method),
+  );
   const toggleTarget = (t: TargetModule, on: boolean) =>
     update({ targets: ALL_TARGETS.filter((x) => (x === t ? on : settings.targets.includes(x))) });
 
@@ -70,16 +113,33 @@ export function MethodPanel() {
         <legend>Method</legend>
         {TRAIN_METHODS.map((m) => (
           <label key={m} className="method">
-            <input type="radio" name="method" value={m} checked={settings.method === m} onChange={() => setMethod(m)} data-testid={`method-${m}`} />
-            <strong>{METHOD_TEXT[m].name}</strong>{m === 'meta-lora' && <span className="badge">default</span>}
+            <input
+              type="radio"
+              name="method"
+              value={m}
+              checked={settings.method === m}
+              onChange={() => setMethod(m)}
+              data-testid={`method-${m}`}
+            />
+            <strong>{METHOD_TEXT[m].name}</strong>
+            {m === 'meta-lora' && <span className="badge">default</span>}
             <small>{METHOD_TEXT[m].line}</small>
           </label>
         ))}
       </fieldset>
       <div className="presets" role="group" aria-label="Presets">
         {PRESETS.map((p) => (
-          <button key={p.id} type="button" className={preset === p.id ? 'secondary active' : 'secondary'} title={p.description}
-            aria-pressed={preset === p.id} onClick={() => applyPreset(p.id)} data-testid={`preset-${p.id}`}>{p.label}</button>
+          <button
+            key={p.id}
+            type="button"
+            className={preset === p.id ? 'secondary active' : 'secondary'}
+            title={p.description}
+            aria-pressed={preset === p.id}
+            onClick={() => applyPreset(p.id)}
+            data-testid={`preset-${p.id}`}
+          >
+            {p.label}
+          </button>
         ))}
       </div>
       <ErrorBox message={error} />
@@ -87,13 +147,20 @@ export function MethodPanel() {
         <legend>Target modules</legend>
         {ALL_TARGETS.map((t) => (
           <label key={t} className="inline">
-            <input type="checkbox" checked={settings.targets.includes(t)} onChange={(e) => toggleTarget(t, e.target.checked)} /> {t}_proj
+            <input
+              type="checkbox"
+              checked={settings.targets.includes(t)}
+              onChange={(e) => toggleTarget(t, e.target.checked)}
+            />{' '}
+            {t}_proj
           </label>
         ))}
         <small className="muted">{SETTING_INFO.targets.help}</small>
       </fieldset>
       <div className="fields">
-        {keys.map((k) => <Field key={k} k={k} s={settings} update={update} />)}
+        {keys.map((k) => (
+          <Field key={k} k={k} s={settings} update={update} />
+        ))}
       </div>
     </section>
   );

@@ -34,48 +34,102 @@ export function ModelPanel() {
       <div className="grid2">
         <fieldset>
           <legend>From the Hugging Face Hub</legend>
-          <label>Preset
+          <label>
+            Preset
             <select value={preset} onChange={(e) => setPreset(e.target.value)} data-testid="preset-select">
-              {PRESETS.map((p) => <option key={p.id} value={p.id}>{p.label}</option>)}
+              {PRESETS.map((p) => (
+                <option key={p.id} value={p.id}>
+                  {p.label}
+                </option>
+              ))}
             </select>
           </label>
           <p className="muted">
             {chosen.repo} · {fmtCount(parameterCount(chosen.config))} parameters
-            {sizes && <> · download {fmtBytes(sizes.downloadBytes)} · GPU about {fmtBytes(sizes.gpu.total)}</>}{chosen.chat ? ' · chat template' : ''}
+            {sizes && (
+              <>
+                {' '}
+                · download {fmtBytes(sizes.downloadBytes)} · GPU about {fmtBytes(sizes.gpu.total)}
+              </>
+            )}
+            {chosen.chat ? ' · chat template' : ''}
           </p>
-          {tooBig && <p className="warn">This GPU binds at most {fmtBytes(limits!.maxStorageBufferBindingSize)} per buffer; this model needs {fmtBytes(sizes!.gpu.largestBuffer.bytes)} ({sizes!.gpu.largestBuffer.name}). Try Q4_0 or a smaller model.</p>}
-          <button type="button" disabled={loading} onClick={() => void load({ kind: 'preset', presetId: preset })} data-testid="load-preset">Load preset</button>
-          <label>Any repository
-            <input value={repo} onChange={(e) => setRepo(e.target.value)} placeholder="owner/name, e.g. HuggingFaceTB/SmolLM2-135M" />
+          {tooBig && (
+            <p className="warn">
+              This GPU binds at most {fmtBytes(limits!.maxStorageBufferBindingSize)} per buffer; this model needs{' '}
+              {fmtBytes(sizes!.gpu.largestBuffer.bytes)} ({sizes!.gpu.largestBuffer.name}). Try Q4_0 or a smaller model.
+            </p>
+          )}
+          <button
+            type="button"
+            disabled={loading}
+            onClick={() => void load({ kind: 'preset', presetId: preset })}
+            data-testid="load-preset"
+          >
+            Load preset
+          </button>
+          <label>
+            Any repository
+            <input
+              value={repo}
+              onChange={(e) => setRepo(e.target.value)}
+              placeholder="owner/name, e.g. HuggingFaceTB/SmolLM2-135M"
+            />
           </label>
-          <button type="button" disabled={loading || !repo.trim()} onClick={() => void load({ kind: 'hub', repo })}>Load repository</button>
+          <button type="button" disabled={loading || !repo.trim()} onClick={() => void load({ kind: 'hub', repo })}>
+            Load repository
+          </button>
         </fieldset>
         <fieldset>
           <legend>From this computer</legend>
-          <label>Model files
-            <input type="file" multiple accept=".gguf,.bin,.safetensors,.json,.model,.jinja" data-testid="model-files"
-              onChange={(e) => setFiles([...(e.target.files ?? [])])} />
+          <label>
+            Model files
+            <input
+              type="file"
+              multiple
+              accept=".gguf,.bin,.safetensors,.json,.model,.jinja"
+              data-testid="model-files"
+              onChange={(e) => setFiles([...(e.target.files ?? [])])}
+            />
           </label>
-          <p className="muted">One .gguf; or a llama2.c .bin with its tokenizer .bin; or config.json + .safetensors + tokenizer.json.</p>
-          <button type="button" disabled={loading || files.length === 0} onClick={() => void load({ kind: 'files', files })}>Load files</button>
-          <label>Base weights on the GPU
+          <p className="muted">
+            One .gguf; or a llama2.c .bin with its tokenizer .bin; or config.json + .safetensors + tokenizer.json.
+          </p>
+          <button
+            type="button"
+            disabled={loading || files.length === 0}
+            onClick={() => void load({ kind: 'files', files })}
+          >
+            Load files
+          </button>
+          <label>
+            Base weights on the GPU
             <select value={quant} onChange={(e) => setQuant(e.target.value as BaseQuant)} data-testid="quant-select">
-              {QUANTS.map((q) => <option key={q.id} value={q.id}>{q.label}</option>)}
+              {QUANTS.map((q) => (
+                <option key={q.id} value={q.id}>
+                  {q.label}
+                </option>
+              ))}
             </select>
           </label>
         </fieldset>
       </div>
       {progress && (
-        <Progress testId="model-progress" done={progress.done} total={progress.total}
-          label={`${progress.phase === 'download' ? 'Downloading' : 'Loading to the GPU'} ${progress.label}: ${fmtBytes(progress.done)}${progress.total ? ` of ${fmtBytes(progress.total)}` : ''}`} />
+        <Progress
+          testId="model-progress"
+          done={progress.done}
+          total={progress.total}
+          label={`${progress.phase === 'download' ? 'Downloading' : 'Loading to the GPU'} ${progress.label}: ${fmtBytes(progress.done)}${progress.total ? ` of ${fmtBytes(progress.total)}` : ''}`}
+        />
       )}
       {loading && !progress && <p aria-busy="true">Reading the model…</p>}
       <ErrorBox message={error} testId="model-error" />
       {summary && status === 'ready' && (
         <p className="ok" data-testid="model-ready">
-          Loaded <strong>{summary.label}</strong> ({summary.format}): {fmtCount(summary.parameters)} parameters, {summary.config.nLayers} layers,
-          dim {summary.config.dim}, vocabulary {summary.config.vocabSize}, context {summary.config.contextLength};
-          {' '}{fmtBytes(summary.weightBytes)} on the GPU ({summary.quant === 'keep' ? 'as stored' : summary.quant.toUpperCase()})
+          Loaded <strong>{summary.label}</strong> ({summary.format}): {fmtCount(summary.parameters)} parameters,{' '}
+          {summary.config.nLayers} layers, dim {summary.config.dim}, vocabulary {summary.config.vocabSize}, context{' '}
+          {summary.config.contextLength}; {fmtBytes(summary.weightBytes)} on the GPU (
+          {summary.quant === 'keep' ? 'as stored' : summary.quant.toUpperCase()})
           {summary.hasChatTemplate ? '; has a chat template' : ''}.
         </p>
       )}

@@ -41,7 +41,7 @@ export function PlaygroundPanel() {
     const sampling = temperature > 0 ? { temperature, topP, seed: freshSeed() } : {};
     const how = 'seed' in sampling ? `, seed ${sampling.seed}` : '';
     try {
-      const candidates = [...(run ? (await loadRunTasks(run.id)) ?? [] : []), ...activeTasks(datasets)];
+      const candidates = [...(run ? ((await loadRunTasks(run.id)) ?? []) : []), ...activeTasks(datasets)];
       const adaptTo = adaptName ? candidates.find((t) => t.name === adaptName) : undefined;
       if (adaptName && !adaptTo) throw new Error(`The examples of task ${adaptName} are not available any more.`);
       for (const which of ['base', 'tuned'] as const) {
@@ -51,10 +51,26 @@ export function PlaygroundPanel() {
           if (e.kind === 'text' && e.requestId === id) setOut((o) => ({ ...o, [which]: { text: e.text, note: '…' } }));
         });
         try {
-          const res = await engine.request('generate', {
-            spec: { runId: which === 'base' ? null : run!.id, task, prompt, maxNewTokens: maxNew, ...sampling, ...(which === 'tuned' && adaptTo ? { adaptTo } : {}) },
-          }, (i) => { id = i; });
-          setOut((o) => ({ ...o, [which]: { text: res.text, note: `${res.tokens} tokens in ${(res.ms / 1000).toFixed(1)} s${how}` } }));
+          const res = await engine.request(
+            'generate',
+            {
+              spec: {
+                runId: which === 'base' ? null : run!.id,
+                task,
+                prompt,
+                maxNewTokens: maxNew,
+                ...sampling,
+                ...(which === 'tuned' && adaptTo ? { adaptTo } : {}),
+              },
+            },
+            (i) => {
+              id = i;
+            },
+          );
+          setOut((o) => ({
+            ...o,
+            [which]: { text: res.text, note: `${res.tokens} tokens in ${(res.ms / 1000).toFixed(1)} s${how}` },
+          }));
         } finally {
           off();
         }
@@ -69,46 +85,118 @@ export function PlaygroundPanel() {
   return (
     <section className="card" aria-labelledby="play-h">
       <h2 id="play-h">7 · Playground</h2>
-      <label>Prompt
+      <label>
+        Prompt
         <textarea value={prompt} onChange={(e) => setPrompt(e.target.value)} rows={3} data-testid="play-prompt" />
       </label>
       <div className="row">
-        <label className="inline">New tokens <input type="number" min={1} max={512} value={maxNew} onChange={(e) => setMaxNew(Math.max(1, Number(e.target.value) || 1))} data-testid="play-max-new" /></label>
-        <label className="inline" title="0 picks the most likely token (greedy)">Temperature (0 = greedy) <input type="number" min={0} max={2} step={0.1} value={temperature} onChange={(e) => setTemperature(Number(e.target.value))} data-testid="play-temperature" /></label>
-        <label className="inline" title="Sample from the most likely tokens covering this probability">Top-p <input type="number" min={0.05} max={1} step={0.05} value={topP} disabled={temperature === 0} onChange={(e) => setTopP(Number(e.target.value))} data-testid="play-top-p" /></label>
+        <label className="inline">
+          New tokens{' '}
+          <input
+            type="number"
+            min={1}
+            max={512}
+            value={maxNew}
+            onChange={(e) => setMaxNew(Math.max(1, Number(e.target.value) || 1))}
+            data-testid="play-max-new"
+          />
+        </label>
+        <label className="inline" title="0 picks the most likely token (greedy)">
+          Temperature (0 = greedy){' '}
+          <input
+            type="number"
+            min={0}
+            max={2}
+            step={0.1}
+            value={temperature}
+            onChange={(e) => setTemperature(Number(e.target.value))}
+            data-testid="play-temperature"
+          />
+        </label>
+        <label className="inline" title="Sample from the most likely tokens covering this probability">
+          Top-p{' '}
+          <input
+            type="number"
+            min={0.05}
+            max={1}
+            step={0.05}
+            value={topP}
+            disabled={temperature === 0}
+            onChange={(e) => setTopP(Number(e.target.value))}
+            data-testid="play-top-p"
+          />
+        </label>
         {runs.length > 0 && (
-          <label className="inline">Adapter
+          <label className="inline">
+            Adapter
             <select value={run?.id} onChange={(e) => setRunId(e.target.value)}>
-              {runs.map((r) => <option key={r.id} value={r.id}>{r.name}</option>)}
-            </select>
-          </label>
-        )}
-        {run?.settings.method === 'mtl-lora' && (
-          <label className="inline">Task
-            <select value={task} onChange={(e) => setTask(Number(e.target.value))}>
-              {run.tasks.map((t, i) => <option key={t} value={i}>{t}</option>)}
-            </select>
-          </label>
-        )}
-        {run && (
-          <label className="inline" title="Adapt a copy of the adapter to this task first: the run's inner steps on a few of its examples">Adapt to
-            <select value={adaptName} onChange={(e) => setAdaptName(e.target.value)} data-testid="play-adapt">
-              <option value="">no adaptation</option>
-              {[...new Set([...run.tasks, ...activeTasks(datasets).map((t) => t.name)])].map((t) => (
-                <option key={t} value={t}>{t}{run.tasks.includes(t) ? '' : ' (not trained on)'}</option>
+              {runs.map((r) => (
+                <option key={r.id} value={r.id}>
+                  {r.name}
+                </option>
               ))}
             </select>
           </label>
         )}
-        <button type="button" disabled={busy || !model || !prompt || (run && isActive(run) && run.status !== 'paused')} onClick={() => void generate()} data-testid="play-generate">
+        {run?.settings.method === 'mtl-lora' && (
+          <label className="inline">
+            Task
+            <select value={task} onChange={(e) => setTask(Number(e.target.value))}>
+              {run.tasks.map((t, i) => (
+                <option key={t} value={i}>
+                  {t}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        {run && (
+          <label
+            className="inline"
+            title="Adapt a copy of the adapter to this task first: the run's inner steps on a few of its examples"
+          >
+            Adapt to
+            <select value={adaptName} onChange={(e) => setAdaptName(e.target.value)} data-testid="play-adapt">
+              <option value="">no adaptation</option>
+              {[...new Set([...run.tasks, ...activeTasks(datasets).map((t) => t.name)])].map((t) => (
+                <option key={t} value={t}>
+                  {t}
+                  {run.tasks.includes(t) ? '' : ' (not trained on)'}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
+        <button
+          type="button"
+          disabled={busy || !model || !prompt || (run && isActive(run) && run.status !== 'paused')}
+          onClick={() => void generate()}
+          data-testid="play-generate"
+        >
           {busy ? 'Generating…' : 'Generate'}
         </button>
       </div>
       {!model && <p className="muted">Load a model first.</p>}
       <ErrorBox message={error} />
       <div className="grid2">
-        <figure className="output"><figcaption>Base model</figcaption><p data-testid="play-base"><span className="muted">{prompt}</span>{out.base?.text}</p><small>{out.base?.note}</small></figure>
-        <figure className="output"><figcaption>With adapter{run ? ` (${run.name}${adaptName ? `, adapted to ${adaptName}` : ''})` : ''}</figcaption><p data-testid="play-tuned"><span className="muted">{prompt}</span>{out.tuned?.text}</p><small>{out.tuned?.note ?? (run ? '' : 'Train a run to compare.')}</small></figure>
+        <figure className="output">
+          <figcaption>Base model</figcaption>
+          <p data-testid="play-base">
+            <span className="muted">{prompt}</span>
+            {out.base?.text}
+          </p>
+          <small>{out.base?.note}</small>
+        </figure>
+        <figure className="output">
+          <figcaption>
+            With adapter{run ? ` (${run.name}${adaptName ? `, adapted to ${adaptName}` : ''})` : ''}
+          </figcaption>
+          <p data-testid="play-tuned">
+            <span className="muted">{prompt}</span>
+            {out.tuned?.text}
+          </p>
+          <small>{out.tuned?.note ?? (run ? '' : 'Train a run to compare.')}</small>
+        </figure>
       </div>
     </section>
   );

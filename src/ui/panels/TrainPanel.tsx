@@ -24,7 +24,11 @@ function LazyCharts({ children }: { children: ReactNode }) {
     details.addEventListener('toggle', sync);
     return () => details.removeEventListener('toggle', sync);
   }, []);
-  return <span ref={ref} className="lazy-charts">{open && children}</span>;
+  return (
+    <span ref={ref} className="lazy-charts">
+      {open && children}
+    </span>
+  );
 }
 
 function RunCharts({ run }: { run: RunRecord }) {
@@ -36,7 +40,9 @@ function RunCharts({ run }: { run: RunRecord }) {
     const lines = (field: 'support_loss' | 'query_loss' | 'eval_loss') => taskLines(metrics, tasks, field);
     const legend = (field: 'support_loss' | 'query_loss' | 'eval_loss') =>
       lines(field).map((l) => ({ key: l.key, label: l.label, emphasis: l.task === MEAN_TASK }));
-    const single = (field: 'lr' | 'tokens_per_s') => [{ key: field, label: field === 'lr' ? 'learning rate' : 'tokens/s', rows: metrics, task: MEAN_TASK, field }];
+    const single = (field: 'lr' | 'tokens_per_s') => [
+      { key: field, label: field === 'lr' ? 'learning rate' : 'tokens/s', rows: metrics, task: MEAN_TASK, field },
+    ];
     return {
       support: { rows: chartRows(lines('support_loss')), lines: legend('support_loss') },
       query: { rows: chartRows(lines('query_loss')), lines: legend('query_loss') },
@@ -48,8 +54,20 @@ function RunCharts({ run }: { run: RunRecord }) {
   const meta = settings.method.startsWith('meta');
   return (
     <div className="charts">
-      {meta && <LineChartCard title="Support loss (before the inner steps)" testId="chart-support" stagger={100} {...charts.support} />}
-      <LineChartCard title={meta ? 'Query loss (after adaptation)' : 'Training loss'} testId="chart-query" stagger={1} {...charts.query} />
+      {meta && (
+        <LineChartCard
+          title="Support loss (before the inner steps)"
+          testId="chart-support"
+          stagger={100}
+          {...charts.support}
+        />
+      )}
+      <LineChartCard
+        title={meta ? 'Query loss (after adaptation)' : 'Training loss'}
+        testId="chart-query"
+        stagger={1}
+        {...charts.query}
+      />
       <LineChartCard title="Held-out loss" testId="chart-eval" stagger={200} {...charts.held} />
       <details className="more-charts">
         <summary>Learning rate and throughput</summary>
@@ -73,22 +91,37 @@ export function TrainPanel() {
   const last = run?.metrics.filter((r) => r.task === MEAN_TASK && r.eval_loss === undefined).at(-1);
   const spi = run ? pace[run.id]?.secondsPerIteration : null;
   const eta = run && spi ? (run.settings.iterations - run.iteration) * spi : null;
-  const cannotStart = !model ? 'Load a model first (step 1).' : tasks.length === 0 ? 'Add at least one task (step 2).'
-    : anyActive ? 'A run is already training.' : null;
+  const cannotStart = !model
+    ? 'Load a model first (step 1).'
+    : tasks.length === 0
+      ? 'Add at least one task (step 2).'
+      : anyActive
+        ? 'A run is already training.'
+        : null;
 
   return (
     <section className="card" aria-labelledby="train-h">
       <h2 id="train-h">4 · Train</h2>
       <div className="row">
-        <button type="button" disabled={!!cannotStart} onClick={() => void start(tasks, settings)} data-testid="start-run">
+        <button
+          type="button"
+          disabled={!!cannotStart}
+          onClick={() => void start(tasks, settings)}
+          data-testid="start-run"
+        >
           Start {METHOD_TEXT[settings.method].name} ({settings.iterations} iterations, {tasks.length} tasks)
         </button>
         {cannotStart && <span className="muted">{cannotStart}</span>}
       </div>
       {runs.length > 0 && (
-        <label>Run
+        <label>
+          Run
           <select value={run?.id} onChange={(e) => select(e.target.value)} data-testid="run-select">
-            {runs.map((r) => <option key={r.id} value={r.id}>{r.name} — {r.status}</option>)}
+            {runs.map((r) => (
+              <option key={r.id} value={r.id}>
+                {r.name} — {r.status}
+              </option>
+            ))}
           </select>
         </label>
       )}
@@ -96,18 +129,50 @@ export function TrainPanel() {
         <>
           <div className="row" data-testid="run-status" data-status={run.status}>
             <strong>{run.status}</strong>
-            {(run.status === 'running' || run.status === 'starting') && <button type="button" className="secondary" onClick={() => void pause(run.id)} data-testid="pause-run">Pause</button>}
-            {(run.status === 'paused' || run.status === 'interrupted' || run.status === 'stopped' || (run.status === 'failed' && run.iteration > 0)) && run.iteration < run.settings.iterations &&
-              <button type="button" onClick={() => void resume(run.id)} data-testid="resume-run">Resume</button>}
-            {(run.status === 'running' || run.status === 'paused') && <button type="button" className="danger" onClick={() => void stop(run.id)} data-testid="stop-run">Stop</button>}
+            {(run.status === 'running' || run.status === 'starting') && (
+              <button type="button" className="secondary" onClick={() => void pause(run.id)} data-testid="pause-run">
+                Pause
+              </button>
+            )}
+            {(run.status === 'paused' ||
+              run.status === 'interrupted' ||
+              run.status === 'stopped' ||
+              (run.status === 'failed' && run.iteration > 0)) &&
+              run.iteration < run.settings.iterations && (
+                <button type="button" onClick={() => void resume(run.id)} data-testid="resume-run">
+                  Resume
+                </button>
+              )}
+            {(run.status === 'running' || run.status === 'paused') && (
+              <button type="button" className="danger" onClick={() => void stop(run.id)} data-testid="stop-run">
+                Stop
+              </button>
+            )}
           </div>
-          <Progress testId="train-progress" done={run.iteration} total={run.settings.iterations}
-            label={`Iteration ${run.iteration} of ${run.settings.iterations}${eta !== null && isActive(run) ? `, about ${fmtDuration(eta)} left` : ''}`} />
+          <Progress
+            testId="train-progress"
+            done={run.iteration}
+            total={run.settings.iterations}
+            label={`Iteration ${run.iteration} of ${run.settings.iterations}${eta !== null && isActive(run) ? `, about ${fmtDuration(eta)} left` : ''}`}
+          />
           <p className="stats">
-            {last && <>query loss {last.query_loss?.toFixed(4)} · lr {last.lr.toExponential(2)} · {last.tokens_per_s.toFixed(0)} tokens/s · </>}
-            GPU memory {fmtBytes(run.gpuBytes)} · {run.model.label} · {Object.entries(run.counts).map(([t, c]) => `${t} ${c.train}/${c.eval}`).join(', ')} (train/held-out)
+            {last && (
+              <>
+                query loss {last.query_loss?.toFixed(4)} · lr {last.lr.toExponential(2)} ·{' '}
+                {last.tokens_per_s.toFixed(0)} tokens/s ·{' '}
+              </>
+            )}
+            GPU memory {fmtBytes(run.gpuBytes)} · {run.model.label} ·{' '}
+            {Object.entries(run.counts)
+              .map(([t, c]) => `${t} ${c.train}/${c.eval}`)
+              .join(', ')}{' '}
+            (train/held-out)
           </p>
-          {run.status === 'interrupted' && <p className="warn">This run stopped when the page closed or the GPU was lost. Resume continues from its last checkpoint.</p>}
+          {run.status === 'interrupted' && (
+            <p className="warn">
+              This run stopped when the page closed or the GPU was lost. Resume continues from its last checkpoint.
+            </p>
+          )}
           <ErrorBox message={run.error} testId="run-error" />
           <RunCharts key={run.id} run={run} />
         </>

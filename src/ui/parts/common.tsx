@@ -16,17 +16,34 @@ export function fmtDuration(seconds: number): string {
   return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
 }
 
-export function Progress({ label, done, total, testId }: { label: string; done: number; total: number | null; testId?: string }) {
+export function Progress({
+  label,
+  done,
+  total,
+  testId,
+}: {
+  label: string;
+  done: number;
+  total: number | null;
+  testId?: string;
+}) {
   const pct = total ? Math.min(100, (100 * done) / total) : null;
   return (
     <div className="progress" data-testid={testId}>
       <progress max={total ?? undefined} value={total ? done : undefined} aria-label={label} />
-      <span>{label}{pct !== null && ` — ${pct.toFixed(0)} %`}</span>
+      <span>
+        {label}
+        {pct !== null && ` — ${pct.toFixed(0)} %`}
+      </span>
     </div>
   );
 }
 
 export function ErrorBox({ message, testId }: { message: string | null; testId?: string }) {
   if (!message) return null;
-  return <p className="error-box" role="alert" data-testid={testId}>{message}</p>;
+  return (
+    <p className="error-box" role="alert" data-testid={testId}>
+      {message}
+    </p>
+  );
 }

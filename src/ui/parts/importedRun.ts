@@ -33,7 +33,8 @@ export function unzipFiles(bytes: Uint8Array): Map<string, Uint8Array> {
 /** The one file named `name` at any depth (a folder pick or zip adds the folder's name in front). */
 function find(files: Map<string, Uint8Array>, name: string): Uint8Array | undefined {
   const hits = [...files.keys()].filter((p) => p === name || p.endsWith(`/${name}`));
-  if (hits.length > 1) throw new ImportError(`${hits.length} files named ${name} (${hits.join(', ')}): import one run at a time`);
+  if (hits.length > 1)
+    throw new ImportError(`${hits.length} files named ${name} (${hits.join(', ')}): import one run at a time`);
   return hits.length ? files.get(hits[0]) : undefined;
 }
 
@@ -43,8 +44,10 @@ export function importedRunFrom(files: Map<string, Uint8Array>, source: string):
   const configBytes = find(files, 'adapter_config.json');
   const metricsBytes = find(files, 'metrics.jsonl');
   if (!configBytes || !metricsBytes) {
-    throw new ImportError(`${source} lacks ${configBytes ? 'metrics.jsonl' : 'adapter_config.json'}: pick a training output ` +
-      'folder (the PyTorch recipe\'s --out, or cli train --out) or a zip of one');
+    throw new ImportError(
+      `${source} lacks ${configBytes ? 'metrics.jsonl' : 'adapter_config.json'}: pick a training output ` +
+        "folder (the PyTorch recipe's --out, or cli train --out) or a zip of one",
+    );
   }
   let config: { base_model_name_or_path?: string; metalora?: { settings?: TrainSettings; tasks?: string[] } };
   try {
@@ -54,17 +57,25 @@ export function importedRunFrom(files: Map<string, Uint8Array>, source: string):
   }
   const { settings, tasks } = config.metalora ?? {};
   if (!settings || !Array.isArray(tasks)) {
-    throw new ImportError(`${source}: adapter_config.json has no "metalora" section (only runs of this tool or its recipe import)`);
+    throw new ImportError(
+      `${source}: adapter_config.json has no "metalora" section (only runs of this tool or its recipe import)`,
+    );
   }
   const metrics = parseMetricsJsonl(text(metricsBytes));
   if (metrics.length === 0) throw new ImportError(`${source}: metrics.jsonl has no rows`);
   // Pool sizes: the recipe's torch_checkpoint.json or cli train's checkpoint.json; the held-out size is not recorded.
   const ck = find(files, 'torch_checkpoint.json') ?? find(files, 'checkpoint.json');
-  const pools = ck ? (JSON.parse(text(ck)) as { tasks?: { name: string; poolSize: number }[] }).tasks ?? [] : [];
+  const pools = ck ? ((JSON.parse(text(ck)) as { tasks?: { name: string; poolSize: number }[] }).tasks ?? []) : [];
   const counts = Object.fromEntries(pools.map((t) => [t.name, { train: t.poolSize, eval: 0 }]));
-  const base = (config.base_model_name_or_path ?? 'unknown base').split(/[\\/]/).filter(Boolean).at(-1) ?? 'unknown base';
+  const base =
+    (config.base_model_name_or_path ?? 'unknown base').split(/[\\/]/).filter(Boolean).at(-1) ?? 'unknown base';
   return {
     name: `${settings.method} · ${tasks.length} tasks · seed ${settings.seed} (imported from ${source})`,
-    settings, tasks, counts, baseLabel: base, iteration: Math.max(...metrics.map((r) => r.iteration)), metrics,
+    settings,
+    tasks,
+    counts,
+    baseLabel: base,
+    iteration: Math.max(...metrics.map((r) => r.iteration)),
+    metrics,
   };
 }

@@ -70,7 +70,11 @@ export const useModel = create<ModelState>((set, get) => ({
     }
   },
   lost(message) {
-    set({ status: 'error', summary: null, error: `The GPU device was lost (${message}). Load the model again; runs resume from their last checkpoint.` });
+    set({
+      status: 'error',
+      summary: null,
+      error: `The GPU device was lost (${message}). Load the model again; runs resume from their last checkpoint.`,
+    });
   },
   async restore() {
     const remembered = await loadValue<ModelState['remembered']>('model');

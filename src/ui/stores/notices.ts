@@ -18,6 +18,7 @@ let next = 1;
 
 export const useNotices = create<NoticeState>((set) => ({
   notices: [],
-  push: (level, text) => set((s) => ({ notices: [...s.notices.filter((n) => n.text !== text), { id: next++, level, text }] })),
+  push: (level, text) =>
+    set((s) => ({ notices: [...s.notices.filter((n) => n.text !== text), { id: next++, level, text }] })),
   dismiss: (id) => set((s) => ({ notices: s.notices.filter((n) => n.id !== id) })),
 }));

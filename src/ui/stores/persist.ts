@@ -11,7 +11,9 @@ export async function loadValue<T>(key: string): Promise<T | undefined> {
   try {
     return await get<T>(key, db);
   } catch (e) {
-    useNotices.getState().push('error', `Could not read saved ${key} from the browser's storage: ${(e as Error).message}`);
+    useNotices
+      .getState()
+      .push('error', `Could not read saved ${key} from the browser's storage: ${(e as Error).message}`);
     return undefined;
   }
 }
@@ -23,9 +25,14 @@ export async function saveValue(key: string, value: unknown): Promise<boolean> {
   } catch (e) {
     const err = e as DOMException;
     const quota = err.name === 'QuotaExceededError' || /quota/i.test(err.message);
-    useNotices.getState().push('error', quota
-      ? `The browser's storage is full, so ${key} was not saved. Delete old runs or datasets (or free disk space) and try again.`
-      : `Saving ${key} failed: ${err.message}`);
+    useNotices
+      .getState()
+      .push(
+        'error',
+        quota
+          ? `The browser's storage is full, so ${key} was not saved. Delete old runs or datasets (or free disk space) and try again.`
+          : `Saving ${key} failed: ${err.message}`,
+      );
     return false;
   }
 }
@@ -56,4 +63,5 @@ export function throttled(write: () => void, ms: number): () => void {
 }
 
 /** A fresh id for a stored record (`run-…`, `ds-…`): time-ordered, with a random suffix against collisions. */
-export const newId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+export const newId = (prefix: string) =>
+  `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;

@@ -82,15 +82,18 @@ function records(set: SetRuns, get: GetRuns): Records {
   return {
     persistNow,
     patch(id, change) {
-      set((s) => ({ runs: s.runs.map((r) => (r.id === id ? { ...r, ...(typeof change === 'function' ? change(r) : change) } : r)) }));
+      set((s) => ({
+        runs: s.runs.map((r) => (r.id === id ? { ...r, ...(typeof change === 'function' ? change(r) : change) } : r)),
+      }));
       persistSoon();
     },
-    setBusy: (id, what) => set((s) => {
-      const busy = { ...s.busy };
-      if (what) busy[id] = what;
-      else delete busy[id];
-      return { busy };
-    }),
+    setBusy: (id, what) =>
+      set((s) => {
+        const busy = { ...s.busy };
+        if (what) busy[id] = what;
+        else delete busy[id];
+        return { busy };
+      }),
   };
 }
 
@@ -106,7 +109,8 @@ async function trainRun(rec: Records, run: RunRecord, tasks: TaskInput[], resume
   } catch (e) {
     const err = e as Error;
     rec.patch(run.id, (r) => ({
-      status: err.name === 'DeviceLostError' ? 'interrupted' : 'failed', error: err.message,
+      status: err.name === 'DeviceLostError' ? 'interrupted' : 'failed',
+      error: err.message,
       metrics: r.metrics.length > 0 ? r.metrics : before,
     }));
   }
@@ -135,7 +139,13 @@ function engineEvents(set: SetRuns, rec: Records): (e: EngineEvent) => void {
     } else if (e.kind === 'runState') {
       rec.patch(e.runId, { status: e.state });
       // A (re)start opens a new interval without counting the pause in it.
-      if (e.state === 'running') set((s) => ({ pace: { ...s.pace, [e.runId]: { lastAt: performance.now(), secondsPerIteration: s.pace[e.runId]?.secondsPerIteration ?? null } } }));
+      if (e.state === 'running')
+        set((s) => ({
+          pace: {
+            ...s.pace,
+            [e.runId]: { lastAt: performance.now(), secondsPerIteration: s.pace[e.runId]?.secondsPerIteration ?? null },
+          },
+        }));
     } else if (e.kind === 'deviceLost') {
       useModel.getState().lost(e.message);
     }
@@ -143,14 +153,28 @@ function engineEvents(set: SetRuns, rec: Records): (e: EngineEvent) => void {
 }
 
 /** A new run's record; the engine splits the tasks by the run's settings for its pool and held-out counts. */
-async function newRun(tasks: TaskInput[], settings: TrainSettings, name: string | undefined,
-  model: { label: string; fingerprint: string }): Promise<RunRecord> {
+async function newRun(
+  tasks: TaskInput[],
+  settings: TrainSettings,
+  name: string | undefined,
+  model: { label: string; fingerprint: string },
+): Promise<RunRecord> {
   const summary = await getEngine().request('splitTasks', { tasks, settings });
   const counts = Object.fromEntries(summary.map((t) => [t.task, { train: t.train, eval: t.eval }]));
   return {
-    id: newId('run'), name: name ?? `${settings.method} · ${tasks.length} tasks · seed ${settings.seed}`, createdAt: Date.now(),
-    settings, tasks: tasks.map((t) => t.name), counts, model: { label: model.label, fingerprint: model.fingerprint },
-    status: 'starting', iteration: 0, metrics: [], error: null, evals: {}, gpuBytes: 0,
+    id: newId('run'),
+    name: name ?? `${settings.method} · ${tasks.length} tasks · seed ${settings.seed}`,
+    createdAt: Date.now(),
+    settings,
+    tasks: tasks.map((t) => t.name),
+    counts,
+    model: { label: model.label, fingerprint: model.fingerprint },
+    status: 'starting',
+    iteration: 0,
+    metrics: [],
+    error: null,
+    evals: {},
+    gpuBytes: 0,
   };
 }
 
@@ -158,14 +182,15 @@ async function newRun(tasks: TaskInput[], settings: TrainSettings, name: string 
 function resumeBlocker(run: RunRecord): string | null {
   const model = useModel.getState().summary;
   if (!model) return 'Load the model this run trained on first.';
-  if (model.fingerprint !== run.model.fingerprint) return `This run trained on ${run.model.label}; load that model to resume it.`;
+  if (model.fingerprint !== run.model.fingerprint)
+    return `This run trained on ${run.model.label}; load that model to resume it.`;
   return null;
 }
 
 /** Base and trained evaluations of a run on its tasks (the base one is computed once and kept). */
 async function evaluateRun(rec: Records, run: RunRecord, tasks: TaskInput[]): Promise<void> {
   const spec = { settings: run.settings, tasks, accuracy: true, adapt: true };
-  const base = run.evals.base ?? await getEngine().request('evaluate', { spec: { ...spec, runId: null } });
+  const base = run.evals.base ?? (await getEngine().request('evaluate', { spec: { ...spec, runId: null } }));
   rec.patch(run.id, (r) => ({ evals: { ...r.evals, base } }));
   const trained = await getEngine().request('evaluate', { spec: { ...spec, runId: run.id } });
   rec.patch(run.id, (r) => ({ evals: { ...r.evals, trained }, error: null }));
@@ -175,7 +200,7 @@ async function evaluateRun(rec: Records, run: RunRecord, tasks: TaskInput[]): Pr
 function restoredRuns(saved: RunRecord[]): RunRecord[] {
   return saved.map((r) => ({
     ...r,
-    status: ACTIVE.includes(r.status) ? 'interrupted' as const : r.status,
+    status: ACTIVE.includes(r.status) ? ('interrupted' as const) : r.status,
     // Evaluations stored before they had a shared/adapted split are dropped: evaluate again.
     evals: (r.evals.trained ?? r.evals.base ?? []).every((e) => 'shared' in e) ? r.evals : {},
   }));
@@ -199,7 +224,10 @@ export const useRuns = create<RunsState>((set, get) => {
       set((s) => ({ runs: [...s.runs, run], selected: run.id }));
       rec.persistNow();
       if (!(await saveValue(tasksKey(run.id), tasks))) {
-        rec.patch(run.id, { status: 'failed', error: 'The run\'s tasks could not be saved, so it could not be resumed: free storage first.' });
+        rec.patch(run.id, {
+          status: 'failed',
+          error: "The run's tasks could not be saved, so it could not be resumed: free storage first.",
+        });
         return run.id;
       }
       void trainRun(rec, run, tasks, false);
@@ -224,7 +252,10 @@ export const useRuns = create<RunsState>((set, get) => {
       }
       const tasks = await loadRunTasks(id);
       if (!tasks) {
-        rec.patch(id, { status: 'failed', error: 'The run\'s task snapshot is missing from storage; it cannot resume.' });
+        rec.patch(id, {
+          status: 'failed',
+          error: "The run's task snapshot is missing from storage; it cannot resume.",
+        });
         return;
       }
       await trainRun(rec, run, tasks, true);
@@ -252,7 +283,9 @@ export const useRuns = create<RunsState>((set, get) => {
     async remove(id) {
       const run = find(id);
       if (!run || isActive(run)) return;
-      await getEngine().request('deleteRun', { runId: id }).catch(() => undefined);
+      await getEngine()
+        .request('deleteRun', { runId: id })
+        .catch(() => undefined);
       await deleteValue(tasksKey(id));
       set((s) => ({ runs: s.runs.filter((r) => r.id !== id), selected: s.selected === id ? null : s.selected }));
       rec.persistNow();
@@ -268,9 +301,19 @@ export const useRuns = create<RunsState>((set, get) => {
 
     importRun(imported) {
       const run: RunRecord = {
-        id: newId('run'), name: imported.name, createdAt: Date.now(), settings: imported.settings, tasks: imported.tasks,
-        counts: imported.counts, model: { label: imported.baseLabel, fingerprint: 'imported' }, status: 'done',
-        iteration: imported.iteration, metrics: imported.metrics, error: null, evals: {}, gpuBytes: 0,
+        id: newId('run'),
+        name: imported.name,
+        createdAt: Date.now(),
+        settings: imported.settings,
+        tasks: imported.tasks,
+        counts: imported.counts,
+        model: { label: imported.baseLabel, fingerprint: 'imported' },
+        status: 'done',
+        iteration: imported.iteration,
+        metrics: imported.metrics,
+        error: null,
+        evals: {},
+        gpuBytes: 0,
       };
       set((s) => ({ runs: [...s.runs, run] }));
       rec.persistNow();

@@ -17,7 +17,8 @@ interface SettingsState {
   restore(): Promise<void>;
 }
 
-const persist = (s: Pick<SettingsState, 'settings' | 'preset'>) => void saveValue('settings', { settings: s.settings, preset: s.preset });
+const persist = (s: Pick<SettingsState, 'settings' | 'preset'>) =>
+  void saveValue('settings', { settings: s.settings, preset: s.preset });
 
 export const useSettings = create<SettingsState>((set, get) => ({
   settings: presetSettings('demo', 'meta-lora'),
@@ -27,7 +28,10 @@ export const useSettings = create<SettingsState>((set, get) => ({
     get().update({ method });
   },
   applyPreset(id) {
-    const settings = presetSettings(id, get().settings.method, { seed: get().settings.seed, targets: get().settings.targets });
+    const settings = presetSettings(id, get().settings.method, {
+      seed: get().settings.seed,
+      targets: get().settings.targets,
+    });
     set({ settings, preset: id, error: null });
     persist(get());
   },

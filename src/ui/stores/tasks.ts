@@ -47,7 +47,6 @@ export function clashingNames(datasets: readonly DatasetRecord[]): string[] {
   return [...new Set(names.filter((n, i) => names.indexOf(n) !== i))];
 }
 
-
 export const useTasks = create<TasksState>((set, get) => {
   const persist = () => void saveValue('datasets', get().datasets);
   const patch = (id: string, change: Partial<DatasetRecord>) =>
@@ -60,7 +59,14 @@ export const useTasks = create<TasksState>((set, get) => {
     const { maxSeqLen } = useSettings.getState().settings;
     try {
       const result = await getEngine().request('readDataset', {
-        spec: { fileName: d.fileName, bytes: d.bytes, duplicates: d.duplicates, maxLength: maxSeqLen, lengthPolicy: d.lengthPolicy, ...how },
+        spec: {
+          fileName: d.fileName,
+          bytes: d.bytes,
+          duplicates: d.duplicates,
+          maxLength: maxSeqLen,
+          lengthPolicy: d.lengthPolicy,
+          ...how,
+        },
       });
       patch(id, { result, error: null });
     } catch (e) {
@@ -72,7 +78,14 @@ export const useTasks = create<TasksState>((set, get) => {
   const add = async (items: { name: string; bytes: Uint8Array }[]) => {
     set({ reading: true });
     const records = items.map((it): DatasetRecord => ({
-      id: newId('ds'), fileName: it.name, bytes: it.bytes, enabled: true, duplicates: 'drop', lengthPolicy: 'truncate', result: null, error: null,
+      id: newId('ds'),
+      fileName: it.name,
+      bytes: it.bytes,
+      enabled: true,
+      duplicates: 'drop',
+      lengthPolicy: 'truncate',
+      result: null,
+      error: null,
     }));
     set((s) => ({ datasets: [...s.datasets, ...records] }));
     for (const r of records) await read(r.id);
@@ -84,14 +97,18 @@ export const useTasks = create<TasksState>((set, get) => {
     datasets: [],
     reading: false,
     async addFiles(files) {
-      await add(await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))));
+      await add(
+        await Promise.all(files.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) }))),
+      );
     },
     async addFromUrls(urls) {
-      const items = await Promise.all(urls.map(async (url) => {
-        const res = await fetch(url);
-        if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-        return { name: url.slice(url.lastIndexOf('/') + 1), bytes: new Uint8Array(await res.arrayBuffer()) };
-      }));
+      const items = await Promise.all(
+        urls.map(async (url) => {
+          const res = await fetch(url);
+          if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+          return { name: url.slice(url.lastIndexOf('/') + 1), bytes: new Uint8Array(await res.arrayBuffer()) };
+        }),
+      );
       await add(items);
     },
     async setMapping(id, mapping) {
