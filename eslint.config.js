@@ -1,11 +1,11 @@
-// Lint: typescript-eslint's recommended rules, prettier for layout (eslint-config-prettier turns off what it
-// owns), and the folder layers of docs/ARCHITECTURE.md as an import rule: a file in src/X may import only the
-// folders listed for X below (tests/unit/layers.test.ts checks the same layers on the whole graph, with cycles
-// and the page's run-time reach).
+// Lint: typescript-eslint's recommended rules, react-hooks on the page, prettier for layout
+// (eslint-config-prettier turns off what it owns), and the folder layers of docs/ARCHITECTURE.md as an import
+// rule: a file in src/X may import only the folders listed for X below, type-only imports aside
+// (tests/unit/layers.test.ts checks the same layers on the resolved graph, with cycles and the page's run-time
+// reach).
 
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
-import importX from 'eslint-plugin-import-x';
 import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
@@ -28,11 +28,27 @@ const LAYERS = {
 };
 const FOLDERS = [...Object.keys(LAYERS), 'reference'];
 
-const zones = Object.entries(LAYERS).map(([folder, allowed]) => ({
-  target: `./src/${folder}`,
-  from: FOLDERS.filter((f) => f !== folder && !allowed.includes(f)).map((f) => `./src/${f}`),
-  message: `src/${folder} may import only ${allowed.join(', ') || 'itself'} (docs/ARCHITECTURE.md, Layers).`,
-}));
+/** One rule per folder: relative imports that climb out of src/X into a folder it may not use. */
+const layerRules = Object.entries(LAYERS).map(([folder, allowed]) => {
+  const banned = FOLDERS.filter((f) => f !== folder && !allowed.includes(f));
+  return {
+    files: [`src/${folder}/**/*.{ts,tsx}`],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(\\.\\./)+(${banned.join('|')})(/|$)`,
+              allowTypeImports: true,
+              message: `src/${folder} may import only ${allowed.join(', ') || 'itself'} (docs/ARCHITECTURE.md, Layers).`,
+            },
+          ],
+        },
+      ],
+    },
+  };
+});
 
 export default tseslint.config(
   {
@@ -54,12 +70,10 @@ export default tseslint.config(
     rules: reactHooks.configs.recommended.rules,
   },
   {
-    plugins: { 'import-x': importX },
-    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.tsx', '.js', '.mjs'] } } },
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
     rules: {
-      'import-x/no-restricted-paths': ['error', { zones }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  ...layerRules,
 );
