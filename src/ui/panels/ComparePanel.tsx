@@ -83,7 +83,11 @@ export function ComparePanel() {
               type="checkbox"
               checked={picked.includes(r.id)}
               data-testid={`compare-run-${r.id}`}
-              onChange={(e) => setPicked(e.target.checked ? [...picked, r.id] : picked.filter((p) => p !== r.id))}
+              onChange={(e) => {
+                // From the latest list, not this render's: two quick clicks must both count.
+                const on = e.target.checked;
+                setPicked((now) => (on ? [...now.filter((p) => p !== r.id), r.id] : now.filter((p) => p !== r.id)));
+              }}
             />
             {r.name} ({r.status}, {r.iteration} it.)
           </label>
