@@ -259,8 +259,9 @@ describe('the app, end to end', () => {
     await tab('tasks');
     await expect.poll(() => page.getByTestId('dataset').count()).toBe(2);
     await tab('train');
+    // Both runs come back: the finished one and the one the reload interrupted.
+    await expect.poll(() => page.getByTestId('run-select').locator('option').count(), { timeout: 30_000 }).toBe(2);
     const options = await page.getByTestId('run-select').locator('option').allTextContents();
-    expect(options).toHaveLength(2);
     expect(options[0]).toMatch(/done$/);
     expect(options[1]).toMatch(/interrupted$/);
     await page.locator('[data-testid="run-status"][data-status="interrupted"]').waitFor();
