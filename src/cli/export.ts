@@ -9,10 +9,10 @@
 // pytorch also reads the run's task files again (recipeRun.ts) for the recipe's token ids.
 
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { EXPORT_FORMATS, exportAdapter } from '../export';
-import { type ExportFile, fileSize } from '../export/files';
+import { fileSize } from '../export/files';
 import type { TaskDataCount } from '../export/report';
 import type { MergedDtype } from '../export/tensorCodec';
 import { zipFiles } from '../export/zip';
@@ -23,6 +23,7 @@ import { recipeRun } from './recipeRun';
 import { UsageError, withModelFiles } from './args';
 import { exportLayout } from './exportLayout';
 import { defineCommand, parseCommandArgs, usageLine } from './flags';
+import { writeParts } from './writeParts';
 
 export const EXPORT = defineCommand({
   name: 'export',
@@ -76,17 +77,6 @@ async function readDataCounts(dir: string): Promise<TaskDataCount[] | undefined>
   if (!existsSync(path)) return undefined;
   const { tasks } = JSON.parse(await readFile(path, 'utf8')) as { tasks?: { name: string; poolSize: number }[] };
   return tasks?.map((t) => ({ task: t.name, train: t.poolSize }));
-}
-
-/** Writes one file part by part (a merged model is never joined into one buffer). */
-async function writeParts(path: string, f: ExportFile): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true });
-  const handle = await open(path, 'w');
-  try {
-    for (const p of f.parts) await handle.write(p);
-  } finally {
-    await handle.close();
-  }
 }
 
 export async function exportCommand(args: string[]): Promise<void> {

@@ -10,7 +10,9 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLora } from '../adapters/lora';
+import type { Adapter } from '../adapters/types';
 import type { DataTask } from '../data';
+import type { TaskSplit, TokenizedExample } from '../data/tasks';
 import { GpuContext } from '../gpu/context';
 import type { Tokenizer } from '../io/tokenizer';
 import { describeModel, loadDescribed } from '../model/load';
@@ -21,12 +23,13 @@ import { type BaseResult, type GroupSummary, type RunResult, curveOf, summarize 
 import { barChart, lineChart } from '../study/svg';
 import { directoryCheckpointStore } from '../train/checkpointStore';
 import { evaluateTasks } from '../train/evaluateTasks';
-import { MEAN_TASK, metricsLine } from '../train/metrics';
+import { MEAN_TASK, type MetricsRecord, metricsLine } from '../train/metrics';
 import { prepareTasks, runTraining } from '../train/run';
 import { SETTING_INFO, type SettingKey, type TrainSettings } from '../train/settings';
 import type { TrainModel } from '../train/step';
 import { MODEL_FLAGS, UsageError, modelArgument, withModelFiles } from './args';
 import { defineCommand, parseCommandArgs, usageLine } from './flags';
+import { type RecipeTraining, STUDY_ENGINES, recipeEngine, trainByRecipe } from './studyRecipe';
 import { DATA_FLAGS, buildTasks, readTaskArgs, settingFlags, settingOverrides, settingsWith } from './train';
 
 export const STUDY = defineCommand({
@@ -68,6 +71,20 @@ export const STUDY = defineCommand({
       defaultText: 'none',
       help: 'a named group of settings, applied before the setting flags',
     },
+    engine: {
+      type: 'string',
+      choices: STUDY_ENGINES,
+      default: 'webgpu',
+      help:
+        'what trains each run: webgpu (the studio) or pytorch (the exported recipe, train.py, equal to it to ' +
+        '≤ 1e-4: faster where WebGPU is a CPU, or on a CUDA machine); evaluation is always on WebGPU',
+    },
+    python: {
+      type: 'string',
+      value: 'PATH',
+      default: 'python3',
+      help: '--engine pytorch: the Python 3 with torch and numpy',
+    },
     recompute: {
       type: 'boolean',
       help: "keep only each block's input in the forward pass and recompute the rest in backward (less memory)",
@@ -89,6 +106,8 @@ interface StudyEnv {
   /** The tasks read under a run's tokenization (cached per maxSeqLen and EOS choice). */
   tasksFor: (s: TrainSettings) => DataTask[];
   settingsOf: (run: StudyRun) => TrainSettings;
+  /** Set with --engine pytorch: each run is trained by the exported recipe (studyRecipe.ts). */
+  recipe?: Omit<RecipeTraining, 'ctx' | 'tasks' | 'settings' | 'dir' | 'label'>;
 }
 
 /** Equal in every setting the run's method reads (a change of, say, batchSize does not touch a meta-lora run). */
@@ -97,13 +116,15 @@ function sameRunSettings(a: TrainSettings, b: TrainSettings): boolean {
   return keys.every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
 }
 
-async function trainAndEvaluate(env: StudyEnv, run: StudyRun, dir: string, label: string): Promise<RunResult> {
-  const { ctx, model, tok } = env;
-  const settings = env.settingsOf(run);
-  const data = env.tasksFor(settings);
-  const tasks = prepareTasks(tok, data, settings);
-  const t0 = performance.now();
-  mkdirSync(dir, { recursive: true });
+/** Trains the run with the studio's own trainer (WebGPU), resuming from the run folder's checkpoint. */
+async function trainOnGpu(
+  env: StudyEnv,
+  tasks: TaskSplit<TokenizedExample>[],
+  settings: TrainSettings,
+  dir: string,
+  label: string,
+): Promise<{ adapter: Adapter; metrics: MetricsRecord[] }> {
+  const { ctx, model } = env;
   const metricsFile = join(dir, 'metrics.jsonl');
   writeFileSync(metricsFile, '');
   const result = await runTraining({
@@ -125,6 +146,19 @@ async function trainAndEvaluate(env: StudyEnv, run: StudyRun, dir: string, label
         );
     },
   });
+  return result;
+}
+
+async function trainAndEvaluate(env: StudyEnv, run: StudyRun, dir: string, label: string): Promise<RunResult> {
+  const { ctx, model, tok } = env;
+  const settings = env.settingsOf(run);
+  const data = env.tasksFor(settings);
+  const tasks = prepareTasks(tok, data, settings);
+  const t0 = performance.now();
+  mkdirSync(dir, { recursive: true });
+  const result = env.recipe
+    ? await trainByRecipe({ ...env.recipe, ctx, tasks, settings, dir, label })
+    : await trainOnGpu(env, tasks, settings, dir, label);
   try {
     const evaluated = await evaluateTasks(
       ctx,
@@ -377,7 +411,16 @@ export async function studyCommand(args: string[]): Promise<void> {
     const ctx = await GpuContext.create();
     try {
       const { weights } = await loadDescribed(ctx, description, { quant });
-      const env: StudyEnv = { ctx, model: { weights, config: description.config }, tok, tasksFor, settingsOf };
+      const recipe =
+        values.engine === 'pytorch'
+          ? {
+              description,
+              files,
+              modelPath: path,
+              engine: await recipeEngine(values.python, path, files, description, out),
+            }
+          : undefined;
+      const env: StudyEnv = { ctx, model: { weights, config: description.config }, tok, tasksFor, settingsOf, recipe };
       const report = { out, command, model: path };
       const { results, bases } = await runAll(env, runs, report);
       writeAll(report, results, bases);

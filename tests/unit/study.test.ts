@@ -112,3 +112,69 @@ describe('cli study on stories260K', () => {
     expect(readFileSync(join(out, 'results.md'), 'utf8')).toMatch(/\| lora \| 2 \| \d+\.\d{3} ± \d+\.\d{3} \|/);
   }, 300_000);
 });
+
+describe('cli study --engine pytorch (the exported recipe trains, WebGPU evaluates)', () => {
+  const PYTHON = '/usr/bin/python3'; // Debian's python3-torch (.ci/run installs it); without it this fails
+  const dirs = { webgpu: join(out, 'engine-webgpu'), pytorch: join(out, 'engine-pytorch') };
+  const args = (engine: keyof typeof dirs, python = PYTHON) => [
+    'study',
+    BIN,
+    '--task',
+    'colors=public/demo/stories/colors.jsonl',
+    '--task',
+    'routine=public/demo/stories/routine.jsonl',
+    '--methods',
+    'meta-lora',
+    '--seeds',
+    '1',
+    '--preset',
+    'demo',
+    '--iterations',
+    '3',
+    '--eval-every',
+    '2',
+    '--eval-examples-per-task',
+    '4',
+    '--engine',
+    engine,
+    '--python',
+    python,
+    '--out',
+    dirs[engine],
+  ];
+  const results = (engine: keyof typeof dirs) =>
+    JSON.parse(readFileSync(join(dirs[engine], 'results.json'), 'utf8')).runs as RunResult[];
+
+  it('gives the results of the WebGPU trainer, and a rerun skips the finished run', async () => {
+    await cli(...args('webgpu'));
+    const first = await cli(...args('pytorch'));
+    expect(first.stderr).toMatch(/\[1\/1\] meta-lora_n16_s0 {2}\[pytorch\] training meta-lora on 2 tasks/);
+    const [gpu] = results('webgpu');
+    const [torch] = results('pytorch');
+    expect(torch.curve.map((p) => p.iteration)).toEqual([2, 3]);
+    const close = (a: number, b: number) => expect(Math.abs(a - b)).toBeLessThanOrEqual(1e-4 * Math.abs(b));
+    torch.curve.forEach((p, i) => close(p.mean, gpu.curve[i].mean));
+    torch.tasks.forEach((t, i) => {
+      const g = gpu.tasks[i];
+      for (const side of ['shared', 'adapted'] as const) {
+        close(t[side]!.loss!, g[side]!.loss!);
+        expect(t[side]!.answer_accuracy).toBe(g[side]!.answer_accuracy);
+      }
+    });
+    // The adapter learned something in 3 iterations (the comparison is not between two untrained adapters).
+    const base = JSON.parse(readFileSync(join(dirs.pytorch, 'base/n16_s0.json'), 'utf8'));
+    expect(torch.tasks[0].shared!.loss!).toBeLessThan(base.tasks[0].shared.loss - 0.1);
+
+    const second = await cli(...args('pytorch'));
+    expect(second.stderr).toMatch(/\[1\/1\] meta-lora_n16_s0 {2}done earlier/);
+    expect(second.stderr).not.toMatch(/\[pytorch\]/);
+  }, 300_000);
+
+  it('says what is missing when the interpreter cannot be started', async () => {
+    rmSync(dirs.pytorch, { recursive: true, force: true });
+    const failed = await cli(...args('pytorch', '/nonexistent/python3')).catch((e: { stderr: string }) => e);
+    expect('stderr' in failed && failed.stderr).toMatch(
+      /cannot start \/nonexistent\/python3 .*--engine pytorch needs Python 3 with torch and numpy/,
+    );
+  }, 120_000);
+});

@@ -20,8 +20,9 @@ import { recipeSchedule } from './schedule';
 export interface RecipeRun {
   tasks: readonly TaskSplit<TokenizedExample>[];
   /**
-   * Where a Hugging Face base lives on this machine: run.json points there instead of copying the weights.
-   * Absent (the browser, or a GGUF / llama2.c base): the base is written into base/.
+   * A folder on this machine holding the base in Hugging Face layout (the user's HF folder, or one written once
+   * by `recipeBaseFiles` for many runs, as the study does): run.json points there instead of copying the
+   * weights. Absent (the browser, or a GGUF / llama2.c base exported once): the base is written into base/.
    */
   hfBasePath?: string;
 }
@@ -42,6 +43,15 @@ function checkTasks(config: AdapterConfig, run: RecipeRun): void {
   }
   const small = run.tasks.find((t) => t.train.length === 0);
   if (small) throw new RecipeError(`task ${small.name} has no training examples`);
+}
+
+/** The base in Hugging Face layout, as train.py reads it (the weights as training saw them). */
+export async function recipeBaseFiles(base: ModelFiles, d: ModelDescription): Promise<ExportFile[]> {
+  const stored = d.tensors.find((t) => t.name === 'blk.0.attn_q.weight')?.dtype;
+  // F16/BF16 kept, F32 kept, quantized weights dequantized to F32 (exactly).
+  const dtype = stored === 'F16' || stored === 'BF16' ? stored : 'F32';
+  // mergedHfFiles' note about missing tokenizer files concerns inference; train.py reads token ids only.
+  return mergedHfFiles(base, d, null, dtype, []);
 }
 
 const asPairs = (examples: readonly TokenizedExample[]) => examples.map((e) => [e.prompt, e.completion]);
@@ -81,15 +91,8 @@ export async function pytorchRecipeFiles(
       ),
     }),
   ];
-  const pointer = base.kind === 'hf' && run.hfBasePath !== undefined;
-  if (!pointer) {
-    const stored = d.tensors.find((t) => t.name === 'blk.0.attn_q.weight')?.dtype;
-    // The weights as training saw them: F16/BF16 kept, F32 kept, quantized ones dequantized to F32 (exactly).
-    const dtype = stored === 'F16' || stored === 'BF16' ? stored : 'F32';
-    // mergedHfFiles' note about missing tokenizer files concerns inference; train.py reads token ids only.
-    const baseFiles = await mergedHfFiles(base, d, null, dtype, []);
-    files.push(...baseFiles.map((f) => ({ ...f, name: `base/${f.name}` })));
-  }
+  const pointer = run.hfBasePath !== undefined;
+  if (!pointer) files.push(...(await recipeBaseFiles(base, d)).map((f) => ({ ...f, name: `base/${f.name}` })));
   // Training wrote the adapter in the base's Q/K pairing; train.py trains on the HF layout, so its adapter is 'half'.
   const adapterConfig = { ...config, metalora: { ...config.metalora, ropePairing: HF_PAIRING } };
   files.push(
