@@ -67,16 +67,16 @@ ST_DTYPES = {'F32': np.float32, 'F16': np.float16, 'BF16': np.uint16, 'F64': np.
              'I32': np.int32}
 
 
-def read_safetensors(path):
-    """{name: torch tensor (float32 for F32/F16/BF16)} of one .safetensors file."""
-    with open(path, 'rb') as f:
-        data = f.read()
+def read_safetensors(path, convert=lambda t: t):
+    """{name: convert(float32 tensor for F32/F16/BF16)} of one .safetensors file. The file is memory-mapped and
+    each tensor converted as it is read, so a large base never exists whole in float32 on the host."""
+    data = np.memmap(path, dtype=np.uint8, mode='r') if os.path.getsize(path) else np.zeros(0, np.uint8)
     if len(data) < 8:
         raise RecipeError(f'{path}: too short for a safetensors file')
-    (n,) = struct.unpack('<Q', data[:8])
+    (n,) = struct.unpack('<Q', data[:8].tobytes())
     if 8 + n > len(data):
         raise RecipeError(f'{path}: header length {n} runs past the end of the file')
-    header = json.loads(data[8:8 + n])
+    header = json.loads(data[8:8 + n].tobytes())
     out = {}
     for name, info in header.items():
         if name == '__metadata__':
@@ -88,7 +88,7 @@ def read_safetensors(path):
                             offset=8 + n + start)
         if info['dtype'] == 'BF16':
             raw = (raw.astype(np.uint32) << 16).view(np.float32)
-        out[name] = torch.from_numpy(raw.astype(np.float32) if raw.dtype == np.float16 else raw.copy()).reshape(info['shape'])
+        out[name] = convert(torch.from_numpy(raw.astype(np.float32) if raw.dtype == np.float16 else raw.copy()).reshape(info['shape']))
     return out
 
 
@@ -322,7 +322,7 @@ def load_base(folder, dtype, device):
         path = os.path.join(folder, name)
         if not os.path.exists(path):
             raise RecipeError(f'{path} is missing')
-        weights.update({k: v.to(device, dtype) for k, v in read_safetensors(path).items()})
+        weights.update(read_safetensors(path, lambda t: t.to(device, dtype)))
     dim, heads = c['hidden_size'], c['num_attention_heads']
     cfg = {
         'dim': dim, 'layers': c['num_hidden_layers'], 'heads': heads, 'kv_heads': c.get('num_key_value_heads', heads),
@@ -330,8 +330,6 @@ def load_base(folder, dtype, device):
         'theta': c.get('rope_theta', 10000.0), 'vocab': c['vocab_size'], 'hidden': c['intermediate_size'],
     }
     cfg['freq_factors'] = llama3_factors(c.get('rope_scaling'), cfg)
-    if 'lm_head.weight' not in weights:
-        weights['lm_head.weight'] = weights['model.embed_tokens.weight']
     return cfg, weights
 
 
@@ -446,41 +444,85 @@ def attention(q, k, v, lengths):
     return o.transpose(1, 2).reshape(B, S, H * hd)
 
 
-def forward_loss(cfg, w, adapter, params, batch, run):
-    """Summed cross-entropy over the batch's scored tokens (float32) for tokens [B, S] with the adapter."""
-    tokens, targets, lengths = batch['tokens'], batch['targets'], batch['lengths']
-    B, S = tokens.shape
-    N = B * S
-    hd, H, KV = cfg['head_dim'], cfg['heads'], cfg['kv_heads']
-    pos = torch.arange(S)
-    # Dropout masks hash each token's index in the studio's packed batch (all rows of the pass, in order).
-    rows = batch['rows'] if batch['rows'] is not None else range(B)
-    run = dict(run, token_ids=[r * S + i for r in rows for i in range(S)])
-    x = w['model.embed_tokens.weight'][tokens.reshape(-1)]
+BLOCK_WEIGHTS = ['input_layernorm.weight', 'self_attn.q_proj.weight', 'self_attn.q_proj.bias', 'self_attn.k_proj.weight',
+                 'self_attn.k_proj.bias', 'self_attn.v_proj.weight', 'self_attn.v_proj.bias', 'self_attn.o_proj.weight',
+                 'post_attention_layernorm.weight', 'mlp.gate_proj.weight', 'mlp.up_proj.weight', 'mlp.down_proj.weight']
 
-    def project(layer, target, inp, weight, bias=None):
-        y = inp @ weight.t()
-        if bias is not None:
-            y = y + bias
-        extra = adapter.branch(params, layer, target, inp, run)
-        return y if extra is None else y + extra
 
-    for l in range(cfg['layers']):
-        p = f'model.layers.{l}.'
-        n1 = rmsnorm(x, w[p + 'input_layernorm.weight'], cfg['eps'])
-        q = project(l, 'q', n1, w[p + 'self_attn.q_proj.weight'], w.get(p + 'self_attn.q_proj.bias'))
-        k = project(l, 'k', n1, w[p + 'self_attn.k_proj.weight'], w.get(p + 'self_attn.k_proj.bias'))
-        v = project(l, 'v', n1, w[p + 'self_attn.v_proj.weight'], w.get(p + 'self_attn.v_proj.bias'))
+class Frozen(torch.nn.Module):
+    """Frozen base tensors as module parameters (HF names, '.' spelled '__'): torch.distributed.fsdp shards
+    modules, and reads them back through `weights()` (under FSDP, views of the gathered flat parameter)."""
+
+    def register(self, names, tensors):
+        self.names = [k for k in names if k in tensors]
+        for k in self.names:
+            self.register_parameter(k.replace('.', '__'), torch.nn.Parameter(tensors.pop(k), requires_grad=False))
+
+    def weights(self):
+        return {k: getattr(self, k.replace('.', '__')) for k in self.names}
+
+
+class Block(Frozen):
+    """One pre-norm LLaMA / Qwen2 block with the adapter's branch added right after each projection (as the
+    studio's training block adds it). With --fsdp each block is one FSDP unit: gathered for its forward and again
+    for its backward, sharded between."""
+
+    def __init__(self, cfg, layer, tensors):
+        super().__init__()
+        self.cfg, self.layer = cfg, layer
+        self.register([f'model.layers.{layer}.{k}' for k in BLOCK_WEIGHTS], tensors)
+
+    def forward(self, x, lengths, shape, adapter, params, run):
+        cfg, l, (B, S) = self.cfg, self.layer, shape
+        hd, H, KV = cfg['head_dim'], cfg['heads'], cfg['kv_heads']
+        named = self.weights()
+        w = {k[len(f'model.layers.{l}.'):]: v for k, v in named.items()}
+        pos = torch.arange(S)
+
+        def project(target, inp, weight, bias=None):
+            y = inp @ weight.t()
+            if bias is not None:
+                y = y + bias
+            extra = adapter.branch(params, l, target, inp, run)
+            return y if extra is None else y + extra
+
+        n1 = rmsnorm(x, w['input_layernorm.weight'], cfg['eps'])
+        q = project('q', n1, w['self_attn.q_proj.weight'], w.get('self_attn.q_proj.bias'))
+        k = project('k', n1, w['self_attn.k_proj.weight'], w.get('self_attn.k_proj.bias'))
+        v = project('v', n1, w['self_attn.v_proj.weight'], w.get('self_attn.v_proj.bias'))
         q = rope(q.view(B, S, H, hd), pos, cfg)
         k = rope(k.view(B, S, KV, hd), pos, cfg)
-        o = attention(q, k, v.view(B, S, KV, hd), lengths).reshape(N, H * hd)
-        x = x + project(l, 'o', o, w[p + 'self_attn.o_proj.weight'])
-        n2 = rmsnorm(x, w[p + 'post_attention_layernorm.weight'], cfg['eps'])
-        g = project(l, 'gate', n2, w[p + 'mlp.gate_proj.weight'])
-        u = project(l, 'up', n2, w[p + 'mlp.up_proj.weight'])
-        x = x + project(l, 'down', F.silu(g) * u, w[p + 'mlp.down_proj.weight'])
-    logits = rmsnorm(x, w['model.norm.weight'], cfg['eps']) @ w['lm_head.weight'].t()
-    return F.cross_entropy(logits.float(), targets.reshape(-1), ignore_index=-1, reduction='sum')
+        o = attention(q, k, v.view(B, S, KV, hd), lengths).reshape(B * S, H * hd)
+        x = x + project('o', o, w['self_attn.o_proj.weight'])
+        n2 = rmsnorm(x, w['post_attention_layernorm.weight'], cfg['eps'])
+        g = project('gate', n2, w['mlp.gate_proj.weight'])
+        u = project('up', n2, w['mlp.up_proj.weight'])
+        return x + project('down', F.silu(g) * u, w['mlp.down_proj.weight'])
+
+
+class Base(Frozen):
+    """The frozen base: embedding, blocks, final norm and head (the embedding when tied). Its forward is the
+    summed cross-entropy (float32) over a packed batch's scored tokens with the adapter."""
+
+    def __init__(self, cfg, tensors):
+        super().__init__()
+        self.cfg = cfg
+        self.blocks = torch.nn.ModuleList(Block(cfg, l, tensors) for l in range(cfg['layers']))
+        self.register(['model.embed_tokens.weight', 'model.norm.weight', 'lm_head.weight'], tensors)
+
+    def forward(self, batch, adapter, params, run):
+        tokens, targets, lengths = batch['tokens'], batch['targets'], batch['lengths']
+        B, S = tokens.shape
+        # Dropout masks hash each token's index in the studio's packed batch (all rows of the pass, in order).
+        rows = batch['rows'] if batch['rows'] is not None else range(B)
+        run = dict(run, token_ids=[r * S + i for r in rows for i in range(S)])
+        w = self.weights()
+        x = w['model.embed_tokens.weight'][tokens.reshape(-1)]
+        for block in self.blocks:
+            x = block(x, lengths, (B, S), adapter, params, run)
+        head = w.get('lm_head.weight', w['model.embed_tokens.weight'])
+        logits = rmsnorm(x, w['model.norm.weight'], self.cfg['eps']) @ head.t()
+        return F.cross_entropy(logits.float(), targets.reshape(-1), ignore_index=-1, reduction='sum')
 
 
 def pack(examples, rows=None):
@@ -561,8 +603,8 @@ class World:
 
 
 class Trainer:
-    def __init__(self, cfg, weights, adapter, params, tasks, s, world, device):
-        self.cfg, self.w, self.adapter, self.params = cfg, weights, adapter, params
+    def __init__(self, base, adapter, params, tasks, s, world, device):
+        self.base, self.adapter, self.params = base, adapter, params
         self.tasks, self.s, self.world, self.device = tasks, s, world, device
         self.owner = {k: task_of_param(k) for k in params}
         self.task_steps = [0] * len(tasks)
@@ -577,7 +619,7 @@ class Trainer:
     def loss_and_grad(self, params, batch, run, names):
         """(summed loss, scored count, gradients of the summed loss) of one packed batch at `params`."""
         leaves = {k: params[k].detach().requires_grad_(k in names) for k in params}
-        loss = forward_loss(self.cfg, self.w, self.adapter, leaves, batch, run)
+        loss = self.base(batch, self.adapter, leaves, run)
         grads = torch.autograd.grad(loss, [leaves[k] for k in names], allow_unused=True)
         out = {k: (g if g is not None else torch.zeros_like(params[k])) for k, g in zip(names, grads)}
         return float(loss), batch['count'], out
@@ -685,7 +727,7 @@ class Trainer:
             b = pack(held[i:i + EVAL_BATCH])
             for k in ('tokens', 'targets', 'lengths'):
                 b[k] = b[k].to(self.device)
-            total += float(forward_loss(self.cfg, self.w, self.adapter, self.params, b, {'task': task, 'seed': 0, 'train': False}))
+            total += float(self.base(b, self.adapter, self.params, {'task': task, 'seed': 0, 'train': False}))
             count += b['count']
         sums = self.world.all_sum(torch.tensor([total, count], dtype=torch.float64, device=self.device)).cpu()
         return float(sums[0] / sums[1]) if sums[1] > 0 else None
@@ -780,7 +822,7 @@ def main(argv):
     check_adapter_fits(init, cfg, base)
     adapter = Adapter(s, init)
     params = {k: v.to(device, torch.float64 if a.dtype == 'float64' else torch.float32).clone() for k, v in init.items()}
-    trainer = Trainer(cfg, weights, adapter, params, tasks, s, world, device)
+    trainer = Trainer(Base(cfg, weights), adapter, params, tasks, s, world, device)
     optimizer = AdamW(params, s)
 
     root = Rng.from_seed(s['seed'])
