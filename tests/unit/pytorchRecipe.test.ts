@@ -21,7 +21,7 @@
 // stories260K: our GPU 2.0e-4, PyTorch f32 5.8e-4); they get 2e-3.
 
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -366,6 +366,21 @@ describe('PyTorch recipe (python train.py) reproduces our training', () => {
       expect(Math.abs(r.adapter.loss - full) / full, r.task).toBeLessThan(1e-4);
     });
   }, 120_000);
+
+  it('--fsdp on a CPU stops before loading anything and says why (FSDP is CUDA-only here)', async () => {
+    const c = cases.find((x) => x.model === 'gqa' && x.method === 'meta-lora')!;
+    const dir = join(tmp.dir, 'fsdp');
+    const args = [join(c.recipe, 'train.py'), '--out', dir, '--device', 'cpu', '--fsdp'];
+    const failed = await run(PYTHON, args, { encoding: 'utf8' }).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(failed?.code).toBe(2);
+    expect(failed?.stderr.trim()).toMatch(
+      /^error: --fsdp shards the base over CUDA GPUs \(NCCL\) and cannot run on cpu: FSDP computes on the current CUDA device .* Without --fsdp every process holds the whole base/s,
+    );
+    expect(existsSync(dir)).toBe(false);
+  });
 
   it("the recipe's output folder, or a zip of it, imports into Compare with its curves; other folders are refused", () => {
     const c = cases.find((x) => x.model === 'stories260K' && x.method === 'mtl-lora')!;
