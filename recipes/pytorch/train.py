@@ -3,6 +3,7 @@
 
     python train.py --out runs/a                       # one device: reproduces the exported run
     torchrun --nproc_per_node=N train.py --out runs/a  # N GPUs (NCCL) or N CPU processes (gloo)
+    torchrun --nproc_per_node=8 train.py --out runs/c --fsdp --dtype bfloat16  # a base sharded over 8 GPUs
     python train.py --out runs/b --iterations 1000 --base /models/Llama-2-7b-hf --dtype bfloat16
 
 It needs PyTorch >= 1.13 and numpy, nothing else. Beside it, the export holds:
@@ -25,8 +26,10 @@ What it implements, exactly as the studio does (src/train, src/adapters):
     schedule continue the studio's sequence, and dropout masks from the same hash.
 Distributed: meta-lora spreads an iteration's K tasks over the ranks and all-reduces the summed query gradient;
 lora and mtl-lora split each batch's examples over the ranks and all-reduce gradient and token-count sums. Every
-rank then takes the same AdamW step, so all ranks hold the same adapter. Every rank holds the whole base (no
-FSDP yet: in bfloat16 bases up to 13B fit one 80 GB GPU; see docs/SCALE_OUT.md in the studio's repository).
+rank then takes the same AdamW step, so all ranks hold the same adapter. Every rank holds the whole base, or
+with --fsdp (CUDA, PyTorch >= 2.1) 1/N of it: torch.distributed.fsdp gathers each block for its forward and
+backward, every rank runs the same passes (a rank short of work repeats one and drops it), and the adapter stays
+replicated and all-reduced as without. See docs/SCALE_OUT.md in the studio's repository.
 
 Outputs in --out: adapter_model.safetensors + adapter_config.json (the studio's adapter folder: `cli eval`,
 `cli export` and the app's Compare tab read it), metrics.jsonl (the studio's rows), torch_checkpoint.json +
@@ -67,16 +70,16 @@ ST_DTYPES = {'F32': np.float32, 'F16': np.float16, 'BF16': np.uint16, 'F64': np.
              'I32': np.int32}
 
 
-def read_safetensors(path):
-    """{name: torch tensor (float32 for F32/F16/BF16)} of one .safetensors file."""
-    with open(path, 'rb') as f:
-        data = f.read()
+def read_safetensors(path, convert=lambda t: t):
+    """{name: convert(float32 tensor for F32/F16/BF16)} of one .safetensors file. The file is memory-mapped and
+    each tensor converted as it is read, so a large base never exists whole in float32 on the host."""
+    data = np.memmap(path, dtype=np.uint8, mode='r') if os.path.getsize(path) else np.zeros(0, np.uint8)
     if len(data) < 8:
         raise RecipeError(f'{path}: too short for a safetensors file')
-    (n,) = struct.unpack('<Q', data[:8])
+    (n,) = struct.unpack('<Q', data[:8].tobytes())
     if 8 + n > len(data):
         raise RecipeError(f'{path}: header length {n} runs past the end of the file')
-    header = json.loads(data[8:8 + n])
+    header = json.loads(data[8:8 + n].tobytes())
     out = {}
     for name, info in header.items():
         if name == '__metadata__':
@@ -88,7 +91,7 @@ def read_safetensors(path):
                             offset=8 + n + start)
         if info['dtype'] == 'BF16':
             raw = (raw.astype(np.uint32) << 16).view(np.float32)
-        out[name] = torch.from_numpy(raw.astype(np.float32) if raw.dtype == np.float16 else raw.copy()).reshape(info['shape'])
+        out[name] = convert(torch.from_numpy(raw.astype(np.float32) if raw.dtype == np.float16 else raw.copy()).reshape(info['shape']))
     return out
 
 
@@ -322,7 +325,7 @@ def load_base(folder, dtype, device):
         path = os.path.join(folder, name)
         if not os.path.exists(path):
             raise RecipeError(f'{path} is missing')
-        weights.update({k: v.to(device, dtype) for k, v in read_safetensors(path).items()})
+        weights.update(read_safetensors(path, lambda t: t.to(device, dtype)))
     dim, heads = c['hidden_size'], c['num_attention_heads']
     cfg = {
         'dim': dim, 'layers': c['num_hidden_layers'], 'heads': heads, 'kv_heads': c.get('num_key_value_heads', heads),
@@ -330,8 +333,6 @@ def load_base(folder, dtype, device):
         'theta': c.get('rope_theta', 10000.0), 'vocab': c['vocab_size'], 'hidden': c['intermediate_size'],
     }
     cfg['freq_factors'] = llama3_factors(c.get('rope_scaling'), cfg)
-    if 'lm_head.weight' not in weights:
-        weights['lm_head.weight'] = weights['model.embed_tokens.weight']
     return cfg, weights
 
 
@@ -446,41 +447,85 @@ def attention(q, k, v, lengths):
     return o.transpose(1, 2).reshape(B, S, H * hd)
 
 
-def forward_loss(cfg, w, adapter, params, batch, run):
-    """Summed cross-entropy over the batch's scored tokens (float32) for tokens [B, S] with the adapter."""
-    tokens, targets, lengths = batch['tokens'], batch['targets'], batch['lengths']
-    B, S = tokens.shape
-    N = B * S
-    hd, H, KV = cfg['head_dim'], cfg['heads'], cfg['kv_heads']
-    pos = torch.arange(S)
-    # Dropout masks hash each token's index in the studio's packed batch (all rows of the pass, in order).
-    rows = batch['rows'] if batch['rows'] is not None else range(B)
-    run = dict(run, token_ids=[r * S + i for r in rows for i in range(S)])
-    x = w['model.embed_tokens.weight'][tokens.reshape(-1)]
+BLOCK_WEIGHTS = ['input_layernorm.weight', 'self_attn.q_proj.weight', 'self_attn.q_proj.bias', 'self_attn.k_proj.weight',
+                 'self_attn.k_proj.bias', 'self_attn.v_proj.weight', 'self_attn.v_proj.bias', 'self_attn.o_proj.weight',
+                 'post_attention_layernorm.weight', 'mlp.gate_proj.weight', 'mlp.up_proj.weight', 'mlp.down_proj.weight']
 
-    def project(layer, target, inp, weight, bias=None):
-        y = inp @ weight.t()
-        if bias is not None:
-            y = y + bias
-        extra = adapter.branch(params, layer, target, inp, run)
-        return y if extra is None else y + extra
 
-    for l in range(cfg['layers']):
-        p = f'model.layers.{l}.'
-        n1 = rmsnorm(x, w[p + 'input_layernorm.weight'], cfg['eps'])
-        q = project(l, 'q', n1, w[p + 'self_attn.q_proj.weight'], w.get(p + 'self_attn.q_proj.bias'))
-        k = project(l, 'k', n1, w[p + 'self_attn.k_proj.weight'], w.get(p + 'self_attn.k_proj.bias'))
-        v = project(l, 'v', n1, w[p + 'self_attn.v_proj.weight'], w.get(p + 'self_attn.v_proj.bias'))
+class Frozen(torch.nn.Module):
+    """Frozen base tensors as module parameters (HF names, '.' spelled '__'): torch.distributed.fsdp shards
+    modules, and reads them back through `weights()` (under FSDP, views of the gathered flat parameter)."""
+
+    def register(self, names, tensors):
+        self.names = [k for k in names if k in tensors]
+        for k in self.names:
+            self.register_parameter(k.replace('.', '__'), torch.nn.Parameter(tensors.pop(k), requires_grad=False))
+
+    def weights(self):
+        return {k: getattr(self, k.replace('.', '__')) for k in self.names}
+
+
+class Block(Frozen):
+    """One pre-norm LLaMA / Qwen2 block with the adapter's branch added right after each projection (as the
+    studio's training block adds it). With --fsdp each block is one FSDP unit: gathered for its forward and again
+    for its backward, sharded between."""
+
+    def __init__(self, cfg, layer, tensors):
+        super().__init__()
+        self.cfg, self.layer = cfg, layer
+        self.register([f'model.layers.{layer}.{k}' for k in BLOCK_WEIGHTS], tensors)
+
+    def forward(self, x, lengths, shape, adapter, params, run):
+        cfg, l, (B, S) = self.cfg, self.layer, shape
+        hd, H, KV = cfg['head_dim'], cfg['heads'], cfg['kv_heads']
+        named = self.weights()
+        w = {k[len(f'model.layers.{l}.'):]: v for k, v in named.items()}
+        pos = torch.arange(S)
+
+        def project(target, inp, weight, bias=None):
+            y = inp @ weight.t()
+            if bias is not None:
+                y = y + bias
+            extra = adapter.branch(params, l, target, inp, run)
+            return y if extra is None else y + extra
+
+        n1 = rmsnorm(x, w['input_layernorm.weight'], cfg['eps'])
+        q = project('q', n1, w['self_attn.q_proj.weight'], w.get('self_attn.q_proj.bias'))
+        k = project('k', n1, w['self_attn.k_proj.weight'], w.get('self_attn.k_proj.bias'))
+        v = project('v', n1, w['self_attn.v_proj.weight'], w.get('self_attn.v_proj.bias'))
         q = rope(q.view(B, S, H, hd), pos, cfg)
         k = rope(k.view(B, S, KV, hd), pos, cfg)
-        o = attention(q, k, v.view(B, S, KV, hd), lengths).reshape(N, H * hd)
-        x = x + project(l, 'o', o, w[p + 'self_attn.o_proj.weight'])
-        n2 = rmsnorm(x, w[p + 'post_attention_layernorm.weight'], cfg['eps'])
-        g = project(l, 'gate', n2, w[p + 'mlp.gate_proj.weight'])
-        u = project(l, 'up', n2, w[p + 'mlp.up_proj.weight'])
-        x = x + project(l, 'down', F.silu(g) * u, w[p + 'mlp.down_proj.weight'])
-    logits = rmsnorm(x, w['model.norm.weight'], cfg['eps']) @ w['lm_head.weight'].t()
-    return F.cross_entropy(logits.float(), targets.reshape(-1), ignore_index=-1, reduction='sum')
+        o = attention(q, k, v.view(B, S, KV, hd), lengths).reshape(B * S, H * hd)
+        x = x + project('o', o, w['self_attn.o_proj.weight'])
+        n2 = rmsnorm(x, w['post_attention_layernorm.weight'], cfg['eps'])
+        g = project('gate', n2, w['mlp.gate_proj.weight'])
+        u = project('up', n2, w['mlp.up_proj.weight'])
+        return x + project('down', F.silu(g) * u, w['mlp.down_proj.weight'])
+
+
+class Base(Frozen):
+    """The frozen base: embedding, blocks, final norm and head (the embedding when tied). Its forward is the
+    summed cross-entropy (float32) over a packed batch's scored tokens with the adapter."""
+
+    def __init__(self, cfg, tensors):
+        super().__init__()
+        self.cfg = cfg
+        self.blocks = torch.nn.ModuleList(Block(cfg, l, tensors) for l in range(cfg['layers']))
+        self.register(['model.embed_tokens.weight', 'model.norm.weight', 'lm_head.weight'], tensors)
+
+    def forward(self, batch, adapter, params, run):
+        tokens, targets, lengths = batch['tokens'], batch['targets'], batch['lengths']
+        B, S = tokens.shape
+        # Dropout masks hash each token's index in the studio's packed batch (all rows of the pass, in order).
+        rows = batch['rows'] if batch['rows'] is not None else range(B)
+        run = dict(run, token_ids=[r * S + i for r in rows for i in range(S)])
+        w = self.weights()
+        x = w['model.embed_tokens.weight'][tokens.reshape(-1)]
+        for block in self.blocks:
+            x = block(x, lengths, (B, S), adapter, params, run)
+        head = w.get('lm_head.weight', w['model.embed_tokens.weight'])
+        logits = rmsnorm(x, w['model.norm.weight'], self.cfg['eps']) @ head.t()
+        return F.cross_entropy(logits.float(), targets.reshape(-1), ignore_index=-1, reduction='sum')
 
 
 def pack(examples, rows=None):
@@ -553,6 +598,9 @@ class World:
         self.size = int(os.environ.get('WORLD_SIZE', '1'))
         self.rank = int(os.environ.get('RANK', '0'))
         self.local_rank = int(os.environ.get('LOCAL_RANK', '0'))
+        # --fsdp: every forward and backward is collective (each block is gathered from all ranks), so every
+        # rank must run the same passes in the same order.
+        self.lockstep = False
 
     def all_sum(self, tensor):
         if self.size > 1:
@@ -561,8 +609,8 @@ class World:
 
 
 class Trainer:
-    def __init__(self, cfg, weights, adapter, params, tasks, s, world, device):
-        self.cfg, self.w, self.adapter, self.params = cfg, weights, adapter, params
+    def __init__(self, base, adapter, params, tasks, s, world, device):
+        self.base, self.adapter, self.params = base, adapter, params
         self.tasks, self.s, self.world, self.device = tasks, s, world, device
         self.owner = {k: task_of_param(k) for k in params}
         self.task_steps = [0] * len(tasks)
@@ -577,7 +625,7 @@ class Trainer:
     def loss_and_grad(self, params, batch, run, names):
         """(summed loss, scored count, gradients of the summed loss) of one packed batch at `params`."""
         leaves = {k: params[k].detach().requires_grad_(k in names) for k in params}
-        loss = forward_loss(self.cfg, self.w, self.adapter, leaves, batch, run)
+        loss = self.base(batch, self.adapter, leaves, run)
         grads = torch.autograd.grad(loss, [leaves[k] for k in names], allow_unused=True)
         out = {k: (g if g is not None else torch.zeros_like(params[k])) for k, g in zip(names, grads)}
         return float(loss), batch['count'], out
@@ -585,34 +633,44 @@ class Trainer:
     def zeros(self):
         return {k: torch.zeros_like(v) for k, v in self.params.items()}
 
+    def episode(self, ep, task_seeds, sta):
+        """One task's inner steps on its support set (sta) and query gradient at the adapted copy: (support
+        loss, query loss, the query loss's mean gradient, tokens)."""
+        s, names = self.s, list(self.params)
+        local = {k: v.clone() for k, v in self.params.items()}
+        support_loss, tokens = math.nan, 0
+        if sta:
+            support = self.batch(ep['task'], ep['support'])
+            for step in range(s['innerSteps']):
+                loss, count, g = self.loss_and_grad(local, support, {'task': ep['task'], 'seed': task_seeds[step], 'train': True}, names)
+                if step == 0:
+                    support_loss = loss / count if count else math.nan
+                with torch.no_grad():
+                    for k in names:
+                        local[k] -= s['innerLr'] * (g[k] / count if count else 0 * g[k])
+            tokens += s['innerSteps'] * support['token_count']
+        query = self.batch(ep['task'], ep['query'])
+        loss, count, g = self.loss_and_grad(local, query, {'task': ep['task'], 'seed': task_seeds[-1], 'train': True}, names)
+        tokens += query['token_count']
+        return support_loss, loss / count if count else math.nan, {k: g[k] / count if count else 0 * g[k] for k in names}, tokens
+
     def meta(self, plan, seeds, sta):
         """MeTA-LoRA / -STA: this rank's share of the K tasks, then the all-reduced mean query gradient."""
-        s, world, names = self.s, self.world, list(self.params)
+        world = self.world
         total = self.zeros()
         losses = torch.zeros(len(plan), 2, dtype=torch.float64)
-        per_task = s['innerSteps'] + 1 if sta else 1
+        per_task = self.s['innerSteps'] + 1 if sta else 1
         tokens = 0
-        for e, ep in enumerate(plan):
-            if e % world.size != world.rank:
-                continue
-            task_seeds = seeds[e * per_task:(e + 1) * per_task]
-            local = {k: v.clone() for k, v in self.params.items()}
-            if sta:
-                support = self.batch(ep['task'], ep['support'])
-                for step in range(s['innerSteps']):
-                    loss, count, g = self.loss_and_grad(local, support, {'task': ep['task'], 'seed': task_seeds[step], 'train': True}, names)
-                    if step == 0:
-                        losses[e, 0] = loss / count if count else math.nan
-                    with torch.no_grad():
-                        for k in names:
-                            local[k] -= s['innerLr'] * (g[k] / count if count else 0 * g[k])
-                tokens += s['innerSteps'] * support['token_count']
-            query = self.batch(ep['task'], ep['query'])
-            loss, count, g = self.loss_and_grad(local, query, {'task': ep['task'], 'seed': task_seeds[-1], 'train': True}, names)
-            losses[e, 1] = loss / count if count else math.nan
-            tokens += query['token_count']
-            for k in names:
-                total[k] += g[k] / count if count else 0 * g[k]
+        mine = range(world.rank, len(plan), world.size)
+        for e in mine:
+            losses[e, 0], losses[e, 1], g, used = self.episode(plan[e], seeds[e * per_task:(e + 1) * per_task], sta)
+            tokens += used
+            for k in total:
+                total[k] += g[k]
+        # Under FSDP every pass gathers each block from all ranks, so a rank with fewer tasks runs its first
+        # task's passes again (K not a multiple of the ranks) and drops the result.
+        for _ in range(len(range(0, len(plan), world.size)) - len(mine) if world.lockstep else 0):
+            self.episode(plan[0], seeds[:per_task], sta)
         grads = self.reduce(total, 1 / len(plan))
         losses = world.all_sum(losses.to(self.device)).cpu()
         rows = [{'task': ep['task'], 'support': float(losses[e, 0]) if sta else None, 'query': float(losses[e, 1])}
@@ -629,6 +687,8 @@ class Trainer:
         for p, (task, indices) in enumerate(parts):
             rows = [r for r in range(len(indices)) if r % world.size == world.rank]
             if not rows:
+                if world.lockstep:  # FSDP: a pass on row 0, dropped, so this rank joins every block's gathers
+                    self.loss_and_grad(self.params, self.batch(task, indices, [0]), {'task': task, 'seed': seeds[p], 'train': True}, names)
                 continue
             b = self.batch(task, indices, rows if world.size > 1 else None)
             loss, count, g = self.loss_and_grad(self.params, b, {'task': task, 'seed': seeds[p], 'train': True}, names)
@@ -680,15 +740,50 @@ class Trainer:
         if not held:
             return None
         total, count = 0.0, 0
-        mine = [i for i in range(0, len(held), EVAL_BATCH) if (i // EVAL_BATCH) % self.world.size == self.world.rank]
-        for i in mine:
+        starts = range(0, len(held), EVAL_BATCH)
+        mine = starts[self.world.rank::self.world.size]
+        # FSDP: a rank with fewer batches repeats its first one (dropped) so every rank runs as many forwards.
+        extra = len(starts[::self.world.size]) - len(mine) if self.world.lockstep else 0
+        for n, i in enumerate(list(mine) + [starts[0]] * extra):
             b = pack(held[i:i + EVAL_BATCH])
             for k in ('tokens', 'targets', 'lengths'):
                 b[k] = b[k].to(self.device)
-            total += float(forward_loss(self.cfg, self.w, self.adapter, self.params, b, {'task': task, 'seed': 0, 'train': False}))
-            count += b['count']
+            loss = float(self.base(b, self.adapter, self.params, {'task': task, 'seed': 0, 'train': False}))
+            if n < len(mine):
+                total, count = total + loss, count + b['count']
         sums = self.world.all_sum(torch.tensor([total, count], dtype=torch.float64, device=self.device)).cpu()
         return float(sums[0] / sums[1]) if sums[1] > 0 else None
+
+
+FSDP_MIN_TORCH = (2, 1)
+
+
+def check_fsdp(device, world):
+    """--fsdp's requirements, each refused with its reason before anything is loaded."""
+    if device.type != 'cuda':
+        raise RecipeError(f'--fsdp shards the base over CUDA GPUs (NCCL) and cannot run on {device.type}: FSDP computes '
+                          'on the current CUDA device and synchronises through CUDA streams (PyTorch 1.13; FSDP on CPUs '
+                          'is untested with this recipe). Without --fsdp every process holds the whole base, which is '
+                          'what CPUs (gloo) run')
+    version = tuple(int(x) for x in re.findall(r'\d+', torch.__version__)[:2])
+    if version < FSDP_MIN_TORCH:
+        raise RecipeError(f'--fsdp needs PyTorch >= {".".join(map(str, FSDP_MIN_TORCH))} (this is {torch.__version__}): '
+                          'earlier FSDP reshards a frozen block only when the whole backward ends, so the base would '
+                          'be gathered whole on every GPU anyway')
+    if world.size < 2:
+        raise RecipeError('--fsdp shards over torchrun\'s processes: launch with torchrun --nproc_per_node=N, N >= 2')
+
+
+def shard_base(base, device):
+    """--fsdp: each block one FSDP unit (FULL_SHARD: every rank keeps 1/N of its weights, gathers the block for
+    its forward and again for its backward), the embedding, final norm and head the root unit. Imported here:
+    Debian's torch 1.13 on Python 3.11 cannot even import torch.distributed.fsdp (pytorch/pytorch#91795)."""
+    import functools
+    from torch.distributed.fsdp import FullyShardedDataParallel, ShardingStrategy
+    from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
+    policy = functools.partial(transformer_auto_wrap_policy, transformer_layer_cls={Block})
+    return FullyShardedDataParallel(base, auto_wrap_policy=policy, sharding_strategy=ShardingStrategy.FULL_SHARD,
+                                    device_id=device)
 
 
 def task_of_param(name):
@@ -728,6 +823,9 @@ def parse_args(argv):
                    help='dtype of the base weights and activations (the adapter and AdamW stay float32); float32 '
                         'reproduces the studio, bfloat16 halves the memory, float16 only on GPUs')
     p.add_argument('--device', help='cpu, cuda (default: cuda when available)')
+    p.add_argument('--fsdp', action='store_true',
+                   help='shard the frozen base over the GPUs (torch.distributed.fsdp, PyTorch >= 2.1, CUDA) for bases '
+                        'that do not fit one GPU; the adapter stays replicated')
     p.add_argument('--resume', action='store_true', help='continue from --out\'s torch_checkpoint')
     p.add_argument('--stop-after', type=int, help='stop (with a checkpoint) after this many iterations; --resume continues')
     p.add_argument('--recipe', default=HERE, help='the exported folder (default: this file\'s)')
@@ -767,6 +865,9 @@ def main(argv):
     device = torch.device(a.device or (f'cuda:{world.local_rank}' if cuda else 'cpu'))
     if a.dtype == 'float16' and device.type == 'cpu':
         raise RecipeError('--dtype float16 needs a GPU (PyTorch has no float16 matmul on CPUs); use bfloat16 there')
+    if a.fsdp:
+        check_fsdp(device, world)
+        world.lockstep = True
     if device.type == 'cuda':
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = False  # reproduce the studio's f32 arithmetic
@@ -776,11 +877,13 @@ def main(argv):
     if own_group:
         dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
     base = a.base or os.path.join(a.recipe, run['base']['path'])  # an absolute path in run.json stays as it is
-    cfg, weights = load_base(base, getattr(torch, a.dtype), device)
+    # FSDP reads the base into host memory and moves it to the GPU one block at a time, sharding as it goes.
+    cfg, weights = load_base(base, getattr(torch, a.dtype), torch.device('cpu') if a.fsdp else device)
     check_adapter_fits(init, cfg, base)
     adapter = Adapter(s, init)
     params = {k: v.to(device, torch.float64 if a.dtype == 'float64' else torch.float32).clone() for k, v in init.items()}
-    trainer = Trainer(cfg, weights, adapter, params, tasks, s, world, device)
+    model = shard_base(Base(cfg, weights), device) if a.fsdp else Base(cfg, weights)
+    trainer = Trainer(model, adapter, params, tasks, s, world, device)
     optimizer = AdamW(params, s)
 
     root = Rng.from_seed(s['seed'])
