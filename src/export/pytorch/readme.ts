@@ -28,6 +28,10 @@ ${list}
     python train.py --out run --iterations 1000      # longer: the schedule continues from the seed
     python train.py --out run --stop-after 100       # stop with a checkpoint after 100 iterations
     python train.py --out run --resume               # continue from run/torch_checkpoint.* (bit for bit)
+    torchrun --nproc_per_node=8 train.py --out run --fsdp --dtype bfloat16   # a base too big for one GPU
+
+\`--fsdp\` shards the frozen base over the GPUs (FULL_SHARD, one unit per block; PyTorch >= 2.1 on CUDA, launched
+by torchrun; the adapter stays whole on every rank and is all-reduced as without it).
 
 Other flags: \`--base FOLDER\` (another copy of this base in Hugging Face layout; a different model needs a run
 exported from it, since data.json holds this tokenizer's ids and adapter_init.safetensors this model's shapes —
