@@ -47,7 +47,7 @@ export const PRESETS: readonly TrainPreset[] = [
     id: 'demo',
     label: 'Quick demo',
     description:
-      'A minute-scale run on short examples that visibly learns: 40 iterations at rate 5e-3, 16 examples per task.',
+      'A minute-scale run on short examples that visibly learns: 40 iterations at rate 1e-2, 16 examples per task.',
     overrides: {
       iterations: 40,
       examplesPerTask: 16,
@@ -56,7 +56,7 @@ export const PRESETS: readonly TrainPreset[] = [
       warmupSteps: 4,
       evalEvery: 10,
       checkpointEvery: 20,
-      lr: 5e-3,
+      lr: 1e-2,
     },
   },
 ];

@@ -225,7 +225,7 @@ export const EVAL_SETTINGS: readonly SettingKey[] = ['answerStop', 'stopStrings'
  * Defaults shared by all methods, chosen by the study in docs/TRAINING.md (stories260K demo tasks and GLUE/BoolQ
  * tasks, 3 seeds). The two that decide whether anything is learned:
  * - lr: an outer AdamW rate of 2e-4 (the old default) only learns the answer format in 100 iterations; 2e-3
- *   learns the tasks. Presets scale it with their iteration budget (quick demo 5e-3 for 40 iterations).
+ *   learns the tasks. Presets scale it with their iteration budget (quick demo 1e-2 for 40 iterations).
  * - innerLr: plain SGD at 0.1 overshoots as soon as B ≠ 0 and the query gradient taken at the overshot point
  *   leaves the shared adapter no better than the base; 0.01 adapts well but the shared adapter stays poor. 0.003
  *   keeps the shared adapter as good as −STA's while the inner (and test-time) steps still help.

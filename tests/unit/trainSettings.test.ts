@@ -90,7 +90,9 @@ describe('training settings', () => {
     const demo = presetSettings('demo', 'mtl-lora', { seed: 9 });
     expect([demo.method, demo.seed, demo.iterations < 100]).toEqual(['mtl-lora', 9, true]);
     // The outer rate follows the iteration budget: more iterations, a lower rate (docs/TRAINING.md).
-    expect([demo.lr, paper.lr]).toEqual([5e-3, 1e-3]);
+    expect([demo.lr, paper.lr]).toEqual([1e-2, 1e-3]);
+    // So does MeTA-LoRA's inner rate: 0.003 over 1000 iterations leaves the shared adapter poor until adapted.
+    expect([demo.innerLr, paper.innerLr]).toEqual([3e-3, 1e-3]);
     expect(presetSettings('demo', 'lora', { lr: 1e-3 }).lr).toBe(1e-3);
     expect(() => presetSettings('huge', 'lora')).toThrow(/unknown preset "huge"/);
   });
