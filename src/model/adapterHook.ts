@@ -4,6 +4,7 @@
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import type { RowGroups } from '../ops/lora';
+import type { SplitKReduce } from '../ops/splitK';
 
 /** Linear layers an adapter can target (PEFT's module names: q_proj, k_proj, … down_proj). */
 export type TargetModule = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
@@ -40,7 +41,8 @@ export interface AdapterSite {
   forward(ctx: GpuContext, x: Tensor<'f32'>, y: Tensor<'f32'>, T: number, run: AdapterRun): Tensor<'f32'>[];
   /**
    * Records the parameter gradients (accumulated into the site's slots of `grads`) and dx += ∂/∂x, from the
-   * forward's input x, its saved tensors and dy. Releases the saved tensors.
+   * forward's input x, its saved tensors and dy. Releases the saved tensors. With `reduce`, gradient
+   * reduces may be queued on it: `grads` hold their values once the caller flushes it.
    */
   backward(
     ctx: GpuContext,
@@ -51,6 +53,7 @@ export interface AdapterSite {
     T: number,
     run: AdapterRun,
     grads: Tensor<'f32'>[],
+    reduce?: SplitKReduce,
   ): void;
 }
 

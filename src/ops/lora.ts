@@ -15,10 +15,10 @@ import type { Tensor } from '../gpu/tensor';
 import { type LoraDims, type LoraOptions, dropoutThreshold } from './contracts';
 import { grid1d } from './grid';
 import { matmul } from './matmul';
+import { SplitKReduce } from './splitK';
 import dropoutSrc from '../../shaders/lora_dropout.wgsl?raw';
 import tokenProductSrc from '../../shaders/lora_token_product.wgsl?raw';
 import tokenProductVec4Src from '../../shaders/lora_token_product_vec4.wgsl?raw';
-import reduceSrc from '../../shaders/splitk_reduce.wgsl?raw';
 
 export type { LoraDims, LoraOptions };
 
@@ -44,6 +44,8 @@ export interface GroupStrides {
 export interface GroupedLoraOptions extends LoraOptions {
   groups?: RowGroups;
   strides?: GroupStrides;
+  /** Queue the gradients' split-K reduces here (dA, dB hold their values after its flush). */
+  reduce?: SplitKReduce;
 }
 
 const SHARED: GroupStrides = { A: 0, B: 0, dA: 0, dB: 0 };
@@ -64,6 +66,11 @@ export interface TokenProductOptions {
   /** T is `groups` equal contiguous row groups, each with its own product C[g] at element g·outStride. */
   groups?: number;
   outStride?: number;
+  /**
+   * Queue the split-K reduce here instead of recording it at once (one dispatch reduces many products); C
+   * holds the product only after `reduce.flush()`.
+   */
+  reduce?: SplitKReduce;
 }
 
 /** Output block of one invocation in lora_token_product (rows × columns of C). */
@@ -85,7 +92,8 @@ function tokensPerChunk(ctx: GpuContext, T: number, blocks: number): number {
 /**
  * Records C [M, N] (=|+=) alpha·Xᵀ·Y with X [T, M] and Y [T, N] row-major: a weight gradient summed over
  * tokens. Split-K: partial products per chunk of tokens into a scratch tensor, then a fixed-order reduction
- * (deterministic, no atomics). With one chunk the product is written straight into C.
+ * (deterministic, no atomics), recorded at once or queued on `o.reduce`. With one chunk the product is
+ * written straight into C.
  */
 export function tokenProduct(
   ctx: GpuContext,
@@ -113,8 +121,12 @@ export function tokenProduct(
   const chunk = Math.max(1, o.tokensPerChunk ?? tokensPerChunk(ctx, Tg, blocks * G));
   const chunks = Math.max(1, Math.ceil(Tg / chunk));
   const direct = chunks === 1;
-  const target = direct ? out : ctx.tensor([chunks, G, M, N]);
   const alpha = o.alpha ?? 1;
+  const accumulate = !!o.accumulate;
+  // Without a caller's reducer the reduce is recorded right after the product (one job, flushed at once).
+  const reduce = direct ? null : (o.reduce ?? new SplitKReduce(ctx));
+  const job = { parts: chunks, count: G * M * N, groupLen: M * N, outStride, alpha, accumulate };
+  const target = reduce ? reduce.partials(job, out) : out;
 
   const code = M % 4 === 0 && N % 4 === 0 ? tokenProductVec4Src : tokenProductSrc;
   const params = new ArrayBuffer(48);
@@ -124,38 +136,12 @@ export function tokenProduct(
   words.set(direct ? [outStride, 0] : [M * N, G * M * N], 8);
   new Float32Array(params)[6] = direct ? alpha : 1;
   ctx.dispatch(
-    ctx.pipeline(code, { ACCUMULATE: direct && !!o.accumulate }),
+    ctx.pipeline(code, { ACCUMULATE: direct && accumulate }),
     [X, Y, target, ctx.uniform(new Uint8Array(params))],
     [...grid1d(ctx, blocks, WG), chunks * G],
   );
-  if (!direct) {
-    splitKReduce(ctx, target, chunks, { count: G * M * N, groupLen: M * N, outStride }, alpha, !!o.accumulate, out);
-    target.release();
-  }
+  if (reduce && reduce !== o.reduce) reduce.release();
   return out;
-}
-
-/**
- * out[g·outStride + j] (=|+=) alpha·Σ_z part[z, g, j] for i = g·groupLen + j < count: the deterministic
- * second pass of split-K.
- */
-function splitKReduce(
-  ctx: GpuContext,
-  part: Tensor<'f32'>,
-  parts: number,
-  s: { count: number; groupLen: number; outStride: number },
-  alpha: number,
-  accumulate: boolean,
-  out: Tensor<'f32'>,
-): void {
-  const params = new ArrayBuffer(32);
-  new Uint32Array(params).set([s.count, parts, s.count, 0, s.groupLen, s.outStride]);
-  new Float32Array(params)[3] = alpha;
-  ctx.dispatch(
-    ctx.pipeline(reduceSrc, { ACCUMULATE: accumulate }),
-    [part, out, ctx.uniform(new Uint8Array(params))],
-    grid1d(ctx, s.count, WG),
-  );
 }
 
 /**
@@ -293,7 +279,7 @@ export function loraBackward(
     d.out,
     d.r,
     d.T,
-    { alpha: o.scale, accumulate: grads.accumulate, ...perGroup(g.G, g.strides.dB) },
+    { alpha: o.scale, accumulate: grads.accumulate, reduce: o.reduce, ...perGroup(g.G, g.strides.dB) },
     grads.dB,
   );
   const dh = matmul(
@@ -333,7 +319,7 @@ export function loraInputBackward(
   checkShapes(x, A, d, g);
   check('LoRA dh', dh, d.T * d.r);
   const xd = droppedInput(ctx, x, d, o);
-  tokenProduct(ctx, dh, xd, d.r, d.in, d.T, { accumulate, ...perGroup(g.G, g.strides.dA) }, dA);
+  tokenProduct(ctx, dh, xd, d.r, d.in, d.T, { accumulate, reduce: o.reduce, ...perGroup(g.G, g.strides.dA) }, dA);
   if (xd !== x) xd.release();
   if (!dx) return;
   check('LoRA dx', dx, d.T * d.in);

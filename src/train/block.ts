@@ -14,6 +14,7 @@ import { biasAdd } from '../ops/biasAdd';
 import { linear, linearBackwardInput } from '../ops/linear';
 import { type RmsNormOutputs, rmsnorm, rmsnormBackward } from '../ops/rmsnorm';
 import { rope, ropeBackward } from '../ops/rope';
+import type { SplitKReduce } from '../ops/splitK';
 import { swiglu, swigluBackward } from '../ops/swiglu';
 import type { Weight } from '../ops/weight';
 
@@ -120,7 +121,8 @@ export function blockForward(
 /**
  * Records the backward of block `l`: on entry dx [T, dim] holds ∂L/∂(block output), on exit ∂L/∂(block
  * input) (updated in place: the residual passes it through, each branch adds to it). Adapter gradients are
- * added into `grads`. x is the block's input; the activations are released.
+ * added into `grads`; their split-K reduces are queued on `reduce` and flushed at the end (one dispatch for
+ * the block's dA/dB). x is the block's input; the activations are released.
  */
 export function blockBackward(
   env: StepEnv,
@@ -129,6 +131,7 @@ export function blockBackward(
   a: BlockActivations,
   dx: Tensor<'f32'>,
   grads: Tensor<'f32'>[],
+  reduce: SplitKReduce,
 ): void {
   const { ctx, cfg, T } = env;
   const layer = env.weights.layers[l];
@@ -144,7 +147,7 @@ export function blockBackward(
   ) => {
     const din = linearBackwardInput(ctx, dy, w, T, { accumulate: !!into }, into);
     const site = env.adapter.site(l, target);
-    if (site) site.backward(ctx, input, a.sites[target]!, dy, din, T, env.run, grads);
+    if (site) site.backward(ctx, input, a.sites[target]!, dy, din, T, env.run, grads, reduce);
     return din;
   };
 
@@ -168,6 +171,7 @@ export function blockBackward(
   projectBack('k', a.n1.y, layer.wk, dk, dn1);
   projectBack('v', a.n1.y, layer.wv, dv, dn1);
   rmsnormBackward(ctx, dn1, x, layer.attnNorm, a.n1.rrms, norm, { accumulate: true }, dx);
+  reduce.flush();
   [dq, dk, dv, dn1, ...blockTensors(a)].forEach((t) => t.release());
 }
 

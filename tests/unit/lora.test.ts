@@ -23,6 +23,9 @@ import {
   loraForwardRef,
   tokenProductRef,
 } from '../../src/reference/lora';
+import { SplitKReduce } from '../../src/ops/splitK';
+import type { Tensor } from '../../src/gpu/tensor';
+import { TensorPack } from '../../src/gpu/tensorPack';
 import { mismatches } from '../helpers/compare';
 import { gpu } from '../helpers/gpu';
 import { dot, numericGrad } from '../helpers/gradcheck';
@@ -256,6 +259,76 @@ describe(`LoRA token product, split-K and direct (seed ${seed})`, () => {
       });
     }
   }
+});
+
+describe(`LoRA token products sharing one deferred split-K reduce (seed ${seed})`, () => {
+  // Ten products (more than one reduce's 8-job table) into views of one pack at different offsets, some
+  // as 3 row groups with their own output copies (a stride with gaps). Each must equal its own float64
+  // product and, bit for bit, the undeferred path — also from an arena too small for them (it grows).
+  it('reduces every queued product into its own output, two reduce dispatches for ten products', async () => {
+    const ctx = await gpu();
+    const T = 96;
+    const shapes: [number, number, number][] = [
+      [8, 20, 1],
+      [12, 8, 3],
+      [5, 7, 1],
+      [4, 16, 3],
+      [8, 8, 1],
+      [3, 9, 3],
+      [16, 4, 1],
+      [6, 6, 1],
+      [8, 12, 3],
+      [7, 5, 1],
+    ];
+    const random = rng(seed + 11);
+    const outShape = ([M, N, g]: [number, number, number]) => [g === 1 ? M * N : g * M * N + 5];
+    const values = shapes.map((s) => randomF32(outShape(s)[0], random));
+    const outputs = () => TensorPack.create(ctx, shapes.map(outShape), { values }).tensors;
+    const [deferred, small, immediate] = [outputs(), outputs(), outputs()];
+    const inputs = shapes.map(([M, N]) => [randomF32(T * M, random), randomF32(T * N, random)]);
+    const run = (out: Tensor<'f32'>[], reduce?: SplitKReduce) => {
+      shapes.forEach(([M, N, g], i) => {
+        const [X, Y] = inputs[i].map((v, j) => ctx.upload(v, [T, j ? N : M]));
+        const groups = g > 1 ? { groups: g, outStride: M * N + 2 } : {};
+        tokenProduct(
+          ctx,
+          X,
+          Y,
+          M,
+          N,
+          T,
+          { alpha: 0.5, accumulate: true, tokensPerChunk: 7, ...groups, reduce },
+          out[i],
+        );
+        [X, Y].forEach((t) => t.release());
+      });
+      reduce?.release();
+    };
+    ctx.resetStats();
+    run(deferred, new SplitKReduce(ctx, 4096));
+    expect(ctx.stats.byKernel.get('splitk_reduce')).toBe(2);
+    run(small, new SplitKReduce(ctx, 64));
+    run(immediate);
+    for (const [i, [M, N, g]] of shapes.entries()) {
+      const got = await ctx.read(deferred[i]);
+      expect(got).toEqual(await ctx.read(immediate[i]));
+      expect(await ctx.read(small[i])).toEqual(got);
+      const [X, Y] = inputs[i];
+      const rows = T / g;
+      const want = Float64Array.from(values[i]);
+      const chain = new Float64Array(want.length);
+      for (let k = 0; k < g; k++) {
+        const part = (v: Float32Array, cols: number) => v.subarray(k * rows * cols, (k + 1) * rows * cols);
+        const at = g === 1 ? 0 : k * (M * N + 2);
+        const p = tokenProductRef(part(X, M), part(Y, N), M, N, rows);
+        const c = tokenProductRef(abs(part(X, M)), abs(part(Y, N)), M, N, rows);
+        p.forEach((v, j) => (want[at + j] += 0.5 * v));
+        c.forEach((v, j) => (chain[at + j] = 0.5 * v));
+      }
+      expect(within(got, want, chain, rows + 2, values[i])).toEqual([]);
+    }
+    [...deferred, ...small, ...immediate].forEach((t) => t.release());
+  });
 });
 
 describe('LoRA dropout mask', () => {
