@@ -193,7 +193,8 @@ export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boo
         'GB/s',
       );
 
-      const qk = ctx.upload(rnd(T * s.H * s.hd), [T, s.H * s.hd]);
+      const q = ctx.upload(rnd(T * s.H * s.hd), [T, s.H * s.hd]);
+      const k = ctx.upload(rnd(T * s.KV * s.hd), [T, s.KV * s.hd]);
       const pos = ctx.upload(
         Uint32Array.from({ length: T }, (_, i) => i),
         [T],
@@ -202,9 +203,11 @@ export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boo
       record(
         s,
         'rope',
-        `${T}×${s.H}×${s.hd}`,
-        await time(() => void rope(ctx, qk, pos, { T, nHeads: s.H, headDim: s.hd, theta: 10000, pairing: 'half' })),
-        2 * 4 * T * s.H * s.hd,
+        `${T}×(${s.H}+${s.KV})×${s.hd}`,
+        await time(() =>
+          rope(ctx, q, k, pos, { T, nHeads: s.H, nKvHeads: s.KV, headDim: s.hd, theta: 10000, pairing: 'half' }),
+        ),
+        2 * 4 * T * (s.H + s.KV) * s.hd,
         'GB/s',
       );
 

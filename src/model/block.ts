@@ -38,7 +38,15 @@ export function llamaBlock(
   adapt?: Adapt,
 ): void {
   const { dim, nHeads, nKvHeads, headDim, normEps: eps } = cfg;
-  const ropeOpts = { T, headDim, theta: cfg.ropeTheta, pairing: cfg.ropePairing, freqFactors: w.ropeFactors };
+  const ropeOpts = {
+    T,
+    nHeads,
+    nKvHeads,
+    headDim,
+    theta: cfg.ropeTheta,
+    pairing: cfg.ropePairing,
+    freqFactors: w.ropeFactors,
+  };
   // y = W·input, or into += W·input (the fused residual add), then the adapter's branch if any.
   const project = (target: TargetModule, input: Tensor<'f32'>, weight: Weight, into?: Tensor<'f32'>) => {
     const y = linear(ctx, input, weight, T, { accumulate: !!into }, into);
@@ -48,8 +56,9 @@ export function llamaBlock(
   // Qwen2's q/k/v biases belong to the projections, so they go in before RoPE.
   const withBias = (y: Tensor<'f32'>, b: Tensor<'f32'> | undefined) => (b ? biasAdd(ctx, y, b, T) : y);
   const n1 = rmsnorm(ctx, x, layer.attnNorm, { T, D: dim, eps });
-  const q = rope(ctx, withBias(project('q', n1.y, layer.wq), layer.bq), pos, { ...ropeOpts, nHeads });
-  const k = rope(ctx, withBias(project('k', n1.y, layer.wk), layer.bk), pos, { ...ropeOpts, nHeads: nKvHeads });
+  const q = withBias(project('q', n1.y, layer.wq), layer.bq);
+  const k = withBias(project('k', n1.y, layer.wk), layer.bk);
+  rope(ctx, q, k, pos, ropeOpts);
   const v = withBias(project('v', n1.y, layer.wv), layer.bv);
   const o = attend(q, k, v);
   project('o', o, layer.wo, x);

@@ -65,11 +65,12 @@ export function releaseActivations(a: BlockActivations): void {
   Object.values(a.sites).forEach((saved) => saved?.forEach((t) => t.release()));
 }
 
-function ropeOptions(env: StepEnv, nHeads: number) {
+function ropeOptions(env: StepEnv) {
   const { cfg } = env;
   return {
     T: env.T,
-    nHeads,
+    nHeads: cfg.nHeads,
+    nKvHeads: cfg.nKvHeads,
     headDim: cfg.headDim,
     theta: cfg.ropeTheta,
     pairing: cfg.ropePairing,
@@ -100,8 +101,9 @@ export function blockForward(
   const withBias = (y: Tensor<'f32'>, b: Tensor<'f32'> | undefined) => (b ? biasAdd(ctx, y, b, T) : y);
 
   const n1 = rmsnorm(ctx, x, layer.attnNorm, { T, D: cfg.dim, eps });
-  const q = rope(ctx, withBias(project('q', n1.y, layer.wq), layer.bq), env.pos, ropeOptions(env, cfg.nHeads));
-  const k = rope(ctx, withBias(project('k', n1.y, layer.wk), layer.bk), env.pos, ropeOptions(env, cfg.nKvHeads));
+  const q = withBias(project('q', n1.y, layer.wq), layer.bq);
+  const k = withBias(project('k', n1.y, layer.wk), layer.bk);
+  rope(ctx, q, k, env.pos, ropeOptions(env));
   const v = withBias(project('v', n1.y, layer.wv), layer.bv);
   const { o, lse } = attention(ctx, q, k, v, env.lengths, env.attn);
   const xMid = ctx.tensor([T, cfg.dim]);
@@ -165,8 +167,7 @@ export function blockBackward(
   const dO = projectBack('o', a.o, layer.wo, dx);
   const { dq, dk, dv } = attentionBackward(ctx, a.q, a.k, a.v, a.o, a.lse, dO, env.lengths, env.attn);
   dO.release();
-  ropeBackward(ctx, dq, env.pos, ropeOptions(env, cfg.nHeads));
-  ropeBackward(ctx, dk, env.pos, ropeOptions(env, cfg.nKvHeads));
+  ropeBackward(ctx, dq, dk, env.pos, ropeOptions(env));
   const dn1 = projectBack('q', a.n1.y, layer.wq, dq);
   projectBack('k', a.n1.y, layer.wk, dk, dn1);
   projectBack('v', a.n1.y, layer.wv, dv, dn1);
