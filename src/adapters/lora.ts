@@ -98,12 +98,12 @@ function loraSite(
     };
   };
   return {
-    forward(ctx, x, y, T, run) {
-      const { h } = loraForward(ctx, x, run.params[iA], run.params[iB], { ...shape, T }, options(run), y);
-      return [h];
+    forward(ctx, x, T, run) {
+      const { h, lowRank } = loraForward(ctx, x, run.params[iA], run.params[iB], { ...shape, T }, options(run));
+      return { saved: [h], lowRank };
     },
-    backward(ctx, x, saved, dy, dx, T, run, grads, reduce) {
-      loraBackward(
+    backward(ctx, x, saved, dy, T, run, grads, reduce) {
+      const dx = loraBackward(
         ctx,
         x,
         saved[0],
@@ -113,9 +113,9 @@ function loraSite(
         { ...shape, T },
         options(run, reduce),
         { dA: grads[iA], dB: grads[iB], accumulate: true },
-        dx,
       );
       saved.forEach((t) => t.release());
+      return dx;
     },
   };
 }

@@ -12,7 +12,7 @@ import { rmsnorm } from '../ops/rmsnorm';
 import { rope } from '../ops/rope';
 import { swiglu } from '../ops/swiglu';
 import type { Weight } from '../ops/weight';
-import type { TargetModule } from './adapterHook';
+import type { AdapterBranch, TargetModule } from './adapterHook';
 import type { LlamaConfig } from './config';
 import type { LayerWeights, ModelWeights } from './weights';
 
@@ -20,10 +20,11 @@ import type { LayerWeights, ModelWeights } from './weights';
 export type Attend = (q: Tensor<'f32'>, k: Tensor<'f32'>, v: Tensor<'f32'>) => Tensor<'f32'>;
 
 /**
- * Records y += branch(x) for projection `target`, right after y = W·x (+ the residual for o and down), before
- * any bias or RoPE — where src/train/block.ts adds it, so both forwards compute the same function.
+ * Records the adapter's branch on x for projection `target`, or returns null where it has none; the branch's
+ * last product is added by that projection's linear, with y = W·x (+ the residual for o and down), before any
+ * bias or RoPE — as src/train/block.ts does, so both forwards compute the same function.
  */
-export type Adapt = (target: TargetModule, x: Tensor<'f32'>, y: Tensor<'f32'>) => void;
+export type Adapt = (target: TargetModule, x: Tensor<'f32'>) => AdapterBranch | null;
 
 /** Records one block on x [T, dim] in place; `pos` [T] holds each token's position for RoPE. */
 export function llamaBlock(
@@ -47,10 +48,12 @@ export function llamaBlock(
     pairing: cfg.ropePairing,
     freqFactors: w.ropeFactors,
   };
-  // y = W·input, or into += W·input (the fused residual add), then the adapter's branch if any.
+  // y = W·input, or into += W·input (the fused residual add), + the adapter's branch if any (its last product
+  // in the linear's epilogue; what the branch saved for a backward is released once the linear is recorded).
   const project = (target: TargetModule, input: Tensor<'f32'>, weight: Weight, into?: Tensor<'f32'>) => {
-    const y = linear(ctx, input, weight, T, { accumulate: !!into }, into);
-    adapt?.(target, input, y);
+    const branch = adapt?.(target, input);
+    const y = linear(ctx, input, weight, T, { accumulate: !!into, lowRank: branch?.lowRank }, into);
+    branch?.saved.forEach((t) => t.release());
     return y;
   };
   // Qwen2's q/k/v biases belong to the projections, so they go in before RoPE.

@@ -2,6 +2,9 @@
 // Forward y = alpha·x·Wᵀ and the input gradient dx = alpha·dy·W; never dW (base weights are frozen).
 // f16 and quantized weights are decoded in registers as they load (no f32 copy of W is ever made); f32
 // weights go through matmul on a zero-copy f32 view of the same buffer.
+// An adapter's low-rank product (`lowRank`: LoRA's s·h·Bᵀ forward, dh·A for the input gradient) is added in
+// the same kernel's epilogue (shaders/lib/linear_common.wgsl), so the branch costs no dispatch of its own;
+// with f32 weights it is one more matmul into the output (`addLowRank`).
 
 import type { GpuContext } from '../gpu/context';
 import { Tensor } from '../gpu/tensor';
@@ -17,9 +20,26 @@ import dxQ8Src from '../../shaders/linear_dx_q8_0.wgsl?raw';
 import dxQ4Src from '../../shaders/linear_dx_q4_0.wgsl?raw';
 
 export interface LinearOptions {
-  /** out += result instead of out = result (the model adds the LoRA path into the same activation). */
+  /** out += result instead of out = result (the model sums paths into one activation). */
   accumulate?: boolean;
   alpha?: number;
+  /** out also gets this low-rank product (an adapter's branch), in the same kernel. */
+  lowRank?: LowRank;
+}
+
+/**
+ * out[t, c] += scale·Σ_j H[t, j]·L[c, j] for the T output rows, L being [cols, r] (LoRA's B, forward) or with
+ * `transposed` [r, cols] (LoRA's A, input gradient). With `groups`, the rows are that many equal contiguous
+ * groups and group g uses the copy of L `stride`·g elements on (0: one copy for all).
+ */
+export interface LowRank {
+  H: Tensor<'f32'>;
+  L: Tensor<'f32'>;
+  r: number;
+  scale: number;
+  transposed: boolean;
+  groups?: number;
+  stride?: number;
 }
 
 type DecodedType = Exclude<WeightType, 'f32'>;
@@ -55,10 +75,14 @@ export function linear(
   const y = out ?? ctx.tensor([T, w.rows]);
   checkSize('y', y, T * w.rows);
   if (T === 0 || w.rows === 0) return y;
-  if (w.type === 'f32') return matmul(ctx, x, f32View(w), T, w.rows, w.cols, { ...opts, transB: true }, y);
+  if (opts.lowRank) checkLowRank(opts.lowRank, T, w.rows);
+  if (w.type === 'f32') {
+    matmul(ctx, x, f32View(w), T, w.rows, w.cols, { ...plain(opts), transB: true }, y);
+    return opts.lowRank ? addLowRank(ctx, opts.lowRank, T, w.rows, y) : y;
+  }
   // Output [T, rows]: workgroups tile rows of W along x and tokens along y.
   const groups: [number, number] = [Math.ceil(w.rows / FORWARD_TILE.cols), Math.ceil(T / FORWARD_TILE.rows)];
-  dispatch(ctx, FORWARD[w.type], x, w, y, groups, T, opts);
+  dispatch(ctx, FORWARD[w.type], x, w, y, groups, T, opts, w.rows);
   return y;
 }
 
@@ -79,10 +103,14 @@ export function linearBackwardInput(
   const dx = out ?? ctx.tensor([T, w.cols]);
   checkSize('dx', dx, T * w.cols);
   if (T === 0 || w.cols === 0) return dx;
-  if (w.type === 'f32') return matmul(ctx, dy, f32View(w), T, w.cols, w.rows, opts, dx);
+  if (opts.lowRank) checkLowRank(opts.lowRank, T, w.cols);
+  if (w.type === 'f32') {
+    matmul(ctx, dy, f32View(w), T, w.cols, w.rows, plain(opts), dx);
+    return opts.lowRank ? addLowRank(ctx, opts.lowRank, T, w.cols, dx) : dx;
+  }
   // Output [T, cols]: workgroups tile columns of W along x and tokens along y.
   const groups: [number, number] = [Math.ceil(w.cols / BACKWARD_TILE.cols), Math.ceil(T / BACKWARD_TILE.rows)];
-  dispatch(ctx, BACKWARD_INPUT[w.type], dy, w, dx, groups, T, opts);
+  dispatch(ctx, BACKWARD_INPUT[w.type], dy, w, dx, groups, T, opts, w.cols);
   return dx;
 }
 
@@ -95,14 +123,55 @@ function dispatch(
   groups: [number, number],
   T: number,
   opts: LinearOptions,
+  cols: number,
 ): void {
-  const constants: Record<string, boolean> = { ACCUMULATE: !!opts.accumulate };
+  const lr = opts.lowRank;
+  const constants: Record<string, boolean> = { ACCUMULATE: !!opts.accumulate, LOW_RANK: !!lr };
   // f16 rows of odd length start mid-word every other row; the kernel funnels words only when it must.
   if (w.type === 'f16') constants.ODD_K = w.cols % 2 === 1;
-  const params = new ArrayBuffer(32);
-  new Uint32Array(params).set([T, w.rows, w.cols, 0, rowBytes(w.type, w.cols), 0, 0, 0]);
+  const params = new ArrayBuffer(48);
+  const words = new Uint32Array(params);
+  words.set([T, w.rows, w.cols, 0, rowBytes(w.type, w.cols)]);
   new Float32Array(params)[3] = opts.alpha ?? 1;
-  ctx.dispatch(ctx.pipeline(code, constants), [input, w.data, output, ctx.uniform(new Uint8Array(params))], groups);
+  if (lr) {
+    const G = lr.groups ?? 1;
+    const [colStride, kStride] = lr.transposed ? [1, cols] : [lr.r, 1];
+    words.set([lr.r, T / G, G > 1 ? (lr.stride ?? 0) : 0, colStride, kStride], 5);
+    new Float32Array(params)[10] = lr.scale;
+  }
+  // Without a low-rank product its two bindings are unused by the specialised shader (the layout still has
+  // them): the input, bound again read-only, stands in.
+  const bindings = [input, w.data, output, ctx.uniform(new Uint8Array(params)), lr?.H ?? input, lr?.L ?? input];
+  ctx.dispatch(ctx.pipeline(code, constants), bindings, groups);
+}
+
+/**
+ * Records out [T, cols] += scale·H·Lᵀ (see LowRank) as one (batched) matmul: the low-rank product for f32
+ * weights, whose base product is a matmul with no epilogue.
+ */
+export function addLowRank(ctx: GpuContext, lr: LowRank, T: number, cols: number, out: Tensor<'f32'>): Tensor<'f32'> {
+  checkLowRank(lr, T, cols);
+  checkSize('out', out, T * cols);
+  const G = lr.groups ?? 1;
+  const rows = T / G;
+  const batch = { batch: G, strideA: rows * lr.r, strideB: G > 1 ? (lr.stride ?? 0) : 0, strideC: rows * cols };
+  const o = { transB: !lr.transposed, alpha: lr.scale, accumulate: true, ...batch };
+  return matmul(ctx, lr.H, lr.L, rows, cols, lr.r, o, out);
+}
+
+/** The options without the low-rank product. */
+function plain(o: LinearOptions): LinearOptions {
+  return { accumulate: o.accumulate, alpha: o.alpha };
+}
+
+function checkLowRank(lr: LowRank, T: number, cols: number): void {
+  const G = lr.groups ?? 1;
+  if (!Number.isInteger(lr.r) || lr.r < 1)
+    throw new Error(`linear: low-rank r must be a positive integer, got ${lr.r}`);
+  if (!Number.isInteger(G) || G < 1 || T % G !== 0)
+    throw new Error(`linear: ${T} rows do not split into ${G} equal low-rank groups`);
+  checkSize('low-rank H', lr.H, T * lr.r);
+  checkSize('low-rank L', lr.L, (G > 1 ? (G - 1) * (lr.stride ?? 0) : 0) + cols * lr.r);
 }
 
 /** The f32 weight's words seen as a [rows, cols] f32 tensor: same buffer, no copy; the Weight owns it. */

@@ -91,12 +91,12 @@ export function blockForward(
   const layer = env.weights.layers[l];
   const eps = cfg.normEps;
   const sites: BlockActivations['sites'] = {};
-  // y = W·x (+ y when accumulating, the fused residual add) + the adapter's branch.
+  // y = W·x (+ y when accumulating, the fused residual add) + the adapter's branch, whose last product the
+  // linear adds in its epilogue.
   const project = (target: TargetModule, input: Tensor<'f32'>, w: Weight, into?: Tensor<'f32'>) => {
-    const y = linear(ctx, input, w, T, { accumulate: !!into }, into);
-    const site = env.adapter.site(l, target);
-    if (site) sites[target] = site.forward(ctx, input, y, T, env.run);
-    return y;
+    const branch = env.adapter.site(l, target)?.forward(ctx, input, T, env.run);
+    if (branch) sites[target] = branch.saved;
+    return linear(ctx, input, w, T, { accumulate: !!into, lowRank: branch?.lowRank }, into);
   };
   const withBias = (y: Tensor<'f32'>, b: Tensor<'f32'> | undefined) => (b ? biasAdd(ctx, y, b, T) : y);
 
@@ -138,8 +138,9 @@ export function blockBackward(
   const { ctx, cfg, T } = env;
   const layer = env.weights.layers[l];
   const norm = { T, D: cfg.dim };
-  // ∂L/∂input of y = W·input + branch(input): the frozen Wᵀ·dy, then the site adds its own part (and
-  // accumulates its parameter gradients). `into` sums projections that share an input (q, k, v; gate, up).
+  // ∂L/∂input of y = W·input + branch(input): the site accumulates its parameter gradients and hands back its
+  // part of dx, which the frozen Wᵀ·dy's kernel adds. `into` sums projections that share an input (q, k, v;
+  // gate, up).
   const projectBack = (
     target: TargetModule,
     input: Tensor<'f32'>,
@@ -147,9 +148,10 @@ export function blockBackward(
     dy: Tensor<'f32'>,
     into?: Tensor<'f32'>,
   ) => {
-    const din = linearBackwardInput(ctx, dy, w, T, { accumulate: !!into }, into);
     const site = env.adapter.site(l, target);
-    if (site) site.backward(ctx, input, a.sites[target]!, dy, din, T, env.run, grads, reduce);
+    const branch = site?.backward(ctx, input, a.sites[target]!, dy, T, env.run, grads, reduce);
+    const din = linearBackwardInput(ctx, dy, w, T, { accumulate: !!into, lowRank: branch?.lowRank }, into);
+    branch?.finish(din);
     return din;
   };
 

@@ -26,6 +26,7 @@ import {
 import { SplitKReduce } from '../../src/ops/splitK';
 import type { Tensor } from '../../src/gpu/tensor';
 import { TensorPack } from '../../src/gpu/tensorPack';
+import { addBranchDx, addBranchOutput } from '../helpers/branch';
 import { mismatches } from '../helpers/compare';
 import { gpu } from '../helpers/gpu';
 import { dot, numericGrad } from '../helpers/gradcheck';
@@ -87,7 +88,8 @@ describe(`LoRA vs float64 reference (seed ${seed})`, () => {
           tdx = ctx.upload(dx0, [T, IN]);
 
         // Forward: h has dot products of length in (plus the dropout scaling: 2 roundings); y adds r more.
-        const { h } = loraForward(ctx, tx, tA, tB, d, o, ty);
+        const { h, lowRank } = loraForward(ctx, tx, tA, tB, d, o);
+        addBranchOutput(ctx, lowRank, T, OUT, ty);
         const want = loraForwardRef(x, A, B, d, o, y0);
         const chain = loraForwardRef(abs(x), abs(A), abs(B), d, o);
         const gotH = await ctx.read(h);
@@ -97,7 +99,8 @@ describe(`LoRA vs float64 reference (seed ${seed})`, () => {
         // Backward, accumulating into random existing gradients, from the GPU's own h (as in training).
         // dB: length-T sums (split into chunks, then summed: still ≤ T terms deep) and alpha;
         // dA: dh (length out) then length T; dx: dh then length r, then the mask scaling.
-        loraBackward(ctx, tx, h, tdy, tA, tB, d, o, { dA: tdA, dB: tdB, accumulate: true }, tdx);
+        const part = loraBackward(ctx, tx, h, tdy, tA, tB, d, o, { dA: tdA, dB: tdB, accumulate: true });
+        addBranchDx(ctx, part, T, IN, tdx);
         const g = loraBackwardRef(x, gotH, dy, A, B, d, o);
         const gAbs = loraBackwardRef(abs(x), abs(gotH), abs(dy), abs(A), abs(B), d, o);
         const plus = (a: Float64Array, b: Float32Array) => a.map((v, i) => v + b[i]);
@@ -109,7 +112,7 @@ describe(`LoRA vs float64 reference (seed ${seed})`, () => {
     }
   }
 
-  it('overwrites gradients without accumulate, and leaves dx alone when not asked for it', async () => {
+  it('overwrites gradients without accumulate', async () => {
     const ctx = await gpu();
     const random = rng(seed + 5);
     const d: LoraDims = { T: 37, in: 64, out: 64, r: 8 };
@@ -120,7 +123,9 @@ describe(`LoRA vs float64 reference (seed ${seed})`, () => {
     const t = [x, A, B, h, dy].map((a) => ctx.upload(a, [a.length]));
     const tdA = ctx.upload(randomF32(d.r * d.in, random), [d.r, d.in]);
     const tdB = ctx.upload(randomF32(d.out * d.r, random), [d.out, d.r]);
-    loraBackward(ctx, t[0], t[3], t[4], t[1], t[2], d, o, { dA: tdA, dB: tdB });
+    const dx = ctx.tensor([d.T, d.in]);
+    loraBackward(ctx, t[0], t[3], t[4], t[1], t[2], d, o, { dA: tdA, dB: tdB }).finish(dx);
+    dx.release();
     const g = loraBackwardRef(x, h, dy, A, B, d, o);
     const gAbs = loraBackwardRef(abs(x), abs(h), abs(dy), abs(A), abs(B), d, o);
     expect(within(await ctx.read(tdA), g.dA, gAbs.dA, d.T + d.out + 4)).toEqual([]);
@@ -172,8 +177,10 @@ describe(`LoRA over row groups (MeTA-LoRA's K tasks in one batch) vs each group 
       dB: ctx.upload(dB0, [nB]),
       dx: ctx.upload(dx0, [dx0.length]),
     };
-    const { h } = loraForward(ctx, t.x, t.A, t.B, d, o, t.y);
-    loraBackward(ctx, t.x, h, t.dy, t.A, t.B, d, o, { dA: t.dA, dB: t.dB, accumulate: true }, t.dx);
+    const { h, lowRank } = loraForward(ctx, t.x, t.A, t.B, d, o);
+    addBranchOutput(ctx, lowRank, d.T, d.out, t.y);
+    const part = loraBackward(ctx, t.x, h, t.dy, t.A, t.B, d, o, { dA: t.dA, dB: t.dB, accumulate: true });
+    addBranchDx(ctx, part, d.T, d.in, t.dx);
     const [gotH, gotY, gotDA, gotDB, gotDx] = await Promise.all([h, t.y, t.dA, t.dB, t.dx].map((v) => ctx.read(v)));
 
     // Group g's batch alone: its sequences' first S_g rows.
