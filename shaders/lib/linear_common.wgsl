@@ -8,6 +8,9 @@
 
 override ACCUMULATE: bool = false; // OUT += alpha·product (the model sums paths into one activation)
 override LOW_RANK: bool = false; // OUT also gets lr_scale·H·Lᵀ (bindings 4 and 5)
+// GATED_OUT = silu(GATE) ⊙ OUT as OUT is stored: the up projection computes SwiGLU's h in the same kernel
+// (silu_times: shaders/lib/swiglu_common.wgsl, appended by src/ops/linear.ts).
+override GATED: bool = false;
 
 const TN: u32 = 8u; // output columns per invocation
 const WG_X: u32 = 8u; // invocations along the output columns
@@ -25,6 +28,8 @@ struct Params {
 @group(0) @binding(3) var<uniform> p: Params;
 @group(0) @binding(4) var<storage, read> LR_H: array<f32>;
 @group(0) @binding(5) var<storage, read> LR_L: array<f32>;
+@group(0) @binding(6) var<storage, read> GATE: array<f32>;
+@group(0) @binding(7) var<storage, read_write> GATED_OUT: array<f32>;
 
 // The words at four byte-offset-derived indices: one per output column of a 4-wide group.
 fn gather(i: vec4<u32>) -> vec4<u32> {
@@ -43,7 +48,7 @@ fn low_rank(t: u32, col: u32) -> f32 {
 }
 
 // Row t, columns c..c+7 of OUT (width columns wide): alpha·(lo ‖ hi) (+ the low-rank product), stored or
-// added, inside the bounds.
+// added, inside the bounds (and SwiGLU's h of the stored value).
 fn store_row(t: u32, c: u32, width: u32, lo: vec4<f32>, hi: vec4<f32>) {
   if (t >= p.T) { return; }
   let v = array<f32, 8>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
@@ -52,7 +57,9 @@ fn store_row(t: u32, c: u32, width: u32, lo: vec4<f32>, hi: vec4<f32>) {
       let e = t * width + c + j;
       var r = p.alpha * v[j];
       if (LOW_RANK) { r = fma(p.lr_scale, low_rank(t, c + j), r); }
-      if (ACCUMULATE) { OUT[e] += r; } else { OUT[e] = r; }
+      if (ACCUMULATE) { r += OUT[e]; }
+      OUT[e] = r;
+      if (GATED) { GATED_OUT[e] = silu_times(GATE[e], r); }
     }
   }
 }

@@ -1,20 +1,22 @@
 // One pre-norm LLaMA block, shared by the full-sequence forward (forward.ts) and the cached one (kvCache.ts):
 // x += Wo·Attn(RoPE(Wq·n1 + bq), RoPE(Wk·n1 + bk), Wv·n1 + bv) with n1 = RMSNorm(x);
 // x += Wdown·(silu(Wgate·n2) ⊙ Wup·n2) with n2 = RMSNorm(x). The residual adds are fused into the o and down
-// projections (linear with accumulate). Only the attention itself differs between callers; an optional hook
-// adds an adapter's branch to each projection's output (the cached forward with a trained adapter).
+// projections (linear with accumulate), SwiGLU into the up projection (its `gated` output), q and k rotate in
+// one dispatch. Only the attention itself differs between callers; an optional hook adds an adapter's branch
+// to each projection (its last product in the linear's epilogue: the cached forward with a trained adapter).
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { biasAdd } from '../ops/biasAdd';
-import { linear } from '../ops/linear';
+import { type LinearOptions, linear } from '../ops/linear';
 import { rmsnorm } from '../ops/rmsnorm';
 import { rope } from '../ops/rope';
-import { swiglu } from '../ops/swiglu';
 import type { Weight } from '../ops/weight';
 import type { AdapterBranch, TargetModule } from './adapterHook';
 import type { LlamaConfig } from './config';
 import type { LayerWeights, ModelWeights } from './weights';
+
+type Gated = LinearOptions['gated'];
 
 /** Attention over rotated q, k and v of the block's T tokens; returns o [T, H·hd] (released by the block). */
 export type Attend = (q: Tensor<'f32'>, k: Tensor<'f32'>, v: Tensor<'f32'>) => Tensor<'f32'>;
@@ -50,9 +52,9 @@ export function llamaBlock(
   };
   // y = W·input, or into += W·input (the fused residual add), + the adapter's branch if any (its last product
   // in the linear's epilogue; what the branch saved for a backward is released once the linear is recorded).
-  const project = (target: TargetModule, input: Tensor<'f32'>, weight: Weight, into?: Tensor<'f32'>) => {
+  const project = (target: TargetModule, input: Tensor<'f32'>, weight: Weight, into?: Tensor<'f32'>, gated?: Gated) => {
     const branch = adapt?.(target, input);
-    const y = linear(ctx, input, weight, T, { accumulate: !!into, lowRank: branch?.lowRank }, into);
+    const y = linear(ctx, input, weight, T, { accumulate: !!into, lowRank: branch?.lowRank, gated }, into);
     branch?.saved.forEach((t) => t.release());
     return y;
   };
@@ -67,8 +69,8 @@ export function llamaBlock(
   project('o', o, layer.wo, x);
   const n2 = rmsnorm(ctx, x, layer.ffnNorm, { T, D: dim, eps });
   const g = project('gate', n2.y, layer.gate);
-  const u = project('up', n2.y, layer.up);
-  const h = swiglu(ctx, g, u);
+  const h = ctx.tensor(g.shape);
+  const u = project('up', n2.y, layer.up, undefined, { gate: g, out: h }); // writes h = silu(g) ⊙ u too
   project('down', h, layer.down, x);
   [n1.y, n1.rrms, q, k, v, o, n2.y, n2.rrms, g, u, h].forEach((t) => t.release());
 }

@@ -4,14 +4,17 @@
 // weights go through matmul on a zero-copy f32 view of the same buffer.
 // An adapter's low-rank product (`lowRank`: LoRA's s·h·Bᵀ forward, dh·A for the input gradient) is added in
 // the same kernel's epilogue (shaders/lib/linear_common.wgsl), so the branch costs no dispatch of its own;
-// with f32 weights it is one more matmul into the output (`addLowRank`).
+// with f32 weights it is one more matmul into the output (`addLowRank`). Likewise the up projection writes
+// SwiGLU's h = silu(g) ⊙ u as it stores u (`gated`; f32 weights: the swiglu kernel).
 
 import type { GpuContext } from '../gpu/context';
 import { Tensor } from '../gpu/tensor';
 import { matmul } from './matmul';
 import { rowBytes, type Weight, type WeightType } from './weight';
 import { withLib } from '../gpu/wgsl';
-import commonSrc from '../../shaders/lib/linear_common.wgsl?raw';
+import linearLib from '../../shaders/lib/linear_common.wgsl?raw';
+import swigluLib from '../../shaders/lib/swiglu_common.wgsl?raw';
+import { swiglu } from './swiglu';
 import f16Src from '../../shaders/linear_f16.wgsl?raw';
 import q8Src from '../../shaders/linear_q8_0.wgsl?raw';
 import q4Src from '../../shaders/linear_q4_0.wgsl?raw';
@@ -25,6 +28,8 @@ export interface LinearOptions {
   alpha?: number;
   /** out also gets this low-rank product (an adapter's branch), in the same kernel. */
   lowRank?: LowRank;
+  /** Forward only: also writes gated.out = silu(gated.gate) ⊙ out (SwiGLU after the up projection). */
+  gated?: { gate: Tensor<'f32'>; out: Tensor<'f32'> };
 }
 
 /**
@@ -52,14 +57,14 @@ const FORWARD_TILE = { cols: 64, rows: 64 };
 const BACKWARD_TILE = { cols: 64, rows: 128 };
 
 const FORWARD: Record<DecodedType, string> = {
-  f16: withLib(f16Src, commonSrc),
-  q8_0: withLib(q8Src, commonSrc),
-  q4_0: withLib(q4Src, commonSrc),
+  f16: withLib(f16Src, linearLib, swigluLib),
+  q8_0: withLib(q8Src, linearLib, swigluLib),
+  q4_0: withLib(q4Src, linearLib, swigluLib),
 };
 const BACKWARD_INPUT: Record<DecodedType, string> = {
-  f16: withLib(dxF16Src, commonSrc),
-  q8_0: withLib(dxQ8Src, commonSrc),
-  q4_0: withLib(dxQ4Src, commonSrc),
+  f16: withLib(dxF16Src, linearLib, swigluLib),
+  q8_0: withLib(dxQ8Src, linearLib, swigluLib),
+  q4_0: withLib(dxQ4Src, linearLib, swigluLib),
 };
 
 /** Records y = alpha·x·Wᵀ (+ y when accumulating): x is [T, w.cols], y is [T, w.rows], f32 row-major. */
@@ -76,9 +81,15 @@ export function linear(
   checkSize('y', y, T * w.rows);
   if (T === 0 || w.rows === 0) return y;
   if (opts.lowRank) checkLowRank(opts.lowRank, T, w.rows);
+  if (opts.gated) {
+    checkSize('gate', opts.gated.gate, T * w.rows);
+    checkSize('gated output', opts.gated.out, T * w.rows);
+  }
   if (w.type === 'f32') {
     matmul(ctx, x, f32View(w), T, w.rows, w.cols, { ...plain(opts), transB: true }, y);
-    return opts.lowRank ? addLowRank(ctx, opts.lowRank, T, w.rows, y) : y;
+    if (opts.lowRank) addLowRank(ctx, opts.lowRank, T, w.rows, y);
+    if (opts.gated) swiglu(ctx, opts.gated.gate, y, opts.gated.out);
+    return y;
   }
   // Output [T, rows]: workgroups tile rows of W along x and tokens along y.
   const groups: [number, number] = [Math.ceil(w.rows / FORWARD_TILE.cols), Math.ceil(T / FORWARD_TILE.rows)];
@@ -104,6 +115,7 @@ export function linearBackwardInput(
   checkSize('dx', dx, T * w.cols);
   if (T === 0 || w.cols === 0) return dx;
   if (opts.lowRank) checkLowRank(opts.lowRank, T, w.cols);
+  if (opts.gated) throw new Error('linear: the input gradient has no gated output');
   if (w.type === 'f32') {
     matmul(ctx, dy, f32View(w), T, w.cols, w.rows, plain(opts), dx);
     return opts.lowRank ? addLowRank(ctx, opts.lowRank, T, w.cols, dx) : dx;
@@ -125,8 +137,8 @@ function dispatch(
   opts: LinearOptions,
   cols: number,
 ): void {
-  const lr = opts.lowRank;
-  const constants: Record<string, boolean> = { ACCUMULATE: !!opts.accumulate, LOW_RANK: !!lr };
+  const { lowRank: lr, gated } = opts;
+  const constants: Record<string, boolean> = { ACCUMULATE: !!opts.accumulate, LOW_RANK: !!lr, GATED: !!gated };
   // f16 rows of odd length start mid-word every other row; the kernel funnels words only when it must.
   if (w.type === 'f16') constants.ODD_K = w.cols % 2 === 1;
   const params = new ArrayBuffer(48);
@@ -139,9 +151,18 @@ function dispatch(
     words.set([lr.r, T / G, G > 1 ? (lr.stride ?? 0) : 0, colStride, kStride], 5);
     new Float32Array(params)[10] = lr.scale;
   }
-  // Without a low-rank product its two bindings are unused by the specialised shader (the layout still has
-  // them): the input, bound again read-only, stands in.
-  const bindings = [input, w.data, output, ctx.uniform(new Uint8Array(params)), lr?.H ?? input, lr?.L ?? input];
+  // Bindings the specialised shader does not use are still in its layout: the input, bound again read-only,
+  // stands in for read-only ones, a 4-byte scratch for the gated output.
+  const bindings = [
+    input,
+    w.data,
+    output,
+    ctx.uniform(new Uint8Array(params)),
+    lr?.H ?? input,
+    lr?.L ?? input,
+    gated?.gate ?? input,
+    gated?.out ?? unusedOutput(ctx),
+  ];
   ctx.dispatch(ctx.pipeline(code, constants), bindings, groups);
 }
 
@@ -159,7 +180,16 @@ export function addLowRank(ctx: GpuContext, lr: LowRank, T: number, cols: number
   return matmul(ctx, lr.H, lr.L, rows, cols, lr.r, o, out);
 }
 
-/** The options without the low-rank product. */
+/** One 4-byte stand-in per context for an unused writable binding: a context's lifetime, like its pipelines. */
+const unused = new WeakMap<GpuContext, Tensor<'f32'>>();
+
+function unusedOutput(ctx: GpuContext): Tensor<'f32'> {
+  let t = unused.get(ctx);
+  if (!t) unused.set(ctx, (t = ctx.tensor([1])));
+  return t;
+}
+
+/** The options without the low-rank product and gated output. */
 function plain(o: LinearOptions): LinearOptions {
   return { accumulate: o.accumulate, alpha: o.alpha };
 }

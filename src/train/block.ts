@@ -11,12 +11,14 @@ import type { LlamaConfig } from '../model/config';
 import type { ModelWeights } from '../model/weights';
 import { type AttentionDims, attention, attentionBackward } from '../ops/attention';
 import { biasAdd } from '../ops/biasAdd';
-import { linear, linearBackwardInput } from '../ops/linear';
+import { type LinearOptions, linear, linearBackwardInput } from '../ops/linear';
 import { type RmsNormOutputs, rmsnorm, rmsnormBackward } from '../ops/rmsnorm';
 import { rope, ropeBackward } from '../ops/rope';
 import type { SplitKReduce } from '../ops/splitK';
-import { swiglu, swigluBackward } from '../ops/swiglu';
+import { swigluBackward } from '../ops/swiglu';
 import type { Weight } from '../ops/weight';
+
+type Gated = LinearOptions['gated'];
 
 /** What every block of one step shares: the model, the adapter and its run, the batch's layout tensors. */
 export interface StepEnv {
@@ -93,10 +95,10 @@ export function blockForward(
   const sites: BlockActivations['sites'] = {};
   // y = W·x (+ y when accumulating, the fused residual add) + the adapter's branch, whose last product the
   // linear adds in its epilogue.
-  const project = (target: TargetModule, input: Tensor<'f32'>, w: Weight, into?: Tensor<'f32'>) => {
+  const project = (target: TargetModule, input: Tensor<'f32'>, w: Weight, into?: Tensor<'f32'>, gated?: Gated) => {
     const branch = env.adapter.site(l, target)?.forward(ctx, input, T, env.run);
     if (branch) sites[target] = branch.saved;
-    return linear(ctx, input, w, T, { accumulate: !!into, lowRank: branch?.lowRank }, into);
+    return linear(ctx, input, w, T, { accumulate: !!into, lowRank: branch?.lowRank, gated }, into);
   };
   const withBias = (y: Tensor<'f32'>, b: Tensor<'f32'> | undefined) => (b ? biasAdd(ctx, y, b, T) : y);
 
@@ -112,8 +114,9 @@ export function blockForward(
 
   const n2 = rmsnorm(ctx, xMid, layer.ffnNorm, { T, D: cfg.dim, eps });
   const g = project('gate', n2.y, layer.gate);
-  const u = project('up', n2.y, layer.up);
-  const h = swiglu(ctx, g, u);
+  // The up projection writes h = silu(g) ⊙ u as it stores u.
+  const h = ctx.tensor(g.shape);
+  const u = project('up', n2.y, layer.up, undefined, { gate: g, out: h });
   const out = ctx.tensor([T, cfg.dim]);
   ctx.copy(xMid, out, xMid.byteLength);
   project('down', h, layer.down, out);

@@ -176,6 +176,59 @@ describe(`linear with an adapter's low-rank product in its epilogue (seed ${seed
   }
 });
 
+describe(`linear with SwiGLU in its epilogue (seed ${seed})`, () => {
+  // The up projection also writes h = silu(g) ⊙ u as it stores u (with or without a low-rank product): u as
+  // the plain linear's bound; h = silu(g)·u adds silu's few roundings (exp, the add, the division, the
+  // product: 6u) to u's relative error. A wrong index or a missing epilogue moves h by O(|h|).
+  for (const type of TYPES) {
+    for (const withLowRank of [false, true]) {
+      it(`${type} T=21 in=64 out=40${withLowRank ? ' with a low-rank product' : ''}`, async () => {
+        const ctx = await gpu();
+        const random = rng(seed + 29 + TYPES.indexOf(type) * 2 + +withLowRank);
+        const [T, inDim, outDim, r] = [21, 64, 40, 4];
+        const hw = hostWeight(type, outDim, inDim, random);
+        const w = uploadWeight(ctx, type, outDim, inDim, hw.bytes);
+        const x = randomF32(T * inDim, random);
+        const g = randomF32(T * outDim, random).map((v) => 8 * v);
+        const H = randomF32(T * r, random);
+        const L = randomF32(outDim * r, random);
+        const [tx, tg, tH, tL] = [x, g, H, L].map((v) => ctx.upload(v, [v.length]));
+        const th = ctx.tensor([T, outDim]);
+        const lowRank = withLowRank ? { H: tH, L: tL, r, scale: 0.5, transposed: false } : undefined;
+        const tu = linear(ctx, tx, w, T, { lowRank, gated: { gate: tg, out: th } });
+        const [u, h] = [await ctx.read(tu), await ctx.read(th)];
+
+        const want = linearRef(x, hw, T);
+        const scale = absMatmulRef(x, weightRef(hw), T, outDim, inDim, { transB: true });
+        if (withLowRank) {
+          for (let e = 0; e < T * outDim; e++) {
+            const [t, c] = [Math.floor(e / outDim), e % outDim];
+            for (let j = 0; j < r; j++) {
+              want[e] += 0.5 * H[t * r + j] * L[c * r + j];
+              scale[e] += 0.5 * Math.abs(H[t * r + j] * L[c * r + j]);
+            }
+          }
+        }
+        const uBound = (e: number) => gamma(inDim + r + 5) * scale[e] + 1e-30;
+        expect(mismatches(u, want, uBound)).toEqual([]);
+        const silu = (v: number) => v / (1 + Math.exp(-v));
+        const hWant = Float64Array.from(want, (v, e) => silu(g[e]) * v);
+        const hBound = (e: number) => Math.abs(silu(g[e])) * (uBound(e) + 6 * U * Math.abs(want[e])) + 1e-30;
+        expect(mismatches(h, hWant, hBound)).toEqual([]);
+        [tx, tg, tH, tL, th, tu, w.data].forEach((t) => t.release());
+      });
+    }
+  }
+  it('refuses a gated output on the input gradient', async () => {
+    const ctx = await gpu();
+    const hw = hostWeight('q8_0', 40, 64, rng(seed));
+    const w = uploadWeight(ctx, 'q8_0', 40, 64, hw.bytes);
+    const [dy, gate] = [ctx.tensor([2, 40]), ctx.tensor([2, 40])];
+    expect(() => linearBackwardInput(ctx, dy, w, 2, { gated: { gate, out: gate } })).toThrow(/no gated output/);
+    [dy, gate, w.data].forEach((t) => t.release());
+  });
+});
+
 describe('linear options', () => {
   it('creates the output when none is given and checks operand sizes', async () => {
     const ctx = await gpu();
