@@ -2,9 +2,11 @@
 // of each method on the SmolLM2-135M shape (30 layers, Q4_0 base, rank 8, q,k,v,o, the default episode sizes:
 // K = 4 tasks, 2 inner steps, |S| = |Q| = 4, batch 16 or B), broken down by kernel, and the iteration's peak of
 // pooled GPU memory (the dry run allocates what a real run does: `--seq 256 --batch 4` is the memory goal's shape).
-// The count does not depend on the sequence length once every pass has over 128 tokens (split-K then takes a
-// second, reducing dispatch on every adapter), so the default S = 64 counts what seq 256 issues while
-// allocating a quarter of the activations (at 256 the dry run still allocates ~5 GB of host memory).
+// The blocks' count does not depend on the sequence length once every pass has over 128 tokens (split-K then
+// takes a second chunk on every adapter); the head's does: 3 dispatches per chunk of ≤ 64 MiB of logits
+// (src/train/headLoss.ts). S = 64 is the default because a 30-layer dry run at seq 256 needs > 20 GB of host
+// memory; so for S < 256 the bench also counts a 1-layer model at S and at 256 and adds the difference, which
+// is the head's alone (it does not depend on layers), to print the count at seq 256.
 // By default the iteration is recorded in the context's dry-run mode (checked and counted, not executed), so
 // the full shape is counted in seconds on a CPU adapter; `--run` executes it instead (tests/unit/
 // gpuContext.test.ts checks that both count the same). Results: bench/results/dispatches-<adapter>.json.
@@ -14,6 +16,7 @@ import { createAdapterFor, createTrainer } from '../src/train/run';
 import { Rng } from '../src/util/rng';
 import { TRAIN_METHODS, type TrainMethod, type TrainSettings, resolveSettings } from '../src/train/settings';
 import type { TrainModel } from '../src/train/step';
+import { releaseWeights } from '../src/model/weights';
 import { saveResults, table } from './harness';
 import { SMOL_LAYERS, loadSmol, randomTokenTasks } from './smolShape';
 
@@ -115,10 +118,34 @@ export async function benchDispatches(ctx: GpuContext): Promise<void> {
       .join(', ');
     console.log(`${method}: ${c.dispatches} dispatches (${top})`);
   }
-  const rows = counts.map(({ byKernel: _, peakBytes, ...r }) => ({
+  const atSeq256 = S < 256 ? await countAtSeq256(ctx, counts, S, batch, recompute) : undefined;
+  const rows = counts.map(({ byKernel: _, peakBytes, ...r }, i) => ({
     ...r,
+    ...(atSeq256 ? { at_seq_256: atSeq256[i] } : {}),
     peak_mib: +(peakBytes / 2 ** 20).toFixed(1),
   }));
   const shape = `SmolLM2-135M-shaped, ${layers} layers, Q4_0, rank 8, seq ${S}, batch ${batch}${recompute ? ', recompute' : ''}, ${run ? 'executed' : 'dry run'}`;
-  console.log(`\n${shape}\n${table(rows)}\n\nresults: ${saveResults(ctx, 'dispatches', { shape, counts })}`);
+  const results = { shape, counts, ...(atSeq256 ? { atSeq256 } : {}) };
+  console.log(`\n${shape}\n${table(rows)}\n\nresults: ${saveResults(ctx, 'dispatches', results)}`);
+}
+
+/** Each method's count at seq 256: the count at S plus what a 1-layer model's head adds from S to 256. */
+async function countAtSeq256(
+  ctx: GpuContext,
+  counts: IterationCount[],
+  S: number,
+  batch: number,
+  recompute: boolean,
+): Promise<number[]> {
+  const one = await loadSmol(ctx, 1);
+  const out: number[] = [];
+  for (const c of counts) {
+    const [short, long] = [
+      await countIteration(ctx, one, c.method, S, true, batch, recompute),
+      await countIteration(ctx, one, c.method, 256, true, batch, recompute),
+    ];
+    out.push(c.dispatches + long.dispatches - short.dispatches);
+  }
+  releaseWeights(one.weights);
+  return out;
 }

@@ -7,7 +7,7 @@ import type { Tensor } from '../src/gpu/tensor';
 import { attention, attentionBackward } from '../src/ops/attention';
 import { crossEntropy } from '../src/ops/crossEntropy';
 import { embedding } from '../src/ops/embedding';
-import { linear, linearBackwardInput } from '../src/ops/linear';
+import { addLowRank, linear, linearBackwardInput } from '../src/ops/linear';
 import { loraBackward, loraForward } from '../src/ops/lora';
 import { adamwStep } from '../src/ops/optimizer';
 import { fill } from '../src/ops/paramOps';
@@ -193,7 +193,8 @@ export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boo
         'GB/s',
       );
 
-      const qk = ctx.upload(rnd(T * s.H * s.hd), [T, s.H * s.hd]);
+      const q = ctx.upload(rnd(T * s.H * s.hd), [T, s.H * s.hd]);
+      const k = ctx.upload(rnd(T * s.KV * s.hd), [T, s.KV * s.hd]);
       const pos = ctx.upload(
         Uint32Array.from({ length: T }, (_, i) => i),
         [T],
@@ -202,9 +203,11 @@ export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boo
       record(
         s,
         'rope',
-        `${T}×${s.H}×${s.hd}`,
-        await time(() => void rope(ctx, qk, pos, { T, nHeads: s.H, headDim: s.hd, theta: 10000, pairing: 'half' })),
-        2 * 4 * T * s.H * s.hd,
+        `${T}×(${s.H}+${s.KV})×${s.hd}`,
+        await time(() =>
+          rope(ctx, q, k, pos, { T, nHeads: s.H, nKvHeads: s.KV, headDim: s.hd, theta: 10000, pairing: 'half' }),
+        ),
+        2 * 4 * T * (s.H + s.KV) * s.hd,
         'GB/s',
       );
 
@@ -267,24 +270,22 @@ export async function measureKernels(ctx: GpuContext, shapes: Shape[], peer: boo
       const dx = ctx.tensor([T, s.dim]);
       const dA = ctx.tensor([r, s.dim]);
       const dB = ctx.tensor([s.dim, r]);
-      const { h } = loraForward(ctx, x, A, B, d, o, y);
+      // The last products (y += s·h·Bᵀ, dx += dh·A) as the f32 base's matmul adds them (quantized bases add them
+      // in the linear's epilogue instead).
+      const forward = () => {
+        const b = loraForward(ctx, x, A, B, d, o);
+        addLowRank(ctx, b.lowRank, T, s.dim, y);
+        return b.h;
+      };
+      const backward = () => {
+        const part = loraBackward(ctx, x, h, dy, A, B, d, o, { dA, dB });
+        addLowRank(ctx, part.lowRank!, T, s.dim, dx);
+        part.finish(dx);
+      };
+      const h = forward();
       const flops = 2 * 2 * T * s.dim * r;
-      record(
-        s,
-        'lora fwd',
-        `${T}×${s.dim} r=${r}`,
-        await time(() => loraForward(ctx, x, A, B, d, o, y).h.release()),
-        flops,
-        'GFLOP/s',
-      );
-      record(
-        s,
-        'lora bwd',
-        `${T}×${s.dim} r=${r}`,
-        await time(() => loraBackward(ctx, x, h, dy, A, B, d, o, { dA, dB }, dx)),
-        2 * flops,
-        'GFLOP/s',
-      );
+      record(s, 'lora fwd', `${T}×${s.dim} r=${r}`, await time(() => forward().release()), flops, 'GFLOP/s');
+      record(s, 'lora bwd', `${T}×${s.dim} r=${r}`, await time(backward), 2 * flops, 'GFLOP/s');
 
       // AdamW over every LoRA tensor of the model (q, k, v, o of each layer ≈ 4 × (A + B) per layer).
       const n = 4 * 2 * r * s.dim * 30;

@@ -1,7 +1,8 @@
 // swiglu_forward: h = silu(g) ⊙ u = g·σ(g)·u, elementwise over the gate and up projections [T, F]
 //
-// One element per invocation over a folded 2-D grid (grid1d), so any length fits the dispatch limits.
-// σ(g) = 1/(1 + exp(−g)) saturates cleanly: exp overflows to +inf for g ≪ 0 and 1/inf = 0, no NaN.
+// One element per invocation over a folded 2-D grid (grid1d), so any length fits the dispatch limits. The
+// value (silu_times) is shaders/lib/swiglu_common.wgsl's: quantized up projections compute h in their
+// epilogue instead (src/ops/linear.ts `gated`); this kernel serves f32 weights.
 
 const WG: u32 = 64u;
 
@@ -16,6 +17,5 @@ struct Params { n: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * (nwg.x * WG);
   if (i >= p.n) { return; }
-  let gi = g[i];
-  h[i] = gi / (1.0 + exp(-gi)) * u[i];
+  h[i] = silu_times(g[i], u[i]);
 }

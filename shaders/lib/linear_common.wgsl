@@ -1,8 +1,16 @@
 // linear_common: parameters, weight/output bindings and the guarded store shared by the linear kernels
 // (appended to each). Binding 0, the f32 input (x or dy), is declared by each kernel with the element type
 // it reads best (f32 or vec4).
+// The store is also the epilogue that adds an adapter's low-rank product (LOW_RANK, src/ops/linear.ts
+// LowRank): OUT[t, c] gets lr_scale·Σ_j H[t, j]·L[g·lr_group_stride + c·lr_col_stride + j·lr_k_stride], g the
+// row group of t — LoRA's s·h·Bᵀ in the forward, dh·A in the input gradient — so the adapter's last product
+// costs no dispatch of its own. r (≤ 64 here) terms per output against K for the base product.
 
 override ACCUMULATE: bool = false; // OUT += alpha·product (the model sums paths into one activation)
+override LOW_RANK: bool = false; // OUT also gets lr_scale·H·Lᵀ (bindings 4 and 5)
+// GATED_OUT = silu(GATE) ⊙ OUT as OUT is stored: the up projection computes SwiGLU's h in the same kernel
+// (silu_times: shaders/lib/swiglu_common.wgsl, appended by src/ops/linear.ts).
+override GATED: bool = false;
 
 const TN: u32 = 8u; // output columns per invocation
 const WG_X: u32 = 8u; // invocations along the output columns
@@ -11,26 +19,47 @@ const WG_Y: u32 = 8u; // invocations along tokens
 // T tokens; W is N×K (rows × columns) in GGML layout, each row `row_bytes` long.
 struct Params {
   T: u32, N: u32, K: u32, alpha: f32,
-  row_bytes: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+  row_bytes: u32, lr_rank: u32, lr_group_rows: u32, lr_group_stride: u32,
+  lr_col_stride: u32, lr_k_stride: u32, lr_scale: f32, _pad0: u32,
 }
 
 @group(0) @binding(1) var<storage, read> W: array<u32>;
 @group(0) @binding(2) var<storage, read_write> OUT: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> LR_H: array<f32>;
+@group(0) @binding(5) var<storage, read> LR_L: array<f32>;
+@group(0) @binding(6) var<storage, read> GATE: array<f32>;
+@group(0) @binding(7) var<storage, read_write> GATED_OUT: array<f32>;
 
 // The words at four byte-offset-derived indices: one per output column of a 4-wide group.
 fn gather(i: vec4<u32>) -> vec4<u32> {
   return vec4<u32>(W[i.x], W[i.y], W[i.z], W[i.w]);
 }
 
-// Row t, columns c..c+7 of OUT (width columns wide): alpha·(lo ‖ hi), stored or added, inside the bounds.
+// Σ_j H[t, j]·L[…, col, j]: the low-rank product at (t, col), summed in j order.
+fn low_rank(t: u32, col: u32) -> f32 {
+  let l0 = (t / p.lr_group_rows) * p.lr_group_stride + col * p.lr_col_stride;
+  let h0 = t * p.lr_rank;
+  var s = 0.0;
+  for (var j = 0u; j < p.lr_rank; j++) {
+    s = fma(LR_H[h0 + j], LR_L[l0 + j * p.lr_k_stride], s);
+  }
+  return s;
+}
+
+// Row t, columns c..c+7 of OUT (width columns wide): alpha·(lo ‖ hi) (+ the low-rank product), stored or
+// added, inside the bounds (and SwiGLU's h of the stored value).
 fn store_row(t: u32, c: u32, width: u32, lo: vec4<f32>, hi: vec4<f32>) {
   if (t >= p.T) { return; }
   let v = array<f32, 8>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
   for (var j = 0u; j < TN; j++) {
     if (c + j < width) {
       let e = t * width + c + j;
-      if (ACCUMULATE) { OUT[e] += p.alpha * v[j]; } else { OUT[e] = p.alpha * v[j]; }
+      var r = p.alpha * v[j];
+      if (LOW_RANK) { r = fma(p.lr_scale, low_rank(t, c + j), r); }
+      if (ACCUMULATE) { r += OUT[e]; }
+      OUT[e] = r;
+      if (GATED) { GATED_OUT[e] = silu_times(GATE[e], r); }
     }
   }
 }

@@ -9,6 +9,7 @@ import type { GpuContext } from '../gpu/context';
 import { TensorPack } from '../gpu/tensorPack';
 import type { LlamaConfig } from '../model/config';
 import { loraBackward, loraForward } from '../ops/lora';
+import type { SplitKReduce } from '../ops/splitK';
 import { kaimingUniform, siteDropoutSeed } from './init';
 import {
   ALL_TARGETS,
@@ -82,26 +83,27 @@ function loraSite(
   layer: number,
   target: TargetModule,
 ): AdapterSite {
-  const options = (run: AdapterRun) => {
+  const options = (run: AdapterRun, reduce?: SplitKReduce) => {
     const seed = siteDropoutSeed(run.dropoutSeed, layer, target);
     const g = run.groups;
-    if (!g) return { scale, dropout, seed };
+    if (!g) return { scale, dropout, seed, reduce };
     // Each group's own seed for this site; its copies of A and B (and of their gradients) by stride.
     return {
       scale,
       dropout,
       seed,
+      reduce,
       groups: { ...g, seeds: g.seeds.map((s) => siteDropoutSeed(s, layer, target)) },
       strides: { A: g.paramStrides[iA], B: g.paramStrides[iB], dA: g.gradStrides[iA], dB: g.gradStrides[iB] },
     };
   };
   return {
-    forward(ctx, x, y, T, run) {
-      const { h } = loraForward(ctx, x, run.params[iA], run.params[iB], { ...shape, T }, options(run), y);
-      return [h];
+    forward(ctx, x, T, run) {
+      const { h, lowRank } = loraForward(ctx, x, run.params[iA], run.params[iB], { ...shape, T }, options(run));
+      return { saved: [h], lowRank };
     },
-    backward(ctx, x, saved, dy, dx, T, run, grads) {
-      loraBackward(
+    backward(ctx, x, saved, dy, T, run, grads, reduce) {
+      const dx = loraBackward(
         ctx,
         x,
         saved[0],
@@ -109,11 +111,11 @@ function loraSite(
         run.params[iA],
         run.params[iB],
         { ...shape, T },
-        options(run),
+        options(run, reduce),
         { dA: grads[iA], dB: grads[iB], accumulate: true },
-        dx,
       );
       saved.forEach((t) => t.release());
+      return dx;
     },
   };
 }

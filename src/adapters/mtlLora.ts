@@ -118,36 +118,25 @@ function mtlSite(
     w: run.params[slots.w + run.task],
   });
   return {
-    forward(ctx, x, y, T, run) {
+    forward(ctx, x, T, run) {
       const o = options(run);
       const p = tensors(run);
-      const { h, z, pi, bMix } = mtlLoraForward(ctx, x, p.A, p.lambda, p.Bs, p.w, { ...shape, T }, o, y);
-      return [h, z, pi, bMix];
+      const { saved, lowRank } = mtlLoraForward(ctx, x, p.A, p.lambda, p.Bs, p.w, { ...shape, T }, o);
+      return { saved: [saved.h, saved.z, saved.pi, saved.bMix], lowRank };
     },
-    backward(ctx, x, saved, dy, dx, T, run, grads) {
+    backward(ctx, x, saved, dy, T, run, grads) {
       const o = options(run);
       const p = tensors(run);
       const [h, z, pi, bMix] = saved;
-      mtlLoraBackward(
-        ctx,
-        x,
-        { h, z, pi, bMix },
-        dy,
-        p.A,
-        p.lambda,
-        p.Bs,
-        { ...shape, T },
-        o,
-        {
-          dA: grads[slots.A],
-          dBs: grads[slots.Bs],
-          dLambda: grads[slots.lambda + run.task],
-          dw: grads[slots.w + run.task],
-          accumulate: true,
-        },
-        dx,
-      );
+      const dx = mtlLoraBackward(ctx, x, { h, z, pi, bMix }, dy, p.A, p.lambda, p.Bs, { ...shape, T }, o, {
+        dA: grads[slots.A],
+        dBs: grads[slots.Bs],
+        dLambda: grads[slots.lambda + run.task],
+        dw: grads[slots.w + run.task],
+        accumulate: true,
+      });
       saved.forEach((t) => t.release());
+      return dx;
     },
   };
 }

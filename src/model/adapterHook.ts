@@ -3,7 +3,9 @@
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
-import type { RowGroups } from '../ops/lora';
+import type { LowRank } from '../ops/linear';
+import type { BranchInputGradient, RowGroups } from '../ops/lora';
+import type { SplitKReduce } from '../ops/splitK';
 
 /** Linear layers an adapter can target (PEFT's module names: q_proj, k_proj, … down_proj). */
 export type TargetModule = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
@@ -34,24 +36,37 @@ export interface RunGroups extends RowGroups {
   gradStrides: readonly number[];
 }
 
-/** What the model needs of an adapter at one (layer, target) site, forward and backward. */
+/** A site's forward: what its backward needs, and its last product, which the base linear adds to y. */
+export interface AdapterBranch {
+  /** Released by the site's backward (or by the caller when no backward follows, once the linear is recorded). */
+  saved: Tensor<'f32'>[];
+  lowRank: LowRank;
+}
+
+/**
+ * What the model needs of an adapter at one (layer, target) site, forward and backward. Each is recorded
+ * BEFORE the base linear of its direction, which adds the returned low-rank product in its epilogue
+ * (src/ops/linear.ts), so a branch's last product costs no dispatch of its own.
+ */
 export interface AdapterSite {
-  /** Records y += adapter(x) for T tokens of task `task`; returns what backward needs (released by it). */
-  forward(ctx: GpuContext, x: Tensor<'f32'>, y: Tensor<'f32'>, T: number, run: AdapterRun): Tensor<'f32'>[];
+  /** Records the branch on x for T tokens up to its last product (y += lowRank, by the caller's linear). */
+  forward(ctx: GpuContext, x: Tensor<'f32'>, T: number, run: AdapterRun): AdapterBranch;
   /**
-   * Records the parameter gradients (accumulated into the site's slots of `grads`) and dx += ∂/∂x, from the
-   * forward's input x, its saved tensors and dy. Releases the saved tensors.
+   * Records the parameter gradients (accumulated into the site's slots of `grads`) from the forward's input x,
+   * its saved tensors (released here) and dy, and returns the branch's part of dx: the caller passes its
+   * `lowRank` to the base layer's input-gradient linear, then calls `finish(dx)` once. With `reduce`,
+   * gradient reduces may be queued on it: `grads` hold their values once the caller flushes it.
    */
   backward(
     ctx: GpuContext,
     x: Tensor<'f32'>,
     saved: Tensor<'f32'>[],
     dy: Tensor<'f32'>,
-    dx: Tensor<'f32'>,
     T: number,
     run: AdapterRun,
     grads: Tensor<'f32'>[],
-  ): void;
+    reduce?: SplitKReduce,
+  ): BranchInputGradient;
 }
 
 /** The model's view of an adapter: the site of a (layer, target), or null when that module is not adapted. */

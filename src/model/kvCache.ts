@@ -85,15 +85,11 @@ export interface WithAdapter {
 
 /**
  * The block hook that adds the adapter's branch at layer l's adapted sites, as the training forward does.
- * What a site returns is only what its backward would need, so it is released at once (the pool hands the
- * buffers to later-recorded work only, which runs after this site's dispatches).
+ * What a site saves is only what its backward would need, so the block releases it once the projection is
+ * recorded (the pool hands the buffers to later-recorded work only, which runs after it).
  */
 function adapterHook(ctx: GpuContext, a: WithAdapter, l: number, T: number): Adapt {
-  return (target, x, y) =>
-    a.adapter
-      .site(l, target)
-      ?.forward(ctx, x, y, T, a.run)
-      .forEach((t) => t.release());
+  return (target, x) => a.adapter.site(l, target)?.forward(ctx, x, T, a.run) ?? null;
 }
 
 /** New tokens of one cached sequence, to run at positions cache.lengths[seq] onwards. */

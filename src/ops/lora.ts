@@ -1,6 +1,9 @@
 // LoRA's low-rank branch on a frozen linear (the base product W·x is computed elsewhere):
 //   forward  y += s·B·(A·drop(x)),  s = alpha / r,  saving h = drop(x)·Aᵀ for the backward;
 //   backward dB (+)= s·dyᵀ·h, dh = s·dy·B, dA (+)= dhᵀ·drop(x), dx += drop'(dh·A).
+// The last product of each direction (y += s·h·Bᵀ, dx += dh·A) is returned as a LowRank for the base linear
+// to add in its epilogue (src/ops/linear.ts): no dispatch of its own. With dropout the input gradient's mask
+// applies to dh·A before it joins dx, so that one stays a matmul (`BranchInputGradient.finish`).
 // Shapes (PEFT, row-major): x [T, in], A [r, in], B [out, r], y and dy [T, out], h [T, r].
 // The weight gradients contract over the long token axis into small outputs, so they use a split-K kernel
 // (tokenProduct) rather than matmul; everything else is matmul. Dropout's mask is a hash of
@@ -14,11 +17,12 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { type LoraDims, type LoraOptions, dropoutThreshold } from './contracts';
 import { grid1d } from './grid';
+import type { LowRank } from './linear';
 import { matmul } from './matmul';
+import { SplitKReduce } from './splitK';
 import dropoutSrc from '../../shaders/lora_dropout.wgsl?raw';
 import tokenProductSrc from '../../shaders/lora_token_product.wgsl?raw';
 import tokenProductVec4Src from '../../shaders/lora_token_product_vec4.wgsl?raw';
-import reduceSrc from '../../shaders/splitk_reduce.wgsl?raw';
 
 export type { LoraDims, LoraOptions };
 
@@ -44,6 +48,8 @@ export interface GroupStrides {
 export interface GroupedLoraOptions extends LoraOptions {
   groups?: RowGroups;
   strides?: GroupStrides;
+  /** Queue the gradients' split-K reduces here (dA, dB hold their values after its flush). */
+  reduce?: SplitKReduce;
 }
 
 const SHARED: GroupStrides = { A: 0, B: 0, dA: 0, dB: 0 };
@@ -64,6 +70,11 @@ export interface TokenProductOptions {
   /** T is `groups` equal contiguous row groups, each with its own product C[g] at element g·outStride. */
   groups?: number;
   outStride?: number;
+  /**
+   * Queue the split-K reduce here instead of recording it at once (one dispatch reduces many products); C
+   * holds the product only after `reduce.flush()`.
+   */
+  reduce?: SplitKReduce;
 }
 
 /** Output block of one invocation in lora_token_product (rows × columns of C). */
@@ -85,7 +96,8 @@ function tokensPerChunk(ctx: GpuContext, T: number, blocks: number): number {
 /**
  * Records C [M, N] (=|+=) alpha·Xᵀ·Y with X [T, M] and Y [T, N] row-major: a weight gradient summed over
  * tokens. Split-K: partial products per chunk of tokens into a scratch tensor, then a fixed-order reduction
- * (deterministic, no atomics). With one chunk the product is written straight into C.
+ * (deterministic, no atomics), recorded at once or queued on `o.reduce`. With one chunk the product is
+ * written straight into C.
  */
 export function tokenProduct(
   ctx: GpuContext,
@@ -113,8 +125,12 @@ export function tokenProduct(
   const chunk = Math.max(1, o.tokensPerChunk ?? tokensPerChunk(ctx, Tg, blocks * G));
   const chunks = Math.max(1, Math.ceil(Tg / chunk));
   const direct = chunks === 1;
-  const target = direct ? out : ctx.tensor([chunks, G, M, N]);
   const alpha = o.alpha ?? 1;
+  const accumulate = !!o.accumulate;
+  // Without a caller's reducer the reduce is recorded right after the product (one job, flushed at once).
+  const reduce = direct ? null : (o.reduce ?? new SplitKReduce(ctx));
+  const job = { parts: chunks, count: G * M * N, groupLen: M * N, outStride, alpha, accumulate };
+  const target = reduce ? reduce.partials(job, out) : out;
 
   const code = M % 4 === 0 && N % 4 === 0 ? tokenProductVec4Src : tokenProductSrc;
   const params = new ArrayBuffer(48);
@@ -124,38 +140,12 @@ export function tokenProduct(
   words.set(direct ? [outStride, 0] : [M * N, G * M * N], 8);
   new Float32Array(params)[6] = direct ? alpha : 1;
   ctx.dispatch(
-    ctx.pipeline(code, { ACCUMULATE: direct && !!o.accumulate }),
+    ctx.pipeline(code, { ACCUMULATE: direct && accumulate }),
     [X, Y, target, ctx.uniform(new Uint8Array(params))],
     [...grid1d(ctx, blocks, WG), chunks * G],
   );
-  if (!direct) {
-    splitKReduce(ctx, target, chunks, { count: G * M * N, groupLen: M * N, outStride }, alpha, !!o.accumulate, out);
-    target.release();
-  }
+  if (reduce && reduce !== o.reduce) reduce.release();
   return out;
-}
-
-/**
- * out[g·outStride + j] (=|+=) alpha·Σ_z part[z, g, j] for i = g·groupLen + j < count: the deterministic
- * second pass of split-K.
- */
-function splitKReduce(
-  ctx: GpuContext,
-  part: Tensor<'f32'>,
-  parts: number,
-  s: { count: number; groupLen: number; outStride: number },
-  alpha: number,
-  accumulate: boolean,
-  out: Tensor<'f32'>,
-): void {
-  const params = new ArrayBuffer(32);
-  new Uint32Array(params).set([s.count, parts, s.count, 0, s.groupLen, s.outStride]);
-  new Float32Array(params)[3] = alpha;
-  ctx.dispatch(
-    ctx.pipeline(reduceSrc, { ACCUMULATE: accumulate }),
-    [part, out, ctx.uniform(new Uint8Array(params))],
-    grid1d(ctx, s.count, WG),
-  );
 }
 
 /**
@@ -206,8 +196,8 @@ export function droppedInput(ctx: GpuContext, x: Tensor<'f32'>, d: LoraDims, o: 
 }
 
 /**
- * Forward: h = drop(x)·Aᵀ (returned, kept for the backward; the caller releases it) and y += s·h·Bᵀ.
- * y already holds the frozen base layer's output.
+ * Forward: h = drop(x)·Aᵀ (returned, kept for the backward; the caller releases it) and y += s·h·Bᵀ as the
+ * LowRank the base linear adds into y.
  */
 export function loraForward(
   ctx: GpuContext,
@@ -216,12 +206,10 @@ export function loraForward(
   B: Tensor<'f32'>,
   d: LoraDims,
   o: GroupedLoraOptions,
-  y: Tensor<'f32'>,
-): { h: Tensor<'f32'> } {
+): { h: Tensor<'f32'>; lowRank: LowRank } {
   const g = grouping(d, o);
   checkShapes(x, A, d, g);
   check('loraForward B', B, (g.G - 1) * g.strides.B + d.out * d.r);
-  check('loraForward y', y, d.T * d.out);
   const xd = droppedInput(ctx, x, d, o);
   const h = matmul(
     ctx,
@@ -234,17 +222,20 @@ export function loraForward(
     ctx.tensor([d.T, d.r]),
   );
   if (xd !== x) xd.release();
-  matmul(
-    ctx,
-    h,
-    B,
-    g.rows,
-    d.out,
-    d.r,
-    { transB: true, alpha: o.scale, accumulate: true, ...g.batch(d.r, g.strides.B, d.out) },
-    y,
-  );
-  return { h };
+  return { h, lowRank: { H: h, L: B, r: d.r, scale: o.scale, transposed: false, ...lowRankGroups(g.G, g.strides.B) } };
+}
+
+/**
+ * The input gradient's low-rank part, dx += drop'(dh·A): `lowRank` for the base linear's epilogue when there
+ * is no dropout; `finish(dx)`, called once after that linear, adds it under the mask otherwise, and releases dh.
+ */
+export interface BranchInputGradient {
+  lowRank?: LowRank;
+  finish(dx: Tensor<'f32'>): void;
+}
+
+function lowRankGroups(G: number, stride: number): { groups?: number; stride?: number } {
+  return G > 1 ? { groups: G, stride } : {};
 }
 
 /** How a call splits into row groups: G, rows per group, strides, and matmul's batch options. */
@@ -266,7 +257,7 @@ function grouping(d: LoraDims, o: GroupedLoraOptions) {
 
 /**
  * Backward from dy [T, out] with h from the forward: dB (+)= s·dyᵀ·h, dA (+)= dhᵀ·drop(x) (+= when
- * grads.accumulate) and, when dx is given, dx += drop'(dh·A): dx holds the base layer's Wᵀ·dy already.
+ * grads.accumulate), and the input gradient's part dx += drop'(dh·A) to add (BranchInputGradient).
  * Dropout options (p, seed) must be those of the forward.
  */
 export function loraBackward(
@@ -279,8 +270,7 @@ export function loraBackward(
   d: LoraDims,
   o: GroupedLoraOptions,
   grads: LoraGrads,
-  dx?: Tensor<'f32'>,
-): void {
+): BranchInputGradient {
   const g = grouping(d, o);
   checkShapes(x, A, d, g);
   check('loraBackward B', B, (g.G - 1) * g.strides.B + d.out * d.r);
@@ -293,7 +283,7 @@ export function loraBackward(
     d.out,
     d.r,
     d.T,
-    { alpha: o.scale, accumulate: grads.accumulate, ...perGroup(g.G, g.strides.dB) },
+    { alpha: o.scale, accumulate: grads.accumulate, reduce: o.reduce, ...perGroup(g.G, g.strides.dB) },
     grads.dB,
   );
   const dh = matmul(
@@ -306,8 +296,7 @@ export function loraBackward(
     { alpha: o.scale, ...g.batch(d.out, g.strides.B, d.r) },
     ctx.tensor([d.T, d.r]),
   );
-  loraInputBackward(ctx, x, dh, A, d, o, grads.dA, !!grads.accumulate, dx);
-  dh.release();
+  return loraInputBackward(ctx, x, dh, A, d, o, grads.dA, !!grads.accumulate);
 }
 
 /** Token-product options for a gradient with one copy per group (stride > 0) or summed over groups (0). */
@@ -316,7 +305,8 @@ function perGroup(G: number, stride: number): { groups?: number; outStride?: num
 }
 
 /**
- * The tail shared with MTL-LoRA, from dh = ∂L/∂h [T, r]: dA (=|+=) dhᵀ·drop(x) and dx += drop'(dh·A).
+ * The tail shared with MTL-LoRA, from dh = ∂L/∂h [T, r] (which the result's `finish` releases):
+ * dA (=|+=) dhᵀ·drop(x), and dx += drop'(dh·A) to add.
  */
 export function loraInputBackward(
   ctx: GpuContext,
@@ -327,25 +317,25 @@ export function loraInputBackward(
   o: GroupedLoraOptions,
   dA: Tensor<'f32'>,
   accumulate: boolean,
-  dx?: Tensor<'f32'>,
-): void {
+): BranchInputGradient {
   const g = grouping(d, o);
   checkShapes(x, A, d, g);
   check('LoRA dh', dh, d.T * d.r);
   const xd = droppedInput(ctx, x, d, o);
-  tokenProduct(ctx, dh, xd, d.r, d.in, d.T, { accumulate, ...perGroup(g.G, g.strides.dA) }, dA);
+  tokenProduct(ctx, dh, xd, d.r, d.in, d.T, { accumulate, reduce: o.reduce, ...perGroup(g.G, g.strides.dA) }, dA);
   if (xd !== x) xd.release();
-  if (!dx) return;
-  check('LoRA dx', dx, d.T * d.in);
-  const batch = g.batch(d.r, g.strides.A, d.in);
-  if (xd === x) {
-    matmul(ctx, dh, A, g.rows, d.in, d.r, { accumulate: true, ...batch }, dx);
-  } else {
-    // The mask applies to dh·A before it joins dx, so the product needs its own scratch.
-    const dxd = matmul(ctx, dh, A, g.rows, d.in, d.r, batch, ctx.tensor([d.T, d.in]));
-    loraDropout(ctx, dxd, d.T, d.in, o, true, dx);
-    dxd.release();
-  }
+  const lowRank: LowRank = { H: dh, L: A, r: d.r, scale: 1, transposed: true, ...lowRankGroups(g.G, g.strides.A) };
+  if (!(o.dropout ?? 0)) return { lowRank, finish: () => dh.release() };
+  return {
+    finish(dx) {
+      // The mask applies to dh·A before it joins dx, so the product needs its own scratch.
+      check('LoRA dx', dx, d.T * d.in);
+      const batch = g.batch(d.r, g.strides.A, d.in);
+      const dxd = matmul(ctx, dh, A, g.rows, d.in, d.r, batch, ctx.tensor([d.T, d.in]));
+      loraDropout(ctx, dxd, d.T, d.in, o, true, dx);
+      [dxd, dh].forEach((t) => t.release());
+    },
+  };
 }
 
 function checkShapes(x: Tensor, A: Tensor, d: LoraDims, g: { G: number; strides: GroupStrides }): void {

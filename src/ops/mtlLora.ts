@@ -5,13 +5,15 @@
 // Shapes (row-major): x [T, in], A [r, in], Λ_t [r, r], B [n, out, r] (all B^i in one tensor), w_t [n].
 // Per-task parameters (Λ_t, w_t) are separate tensors, so each call binds just its task's.
 // Mixing B first (out·r·n work) keeps the token-sized work at one matmul, as for plain LoRA, and every
-// reduction (G, dπ, dw) runs on the GPU.
+// reduction (G, dπ, dw) runs on the GPU. As for LoRA, the last product of each direction (y += s·z·B_mixᵀ,
+// dx += dh·A) is a LowRank that the base linear adds in its epilogue.
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import type { MtlLoraDims, MtlLoraOptions, MtlLoraSaved } from './contracts';
 import { grid1d } from './grid';
-import { droppedInput, loraInputBackward, tokenProduct } from './lora';
+import type { LowRank } from './linear';
+import { type BranchInputGradient, droppedInput, loraInputBackward, tokenProduct } from './lora';
 import { matmul } from './matmul';
 import mixSrc from '../../shaders/mtl_lora_mix.wgsl?raw';
 import gradBSrc from '../../shaders/mtl_lora_grad_b.wgsl?raw';
@@ -36,7 +38,10 @@ export interface MtlLoraGrads {
 
 const WG = 64;
 
-/** y [T, out] (already holding the base layer's W·x) += the task's MTL-LoRA branch; returns what backward needs. */
+/**
+ * The task's MTL-LoRA branch up to its last product: returns what backward needs and y += s·z·B_mixᵀ as the
+ * LowRank for the base linear (z and B_mix are among the saved tensors).
+ */
 export function mtlLoraForward(
   ctx: GpuContext,
   x: Tensor<'f32'>,
@@ -46,11 +51,9 @@ export function mtlLoraForward(
   w: Tensor<'f32'>,
   d: MtlLoraDims,
   o: MtlLoraOptions,
-  y: Tensor<'f32'>,
-): MtlLoraActivations {
+): { saved: MtlLoraActivations; lowRank: LowRank } {
   checkDims(x, A, lambda, Bs, d);
   check('mtlLoraForward w', w, d.n);
-  check('mtlLoraForward y', y, d.T * d.out);
   const xd = droppedInput(ctx, x, d, o);
   const h = matmul(ctx, xd, A, d.T, d.r, d.in, { transB: true });
   if (xd !== x) xd.release();
@@ -64,13 +67,12 @@ export function mtlLoraForward(
     [w, Bs, pi, bMix, ctx.uniform(params(size, d.n, 1 / o.tau))],
     grid1d(ctx, size, WG),
   );
-  matmul(ctx, z, bMix, d.T, d.out, d.r, { transB: true, alpha: o.scale, accumulate: true }, y);
-  return { h, z, pi, bMix };
+  return { saved: { h, z, pi, bMix }, lowRank: { H: z, L: bMix, r: d.r, scale: o.scale, transposed: false } };
 }
 
 /**
  * Backward from dy [T, out] with the forward's activations: gradients of A, Λ_t, every B^i and w_t
- * (+= when grads.accumulate), and dx += the branch's input gradient when dx is given (it holds Wᵀ·dy).
+ * (+= when grads.accumulate), and the branch's input gradient part to add to dx (BranchInputGradient).
  * Dropout options (p, seed) and τ must be those of the forward.
  */
 export function mtlLoraBackward(
@@ -84,8 +86,7 @@ export function mtlLoraBackward(
   d: MtlLoraDims,
   o: MtlLoraOptions,
   grads: MtlLoraGrads,
-  dx?: Tensor<'f32'>,
-): void {
+): BranchInputGradient {
   checkDims(x, A, lambda, Bs, d);
   check('mtlLoraBackward dy', dy, d.T * d.out);
   const accumulate = !!grads.accumulate;
@@ -111,8 +112,7 @@ export function mtlLoraBackward(
   tokenProduct(ctx, dz, saved.h, d.r, d.r, d.T, { accumulate }, grads.dLambda);
   const dh = matmul(ctx, dz, lambda, d.T, d.r, d.r);
   dz.release();
-  loraInputBackward(ctx, x, dh, A, d, o, grads.dA, accumulate, dx);
-  dh.release();
+  return loraInputBackward(ctx, x, dh, A, d, o, grads.dA, accumulate);
 }
 
 /** The uniform block shared by the three MTL kernels: two counts and a float (1/τ where used). */

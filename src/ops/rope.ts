@@ -1,6 +1,7 @@
-// Rotary position embedding on q or k laid out [T, nHeads·headDim], in place: forward rotates each pair by
-// θ = pos·freq_j, backward by −θ (the rotation's transpose). In place because nothing downstream needs the
-// unrotated values: attention saves the rotated q/k, and RoPE's backward needs only the positions.
+// Rotary position embedding on q [T, nHeads·headDim] and k [T, nKvHeads·headDim] together (one dispatch), in
+// place: forward rotates each pair by θ = pos·freq_j, backward by −θ (the rotation's transpose). In place
+// because nothing downstream needs the unrotated values: attention saves the rotated q/k, and RoPE's
+// backward needs only the positions.
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
@@ -14,7 +15,9 @@ export type RopePairing = 'half' | 'adjacent';
 
 export interface RopeOptions {
   T: number;
+  /** q's heads and k's (GQA: fewer); both tensors rotate in one dispatch. */
   nHeads: number;
+  nKvHeads: number;
   headDim: number;
   /** Base of inv_freq_j = theta^(−2j/headDim) (rope_theta / llama.rope.freq_base). */
   theta: number;
@@ -23,14 +26,20 @@ export interface RopeOptions {
   freqFactors?: Tensor<'f32'>;
 }
 
-/** Rotates x [T, nHeads·headDim] in place by the angles of positions pos [T]; returns x. */
-export function rope(ctx: GpuContext, x: Tensor<'f32'>, pos: Tensor<'u32'>, opts: RopeOptions): Tensor<'f32'> {
-  return rotate(ctx, x, pos, opts, false);
+/** Rotates q [T, nHeads·headDim] and k [T, nKvHeads·headDim] in place by the angles of positions pos [T]. */
+export function rope(ctx: GpuContext, q: Tensor<'f32'>, k: Tensor<'f32'>, pos: Tensor<'u32'>, opts: RopeOptions): void {
+  rotate(ctx, q, k, pos, opts, false);
 }
 
-/** Backward of rope, in place on the gradient dy: dx = rotation of dy by −θ; returns dy. */
-export function ropeBackward(ctx: GpuContext, dy: Tensor<'f32'>, pos: Tensor<'u32'>, opts: RopeOptions): Tensor<'f32'> {
-  return rotate(ctx, dy, pos, opts, true);
+/** Backward of rope, in place on the gradients dq, dk: each rotated by −θ. */
+export function ropeBackward(
+  ctx: GpuContext,
+  dq: Tensor<'f32'>,
+  dk: Tensor<'f32'>,
+  pos: Tensor<'u32'>,
+  opts: RopeOptions,
+): void {
+  rotate(ctx, dq, dk, pos, opts, true);
 }
 
 /** inv_freq_j = theta^(−2j/headDim) computed in float64 and rounded once to f32. */
@@ -40,30 +49,34 @@ export function ropeInvFreq(headDim: number, theta: number): Float32Array {
 
 function rotate(
   ctx: GpuContext,
-  x: Tensor<'f32'>,
+  q: Tensor<'f32'>,
+  k: Tensor<'f32'>,
   pos: Tensor<'u32'>,
   o: RopeOptions,
   inverse: boolean,
-): Tensor<'f32'> {
-  const { T, nHeads, headDim } = o;
+): void {
+  const { T, nHeads, nKvHeads, headDim } = o;
   if (headDim % 2) throw new Error(`rope: headDim must be even, got ${headDim}`);
-  if (x.numel < T * nHeads * headDim) throw new Error(`rope: x has ${x.numel} elements, needs ${T * nHeads * headDim}`);
+  if (q.numel < T * nHeads * headDim) throw new Error(`rope: q has ${q.numel} elements, needs ${T * nHeads * headDim}`);
+  if (k.numel < T * nKvHeads * headDim)
+    throw new Error(`rope: k has ${k.numel} elements, needs ${T * nKvHeads * headDim}`);
+  if (q.buffer === k.buffer) throw new Error('rope: q and k must be separate tensors');
   if (pos.numel < T) throw new Error(`rope: pos has ${pos.numel} elements, needs ${T}`);
   if (o.freqFactors && o.freqFactors.numel < headDim / 2) {
     throw new Error(`rope: freqFactors has ${o.freqFactors.numel} elements, needs ${headDim / 2}`);
   }
-  const pairs = T * nHeads * (headDim / 2);
-  if (pairs === 0) return x;
+  const pairs = T * (nHeads + nKvHeads) * (headDim / 2);
+  if (pairs === 0) return;
   const invFreq = invFreqTable(ctx, headDim, o.theta);
   const pipeline = ctx.pipeline(ropeSrc, {
     ADJACENT: o.pairing === 'adjacent',
     INVERSE: inverse,
     HAS_FACTORS: !!o.freqFactors,
   });
-  const params = new Uint32Array([T, nHeads, headDim, 0]);
+  const params = new Uint32Array([T, nHeads, nKvHeads, headDim]);
   // Without factors the binding is unused by the specialised shader, but the layout still has it.
-  ctx.dispatch(pipeline, [x, pos, invFreq, o.freqFactors ?? invFreq, ctx.uniform(params)], grid1d(ctx, pairs, WG));
-  return x;
+  const bindings = [q, k, pos, invFreq, o.freqFactors ?? invFreq, ctx.uniform(params)];
+  ctx.dispatch(pipeline, bindings, grid1d(ctx, pairs, WG));
 }
 
 /** One inv_freq table per context and (headDim, theta): a model uses one or two, for its lifetime. */

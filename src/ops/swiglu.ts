@@ -3,11 +3,14 @@
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
-import forwardSrc from '../../shaders/swiglu_forward.wgsl?raw';
+import { withLib } from '../gpu/wgsl';
+import forwardKernel from '../../shaders/swiglu_forward.wgsl?raw';
+import swigluLib from '../../shaders/lib/swiglu_common.wgsl?raw';
 import backwardSrc from '../../shaders/swiglu_backward.wgsl?raw';
 import { grid1d } from './grid';
 
 const WG = 64;
+const forwardSrc = withLib(forwardKernel, swigluLib);
 
 /** Records h = g·σ(g)·u elementwise; h has g's shape. */
 export function swiglu(ctx: GpuContext, g: Tensor<'f32'>, u: Tensor<'f32'>, out?: Tensor<'f32'>): Tensor<'f32'> {

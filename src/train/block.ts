@@ -11,11 +11,14 @@ import type { LlamaConfig } from '../model/config';
 import type { ModelWeights } from '../model/weights';
 import { type AttentionDims, attention, attentionBackward } from '../ops/attention';
 import { biasAdd } from '../ops/biasAdd';
-import { linear, linearBackwardInput } from '../ops/linear';
+import { type LinearOptions, linear, linearBackwardInput } from '../ops/linear';
 import { type RmsNormOutputs, rmsnorm, rmsnormBackward } from '../ops/rmsnorm';
 import { rope, ropeBackward } from '../ops/rope';
-import { swiglu, swigluBackward } from '../ops/swiglu';
+import type { SplitKReduce } from '../ops/splitK';
+import { swigluBackward } from '../ops/swiglu';
 import type { Weight } from '../ops/weight';
+
+type Gated = LinearOptions['gated'];
 
 /** What every block of one step shares: the model, the adapter and its run, the batch's layout tensors. */
 export interface StepEnv {
@@ -64,11 +67,12 @@ export function releaseActivations(a: BlockActivations): void {
   Object.values(a.sites).forEach((saved) => saved?.forEach((t) => t.release()));
 }
 
-function ropeOptions(env: StepEnv, nHeads: number) {
+function ropeOptions(env: StepEnv) {
   const { cfg } = env;
   return {
     T: env.T,
-    nHeads,
+    nHeads: cfg.nHeads,
+    nKvHeads: cfg.nKvHeads,
     headDim: cfg.headDim,
     theta: cfg.ropeTheta,
     pairing: cfg.ropePairing,
@@ -89,18 +93,19 @@ export function blockForward(
   const layer = env.weights.layers[l];
   const eps = cfg.normEps;
   const sites: BlockActivations['sites'] = {};
-  // y = W·x (+ y when accumulating, the fused residual add) + the adapter's branch.
-  const project = (target: TargetModule, input: Tensor<'f32'>, w: Weight, into?: Tensor<'f32'>) => {
-    const y = linear(ctx, input, w, T, { accumulate: !!into }, into);
-    const site = env.adapter.site(l, target);
-    if (site) sites[target] = site.forward(ctx, input, y, T, env.run);
-    return y;
+  // y = W·x (+ y when accumulating, the fused residual add) + the adapter's branch, whose last product the
+  // linear adds in its epilogue.
+  const project = (target: TargetModule, input: Tensor<'f32'>, w: Weight, into?: Tensor<'f32'>, gated?: Gated) => {
+    const branch = env.adapter.site(l, target)?.forward(ctx, input, T, env.run);
+    if (branch) sites[target] = branch.saved;
+    return linear(ctx, input, w, T, { accumulate: !!into, lowRank: branch?.lowRank, gated }, into);
   };
   const withBias = (y: Tensor<'f32'>, b: Tensor<'f32'> | undefined) => (b ? biasAdd(ctx, y, b, T) : y);
 
   const n1 = rmsnorm(ctx, x, layer.attnNorm, { T, D: cfg.dim, eps });
-  const q = rope(ctx, withBias(project('q', n1.y, layer.wq), layer.bq), env.pos, ropeOptions(env, cfg.nHeads));
-  const k = rope(ctx, withBias(project('k', n1.y, layer.wk), layer.bk), env.pos, ropeOptions(env, cfg.nKvHeads));
+  const q = withBias(project('q', n1.y, layer.wq), layer.bq);
+  const k = withBias(project('k', n1.y, layer.wk), layer.bk);
+  rope(ctx, q, k, env.pos, ropeOptions(env));
   const v = withBias(project('v', n1.y, layer.wv), layer.bv);
   const { o, lse } = attention(ctx, q, k, v, env.lengths, env.attn);
   const xMid = ctx.tensor([T, cfg.dim]);
@@ -109,8 +114,9 @@ export function blockForward(
 
   const n2 = rmsnorm(ctx, xMid, layer.ffnNorm, { T, D: cfg.dim, eps });
   const g = project('gate', n2.y, layer.gate);
-  const u = project('up', n2.y, layer.up);
-  const h = swiglu(ctx, g, u);
+  // The up projection writes h = silu(g) ⊙ u as it stores u.
+  const h = ctx.tensor(g.shape);
+  const u = project('up', n2.y, layer.up, undefined, { gate: g, out: h });
   const out = ctx.tensor([T, cfg.dim]);
   ctx.copy(xMid, out, xMid.byteLength);
   project('down', h, layer.down, out);
@@ -120,7 +126,8 @@ export function blockForward(
 /**
  * Records the backward of block `l`: on entry dx [T, dim] holds ∂L/∂(block output), on exit ∂L/∂(block
  * input) (updated in place: the residual passes it through, each branch adds to it). Adapter gradients are
- * added into `grads`. x is the block's input; the activations are released.
+ * added into `grads`; their split-K reduces are queued on `reduce` and flushed at the end (one dispatch for
+ * the block's dA/dB). x is the block's input; the activations are released.
  */
 export function blockBackward(
   env: StepEnv,
@@ -129,12 +136,14 @@ export function blockBackward(
   a: BlockActivations,
   dx: Tensor<'f32'>,
   grads: Tensor<'f32'>[],
+  reduce: SplitKReduce,
 ): void {
   const { ctx, cfg, T } = env;
   const layer = env.weights.layers[l];
   const norm = { T, D: cfg.dim };
-  // ∂L/∂input of y = W·input + branch(input): the frozen Wᵀ·dy, then the site adds its own part (and
-  // accumulates its parameter gradients). `into` sums projections that share an input (q, k, v; gate, up).
+  // ∂L/∂input of y = W·input + branch(input): the site accumulates its parameter gradients and hands back its
+  // part of dx, which the frozen Wᵀ·dy's kernel adds. `into` sums projections that share an input (q, k, v;
+  // gate, up).
   const projectBack = (
     target: TargetModule,
     input: Tensor<'f32'>,
@@ -142,9 +151,10 @@ export function blockBackward(
     dy: Tensor<'f32'>,
     into?: Tensor<'f32'>,
   ) => {
-    const din = linearBackwardInput(ctx, dy, w, T, { accumulate: !!into }, into);
     const site = env.adapter.site(l, target);
-    if (site) site.backward(ctx, input, a.sites[target]!, dy, din, T, env.run, grads);
+    const branch = site?.backward(ctx, input, a.sites[target]!, dy, T, env.run, grads, reduce);
+    const din = linearBackwardInput(ctx, dy, w, T, { accumulate: !!into, lowRank: branch?.lowRank }, into);
+    branch?.finish(din);
     return din;
   };
 
@@ -162,12 +172,12 @@ export function blockBackward(
   const dO = projectBack('o', a.o, layer.wo, dx);
   const { dq, dk, dv } = attentionBackward(ctx, a.q, a.k, a.v, a.o, a.lse, dO, env.lengths, env.attn);
   dO.release();
-  ropeBackward(ctx, dq, env.pos, ropeOptions(env, cfg.nHeads));
-  ropeBackward(ctx, dk, env.pos, ropeOptions(env, cfg.nKvHeads));
+  ropeBackward(ctx, dq, dk, env.pos, ropeOptions(env));
   const dn1 = projectBack('q', a.n1.y, layer.wq, dq);
   projectBack('k', a.n1.y, layer.wk, dk, dn1);
   projectBack('v', a.n1.y, layer.wv, dv, dn1);
   rmsnormBackward(ctx, dn1, x, layer.attnNorm, a.n1.rrms, norm, { accumulate: true }, dx);
+  reduce.flush();
   [dq, dk, dv, dn1, ...blockTensors(a)].forEach((t) => t.release());
 }
 

@@ -13,6 +13,7 @@ import type { ModelWeights } from '../model/weights';
 import { embedding } from '../ops/embedding';
 import { checkPaired, fill } from '../ops/paramOps';
 import { rmsnorm, rmsnormBackward } from '../ops/rmsnorm';
+import { SplitKReduce } from '../ops/splitK';
 import { type BlockActivations, type StepEnv, blockBackward, blockForward, releaseActivations } from './block';
 import { type HeadLossOptions, headLossBackward, headLosses } from './headLoss';
 
@@ -20,6 +21,9 @@ export interface TrainModel {
   weights: ModelWeights;
   config: LlamaConfig;
 }
+
+/** The split-K arena's first size: a SmolLM2-135M block's q, k, v, o partials at 16 × 256 tokens, K = 4. */
+const REDUCE_ARENA_ELEMENTS = 2 ** 20;
 
 /**
  * B sequences padded to S tokens, row-major [B·S]. targets[i] is the token to predict at position i (the
@@ -131,6 +135,8 @@ export function trainStep(
   // The embedding is frozen, so the gradient stops at the first block's input.
   const dx = rmsnormBackward(ctx, dn, x, w.outNorm, n.rrms, { T, D: cfg.dim });
   [dn, n.y, n.rrms, x].forEach((t) => t.release());
+  // One arena for the blocks' split-K partials (4 MiB, grown if a block needs more), reused block by block.
+  const reduce = new SplitKReduce(ctx, REDUCE_ARENA_ELEMENTS);
   for (let l = cfg.nLayers - 1; l >= 0; l--) {
     let a = acts[l];
     if (opts.recompute) {
@@ -138,9 +144,10 @@ export function trainStep(
       again.out.release();
       a = again.acts;
     }
-    blockBackward(env, l, inputs[l], a, dx, grads);
+    blockBackward(env, l, inputs[l], a, dx, grads, reduce);
     inputs[l].release();
   }
+  reduce.release();
   dx.release();
   step.release();
   return total;

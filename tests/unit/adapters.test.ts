@@ -15,6 +15,7 @@ import type { LlamaConfig } from '../../src/model/config';
 import { loraForwardRef } from '../../src/reference/lora';
 import { mtlLoraForwardRef } from '../../src/reference/mtlLora';
 import { mismatches } from '../helpers/compare';
+import { addBranchDx, addBranchOutput } from '../helpers/branch';
 import { gpu } from '../helpers/gpu';
 import { freshSeed, randomF32, rng } from '../helpers/random';
 
@@ -161,7 +162,9 @@ describe(`adapters (seed ${seed})`, () => {
         ctx.upload(new Float32Array(T * IN), [T, IN]),
       ];
       const site = a.site(1, 'v')!;
-      site.backward(ctx, tx, site.forward(ctx, tx, ty, T, run), tdy, tdx, T, run, grads);
+      const branch = site.forward(ctx, tx, T, run);
+      addBranchOutput(ctx, branch.lowRank, T, OUT, ty);
+      addBranchDx(ctx, site.backward(ctx, tx, branch.saved, tdy, T, run, grads), T, IN, tdx);
       const at = (suffix: string) => a.names.indexOf(`${P}.1.self_attn.v_proj.${suffix}`);
       const o = { scale: 2, dropout: 0.25, seed: siteDropoutSeed(9, 1, 'v'), tau: 0.5 };
       const d = { T, in: IN, out: OUT, r: 4, n: 3 };

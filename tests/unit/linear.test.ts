@@ -109,6 +109,126 @@ describe(`linear vs float64 reference (seed ${seed})`, () => {
   }
 });
 
+describe(`linear with an adapter's low-rank product in its epilogue (seed ${seed})`, () => {
+  // out = alpha·(base) (+ out) + scale·H·Lᵀ per row group: LoRA's y += s·h·Bᵀ (L = B [cols, r]) forward and
+  // dx += dh·A (L = A [r, cols], transposed) backward, with G row groups each using its own copy of L a
+  // stride apart (MeTA-LoRA's tasks). The low-rank sum adds r terms and two roundings (scale, the add) to
+  // the base product's bound; a wrong row group, copy, layout or index moves outputs by about Σ|H||L|/r.
+  const LOW_RANK_CASES: [number, number, number, number, number][] = [
+    // [T, in, out, r, G]
+    [37, 64, 96, 8, 1],
+    [36, 576, 192, 8, 3],
+    [10, 160, 33, 1, 2],
+    [64, 96, 40, 16, 4],
+  ];
+  for (const type of TYPES) {
+    for (const direction of ['forward', 'backward'] as const) {
+      for (const [i, [T, inDim, outDim, r, G]] of LOW_RANK_CASES.entries()) {
+        const accumulate = i % 2 === 0;
+        it(`${direction} ${type} T=${T} in=${inDim} out=${outDim} r=${r} groups=${G}${accumulate ? ' accumulate' : ''}`, async () => {
+          const ctx = await gpu();
+          const random = rng(seed + T * 5 + inDim + outDim * 3 + r * 11 + G + TYPES.indexOf(type));
+          const hw = hostWeight(type, outDim, inDim, random);
+          const w = uploadWeight(ctx, type, outDim, inDim, hw.bytes);
+          const forward = direction === 'forward';
+          const [inLen, cols, K] = forward ? [inDim, outDim, inDim] : [outDim, inDim, outDim];
+          const stride = cols * r + 7;
+          const scale = forward ? 2.5 : 1;
+          const x = randomF32(T * inLen, random);
+          const y0 = randomF32(T * cols, random);
+          const H = randomF32(T * r, random);
+          const L = randomF32((G - 1) * stride + cols * r, random);
+          const [tx, ty, tH, tL] = [x, y0, H, L].map((v) => ctx.upload(v, [v.length]));
+          const lowRank = { H: tH, L: tL, r, scale, transposed: !forward, ...(G > 1 ? { groups: G, stride } : {}) };
+          const opts = { accumulate, lowRank };
+          if (forward) linear(ctx, tx, w, T, opts, ty);
+          else linearBackwardInput(ctx, tx, w, T, opts, ty);
+          const got = await ctx.read(ty);
+
+          const plain = { accumulate };
+          const want = forward ? linearRef(x, hw, T, plain, y0) : linearBackwardInputRef(x, hw, T, plain, y0);
+          const base = absMatmulRef(x, weightRef(hw), T, cols, K, { transB: forward });
+          const lrAbs = new Float64Array(T * cols);
+          for (let t = 0; t < T; t++) {
+            const at = Math.floor(t / (T / G)) * (G > 1 ? stride : 0);
+            for (let c = 0; c < cols; c++) {
+              let sum = 0,
+                sumAbs = 0;
+              for (let j = 0; j < r; j++) {
+                const l = L[at + (forward ? c * r + j : j * cols + c)];
+                sum += H[t * r + j] * l;
+                sumAbs += Math.abs(H[t * r + j] * l);
+              }
+              want[t * cols + c] += scale * sum;
+              lrAbs[t * cols + c] = Math.abs(scale) * sumAbs;
+            }
+          }
+          const bound = (e: number) =>
+            gamma(K + 3) * base[e] +
+            gamma(r + 2) * lrAbs[e] +
+            2 * U * (Math.abs(want[e]) + (accumulate ? Math.abs(y0[e]) : 0)) +
+            1e-30;
+          expect(mismatches(got, want, bound)).toEqual([]);
+          [tx, ty, tH, tL, w.data].forEach((t) => t.release());
+        });
+      }
+    }
+  }
+});
+
+describe(`linear with SwiGLU in its epilogue (seed ${seed})`, () => {
+  // The up projection also writes h = silu(g) ⊙ u as it stores u (with or without a low-rank product): u as
+  // the plain linear's bound; h = silu(g)·u adds silu's few roundings (exp, the add, the division, the
+  // product: 6u) to u's relative error. A wrong index or a missing epilogue moves h by O(|h|).
+  for (const type of TYPES) {
+    for (const withLowRank of [false, true]) {
+      it(`${type} T=21 in=64 out=40${withLowRank ? ' with a low-rank product' : ''}`, async () => {
+        const ctx = await gpu();
+        const random = rng(seed + 29 + TYPES.indexOf(type) * 2 + +withLowRank);
+        const [T, inDim, outDim, r] = [21, 64, 40, 4];
+        const hw = hostWeight(type, outDim, inDim, random);
+        const w = uploadWeight(ctx, type, outDim, inDim, hw.bytes);
+        const x = randomF32(T * inDim, random);
+        const g = randomF32(T * outDim, random).map((v) => 8 * v);
+        const H = randomF32(T * r, random);
+        const L = randomF32(outDim * r, random);
+        const [tx, tg, tH, tL] = [x, g, H, L].map((v) => ctx.upload(v, [v.length]));
+        const th = ctx.tensor([T, outDim]);
+        const lowRank = withLowRank ? { H: tH, L: tL, r, scale: 0.5, transposed: false } : undefined;
+        const tu = linear(ctx, tx, w, T, { lowRank, gated: { gate: tg, out: th } });
+        const [u, h] = [await ctx.read(tu), await ctx.read(th)];
+
+        const want = linearRef(x, hw, T);
+        const scale = absMatmulRef(x, weightRef(hw), T, outDim, inDim, { transB: true });
+        if (withLowRank) {
+          for (let e = 0; e < T * outDim; e++) {
+            const [t, c] = [Math.floor(e / outDim), e % outDim];
+            for (let j = 0; j < r; j++) {
+              want[e] += 0.5 * H[t * r + j] * L[c * r + j];
+              scale[e] += 0.5 * Math.abs(H[t * r + j] * L[c * r + j]);
+            }
+          }
+        }
+        const uBound = (e: number) => gamma(inDim + r + 5) * scale[e] + 1e-30;
+        expect(mismatches(u, want, uBound)).toEqual([]);
+        const silu = (v: number) => v / (1 + Math.exp(-v));
+        const hWant = Float64Array.from(want, (v, e) => silu(g[e]) * v);
+        const hBound = (e: number) => Math.abs(silu(g[e])) * (uBound(e) + 6 * U * Math.abs(want[e])) + 1e-30;
+        expect(mismatches(h, hWant, hBound)).toEqual([]);
+        [tx, tg, tH, tL, th, tu, w.data].forEach((t) => t.release());
+      });
+    }
+  }
+  it('refuses a gated output on the input gradient', async () => {
+    const ctx = await gpu();
+    const hw = hostWeight('q8_0', 40, 64, rng(seed));
+    const w = uploadWeight(ctx, 'q8_0', 40, 64, hw.bytes);
+    const [dy, gate] = [ctx.tensor([2, 40]), ctx.tensor([2, 40])];
+    expect(() => linearBackwardInput(ctx, dy, w, 2, { gated: { gate, out: gate } })).toThrow(/no gated output/);
+    [dy, gate, w.data].forEach((t) => t.release());
+  });
+});
+
 describe('linear options', () => {
   it('creates the output when none is given and checks operand sizes', async () => {
     const ctx = await gpu();

@@ -23,6 +23,10 @@ import {
   loraForwardRef,
   tokenProductRef,
 } from '../../src/reference/lora';
+import { SplitKReduce } from '../../src/ops/splitK';
+import type { Tensor } from '../../src/gpu/tensor';
+import { TensorPack } from '../../src/gpu/tensorPack';
+import { addBranchDx, addBranchOutput } from '../helpers/branch';
 import { mismatches } from '../helpers/compare';
 import { gpu } from '../helpers/gpu';
 import { dot, numericGrad } from '../helpers/gradcheck';
@@ -84,7 +88,8 @@ describe(`LoRA vs float64 reference (seed ${seed})`, () => {
           tdx = ctx.upload(dx0, [T, IN]);
 
         // Forward: h has dot products of length in (plus the dropout scaling: 2 roundings); y adds r more.
-        const { h } = loraForward(ctx, tx, tA, tB, d, o, ty);
+        const { h, lowRank } = loraForward(ctx, tx, tA, tB, d, o);
+        addBranchOutput(ctx, lowRank, T, OUT, ty);
         const want = loraForwardRef(x, A, B, d, o, y0);
         const chain = loraForwardRef(abs(x), abs(A), abs(B), d, o);
         const gotH = await ctx.read(h);
@@ -94,7 +99,8 @@ describe(`LoRA vs float64 reference (seed ${seed})`, () => {
         // Backward, accumulating into random existing gradients, from the GPU's own h (as in training).
         // dB: length-T sums (split into chunks, then summed: still ≤ T terms deep) and alpha;
         // dA: dh (length out) then length T; dx: dh then length r, then the mask scaling.
-        loraBackward(ctx, tx, h, tdy, tA, tB, d, o, { dA: tdA, dB: tdB, accumulate: true }, tdx);
+        const part = loraBackward(ctx, tx, h, tdy, tA, tB, d, o, { dA: tdA, dB: tdB, accumulate: true });
+        addBranchDx(ctx, part, T, IN, tdx);
         const g = loraBackwardRef(x, gotH, dy, A, B, d, o);
         const gAbs = loraBackwardRef(abs(x), abs(gotH), abs(dy), abs(A), abs(B), d, o);
         const plus = (a: Float64Array, b: Float32Array) => a.map((v, i) => v + b[i]);
@@ -106,7 +112,7 @@ describe(`LoRA vs float64 reference (seed ${seed})`, () => {
     }
   }
 
-  it('overwrites gradients without accumulate, and leaves dx alone when not asked for it', async () => {
+  it('overwrites gradients without accumulate', async () => {
     const ctx = await gpu();
     const random = rng(seed + 5);
     const d: LoraDims = { T: 37, in: 64, out: 64, r: 8 };
@@ -117,7 +123,9 @@ describe(`LoRA vs float64 reference (seed ${seed})`, () => {
     const t = [x, A, B, h, dy].map((a) => ctx.upload(a, [a.length]));
     const tdA = ctx.upload(randomF32(d.r * d.in, random), [d.r, d.in]);
     const tdB = ctx.upload(randomF32(d.out * d.r, random), [d.out, d.r]);
-    loraBackward(ctx, t[0], t[3], t[4], t[1], t[2], d, o, { dA: tdA, dB: tdB });
+    const dx = ctx.tensor([d.T, d.in]);
+    loraBackward(ctx, t[0], t[3], t[4], t[1], t[2], d, o, { dA: tdA, dB: tdB }).finish(dx);
+    dx.release();
     const g = loraBackwardRef(x, h, dy, A, B, d, o);
     const gAbs = loraBackwardRef(abs(x), abs(h), abs(dy), abs(A), abs(B), d, o);
     expect(within(await ctx.read(tdA), g.dA, gAbs.dA, d.T + d.out + 4)).toEqual([]);
@@ -169,8 +177,10 @@ describe(`LoRA over row groups (MeTA-LoRA's K tasks in one batch) vs each group 
       dB: ctx.upload(dB0, [nB]),
       dx: ctx.upload(dx0, [dx0.length]),
     };
-    const { h } = loraForward(ctx, t.x, t.A, t.B, d, o, t.y);
-    loraBackward(ctx, t.x, h, t.dy, t.A, t.B, d, o, { dA: t.dA, dB: t.dB, accumulate: true }, t.dx);
+    const { h, lowRank } = loraForward(ctx, t.x, t.A, t.B, d, o);
+    addBranchOutput(ctx, lowRank, d.T, d.out, t.y);
+    const part = loraBackward(ctx, t.x, h, t.dy, t.A, t.B, d, o, { dA: t.dA, dB: t.dB, accumulate: true });
+    addBranchDx(ctx, part, d.T, d.in, t.dx);
     const [gotH, gotY, gotDA, gotDB, gotDx] = await Promise.all([h, t.y, t.dA, t.dB, t.dx].map((v) => ctx.read(v)));
 
     // Group g's batch alone: its sequences' first S_g rows.
@@ -256,6 +266,76 @@ describe(`LoRA token product, split-K and direct (seed ${seed})`, () => {
       });
     }
   }
+});
+
+describe(`LoRA token products sharing one deferred split-K reduce (seed ${seed})`, () => {
+  // Ten products (more than one reduce's 8-job table) into views of one pack at different offsets, some
+  // as 3 row groups with their own output copies (a stride with gaps). Each must equal its own float64
+  // product and, bit for bit, the undeferred path — also from an arena too small for them (it grows).
+  it('reduces every queued product into its own output, two reduce dispatches for ten products', async () => {
+    const ctx = await gpu();
+    const T = 96;
+    const shapes: [number, number, number][] = [
+      [8, 20, 1],
+      [12, 8, 3],
+      [5, 7, 1],
+      [4, 16, 3],
+      [8, 8, 1],
+      [3, 9, 3],
+      [16, 4, 1],
+      [6, 6, 1],
+      [8, 12, 3],
+      [7, 5, 1],
+    ];
+    const random = rng(seed + 11);
+    const outShape = ([M, N, g]: [number, number, number]) => [g === 1 ? M * N : g * M * N + 5];
+    const values = shapes.map((s) => randomF32(outShape(s)[0], random));
+    const outputs = () => TensorPack.create(ctx, shapes.map(outShape), { values }).tensors;
+    const [deferred, small, immediate] = [outputs(), outputs(), outputs()];
+    const inputs = shapes.map(([M, N]) => [randomF32(T * M, random), randomF32(T * N, random)]);
+    const run = (out: Tensor<'f32'>[], reduce?: SplitKReduce) => {
+      shapes.forEach(([M, N, g], i) => {
+        const [X, Y] = inputs[i].map((v, j) => ctx.upload(v, [T, j ? N : M]));
+        const groups = g > 1 ? { groups: g, outStride: M * N + 2 } : {};
+        tokenProduct(
+          ctx,
+          X,
+          Y,
+          M,
+          N,
+          T,
+          { alpha: 0.5, accumulate: true, tokensPerChunk: 7, ...groups, reduce },
+          out[i],
+        );
+        [X, Y].forEach((t) => t.release());
+      });
+      reduce?.release();
+    };
+    ctx.resetStats();
+    run(deferred, new SplitKReduce(ctx, 4096));
+    expect(ctx.stats.byKernel.get('splitk_reduce')).toBe(2);
+    run(small, new SplitKReduce(ctx, 64));
+    run(immediate);
+    for (const [i, [M, N, g]] of shapes.entries()) {
+      const got = await ctx.read(deferred[i]);
+      expect(got).toEqual(await ctx.read(immediate[i]));
+      expect(await ctx.read(small[i])).toEqual(got);
+      const [X, Y] = inputs[i];
+      const rows = T / g;
+      const want = Float64Array.from(values[i]);
+      const chain = new Float64Array(want.length);
+      for (let k = 0; k < g; k++) {
+        const part = (v: Float32Array, cols: number) => v.subarray(k * rows * cols, (k + 1) * rows * cols);
+        const at = g === 1 ? 0 : k * (M * N + 2);
+        const p = tokenProductRef(part(X, M), part(Y, N), M, N, rows);
+        const c = tokenProductRef(abs(part(X, M)), abs(part(Y, N)), M, N, rows);
+        p.forEach((v, j) => (want[at + j] += 0.5 * v));
+        c.forEach((v, j) => (chain[at + j] = 0.5 * v));
+      }
+      expect(within(got, want, chain, rows + 2, values[i])).toEqual([]);
+    }
+    [...deferred, ...small, ...immediate].forEach((t) => t.release());
+  });
 });
 
 describe('LoRA dropout mask', () => {

@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { type MtlLoraDims, type MtlLoraOptions, mtlLoraBackward, mtlLoraForward } from '../../src/ops/mtlLora';
 import { mtlLoraBackwardRef, mtlLoraForwardRef } from '../../src/reference/mtlLora';
+import { addBranchDx, addBranchOutput } from '../helpers/branch';
 import { mismatches } from '../helpers/compare';
 import { gpu } from '../helpers/gpu';
 import { dot, numericGrad } from '../helpers/gradcheck';
@@ -63,7 +64,8 @@ describe(`MTL-LoRA vs float64 reference (seed ${seed})`, () => {
       const [tdA, tdL, tdBs, tdw, tdx] = old.map((a) => ctx.upload(a, [a.length]));
 
       // Forward. π: exp accuracy at the largest |logit − max| plus the rounding of w/τ, the n-term sum, the division.
-      const saved = mtlLoraForward(ctx, tx, tA, tL, tBs, tw, d, o, ty);
+      const { saved, lowRank } = mtlLoraForward(ctx, tx, tA, tL, tBs, tw, d, o);
+      addBranchOutput(ctx, lowRank, T, OUT, ty);
       const want = mtlLoraForwardRef(x, A, lambda, Bs, w, d, o, y0);
       const chain = mtlLoraForwardRef(abs(x), abs(A), abs(lambda), abs(Bs), w, d, o);
       const logits = Array.from(w, (v) => v / tau);
@@ -77,19 +79,14 @@ describe(`MTL-LoRA vs float64 reference (seed ${seed})`, () => {
       expect(within(await ctx.read(ty), want.y, chain.y, gamma(IN + 2 * r + n + 8) + relPi, y0)).toEqual([]);
 
       // Backward from the GPU's own activations, accumulating into random existing gradients.
-      mtlLoraBackward(
-        ctx,
-        tx,
-        saved,
-        tdy,
-        tA,
-        tL,
-        tBs,
-        d,
-        o,
-        { dA: tdA, dLambda: tdL, dBs: tdBs, dw: tdw, accumulate: true },
-        tdx,
-      );
+      const part = mtlLoraBackward(ctx, tx, saved, tdy, tA, tL, tBs, d, o, {
+        dA: tdA,
+        dLambda: tdL,
+        dBs: tdBs,
+        dw: tdw,
+        accumulate: true,
+      });
+      addBranchDx(ctx, part, T, IN, tdx);
       const g = mtlLoraBackwardRef(x, got, dy, A, lambda, Bs, d, o);
       const gAbs = mtlLoraBackwardRef(
         abs(x),
@@ -143,13 +140,15 @@ describe(`MTL-LoRA vs float64 reference (seed ${seed})`, () => {
       dy = randomF32(d.T * d.out, random);
     const [tx, tA, tL, tBs, tw, tdy] = [x, A, lambda, Bs, w, dy].map((a) => ctx.upload(a, [a.length]));
     const grads = [d.r * d.in, d.r * d.r, d.n * d.out * d.r, d.n].map((k) => ctx.upload(randomF32(k, random), [k]));
-    const saved = mtlLoraForward(ctx, tx, tA, tL, tBs, tw, d, o, ctx.tensor([d.T, d.out]));
+    const { saved } = mtlLoraForward(ctx, tx, tA, tL, tBs, tw, d, o);
+    const dx = ctx.tensor([d.T, d.in]);
     mtlLoraBackward(ctx, tx, saved, tdy, tA, tL, tBs, d, o, {
       dA: grads[0],
       dLambda: grads[1],
       dBs: grads[2],
       dw: grads[3],
-    });
+    }).finish(dx);
+    dx.release();
     const got = { h: await ctx.read(saved.h), z: await ctx.read(saved.z), pi: await ctx.read(saved.pi) };
     const g = mtlLoraBackwardRef(x, got, dy, A, lambda, Bs, d, o);
     // Loose common bound (relative 1e-4 of the largest entry): only "overwritten, not added" is at stake here;

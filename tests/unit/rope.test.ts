@@ -28,7 +28,9 @@ const seed = freshSeed();
 interface Case {
   name: string;
   T: number;
+  /** q's heads and k's (rotated together, in one dispatch). */
   nHeads: number;
+  nKvHeads: number;
   headDim: number;
   theta: number;
   /** Positions reach about this value. */
@@ -37,22 +39,45 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'single token at position 0', T: 1, nHeads: 1, headDim: 2, theta: 10000, maxPos: 0 },
-  { name: 'stories260K q (8 heads of 8)', T: 9, nHeads: 8, headDim: 8, theta: 10000, maxPos: 255 },
-  { name: 'stories260K k (4 kv heads of 8)', T: 9, nHeads: 4, headDim: 8, theta: 10000, maxPos: 255 },
-  { name: 'SmolLM2-135M q (9 heads of 64)', T: 6, nHeads: 9, headDim: 64, theta: 100000, maxPos: 2047 },
-  { name: 'SmolLM2-135M k (3 kv heads of 64)', T: 6, nHeads: 3, headDim: 64, theta: 100000, maxPos: 2047 },
-  { name: 'odd head count and head dim 6', T: 13, nHeads: 3, headDim: 6, theta: 10000, maxPos: 4000 },
+  { name: 'single token at position 0', T: 1, nHeads: 1, nKvHeads: 1, headDim: 2, theta: 10000, maxPos: 0 },
+  { name: 'stories260K (8 + 4 heads of 8)', T: 9, nHeads: 8, nKvHeads: 4, headDim: 8, theta: 10000, maxPos: 255 },
   {
-    name: 'Llama-3 style rope_freqs (2 heads of 128)',
+    name: 'SmolLM2-135M (9 + 3 heads of 64)',
+    T: 6,
+    nHeads: 9,
+    nKvHeads: 3,
+    headDim: 64,
+    theta: 100000,
+    maxPos: 2047,
+  },
+  {
+    name: 'odd head counts and head dim 6',
+    T: 13,
+    nHeads: 3,
+    nKvHeads: 1,
+    headDim: 6,
+    theta: 10000,
+    maxPos: 4000,
+  },
+  {
+    name: 'Llama-3 style rope_freqs (2 + 2 heads of 128)',
     T: 5,
     nHeads: 2,
+    nKvHeads: 2,
     headDim: 128,
     theta: 500000,
     maxPos: 8000,
     factors: true,
   },
-  { name: 'many tokens (grid of many workgroups)', T: 700, nHeads: 2, headDim: 4, theta: 10000, maxPos: 3000 },
+  {
+    name: 'many tokens (grid of many workgroups)',
+    T: 700,
+    nHeads: 2,
+    nKvHeads: 1,
+    headDim: 4,
+    theta: 10000,
+    maxPos: 3000,
+  },
 ];
 
 /** Two sequences packed into one batch: positions restart at 0, the second at a random offset. */
@@ -86,32 +111,46 @@ describe(`rope vs float64 reference (seed ${seed})`, () => {
       it(`${c.name}, ${pairing} pairing: forward, backward, round trip`, async () => {
         const ctx = await gpu();
         const random = rng(seed + c.T * 31 + c.nHeads * 7 + c.headDim + (pairing === 'half' ? 0 : 1));
-        const { T, nHeads, headDim, theta } = c;
-        const n = T * nHeads * headDim;
-        const x = randomF32(n, random);
-        const dy = randomF32(n, random);
+        const { T, headDim, theta } = c;
+        const heads = [c.nHeads, c.nKvHeads];
+        const x = heads.map((h) => randomF32(T * h * headDim, random));
+        const dy = heads.map((h) => randomF32(T * h * headDim, random));
         const pos = positions(T, c.maxPos, random);
         const factors = c.factors ? Float32Array.from({ length: headDim / 2 }, () => 1 + 7 * random()) : undefined;
-        const ref: RopeRefOptions = { T, nHeads, headDim, theta, pairing, freqFactors: factors };
+        const refs = heads.map((nHeads): RopeRefOptions => ({
+          T,
+          nHeads,
+          headDim,
+          theta,
+          pairing,
+          freqFactors: factors,
+        }));
         const tpos = ctx.upload(pos, [T], 'u32');
         const tf = factors ? ctx.upload(factors, [headDim / 2]) : undefined;
-        const o: RopeOptions = { T, nHeads, headDim, theta, pairing, freqFactors: tf };
+        const o: RopeOptions = { T, nHeads: c.nHeads, nKvHeads: c.nKvHeads, headDim, theta, pairing, freqFactors: tf };
+        const upload = (v: Float32Array[]) => v.map((a, i) => ctx.upload(a, [T, heads[i] * headDim]));
 
-        const tx = rope(ctx, ctx.upload(x, [T, nHeads * headDim]), tpos, o);
-        const y = await ctx.read(tx);
-        const bx = bounds(x, pos, ref);
-        expect(mismatches(y, ropeRef(x, pos, ref), (i) => bx[i])).toEqual([]);
-
-        const tdy = ropeBackward(ctx, ctx.upload(dy, [T, nHeads * headDim]), tpos, o);
-        const dx = await ctx.read(tdy);
-        const bdy = bounds(dy, pos, ref);
-        expect(mismatches(dx, ropeBackwardRef(dy, pos, ref), (i) => bdy[i])).toEqual([]);
+        const [tq, tk] = upload(x);
+        rope(ctx, tq, tk, tpos, o);
+        const [tdq, tdk] = upload(dy);
+        ropeBackward(ctx, tdq, tdk, tpos, o);
+        for (const [i, [t, td]] of [
+          [tq, tdq],
+          [tk, tdk],
+        ].entries()) {
+          const bx = bounds(x[i], pos, refs[i]);
+          expect(mismatches(await ctx.read(t), ropeRef(x[i], pos, refs[i]), (j) => bx[j])).toEqual([]);
+          const bdy = bounds(dy[i], pos, refs[i]);
+          expect(mismatches(await ctx.read(td), ropeBackwardRef(dy[i], pos, refs[i]), (j) => bdy[j])).toEqual([]);
+        }
 
         // Backward undoes forward: the two rotations' errors add, each bounded as above (|y| pairs ≤ √2·|x|).
-        ropeBackward(ctx, tx, tpos, o);
-        const back = await ctx.read(tx);
-        expect(mismatches(back, x, (i) => 3 * bx[i])).toEqual([]);
-        [tx, tdy, tpos, ...(tf ? [tf] : [])].forEach((t) => t.release());
+        ropeBackward(ctx, tq, tk, tpos, o);
+        for (const [i, t] of [tq, tk].entries()) {
+          const bx = bounds(x[i], pos, refs[i]);
+          expect(mismatches(await ctx.read(t), x[i], (j) => 3 * bx[j])).toEqual([]);
+        }
+        [tq, tk, tdq, tdk, tpos, ...(tf ? [tf] : [])].forEach((t) => t.release());
       });
     }
   }
@@ -119,9 +158,12 @@ describe(`rope vs float64 reference (seed ${seed})`, () => {
   it('rejects an odd head dimension and undersized inputs', async () => {
     const ctx = await gpu();
     const pos = ctx.upload(new Uint32Array([0, 1]), [2], 'u32');
-    const base = { T: 2, nHeads: 1, theta: 10000, pairing: 'half' as const };
-    expect(() => rope(ctx, ctx.tensor([2, 3]), pos, { ...base, headDim: 3 })).toThrow(/even/);
-    expect(() => rope(ctx, ctx.tensor([2, 3]), pos, { ...base, headDim: 4 })).toThrow(/x has 6 elements, needs 8/);
+    const base = { T: 2, nHeads: 1, nKvHeads: 1, theta: 10000, pairing: 'half' as const };
+    const [q, k] = [ctx.tensor([2, 3]), ctx.tensor([2, 4])];
+    expect(() => rope(ctx, q, k, pos, { ...base, headDim: 3 })).toThrow(/even/);
+    expect(() => rope(ctx, q, k, pos, { ...base, headDim: 4 })).toThrow(/q has 6 elements, needs 8/);
+    expect(() => rope(ctx, k, q, pos, { ...base, headDim: 4 })).toThrow(/k has 6 elements, needs 8/);
+    expect(() => rope(ctx, k, k, pos, { ...base, headDim: 4 })).toThrow(/separate/);
   });
 });
 
