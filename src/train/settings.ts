@@ -240,7 +240,7 @@ export const DEFAULT_SETTINGS: TrainSettings = {
   loraAlpha: 16,
   dropout: 0,
   targets: ['q', 'k', 'v', 'o'],
-  mtlUpProjections: 3,
+  mtlUpProjections: 2,
   mtlTau: 0.5,
   mtlWInit: 'kaiming',
   examplesPerTask: 50,
