@@ -120,16 +120,26 @@ function runTrainPy(python: string, args: string[], label: string): Promise<void
   });
 }
 
-/** Whether train.py finished this run (it writes the adapter last) with these settings. */
+const TORCH_CHECKPOINT = 'torch_checkpoint.json';
+
+async function settingsIn(path: string, read: (json: never) => TrainSettings): Promise<TrainSettings | null> {
+  return existsSync(path) ? read(JSON.parse(await readFile(path, 'utf8')) as never) : null;
+}
+
+const sameSettings = (a: TrainSettings | null, b: TrainSettings) =>
+  a !== null && (Object.keys(b) as (keyof TrainSettings)[]).every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
+
+/**
+ * Whether train.py finished this run (it writes the adapter last) with these settings. Outputs of other settings
+ * (a change of defaults since, or a run stopped and redefined) are removed, so the run starts again rather than
+ * resuming a checkpoint train.py would refuse.
+ */
 async function trainedWith(dir: string, s: TrainSettings): Promise<boolean> {
-  const path = join(dir, ADAPTER_CONFIG);
-  if (!existsSync(join(dir, ADAPTER_MODEL)) || !existsSync(path)) return false;
-  const { metalora } = JSON.parse(await readFile(path, 'utf8')) as AdapterConfig;
-  const same = (Object.keys(s) as (keyof TrainSettings)[]).every(
-    (k) => JSON.stringify(metalora.settings[k]) === JSON.stringify(s[k]),
-  );
-  if (!same) for (const f of [ADAPTER_MODEL, 'torch_checkpoint.json']) rmSync(join(dir, f), { force: true });
-  return same;
+  const adapter = await settingsIn(join(dir, ADAPTER_CONFIG), (c: AdapterConfig) => c.metalora.settings);
+  const checkpoint = await settingsIn(join(dir, TORCH_CHECKPOINT), (c: { settings: TrainSettings }) => c.settings);
+  if (checkpoint !== null && !sameSettings(checkpoint, s)) rmSync(join(dir, TORCH_CHECKPOINT), { force: true });
+  if (adapter !== null && !sameSettings(adapter, s)) rmSync(join(dir, ADAPTER_MODEL), { force: true });
+  return sameSettings(adapter, s) && existsSync(join(dir, ADAPTER_MODEL));
 }
 
 /** Trains the run with train.py (or resumes it), then loads its adapter onto the GPU for evaluation. */
@@ -137,7 +147,7 @@ export async function trainByRecipe(t: RecipeTraining): Promise<{ adapter: Adapt
   const recipeDir = join(t.dir, 'recipe');
   if (!(await trainedWith(t.dir, t.settings))) {
     await writeRecipe(t, recipeDir);
-    const resume = existsSync(join(t.dir, 'torch_checkpoint.json'));
+    const resume = existsSync(join(t.dir, TORCH_CHECKPOINT));
     if (resume) console.error(`${t.label}  resuming train.py from its checkpoint`);
     await runTrainPy(
       t.engine.python,

@@ -4,7 +4,7 @@
 // exported recipe) giving the WebGPU trainer's results.
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -127,6 +127,9 @@ describe('cli study on stories260K', () => {
   const runResult = (dir: string) => JSON.parse(readFileSync(join(dir, 'runs/lora_n16_s0/result.json'), 'utf8'));
 
   it("--engine pytorch gives the WebGPU trainer's results, and a rerun skips the finished run", async () => {
+    // A checkpoint left by other settings (e.g. before a change of defaults) is not resumed: the run starts over.
+    mkdirSync(join(torchOut, 'runs/lora_n16_s0'), { recursive: true });
+    writeFileSync(join(torchOut, 'runs/lora_n16_s0/torch_checkpoint.json'), '{"iteration": 2, "settings": {"lr": 1}}');
     const first = await cli(...withTorch());
     expect(first.stderr).toMatch(/\[1\/1\] lora_n16_s0 {2}\[pytorch\] training lora on 1 tasks/);
     const gpu = runResult(out); // trained on WebGPU by the test above
