@@ -317,7 +317,10 @@ function nodes(root: JsonValue, limit = 100_000): Slot[] {
 /** The document with the edits applied (a deep copy). */
 export function editJson(doc: JsonValue, edits: readonly JsonEdit[]): JsonValue {
   let root = structuredClone(doc);
-  for (const e of edits) {
+  for (const edit of edits) {
+    // A copy of the value: fast-check hands out its constants by reference, and an edit that lands inside an
+    // earlier inserted constant would otherwise change the constant itself (and could make it contain itself).
+    const e = { ...edit, value: structuredClone(edit.value) };
     const all = nodes(root);
     const { parent, key, node } = all[e.pick % all.length];
     if (e.op === 'insert' && node && typeof node === 'object') {
