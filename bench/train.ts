@@ -18,6 +18,7 @@ import { runTraining } from '../src/train/run';
 import { TRAIN_METHODS, type TrainMethod, resolveSettings } from '../src/train/settings';
 import { type TaskSplit, type TokenizedExample, parseTaskJsonl, tokenizeExample } from '../src/data/tasks';
 import { saveResults, table, timeIt } from './harness';
+import { smolConfig } from './smolShape';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = process.env.SHARED_DIR ?? join(ROOT, '..', 'shared');
@@ -44,23 +45,7 @@ function flopsPerToken(c: LlamaConfig, S: number, loraParams: number): number {
 }
 
 function randomSmolLike(): { config: LlamaConfig; tensors: TensorSource[] } {
-  const config: LlamaConfig = {
-    arch: 'llama',
-    dim: 576,
-    hiddenDim: 1536,
-    nLayers: 2,
-    nHeads: 9,
-    nKvHeads: 3,
-    headDim: 64,
-    vocabSize: 49152,
-    normEps: 1e-5,
-    ropeTheta: 100000,
-    ropePairing: 'half',
-    ropeScaling: null,
-    tiedEmbeddings: true,
-    contextLength: 2048,
-    qkvBias: false,
-  };
+  const config = smolConfig(2);
   const tensor = (name: string, shape: number[], fill: (i: number) => number): TensorSource => ({
     name,
     shape,
