@@ -4,6 +4,7 @@
 import { findAdapter } from './adapter';
 import { BindGroupCache } from './bindGroupCache';
 import { BufferPool } from './bufferPool';
+import { KernelChoices } from './kernelChoice';
 import { DeviceLostError, GpuLimitError, GpuValidationError } from './errors';
 import { type OverrideConstants, PipelineCache } from './pipelineCache';
 import { type DType, Tensor, type TypedArrayOf, BYTES_PER_ELEMENT, numel } from './tensor';
@@ -71,6 +72,8 @@ export class GpuContext {
   readonly pipelines: PipelineCache;
   readonly pool: BufferPool;
   readonly bindGroups: BindGroupCache;
+  /** Which variant of each kernel family runs here (kernelChoice.ts): measured, forced or each op's default. */
+  readonly kernels = new KernelChoices();
   /** Resolves when the device is lost; never rejects. */
   readonly lost: Promise<DeviceLostError>;
   private lostError: DeviceLostError | null = null;

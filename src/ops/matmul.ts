@@ -1,10 +1,13 @@
 // matmul: C = alpha·op(A)·op(B), optionally accumulated into C, batched, f32.
 // Two strategies: register-blocked without shared memory (best on CPU adapters such as SwiftShader; with a
 // vec4 specialisation when the operands are aligned) and shared-memory tiled (what real GPUs want).
-// The adapter picks the default; callers may force a variant (the tests run every one).
+// Which one runs is measured per adapter (src/ops/tuning.ts, `matmulProbe`); callers may force a variant (the
+// tests run every one).
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
+import type { KernelProbe } from './tuning';
+import { probeValues } from './probeInputs';
 import blockedSrc from '../../shaders/matmul_blocked.wgsl?raw';
 import blockedVec4Src from '../../shaders/matmul_blocked_vec4.wgsl?raw';
 import tiledSrc from '../../shaders/matmul_tiled.wgsl?raw';
@@ -34,8 +37,11 @@ const TILE: Record<MatmulVariant, { rows: number; cols: number; code: string }> 
 
 export type MatmulStrategy = 'blocked' | 'tiled';
 
-export function defaultMatmulStrategy(ctx: GpuContext): MatmulStrategy {
-  return ctx.info.isSoftware ? 'blocked' : 'tiled';
+export const MATMUL_STRATEGIES: readonly MatmulStrategy[] = ['blocked', 'tiled'];
+
+/** The strategy products use: measured or forced per adapter (`ctx.kernels`, family 'matmul'), else by kind. */
+export function matmulStrategy(ctx: GpuContext): MatmulStrategy {
+  return ctx.kernels.variant<MatmulStrategy>('matmul', ctx.info.isSoftware ? 'blocked' : 'tiled');
 }
 
 /** Whether the vec4 kernel can read both operands: every row start and batch offset a multiple of 4. */
@@ -48,7 +54,7 @@ export function vec4Aligned(M: number, N: number, K: number, o: MatmulOptions): 
 /** The kernel that runs this product: the strategy's, specialised to vec4 loads where the layout allows. */
 export function matmulVariant(ctx: GpuContext, M: number, N: number, K: number, o: MatmulOptions): MatmulVariant {
   if (o.variant) return o.variant;
-  if (defaultMatmulStrategy(ctx) === 'tiled') return 'tiled';
+  if (matmulStrategy(ctx) === 'tiled') return 'tiled';
   return vec4Aligned(M, N, K, o) ? 'blocked_vec4' : 'blocked';
 }
 
@@ -98,3 +104,24 @@ export function matmul(
 function checkSize(name: string, t: Tensor, needed: number): void {
   if (t.numel < needed) throw new Error(`matmul: ${name} has ${t.numel} elements, the product needs ${needed}`);
 }
+
+/**
+ * The tuner's workload: a base projection in training (576 → 1536, SmolLM2-135M's up projection) over 512
+ * tokens, 64 on CPU adapters (the ranking holds there, the time does not).
+ */
+export const matmulProbe: KernelProbe = {
+  family: 'matmul',
+  variants: () => MATMUL_STRATEGIES,
+  sources: [blockedSrc, blockedVec4Src, tiledSrc],
+  setup(ctx) {
+    const [M, N, K] = [ctx.info.isSoftware ? 64 : 512, 1536, 576];
+    const a = ctx.upload(probeValues(M * K, 1), [M, K]);
+    const b = ctx.upload(probeValues(N * K, 2), [N, K]);
+    const c = ctx.tensor([M, N]);
+    return {
+      run: () => matmul(ctx, a, b, M, N, K, { transB: true }, c),
+      release: () => [a, b, c].forEach((t) => t.release()),
+    };
+  },
+};
+

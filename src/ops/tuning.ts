@@ -1,0 +1,164 @@
+// Kernel selection by measurement: each kernel family with more than one variant offers a `KernelProbe` (a
+// representative workload of its op); `tuneKernels` runs every candidate on this adapter, checks its output
+// against the family's reference variant (so a variant a driver miscompiles is never chosen), times it and
+// adopts the fastest. `chooseKernels` does that once per adapter and kernel sources, keeping the result in a
+// store (src/gpu/kernelChoice.ts). Probes live beside their op; the list is here.
+
+import type { GpuContext } from '../gpu/context';
+import type { FamilyChoice, KernelChoiceRecord, KernelChoiceStore } from '../gpu/kernelChoice';
+import type { Tensor } from '../gpu/tensor';
+import { matmulProbe } from './matmul';
+
+/** A representative workload of one op, allocated once and run under each variant. */
+export interface ProbeWorkload {
+  /** Records the op (the tuner forces the variant); returns its output, the same tensor every call. */
+  run(): Tensor<'f32'>;
+  release(): void;
+}
+
+export interface KernelProbe {
+  /** The family name ops look up in `ctx.kernels` (and `--kernels family=variant` forces). */
+  family: string;
+  /** The candidates this adapter can run, the reference (checked against) first. */
+  variants(ctx: GpuContext): readonly string[];
+  /** The kernels' WGSL: stored choices are remeasured when any of it changes. */
+  sources: readonly string[];
+  setup(ctx: GpuContext): ProbeWorkload;
+  /** Largest |a − b| / (1 + |ref|) accepted between a candidate's output and the reference's (default 1e-3). */
+  tolerance?: number;
+}
+
+/** Every family with a choice to make. */
+export const KERNEL_PROBES: readonly KernelProbe[] = [matmulProbe];
+
+export interface TuneOptions {
+  /** Measure for at least this long per candidate (after one warm-up run), at least 3 runs. Default 150 ms. */
+  minMs?: number;
+  log?: (line: string) => void;
+}
+
+/** Measures every probe's candidates and adopts the fastest correct one per family. */
+export async function tuneKernels(
+  ctx: GpuContext,
+  probes: readonly KernelProbe[] = KERNEL_PROBES,
+  opts: TuneOptions = {},
+): Promise<Record<string, FamilyChoice>> {
+  const chosen: Record<string, FamilyChoice> = {};
+  for (const probe of probes) {
+    const variants = probe.variants(ctx);
+    if (variants.length < 2) continue;
+    const choice = await measureFamily(ctx, probe, variants, opts.minMs ?? 150);
+    opts.log?.(`${probe.family}: ${describe(choice)}`);
+    chosen[probe.family] = choice;
+  }
+  ctx.kernels.adopt(chosen);
+  return chosen;
+}
+
+async function measureFamily(
+  ctx: GpuContext,
+  probe: KernelProbe,
+  variants: readonly string[],
+  minMs: number,
+): Promise<FamilyChoice> {
+  const forced = ctx.kernels.forcedFor(probe.family);
+  const work = probe.setup(ctx);
+  const ms: Record<string, number> = {};
+  const rejected: Record<string, string> = {};
+  let reference: Float32Array | undefined;
+  try {
+    for (const variant of variants) {
+      ctx.kernels.force(probe.family, variant);
+      try {
+        const out = await ctx.read(work.run()); // also builds the pipeline, outside the timing
+        if (!reference) reference = out;
+        else {
+          const err = relativeError(out, reference);
+          if (!(err <= (probe.tolerance ?? 1e-3))) {
+            rejected[variant] = `output differs from ${variants[0]}'s by ${err.toExponential(2)}`;
+            continue;
+          }
+        }
+        ms[variant] = await medianMs(ctx, work, minMs);
+      } catch (e) {
+        if (variant === variants[0]) throw e;
+        rejected[variant] = (e as Error).message;
+      }
+    }
+  } finally {
+    ctx.kernels.force(probe.family, forced);
+    work.release();
+  }
+  const variant = Object.entries(ms).sort((a, b) => a[1] - b[1])[0][0];
+  return Object.keys(rejected).length ? { variant, ms, rejected } : { variant, ms };
+}
+
+async function medianMs(ctx: GpuContext, work: ProbeWorkload, minMs: number): Promise<number> {
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < 3 || performance.now() - start < minMs) {
+    const t0 = performance.now();
+    work.run();
+    await ctx.sync();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/** max |a − b| / (1 + |b|): NaN anywhere makes it NaN (rejected). */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i]));
+    if (!(e <= worst)) worst = e;
+  }
+  return worst;
+}
+
+function describe(c: FamilyChoice): string {
+  const times = Object.entries(c.ms).map(([v, t]) => `${v} ${t.toFixed(2)} ms`);
+  const bad = Object.entries(c.rejected ?? {}).map(([v, why]) => `${v} rejected (${why})`);
+  return `${c.variant} (${[...times, ...bad].join(', ')})`;
+}
+
+/** The store key: the adapter, its features and every probed kernel's source, hashed. */
+export function choiceKey(ctx: GpuContext, probes: readonly KernelProbe[] = KERNEL_PROBES): string {
+  const i = ctx.info;
+  const text = [i.runtime, ctx.adapterName, i.features.join(','), ...probes.flatMap((p) => [p.family, ...p.sources])];
+  return `${i.runtime}|${ctx.adapterName}|${fnv1a(text.join('\u0000'))}`;
+}
+
+/**
+ * The measured choices for this adapter: loaded from `store` when measured before with the same kernels,
+ * else measured now (a few seconds) and saved. Adopted into `ctx.kernels` either way.
+ */
+export async function chooseKernels(
+  ctx: GpuContext,
+  store: KernelChoiceStore,
+  opts: TuneOptions & { probes?: readonly KernelProbe[] } = {},
+): Promise<KernelChoiceRecord> {
+  const probes = opts.probes ?? KERNEL_PROBES;
+  const key = choiceKey(ctx, probes);
+  const stored = await store.load(key);
+  if (stored) {
+    ctx.kernels.adopt(stored.families);
+    return stored;
+  }
+  opts.log?.(`Measuring kernel variants for ${ctx.adapterName} (once; kept in ${store.where})`);
+  const families = await tuneKernels(ctx, probes, opts);
+  const record = { key, adapter: ctx.adapterName, measuredAt: new Date().toISOString(), families };
+  await store.save(record);
+  return record;
+}
+
+/** FNV-1a, 32 bits, as 8 hex digits: a fingerprint, not a security hash. */
+function fnv1a(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
