@@ -9,13 +9,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createLora } from '../adapters/lora';
-import { GpuContext } from '../gpu/context';
 import { describeModel, loadDescribed } from '../model/load';
 import { releaseWeights } from '../model/weights';
 import { type TaskResult, evaluateTasks } from '../train/evaluateTasks';
 import { EVAL_SETTINGS, SETTING_INFO, type TrainSettings, parseSettingValue, resolveSettings } from '../train/settings';
 import { MODEL_FLAGS, UsageError, modelArgument, withModelFiles } from './args';
 import { loadAdapterDir } from './adapterDir';
+import { KERNEL_FLAGS, openGpu, parseKernelSetting } from './kernels';
 import { defineCommand, parseCommandArgs, usageLine } from './flags';
 import { DATA_FLAGS, type RecordedTask, TASKS_JSON, buildTasks, kebab, readTaskArgs } from './train';
 
@@ -45,6 +45,7 @@ export const EVAL = defineCommand({
     'no-adapt': { type: 'boolean', help: 'skip the test-time adaptation column' },
     ...EVAL_FLAGS,
     ...MODEL_FLAGS,
+    ...KERNEL_FLAGS,
     ...DATA_FLAGS,
   },
 });
@@ -93,7 +94,7 @@ export async function evalCommand(args: string[]): Promise<void> {
       throw new UsageError(
         `${path} has no tokenizer (for a llama2.c .bin put tokenizer.bin beside it or pass --tokenizer).`,
       );
-    const ctx = await GpuContext.create();
+    const ctx = await openGpu(parseKernelSetting(values.kernels));
     try {
       const { weights } = await loadDescribed(ctx, description, { quant });
       const model = { weights, config: description.config };

@@ -2,12 +2,12 @@
 // stdout as tokens arrive; speed and the seed (to replay a sampled run) go to stderr. With --adapter DIR (and
 // --task NAME for MTL-LoRA) the adapter's branches join every cached step, with the same sampling options.
 
-import { GpuContext } from '../gpu/context';
 import { TextStream, generate } from '../model/generate';
 import { describeModel, loadDescribed } from '../model/load';
 import { releaseWeights } from '../model/weights';
 import { adapterFromData, readAdapterDir, taskIndex } from './adapterDir';
 import { ADAPTER_FLAGS, MODEL_FLAGS, UsageError, modelArgument, withModelFiles } from './args';
+import { KERNEL_FLAGS, openGpu, parseKernelSetting } from './kernels';
 import { defineCommand, parseCommandArgs, usageLine } from './flags';
 
 /** Sampling defaults as llama.cpp's: temperature 0.8, top-p 0.95 (top-k off here unless asked for). */
@@ -35,6 +35,7 @@ export const GENERATE = defineCommand({
     },
     ...ADAPTER_FLAGS,
     ...MODEL_FLAGS,
+    ...KERNEL_FLAGS,
   },
 });
 
@@ -78,7 +79,7 @@ export async function generateCommand(args: string[]): Promise<void> {
       );
     }
     const prompt = tok.encode(values.prompt);
-    const ctx = await GpuContext.create();
+    const ctx = await openGpu(parseKernelSetting(values.kernels));
     try {
       const { weights } = await loadDescribed(ctx, description, { quant });
       const stream = new TextStream(tok, prompt);

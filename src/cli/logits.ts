@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Adapter, AdapterRun } from '../adapters/types';
-import { GpuContext } from '../gpu/context';
+import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { forwardLogits } from '../model/forward';
 import { describeModel, loadDescribed } from '../model/load';
@@ -21,6 +21,7 @@ import { type StepEnv, forwardInference } from '../train/block';
 import type { TrainModel } from '../train/step';
 import { adapterFromData, readAdapterDir, taskIndex } from './adapterDir';
 import { ADAPTER_FLAGS, MODEL_FLAGS, UsageError, modelArgument, withModelFiles } from './args';
+import { KERNEL_FLAGS, openGpu, parseKernelSetting } from './kernels';
 import { defineCommand, parseCommandArgs, usageLine } from './flags';
 
 export const LOGITS = defineCommand({
@@ -37,6 +38,7 @@ export const LOGITS = defineCommand({
     json: { type: 'string', value: 'OUT', required: true, help: 'where to write {"logits": [T][V]}' },
     ...ADAPTER_FLAGS,
     ...MODEL_FLAGS,
+    ...KERNEL_FLAGS,
   },
 });
 
@@ -117,7 +119,7 @@ export async function logitsCommand(args: string[]): Promise<void> {
         `--tokens: ${ids.length} tokens exceed the model's context length of ${config.contextLength}.`,
       );
     }
-    const ctx = await GpuContext.create();
+    const ctx = await openGpu(parseKernelSetting(values.kernels));
     try {
       const model = await loadDescribed(ctx, description, { quant });
       const tokens = Uint32Array.from(ids);

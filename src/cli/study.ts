@@ -13,7 +13,7 @@ import { createLora } from '../adapters/lora';
 import type { Adapter } from '../adapters/types';
 import type { DataTask } from '../data';
 import type { TaskSplit, TokenizedExample } from '../data/tasks';
-import { GpuContext } from '../gpu/context';
+import type { GpuContext } from '../gpu/context';
 import type { Tokenizer } from '../io/tokenizer';
 import { describeModel, loadDescribed } from '../model/load';
 import { releaseWeights } from '../model/weights';
@@ -28,6 +28,7 @@ import { prepareTasks, runTraining } from '../train/run';
 import { SETTING_INFO, type SettingKey, type TrainSettings } from '../train/settings';
 import type { TrainModel } from '../train/step';
 import { MODEL_FLAGS, UsageError, modelArgument, withModelFiles } from './args';
+import { KERNEL_FLAGS, openGpu, parseKernelSetting } from './kernels';
 import { defineCommand, parseCommandArgs, usageLine } from './flags';
 import { type RecipeTraining, STUDY_ENGINES, recipeEngine, trainByRecipe } from './studyRecipe';
 import { DATA_FLAGS, buildTasks, readTaskArgs, settingFlags, settingOverrides, settingsWith } from './train';
@@ -90,6 +91,7 @@ export const STUDY = defineCommand({
       help: "keep only each block's input in the forward pass and recompute the rest in backward (less memory)",
     },
     ...MODEL_FLAGS,
+    ...KERNEL_FLAGS,
     ...DATA_FLAGS,
     // Method, seed and examples per task are the study's axes (--methods, --seeds, --examples-per-task above).
     ...settingFlags(['method', 'seed', 'examplesPerTask']),
@@ -408,7 +410,7 @@ export async function studyCommand(args: string[]): Promise<void> {
       }
       return cache.get(key)!;
     };
-    const ctx = await GpuContext.create();
+    const ctx = await openGpu(parseKernelSetting(values.kernels));
     try {
       const { weights } = await loadDescribed(ctx, description, { quant });
       const recipe =

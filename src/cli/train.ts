@@ -25,7 +25,6 @@ import {
   mappingForSchema,
   readTable,
 } from '../data';
-import { GpuContext } from '../gpu/context';
 import { ChatTemplate } from '../io/chatTemplate';
 import type { Tokenizer } from '../io/tokenizer';
 import { describeModel, loadDescribed } from '../model/load';
@@ -45,6 +44,7 @@ import {
 } from '../train/settings';
 import { MODEL_FLAGS, UsageError, modelArgument, withModelFiles } from './args';
 import { adapterConfig, writeAdapterDir } from './adapterDir';
+import { KERNEL_FLAGS, openGpu, parseKernelSetting } from './kernels';
 import { type Flags, defineCommand, parseCommandArgs, usageLine } from './flags';
 
 export const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -156,6 +156,7 @@ export const TRAIN = defineCommand({
       help: "keep only each block's input in the forward pass and recompute the rest in backward (less memory)",
     },
     ...MODEL_FLAGS,
+    ...KERNEL_FLAGS,
     ...DATA_FLAGS,
     ...settingFlags(),
   },
@@ -371,7 +372,7 @@ export async function trainCommand(args: string[]): Promise<void> {
     writeFileSync(join(out, TASKS_JSON), `${JSON.stringify(record, null, 2)}\n`);
     const metricsFile = join(out, 'metrics.jsonl');
     writeFileSync(metricsFile, '');
-    const ctx = await GpuContext.create();
+    const ctx = await openGpu(parseKernelSetting(values.kernels));
     try {
       const { weights } = await loadDescribed(ctx, description, { quant });
       const sizes = tasks.map((t) => `${t.name} (${t.train.length} train, ${t.eval.length} held out)`).join(', ');

@@ -5,7 +5,9 @@
 import { GpuContext } from '../gpu/context';
 import { opfsCache } from '../io/modelCache';
 import { deleteIndexedDbCheckpoint, indexedDbCheckpointStore } from '../train/checkpointStore';
+import { chooseKernels } from '../ops/tuning';
 import { Engine } from './engine';
+import { indexedDbKernelStore } from './kernelStore';
 import type { EngineEvent, Request, Response, Results } from './protocol';
 import { matmulSelfTest } from './selfTest';
 
@@ -16,7 +18,8 @@ let context: Promise<GpuContext> | null = null;
 
 function gpu(): Promise<GpuContext> {
   context ??= GpuContext.create().then(
-    (ctx) => {
+    async (ctx) => {
+      await measureKernels(ctx);
       void ctx.lost.then((e) => {
         context = null; // the next request gets a new device
         engine.forgetGpuState();
@@ -30,6 +33,21 @@ function gpu(): Promise<GpuContext> {
     },
   );
   return context;
+}
+
+/**
+ * Adopts this GPU's measured kernel variants (src/ops/tuning.ts), measuring them the first time (a few
+ * seconds, with progress). A failure costs speed, not the session: each op's default still runs.
+ */
+async function measureKernels(ctx: GpuContext): Promise<void> {
+  const label = 'Measuring kernel variants for this GPU (once)';
+  try {
+    await chooseKernels(ctx, indexedDbKernelStore(), {
+      progress: (done, total) => emit({ kind: 'progress', phase: 'load', label, done, total }),
+    });
+  } catch (e) {
+    console.warn('kernel measurement failed; using each kernel family’s default', e);
+  }
 }
 
 const engine = new Engine({
