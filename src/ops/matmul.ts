@@ -124,4 +124,3 @@ export const matmulProbe: KernelProbe = {
     };
   },
 };
-

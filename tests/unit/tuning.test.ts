@@ -41,7 +41,8 @@ function toyProbe(sources = ['toy v1']): KernelProbe {
         run() {
           const v = ctx.kernels.variant('toy', 'ref');
           if (v === 'broken') throw new Error('no pipeline for this adapter');
-          for (let i = 0; i < (v === 'ref' ? 4 : 1); i++) matmul(ctx, a, b, M, N, K, { alpha: v === 'wrong' ? 2 : 1 }, c);
+          for (let i = 0; i < (v === 'ref' ? 4 : 1); i++)
+            matmul(ctx, a, b, M, N, K, { alpha: v === 'wrong' ? 2 : 1 }, c);
           return c;
         },
         release: () => [a, b, c].forEach((t) => t.release()),
