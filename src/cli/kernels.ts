@@ -81,7 +81,10 @@ export function parseKernelSetting(text: string | undefined): KernelSetting {
  * A GPU context running the kernels `setting` asks for. Forced variants are checked against the families'
  * candidates on this adapter, so a typo is an error naming the choices, not a silent default.
  */
-export async function openGpu(setting: KernelSetting, log = (line: string) => console.error(line)): Promise<GpuContext> {
+export async function openGpu(
+  setting: KernelSetting,
+  log = (line: string) => console.error(line),
+): Promise<GpuContext> {
   const ctx = await GpuContext.create();
   try {
     for (const [family, variant] of Object.entries(setting.forced)) {
