@@ -9,6 +9,7 @@ import { benchMatmul } from './matmul';
 import { benchReport } from './report';
 import { benchParsing } from './parsing';
 import { benchTrain } from './train';
+import { benchVariants } from './variants';
 
 const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
   matmul: benchMatmul,
@@ -19,6 +20,7 @@ const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
   report: benchReport,
   generate: benchGenerate,
   parsing: benchParsing,
+  variants: benchVariants,
 };
 
 // Names are bare words; flags (--layers 4) are read by the benchmarks themselves.

@@ -35,6 +35,10 @@ export interface TuneOptions {
   /** Measure for at least this long per candidate (after one warm-up run), at least 3 runs. Default 150 ms. */
   minMs?: number;
   log?: (line: string) => void;
+  /** How a candidate's cost is measured (default: median wall-clock ms of ≥ 3 synced runs, ≥ minMs in all). */
+  measure?: (ctx: GpuContext, work: ProbeWorkload, minMs: number) => Promise<number>;
+  /** Called before each family is measured and once at the end (done = total). */
+  progress?: (done: number, total: number) => void;
 }
 
 /** Measures every probe's candidates and adopts the fastest correct one per family. */
@@ -44,13 +48,15 @@ export async function tuneKernels(
   opts: TuneOptions = {},
 ): Promise<Record<string, FamilyChoice>> {
   const chosen: Record<string, FamilyChoice> = {};
-  for (const probe of probes) {
+  for (const [i, probe] of probes.entries()) {
+    opts.progress?.(i, probes.length);
     const variants = probe.variants(ctx);
     if (variants.length < 2) continue;
-    const choice = await measureFamily(ctx, probe, variants, opts.minMs ?? 150);
+    const choice = await measureFamily(ctx, probe, variants, opts);
     opts.log?.(`${probe.family}: ${describe(choice)}`);
     chosen[probe.family] = choice;
   }
+  opts.progress?.(probes.length, probes.length);
   ctx.kernels.adopt(chosen);
   return chosen;
 }
@@ -59,8 +65,9 @@ async function measureFamily(
   ctx: GpuContext,
   probe: KernelProbe,
   variants: readonly string[],
-  minMs: number,
+  opts: TuneOptions,
 ): Promise<FamilyChoice> {
+  const measure = opts.measure ?? medianMs;
   const forced = ctx.kernels.forcedFor(probe.family);
   const work = probe.setup(ctx);
   const ms: Record<string, number> = {};
@@ -79,7 +86,7 @@ async function measureFamily(
             continue;
           }
         }
-        ms[variant] = await medianMs(ctx, work, minMs);
+        ms[variant] = await measure(ctx, work, opts.minMs ?? 150);
       } catch (e) {
         if (variant === variants[0]) throw e;
         rejected[variant] = (e as Error).message;

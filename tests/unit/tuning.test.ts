@@ -39,7 +39,7 @@ function toyProbe(sources = ['toy v1']): KernelProbe {
       const c = ctx.tensor([M, N]);
       return {
         run() {
-          const v = ctx.kernels.variant('toy', 'ref');
+          const v = ctx.kernels.variant<string>('toy', 'ref');
           if (v === 'broken') throw new Error('no pipeline for this adapter');
           for (let i = 0; i < (v === 'ref' ? 4 : 1); i++)
             matmul(ctx, a, b, M, N, K, { alpha: v === 'wrong' ? 2 : 1 }, c);
