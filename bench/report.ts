@@ -4,8 +4,11 @@
 //   kernels    every kernel at SmolLM2-135M's shapes (T = 256) in GFLOP/s or GB/s, with its share of the peak;
 //   dispatches GPU commands per iteration of each method on the 30-layer SmolLM2-135M shape (dry run, see
 //              bench/dispatches.ts), with the dry run's peak of pooled GPU memory;
+//   variants   every kernel family's candidates timed by the tuner (bench/variants.ts) and the choice adopted;
 //   training   tokens/s and peak pooled GPU memory of each method, executed, on the SmolLM2-135M shape with a
-//              Q4_0 base, rank 8, seq 256, batch 4 (K = 4 tasks of |S| = |Q| = 4, 2 inner steps);
+//              Q4_0 base, rank 8, seq 256, batch 4 (K = 4 tasks of |S| = |Q| = 4, 2 inner steps), with each
+//              family's default kernels and with the measured choices, alternating in this one run (the ratio
+//              is the selection's gain, or its cost where it guessed wrong);
 //   inference  evaluation (forward + loss) tokens/s and KV-cached decode tokens/s (src/model/generate.ts).
 // `--quick` (for CPU adapters, where one full iteration takes many minutes) trains and decodes with 2 layers,
 // seq 32, K = 2 tasks of |S| = |Q| = 1, 1 inner step, batch 2; the report says so next to every such number.
@@ -25,6 +28,7 @@ import { type IterationCount, countIteration } from './dispatches';
 import { RESULTS_DIR, saveResults, slug, timeIt } from './harness';
 import { type KernelRow, SHAPES, measureKernels } from './kernels';
 import { SMOL_LAYERS, loadSmol, randomTokenTasks } from './smolShape';
+import { type VariantRow, measureVariants } from './variants';
 import probeSrc from '../shaders/peak_probe.wgsl?raw';
 
 interface Peak {
@@ -75,43 +79,60 @@ const QUICK: Scale = {
 interface TrainRow extends Record<string, string | number> {
   method: TrainMethod;
   tokens_per_s: number;
+  'tokens_per_s, defaults': number;
+  'measured / defaults': string;
   peak_mib: number;
 }
 
-/** Two iterations per method (the first compiles pipelines); tokens/s of the second. */
+/**
+ * Per method, 3 iterations with each family's default kernels and 3 with the measured choices (the first
+ * iteration of each compiles pipelines): tokens/s of iterations 2–3, and peak pooled memory.
+ */
 async function measureTraining(ctx: GpuContext, model: TrainModel, z: Scale): Promise<TrainRow[]> {
   const rows: TrainRow[] = [];
+  const measured = ctx.kernels.current;
   for (const method of TRAIN_METHODS) {
-    const settings = resolveSettings(method, {
-      maxSeqLen: z.S,
-      iterations: 2,
-      evalEvery: 0,
-      checkpointEvery: 0,
-      warmupSteps: 0,
-      ...z.overrides,
-    });
-    const perTask = Math.max(settings.supportSize + settings.querySize, settings.batchSize);
-    const tasks = randomTokenTasks(model.config.vocabSize, z.S, settings.tasksPerIteration, perTask);
-    ctx.pool.peakBytes = ctx.pool.inUseBytes;
-    let tokensPerS = NaN;
-    const result = await runTraining({
-      ctx,
-      model,
-      tasks,
-      settings,
-      onRecords: (recs) =>
-        recs.filter((r) => r.task === 'mean' && r.iteration === 2).forEach((r) => (tokensPerS = r.tokens_per_s)),
-    });
-    result.adapter.release();
+    ctx.kernels.clear();
+    const defaults = await trainTokensPerS(ctx, model, z, method);
+    for (const [family, variant] of Object.entries(measured)) ctx.kernels.force(family, variant);
+    const tuned = await trainTokensPerS(ctx, model, z, method);
     const row: TrainRow = {
       method,
-      tokens_per_s: +tokensPerS.toFixed(2),
-      peak_mib: +(ctx.pool.peakBytes / 2 ** 20).toFixed(1),
+      tokens_per_s: tuned.tokensPerS,
+      'tokens_per_s, defaults': defaults.tokensPerS,
+      'measured / defaults': `${(tuned.tokensPerS / defaults.tokensPerS).toFixed(2)}×`,
+      peak_mib: tuned.peakMiB,
     };
     rows.push(row);
     console.log(JSON.stringify(row));
   }
   return rows;
+}
+
+async function trainTokensPerS(ctx: GpuContext, model: TrainModel, z: Scale, method: TrainMethod) {
+  const settings = resolveSettings(method, {
+    maxSeqLen: z.S,
+    iterations: 3,
+    evalEvery: 0,
+    checkpointEvery: 0,
+    warmupSteps: 0,
+    ...z.overrides,
+  });
+  const perTask = Math.max(settings.supportSize + settings.querySize, settings.batchSize);
+  const tasks = randomTokenTasks(model.config.vocabSize, z.S, settings.tasksPerIteration, perTask);
+  ctx.pool.peakBytes = ctx.pool.inUseBytes;
+  const rates: number[] = [];
+  const result = await runTraining({
+    ctx,
+    model,
+    tasks,
+    settings,
+    onRecords: (recs) =>
+      recs.filter((r) => r.task === 'mean' && r.iteration >= 2).forEach((r) => rates.push(r.tokens_per_s)),
+  });
+  result.adapter.release();
+  const tokensPerS = rates.reduce((a, b) => a + b, 0) / rates.length;
+  return { tokensPerS: +tokensPerS.toFixed(2), peakMiB: +(ctx.pool.peakBytes / 2 ** 20).toFixed(1) };
 }
 
 /** Forward + loss tokens/s of a batch of 4 sequences, and greedy KV-cached decoding of the base model. */
@@ -154,6 +175,8 @@ export async function benchReport(ctx: GpuContext): Promise<void> {
   const peak = await measurePeak(ctx);
   console.log(`peak: ${peak.gflops.toFixed(2)} GFLOP/s, ${peak.gbps.toFixed(2)} GB/s\nkernels…`);
   const kernels = withShare(await measureKernels(ctx, [SHAPES[0]], false), peak);
+  console.log('kernel variants (the tuner)…');
+  const variants = await measureVariants(ctx); // adopted: what follows runs the measured choices
 
   console.log('dispatches per iteration (dry run, 30 layers)…');
   const full = await loadSmol(ctx, SMOL_LAYERS);
@@ -170,13 +193,15 @@ export async function benchReport(ctx: GpuContext): Promise<void> {
   const doc = {
     peak,
     kernels,
+    variants,
+    chosen: ctx.kernels.current,
     dispatches,
     training: { shape: scale.label, rows: training },
     inference: { shape: scale.label, ...inference },
   };
   const json = saveResults(ctx, 'report', doc);
   const md = join(RESULTS_DIR, `report-${slug(ctx.adapterName)}.md`);
-  writeFileSync(md, markdown(ctx, peak, kernels, dispatches, training, inference, scale));
+  writeFileSync(md, markdown(ctx, peak, kernels, variants, dispatches, training, inference, scale));
   console.log(`\nresults: ${json}\n         ${md}`);
 }
 
@@ -184,6 +209,7 @@ function markdown(
   ctx: GpuContext,
   peak: Peak,
   kernels: ReturnType<typeof withShare>,
+  variants: VariantRow[],
   dispatches: IterationCount[],
   training: TrainRow[],
   inference: Awaited<ReturnType<typeof measureInference>>,
@@ -220,16 +246,24 @@ ${peak.gflops.toFixed(2)} GFLOP/s f32 multiply-add, ${peak.gbps.toFixed(2)} GB/s
 ## Kernels at SmolLM2-135M shapes (T = 256)
 ${mdTable(kernels.map((k) => ({ kernel: k.kernel, shape: k.shape, ms: k.ms, rate: `${k.value} ${k.unit}`, 'share of peak': k.share_of_peak })))}
 
+## Kernel variants (the tuner, src/ops/tuning.ts)
+Each family's candidates on its probe workload (median ms; "vs reference": the reference variant's time over
+this one's); a session adopts the chosen ones (\`--kernels\`, cached per adapter).
+
+${mdTable(variants)}
+
 ## Dispatches per training iteration
 SmolLM2-135M shape, ${SMOL_LAYERS} layers, Q4_0, rank 8 on q,k,v,o, default episode sizes (K = 4, 2 inner steps,
-|S| = |Q| = 4, batch 16), counted in the context's dry run at seq 64 (the count is the same at seq 256).
+|S| = |Q| = 4, batch 16), counted in the context's dry run at seq 64 with the kernels chosen above (seq 256 adds 27–81 head dispatches: `npm run bench -- dispatches`).
 
 ${mdTable(counts)}
 
 ## Training (${scale.label})
 ${mdTable(training)}
 
-Peak MiB: the most the buffer pool held during the run (weights, adapter, optimizer state, activations).
+tokens_per_s: with the measured kernel choices; "defaults": each family's default for this kind of adapter,
+measured in the same run just before. Peak MiB: the most the buffer pool held during the run (weights, adapter,
+optimizer state, activations).
 
 ## Inference (${scale.label})
 ${mdTable([inference])}
