@@ -254,7 +254,7 @@ ${mdTable(variants)}
 
 ## Dispatches per training iteration
 SmolLM2-135M shape, ${SMOL_LAYERS} layers, Q4_0, rank 8 on q,k,v,o, default episode sizes (K = 4, 2 inner steps,
-|S| = |Q| = 4, batch 16), counted in the context's dry run at seq 64 with the kernels chosen above (seq 256 adds 27–81 head dispatches: `npm run bench -- dispatches`).
+|S| = |Q| = 4, batch 16), counted in the context's dry run at seq 64 with the kernels chosen above (seq 256 adds 27–81 head dispatches: \`npm run bench -- dispatches\`).
 
 ${mdTable(counts)}
 
