@@ -5,7 +5,9 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import src from '../../shaders/bias_add.wgsl?raw';
 import { grid1d } from './grid';
+import { uniformStruct } from '../gpu/uniforms';
 
+const PARAMS = uniformStruct(src, 'Params');
 const WG = 64;
 
 /** Records y[t, n] += b[n] for every row t of y [T, N] (N = b's length); returns y. */
@@ -14,7 +16,6 @@ export function biasAdd(ctx: GpuContext, y: Tensor<'f32'>, b: Tensor<'f32'>, T: 
   const total = T * n;
   if (y.numel < total) throw new Error(`biasAdd: y has ${y.numel} elements, needs ${T}×${n} = ${total}`);
   if (total === 0) return y;
-  const params = new Uint32Array([total, n, 0, 0]);
-  ctx.dispatch(ctx.pipeline(src), [ctx.uniform(params), y, b], grid1d(ctx, total, WG));
+  ctx.dispatch(ctx.pipeline(src), [ctx.uniform(PARAMS.pack({ total, n })), y, b], grid1d(ctx, total, WG));
   return y;
 }

@@ -6,7 +6,9 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import copySrc from '../../shaders/copy_rows.wgsl?raw';
 import { grid1d } from './grid';
+import { uniformStruct } from '../gpu/uniforms';
 
+const PARAMS = uniformStruct(copySrc, 'Params');
 const WG = 64;
 
 export interface CopyRowsOptions {
@@ -27,7 +29,7 @@ export function copyRows(ctx: GpuContext, src: Tensor<'f32'>, dst: Tensor<'f32'>
   if ((dstRow + rows) * width > dst.numel)
     throw new Error(`copyRows: rows ${dstRow}..${dstRow + rows - 1} are past dst's end`);
   if (rows * width === 0) return dst;
-  const params = new Uint32Array([rows, width, srcRow, dstRow]);
+  const params = PARAMS.pack({ rows, width, src_row: srcRow, dst_row: dstRow });
   ctx.dispatch(ctx.pipeline(copySrc), [src, dst, ctx.uniform(params)], grid1d(ctx, rows * width, WG));
   return dst;
 }
@@ -76,7 +78,7 @@ function placedCopy(
   if (places.numel !== 2 * rows)
     throw new Error(`${kind}Rows: places has ${places.numel} entries, expected ${2 * rows}`);
   if (rows * width === 0) return dst;
-  const params = new Uint32Array([rows, width, 0, 0]);
+  const params = PARAMS.pack({ rows, width, src_row: 0, dst_row: 0 }); // rows come from places
   ctx.dispatch(
     ctx.pipeline(copySrc, undefined, kind),
     [src, dst, ctx.uniform(params), places],

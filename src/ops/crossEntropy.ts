@@ -8,6 +8,10 @@ import type { Tensor } from '../gpu/tensor';
 import fusedSrc from '../../shaders/cross_entropy_fused.wgsl?raw';
 import reduceSrc from '../../shaders/cross_entropy_reduce.wgsl?raw';
 import { grid1d } from './grid';
+import { uniformStruct } from '../gpu/uniforms';
+
+const FUSED_PARAMS = uniformStruct(fusedSrc, 'Params');
+const REDUCE_PARAMS = uniformStruct(reduceSrc, 'Params');
 
 /**
  * Invocations per row in the fused kernel: on CPU adapters every invocation of a workgroup costs a fiber
@@ -105,14 +109,8 @@ export function crossEntropyRows(
     const first = Math.max(0, g * rows - firstRow);
     const end = Math.min(T, (g + 1) * rows - firstRow);
     if (end <= first) return;
-    const params = new ArrayBuffer(16);
-    new Uint32Array(params).set([end, V, 0, first]);
-    new Float32Array(params)[2] = scale;
-    ctx.dispatch(
-      fused,
-      [logits, targets, losses, ctx.uniform(new Uint8Array(params))],
-      grid1d(ctx, (end - first) * wg, wg),
-    );
+    const params = FUSED_PARAMS.pack({ T: end, V, grad_scale: scale, first_row: first });
+    ctx.dispatch(fused, [logits, targets, losses, ctx.uniform(params)], grid1d(ctx, (end - first) * wg, wg));
   });
   return losses;
 }
@@ -138,7 +136,7 @@ export function crossEntropyTotal(
   // Always run, so an empty batch still yields {0, 0} rather than stale pool contents.
   ctx.dispatch(
     ctx.pipeline(reduceSrc),
-    [losses, targets, total, ctx.uniform(new Uint32Array([T, V, T / groups, 0]))],
+    [losses, targets, total, ctx.uniform(REDUCE_PARAMS.pack({ T, V, rows: T / groups }))],
     [groups],
   );
   return total;

@@ -5,7 +5,9 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import src from '../../shaders/elementwise.wgsl?raw';
 import { grid1d } from './grid';
+import { uniformStruct } from '../gpu/uniforms';
 
+const PARAMS = uniformStruct(src, 'Params');
 const WG = 64;
 
 type EntryPoint = 'add' | 'add_inplace' | 'scale' | 'scale_inplace';
@@ -40,13 +42,10 @@ export function scaleInPlace(ctx: GpuContext, x: Tensor<'f32'>, s: number): Tens
 }
 
 function run(ctx: GpuContext, entry: EntryPoint, n: number, s: number, tensors: Tensor<'f32'>[]): void {
-  const params = new ArrayBuffer(16);
-  new Uint32Array(params)[0] = n;
-  new Float32Array(params)[1] = s;
   // The uniform is binding 0 in every entry point; the tensors follow in the entry point's order.
   ctx.dispatch(
     ctx.pipeline(src, undefined, entry),
-    [ctx.uniform(new Uint8Array(params)), ...tensors],
+    [ctx.uniform(PARAMS.pack({ n, s })), ...tensors],
     grid1d(ctx, n, WG),
   );
 }

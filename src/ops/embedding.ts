@@ -6,8 +6,10 @@ import type { Tensor } from '../gpu/tensor';
 import { grid1d } from './grid';
 import type { Weight, WeightType } from './weight';
 import embeddingSrc from '../../shaders/embedding.wgsl?raw';
+import { uniformStruct } from '../gpu/uniforms';
 
 /** Invocations per workgroup (the shader's `WG`); each writes 4 consecutive outputs of a row. */
+const PARAMS = uniformStruct(embeddingSrc, 'Params');
 const WG = 64;
 
 /** The shader's TYPE override for each stored format. */
@@ -24,7 +26,7 @@ export function embedding(ctx: GpuContext, table: Weight, ids: Tensor<'u32'>, T:
   const out = ctx.tensor([T, dim]);
   if (T * dim === 0) return out;
   const pipeline = ctx.pipeline(embeddingSrc, { TYPE: TYPE_CODE[table.type] });
-  const params = new Uint32Array([T, dim, table.rows, 0]);
+  const params = PARAMS.pack({ T, dim, vocab: table.rows });
   ctx.dispatch(pipeline, [table.data, ids, out, ctx.uniform(params)], grid1d(ctx, T * Math.ceil(dim / 4), WG));
   return out;
 }

@@ -23,6 +23,10 @@ import { SplitKReduce } from './splitK';
 import dropoutSrc from '../../shaders/lora_dropout.wgsl?raw';
 import tokenProductSrc from '../../shaders/lora_token_product.wgsl?raw';
 import tokenProductVec4Src from '../../shaders/lora_token_product_vec4.wgsl?raw';
+import { uniformStruct } from '../gpu/uniforms';
+
+const TOKEN_PRODUCT_PARAMS = uniformStruct(tokenProductSrc, 'Params'); // the vec4 kernel's is the same
+const DROPOUT_PARAMS = uniformStruct(dropoutSrc, 'Params');
 
 export type { LoraDims, LoraOptions };
 
@@ -133,15 +137,14 @@ export function tokenProduct(
   const target = reduce ? reduce.partials(job, out) : out;
 
   const code = M % 4 === 0 && N % 4 === 0 ? tokenProductVec4Src : tokenProductSrc;
-  const params = new ArrayBuffer(48);
-  const words = new Uint32Array(params);
-  words.set([M, N, Tg, chunk, blocksN, blocks, 0, G]);
-  // With one chunk each group writes its own output copy; else partials [chunks, G, M·N].
-  words.set(direct ? [outStride, 0] : [M * N, G * M * N], 8);
-  new Float32Array(params)[6] = direct ? alpha : 1;
+  const params = TOKEN_PRODUCT_PARAMS.pack({
+    ...{ M, N, T: Tg, chunk, blocks_n: blocksN, blocks, alpha: direct ? alpha : 1, groups: G },
+    // With one chunk each group writes its own output copy; else partials [chunks, G, M·N].
+    ...(direct ? { group_stride: outStride, chunk_stride: 0 } : { group_stride: M * N, chunk_stride: G * M * N }),
+  });
   ctx.dispatch(
     ctx.pipeline(code, { ACCUMULATE: direct && accumulate }),
-    [X, Y, target, ctx.uniform(new Uint8Array(params))],
+    [X, Y, target, ctx.uniform(params)],
     [...grid1d(ctx, blocks, WG), chunks * G],
   );
   if (reduce && reduce !== o.reduce) reduce.release();
@@ -172,14 +175,15 @@ export function loraDropout(
   // The group table fills the uniform slot at 28 groups; more take one dispatch per 28.
   for (let first = 0; first < G; first += DROPOUT_GROUPS) {
     const n = Math.min(DROPOUT_GROUPS, G - first);
-    const params = new ArrayBuffer(256);
-    const words = new Uint32Array(params);
-    words.set([n * rows * cols, cols, dropoutThreshold(p), 0, rows, Math.max(1, groups.seq), first, 0]);
-    new Float32Array(params)[3] = 1 / (1 - p);
-    for (let g = 0; g < n; g++) words.set([groups.seeds[first + g] >>> 0, groups.seqLens[first + g]], 8 + 2 * g);
+    const seeds: number[] = [];
+    for (let g = first; g < first + n; g++) seeds.push(groups.seeds[g] >>> 0, groups.seqLens[g]);
+    const params = DROPOUT_PARAMS.pack({
+      ...{ count: n * rows * cols, cols, threshold: dropoutThreshold(p), scale: 1 / (1 - p) },
+      ...{ group_rows: rows, seq: Math.max(1, groups.seq), first_group: first, seeds },
+    });
     ctx.dispatch(
       ctx.pipeline(dropoutSrc, { ACCUMULATE: accumulate }),
-      [src, out, ctx.uniform(new Uint8Array(params))],
+      [src, out, ctx.uniform(params)],
       grid1d(ctx, n * rows * cols, WG),
     );
   }

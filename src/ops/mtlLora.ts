@@ -18,6 +18,11 @@ import { matmul } from './matmul';
 import mixSrc from '../../shaders/mtl_lora_mix.wgsl?raw';
 import gradBSrc from '../../shaders/mtl_lora_grad_b.wgsl?raw';
 import gradWSrc from '../../shaders/mtl_lora_grad_w.wgsl?raw';
+import { uniformStruct } from '../gpu/uniforms';
+
+const MIX_PARAMS = uniformStruct(mixSrc, 'Params');
+const GRAD_B_PARAMS = uniformStruct(gradBSrc, 'Params');
+const GRAD_W_PARAMS = uniformStruct(gradWSrc, 'Params');
 
 export type { MtlLoraDims, MtlLoraOptions };
 
@@ -64,7 +69,7 @@ export function mtlLoraForward(
   const bMix = ctx.tensor([d.out, d.r]);
   ctx.dispatch(
     ctx.pipeline(mixSrc),
-    [w, Bs, pi, bMix, ctx.uniform(params(size, d.n, 1 / o.tau))],
+    [w, Bs, pi, bMix, ctx.uniform(MIX_PARAMS.pack({ size, n: d.n, inv_tau: 1 / o.tau }))],
     grid1d(ctx, size, WG),
   );
   return { saved: { h, z, pi, bMix }, lowRank: { H: z, L: bMix, r: d.r, scale: o.scale, transposed: false } };
@@ -96,13 +101,13 @@ export function mtlLoraBackward(
   const g = tokenProduct(ctx, dy, saved.z, d.out, d.r, d.T, { alpha: o.scale }, ctx.tensor([d.out, d.r]));
   ctx.dispatch(
     ctx.pipeline(gradBSrc, { ACCUMULATE: accumulate }),
-    [saved.pi, g, grads.dBs, ctx.uniform(params(size, d.n * size, 0))],
+    [saved.pi, g, grads.dBs, ctx.uniform(GRAD_B_PARAMS.pack({ size, count: d.n * size }))],
     grid1d(ctx, d.n * size, WG),
   );
   const dpi = ctx.tensor([d.n]);
   ctx.dispatch(
     ctx.pipeline(gradWSrc, { ACCUMULATE: accumulate }),
-    [saved.pi, Bs, g, dpi, grads.dw, ctx.uniform(params(size, d.n, 1 / o.tau))],
+    [saved.pi, Bs, g, dpi, grads.dw, ctx.uniform(GRAD_W_PARAMS.pack({ size, n: d.n, inv_tau: 1 / o.tau }))],
     [1],
   );
   dpi.release();
@@ -113,14 +118,6 @@ export function mtlLoraBackward(
   const dh = matmul(ctx, dz, lambda, d.T, d.r, d.r);
   dz.release();
   return loraInputBackward(ctx, x, dh, A, d, o, grads.dA, accumulate);
-}
-
-/** The uniform block shared by the three MTL kernels: two counts and a float (1/τ where used). */
-function params(a: number, b: number, f: number): Uint8Array {
-  const buf = new ArrayBuffer(16);
-  new Uint32Array(buf).set([a, b]);
-  new Float32Array(buf)[2] = f;
-  return new Uint8Array(buf);
 }
 
 function checkDims(x: Tensor, A: Tensor, lambda: Tensor, Bs: Tensor, d: MtlLoraDims): void {

@@ -7,11 +7,17 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { coalesce } from '../gpu/tensorPack';
 import { grid1d } from './grid';
-import { type TensorList, checkPaired, countAndFloats, dispatchElementwise } from './paramOps';
+import { type TensorList, checkPaired, dispatchElementwise } from './paramOps';
 import adamwSrc from '../../shaders/adamw.wgsl?raw';
 import normFinishSrc from '../../shaders/grad_norm_finish.wgsl?raw';
 import normPartialSrc from '../../shaders/grad_norm_partial.wgsl?raw';
 import sgdSrc from '../../shaders/sgd.wgsl?raw';
+import { uniformStruct } from '../gpu/uniforms';
+
+const SGD_PARAMS = uniformStruct(sgdSrc, 'Params');
+const ADAMW_PARAMS = uniformStruct(adamwSrc, 'Params');
+const NORM_PARTIAL_PARAMS = uniformStruct(normPartialSrc, 'Params');
+const NORM_FINISH_PARAMS = uniformStruct(normFinishSrc, 'Params');
 
 /**
  * Invocations per workgroup of both grad-norm passes (a power of two: they reduce by a tree) and elements
@@ -53,7 +59,7 @@ export function sgdStep(
   const c = clipOrUnit(ctx, clip);
   const [P, G] = coalesce([params, grads]);
   P.forEach((p, i) => {
-    dispatchElementwise(ctx, sgdSrc, [p, G[i], c, ctx.uniform(countAndFloats(p.numel, lr))], p.numel);
+    dispatchElementwise(ctx, sgdSrc, [p, G[i], c, ctx.uniform(SGD_PARAMS.pack({ n: p.numel, lr }))], p.numel);
   });
 }
 
@@ -102,7 +108,10 @@ export function adamwStep(
   const [P, G, M, V] = coalesce([params, grads, m, v]);
   P.forEach((p, i) => {
     const uniform = ctx.uniform(
-      countAndFloats(p.numel, beta1, beta2, 1 - beta1, 1 - beta2, 1 - lr * weightDecay, lr / bc1, Math.sqrt(bc2), eps),
+      ADAMW_PARAMS.pack({
+        ...{ n: p.numel, beta1, beta2, one_minus_beta1: 1 - beta1, one_minus_beta2: 1 - beta2 },
+        ...{ decay: 1 - lr * weightDecay, step_size: lr / bc1, bc2_sqrt: Math.sqrt(bc2), eps },
+      }),
     );
     dispatchElementwise(ctx, adamwSrc, [p, G[i], M[i], V[i], c, uniform], p.numel);
   });
@@ -125,13 +134,13 @@ export function gradNorm(ctx: GpuContext, grads: TensorList, maxNorm: number, ou
   spans.forEach((g, i) => {
     ctx.dispatch(
       partial,
-      [g, partials, ctx.uniform(new Uint32Array([g.numel, offset]))],
+      [g, partials, ctx.uniform(NORM_PARTIAL_PARAMS.pack({ n: g.numel, offset }))],
       grid1d(ctx, chunks[i] * NORM_WG, NORM_WG),
     );
     offset += chunks[i];
   });
   const finish = ctx.pipeline(normFinishSrc, { WG: NORM_WG });
-  ctx.dispatch(finish, [partials, result, ctx.uniform(countAndFloats(count, maxNorm))], [1]);
+  ctx.dispatch(finish, [partials, result, ctx.uniform(NORM_FINISH_PARAMS.pack({ count, max_norm: maxNorm }))], [1]);
   // Safe while the dispatches above are pending: the pool only hands it to later-recorded commands.
   partials.release();
   return result;

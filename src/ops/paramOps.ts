@@ -13,6 +13,12 @@ import axpySrc from '../../shaders/param_axpy.wgsl?raw';
 import fillSrc from '../../shaders/param_fill.wgsl?raw';
 import nonfiniteSrc from '../../shaders/param_nonfinite.wgsl?raw';
 import scaleSrc from '../../shaders/param_scale.wgsl?raw';
+import { uniformStruct } from '../gpu/uniforms';
+
+const FILL_PARAMS = uniformStruct(fillSrc, 'Params');
+const AXPY_PARAMS = uniformStruct(axpySrc, 'Params');
+const SCALE_PARAMS = uniformStruct(scaleSrc, 'Params');
+const NONFINITE_PARAMS = uniformStruct(nonfiniteSrc, 'Params');
 
 /** Parameters, gradients or optimizer state: one f32 tensor per adapter matrix. */
 export type TensorList = readonly Tensor<'f32'>[];
@@ -23,18 +29,6 @@ export const ELEMENTWISE_WG = 64;
 /** Records an element-wise kernel over n elements, one invocation each. */
 export function dispatchElementwise(ctx: GpuContext, code: string, bindings: Binding[], n: number): void {
   ctx.dispatch(ctx.pipeline(code, { WG: ELEMENTWISE_WG }), bindings, grid1d(ctx, n, ELEMENTWISE_WG));
-}
-
-/**
- * Uniform bytes laid out as the kernels' Params structs: a u32 element count followed by f32 scalars,
- * padded to 16 bytes (the uniform binding granularity).
- */
-export function countAndFloats(n: number, ...floats: number[]): Uint8Array {
-  const bytes = new Uint8Array(Math.ceil((1 + floats.length) / 4) * 16);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, n, true);
-  floats.forEach((f, i) => view.setFloat32(4 * (i + 1), f, true));
-  return bytes;
 }
 
 /** Throws unless the lists pair up tensor by tensor with equal element counts. */
@@ -69,8 +63,7 @@ export function fill(ctx: GpuContext, tensors: readonly Tensor[], value: number)
     else if (t.dtype === 'u32') word.setUint32(0, value, true);
     else word.setInt32(0, value, true);
     const bits = word.getUint32(0, true);
-    const params = new Uint32Array([t.numel, bits]);
-    dispatchElementwise(ctx, fillSrc, [t, ctx.uniform(params)], t.numel);
+    dispatchElementwise(ctx, fillSrc, [t, ctx.uniform(FILL_PARAMS.pack({ n: t.numel, bits }))], t.numel);
   }
 }
 
@@ -82,14 +75,14 @@ export function axpy(ctx: GpuContext, y: TensorList, x: TensorList, alpha: numbe
   });
   const [Y, X] = coalesce([y, x]);
   Y.forEach((t, i) =>
-    dispatchElementwise(ctx, axpySrc, [t, X[i], ctx.uniform(countAndFloats(t.numel, alpha))], t.numel),
+    dispatchElementwise(ctx, axpySrc, [t, X[i], ctx.uniform(AXPY_PARAMS.pack({ n: t.numel, alpha }))], t.numel),
   );
 }
 
 /** x ← α·x in place. */
 export function scale(ctx: GpuContext, x: TensorList, alpha: number): void {
   for (const t of coalesce([x])[0])
-    dispatchElementwise(ctx, scaleSrc, [t, ctx.uniform(countAndFloats(t.numel, alpha))], t.numel);
+    dispatchElementwise(ctx, scaleSrc, [t, ctx.uniform(SCALE_PARAMS.pack({ n: t.numel, alpha }))], t.numel);
 }
 
 /**
@@ -112,7 +105,7 @@ export function nonFiniteFlag(ctx: GpuContext, tensors: readonly Tensor<'f32'>[]
   const out = flag ?? ctx.tensor([1], 'u32', 'nonfinite flag');
   if (!flag) fill(ctx, [out], 0);
   for (const t of coalesce([tensors])[0]) {
-    dispatchElementwise(ctx, nonfiniteSrc, [t, out, ctx.uniform(new Uint32Array([t.numel]))], t.numel);
+    dispatchElementwise(ctx, nonfiniteSrc, [t, out, ctx.uniform(NONFINITE_PARAMS.pack({ n: t.numel }))], t.numel);
   }
   return out;
 }

@@ -10,6 +10,10 @@ import { grid1d } from './grid';
 import { type Weight, weightBytes } from './weight';
 import quantizeSrc from '../../shaders/quantize.wgsl?raw';
 import dequantizeKSrc from '../../shaders/dequantize_k.wgsl?raw';
+import { uniformStruct } from '../gpu/uniforms';
+
+const QUANTIZE_PARAMS = uniformStruct(quantizeSrc, 'Params');
+const DEQUANTIZE_K_PARAMS = uniformStruct(dequantizeKSrc, 'Params');
 
 /** Invocations per workgroup of both shaders (their `WG`). */
 const WG = 64;
@@ -27,8 +31,8 @@ export function quantizeWeight(ctx: GpuContext, x: Tensor<'f32'>, rows: number, 
   const data = ctx.tensor<'u32'>([Math.ceil(weightBytes(type, rows, cols) / 4)], 'u32', `${type} weight`);
   if (blocks > 0) {
     const pipeline = ctx.pipeline(quantizeSrc, {}, type === 'q8_0' ? 'quantize_q8_0' : 'quantize_q4_0');
-    // opaque_zero (word 1) stays 0: the shader xors products with it so drivers cannot fuse them into fma.
-    const params = new Uint32Array([blocks, 0, 0, 0]);
+    // opaque_zero stays 0: the shader xors products with it so drivers cannot fuse them into fma.
+    const params = QUANTIZE_PARAMS.pack({ blocks, opaque_zero: 0 });
     ctx.dispatch(pipeline, [x, data, ctx.uniform(params)], grid1d(ctx, Math.ceil(blocks / 2), WG));
   }
   return { type, rows, cols, data };
@@ -51,7 +55,7 @@ export function dequantizeK(ctx: GpuContext, bytes: Tensor<'u32'>, type: KQuantT
   const groups = n / 32; // each invocation writes 32 values
   if (groups > 0) {
     const pipeline = ctx.pipeline(dequantizeKSrc, {}, type === 'q4_k' ? 'dequantize_q4_k' : 'dequantize_q6_k');
-    ctx.dispatch(pipeline, [bytes, out, ctx.uniform(new Uint32Array([groups, 0, 0, 0]))], grid1d(ctx, groups, WG));
+    ctx.dispatch(pipeline, [bytes, out, ctx.uniform(DEQUANTIZE_K_PARAMS.pack({ groups }))], grid1d(ctx, groups, WG));
   }
   return out;
 }

@@ -6,6 +6,10 @@ import type { Tensor } from '../gpu/tensor';
 import forwardSrc from '../../shaders/rmsnorm_forward.wgsl?raw';
 import backwardSrc from '../../shaders/rmsnorm_backward.wgsl?raw';
 import { grid1d } from './grid';
+import { uniformStruct } from '../gpu/uniforms';
+
+const FORWARD_PARAMS = uniformStruct(forwardSrc, 'Params');
+const BACKWARD_PARAMS = uniformStruct(backwardSrc, 'Params');
 
 export interface RmsNormDims {
   T: number;
@@ -45,15 +49,9 @@ export function rmsnorm(
   checkSize('y', y, T * D);
   checkSize('rrms', rrms, T);
   if (T === 0 || D === 0) return { y, rrms };
-  const params = new ArrayBuffer(16);
-  new Uint32Array(params).set([T, D]);
-  new Float32Array(params)[2] = eps;
+  const params = FORWARD_PARAMS.pack({ T, D, eps });
   const wg = workgroupSize(ctx, dims);
-  ctx.dispatch(
-    ctx.pipeline(forwardSrc, { WG: wg }),
-    [x, w, y, rrms, ctx.uniform(new Uint8Array(params))],
-    grid1d(ctx, T * wg, wg),
-  );
+  ctx.dispatch(ctx.pipeline(forwardSrc, { WG: wg }), [x, w, y, rrms, ctx.uniform(params)], grid1d(ctx, T * wg, wg));
   return { y, rrms };
 }
 
@@ -84,7 +82,7 @@ export function rmsnormBackward(
   if (T === 0 || D === 0) return out;
   const wg = workgroupSize(ctx, dims);
   const pipeline = ctx.pipeline(backwardSrc, { ACCUMULATE: !!opts.accumulate, WG: wg });
-  const params = new Uint32Array([T, D, 0, 0]);
+  const params = BACKWARD_PARAMS.pack({ T, D });
   ctx.dispatch(pipeline, [dy, x, w, rrms, out, ctx.uniform(params)], grid1d(ctx, T * wg, wg));
   return out;
 }

@@ -7,6 +7,9 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import ropeSrc from '../../shaders/rope.wgsl?raw';
 import { grid1d } from './grid';
+import { uniformStruct } from '../gpu/uniforms';
+
+const PARAMS = uniformStruct(ropeSrc, 'Params');
 
 const WG = 64;
 
@@ -73,7 +76,7 @@ function rotate(
     INVERSE: inverse,
     HAS_FACTORS: !!o.freqFactors,
   });
-  const params = new Uint32Array([T, nHeads, nKvHeads, headDim]);
+  const params = PARAMS.pack({ T, q_heads: nHeads, k_heads: nKvHeads, head_dim: headDim });
   // Without factors the binding is unused by the specialised shader, but the layout still has it.
   const bindings = [q, k, pos, invFreq, o.freqFactors ?? invFreq, ctx.uniform(params)];
   ctx.dispatch(pipeline, bindings, grid1d(ctx, pairs, WG));

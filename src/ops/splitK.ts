@@ -10,10 +10,12 @@ import type { GpuContext } from '../gpu/context';
 import { Tensor } from '../gpu/tensor';
 import { grid1d } from './grid';
 import reduceSrc from '../../shaders/splitk_reduce.wgsl?raw';
+import { uniformStruct } from '../gpu/uniforms';
 
-/** Jobs one reduce dispatch covers: the job table fills the 256-byte uniform slot (8 words a job). */
+const JOB = uniformStruct(reduceSrc, 'Job'); // the uniform is array<Job, MAX_JOBS>
+
+/** Jobs one reduce dispatch covers: the job table fills the 256-byte uniform slot (32 bytes a job). */
 export const MAX_JOBS = 8;
-const WORDS_PER_JOB = 8;
 /** Storage bindings start at multiples of 256 bytes, so each job's partials do too. */
 const ALIGN_ELEMENTS = 64;
 const WG = 64;
@@ -75,20 +77,17 @@ export class SplitKReduce {
   /** Records one reduce dispatch for every queued job (none when nothing is queued). */
   flush(): void {
     if (this.jobs.length === 0) return;
-    const table = new ArrayBuffer(MAX_JOBS * WORDS_PER_JOB * 4);
-    const words = new Uint32Array(table);
-    const floats = new Float32Array(table);
+    const table = new Uint8Array(MAX_JOBS * JOB.size);
     let end = 0;
     this.jobs.forEach((j, k) => {
       end += j.count;
-      const at = k * WORDS_PER_JOB;
-      words.set([j.partOffset, j.parts, j.count, j.groupLen, j.outStride, j.outOffset, 0, end], at);
-      floats[at + 6] = j.alpha;
+      const job = { part_off: j.partOffset, parts: j.parts, count: j.count, group_len: j.groupLen };
+      table.set(JOB.pack({ ...job, out_stride: j.outStride, out_off: j.outOffset, alpha: j.alpha, end }), k * JOB.size);
     });
     const { ctx } = this;
     ctx.dispatch(
       ctx.pipeline(reduceSrc, { ACCUMULATE: this.jobs[0].accumulate }),
-      [this.arena!, { buffer: this.out! }, ctx.uniform(new Uint8Array(table))],
+      [this.arena!, { buffer: this.out! }, ctx.uniform(table)],
       grid1d(ctx, end, WG),
     );
     this.jobs = [];

@@ -8,9 +8,12 @@ import forwardKernel from '../../shaders/swiglu_forward.wgsl?raw';
 import swigluLib from '../../shaders/lib/swiglu_common.wgsl?raw';
 import backwardSrc from '../../shaders/swiglu_backward.wgsl?raw';
 import { grid1d } from './grid';
+import { uniformStruct } from '../gpu/uniforms';
 
 const WG = 64;
 const forwardSrc = withLib(forwardKernel, swigluLib);
+const FORWARD_PARAMS = uniformStruct(forwardSrc, 'Params');
+const BACKWARD_PARAMS = uniformStruct(backwardSrc, 'Params');
 
 /** Records h = g·σ(g)·u elementwise; h has g's shape. */
 export function swiglu(ctx: GpuContext, g: Tensor<'f32'>, u: Tensor<'f32'>, out?: Tensor<'f32'>): Tensor<'f32'> {
@@ -18,7 +21,7 @@ export function swiglu(ctx: GpuContext, g: Tensor<'f32'>, u: Tensor<'f32'>, out?
   checkSize('u', u, n);
   const h = out ?? ctx.tensor(g.shape);
   checkSize('h', h, n);
-  ctx.dispatch(ctx.pipeline(forwardSrc), [g, u, h, ctx.uniform(new Uint32Array([n, 0, 0, 0]))], grid1d(ctx, n, WG));
+  ctx.dispatch(ctx.pipeline(forwardSrc), [g, u, h, ctx.uniform(FORWARD_PARAMS.pack({ n }))], grid1d(ctx, n, WG));
   return h;
 }
 
@@ -44,7 +47,7 @@ export function swigluBackward(
   checkSize('du', du, n);
   ctx.dispatch(
     ctx.pipeline(backwardSrc),
-    [dh, g, u, dg, du, ctx.uniform(new Uint32Array([n, 0, 0, 0]))],
+    [dh, g, u, dg, du, ctx.uniform(BACKWARD_PARAMS.pack({ n }))],
     grid1d(ctx, n, WG),
   );
   return { dg, du };
