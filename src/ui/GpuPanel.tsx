@@ -52,6 +52,17 @@ export function GpuPanel() {
             </li>
           ))}
         </ul>
+        <h3>Kernel variants</h3>
+        <p>
+          Measured on this GPU the first time it was used (kept in this browser), fastest correct candidate per family:
+        </p>
+        <ul className="features" data-testid="kernel-variants">
+          {Object.entries(info.kernels).map(([family, variant]) => (
+            <li key={family}>
+              {family}: <code>{variant}</code>
+            </li>
+          ))}
+        </ul>
         <h3>Limits</h3>
         <table className="limits">
           <tbody>

@@ -1,15 +1,14 @@
 // What the page knows about the GPU: the adapter found by the engine worker and the self-test result.
 
 import { create } from 'zustand';
-import type { GpuInfo } from '../gpu/context';
-import type { SelfTestResult } from '../worker/protocol';
+import type { GpuProbe, SelfTestResult } from '../worker/protocol';
 import { getEngine } from './engineClient';
 
 type Status = 'idle' | 'probing' | 'ready' | 'unavailable';
 
 interface GpuState {
   status: Status;
-  info: GpuInfo | null;
+  info: GpuProbe | null;
   error: { name: string; message: string } | null;
   selfTest: SelfTestResult | null;
   selfTestError: string | null;

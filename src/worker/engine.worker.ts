@@ -8,7 +8,7 @@ import { deleteIndexedDbCheckpoint, indexedDbCheckpointStore } from '../train/ch
 import { chooseKernels } from '../ops/tuning';
 import { Engine } from './engine';
 import { indexedDbKernelStore } from './kernelStore';
-import type { EngineEvent, Request, Response, Results } from './protocol';
+import type { EngineEvent, GpuProbe, Request, Response, Results } from './protocol';
 import { matmulSelfTest } from './selfTest';
 
 const post = (res: Response, transfer: Transferable[] = []) => self.postMessage(res, { transfer });
@@ -50,6 +50,10 @@ async function measureKernels(ctx: GpuContext): Promise<void> {
   }
 }
 
+function probeGpu(ctx: GpuContext): GpuProbe {
+  return { ...ctx.info, kernels: ctx.kernels.current };
+}
+
 const engine = new Engine({
   gpu,
   checkpoints: indexedDbCheckpointStore,
@@ -61,7 +65,7 @@ const engine = new Engine({
 async function handle(req: Request): Promise<Results[keyof Results]> {
   switch (req.type) {
     case 'probe':
-      return (await gpu()).info;
+      return probeGpu(await gpu());
     case 'selfTest':
       return matmulSelfTest(await gpu());
     case 'loadModel':

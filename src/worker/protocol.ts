@@ -188,9 +188,12 @@ export type Request =
   /** A curated preset's download size and GPU memory with this base quantization. */
   | { id: number; type: 'presetSizes'; presetId: string; quant: BaseQuant };
 
+export type GpuProbe = GpuInfo & { kernels: Record<string, string> };
+
 /** Result type of each request. */
 export interface Results {
-  probe: GpuInfo;
+  /** The adapter, and the kernel variant each family runs on it (measured once per GPU; src/ops/tuning.ts). */
+  probe: GpuProbe;
   selfTest: SelfTestResult;
   loadModel: ModelSummary;
   readDataset: DatasetResult;

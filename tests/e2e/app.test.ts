@@ -64,6 +64,11 @@ afterAll(async () => {
 });
 
 describe('the app, end to end', () => {
+  it("shows the kernel variants measured on this GPU, every family's choice named", async () => {
+    const text = await page.getByTestId('kernel-variants').textContent();
+    expect(text).toMatch(/matmul: (blocked|tiled)/);
+  });
+
   it('loads stories260K from the Hub preset with progress', async () => {
     await tab('model');
     await page.getByTestId('preset-select').selectOption('stories260K');
