@@ -1,6 +1,6 @@
-// One pre-norm LLaMA block for training, forward and backward side by side (as llm.c pairs them): the same
-// computation as src/model/block.ts with the adapter's sites on every projection, keeping what the backward
-// needs. The backward goes into the adapter's parameter gradients only (base weights and norms are frozen)
+// One pre-norm LLaMA block for training, forward and backward side by side (as llm.c pairs them): the forward
+// is the model's block (src/model/block.ts) with the adapter's sites on every projection, keeping what the
+// backward needs. The backward goes into the adapter's parameter gradients only (base weights and norms are frozen)
 // and turns the residual-stream gradient of the block's output into that of its input.
 // Policy: parameter gradients accumulate (+=) into `grads`; activation gradients are written (=).
 
@@ -9,16 +9,14 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import type { LlamaConfig } from '../model/config';
 import type { ModelWeights } from '../model/weights';
+import { type BlockTensors, llamaBlockKeeping } from '../model/block';
 import { type AttentionDims, attention, attentionBackward } from '../ops/attention';
-import { biasAdd } from '../ops/biasAdd';
-import { type LinearOptions, linear, linearBackwardInput } from '../ops/linear';
-import { type RmsNormOutputs, rmsnorm, rmsnormBackward } from '../ops/rmsnorm';
-import { rope, ropeBackward } from '../ops/rope';
+import { linearBackwardInput } from '../ops/linear';
+import { rmsnormBackward } from '../ops/rmsnorm';
+import { ropeBackward } from '../ops/rope';
 import type { SplitKReduce } from '../ops/splitK';
 import { swigluBackward } from '../ops/swiglu';
 import type { Weight } from '../ops/weight';
-
-type Gated = LinearOptions['gated'];
 
 /** What every block of one step shares: the model, the adapter and its run, the batch's layout tensors. */
 export interface StepEnv {
@@ -36,22 +34,9 @@ export interface StepEnv {
   attn: AttentionDims;
 }
 
-/** A block's saved activations (the block's input x is kept by the caller). */
-export interface BlockActivations {
-  n1: RmsNormOutputs;
-  /** q and k after bias and RoPE (as attention saw them), v after bias. */
-  q: Tensor<'f32'>;
-  k: Tensor<'f32'>;
-  v: Tensor<'f32'>;
-  o: Tensor<'f32'>;
+/** A block's saved activations (the block's input x is kept by the caller): the block's tensors, lse, sites. */
+export interface BlockActivations extends BlockTensors {
   lse: Tensor<'f32'>;
-  /** The residual stream after the attention half. */
-  xMid: Tensor<'f32'>;
-  n2: RmsNormOutputs;
-  g: Tensor<'f32'>;
-  u: Tensor<'f32'>;
-  /** silu(g) ⊙ u, the down projection's input. */
-  h: Tensor<'f32'>;
   /** Each adapted projection's saved tensors (released by its site's backward). */
   sites: Partial<Record<TargetModule, Tensor<'f32'>[]>>;
 }
@@ -82,45 +67,39 @@ function ropeOptions(env: StepEnv) {
 
 /**
  * Records block `l` on input x [T, dim] (left intact) and returns its output as a new tensor, with the
- * activations the backward needs.
+ * activations the backward needs: the model's own block (src/model/block.ts) with the adapter's sites as its
+ * hook and attention keeping its row log-sum-exp.
  */
 export function blockForward(
   env: StepEnv,
   l: number,
   x: Tensor<'f32'>,
 ): { out: Tensor<'f32'>; acts: BlockActivations } {
-  const { ctx, cfg, T } = env;
-  const layer = env.weights.layers[l];
-  const eps = cfg.normEps;
+  const { ctx, T } = env;
   const sites: BlockActivations['sites'] = {};
-  // y = W·x (+ y when accumulating, the fused residual add) + the adapter's branch, whose last product the
-  // linear adds in its epilogue.
-  const project = (target: TargetModule, input: Tensor<'f32'>, w: Weight, into?: Tensor<'f32'>, gated?: Gated) => {
-    const branch = env.adapter.site(l, target)?.forward(ctx, input, T, env.run);
-    if (branch) sites[target] = branch.saved;
-    return linear(ctx, input, w, T, { accumulate: !!into, lowRank: branch?.lowRank, gated }, into);
+  let lse: Tensor<'f32'> | undefined;
+  const attend = (q: Tensor<'f32'>, k: Tensor<'f32'>, v: Tensor<'f32'>) => {
+    const r = attention(ctx, q, k, v, env.lengths, env.attn);
+    lse = r.lse;
+    return r.o;
   };
-  const withBias = (y: Tensor<'f32'>, b: Tensor<'f32'> | undefined) => (b ? biasAdd(ctx, y, b, T) : y);
-
-  const n1 = rmsnorm(ctx, x, layer.attnNorm, { T, D: cfg.dim, eps });
-  const q = withBias(project('q', n1.y, layer.wq), layer.bq);
-  const k = withBias(project('k', n1.y, layer.wk), layer.bk);
-  rope(ctx, q, k, env.pos, ropeOptions(env));
-  const v = withBias(project('v', n1.y, layer.wv), layer.bv);
-  const { o, lse } = attention(ctx, q, k, v, env.lengths, env.attn);
-  const xMid = ctx.tensor([T, cfg.dim]);
-  ctx.copy(x, xMid, x.byteLength);
-  project('o', o, layer.wo, xMid);
-
-  const n2 = rmsnorm(ctx, xMid, layer.ffnNorm, { T, D: cfg.dim, eps });
-  const g = project('gate', n2.y, layer.gate);
-  // The up projection writes h = silu(g) ⊙ u as it stores u.
-  const h = ctx.tensor(g.shape);
-  const u = project('up', n2.y, layer.up, undefined, { gate: g, out: h });
-  const out = ctx.tensor([T, cfg.dim]);
-  ctx.copy(xMid, out, xMid.byteLength);
-  project('down', h, layer.down, out);
-  return { out, acts: { n1, q, k, v, o, lse, xMid, n2, g, u, h, sites } };
+  const adapt = (target: TargetModule, input: Tensor<'f32'>) => {
+    const branch = env.adapter.site(l, target)?.forward(ctx, input, T, env.run) ?? null;
+    if (branch) sites[target] = branch.saved;
+    return branch;
+  };
+  const { out, kept } = llamaBlockKeeping(
+    ctx,
+    env.weights,
+    env.weights.layers[l],
+    env.cfg,
+    x,
+    env.pos,
+    T,
+    attend,
+    adapt,
+  );
+  return { out, acts: { ...kept, lse: lse!, sites } };
 }
 
 /**
