@@ -1,4 +1,10 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// The CLI processes tests start measure kernel variants once per run into this file (src/cli/kernels.ts), not
+// into the user's ~/.cache: a run never depends on what an earlier one measured.
+process.env.METALORA_KERNEL_CACHE ??= join(tmpdir(), `metalora-test-kernels-${process.pid}.json`);
 
 export default defineConfig({
   test: {
