@@ -17,8 +17,8 @@ import { Rng } from '../src/util/rng';
 import { TRAIN_METHODS, type TrainMethod, type TrainSettings, resolveSettings } from '../src/train/settings';
 import type { TrainModel } from '../src/train/step';
 import { releaseWeights } from '../src/model/weights';
-import { saveResults, table } from './harness';
 import { SMOL_LAYERS, loadSmol, randomTokenTasks } from './smolShape';
+import { type SaveResults, table } from './harness';
 
 export interface IterationCount {
   method: TrainMethod;
@@ -101,7 +101,7 @@ function option(name: string, fallback: number): number {
   return value;
 }
 
-export async function benchDispatches(ctx: GpuContext): Promise<void> {
+export async function benchDispatches(ctx: GpuContext, saveResults: SaveResults): Promise<void> {
   const layers = option('layers', SMOL_LAYERS);
   const S = option('seq', 64);
   const batch = option('batch', 16);

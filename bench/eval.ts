@@ -36,7 +36,8 @@ import { presetSettings } from '../src/train/presets';
 import { prepareTasks, runTraining } from '../src/train/run';
 import type { TrainModel } from '../src/train/step';
 import { splitTask, tokenizeExample } from '../src/data/tasks';
-import { saveResults, table } from './harness';
+import { table } from './harness';
+import { saveResults } from './files';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = process.env.SHARED_DIR ?? join(ROOT, '..', 'shared');

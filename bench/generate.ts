@@ -10,7 +10,8 @@ import { loadModel } from '../src/model/load';
 import { openModelPath } from '../src/model/openPath';
 import { argmax } from '../src/model/sampling';
 import { releaseWeights } from '../src/model/weights';
-import { SHARED, saveResults, table } from './harness';
+import { table } from './harness';
+import { SHARED, saveResults } from './files';
 
 const PROMPT = [1, 403, 407, 261, 378]; // BOS + "Once upon a time"
 const STEPS = 60;

@@ -1,14 +1,11 @@
-// Shared benchmark plumbing: timing with GPU sync, result files named after the adapter.
+// Shared benchmark plumbing that runs anywhere (Node or a browser page, bench.html): timing with GPU sync,
+// names and tables. Writing result files is Node's (bench/files.ts); the measurements the browser report uses
+// take a `SaveResults` instead of importing it.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { GpuContext } from '../src/gpu/context';
 
-export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
-/** The real model and data files (../shared beside the repository, or SHARED_DIR). */
-export const SHARED = process.env.SHARED_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared');
+/** Writes a benchmark's results under its name and the adapter's; returns where. */
+export type SaveResults = (ctx: GpuContext, name: string, results: unknown) => string;
 
 /**
  * Median seconds per call of `run` (which records GPU work), after one warm-up call. `sync` waits for the
@@ -34,24 +31,6 @@ export function slug(s: string): string {
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-|-$/g, '');
-}
-
-/** Writes `bench/results/<name>-<adapter>.json` and returns its path. */
-export function saveResults(ctx: GpuContext, name: string, results: unknown): string {
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const path = join(RESULTS_DIR, `${name}-${slug(ctx.adapterName)}.json`);
-  const doc = {
-    benchmark: name,
-    adapter: ctx.adapterName,
-    software: ctx.info.isSoftware,
-    runtime: ctx.info.runtime,
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
-    results,
-  };
-  writeFileSync(path, JSON.stringify(doc, null, 2) + '\n');
-  return path;
 }
 
 export function table(rows: Record<string, string | number>[]): string {

@@ -16,8 +16,8 @@ import { rmsnorm, rmsnormBackward } from '../src/ops/rmsnorm';
 import { rope } from '../src/ops/rope';
 import { swiglu, swigluBackward } from '../src/ops/swiglu';
 import { type Weight, type WeightType, uploadWeight } from '../src/ops/weight';
-import { saveResults, table, timeIt } from './harness';
 import { type Tf, tfjsOnDevice } from './tfjs';
+import { type SaveResults, table, timeIt } from './harness';
 
 export interface Shape {
   model: string;
@@ -49,7 +49,7 @@ export interface KernelRow {
 
 const rnd = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
 
-export async function benchKernels(ctx: GpuContext): Promise<void> {
+export async function benchKernels(ctx: GpuContext, saveResults: SaveResults): Promise<void> {
   const rows = await measureKernels(ctx, SHAPES, true);
   console.log(
     `\n${table(rows as unknown as Record<string, string | number>[])}\n\nresults: ${saveResults(ctx, 'kernels', rows)}`,

@@ -2,8 +2,9 @@
 
 import type { GpuContext } from '../src/gpu/context';
 import { matmul, matmulVariant } from '../src/ops/matmul';
-import { saveResults, table, timeIt } from './harness';
 import { type Tf, tfjsOnDevice } from './tfjs';
+import { table, timeIt } from './harness';
+import { saveResults } from './files';
 
 export async function benchMatmul(ctx: GpuContext, sizes = [256, 512, 1024]): Promise<void> {
   const { tf, flush } = await tfjsOnDevice(ctx);

@@ -9,7 +9,8 @@ import type { GpuContext } from '../src/gpu/context';
 import { memorySource } from '../src/io/byteSource';
 import { readLlama2cTokenizer } from '../src/io/llama2c';
 import { ScoredBpeTokenizer } from '../src/io/llama2cTokenizer';
-import { SHARED, saveResults, table } from './harness';
+import { table } from './harness';
+import { SHARED, saveResults } from './files';
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 /** Median milliseconds of `f` over 5 runs. */

@@ -2,6 +2,8 @@
 
 import { GpuContext } from '../src/gpu/context';
 import { benchDispatches } from './dispatches';
+import { saveResults } from './files';
+import type { SaveResults } from './harness';
 import { benchEval } from './eval';
 import { benchGenerate } from './generate';
 import { benchKernels } from './kernels';
@@ -11,8 +13,8 @@ import { benchParsing } from './parsing';
 import { benchTrain } from './train';
 import { benchVariants } from './variants';
 
-const BENCHMARKS: Record<string, (ctx: GpuContext) => Promise<void>> = {
-  matmul: benchMatmul,
+const BENCHMARKS: Record<string, (ctx: GpuContext, save: SaveResults) => Promise<void>> = {
+  matmul: (ctx) => benchMatmul(ctx),
   kernels: benchKernels,
   train: benchTrain,
   eval: benchEval,
@@ -34,7 +36,7 @@ const ctx = await GpuContext.create();
 console.log(`adapter: ${ctx.adapterName} (${ctx.info.runtime}${ctx.info.isSoftware ? ', software' : ''})`);
 for (const name of names.length ? names : Object.keys(BENCHMARKS)) {
   console.log(`\n== ${name} ==`);
-  await BENCHMARKS[name](ctx);
+  await BENCHMARKS[name](ctx, saveResults);
 }
 ctx.destroy();
 process.exit(0);

@@ -17,8 +17,9 @@ import { type ModelWeights, loadWeights, releaseWeights } from '../src/model/wei
 import { runTraining } from '../src/train/run';
 import { TRAIN_METHODS, type TrainMethod, resolveSettings } from '../src/train/settings';
 import { type TaskSplit, type TokenizedExample, parseTaskJsonl, tokenizeExample } from '../src/data/tasks';
-import { saveResults, table, timeIt } from './harness';
 import { smolConfig } from './smolShape';
+import { table, timeIt } from './harness';
+import { saveResults } from './files';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SHARED = process.env.SHARED_DIR ?? join(ROOT, '..', 'shared');

@@ -6,7 +6,7 @@
 import type { GpuContext } from '../src/gpu/context';
 import type { FamilyChoice } from '../src/gpu/kernelChoice';
 import { KERNEL_PROBES, tuneKernels } from '../src/ops/tuning';
-import { saveResults } from './harness';
+import { type SaveResults } from './harness';
 
 export interface VariantRow extends Record<string, string | number> {
   family: string;
@@ -17,8 +17,11 @@ export interface VariantRow extends Record<string, string | number> {
 }
 
 /** Measures every family (adopting the choices into ctx.kernels) and returns one row per candidate. */
-export async function measureVariants(ctx: GpuContext): Promise<VariantRow[]> {
-  const chosen = await tuneKernels(ctx, KERNEL_PROBES, { minMs: 1000, log: (l) => console.log(l) });
+export async function measureVariants(
+  ctx: GpuContext,
+  log: (line: string) => void = (l) => console.log(l),
+): Promise<VariantRow[]> {
+  const chosen = await tuneKernels(ctx, KERNEL_PROBES, { minMs: 1000, log });
   return KERNEL_PROBES.flatMap((probe) => rows(probe.family, probe.variants(ctx), chosen[probe.family]));
 }
 
@@ -37,7 +40,7 @@ function rows(family: string, variants: readonly string[], c: FamilyChoice | und
   });
 }
 
-export async function benchVariants(ctx: GpuContext): Promise<void> {
+export async function benchVariants(ctx: GpuContext, saveResults: SaveResults): Promise<void> {
   const table = await measureVariants(ctx);
   console.table(table);
   console.log(`results: ${saveResults(ctx, 'variants', { variants: table, chosen: ctx.kernels.current })}`);
