@@ -4,15 +4,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { GpuContext } from '../src/gpu/context';
-import { type SaveResults, slug } from './harness';
+import { type AdapterNames, type SaveResults, slug } from './harness';
 
 export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 /** The real model and data files (../shared beside the repository, or SHARED_DIR). */
 export const SHARED = process.env.SHARED_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared');
 
 /** Writes `bench/results/<name>-<adapter>.json` and returns its path. */
-export const saveResults: SaveResults = (ctx: GpuContext, name: string, results: unknown): string => {
+export const saveResults: SaveResults = (ctx: AdapterNames, name: string, results: unknown): string => {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const path = join(RESULTS_DIR, `${name}-${slug(ctx.adapterName)}.json`);
   const doc = {

@@ -4,8 +4,11 @@
 
 import type { GpuContext } from '../src/gpu/context';
 
+/** What names a result file: a context, or a browser page's report of its adapter. */
+export type AdapterNames = Pick<GpuContext, 'adapterName' | 'info'>;
+
 /** Writes a benchmark's results under its name and the adapter's; returns where. */
-export type SaveResults = (ctx: GpuContext, name: string, results: unknown) => string;
+export type SaveResults = (ctx: AdapterNames, name: string, results: unknown) => string;
 
 /**
  * Median seconds per call of `run` (which records GPU work), after one warm-up call. `sync` waits for the

@@ -7,7 +7,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { GpuContext } from '../src/gpu/context';
 import { RESULTS_DIR, saveResults } from './files';
-import { slug } from './harness';
+import { type AdapterNames, slug } from './harness';
 import { runReport } from './reportCore';
 
 export async function benchReport(ctx: GpuContext): Promise<void> {
@@ -18,7 +18,7 @@ export async function benchReport(ctx: GpuContext): Promise<void> {
 }
 
 /** Writes bench/results/<name>-<adapter>.{json,md}; returns both paths. */
-export function writeReport(ctx: GpuContext, name: string, doc: object, markdown: string): string {
+export function writeReport(ctx: AdapterNames, name: string, doc: object, markdown: string): string {
   const json = saveResults(ctx, name, doc);
   const md = join(RESULTS_DIR, `${name}-${slug(ctx.adapterName)}.md`);
   writeFileSync(md, markdown);

@@ -1,6 +1,7 @@
 // `npm run bench -- NAME...`: runs the named benchmarks on the current adapter (all when none is named).
 
 import { GpuContext } from '../src/gpu/context';
+import { benchBrowser } from './browser';
 import { benchDispatches } from './dispatches';
 import { saveResults } from './files';
 import type { SaveResults } from './harness';
@@ -23,6 +24,7 @@ const BENCHMARKS: Record<string, (ctx: GpuContext, save: SaveResults) => Promise
   generate: benchGenerate,
   parsing: benchParsing,
   variants: benchVariants,
+  browser: () => benchBrowser(),
 };
 
 // Names are bare words; flags (--layers 4) are read by the benchmarks themselves.

@@ -15,7 +15,7 @@ import { parseEvalTask } from '../../src/train/evaluate';
 import { presetSettings } from '../../src/train/presets';
 import { splitTask } from '../../src/data/tasks';
 import { normalizeAnswer } from '../../src/train/answers';
-import { launchBrowser } from './browser';
+import { launchBrowser } from '../../tools/chromium';
 import { type HubServer, startHubServer } from './hubServer';
 
 let browser: Browser;

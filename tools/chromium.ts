@@ -1,5 +1,6 @@
-// Debian's headless Chromium driven by playwright-core, with WebGPU on SwiftShader when no GPU is present.
-// (playwright gives each launch a fresh temporary profile.)
+// Debian's (or any installed) headless Chromium driven by playwright-core with WebGPU on: the e2e tests use
+// SwiftShader (a CPU adapter, the same on every machine); the browser GPU report (bench/browser.ts) asks for the
+// machine's GPU unless told otherwise. (playwright gives each launch a fresh temporary profile.)
 
 import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
@@ -18,14 +19,18 @@ export function chromiumPath(): string {
   return found;
 }
 
-export async function launchBrowser(): Promise<Browser> {
+/** SwiftShader (default, the tests' adapter) or the machine's GPU (Vulkan on Linux). */
+export async function launchBrowser(o: { swiftshader?: boolean } = {}): Promise<Browser> {
+  const adapter =
+    o.swiftshader === false
+      ? ['--enable-features=Vulkan', '--use-angle=vulkan', '--ignore-gpu-blocklist']
+      : ['--use-webgpu-adapter=swiftshader', '--enable-unsafe-swiftshader'];
   return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
     args: [
       '--enable-unsafe-webgpu',
-      '--use-webgpu-adapter=swiftshader',
-      '--enable-unsafe-swiftshader',
+      ...adapter,
       '--no-sandbox',
       '--disable-gpu-sandbox',
       '--no-first-run',
