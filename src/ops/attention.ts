@@ -2,11 +2,17 @@
 // Flash-style: the forward keeps only the row log-sum-exp, the backward recomputes probabilities from it.
 // Every output element has exactly one writer (no float atomics): the backward is a statistics pass
 // (lse, D = rowsum(dO ⊙ O)), then a pass owning dQ rows and a pass owning dK/dV rows.
+// Two variants (family 'attention' in ctx.kernels, measured by `attentionProbe`): 'blocked' (2 rows per
+// invocation, no workgroup memory: CPU adapters) and 'flash' (FlashAttention-2 tiles in workgroup memory:
+// GPUs). Both take every call; 'flash' falls back to 'blocked' where its tiles would not fit the adapter.
 
 import type { AttentionDims as RefAttentionDims } from './contracts';
 import { type GpuContext, alignUp } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { withLib } from '../gpu/wgsl';
+import type { KernelProbe } from './tuning';
+import { probeValues } from './probeInputs';
+import { flashConstants, flashSources, flashTiles } from './attentionFlash';
 import commonSrc from '../../shaders/lib/attention_common.wgsl?raw';
 import fwdKernel from '../../shaders/attention_fwd.wgsl?raw';
 import statsKernel from '../../shaders/attention_bwd_stats.wgsl?raw';
@@ -14,6 +20,14 @@ import dqKernel from '../../shaders/attention_bwd_dq.wgsl?raw';
 import dkdvKernel from '../../shaders/attention_bwd_dkdv.wgsl?raw';
 
 export type AttentionDims = RefAttentionDims;
+
+export type AttentionVariant = 'blocked' | 'flash';
+export const ATTENTION_VARIANTS: readonly AttentionVariant[] = ['blocked', 'flash'];
+
+export interface AttentionOptions {
+  /** Runs this variant instead of the adapter's choice (it still falls back where it cannot run). */
+  variant?: AttentionVariant;
+}
 
 const fwdSrc = withLib(fwdKernel, commonSrc);
 const statsSrc = withLib(statsKernel, commonSrc);
@@ -40,13 +54,20 @@ export function attention(
   v: Tensor<'f32'>,
   lengths: Tensor<'u32'>,
   dims: AttentionDims,
+  opts: AttentionOptions = {},
 ): { o: Tensor<'f32'>; lse: Tensor<'f32'> } {
   check(dims, { q, k, v, lengths });
   const { B, S, H, hd } = dims;
   const o = ctx.tensor([B * S, H * hd]);
   const lse = ctx.tensor([B, H, S]);
-  const pipeline = ctx.pipeline(fwdSrc, { HD: hd });
-  ctx.dispatch(pipeline, [vec4(q), vec4(k), vec4(v), lengths, o, lse, params(ctx, dims)], grid(dims, H, ROWS));
+  const bindings = [vec4(q), vec4(k), vec4(v), lengths, o, lse, params(ctx, dims)];
+  const flash = flashPlan(ctx, hd, opts);
+  if (flash) {
+    const t = flash.fwd;
+    ctx.dispatch(ctx.pipeline(flashSources.fwd, flashConstants(hd, t)), bindings, [Math.ceil(S / t.own), H, B]);
+  } else {
+    ctx.dispatch(ctx.pipeline(fwdSrc, { HD: hd }), bindings, grid(dims, H, ROWS));
+  }
   return { o, lse };
 }
 
@@ -65,6 +86,7 @@ export function attentionBackward(
   dO: Tensor<'f32'>,
   lengths: Tensor<'u32'>,
   dims: AttentionDims,
+  opts: AttentionOptions = {},
 ): { dq: Tensor<'f32'>; dk: Tensor<'f32'>; dv: Tensor<'f32'> } {
   check(dims, { q, k, v, lengths, o, dO, lse });
   const { B, S, H, KV, hd } = dims;
@@ -75,10 +97,38 @@ export function attentionBackward(
   const constants = { HD: hd };
   ctx.dispatch(ctx.pipeline(statsSrc, constants), [o, dO, lse, lengths, stats, params(ctx, dims)], grid(dims, H));
   const inputs = [vec4(q), vec4(k), vec4(v), vec4(dO), stats, lengths];
-  ctx.dispatch(ctx.pipeline(dqSrc, constants), [...inputs, dq, params(ctx, dims)], grid(dims, H, ROWS));
-  ctx.dispatch(ctx.pipeline(dkdvSrc, constants), [...inputs, dk, dv, params(ctx, dims)], grid(dims, KV, ROWS));
+  const flash = flashPlan(ctx, hd, opts);
+  if (flash) {
+    const [tq, tkv] = [flash.dq, flash.dkdv];
+    ctx.dispatch(ctx.pipeline(flashSources.dq, flashConstants(hd, tq)), [...inputs, dq, params(ctx, dims)], [
+      Math.ceil(S / tq.own),
+      H,
+      B,
+    ]);
+    const dkdvPipeline = ctx.pipeline(flashSources.dkdv, flashConstants(hd, tkv));
+    ctx.dispatch(dkdvPipeline, [...inputs, dk, dv, params(ctx, dims)], [Math.ceil(S / tkv.own), KV, B]);
+  } else {
+    ctx.dispatch(ctx.pipeline(dqSrc, constants), [...inputs, dq, params(ctx, dims)], grid(dims, H, ROWS));
+    ctx.dispatch(ctx.pipeline(dkdvSrc, constants), [...inputs, dk, dv, params(ctx, dims)], grid(dims, KV, ROWS));
+  }
   stats.release(); // the pool hands it out only to later-recorded work
   return { dq, dk, dv };
+}
+
+/** The variant this call runs: the option, else the adapter's choice, else 'flash' on GPUs only. */
+export function attentionVariant(ctx: GpuContext, opts: AttentionOptions = {}): AttentionVariant {
+  return opts.variant ?? ctx.kernels.variant<AttentionVariant>('attention', ctx.info.isSoftware ? 'blocked' : 'flash');
+}
+
+/**
+ * The flash kernels' tiles when the flash variant runs this call; undefined for the blocked kernels, chosen
+ * or fallen back to (the adapter's workgroup memory cannot hold a flash tile for this head dimension).
+ */
+function flashPlan(ctx: GpuContext, hd: number, opts: AttentionOptions) {
+  if (attentionVariant(ctx, opts) !== 'flash') return undefined;
+  const maxBytes = ctx.info.limits.maxComputeWorkgroupStorageSize;
+  const [fwd, dq, dkdv] = (['fwd', 'dq', 'dkdv'] as const).map((kernel) => flashTiles(kernel, hd, maxBytes));
+  return fwd && dq && dkdv ? { fwd, dq, dkdv } : undefined;
 }
 
 /** Workgroups: positions along x (`rows` per invocation), heads along y, sequences along z. */
@@ -128,3 +178,38 @@ function check(dims: AttentionDims, t: Record<string, Tensor>): void {
   }
   if (t.lengths.dtype !== 'u32') throw new Error('attention: lengths must be a u32 tensor');
 }
+
+/**
+ * The tuner's workload: one layer's attention in training (forward, then backward), SmolLM2-135M's heads
+ * (9 query heads on 3 KV heads of 64) over 4 sequences of 256 tokens, the last one padded; 1 sequence of 48 on
+ * CPU adapters (the ranking holds there, the time does not). Its output is o, dq, dk and dv side by side.
+ */
+export const attentionProbe: KernelProbe = {
+  family: 'attention',
+  variants: () => ATTENTION_VARIANTS,
+  sources: [fwdSrc, statsSrc, dqSrc, dkdvSrc, ...Object.values(flashSources)],
+  setup(ctx) {
+    const soft = ctx.info.isSoftware;
+    const dims: AttentionDims = { B: soft ? 1 : 4, S: soft ? 48 : 256, H: 9, KV: 3, hd: 64 };
+    const { B, S, H, KV, hd } = dims;
+    const [qn, kn] = [B * S * H * hd, B * S * KV * hd];
+    const q = ctx.upload(probeValues(qn, 3), [B * S, H * hd]);
+    const k = ctx.upload(probeValues(kn, 4), [B * S, KV * hd]);
+    const v = ctx.upload(probeValues(kn, 5), [B * S, KV * hd]);
+    const dO = ctx.upload(probeValues(qn, 6), [B * S, H * hd]);
+    const lengths = ctx.upload(Uint32Array.from({ length: B }, (_, b) => (b === B - 1 ? S - 37 : S)), [B], 'u32');
+    const out = ctx.tensor([2 * qn + 2 * kn]);
+    const run = () => {
+      const { o, lse } = attention(ctx, q, k, v, lengths, dims);
+      const g = attentionBackward(ctx, q, k, v, o, lse, dO, lengths, dims);
+      let at = 0;
+      for (const t of [o, g.dq, g.dk, g.dv]) {
+        ctx.copy(t, out, t.byteLength, 0, at);
+        at += t.byteLength;
+      }
+      [o, lse, g.dq, g.dk, g.dv].forEach((t) => t.release());
+      return out;
+    };
+    return { run, release: () => [q, k, v, dO, lengths, out].forEach((t) => t.release()) };
+  },
+};

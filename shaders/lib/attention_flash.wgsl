@@ -1,0 +1,15 @@
+// attention_flash: tile sizes of the FlashAttention-2 variant's kernels (appended after attention_common)
+//
+// A workgroup owns OWN rows (query rows for the forward and dQ, key rows for dK/dV) and streams the other
+// side in tiles of TILE rows through workgroup memory. LANES invocations share each owned row: they split
+// the row's head-dimension chunks (vec4s) between them for the P·V-like products, so each holds CHUNKS vec4s
+// per accumulator instead of the whole row. The values come from src/ops/attention.ts (`flashTiles`), which
+// sizes the workgroup arrays below 16 KiB (WebGPU's guaranteed limit) from the model's head dimension.
+
+override OWN: u32;
+override TILE: u32;
+override LANES: u32;
+override HD4: u32 = (HD + 3u) / 4u; // vec4 chunks per head (the last one zero-padded when HD % 4 != 0)
+override WG_SIZE: u32 = OWN * LANES;
+override CHUNKS: u32 = (HD4 + LANES - 1u) / LANES; // vec4 chunks one invocation owns in an owned row
+const MAX_CHUNKS: u32 = 4u; // private arrays need a constant size: flashTiles keeps CHUNKS within it
