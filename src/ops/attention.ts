@@ -12,7 +12,7 @@ import type { Tensor } from '../gpu/tensor';
 import { withLib } from '../gpu/wgsl';
 import type { KernelProbe } from './tuning';
 import { probeValues } from './probeInputs';
-import { flashConstants, flashSources, flashTiles } from './attentionFlash';
+import { type FlashKernel, type FlashTiles, flashConstants, flashSources, flashTiles } from './attentionFlash';
 import commonSrc from '../../shaders/lib/attention_common.wgsl?raw';
 import fwdKernel from '../../shaders/attention_fwd.wgsl?raw';
 import statsKernel from '../../shaders/attention_bwd_stats.wgsl?raw';
@@ -60,14 +60,8 @@ export function attention(
   const { B, S, H, hd } = dims;
   const o = ctx.tensor([B * S, H * hd]);
   const lse = ctx.tensor([B, H, S]);
-  const bindings = [vec4(q), vec4(k), vec4(v), lengths, o, lse, params(ctx, dims)];
-  const flash = flashPlan(ctx, hd, opts);
-  if (flash) {
-    const t = flash.fwd;
-    ctx.dispatch(ctx.pipeline(flashSources.fwd, flashConstants(hd, t)), bindings, [Math.ceil(S / t.own), H, B]);
-  } else {
-    ctx.dispatch(ctx.pipeline(fwdSrc, { HD: hd }), bindings, grid(dims, H, ROWS));
-  }
+  const [pipeline, groups] = kernel(ctx, 'fwd', dims, flashPlan(ctx, hd, opts));
+  ctx.dispatch(pipeline, [vec4(q), vec4(k), vec4(v), lengths, o, lse, params(ctx, dims)], groups);
   return { o, lse };
 }
 
@@ -94,23 +88,13 @@ export function attentionBackward(
   const dq = ctx.tensor([B * S, H * hd]);
   const dk = ctx.tensor([B * S, KV * hd]);
   const dv = ctx.tensor([B * S, KV * hd]);
-  const constants = { HD: hd };
-  ctx.dispatch(ctx.pipeline(statsSrc, constants), [o, dO, lse, lengths, stats, params(ctx, dims)], grid(dims, H));
+  ctx.dispatch(ctx.pipeline(statsSrc, { HD: hd }), [o, dO, lse, lengths, stats, params(ctx, dims)], grid(dims, H));
   const inputs = [vec4(q), vec4(k), vec4(v), vec4(dO), stats, lengths];
-  const flash = flashPlan(ctx, hd, opts);
-  if (flash) {
-    const [tq, tkv] = [flash.dq, flash.dkdv];
-    ctx.dispatch(ctx.pipeline(flashSources.dq, flashConstants(hd, tq)), [...inputs, dq, params(ctx, dims)], [
-      Math.ceil(S / tq.own),
-      H,
-      B,
-    ]);
-    const dkdvPipeline = ctx.pipeline(flashSources.dkdv, flashConstants(hd, tkv));
-    ctx.dispatch(dkdvPipeline, [...inputs, dk, dv, params(ctx, dims)], [Math.ceil(S / tkv.own), KV, B]);
-  } else {
-    ctx.dispatch(ctx.pipeline(dqSrc, constants), [...inputs, dq, params(ctx, dims)], grid(dims, H, ROWS));
-    ctx.dispatch(ctx.pipeline(dkdvSrc, constants), [...inputs, dk, dv, params(ctx, dims)], grid(dims, KV, ROWS));
-  }
+  const plan = flashPlan(ctx, hd, opts);
+  const [dqPipeline, dqGroups] = kernel(ctx, 'dq', dims, plan);
+  ctx.dispatch(dqPipeline, [...inputs, dq, params(ctx, dims)], dqGroups);
+  const [dkdvPipeline, dkdvGroups] = kernel(ctx, 'dkdv', dims, plan);
+  ctx.dispatch(dkdvPipeline, [...inputs, dk, dv, params(ctx, dims)], dkdvGroups);
   stats.release(); // the pool hands it out only to later-recorded work
   return { dq, dk, dv };
 }
@@ -124,11 +108,28 @@ export function attentionVariant(ctx: GpuContext, opts: AttentionOptions = {}): 
  * The flash kernels' tiles when the flash variant runs this call; undefined for the blocked kernels, chosen
  * or fallen back to (the adapter's workgroup memory cannot hold a flash tile for this head dimension).
  */
-function flashPlan(ctx: GpuContext, hd: number, opts: AttentionOptions) {
+function flashPlan(ctx: GpuContext, hd: number, opts: AttentionOptions): FlashPlan | undefined {
   if (attentionVariant(ctx, opts) !== 'flash') return undefined;
   const maxBytes = ctx.info.limits.maxComputeWorkgroupStorageSize;
-  const [fwd, dq, dkdv] = (['fwd', 'dq', 'dkdv'] as const).map((kernel) => flashTiles(kernel, hd, maxBytes));
+  const [fwd, dq, dkdv] = FLASH_KERNELS.map((name) => flashTiles(name, hd, maxBytes));
   return fwd && dq && dkdv ? { fwd, dq, dkdv } : undefined;
+}
+
+type FlashPlan = Record<FlashKernel, FlashTiles>;
+const FLASH_KERNELS = ['fwd', 'dq', 'dkdv'] as const;
+const BLOCKED_SOURCES: Record<FlashKernel, string> = { fwd: fwdSrc, dq: dqSrc, dkdv: dkdvSrc };
+
+/** One kernel's pipeline and workgroup grid: the flash one with its tiles when planned, else the blocked one. */
+function kernel(
+  ctx: GpuContext,
+  name: FlashKernel,
+  dims: AttentionDims,
+  plan: FlashPlan | undefined,
+): [GPUComputePipeline, [number, number, number]] {
+  const heads = name === 'dkdv' ? dims.KV : dims.H; // dK/dV workgroups own key rows of a KV head
+  if (!plan) return [ctx.pipeline(BLOCKED_SOURCES[name], { HD: dims.hd }), grid(dims, heads, ROWS)];
+  const t = plan[name];
+  return [ctx.pipeline(flashSources[name], flashConstants(dims.hd, t)), [Math.ceil(dims.S / t.own), heads, dims.B]];
 }
 
 /** Workgroups: positions along x (`rows` per invocation), heads along y, sequences along z. */
@@ -197,7 +198,11 @@ export const attentionProbe: KernelProbe = {
     const k = ctx.upload(probeValues(kn, 4), [B * S, KV * hd]);
     const v = ctx.upload(probeValues(kn, 5), [B * S, KV * hd]);
     const dO = ctx.upload(probeValues(qn, 6), [B * S, H * hd]);
-    const lengths = ctx.upload(Uint32Array.from({ length: B }, (_, b) => (b === B - 1 ? S - 37 : S)), [B], 'u32');
+    const lengths = ctx.upload(
+      Uint32Array.from({ length: B }, (_, b) => (b === B - 1 ? S - 37 : S)),
+      [B],
+      'u32',
+    );
     const out = ctx.tensor([2 * qn + 2 * kn]);
     const run = () => {
       const { o, lse } = attention(ctx, q, k, v, lengths, dims);
