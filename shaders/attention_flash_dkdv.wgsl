@@ -148,17 +148,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         ds[e] = prob * (dp - st.y);
       }
       workgroupBarrier();
-      for (var c = 0u; c < CHUNKS; c++) {
-        let chunk = lane + c * LANES;
-        if (chunk < HD4) {
-          var a = dk[c];
-          var w = dv[c];
-          for (var t = 0u; t < TILE; t++) {
-            a += ds[r * TILE + t] * q_tile[t * HD4 + chunk];
-            w += probs[r * TILE + t] * do_tile[t * HD4 + chunk];
-          }
-          dk[c] = a;
-          dv[c] = w;
+      // Query-major, so each P and dS read from workgroup memory serves all the invocation's chunks.
+      for (var t = 0u; t < TILE; t++) {
+        let w = probs[r * TILE + t];
+        let s = ds[r * TILE + t];
+        for (var c = 0u; c < CHUNKS; c++) {
+          let at = t * HD4 + own_chunk(lane, c);
+          dv[c] += w * do_tile[at];
+          dk[c] += s * q_tile[at];
         }
       }
       workgroupBarrier(); // before the next tile overwrites q_tile, do_tile, probs and ds

@@ -131,13 +131,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       ds[e] = prob * (dp - st.y);
     }
     workgroupBarrier();
-    for (var c = 0u; c < CHUNKS; c++) {
-      let chunk = lane + c * LANES;
-      if (chunk < HD4) {
-        var a = acc[c];
-        for (var t = 0u; t < TILE; t++) { a += ds[r * TILE + t] * k_tile[t * HD4 + chunk]; }
-        acc[c] = a;
-      }
+    // Key-major, so each dS read from workgroup memory serves all the invocation's chunks.
+    for (var t = 0u; t < TILE; t++) {
+      let w = ds[r * TILE + t];
+      for (var c = 0u; c < CHUNKS; c++) { acc[c] += w * k_tile[t * HD4 + own_chunk(lane, c)]; }
     }
     workgroupBarrier(); // before the next tile overwrites k_tile, v_tile and ds
   }

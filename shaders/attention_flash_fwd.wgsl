@@ -132,13 +132,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     m = m_new;
     workgroupBarrier();
-    for (var c = 0u; c < CHUNKS; c++) {
-      let chunk = lane + c * LANES;
-      if (chunk < HD4) {
-        var a = acc[c] * corr;
-        for (var t = 0u; t < TILE; t++) { a += probs[r * TILE + t] * v_tile[t * HD4 + chunk]; }
-        acc[c] = a;
-      }
+    for (var c = 0u; c < CHUNKS; c++) { acc[c] *= corr; }
+    // Key-major, so each probability read from workgroup memory serves all the invocation's chunks.
+    for (var t = 0u; t < TILE; t++) {
+      let w = probs[r * TILE + t];
+      for (var c = 0u; c < CHUNKS; c++) { acc[c] += w * v_tile[t * HD4 + own_chunk(lane, c)]; }
     }
     workgroupBarrier(); // before the next tile overwrites k_tile, v_tile and scores
   }

@@ -13,3 +13,10 @@ override HD4: u32 = (HD + 3u) / 4u; // vec4 chunks per head (the last one zero-p
 override WG_SIZE: u32 = OWN * LANES;
 override CHUNKS: u32 = (HD4 + LANES - 1u) / LANES; // vec4 chunks one invocation owns in an owned row
 const MAX_CHUNKS: u32 = 4u; // private arrays need a constant size: flashTiles keeps CHUNKS within it
+
+// The c-th vec4 chunk of its row that invocation `lane` owns: lane, lane + LANES, … When LANES does not divide
+// HD4 the last one may lie past the head: clamped to a valid chunk rather than branched around, its sum is
+// computed and never stored.
+fn own_chunk(lane: u32, c: u32) -> u32 {
+  return min(lane + c * LANES, HD4 - 1u);
+}
