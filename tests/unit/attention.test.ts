@@ -21,11 +21,13 @@ import { describe, expect, it } from 'vitest';
 import {
   ATTENTION_VARIANTS,
   type AttentionDims,
+  attentionProbe,
   type AttentionVariant,
   attention,
   attentionBackward,
 } from '../../src/ops/attention';
 import { flashTiles, flashWorkgroupBytes } from '../../src/ops/attentionFlash';
+import { tuneKernels } from '../../src/ops/tuning';
 import { attentionBackwardRef, attentionLlamaRef, attentionRef } from '../../src/reference/attention';
 import { mismatches } from '../helpers/compare';
 import { gpu } from '../helpers/gpu';
@@ -348,6 +350,8 @@ describe('attention variants', () => {
       const g = attentionBackward(ctx, t.q, t.k, t.v, o, lse, tdO, t.lengths, c.dims);
       const out = [await ctx.read(o), await ctx.read(g.dq), await ctx.read(g.dk), await ctx.read(g.dv)];
       [...Object.values(t), o, lse, tdO, g.dq, g.dk, g.dv].forEach((y) => y.release());
+      // One dispatch per kernel: the forward, then stats, dQ and dK/dV.
+      expect([...ctx.stats.byKernel.values()]).toEqual([1, 1, 1, 1]);
       return { kernels: [...ctx.stats.byKernel.keys()].sort(), out };
     };
     const blocked = ['attention_bwd_dkdv', 'attention_bwd_dq', 'attention_bwd_stats', 'attention_fwd'];
@@ -366,6 +370,19 @@ describe('attention variants', () => {
     } finally {
       limits.maxComputeWorkgroupStorageSize = storage;
       ctx.kernels.force('attention', undefined);
+    }
+  });
+
+  it("the tuner's probe runs both variants, their outputs agree, and the faster is adopted", async () => {
+    const ctx = await gpu();
+    try {
+      const choice = (await tuneKernels(ctx, [attentionProbe], { minMs: 1 })).attention;
+      expect(choice.rejected).toBeUndefined();
+      expect(Object.keys(choice.ms).sort()).toEqual(['blocked', 'flash']);
+      expect(choice.ms[choice.variant]).toBe(Math.min(...Object.values(choice.ms)));
+      expect(ctx.kernels.variant('attention', 'none')).toBe(choice.variant);
+    } finally {
+      ctx.kernels.clear();
     }
   });
 });
