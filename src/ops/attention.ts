@@ -34,11 +34,11 @@ const statsSrc = withLib(statsKernel, commonSrc);
 const dqSrc = withLib(dqKernel, commonSrc);
 const dkdvSrc = withLib(dkdvKernel, commonSrc);
 
-/** Invocations per workgroup along positions, as in every attention shader. */
+/** Invocations per workgroup along positions, as in the blocked shaders. */
 const WG = 32;
 /** Positions (query rows, or key rows for dK/dV) per invocation: register blocking, as ROWS in the shaders. */
 const ROWS = 2;
-/** The shaders keep per-row accumulators in private arrays of this many floats. */
+/** The blocked shaders keep per-row accumulators in private arrays of this many floats (flash tiles go as far). */
 export const MAX_HEAD_DIM = 256;
 
 /**
