@@ -24,10 +24,10 @@
 @group(0) @binding(7) var<storage, read_write> dV: array<f32>;
 @group(0) @binding(8) var<uniform> p: Params;
 
-var<workgroup> k_tile: array<vec4<f32>, OWN * HD4>;
-var<workgroup> v_tile: array<vec4<f32>, OWN * HD4>;
-var<workgroup> q_tile: array<vec4<f32>, TILE * HD4>;
-var<workgroup> do_tile: array<vec4<f32>, TILE * HD4>;
+var<workgroup> k_tile: array<vec4<f32>, OWN * ROW4>;
+var<workgroup> v_tile: array<vec4<f32>, OWN * ROW4>;
+var<workgroup> q_tile: array<vec4<f32>, TILE * ROW4>;
+var<workgroup> do_tile: array<vec4<f32>, TILE * ROW4>;
 var<workgroup> tile_stats: array<vec2<f32>, TILE>;
 var<workgroup> probs: array<f32, OWN * TILE>;
 var<workgroup> ds: array<f32, OWN * TILE>;
@@ -102,8 +102,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       kx = ld_k(at, d);
       vx = ld_v(at, d);
     }
-    k_tile[e] = kx;
-    v_tile[e] = vx;
+    k_tile[padded(e)] = kx;
+    v_tile[padded(e)] = vx;
   }
   let q_stride = p.H * HD;
   let group = p.H / p.KV;
@@ -122,8 +122,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           qx = ld_q(q_head + i * q_stride + d, d);
           gx = ld_do(q_head + i * q_stride + d, d);
         }
-        q_tile[e] = qx;
-        do_tile[e] = gx;
+        q_tile[padded(e)] = qx;
+        do_tile[padded(e)] = gx;
       }
       for (var e = lid; e < TILE; e += WG_SIZE) {
         tile_stats[e] = select(vec2<f32>(0.0), STATS[stats_head + i0 + e], i0 + e < len);
@@ -132,8 +132,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var e = lid; e < OWN * TILE; e += WG_SIZE) {
         let key = e / TILE;
         let t = e % TILE;
-        let ka = key * HD4;
-        let qa = t * HD4;
+        let ka = key * ROW4;
+        let qa = t * ROW4;
         var s = 0.0;
         var dp = 0.0;
         for (var c = 0u; c < HD4; c++) {
@@ -153,7 +153,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let w = probs[r * TILE + t];
         let s = ds[r * TILE + t];
         for (var c = 0u; c < CHUNKS; c++) {
-          let at = t * HD4 + own_chunk(lane, c);
+          let at = t * ROW4 + own_chunk(lane, c);
           dv[c] += w * do_tile[at];
           dk[c] += s * q_tile[at];
         }

@@ -23,10 +23,10 @@
 @group(0) @binding(6) var<storage, read_write> dQ: array<f32>;
 @group(0) @binding(7) var<uniform> p: Params;
 
-var<workgroup> q_tile: array<vec4<f32>, OWN * HD4>;
-var<workgroup> do_tile: array<vec4<f32>, OWN * HD4>;
-var<workgroup> k_tile: array<vec4<f32>, TILE * HD4>;
-var<workgroup> v_tile: array<vec4<f32>, TILE * HD4>;
+var<workgroup> q_tile: array<vec4<f32>, OWN * ROW4>;
+var<workgroup> do_tile: array<vec4<f32>, OWN * ROW4>;
+var<workgroup> k_tile: array<vec4<f32>, TILE * ROW4>;
+var<workgroup> v_tile: array<vec4<f32>, TILE * ROW4>;
 var<workgroup> row_stats: array<vec2<f32>, OWN>;
 var<workgroup> ds: array<f32, OWN * TILE>;
 
@@ -88,8 +88,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       qx = ld_q(g, d);
       gx = ld_do(g, d);
     }
-    q_tile[e] = qx;
-    do_tile[e] = gx;
+    q_tile[padded(e)] = qx;
+    do_tile[padded(e)] = gx;
   }
   for (var e = lid; e < OWN; e += WG_SIZE) {
     row_stats[e] = select(vec2<f32>(0.0), STATS[(b * p.H + h) * p.S + i0 + e], i0 + e < len);
@@ -109,15 +109,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         kx = ld_k(g, d);
         vx = ld_v(g, d);
       }
-      k_tile[e] = kx;
-      v_tile[e] = vx;
+      k_tile[padded(e)] = kx;
+      v_tile[padded(e)] = vx;
     }
     workgroupBarrier();
     for (var e = lid; e < OWN * TILE; e += WG_SIZE) {
       let row = e / TILE;
       let t = e % TILE;
-      let qa = row * HD4;
-      let ka = t * HD4;
+      let qa = row * ROW4;
+      let ka = t * ROW4;
       var s = 0.0;
       var dp = 0.0;
       for (var c = 0u; c < HD4; c++) {
@@ -134,7 +134,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // Key-major, so each dS read from workgroup memory serves all the invocation's chunks.
     for (var t = 0u; t < TILE; t++) {
       let w = ds[r * TILE + t];
-      for (var c = 0u; c < CHUNKS; c++) { acc[c] += w * k_tile[t * HD4 + own_chunk(lane, c)]; }
+      for (var c = 0u; c < CHUNKS; c++) { acc[c] += w * k_tile[t * ROW4 + own_chunk(lane, c)]; }
     }
     workgroupBarrier(); // before the next tile overwrites k_tile, v_tile and ds
   }

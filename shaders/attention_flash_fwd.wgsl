@@ -24,9 +24,9 @@
 @group(0) @binding(5) var<storage, read_write> LSE: array<f32>;
 @group(0) @binding(6) var<uniform> p: Params;
 
-var<workgroup> q_tile: array<vec4<f32>, OWN * HD4>;
-var<workgroup> k_tile: array<vec4<f32>, TILE * HD4>;
-var<workgroup> v_tile: array<vec4<f32>, TILE * HD4>;
+var<workgroup> q_tile: array<vec4<f32>, OWN * ROW4>;
+var<workgroup> k_tile: array<vec4<f32>, TILE * ROW4>;
+var<workgroup> v_tile: array<vec4<f32>, TILE * ROW4>;
 var<workgroup> scores: array<f32, OWN * TILE>;
 var<workgroup> probs: array<f32, OWN * TILE>;
 var<workgroup> row_sums: array<f32, WG_SIZE>;
@@ -83,7 +83,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let d = 4u * (e % HD4);
     var x = vec4<f32>(0.0);
     if (row < len) { x = ld_q((b * p.S + row) * row_stride + h * HD + d, d); }
-    q_tile[e] = x;
+    q_tile[padded(e)] = x;
   }
   let kv_stride = p.KV * HD;
   let kv_head = b * p.S * kv_stride + (h / (p.H / p.KV)) * HD; // position 0 of this sequence's KV head
@@ -103,13 +103,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         kx = ld_k(g, d);
         vx = ld_v(g, d);
       }
-      k_tile[e] = kx;
-      v_tile[e] = vx;
+      k_tile[padded(e)] = kx;
+      v_tile[padded(e)] = vx;
     }
     workgroupBarrier();
     for (var e = lid; e < OWN * TILE; e += WG_SIZE) {
-      let qa = (e / TILE) * HD4;
-      let ka = (e % TILE) * HD4;
+      let qa = (e / TILE) * ROW4;
+      let ka = (e % TILE) * ROW4;
       var s = 0.0;
       for (var c = 0u; c < HD4; c++) { s += dot(q_tile[qa + c], k_tile[ka + c]); }
       scores[e] = s * p.scale;
@@ -136,7 +136,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // Key-major, so each probability read from workgroup memory serves all the invocation's chunks.
     for (var t = 0u; t < TILE; t++) {
       let w = probs[r * TILE + t];
-      for (var c = 0u; c < CHUNKS; c++) { acc[c] += w * v_tile[t * HD4 + own_chunk(lane, c)]; }
+      for (var c = 0u; c < CHUNKS; c++) { acc[c] += w * v_tile[t * ROW4 + own_chunk(lane, c)]; }
     }
     workgroupBarrier(); // before the next tile overwrites k_tile, v_tile and scores
   }

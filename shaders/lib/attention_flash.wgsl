@@ -10,6 +10,9 @@ override OWN: u32;
 override TILE: u32;
 override LANES: u32;
 override HD4: u32 = (HD + 3u) / 4u; // vec4 chunks per head (the last one zero-padded when HD % 4 != 0)
+// Row stride of the tiles in vec4s: odd, so that invocations reading the same chunk of different rows (the
+// score products) hit different banks of workgroup memory; an even stride put them all in one bank group.
+override ROW4: u32 = HD4 | 1u;
 override WG_SIZE: u32 = OWN * LANES;
 override CHUNKS: u32 = (HD4 + LANES - 1u) / LANES; // vec4 chunks one invocation owns in an owned row
 const MAX_CHUNKS: u32 = 4u; // private arrays need a constant size: flashTiles keeps CHUNKS within it
@@ -19,4 +22,9 @@ const MAX_CHUNKS: u32 = 4u; // private arrays need a constant size: flashTiles k
 // computed and never stored.
 fn own_chunk(lane: u32, c: u32) -> u32 {
   return min(lane + c * LANES, HD4 - 1u);
+}
+
+// Where a tile's e-th staged chunk (row e / HD4, chunk e % HD4) lives in its padded rows.
+fn padded(e: u32) -> u32 {
+  return (e / HD4) * ROW4 + e % HD4;
 }

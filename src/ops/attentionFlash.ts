@@ -36,7 +36,7 @@ const MAX_CHUNKS = 4;
 
 /** Bytes of the kernel's `var<workgroup>` arrays (as declared in its shader) for these tiles. */
 export function flashWorkgroupBytes(kernel: FlashKernel, hd: number, t: FlashTiles): number {
-  const rowBytes = 16 * Math.ceil(hd / 4);
+  const rowBytes = 16 * (Math.ceil(hd / 4) | 1); // ROW4 vec4s: rows padded to an odd stride
   const block = t.own * t.tile * 4; // one f32 per (owned row, streamed row)
   switch (kernel) {
     case 'fwd': // q block; k, v tiles; scores, probabilities; per-invocation row sums
