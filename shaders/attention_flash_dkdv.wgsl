@@ -31,6 +31,8 @@ var<workgroup> do_tile: array<vec4<f32>, TILE * ROW4>;
 var<workgroup> tile_stats: array<vec2<f32>, TILE>;
 var<workgroup> probs: array<f32, OWN * TILE>;
 var<workgroup> ds: array<f32, OWN * TILE>;
+var<workgroup> s_parts: array<f32, PARTS>; // partial k·q and v·dO when SPLIT > 1
+var<workgroup> dp_parts: array<f32, PARTS>;
 
 fn ld(x: vec4<f32>, y: vec4<f32>, g: u32, d: u32) -> vec4<f32> {
   if (HD % 4u == 0u) { return x; }
@@ -69,6 +71,18 @@ fn store_dv(g: u32, d: u32, x: vec4<f32>) {
   if (HD % 4u == 0u || d + 1u < HD) { dV[g + 1u] = x.y; }
   if (HD % 4u == 0u || d + 2u < HD) { dV[g + 2u] = x.z; }
   if (HD % 4u == 0u || d + 3u < HD) { dV[g + 3u] = x.w; }
+}
+
+// P and dS of `pair` (key j0 + pair / TILE, query i0 + pair % TILE) from s = k·q and dp = v·dO.
+fn store_grads(pair: u32, s: f32, dp: f32, i0: u32, j0: u32, len: u32) {
+  let key = pair / TILE;
+  let t = pair % TILE;
+  let st = tile_stats[t];
+  let i = i0 + t;
+  // Query i sees key j0 + key only from i ≥ j0 + key on; select, not multiply, as its exp may overflow.
+  let prob = select(0.0, exp(s * p.scale - st.x), i >= j0 + key && i < len);
+  probs[pair] = prob;
+  ds[pair] = prob * (dp - st.y);
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -129,23 +143,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         tile_stats[e] = select(vec2<f32>(0.0), STATS[stats_head + i0 + e], i0 + e < len);
       }
       workgroupBarrier();
-      for (var e = lid; e < OWN * TILE; e += WG_SIZE) {
-        let key = e / TILE;
-        let t = e % TILE;
-        let ka = key * ROW4;
-        let qa = t * ROW4;
+      for (var e = lid; e < OWN * TILE * SPLIT; e += WG_SIZE) {
+        let pair = e / SPLIT;
+        let ka = (pair / TILE) * ROW4;
+        let qa = (pair % TILE) * ROW4;
         var s = 0.0;
         var dp = 0.0;
-        for (var c = 0u; c < HD4; c++) {
+        for (var c = e % SPLIT; c < HD4; c += SPLIT) {
           s += dot(k_tile[ka + c], q_tile[qa + c]);
           dp += dot(v_tile[ka + c], do_tile[qa + c]);
         }
-        let st = tile_stats[t];
-        let i = i0 + t;
-        // Query i sees key j0 + key only from i ≥ j0 + key on; select, not multiply, as its exp may overflow.
-        let prob = select(0.0, exp(s * p.scale - st.x), i >= j0 + key && i < len);
-        probs[e] = prob;
-        ds[e] = prob * (dp - st.y);
+        if (SPLIT == 1u) {
+          store_grads(pair, s, dp, i0, j0, len);
+        } else {
+          s_parts[e] = s;
+          dp_parts[e] = dp;
+        }
+      }
+      if (SPLIT > 1u) { // an override: the branch is uniform, and folds away
+        workgroupBarrier();
+        for (var e = lid; e < OWN * TILE; e += WG_SIZE) {
+          var s = 0.0;
+          var dp = 0.0;
+          for (var k = 0u; k < SPLIT; k++) {
+            s += s_parts[e * SPLIT + k];
+            dp += dp_parts[e * SPLIT + k];
+          }
+          store_grads(e, s, dp, i0, j0, len);
+        }
       }
       workgroupBarrier();
       // Query-major, so each P and dS read from workgroup memory serves all the invocation's chunks.

@@ -29,6 +29,8 @@ var<workgroup> k_tile: array<vec4<f32>, TILE * ROW4>;
 var<workgroup> v_tile: array<vec4<f32>, TILE * ROW4>;
 var<workgroup> row_stats: array<vec2<f32>, OWN>;
 var<workgroup> ds: array<f32, OWN * TILE>;
+var<workgroup> s_parts: array<f32, PARTS>; // partial q·k and dO·v when SPLIT > 1
+var<workgroup> dp_parts: array<f32, PARTS>;
 
 fn ld(x: vec4<f32>, y: vec4<f32>, g: u32, d: u32) -> vec4<f32> {
   if (HD % 4u == 0u) { return x; }
@@ -60,6 +62,16 @@ fn store_dq(g: u32, d: u32, x: vec4<f32>) {
   if (HD % 4u == 0u || d + 1u < HD) { dQ[g + 1u] = x.y; }
   if (HD % 4u == 0u || d + 2u < HD) { dQ[g + 2u] = x.z; }
   if (HD % 4u == 0u || d + 3u < HD) { dQ[g + 3u] = x.w; }
+}
+
+// dS of `pair` (query row i0 + pair / TILE, key j0 + pair % TILE) from s = q·k and dp = dO·v.
+fn grad_score(pair: u32, s: f32, dp: f32, i0: u32, j0: u32, len: u32) -> f32 {
+  let row = pair / TILE;
+  let j = j0 + pair % TILE;
+  let st = row_stats[row];
+  // select, not multiply: a masked-out key's exp may overflow.
+  let prob = select(0.0, exp(s * p.scale - st.x), j <= i0 + row && j < len);
+  return prob * (dp - st.y);
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -113,22 +125,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       v_tile[padded(e)] = vx;
     }
     workgroupBarrier();
-    for (var e = lid; e < OWN * TILE; e += WG_SIZE) {
-      let row = e / TILE;
-      let t = e % TILE;
-      let qa = row * ROW4;
-      let ka = t * ROW4;
+    for (var e = lid; e < OWN * TILE * SPLIT; e += WG_SIZE) {
+      let pair = e / SPLIT;
+      let qa = (pair / TILE) * ROW4;
+      let ka = (pair % TILE) * ROW4;
       var s = 0.0;
       var dp = 0.0;
-      for (var c = 0u; c < HD4; c++) {
+      for (var c = e % SPLIT; c < HD4; c += SPLIT) {
         s += dot(q_tile[qa + c], k_tile[ka + c]);
         dp += dot(do_tile[qa + c], v_tile[ka + c]);
       }
-      let st = row_stats[row];
-      let j = j0 + t;
-      // select, not multiply: a masked-out key's exp may overflow.
-      let prob = select(0.0, exp(s * p.scale - st.x), j <= i0 + row && j < len);
-      ds[e] = prob * (dp - st.y);
+      if (SPLIT == 1u) {
+        ds[pair] = grad_score(pair, s, dp, i0, j0, len);
+      } else {
+        s_parts[e] = s;
+        dp_parts[e] = dp;
+      }
+    }
+    if (SPLIT > 1u) { // an override: the branch is uniform, and folds away
+      workgroupBarrier();
+      for (var e = lid; e < OWN * TILE; e += WG_SIZE) {
+        var s = 0.0;
+        var dp = 0.0;
+        for (var k = 0u; k < SPLIT; k++) {
+          s += s_parts[e * SPLIT + k];
+          dp += dp_parts[e * SPLIT + k];
+        }
+        ds[e] = grad_score(e, s, dp, i0, j0, len);
+      }
     }
     workgroupBarrier();
     // Key-major, so each dS read from workgroup memory serves all the invocation's chunks.

@@ -27,7 +27,7 @@
 var<workgroup> q_tile: array<vec4<f32>, OWN * ROW4>;
 var<workgroup> k_tile: array<vec4<f32>, TILE * ROW4>;
 var<workgroup> v_tile: array<vec4<f32>, TILE * ROW4>;
-var<workgroup> scores: array<f32, OWN * TILE>;
+var<workgroup> scores: array<f32, OWN * TILE * SPLIT>; // SPLIT partial dot products per score
 var<workgroup> probs: array<f32, OWN * TILE>;
 var<workgroup> row_sums: array<f32, WG_SIZE>;
 
@@ -56,6 +56,13 @@ fn store_o(g: u32, d: u32, x: vec4<f32>) {
   if (HD % 4u == 0u || d + 1u < HD) { O[g + 1u] = x.y; }
   if (HD % 4u == 0u || d + 2u < HD) { O[g + 2u] = x.z; }
   if (HD % 4u == 0u || d + 3u < HD) { O[g + 3u] = x.w; }
+}
+
+// Score `pair` (owned row × key of the tile): its SPLIT partial dot products added in a fixed order, scaled.
+fn score(pair: u32) -> f32 {
+  var s = 0.0;
+  for (var k = 0u; k < SPLIT; k++) { s += scores[pair * SPLIT + k]; }
+  return s * p.scale;
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -107,12 +114,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       v_tile[padded(e)] = vx;
     }
     workgroupBarrier();
-    for (var e = lid; e < OWN * TILE; e += WG_SIZE) {
-      let qa = (e / TILE) * ROW4;
-      let ka = (e % TILE) * ROW4;
+    for (var e = lid; e < OWN * TILE * SPLIT; e += WG_SIZE) {
+      let pair = e / SPLIT;
+      let qa = (pair / TILE) * ROW4;
+      let ka = (pair % TILE) * ROW4;
       var s = 0.0;
-      for (var c = 0u; c < HD4; c++) { s += dot(q_tile[qa + c], k_tile[ka + c]); }
-      scores[e] = s * p.scale;
+      for (var c = e % SPLIT; c < HD4; c += SPLIT) { s += dot(q_tile[qa + c], k_tile[ka + c]); }
+      scores[e] = s;
     }
     workgroupBarrier();
     // Every invocation of the row computes the same max in the same order. Keys after the row (causal) or
@@ -120,13 +128,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var m_new = m;
     for (var t = 0u; t < TILE; t++) {
       let j = j0 + t;
-      m_new = max(m_new, select(-1.0e30, scores[r * TILE + t], j <= i && j < len));
+      m_new = max(m_new, select(-1.0e30, score(r * TILE + t), j <= i && j < len));
     }
     let corr = exp(m - m_new);
     l *= corr;
     for (var t = lane; t < TILE; t += LANES) {
       let j = j0 + t;
-      let w = select(0.0, exp(scores[r * TILE + t] - m_new), j <= i && j < len);
+      let w = select(0.0, exp(score(r * TILE + t) - m_new), j <= i && j < len);
       probs[r * TILE + t] = w;
       l += w;
     }

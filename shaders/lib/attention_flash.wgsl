@@ -14,6 +14,11 @@ override HD4: u32 = (HD + 3u) / 4u; // vec4 chunks per head (the last one zero-p
 // score products) hit different banks of workgroup memory; an even stride put them all in one bank group.
 override ROW4: u32 = HD4 | 1u;
 override WG_SIZE: u32 = OWN * LANES;
+// Invocations per score (owned row × streamed row): with big heads a block has fewer scores than invocations
+// (hd 256: 4 × 4 scores, 128 invocations), so SPLIT invocations each take every SPLIT-th chunk of the dot
+// products and their partial sums are added in a fixed order after a barrier, rather than 7 in 8 idling.
+override SPLIT: u32 = max(1u, LANES / TILE);
+override PARTS: u32 = select(1u, OWN * TILE * SPLIT, SPLIT > 1u); // partial sums kept (1: none needed)
 override CHUNKS: u32 = (HD4 + LANES - 1u) / LANES; // vec4 chunks one invocation owns in an owned row
 const MAX_CHUNKS: u32 = 4u; // private arrays need a constant size: flashTiles keeps CHUNKS within it
 

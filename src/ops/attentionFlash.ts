@@ -38,13 +38,15 @@ const MAX_CHUNKS = 4;
 export function flashWorkgroupBytes(kernel: FlashKernel, hd: number, t: FlashTiles): number {
   const rowBytes = 16 * (Math.ceil(hd / 4) | 1); // ROW4 vec4s: rows padded to an odd stride
   const block = t.own * t.tile * 4; // one f32 per (owned row, streamed row)
+  const split = Math.max(1, Math.floor(t.lanes / t.tile)); // SPLIT: invocations per score
+  const parts = 2 * 4 * (split > 1 ? t.own * t.tile * split : 1); // PARTS: partial q·k and dO·v
   switch (kernel) {
-    case 'fwd': // q block; k, v tiles; scores, probabilities; per-invocation row sums
-      return rowBytes * (t.own + 2 * t.tile) + 2 * block + 4 * t.own * t.lanes;
-    case 'dq': // q, dO blocks; k, v tiles; (lse, D) per row; dS
-      return rowBytes * (2 * t.own + 2 * t.tile) + 8 * t.own + block;
-    case 'dkdv': // k, v blocks; q, dO tiles; (lse, D) per query; P, dS
-      return rowBytes * (2 * t.own + 2 * t.tile) + 8 * t.tile + 2 * block;
+    case 'fwd': // q block; k, v tiles; partial scores, probabilities; per-invocation row sums
+      return rowBytes * (t.own + 2 * t.tile) + block * (split + 1) + 4 * t.own * t.lanes;
+    case 'dq': // q, dO blocks; k, v tiles; (lse, D) per row; dS; partial products
+      return rowBytes * (2 * t.own + 2 * t.tile) + 8 * t.own + block + parts;
+    case 'dkdv': // k, v blocks; q, dO tiles; (lse, D) per query; P, dS; partial products
+      return rowBytes * (2 * t.own + 2 * t.tile) + 8 * t.tile + 2 * block + parts;
   }
 }
 
