@@ -6,7 +6,8 @@
 // each query head of the group, streams the queries from its first key on in tiles of TILE rows of q and dO
 // (with their (lse, D)), each loaded from global memory once per OWN keys. Per tile: P and dS for the block
 // into workgroup memory, then each key's LANES invocations add P·dO and dS·Q into the head-dimension chunks
-// of dV and dK they own (registers). Three barriers per tile; every key row has one writer, no atomics.
+// of dV and dK they own (registers). Three barriers per tile (four when SPLIT invocations share a score's dot
+// products, shaders/lib/attention_flash.wgsl); every key row has one writer, no atomics.
 //
 // Layouts as attention_bwd_dkdv: Q, dO [B·S, H·HD]; K, V, dK, dV [B·S, KV·HD]; STATS [B, H, S] of vec2
 // (lse, D); lengths [B]. Padding key rows get dK = dV = 0; padding query rows are never read.

@@ -4,9 +4,10 @@
 // recomputed from the saved log-sum-exp and dP_ij = dO_i·v_j. A workgroup owns OWN query rows of one
 // (sequence, head), keeps their q and dO in workgroup memory and streams the keys in tiles of TILE rows of k
 // and v (each loaded from global memory once per OWN query rows). Per tile: dS for the block into workgroup
-// memory (one entry per invocation at a time), then each row's LANES invocations add dS·K into the
-// head-dimension chunks they own (registers). Tiles past the causal diagonal are skipped. Three barriers
-// per tile; every dQ row has one writer, no atomics.
+// memory (one entry per invocation at a time, or SPLIT invocations per entry with big heads), then each
+// row's LANES invocations add dS·K into the head-dimension chunks they own (registers). Tiles past the
+// causal diagonal are skipped. Three barriers per tile (four when SPLIT > 1); every dQ row has one writer,
+// no atomics.
 //
 // Layouts as attention_bwd_dq: Q, dO, dQ [B·S, H·HD]; K, V [B·S, KV·HD]; STATS [B, H, S] of vec2 (lse, D)
 // from attention_bwd_stats; lengths [B]. Padding rows get dQ = 0 and their inputs are never read.

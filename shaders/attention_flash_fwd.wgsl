@@ -3,12 +3,13 @@
 // A workgroup owns OWN consecutive query rows of one (sequence, head) and streams the keys of their KV head
 // in tiles of TILE keys staged in workgroup memory, so every k and v element is read from global memory once
 // per OWN query rows (the blocked kernel reads it once per 2). Per tile: the scores S = scale·Q·Kᵀ go to
-// workgroup memory (one score per invocation at a time, q and k from workgroup memory); the row's LANES
-// invocations take the new row max from S (online softmax), exponentiate their share of the row into P and
-// accumulate P·V into the head-dimension chunks they own (CHUNKS vec4s in registers, not a whole row sized
-// for hd 256). Each invocation keeps its own partial row sum l (same maxima, same rescales as its row's
-// other invocations): the sums are added once, at the end. Tiles past the block's causal diagonal are never
-// visited. Four barriers per tile: cheap on GPUs, which is why SwiftShader keeps the blocked kernel.
+// workgroup memory (one score per invocation at a time, or SPLIT invocations per score with big heads; q and
+// k from workgroup memory); the row's LANES invocations take the new row max from S (online softmax),
+// exponentiate their share of the row into P and accumulate P·V into the head-dimension chunks they own
+// (CHUNKS vec4s in registers, not a whole row sized for hd 256). Each invocation keeps its own partial row
+// sum l (same maxima, same rescales as its row's other invocations): the sums are added once, at the end.
+// Tiles past the block's causal diagonal are never visited. Four barriers per tile: cheap on GPUs, dear on
+// SwiftShader (a fiber switch per invocation), which keeps the blocked kernel there.
 //
 // Layouts as attention_fwd: Q, O [B·S, H·HD]; K, V [B·S, KV·HD]; LSE [B, H, S]; lengths [B]. Rows at or
 // beyond their sequence's length get o = 0 and lse = 0; their q, k, v are never read (zeros are staged).
