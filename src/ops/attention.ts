@@ -2,11 +2,17 @@
 // Flash-style: the forward keeps only the row log-sum-exp, the backward recomputes probabilities from it.
 // Every output element has exactly one writer (no float atomics): the backward is a statistics pass
 // (lse, D = rowsum(dO ⊙ O)), then a pass owning dQ rows and a pass owning dK/dV rows.
+// Two variants (family 'attention' in ctx.kernels, measured by `attentionProbe`): 'blocked' (2 rows per
+// invocation, no workgroup memory: CPU adapters) and 'flash' (FlashAttention-2 tiles in workgroup memory:
+// GPUs). Both take every call; 'flash' falls back to 'blocked' where its tiles would not fit the adapter.
 
 import type { AttentionDims as RefAttentionDims } from './contracts';
 import { type GpuContext, alignUp } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { withLib } from '../gpu/wgsl';
+import type { KernelProbe } from './tuning';
+import { probeValues } from './probeInputs';
+import { type FlashKernel, type FlashTiles, flashConstants, flashSources, flashTiles } from './attentionFlash';
 import commonSrc from '../../shaders/lib/attention_common.wgsl?raw';
 import fwdKernel from '../../shaders/attention_fwd.wgsl?raw';
 import statsKernel from '../../shaders/attention_bwd_stats.wgsl?raw';
@@ -15,16 +21,24 @@ import dkdvKernel from '../../shaders/attention_bwd_dkdv.wgsl?raw';
 
 export type AttentionDims = RefAttentionDims;
 
+export type AttentionVariant = 'blocked' | 'flash';
+export const ATTENTION_VARIANTS: readonly AttentionVariant[] = ['blocked', 'flash'];
+
+export interface AttentionOptions {
+  /** Runs this variant instead of the adapter's choice (it still falls back where it cannot run). */
+  variant?: AttentionVariant;
+}
+
 const fwdSrc = withLib(fwdKernel, commonSrc);
 const statsSrc = withLib(statsKernel, commonSrc);
 const dqSrc = withLib(dqKernel, commonSrc);
 const dkdvSrc = withLib(dkdvKernel, commonSrc);
 
-/** Invocations per workgroup along positions, as in every attention shader. */
+/** Invocations per workgroup along positions, as in the blocked shaders. */
 const WG = 32;
 /** Positions (query rows, or key rows for dK/dV) per invocation: register blocking, as ROWS in the shaders. */
 const ROWS = 2;
-/** The shaders keep per-row accumulators in private arrays of this many floats. */
+/** The blocked shaders keep per-row accumulators in private arrays of this many floats (flash tiles go as far). */
 export const MAX_HEAD_DIM = 256;
 
 /**
@@ -40,13 +54,14 @@ export function attention(
   v: Tensor<'f32'>,
   lengths: Tensor<'u32'>,
   dims: AttentionDims,
+  opts: AttentionOptions = {},
 ): { o: Tensor<'f32'>; lse: Tensor<'f32'> } {
   check(dims, { q, k, v, lengths });
   const { B, S, H, hd } = dims;
   const o = ctx.tensor([B * S, H * hd]);
   const lse = ctx.tensor([B, H, S]);
-  const pipeline = ctx.pipeline(fwdSrc, { HD: hd });
-  ctx.dispatch(pipeline, [vec4(q), vec4(k), vec4(v), lengths, o, lse, params(ctx, dims)], grid(dims, H, ROWS));
+  const [pipeline, groups] = kernel(ctx, 'fwd', dims, flashPlan(ctx, hd, opts));
+  ctx.dispatch(pipeline, [vec4(q), vec4(k), vec4(v), lengths, o, lse, params(ctx, dims)], groups);
   return { o, lse };
 }
 
@@ -65,6 +80,7 @@ export function attentionBackward(
   dO: Tensor<'f32'>,
   lengths: Tensor<'u32'>,
   dims: AttentionDims,
+  opts: AttentionOptions = {},
 ): { dq: Tensor<'f32'>; dk: Tensor<'f32'>; dv: Tensor<'f32'> } {
   check(dims, { q, k, v, lengths, o, dO, lse });
   const { B, S, H, KV, hd } = dims;
@@ -72,13 +88,48 @@ export function attentionBackward(
   const dq = ctx.tensor([B * S, H * hd]);
   const dk = ctx.tensor([B * S, KV * hd]);
   const dv = ctx.tensor([B * S, KV * hd]);
-  const constants = { HD: hd };
-  ctx.dispatch(ctx.pipeline(statsSrc, constants), [o, dO, lse, lengths, stats, params(ctx, dims)], grid(dims, H));
+  ctx.dispatch(ctx.pipeline(statsSrc, { HD: hd }), [o, dO, lse, lengths, stats, params(ctx, dims)], grid(dims, H));
   const inputs = [vec4(q), vec4(k), vec4(v), vec4(dO), stats, lengths];
-  ctx.dispatch(ctx.pipeline(dqSrc, constants), [...inputs, dq, params(ctx, dims)], grid(dims, H, ROWS));
-  ctx.dispatch(ctx.pipeline(dkdvSrc, constants), [...inputs, dk, dv, params(ctx, dims)], grid(dims, KV, ROWS));
+  const plan = flashPlan(ctx, hd, opts);
+  const [dqPipeline, dqGroups] = kernel(ctx, 'dq', dims, plan);
+  ctx.dispatch(dqPipeline, [...inputs, dq, params(ctx, dims)], dqGroups);
+  const [dkdvPipeline, dkdvGroups] = kernel(ctx, 'dkdv', dims, plan);
+  ctx.dispatch(dkdvPipeline, [...inputs, dk, dv, params(ctx, dims)], dkdvGroups);
   stats.release(); // the pool hands it out only to later-recorded work
   return { dq, dk, dv };
+}
+
+/** The variant this call runs: the option, else the adapter's choice, else 'flash' on GPUs only. */
+export function attentionVariant(ctx: GpuContext, opts: AttentionOptions = {}): AttentionVariant {
+  return opts.variant ?? ctx.kernels.variant<AttentionVariant>('attention', ctx.info.isSoftware ? 'blocked' : 'flash');
+}
+
+/**
+ * The flash kernels' tiles when the flash variant runs this call; undefined for the blocked kernels, chosen
+ * or fallen back to (the adapter's workgroup memory cannot hold a flash tile for this head dimension).
+ */
+function flashPlan(ctx: GpuContext, hd: number, opts: AttentionOptions): FlashPlan | undefined {
+  if (attentionVariant(ctx, opts) !== 'flash') return undefined;
+  const maxBytes = ctx.info.limits.maxComputeWorkgroupStorageSize;
+  const [fwd, dq, dkdv] = FLASH_KERNELS.map((name) => flashTiles(name, hd, maxBytes));
+  return fwd && dq && dkdv ? { fwd, dq, dkdv } : undefined;
+}
+
+type FlashPlan = Record<FlashKernel, FlashTiles>;
+const FLASH_KERNELS = ['fwd', 'dq', 'dkdv'] as const;
+const BLOCKED_SOURCES: Record<FlashKernel, string> = { fwd: fwdSrc, dq: dqSrc, dkdv: dkdvSrc };
+
+/** One kernel's pipeline and workgroup grid: the flash one with its tiles when planned, else the blocked one. */
+function kernel(
+  ctx: GpuContext,
+  name: FlashKernel,
+  dims: AttentionDims,
+  plan: FlashPlan | undefined,
+): [GPUComputePipeline, [number, number, number]] {
+  const heads = name === 'dkdv' ? dims.KV : dims.H; // dK/dV workgroups own key rows of a KV head
+  if (!plan) return [ctx.pipeline(BLOCKED_SOURCES[name], { HD: dims.hd }), grid(dims, heads, ROWS)];
+  const t = plan[name];
+  return [ctx.pipeline(flashSources[name], flashConstants(dims.hd, t)), [Math.ceil(dims.S / t.own), heads, dims.B]];
 }
 
 /** Workgroups: positions along x (`rows` per invocation), heads along y, sequences along z. */
@@ -128,3 +179,42 @@ function check(dims: AttentionDims, t: Record<string, Tensor>): void {
   }
   if (t.lengths.dtype !== 'u32') throw new Error('attention: lengths must be a u32 tensor');
 }
+
+/**
+ * The tuner's workload: one layer's attention in training (forward, then backward), SmolLM2-135M's heads
+ * (9 query heads on 3 KV heads of 64) over 4 sequences of 256 tokens, the last one padded; 1 sequence of 32 on
+ * CPU adapters (the ranking holds there, the time does not). Its output is o, dq, dk and dv side by side.
+ */
+export const attentionProbe: KernelProbe = {
+  family: 'attention',
+  variants: () => ATTENTION_VARIANTS,
+  sources: [fwdSrc, statsSrc, dqSrc, dkdvSrc, ...Object.values(flashSources)],
+  setup(ctx) {
+    const soft = ctx.info.isSoftware;
+    const dims: AttentionDims = { B: soft ? 1 : 4, S: soft ? 32 : 256, H: 9, KV: 3, hd: 64 };
+    const { B, S, H, KV, hd } = dims;
+    const [qn, kn] = [B * S * H * hd, B * S * KV * hd];
+    const q = ctx.upload(probeValues(qn, 3), [B * S, H * hd]);
+    const k = ctx.upload(probeValues(kn, 4), [B * S, KV * hd]);
+    const v = ctx.upload(probeValues(kn, 5), [B * S, KV * hd]);
+    const dO = ctx.upload(probeValues(qn, 6), [B * S, H * hd]);
+    const lengths = ctx.upload(
+      Uint32Array.from({ length: B }, (_, b) => (b === B - 1 ? S - 7 : S)),
+      [B],
+      'u32',
+    );
+    const out = ctx.tensor([2 * qn + 2 * kn]);
+    const run = () => {
+      const { o, lse } = attention(ctx, q, k, v, lengths, dims);
+      const g = attentionBackward(ctx, q, k, v, o, lse, dO, lengths, dims);
+      let at = 0;
+      for (const t of [o, g.dq, g.dk, g.dv]) {
+        ctx.copy(t, out, t.byteLength, 0, at);
+        at += t.byteLength;
+      }
+      [o, lse, g.dq, g.dk, g.dv].forEach((t) => t.release());
+      return out;
+    };
+    return { run, release: () => [q, k, v, dO, lengths, out].forEach((t) => t.release()) };
+  },
+};

@@ -1,6 +1,7 @@
 // Causal grouped-query attention with padding against the float64 reference: forward (o and lse), the
 // reference itself against llama-style masked softmax, the backward against finite differences and against
-// the analytic reference backward, at shapes from tiny to SmolLM2-like.
+// the analytic reference backward, at shapes from tiny to SmolLM2-like, for every variant ('blocked' and
+// 'flash', forced through the op's option); and flash's fallback where its tiles do not fit.
 //
 // Tolerances are derived per element, not tuned (u = 2⁻²⁴, γ_n = n·u/(1 − n·u)):
 // - a score s_ij = scale·q_i·k_j is off by at most E_i = γ_{hd+1}·max_j scale·Σ_d|q_id||k_jd| (dot product
@@ -17,7 +18,16 @@
 // magnitude above these bounds at these sizes; the errors found here are typically 10–100× below them.
 
 import { describe, expect, it } from 'vitest';
-import { type AttentionDims, attention, attentionBackward } from '../../src/ops/attention';
+import {
+  ATTENTION_VARIANTS,
+  type AttentionDims,
+  attentionProbe,
+  type AttentionVariant,
+  attention,
+  attentionBackward,
+} from '../../src/ops/attention';
+import { flashTiles, flashWorkgroupBytes } from '../../src/ops/attentionFlash';
+import { tuneKernels } from '../../src/ops/tuning';
 import { attentionBackwardRef, attentionLlamaRef, attentionRef } from '../../src/reference/attention';
 import { mismatches } from '../helpers/compare';
 import { gpu } from '../helpers/gpu';
@@ -31,6 +41,8 @@ interface Case {
   name: string;
   dims: AttentionDims;
   lengths: number[];
+  /** Only this variant (a case about its structure); every variant when absent. */
+  only?: AttentionVariant;
 }
 
 const CASES: Case[] = [
@@ -40,6 +52,8 @@ const CASES: Case[] = [
   { name: 'SmolLM2-like', dims: { B: 1, S: 70, H: 9, KV: 3, hd: 64 }, lengths: [70] },
   // Lengths 1 and 0 (fully padded), hd not a multiple of 4 (chunks straddle heads and rows), explicit scale.
   { name: 'short and empty sequences, hd=6', dims: { B: 3, S: 9, H: 4, KV: 1, hd: 6, scale: 0.7 }, lengths: [1, 9, 0] },
+  // Flash's smallest tiles (8 or 4 rows, streamed tiles half the owned rows, 4 vec4 chunks per invocation).
+  { name: 'large head, hd=202', dims: { B: 2, S: 11, H: 2, KV: 1, hd: 202 }, lengths: [11, 6], only: 'flash' },
 ];
 
 const seed = freshSeed();
@@ -174,7 +188,7 @@ function backwardBounds(
 const f32Err = (x: ArrayLike<number>) => Float64Array.from(x, (y) => U * Math.abs(y));
 const TINY = 1e-30; // exact zeros (padding rows) must match exactly; nothing else is that small
 
-async function runForward(c: Case, x: ReturnType<typeof inputs>) {
+async function runForward(c: Case, x: ReturnType<typeof inputs>, variant: AttentionVariant) {
   const ctx = await gpu();
   const { B, S, H, KV, hd } = c.dims;
   const t = {
@@ -183,15 +197,25 @@ async function runForward(c: Case, x: ReturnType<typeof inputs>) {
     v: ctx.upload(x.v, [B * S, KV * hd]),
     lengths: ctx.upload(x.lengths, [B], 'u32'),
   };
-  const { o, lse } = attention(ctx, t.q, t.k, t.v, t.lengths, c.dims);
+  const { o, lse } = attention(ctx, t.q, t.k, t.v, t.lengths, c.dims, { variant });
   return { ctx, t, o, lse };
 }
 
-describe(`attention forward vs float64 reference (seed ${seed})`, () => {
+/** The fixed part of a case's test name. */
+const shape = (c: Case) => `B=${c.dims.B} S=${c.dims.S} H=${c.dims.H} KV=${c.dims.KV} hd=${c.dims.hd}`;
+
+/** Computes `f` once, on first use (float64 work shared by every variant's test). */
+function once<T>(f: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= f());
+}
+
+describe.each(ATTENTION_VARIANTS)(`attention forward vs float64 reference, %s (seed ${seed})`, (variant) => {
   CASES.forEach((c, n) => {
-    it(`${c.name}: B=${c.dims.B} S=${c.dims.S} H=${c.dims.H} KV=${c.dims.KV} hd=${c.dims.hd} lengths=${c.lengths}`, async () => {
+    if (c.only && c.only !== variant) return;
+    it(`${c.name}: ${shape(c)} lengths=${c.lengths}`, async () => {
       const x = inputs(c, n);
-      const { ctx, t, o, lse } = await runForward(c, x);
+      const { ctx, t, o, lse } = await runForward(c, x, variant);
       const got = { o: await ctx.read(o), lse: await ctx.read(lse) };
       const want = attentionRef(x.q, x.k, x.v, x.lengths, c.dims);
       const bound = forwardBounds(x.q, x.k, x.v, x.lengths, c.dims, want.lse);
@@ -210,7 +234,7 @@ describe(`attention forward vs float64 reference (seed ${seed})`, () => {
       const ref = attentionRef(x.q, x.k, x.v, x.lengths, c.dims);
       // Two float64 evaluations of the same sums in different orders: a few hundred ulps of 1 at most.
       expect(mismatches(ref.o, want, () => 1e-13)).toEqual([]);
-      const { ctx, t, o, lse } = await runForward(c, x);
+      const { ctx, t, o, lse } = await runForward(c, x, variant);
       const bound = forwardBounds(x.q, x.k, x.v, x.lengths, c.dims, ref.lse);
       // The GPU bound plus the 1e-13 above.
       expect(mismatches(await ctx.read(o), want, (i) => bound.o[i] + 1e-13)).toEqual([]);
@@ -219,32 +243,41 @@ describe(`attention forward vs float64 reference (seed ${seed})`, () => {
   });
 });
 
-describe(`attention backward (seed ${seed})`, () => {
-  const SMALL: Case[] = [
-    { name: 'GQA with a padded sequence', dims: { B: 2, S: 6, H: 4, KV: 2, hd: 4 }, lengths: [6, 3] },
-    { name: 'length 1 and hd=5', dims: { B: 2, S: 5, H: 3, KV: 1, hd: 5, scale: 0.9 }, lengths: [1, 5] },
-  ];
+const SMALL: Case[] = [
+  { name: 'GQA with a padded sequence', dims: { B: 2, S: 6, H: 4, KV: 2, hd: 4 }, lengths: [6, 3] },
+  { name: 'length 1 and hd=5', dims: { B: 2, S: 5, H: 3, KV: 1, hd: 5, scale: 0.9 }, lengths: [1, 5] },
+];
+const slices = (g: Record<'dq' | 'dk' | 'dv', Float32Array | Float64Array>) => [...g.dq, ...g.dk, ...g.dv];
+
+/** Finite differences of the reference forward for a SMALL case, and the analytic reference's gradients. */
+const finiteDifferences = SMALL.map((c, n) =>
+  once(() => {
+    const x = inputs(c, 200 + n, 'finite');
+    const { q, k, v, dO: w, lengths } = x;
+    const [nq, nk] = [q.length, k.length];
+    // L(q, k, v) = Σ w ⊙ o: a random projection, so dL/do = w plays the role of dO.
+    const loss = (z: Float64Array) =>
+      dot(w, attentionRef(z.subarray(0, nq), z.subarray(nq, nq + nk), z.subarray(nq + nk), lengths, c.dims).o);
+    const fd = numericGrad(loss, [...q, ...k, ...v]);
+    const ref = attentionRef(q, k, v, lengths, c.dims);
+    const analytic = attentionBackwardRef(q, k, v, ref.o, ref.lse, w, lengths, c.dims);
+    return { x, fd, ref, analytic };
+  }),
+);
+
+describe.each(ATTENTION_VARIANTS)(`attention backward, %s (seed ${seed})`, (variant) => {
   SMALL.forEach((c, n) => {
     it(`matches finite differences of the reference forward: ${c.name}`, async () => {
-      const x = inputs(c, 200 + n, 'finite');
+      const { x, fd, ref, analytic } = finiteDifferences[n]();
       const { q, k, v, dO: w, lengths } = x;
-      const [nq, nk] = [q.length, k.length];
-      // L(q, k, v) = Σ w ⊙ o: a random projection, so dL/do = w plays the role of dO.
-      const loss = (z: Float64Array) =>
-        dot(w, attentionRef(z.subarray(0, nq), z.subarray(nq, nq + nk), z.subarray(nq + nk), lengths, c.dims).o);
-      const fd = numericGrad(loss, [...q, ...k, ...v]);
-      const slices = (g: Record<'dq' | 'dk' | 'dv', Float32Array | Float64Array>) => [...g.dq, ...g.dk, ...g.dv];
-
       // The analytic reference: float64 central differences with h = 1e-6 are good to ~1e-9 here.
-      const ref = attentionRef(q, k, v, lengths, c.dims);
-      const analytic = attentionBackwardRef(q, k, v, ref.o, ref.lse, w, lengths, c.dims);
       expect(mismatches(slices(analytic), fd, () => 1e-7)).toEqual([]);
 
       // The GPU backward fed by the GPU forward, end to end as in training: the backward bound with the
       // forward's bounds as the error of o and lse, plus the finite-difference error.
-      const { ctx, t, o, lse } = await runForward(c, x);
+      const { ctx, t, o, lse } = await runForward(c, x, variant);
       const tdO = ctx.upload(w, [c.dims.B * c.dims.S, c.dims.H * c.dims.hd]);
-      const g = attentionBackward(ctx, t.q, t.k, t.v, o, lse, tdO, t.lengths, c.dims);
+      const g = attentionBackward(ctx, t.q, t.k, t.v, o, lse, tdO, t.lengths, c.dims, { variant });
       const got = slices({ dq: await ctx.read(g.dq), dk: await ctx.read(g.dk), dv: await ctx.read(g.dv) });
       const fwd = forwardBounds(q, k, v, lengths, c.dims, ref.lse);
       const b = slices(backwardBounds(x, c.dims, ref.o, ref.lse, fwd, fwd.o, fwd.lse));
@@ -254,7 +287,8 @@ describe(`attention backward (seed ${seed})`, () => {
   });
 
   CASES.forEach((c, n) => {
-    it(`matches the analytic reference: ${c.name} B=${c.dims.B} S=${c.dims.S} H=${c.dims.H} KV=${c.dims.KV} hd=${c.dims.hd}`, async () => {
+    if (c.only && c.only !== variant) return;
+    it(`matches the analytic reference: ${c.name} ${shape(c)}`, async () => {
       const ctx = await gpu();
       const { B, S, H, KV, hd } = c.dims;
       const x = inputs(c, 300 + n);
@@ -270,7 +304,7 @@ describe(`attention backward (seed ${seed})`, () => {
         ctx.upload(x.dO, [B * S, H * hd]),
       ] as const;
       const tl = ctx.upload(x.lengths, [B], 'u32');
-      const g = attentionBackward(ctx, ...t, tl, c.dims);
+      const g = attentionBackward(ctx, ...t, tl, c.dims, { variant });
       const fwd = forwardBounds(x.q, x.k, x.v, x.lengths, c.dims, ref.lse);
       const bound = backwardBounds(x, c.dims, ref.o, ref.lse, fwd, f32Err(ref.o), f32Err(ref.lse));
       // Bounds from the header; padding rows exactly 0 although their q, k, v and dO are NaN.
@@ -293,5 +327,66 @@ describe('attention arguments', () => {
     expect(() => attention(ctx, q, kv, kv, lengths, { ...dims, KV: 3 })).toThrow(/k has 128 elements, expected 96/);
     expect(() => attention(ctx, q, kv, kv, lengths, { ...dims, H: 1, KV: 1, hd: 512, S: 1 })).toThrow(/exceeds/);
     [q, kv, lengths].forEach((y) => y.release());
+  });
+});
+
+describe('attention variants', () => {
+  it('flash has tiles within 16 KiB of workgroup memory for every head dimension up to 256', () => {
+    for (let hd = 1; hd <= 256; hd++) {
+      for (const kernel of ['fwd', 'dq', 'dkdv'] as const) {
+        const t = flashTiles(kernel, hd, 16384);
+        expect(t, `${kernel} hd=${hd}`).toBeDefined();
+        expect(flashWorkgroupBytes(kernel, hd, t!)).toBeLessThanOrEqual(16384);
+        expect(Math.ceil(Math.ceil(hd / 4) / t!.lanes)).toBeLessThanOrEqual(4); // MAX_CHUNKS in the shaders
+      }
+    }
+    expect(flashTiles('fwd', 64, 16384)).toEqual({ own: 16, tile: 16, lanes: 8 });
+  });
+
+  it('runs blocked on CPU adapters, flash when chosen, and falls back to blocked where flash tiles do not fit', async () => {
+    const ctx = await gpu();
+    const c = CASES[1];
+    const x = inputs(c, 400);
+    const kernelsRun = async () => {
+      ctx.resetStats();
+      const { t, o, lse } = await runForward(c, x, undefined as unknown as AttentionVariant);
+      const tdO = ctx.upload(x.dO, [c.dims.B * c.dims.S, c.dims.H * c.dims.hd]);
+      const g = attentionBackward(ctx, t.q, t.k, t.v, o, lse, tdO, t.lengths, c.dims);
+      const out = [await ctx.read(o), await ctx.read(g.dq), await ctx.read(g.dk), await ctx.read(g.dv)];
+      [...Object.values(t), o, lse, tdO, g.dq, g.dk, g.dv].forEach((y) => y.release());
+      // One dispatch per kernel: the forward, then stats, dQ and dK/dV.
+      expect([...ctx.stats.byKernel.values()]).toEqual([1, 1, 1, 1]);
+      return { kernels: [...ctx.stats.byKernel.keys()].sort(), out };
+    };
+    const blocked = ['attention_bwd_dkdv', 'attention_bwd_dq', 'attention_bwd_stats', 'attention_fwd'];
+    const flash = ['attention_bwd_stats', 'attention_flash_dkdv', 'attention_flash_dq', 'attention_flash_fwd'];
+    const limits = ctx.info.limits;
+    const storage = limits.maxComputeWorkgroupStorageSize;
+    try {
+      const byDefault = await kernelsRun();
+      expect(byDefault.kernels).toEqual(blocked); // SwiftShader is a CPU adapter
+      ctx.kernels.force('attention', 'flash');
+      expect((await kernelsRun()).kernels).toEqual(flash);
+      limits.maxComputeWorkgroupStorageSize = 256; // no flash tile fits hd 12 in 256 bytes
+      const fallback = await kernelsRun();
+      expect(fallback.kernels).toEqual(blocked);
+      expect(fallback.out).toEqual(byDefault.out);
+    } finally {
+      limits.maxComputeWorkgroupStorageSize = storage;
+      ctx.kernels.force('attention', undefined);
+    }
+  });
+
+  it("the tuner's probe runs both variants, their outputs agree, and the faster is adopted", async () => {
+    const ctx = await gpu();
+    try {
+      const choice = (await tuneKernels(ctx, [attentionProbe], { minMs: 1 })).attention;
+      expect(choice.rejected).toBeUndefined();
+      expect(Object.keys(choice.ms).sort()).toEqual(['blocked', 'flash']);
+      expect(choice.ms[choice.variant]).toBe(Math.min(...Object.values(choice.ms)));
+      expect(ctx.kernels.variant('attention', 'none')).toBe(choice.variant);
+    } finally {
+      ctx.kernels.clear();
+    }
   });
 });
