@@ -17,7 +17,7 @@ export async function benchBrowser(): Promise<void> {
   const swiftshader = process.argv.includes('--swiftshader');
   const server = await createServer({ server: { port: 0, host: '127.0.0.1' }, logLevel: 'warn' });
   await server.listen();
-  const browser = await launchBrowser({ swiftshader });
+  const browser = await launchBrowser({ swiftshader, longKernels: true });
   try {
     const base = server.resolvedUrls?.local[0];
     if (!base) throw new Error('the Vite dev server did not report a URL');

@@ -193,6 +193,7 @@ export async function runReport(ctx: GpuContext, o: ReportOptions): Promise<{ do
   const dispatches: IterationCount[] = [];
   for (const method of TRAIN_METHODS) dispatches.push(await countIteration(ctx, full, method, 64, true));
   releaseWeights(full.weights);
+  ctx.pool.trim(); // the dry run's buffers: a browser's GPU process keeps what the pool keeps
 
   o.log(`training and inference (${scale.label})…`);
   const model = await loadSmol(ctx, scale.layers);

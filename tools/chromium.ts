@@ -19,18 +19,30 @@ export function chromiumPath(): string {
   return found;
 }
 
-/** SwiftShader (default, the tests' adapter) or the machine's GPU (Vulkan on Linux). */
-export async function launchBrowser(o: { swiftshader?: boolean } = {}): Promise<Browser> {
+/**
+ * SwiftShader (default, the tests' adapter) or the machine's GPU (Vulkan on Linux). `longKernels` turns off
+ * the GPU watchdog, which kills the GPU process (losing the device) when one submission runs for seconds, as
+ * a benchmark's big kernels do on a CPU adapter.
+ */
+export async function launchBrowser(o: { swiftshader?: boolean; longKernels?: boolean } = {}): Promise<Browser> {
   const adapter =
     o.swiftshader === false
       ? ['--enable-features=Vulkan', '--use-angle=vulkan', '--ignore-gpu-blocklist']
-      : ['--use-webgpu-adapter=swiftshader', '--enable-unsafe-swiftshader'];
+      : [
+          '--use-webgpu-adapter=swiftshader',
+          '--enable-unsafe-swiftshader',
+          // As src/gpu/adapter.ts does for Dawn in Node: SwiftShader builds kernels that zero-fill workgroup
+          // memory through this Vulkan extension in time proportional to the arrays (seconds per tiled kernel);
+          // Dawn's own zero-fill loop has the same semantics and builds at once.
+          '--disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension',
+        ];
   return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
     args: [
       '--enable-unsafe-webgpu',
       ...adapter,
+      ...(o.longKernels ? ['--disable-gpu-watchdog'] : []),
       '--no-sandbox',
       '--disable-gpu-sandbox',
       '--no-first-run',
