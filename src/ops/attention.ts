@@ -10,6 +10,7 @@ import type { AttentionDims as RefAttentionDims } from './contracts';
 import { type GpuContext, alignUp } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { withLib } from '../gpu/wgsl';
+import { uniformStruct } from '../gpu/uniforms';
 import type { KernelProbe } from './tuning';
 import { probeValues } from './probeInputs';
 import { type FlashKernel, type FlashTiles, flashConstants, flashSources, flashTiles } from './attentionFlash';
@@ -148,12 +149,12 @@ function vec4(t: Tensor<'f32'>): GPUBufferBinding {
   return { buffer: t.buffer, offset: t.offset, size };
 }
 
-/** The shaders' Params struct: B, S, H, KV as u32, then scale as f32, padded to 32 bytes. */
+/** The Params struct every attention kernel shares (shaders/lib/attention_common.wgsl). */
+const PARAMS = uniformStruct(commonSrc, 'Params');
+
 function params(ctx: GpuContext, dims: AttentionDims): GPUBufferBinding {
-  const bytes = new ArrayBuffer(32);
-  new Uint32Array(bytes).set([dims.B, dims.S, dims.H, dims.KV]);
-  new Float32Array(bytes)[4] = dims.scale ?? 1 / Math.sqrt(dims.hd);
-  return ctx.uniform(new Uint8Array(bytes));
+  const { B, S, H, KV } = dims;
+  return ctx.uniform(PARAMS.pack({ B, S, H, KV, scale: dims.scale ?? 1 / Math.sqrt(dims.hd) }));
 }
 
 function check(dims: AttentionDims, t: Record<string, Tensor>): void {
