@@ -38,18 +38,24 @@ export interface MatmulOptions {
 const REGTILE_VEC4 = withLib(regtileSrc, operandsVec4);
 const REGTILE_F32 = withLib(regtileSrc, operandsF32);
 
-/**
- * Output tile of one workgroup (rows × columns of C) for each kernel, and its override constants. `vec4` is
- * the regtile body reading aligned operands as vec4 (`code` is its scalar-read twin, for any layout).
- */
-const TILE: Record<MatmulVariant, { rows: number; cols: number; code: string; vec4?: string; wg?: OverrideConstants }> = {
+/** One workgroup's output tile (rows × columns of C) and the kernel computing it. */
+interface Tile {
+  rows: number;
+  cols: number;
+  code: string;
+  /** The regtile body reading aligned operands as vec4 (`code` is then its scalar-read twin, for any layout). */
+  vec4?: string;
+  constants?: OverrideConstants;
+}
+
+const TILE: Record<MatmulVariant, Tile> = {
   blocked: { rows: 32, cols: 64, code: blockedSrc }, // 8×8 invocations × 4×8 outputs
   blocked_vec4: { rows: 32, cols: 64, code: blockedVec4Src },
   tiled: { rows: 64, cols: 64, code: tiledSrc }, // 16×16 invocations × 4×4 outputs
   // 8×8 invocations × 8×8 outputs, K slices of 16: 8.7 KB of workgroup memory.
-  regtile64: { rows: 64, cols: 64, code: REGTILE_F32, vec4: REGTILE_VEC4, wg: { WG: 8, BK: 16 } },
+  regtile64: { rows: 64, cols: 64, code: REGTILE_F32, vec4: REGTILE_VEC4, constants: { WG: 8, BK: 16 } },
   // 16×16 invocations × 8×8 outputs, K slices of 8 (16 would need 16.9 KB, past WebGPU's 16 KiB default).
-  regtile128: { rows: 128, cols: 128, code: REGTILE_F32, vec4: REGTILE_VEC4, wg: { WG: 16, BK: 8 } },
+  regtile128: { rows: 128, cols: 128, code: REGTILE_F32, vec4: REGTILE_VEC4, constants: { WG: 16, BK: 8 } },
 };
 
 export type MatmulStrategy = 'blocked' | 'tiled' | 'regtile64' | 'regtile128';
@@ -110,7 +116,7 @@ export function matmul(
     TRANS_A: !!opts.transA,
     TRANS_B: !!opts.transB,
     ACCUMULATE: !!opts.accumulate,
-    ...tile.wg,
+    ...tile.constants,
   });
   const params = new ArrayBuffer(32);
   new Uint32Array(params).set([M, N, K, 0, strideA, strideB, strideC, 0]);
@@ -146,4 +152,3 @@ export const matmulProbe: KernelProbe = {
     };
   },
 };
-
