@@ -28,6 +28,7 @@ import q4Src from '../../shaders/linear_q4_0.wgsl?raw';
 import dxF16Src from '../../shaders/linear_dx_f16.wgsl?raw';
 import dxQ8Src from '../../shaders/linear_dx_q8_0.wgsl?raw';
 import dxQ4Src from '../../shaders/linear_dx_q4_0.wgsl?raw';
+import dxQuantBody from '../../shaders/lib/linear_dx_quant.wgsl?raw';
 import tiledSrc from '../../shaders/linear_tiled.wgsl?raw';
 import decodeF16 from '../../shaders/lib/decode_f16.wgsl?raw';
 import decodeQ8 from '../../shaders/lib/decode_q8_0.wgsl?raw';
@@ -94,8 +95,9 @@ const FORWARD: Record<DecodedType, string> = {
 };
 const BACKWARD_INPUT: Record<DecodedType, string> = {
   f16: withLib(dxF16Src, linearLib, swigluLib),
-  q8_0: withLib(dxQ8Src, linearLib, swigluLib),
-  q4_0: withLib(dxQ4Src, linearLib, swigluLib),
+  // The two quantized kernels are one body; each type's file (first, so it names the pipeline) adds its decoding.
+  q8_0: withLib(dxQ8Src, dxQuantBody, linearLib, swigluLib),
+  q4_0: withLib(dxQ4Src, dxQuantBody, linearLib, swigluLib),
 };
 
 /** Records y = alpha·x·Wᵀ (+ y when accumulating): x is [T, w.cols], y is [T, w.rows], f32 row-major. */
