@@ -171,8 +171,10 @@ interface Kernel {
   constants?: Record<string, boolean>;
 }
 
-/** The blocked kernel for w's type. f16 rows of odd length start mid-word every other row: it funnels words
- * only when it must (ODD_K). */
+/**
+ * The blocked kernel for w's type. f16 rows of odd length start mid-word every other row: that kernel funnels
+ * words only when it must (ODD_K).
+ */
 function blocked(kernels: Record<DecodedType, string>, w: Weight): Kernel {
   const type = w.type as DecodedType;
   return type === 'f16' ? { code: kernels.f16, constants: { ODD_K: w.cols % 2 === 1 } } : { code: kernels[type] };
