@@ -85,6 +85,16 @@ describe('matmul options', () => {
     expect(() => matmul(ctx, ctx.tensor([7, 5]), ctx.tensor([5, 13]), 7, 13, 5, { variant: 'blocked_vec4' })).toThrow(
       /vec4-aligned/,
     );
+    // A measured or forced strategy applies to every layout: regtile reads unaligned operands as scalars.
+    try {
+      ctx.kernels.force('matmul', 'regtile128');
+      expect([matmulVariant(ctx, 64, 64, 64, {}), matmulVariant(ctx, 7, 13, 5, {})]).toEqual([
+        'regtile128',
+        'regtile128',
+      ]);
+    } finally {
+      ctx.kernels.force('matmul', undefined);
+    }
   });
 
   // regtile128 is regtile64's body with other tile constants: the batch, alpha and accumulate paths are the same.
