@@ -50,9 +50,14 @@ fn low_rank(t: u32, col: u32) -> f32 {
 // Row t, columns c..c+7 of OUT (width columns wide): alpha·(lo ‖ hi) (+ the low-rank product), stored or
 // added, inside the bounds (and SwiGLU's h of the stored value).
 fn store_row(t: u32, c: u32, width: u32, lo: vec4<f32>, hi: vec4<f32>) {
+  store4(t, c, width, lo);
+  store4(t, c + 4u, width, hi);
+}
+
+// Row t, columns c..c+3 of OUT: store_row's epilogue for one vec4 (linear_tiled stores two halves apart).
+fn store4(t: u32, c: u32, width: u32, v: vec4<f32>) {
   if (t >= p.T) { return; }
-  let v = array<f32, 8>(lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
-  for (var j = 0u; j < TN; j++) {
+  for (var j = 0u; j < 4u; j++) {
     if (c + j < width) {
       let e = t * width + c + j;
       var r = p.alpha * v[j];
@@ -62,4 +67,17 @@ fn store_row(t: u32, c: u32, width: u32, lo: vec4<f32>, hi: vec4<f32>) {
       if (GATED) { GATED_OUT[e] = silu_times(GATE[e], r); }
     }
   }
+}
+
+// The 4 bytes from byte `a` of W (a even): one word, or two funnelled when `a` starts mid-word. Quantized
+// blocks are 34 or 18 bytes, so their fields start at byte 0 or 2 of a word.
+fn word_at(a: u32) -> u32 {
+  let i = a >> 2u;
+  if ((a & 2u) == 0u) { return W[i]; }
+  return (W[i] >> 16u) | (W[i + 1u] << 16u);
+}
+
+// The f16 at byte `a` (a even), widened.
+fn half_at(a: u32) -> f32 {
+  return unpack2x16float(W[a >> 2u] >> ((a & 2u) * 8u)).x;
 }

@@ -6,11 +6,18 @@
 // the same kernel's epilogue (shaders/lib/linear_common.wgsl), so the branch costs no dispatch of its own;
 // with f32 weights it is one more matmul into the output (`addLowRank`). Likewise the up projection writes
 // SwiGLU's h = silu(g) ⊙ u as it stores u (`gated`; f32 weights: the swiglu kernel).
+// Two variants per direction (families 'linear' and 'linear_dx' in ctx.kernels, measured by the tuner):
+// 'blocked', one kernel per weight type decoding in registers without workgroup memory (CPU adapters), and
+// 'tiled', one body for all three types that decodes each 64×16 slice of W into workgroup memory once per
+// 64 tokens (GPUs); the type's decoding is an include (shaders/lib/decode_*.wgsl).
 
 import type { GpuContext } from '../gpu/context';
 import { Tensor } from '../gpu/tensor';
+import type { KernelProbe } from './tuning';
+import { probeValues } from './probeInputs';
+import { quantize } from '../io/quant';
 import { matmul } from './matmul';
-import { rowBytes, type Weight, type WeightType } from './weight';
+import { releaseWeight, rowBytes, uploadWeight, type Weight, type WeightType } from './weight';
 import { withLib } from '../gpu/wgsl';
 import linearLib from '../../shaders/lib/linear_common.wgsl?raw';
 import swigluLib from '../../shaders/lib/swiglu_common.wgsl?raw';
@@ -21,6 +28,16 @@ import q4Src from '../../shaders/linear_q4_0.wgsl?raw';
 import dxF16Src from '../../shaders/linear_dx_f16.wgsl?raw';
 import dxQ8Src from '../../shaders/linear_dx_q8_0.wgsl?raw';
 import dxQ4Src from '../../shaders/linear_dx_q4_0.wgsl?raw';
+import dxQuantBody from '../../shaders/lib/linear_dx_quant.wgsl?raw';
+import tiledSrc from '../../shaders/linear_tiled.wgsl?raw';
+import decodeF16 from '../../shaders/lib/decode_f16.wgsl?raw';
+import decodeQ8 from '../../shaders/lib/decode_q8_0.wgsl?raw';
+import decodeQ4 from '../../shaders/lib/decode_q4_0.wgsl?raw';
+
+export type LinearVariant = 'blocked' | 'tiled';
+
+/** The candidates of both families, the reference (the blocked kernels) first. */
+export const LINEAR_VARIANTS: readonly LinearVariant[] = ['blocked', 'tiled'];
 
 export interface LinearOptions {
   /** out += result instead of out = result (the model sums paths into one activation). */
@@ -30,6 +47,8 @@ export interface LinearOptions {
   lowRank?: LowRank;
   /** Forward only: also writes gated.out = silu(gated.gate) ⊙ out (SwiGLU after the up projection). */
   gated?: { gate: Tensor<'f32'>; out: Tensor<'f32'> };
+  /** The kernel variant, over ctx.kernels' choice for the family ('linear' forward, 'linear_dx'). */
+  variant?: LinearVariant;
 }
 
 /**
@@ -51,10 +70,23 @@ type DecodedType = Exclude<WeightType, 'f32'>;
 
 /**
  * Output covered by one workgroup of 8×8 invocations: forward kernels compute 8 tokens × 8 outputs each,
- * input-gradient kernels 16 tokens × 8 inputs (more tokens share each decoded weight there).
+ * input-gradient kernels 16 tokens × 8 inputs (more tokens share each decoded weight there); the tiled kernel
+ * 8 tokens × 8 columns either way.
  */
 const FORWARD_TILE = { cols: 64, rows: 64 };
 const BACKWARD_TILE = { cols: 64, rows: 128 };
+const TILED_TILE = { cols: 64, rows: 64 };
+
+const TILED: Record<DecodedType, string> = {
+  f16: withLib(tiledSrc, decodeF16, linearLib, swigluLib),
+  q8_0: withLib(tiledSrc, decodeQ8, linearLib, swigluLib),
+  q4_0: withLib(tiledSrc, decodeQ4, linearLib, swigluLib),
+};
+
+/** The variant a product runs: the call's, else ctx.kernels' for the family, else blocked on CPU adapters. */
+export function linearVariant(ctx: GpuContext, family: 'linear' | 'linear_dx', forced?: LinearVariant): LinearVariant {
+  return forced ?? ctx.kernels.variant<LinearVariant>(family, ctx.info.isSoftware ? 'blocked' : 'tiled');
+}
 
 const FORWARD: Record<DecodedType, string> = {
   f16: withLib(f16Src, linearLib, swigluLib),
@@ -63,8 +95,9 @@ const FORWARD: Record<DecodedType, string> = {
 };
 const BACKWARD_INPUT: Record<DecodedType, string> = {
   f16: withLib(dxF16Src, linearLib, swigluLib),
-  q8_0: withLib(dxQ8Src, linearLib, swigluLib),
-  q4_0: withLib(dxQ4Src, linearLib, swigluLib),
+  // The two quantized kernels are one body; each type's file (first, so it names the pipeline) adds its decoding.
+  q8_0: withLib(dxQ8Src, dxQuantBody, linearLib, swigluLib),
+  q4_0: withLib(dxQ4Src, dxQuantBody, linearLib, swigluLib),
 };
 
 /** Records y = alpha·x·Wᵀ (+ y when accumulating): x is [T, w.cols], y is [T, w.rows], f32 row-major. */
@@ -92,8 +125,11 @@ export function linear(
     return y;
   }
   // Output [T, rows]: workgroups tile rows of W along x and tokens along y.
-  const groups: [number, number] = [Math.ceil(w.rows / FORWARD_TILE.cols), Math.ceil(T / FORWARD_TILE.rows)];
-  dispatch(ctx, FORWARD[w.type], x, w, y, groups, T, opts, w.rows);
+  const tiled = linearVariant(ctx, 'linear', opts.variant) === 'tiled';
+  const tile = tiled ? TILED_TILE : FORWARD_TILE;
+  const groups: [number, number] = [Math.ceil(w.rows / tile.cols), Math.ceil(T / tile.rows)];
+  const kernel = tiled ? { code: TILED[w.type], constants: { DX: false } } : blocked(FORWARD, w);
+  dispatch(ctx, kernel, x, w, y, groups, T, opts, w.rows);
   return y;
 }
 
@@ -121,14 +157,32 @@ export function linearBackwardInput(
     return opts.lowRank ? addLowRank(ctx, opts.lowRank, T, w.cols, dx) : dx;
   }
   // Output [T, cols]: workgroups tile columns of W along x and tokens along y.
-  const groups: [number, number] = [Math.ceil(w.cols / BACKWARD_TILE.cols), Math.ceil(T / BACKWARD_TILE.rows)];
-  dispatch(ctx, BACKWARD_INPUT[w.type], dy, w, dx, groups, T, opts, w.cols);
+  const tiled = linearVariant(ctx, 'linear_dx', opts.variant) === 'tiled';
+  const tile = tiled ? TILED_TILE : BACKWARD_TILE;
+  const groups: [number, number] = [Math.ceil(w.cols / tile.cols), Math.ceil(T / tile.rows)];
+  const kernel = tiled ? { code: TILED[w.type], constants: { DX: true } } : blocked(BACKWARD_INPUT, w);
+  dispatch(ctx, kernel, dy, w, dx, groups, T, opts, w.cols);
   return dx;
+}
+
+/** A kernel's source and the override constants it has beyond the shared ones. */
+interface Kernel {
+  code: string;
+  constants?: Record<string, boolean>;
+}
+
+/**
+ * The blocked kernel for w's type. f16 rows of odd length start mid-word every other row: that kernel funnels
+ * words only when it must (ODD_K).
+ */
+function blocked(kernels: Record<DecodedType, string>, w: Weight): Kernel {
+  const type = w.type as DecodedType;
+  return type === 'f16' ? { code: kernels.f16, constants: { ODD_K: w.cols % 2 === 1 } } : { code: kernels[type] };
 }
 
 function dispatch(
   ctx: GpuContext,
-  code: string,
+  kernel: Kernel,
   input: Tensor<'f32'>,
   w: Weight,
   output: Tensor<'f32'>,
@@ -138,9 +192,12 @@ function dispatch(
   cols: number,
 ): void {
   const { lowRank: lr, gated } = opts;
-  const constants: Record<string, boolean> = { ACCUMULATE: !!opts.accumulate, LOW_RANK: !!lr, GATED: !!gated };
-  // f16 rows of odd length start mid-word every other row; the kernel funnels words only when it must.
-  if (w.type === 'f16') constants.ODD_K = w.cols % 2 === 1;
+  const constants: Record<string, boolean> = {
+    ACCUMULATE: !!opts.accumulate,
+    LOW_RANK: !!lr,
+    GATED: !!gated,
+    ...kernel.constants,
+  };
   const params = new ArrayBuffer(48);
   const words = new Uint32Array(params);
   words.set([T, w.rows, w.cols, 0, rowBytes(w.type, w.cols)]);
@@ -163,7 +220,7 @@ function dispatch(
     gated?.gate ?? input,
     gated?.out ?? unusedOutput(ctx),
   ];
-  ctx.dispatch(ctx.pipeline(code, constants), bindings, groups);
+  ctx.dispatch(ctx.pipeline(kernel.code, constants), bindings, groups);
 }
 
 /**
@@ -189,7 +246,7 @@ function unusedOutput(ctx: GpuContext): Tensor<'f32'> {
   return t;
 }
 
-/** The options without the low-rank product and gated output. */
+/** The options without the low-rank product, gated output and variant. */
 function plain(o: LinearOptions): LinearOptions {
   return { accumulate: o.accumulate, alpha: o.alpha };
 }
@@ -214,3 +271,33 @@ function f32View(w: Weight): Tensor<'f32'> {
 function checkSize(name: string, t: Tensor, needed: number): void {
   if (t.numel < needed) throw new Error(`linear: ${name} has ${t.numel} elements, the product needs ${needed}`);
 }
+
+/**
+ * The tuner's workloads for 'linear' and 'linear_dx': SmolLM2-135M's up projection (576 → 1536) in Q4_0 over
+ * 512 tokens; on CPU adapters 64 tokens, 256 → 128 (the ranking holds there, the time does not).
+ */
+function probe(family: 'linear' | 'linear_dx'): KernelProbe {
+  const forward = family === 'linear';
+  return {
+    family,
+    variants: () => LINEAR_VARIANTS,
+    sources: [...Object.values(forward ? FORWARD : BACKWARD_INPUT), ...Object.values(TILED)],
+    setup(ctx) {
+      const [T, inDim, outDim] = ctx.info.isSoftware ? [64, 256, 128] : [512, 576, 1536];
+      const w = uploadWeight(ctx, 'q4_0', outDim, inDim, quantize('q4_0', probeValues(outDim * inDim, 3)));
+      const [inLen, outLen] = forward ? [inDim, outDim] : [outDim, inDim];
+      const x = ctx.upload(probeValues(T * inLen, 4), [T, inLen]);
+      const y = ctx.tensor([T, outLen]);
+      return {
+        run: () => (forward ? linear(ctx, x, w, T, {}, y) : linearBackwardInput(ctx, x, w, T, {}, y)),
+        release: () => {
+          [x, y].forEach((t) => t.release());
+          releaseWeight(w);
+        },
+      };
+    },
+  };
+}
+
+export const linearProbe = probe('linear');
+export const linearDxProbe = probe('linear_dx');

@@ -1,18 +1,25 @@
 // matmul: C = alpha·op(A)·op(B), optionally accumulated into C, batched, f32.
-// Two strategies: register-blocked without shared memory (best on CPU adapters such as SwiftShader; with a
-// vec4 specialisation when the operands are aligned) and shared-memory tiled (what real GPUs want).
+// Register-blocked without shared memory (best on CPU adapters such as SwiftShader; with a vec4
+// specialisation when the operands are aligned), and shared-memory tiles for real GPUs: `tiled` (64×64, 4×4
+// per invocation) and `regtile64` / `regtile128` (8×8 per invocation, vec4 workgroup loads, one body whose
+// operand reads are vec4 when aligned and scalar otherwise).
 // Which one runs is measured per adapter (src/ops/tuning.ts, `matmulProbe`); callers may force a variant (the
 // tests run every one).
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
+import type { OverrideConstants } from '../gpu/pipelineCache';
 import type { KernelProbe } from './tuning';
 import { probeValues } from './probeInputs';
 import blockedSrc from '../../shaders/matmul_blocked.wgsl?raw';
 import blockedVec4Src from '../../shaders/matmul_blocked_vec4.wgsl?raw';
 import tiledSrc from '../../shaders/matmul_tiled.wgsl?raw';
+import regtileSrc from '../../shaders/matmul_regtile.wgsl?raw';
+import operandsVec4 from '../../shaders/lib/matmul_operands_vec4.wgsl?raw';
+import operandsF32 from '../../shaders/lib/matmul_operands_f32.wgsl?raw';
+import { withLib } from '../gpu/wgsl';
 
-export type MatmulVariant = 'blocked' | 'tiled' | 'blocked_vec4';
+export type MatmulVariant = 'blocked' | 'tiled' | 'blocked_vec4' | 'regtile64' | 'regtile128';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -28,16 +35,32 @@ export interface MatmulOptions {
   variant?: MatmulVariant;
 }
 
-/** Output tile of one workgroup (rows × columns of C) for each kernel. */
-const TILE: Record<MatmulVariant, { rows: number; cols: number; code: string }> = {
+const REGTILE_VEC4 = withLib(regtileSrc, operandsVec4);
+const REGTILE_F32 = withLib(regtileSrc, operandsF32);
+
+/** One workgroup's output tile (rows × columns of C) and the kernel computing it. */
+interface Tile {
+  rows: number;
+  cols: number;
+  code: string;
+  /** The regtile body reading aligned operands as vec4 (`code` is then its scalar-read twin, for any layout). */
+  vec4?: string;
+  constants?: OverrideConstants;
+}
+
+const TILE: Record<MatmulVariant, Tile> = {
   blocked: { rows: 32, cols: 64, code: blockedSrc }, // 8×8 invocations × 4×8 outputs
   blocked_vec4: { rows: 32, cols: 64, code: blockedVec4Src },
   tiled: { rows: 64, cols: 64, code: tiledSrc }, // 16×16 invocations × 4×4 outputs
+  // 8×8 invocations × 8×8 outputs, K slices of 16: 8.7 KB of workgroup memory.
+  regtile64: { rows: 64, cols: 64, code: REGTILE_F32, vec4: REGTILE_VEC4, constants: { WG: 8, BK: 16 } },
+  // 16×16 invocations × 8×8 outputs, K slices of 8 (16 would need 16.9 KB, past WebGPU's 16 KiB default).
+  regtile128: { rows: 128, cols: 128, code: REGTILE_F32, vec4: REGTILE_VEC4, constants: { WG: 16, BK: 8 } },
 };
 
-export type MatmulStrategy = 'blocked' | 'tiled';
+export type MatmulStrategy = 'blocked' | 'tiled' | 'regtile64' | 'regtile128';
 
-export const MATMUL_STRATEGIES: readonly MatmulStrategy[] = ['blocked', 'tiled'];
+export const MATMUL_STRATEGIES: readonly MatmulStrategy[] = ['blocked', 'tiled', 'regtile64', 'regtile128'];
 
 /** The strategy products use: measured or forced per adapter (`ctx.kernels`, family 'matmul'), else by kind. */
 export function matmulStrategy(ctx: GpuContext): MatmulStrategy {
@@ -54,7 +77,8 @@ export function vec4Aligned(M: number, N: number, K: number, o: MatmulOptions): 
 /** The kernel that runs this product: the strategy's, specialised to vec4 loads where the layout allows. */
 export function matmulVariant(ctx: GpuContext, M: number, N: number, K: number, o: MatmulOptions): MatmulVariant {
   if (o.variant) return o.variant;
-  if (matmulStrategy(ctx) === 'tiled') return 'tiled';
+  const strategy = matmulStrategy(ctx);
+  if (strategy !== 'blocked') return strategy;
   return vec4Aligned(M, N, K, o) ? 'blocked_vec4' : 'blocked';
 }
 
@@ -85,10 +109,14 @@ export function matmul(
   const variant = matmulVariant(ctx, M, N, K, opts);
   if (variant === 'blocked_vec4' && !vec4Aligned(M, N, K, opts)) throw new Error('matmul: operands not vec4-aligned');
   const tile = TILE[variant];
-  const pipeline = ctx.pipeline(tile.code, {
+  // The regtile body reads vec4 only where the layout allows: the choice of variant is about speed, never
+  // about which products it can run.
+  const code = tile.vec4 && vec4Aligned(M, N, K, opts) ? tile.vec4 : tile.code;
+  const pipeline = ctx.pipeline(code, {
     TRANS_A: !!opts.transA,
     TRANS_B: !!opts.transB,
     ACCUMULATE: !!opts.accumulate,
+    ...tile.constants,
   });
   const params = new ArrayBuffer(32);
   new Uint32Array(params).set([M, N, K, 0, strideA, strideB, strideC, 0]);
@@ -112,7 +140,7 @@ function checkSize(name: string, t: Tensor, needed: number): void {
 export const matmulProbe: KernelProbe = {
   family: 'matmul',
   variants: () => MATMUL_STRATEGIES,
-  sources: [blockedSrc, blockedVec4Src, tiledSrc],
+  sources: [blockedSrc, blockedVec4Src, tiledSrc, REGTILE_VEC4, REGTILE_F32],
   setup(ctx) {
     const [M, N, K] = [ctx.info.isSoftware ? 64 : 512, 1536, 576];
     const a = ctx.upload(probeValues(M * K, 1), [M, K]);

@@ -29,15 +29,34 @@ const TRANSPOSES = [
   [false, true],
   [true, true],
 ] as const;
-const VARIANTS: MatmulVariant[] = ['blocked', 'blocked_vec4', 'tiled'];
+const VARIANTS: MatmulVariant[] = ['blocked', 'blocked_vec4', 'tiled', 'regtile64', 'regtile128'];
 const seed = freshSeed();
+
+/**
+ * The register-tiled variants compile slowly on SwiftShader (≈ 1 s a pipeline against 0.1 s for blocked),
+ * so they run a cover rather than every pair at every size: the pairs each runs with vec4 operand reads
+ * (every size that is vec4-aligned) and with scalar reads (every other size). regtile64 covers every pair
+ * once; regtile128 is the same body with other tile constants, run on the model's x·Wᵀ layout.
+ */
+const PAIRS: Partial<Record<MatmulVariant, { vec4: string[]; scalar: string[] }>> = {
+  regtile64: { vec4: ['ff', 'tt'], scalar: ['tf', 'ft'] },
+  regtile128: { vec4: ['ft'], scalar: [] },
+};
+
+function runs(variant: MatmulVariant, M: number, N: number, K: number, o: MatmulOptions): boolean {
+  if (variant === 'blocked_vec4') return vec4Aligned(M, N, K, o);
+  const pairs = PAIRS[variant];
+  if (!pairs) return true;
+  const pair = `${o.transA ? 't' : 'f'}${o.transB ? 't' : 'f'}`;
+  return (vec4Aligned(M, N, K, o) ? pairs.vec4 : pairs.scalar).includes(pair);
+}
 
 describe(`matmul vs float64 reference (seed ${seed})`, () => {
   for (const variant of VARIANTS) {
     for (const [M, N, K] of SIZES) {
       for (const [transA, transB] of TRANSPOSES) {
         const o: MatmulOptions = { transA, transB, variant };
-        if (variant === 'blocked_vec4' && !vec4Aligned(M, N, K, o)) continue;
+        if (!runs(variant, M, N, K, o)) continue;
         it(`${variant} ${M}×${N}×${K} transA=${transA} transB=${transB}`, async () => {
           const ctx = await gpu();
           const random = rng(seed + M * 7 + N * 13 + K);
@@ -66,9 +85,20 @@ describe('matmul options', () => {
     expect(() => matmul(ctx, ctx.tensor([7, 5]), ctx.tensor([5, 13]), 7, 13, 5, { variant: 'blocked_vec4' })).toThrow(
       /vec4-aligned/,
     );
+    // A measured or forced strategy applies to every layout: regtile reads unaligned operands as scalars.
+    try {
+      ctx.kernels.force('matmul', 'regtile128');
+      expect([matmulVariant(ctx, 64, 64, 64, {}), matmulVariant(ctx, 7, 13, 5, {})]).toEqual([
+        'regtile128',
+        'regtile128',
+      ]);
+    } finally {
+      ctx.kernels.force('matmul', undefined);
+    }
   });
 
-  for (const variant of VARIANTS) {
+  // regtile128 is regtile64's body with other tile constants: the batch, alpha and accumulate paths are the same.
+  for (const variant of VARIANTS.filter((v) => v !== 'regtile128')) {
     it(`${variant}: batched with broadcast B, alpha and accumulation`, async () => {
       const ctx = await gpu();
       const random = rng(seed + 1);
