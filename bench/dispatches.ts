@@ -92,6 +92,52 @@ export async function countIteration(
   }
 }
 
+/** The commands an iteration issues at any depth, extrapolated: every layer issues the same ones. */
+export interface LayerwiseCount {
+  method: TrainMethod;
+  layers: number;
+  dispatches: number;
+  passes: number;
+  copies: number;
+  readbacks: number;
+  byKernel: Record<string, number>;
+}
+
+/**
+ * Each method's count at `layers` layers from dry runs of 2 and 3: count(L) = count(2) + (L − 2)·(count(3) −
+ * count(2)), exact because each block records the same commands (checked against the 30-layer dry run of
+ * `npm run bench -- dispatches`). Two small dry runs instead of a 30-layer one, whose ~1.2 GB of buffers a
+ * browser's GPU process does not give a CPU adapter. Submits and bind groups are not per layer: not counted.
+ */
+export async function countByLayers(ctx: GpuContext, layers: number, S: number): Promise<LayerwiseCount[]> {
+  const at: IterationCount[][] = [];
+  for (const L of [2, 3]) {
+    const model = await loadSmol(ctx, L);
+    at.push([]);
+    for (const method of TRAIN_METHODS) at[at.length - 1].push(await countIteration(ctx, model, method, S, true));
+    releaseWeights(model.weights);
+  }
+  const line = (a: number, b: number) => a + (layers - 2) * (b - a);
+  return at[0].map((two, i) => {
+    const three = at[1][i];
+    const kernels = new Set([...Object.keys(two.byKernel), ...Object.keys(three.byKernel)]);
+    const byKernel = Object.fromEntries(
+      [...kernels]
+        .map((k): [string, number] => [k, line(two.byKernel[k] ?? 0, three.byKernel[k] ?? 0)])
+        .sort((a, b) => b[1] - a[1]),
+    );
+    return {
+      method: two.method,
+      layers,
+      dispatches: line(two.dispatches, three.dispatches),
+      passes: line(two.passes, three.passes),
+      copies: line(two.copies, three.copies),
+      readbacks: line(two.readbacks, three.readbacks),
+      byKernel,
+    };
+  });
+}
+
 function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
   if (at < 0) return fallback;

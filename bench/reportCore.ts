@@ -2,8 +2,8 @@
 // bench/browser/), platform-neutral — every section measured on the adapter it is given:
 //   peak       measured f32 FMA rate and copy bandwidth (shaders/peak_probe.wgsl): the denominators of "share";
 //   kernels    every kernel at SmolLM2-135M's shapes (T = 256) in GFLOP/s or GB/s, with its share of the peak;
-//   dispatches GPU commands per iteration of each method on the 30-layer SmolLM2-135M shape (dry run, see
-//              bench/dispatches.ts), with the dry run's peak of pooled GPU memory;
+//   dispatches GPU commands per iteration of each method on the 30-layer SmolLM2-135M shape (from dry runs of
+//              2 and 3 layers, bench/dispatches.ts countByLayers);
 //   variants   every kernel family's candidates timed by the tuner (bench/variants.ts) and the choice adopted;
 //   training   tokens/s and peak pooled GPU memory of each method, executed, on the SmolLM2-135M shape with a
 //              Q4_0 base, rank 8, seq 256, batch 4 (K = 4 tasks of |S| = |Q| = 4, 2 inner steps), with each
@@ -21,7 +21,7 @@ import { packBatch } from '../src/train/batch';
 import { createAdapterFor, runTraining } from '../src/train/run';
 import { TRAIN_METHODS, type TrainMethod, type TrainSettings, resolveSettings } from '../src/train/settings';
 import { evalLoss, type TrainModel } from '../src/train/step';
-import { type IterationCount, countIteration } from './dispatches';
+import { type LayerwiseCount, countByLayers } from './dispatches';
 import { timeIt } from './harness';
 import { type KernelRow, SHAPES, measureKernels } from './kernels';
 import { SMOL_LAYERS, loadSmol, randomTokenTasks } from './smolShape';
@@ -188,12 +188,9 @@ export async function runReport(ctx: GpuContext, o: ReportOptions): Promise<{ do
   o.log('kernel variants (the tuner)…');
   const variants = await measureVariants(ctx, o.log); // adopted: what follows runs the measured choices
 
-  o.log('dispatches per iteration (dry run, 30 layers)…');
-  const full = await loadSmol(ctx, SMOL_LAYERS);
-  const dispatches: IterationCount[] = [];
-  for (const method of TRAIN_METHODS) dispatches.push(await countIteration(ctx, full, method, 64, true));
-  releaseWeights(full.weights);
-  ctx.pool.trim(); // the dry run's buffers: a browser's GPU process keeps what the pool keeps
+  o.log(`dispatches per iteration (${SMOL_LAYERS} layers, from dry runs of 2 and 3)…`);
+  const dispatches = await countByLayers(ctx, SMOL_LAYERS, 64);
+  ctx.pool.trim(); // the dry runs' buffers: a browser's GPU process keeps what the pool keeps
 
   o.log(`training and inference (${scale.label})…`);
   const model = await loadSmol(ctx, scale.layers);
@@ -218,7 +215,7 @@ function markdown(
   peak: Peak,
   kernels: ReturnType<typeof withShare>,
   variants: VariantRow[],
-  dispatches: IterationCount[],
+  dispatches: LayerwiseCount[],
   training: TrainRow[],
   inference: Awaited<ReturnType<typeof measureInference>>,
   scale: Scale,
@@ -235,14 +232,12 @@ function markdown(
   const counts = dispatches.map((c) => ({
     method: c.method,
     dispatches: c.dispatches,
-    passes: c.passes,
     copies: c.copies,
     readbacks: c.readbacks,
     'top kernels': Object.entries(c.byKernel)
       .slice(0, 4)
       .map(([k, n]) => `${k} ${n}`)
       .join(', '),
-    'peak MiB (dry run)': +(c.peakBytes / 2 ** 20).toFixed(1),
   }));
   return `# GPU report: ${ctx.adapterName}
 
@@ -263,7 +258,7 @@ ${mdTable(variants)}
 
 ## Dispatches per training iteration
 SmolLM2-135M shape, ${SMOL_LAYERS} layers, Q4_0, rank 8 on q,k,v,o, default episode sizes (K = 4, 2 inner steps,
-|S| = |Q| = 4, batch 16), counted in the context's dry run at seq 64 with the kernels chosen above (seq 256 adds 27–81 head dispatches: \`npm run bench -- dispatches\`).
+|S| = |Q| = 4, batch 16), counted at seq 64 with the kernels chosen above in dry runs of 2 and 3 layers, extrapolated (each layer issues the same commands) (seq 256 adds 27–81 head dispatches: \`npm run bench -- dispatches\`).
 
 ${mdTable(counts)}
 
