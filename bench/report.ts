@@ -13,7 +13,8 @@ import { runReport } from './reportCore';
 export async function benchReport(ctx: GpuContext): Promise<void> {
   const quick = process.argv.includes('--quick');
   const host = () => `load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs at the end`;
-  const { doc, markdown } = await runReport(ctx, { quick, log: (l) => console.log(l), host });
+  const command = `npm run bench -- report${quick ? ' --quick' : ''}`;
+  const { doc, markdown } = await runReport(ctx, { quick, log: (l) => console.log(l), host, command });
   console.log(`\nresults: ${writeReport(ctx, 'report', doc, markdown)}`);
 }
 

@@ -12,7 +12,9 @@ self.onmessage = async (event: MessageEvent<ReportRequest>) => {
     const ctx = await GpuContext.create();
     post({ log: `adapter: ${ctx.adapterName} (${ctx.info.isSoftware ? 'software' : 'hardware'})` });
     const host = () => `${navigator.userAgent}; ${navigator.hardwareConcurrency} logical CPUs`;
-    const { doc, markdown } = await runReport(ctx, { quick: event.data.quick, log: (log) => post({ log }), host });
+    const { quick } = event.data;
+    const command = `bench.html${quick ? ' (quick)' : ''} in ${navigator.userAgent.match(/\b(Chrome|Firefox|Safari)\/[\d.]+/)?.[0] ?? 'a browser'}`;
+    const { doc, markdown } = await runReport(ctx, { quick, log: (log) => post({ log }), host, command });
     post({ report: { adapterName: ctx.adapterName, info: ctx.info, doc, markdown } });
     ctx.destroy();
   } catch (e) {
