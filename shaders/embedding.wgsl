@@ -1,4 +1,4 @@
-// embedding: out[t, c] = table[ids[t], c], decoding the table from its stored type (f32, f16, Q8_0, Q4_0)
+// embedding: out[t, c] = table[ids[t], c], decoding the table from its stored type (f32, f16, bf16, Q8_0, Q4_0)
 //
 // The table is a Weight: raw GGML bytes read as u32 words. Each decode is exact in f32 (an f16 value, or
 // f16 d × a small integer: ≤ 11 + 8 significant bits), so the output equals the dequantized table bit for
@@ -8,7 +8,7 @@
 // need not be word-aligned, the last group of a row may be short). Four per invocation rather than one
 // roughly halves the time on SwiftShader, where per-invocation overhead dominates a gather.
 
-override TYPE: u32 = 0u; // 0 f32, 1 f16, 2 q8_0, 3 q4_0
+override TYPE: u32 = 0u; // 0 f32, 1 f16, 2 q8_0, 3 q4_0, 4 bf16
 
 const WG: u32 = 64u;
 const Q8_0_BLOCK_BYTES: u32 = 34u; // f16 d, 32 × int8
@@ -47,6 +47,7 @@ fn value(e: u32) -> f32 {
   switch TYPE {
     case 0u: { return bitcast<f32>(table[e]); }
     case 1u: { return f16_value(half_at(2u * e)); }
+    case 4u: { return bitcast<f32>(half_at(2u * e) << 16u); } // bfloat16: the f32's high half
     case 2u: {
       let o = (e / 32u) * Q8_0_BLOCK_BYTES;
       let q = bitcast<i32>(byte_at(o + 2u + e % 32u) << 24u) >> 24u; // sign-extend the int8

@@ -1,4 +1,4 @@
-// name: linear_dx_f16: dx = alpha·dy·W (+ dx), the input gradient through a frozen f16 weight
+// name: linear_dx_f16: dx = alpha·dy·W (+ dx), the input gradient through a frozen f16 or bf16 (BF16) weight
 //
 // dy is T×N f32, W is N×K IEEE half (row-major, two per u32 word), dx is T×K. Each invocation computes
 // 16 rows × 8 consecutive columns of dx and walks the N rows of W, widening 4 words (8 halves) per row and
@@ -15,7 +15,7 @@ const TM: u32 = 16u;
 @group(0) @binding(0) var<storage, read> DY: array<f32>;
 
 fn widen4(a: u32, b: u32) -> vec4<f32> {
-  return vec4<f32>(unpack2x16float(a), unpack2x16float(b));
+  return vec4<f32>(widen2(a), widen2(b));
 }
 
 // The two halves at half index 2·i + odd: word i itself, or its high half and the next word's low half.

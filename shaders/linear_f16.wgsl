@@ -1,4 +1,4 @@
-// name: linear_f16: y = alpha·x·Wᵀ (+ y) with W frozen in f16, widened to f32 in registers as it loads
+// name: linear_f16: y = alpha·x·Wᵀ (+ y) with W frozen in f16 or bf16 (BF16), widened to f32 in registers as it loads
 //
 // x is T×K f32, W is N×K IEEE half (row-major, two per u32 word), y is T×N. Register-blocked like
 // matmul_blocked (no workgroup memory: CPU adapters such as SwiftShader prefer it): each invocation computes
@@ -26,8 +26,8 @@ fn pair(h: vec4<u32>) -> vec4<u32> {
 // Widens the pairs of 4 columns: .lo = (w[o0][k], .., w[o3][k]), .hi = the same at k + 1.
 struct Pair4 { lo: vec4<f32>, hi: vec4<f32> }
 fn widen(w: vec4<u32>) -> Pair4 {
-  let u0 = unpack2x16float(w.x); let u1 = unpack2x16float(w.y);
-  let u2 = unpack2x16float(w.z); let u3 = unpack2x16float(w.w);
+  let u0 = widen2(w.x); let u1 = widen2(w.y);
+  let u2 = widen2(w.z); let u3 = widen2(w.w);
   return Pair4(vec4<f32>(u0.x, u1.x, u2.x, u3.x), vec4<f32>(u0.y, u1.y, u2.y, u3.y));
 }
 

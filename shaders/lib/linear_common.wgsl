@@ -11,6 +11,9 @@ override LOW_RANK: bool = false; // OUT also gets lr_scale·H·Lᵀ (bindings 4 
 // GATED_OUT = silu(GATE) ⊙ OUT as OUT is stored: the up projection computes SwiGLU's h in the same kernel
 // (silu_times: shaders/lib/swiglu_common.wgsl, appended by src/ops/linear.ts).
 override GATED: bool = false;
+// The 16-bit weights are bfloat16 (the f16 kernels read both: only the widening differs). BF16 is kept at 16 bits
+// rather than widened to f32 on load: half the memory, exact (a bfloat16 is an f32 with 16 low zero bits).
+override BF16: bool = false;
 
 const TN: u32 = 8u; // output columns per invocation
 const WG_X: u32 = 8u; // invocations along the output columns
@@ -75,6 +78,17 @@ fn word_at(a: u32) -> u32 {
   let i = a >> 2u;
   if ((a & 2u) == 0u) { return W[i]; }
   return (W[i] >> 16u) | (W[i + 1u] << 16u);
+}
+
+// The two 16-bit weights of a word (element 0 in the low half), widened: IEEE half, or bfloat16 under BF16.
+fn widen2(w: u32) -> vec2<f32> {
+  if (BF16) { return vec2<f32>(bitcast<f32>(w << 16u), bitcast<f32>(w & 0xffff0000u)); }
+  return unpack2x16float(w);
+}
+
+// The 16-bit weight at byte `a` (a even), widened (BF16-aware; quantized blocks' scales use half_at).
+fn weight16_at(a: u32) -> f32 {
+  return widen2(W[a >> 2u] >> ((a & 2u) * 8u)).x;
 }
 
 // The f16 at byte `a` (a even), widened.

@@ -79,6 +79,7 @@ const VECTOR =
 export const KERNEL_TYPE: Partial<Record<StoredDtype, WeightType>> = {
   F32: 'f32',
   F16: 'f16',
+  BF16: 'bf16',
   Q8_0: 'q8_0',
   Q4_0: 'q4_0',
 };
@@ -116,8 +117,8 @@ export function placeMatrix(
           gpuType: quant as 'q8_0' | 'q4_0',
           stagingBytes: chunkStaging(rows, cols, quant as 'q8_0' | 'q4_0', 4),
         };
-      // BF16 cannot become f16 without losing range: it is widened to f32.
-      return { gpuType: KERNEL_TYPE[stored === 'F16' ? 'F16' : 'F32']!, stagingBytes: 0 };
+      // Kept as stored: the f16 kernels read bf16 too (BF16 cannot become f16 without losing range).
+      return { gpuType: KERNEL_TYPE[stored]!, stagingBytes: 0 };
   }
 }
 

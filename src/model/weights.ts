@@ -1,6 +1,6 @@
 // The base model's weights on the GPU, streamed tensor by tensor (never the whole file in memory). Norm
 // weights become f32 tensors; matrices become Weights, stored as they come (F32, F16, Q8_0, Q4_0) or
-// quantized on load to Q8_0 / Q4_0 on the GPU. BF16 is widened to f32 (f16 cannot hold its range); Q4_K /
+// quantized on load to Q8_0 / Q4_0 on the GPU. BF16 is kept as bf16 (the f16 kernels widen either); Q4_K /
 // Q6_K, which our matmuls do not read, are requantized to Q8_0 (or the chosen format).
 
 import type { GpuContext } from '../gpu/context';
@@ -241,8 +241,8 @@ function toWeight(
     throw new WeightLoadError(`tensor ${name}: ${dtype} rows of ${cols} are not whole ${blockSize}-value blocks.`);
   const { gpuType } = placeMatrix(dtype, rows, cols, quant);
   if (gpuType === KERNEL_TYPE[dtype]) return uploadWeight(ctx, gpuType, rows, cols, bytes);
-  if (gpuType === 'f32') return uploadWeight(ctx, 'f32', rows, cols, new Uint8Array(toF32(dtype, bytes, name).buffer)); // BF16
-  if (gpuType === 'f16') throw new Error(`unreachable: ${dtype} placed as f16`);
+  if (gpuType === 'f32' || gpuType === 'f16' || gpuType === 'bf16')
+    throw new Error(`unreachable: ${dtype} placed as ${gpuType}`); // float types are kept as stored
   return quantizeRows(ctx, dtype, bytes, rows, cols, gpuType, name);
 }
 

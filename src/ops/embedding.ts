@@ -13,7 +13,7 @@ const PARAMS = uniformStruct(embeddingSrc, 'Params');
 const WG = 64;
 
 /** The shader's TYPE override for each stored format. */
-const TYPE_CODE: Record<WeightType, number> = { f32: 0, f16: 1, q8_0: 2, q4_0: 3 };
+const TYPE_CODE: Record<WeightType, number> = { f32: 0, f16: 1, q8_0: 2, q4_0: 3, bf16: 4 };
 
 /**
  * Records out[t, :] = table[ids[t], :] for t < T: a new [T, dim] f32 tensor (dim = table.cols), decoded

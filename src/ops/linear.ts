@@ -1,4 +1,4 @@
-// linear: products with a frozen base weight W (out×in, f32 | f16 | q8_0 | q4_0 in GGML's layout).
+// linear: products with a frozen base weight W (out×in, f32 | f16 | bf16 | q8_0 | q4_0 in GGML's layout).
 // Forward y = alpha·x·Wᵀ and the input gradient dx = alpha·dy·W; never dW (base weights are frozen).
 // f16 and quantized weights are decoded in registers as they load (no f32 copy of W is ever made); f32
 // weights go through matmul on a zero-copy f32 view of the same buffer.
@@ -66,7 +66,14 @@ export interface LowRank {
   stride?: number;
 }
 
-type DecodedType = Exclude<WeightType, 'f32'>;
+/** The types the linear kernels decode themselves (bf16 runs the f16 kernels with BF16 set). */
+type DecodedType = Exclude<WeightType, 'f32' | 'bf16'>;
+
+/** The kernel type that decodes w, and the override constant bf16 adds. */
+function decodedType(w: Weight): { type: DecodedType; constants: Record<string, boolean> } {
+  if (w.type === 'bf16') return { type: 'f16', constants: { BF16: true } };
+  return { type: w.type as DecodedType, constants: {} };
+}
 
 /**
  * Output covered by one workgroup of 8×8 invocations: forward kernels compute 8 tokens × 8 outputs each,
@@ -128,7 +135,7 @@ export function linear(
   const tiled = linearVariant(ctx, 'linear', opts.variant) === 'tiled';
   const tile = tiled ? TILED_TILE : FORWARD_TILE;
   const groups: [number, number] = [Math.ceil(w.rows / tile.cols), Math.ceil(T / tile.rows)];
-  const kernel = tiled ? { code: TILED[w.type], constants: { DX: false } } : blocked(FORWARD, w);
+  const kernel = tiled ? tiledKernel(w, false) : blocked(FORWARD, w);
   dispatch(ctx, kernel, x, w, y, groups, T, opts, w.rows);
   return y;
 }
@@ -160,9 +167,15 @@ export function linearBackwardInput(
   const tiled = linearVariant(ctx, 'linear_dx', opts.variant) === 'tiled';
   const tile = tiled ? TILED_TILE : BACKWARD_TILE;
   const groups: [number, number] = [Math.ceil(w.cols / tile.cols), Math.ceil(T / tile.rows)];
-  const kernel = tiled ? { code: TILED[w.type], constants: { DX: true } } : blocked(BACKWARD_INPUT, w);
+  const kernel = tiled ? tiledKernel(w, true) : blocked(BACKWARD_INPUT, w);
   dispatch(ctx, kernel, dy, w, dx, groups, T, opts, w.cols);
   return dx;
+}
+
+/** The tiled kernel for w's type and direction. */
+function tiledKernel(w: Weight, dx: boolean): Kernel {
+  const { type, constants } = decodedType(w);
+  return { code: TILED[type], constants: { ...constants, DX: dx } };
 }
 
 /** A kernel's source and the override constants it has beyond the shared ones. */
@@ -176,8 +189,9 @@ interface Kernel {
  * words only when it must (ODD_K).
  */
 function blocked(kernels: Record<DecodedType, string>, w: Weight): Kernel {
-  const type = w.type as DecodedType;
-  return type === 'f16' ? { code: kernels.f16, constants: { ODD_K: w.cols % 2 === 1 } } : { code: kernels[type] };
+  const { type, constants } = decodedType(w);
+  if (type === 'f16') return { code: kernels.f16, constants: { ...constants, ODD_K: w.cols % 2 === 1 } };
+  return { code: kernels[type], constants };
 }
 
 function dispatch(

@@ -6,7 +6,7 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { BLOCK_BYTES, QK } from '../io/quant';
 
-export type WeightType = 'f32' | 'f16' | 'q8_0' | 'q4_0';
+export type WeightType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
 
 export interface Weight {
   type: WeightType;
@@ -16,12 +16,13 @@ export interface Weight {
   data: Tensor<'u32'>;
 }
 
-/** Bytes of one row: f32 4·cols, f16 2·cols, Q8_0 34·cols/32, Q4_0 18·cols/32. */
+/** Bytes of one row: f32 4·cols, f16 and bf16 2·cols, Q8_0 34·cols/32, Q4_0 18·cols/32. */
 export function rowBytes(type: WeightType, cols: number): number {
   switch (type) {
     case 'f32':
       return 4 * cols;
     case 'f16':
+    case 'bf16':
       return 2 * cols;
     default:
       if (cols % QK) throw new Error(`${type} rows need a multiple of ${QK} columns, got ${cols}`);

@@ -28,6 +28,11 @@ export function weightRef(w: HostWeight): Float64Array {
       return Float64Array.from({ length: n }, (_, i) => view.getFloat32(4 * i, true));
     case 'f16':
       return Float64Array.from({ length: n }, (_, i) => f16ToF32(view.getUint16(2 * i, true)));
+    case 'bf16': // the f32 whose high half it is
+      return Float64Array.from(
+        { length: n },
+        (_, i) => new Float32Array(Uint32Array.of(view.getUint16(2 * i, true) << 16).buffer)[0],
+      );
     default:
       return dequantize(w.type, w.bytes, n);
   }

@@ -82,6 +82,8 @@ export function encodeWeight(values: Float32Array, rows: number, cols: number, t
       return { type: t, rows, cols, bytes: new Uint8Array(values.slice().buffer) };
     case 'f16':
       return { type: t, rows, cols, bytes: new Uint8Array(Uint16Array.from(values, f32ToF16).buffer) };
+    case 'bf16':
+      return { type: t, rows, cols, bytes: new Uint8Array(bf16Bits(values).buffer) };
     default:
       return { type: t, rows, cols, bytes: quantize(t, values) };
   }
@@ -244,4 +246,10 @@ export function writeRandomGguf(dir: string, name: string, spec: RandomModelSpec
   const path = join(dir, `${name}.gguf`);
   writeLlamaGguf(path, model);
   return { ...model, path };
+}
+
+/** bfloat16 bits of each value, rounded to nearest even (as PyTorch's .bfloat16() rounds finite values). */
+export function bf16Bits(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.slice().buffer);
+  return Uint16Array.from(bits, (b) => (b + 0x7fff + ((b >> 16) & 1)) >>> 16);
 }

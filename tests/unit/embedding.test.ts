@@ -29,6 +29,9 @@ function randomTable(type: WeightType, rows: number, cols: number, random: () =>
     for (let i = 0; i < rows * cols; i++) view.setFloat32(4 * i, random() * 2 - 1, true);
   } else if (type === 'f16') {
     for (let i = 0; i < rows * cols; i++) view.setUint16(2 * i, finiteHalf(random), true);
+  } else if (type === 'bf16') {
+    // Any sign, any exponent but all-ones (Inf/NaN), any 7-bit mantissa: subnormals and zeros included.
+    for (let i = 0; i < rows * cols; i++) view.setUint16(2 * i, Math.floor(random() * 0x10000) & 0xfeff, true);
   } else {
     for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256);
     const blockBytes = BLOCK_BYTES[type];
@@ -65,8 +68,8 @@ const CASES: [number, number, number][] = [
 const ODD_CASES: [number, number, number][] = [[61, 37, 19]];
 
 describe(`embedding gather vs float64 reference (seed ${seed})`, () => {
-  for (const type of ['f32', 'f16', 'q8_0', 'q4_0'] as WeightType[]) {
-    const cases = type === 'f32' || type === 'f16' ? [...CASES, ...ODD_CASES] : CASES;
+  for (const type of ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'] as WeightType[]) {
+    const cases = type === 'f32' || type === 'f16' || type === 'bf16' ? [...CASES, ...ODD_CASES] : CASES;
     for (const [vocab, dim, T] of cases) {
       it(`${type} vocab ${vocab} dim ${dim} T ${T}`, async () => {
         const ctx = await gpu();

@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { LINEAR_VARIANTS, linear, linearBackwardInput, linearVariant } from '../../src/ops/linear';
 import { uploadWeight, type WeightType } from '../../src/ops/weight';
 import { f32ToF16 } from '../../src/io/f16';
+import { bf16Bits } from '../helpers/randomModel';
 import { type HostWeight, linearBackwardInputRef, linearRef, weightRef } from '../../src/reference/linear';
 import { absMatmulRef } from '../../src/reference/matmul';
 import { quantize } from '../../src/io/quant';
@@ -23,7 +24,7 @@ import { freshSeed, randomF32, rng } from '../helpers/random';
 
 const U = 2 ** -24;
 const gamma = (k: number) => (k * U) / (1 - k * U);
-const TYPES: WeightType[] = ['f32', 'f16', 'q8_0', 'q4_0'];
+const TYPES: WeightType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
 
 /** [T, in, out]: tiny, not tile multiples, odd outputs, stories260K (64/172) and SmolLM2-135M (576/192/1536). */
 const SHAPES: [number, number, number][] = [
@@ -66,7 +67,9 @@ function hostWeight(type: WeightType, rows: number, cols: number, random: () => 
       ? new Uint8Array(v.buffer)
       : type === 'f16'
         ? new Uint8Array(Uint16Array.from(v, f32ToF16).buffer)
-        : quantize(type, v);
+        : type === 'bf16'
+          ? new Uint8Array(bf16Bits(v).buffer)
+          : quantize(type, v);
   return { type, rows, cols, bytes };
 }
 
@@ -81,7 +84,7 @@ interface Case {
 
 const CASES: Case[] = [];
 for (const type of TYPES) {
-  const shapes = type === 'f32' || type === 'f16' ? [...SHAPES, ...FLOAT_SHAPES] : SHAPES;
+  const shapes = type === 'f32' || type === 'f16' || type === 'bf16' ? [...SHAPES, ...FLOAT_SHAPES] : SHAPES;
   shapes.forEach(([T, inDim, outDim], i) => {
     // Every other case accumulates with a non-trivial alpha, so both store paths see every shape family.
     const accumulate = i % 2 === 1;

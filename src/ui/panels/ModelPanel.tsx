@@ -11,7 +11,7 @@ import { useModel } from '../stores/model';
 import { useEngineResult } from '../useEngineResult';
 
 const QUANTS: { id: BaseQuant; label: string }[] = [
-  { id: 'keep', label: 'as stored (F32/F16 kept; BF16 widened)' },
+  { id: 'keep', label: 'as stored (F32, F16 and BF16 kept)' },
   { id: 'q8_0', label: 'Q8_0 (8-bit, about ¼ of F32)' },
   { id: 'q4_0', label: 'Q4_0 (4-bit, about ⅛ of F32)' },
 ];
