@@ -56,38 +56,32 @@ interface Residual {
   out(mid: Tensor<'f32'>): Tensor<'f32'>;
 }
 
-/** Records one block on x [T, dim] in place; `pos` [T] holds each token's position for RoPE. */
-export function llamaBlock(
-  ctx: GpuContext,
-  w: ModelWeights,
-  layer: LayerWeights,
-  cfg: LlamaConfig,
-  x: Tensor<'f32'>,
-  pos: Tensor<'u32'>,
-  T: number,
-  attend: Attend,
-  adapt?: Adapt,
-): void {
+/** One block's call: its layer of the model, the input x [T, dim], positions [T] (RoPE), attention, adapter. */
+export interface BlockCall {
+  ctx: GpuContext;
+  w: ModelWeights;
+  layer: LayerWeights;
+  cfg: LlamaConfig;
+  x: Tensor<'f32'>;
+  pos: Tensor<'u32'>;
+  T: number;
+  attend: Attend;
+  adapt?: Adapt;
+}
+
+/** Records one block on x in place. */
+export function llamaBlock(call: BlockCall): void {
   const inPlace: Residual = { mid: (t) => t, out: (t) => t };
-  const t = recordBlock(ctx, w, layer, cfg, x, pos, T, inPlace, attend, adapt);
+  const t = recordBlock(call, inPlace);
   [t.n1.y, t.n1.rrms, t.q, t.k, t.v, t.o, t.n2.y, t.n2.rrms, t.g, t.u, t.h].forEach((u) => u.release());
 }
 
 /**
- * Records one block on x [T, dim], left intact, into a new output tensor, and returns it with every
- * intermediate tensor (the caller owns them all). Branches' saved tensors are the `adapt` hook's to keep.
+ * Records one block on x, left intact, into a new output tensor, and returns it with every intermediate tensor
+ * (the caller owns them all). Branches' saved tensors are the `adapt` hook's to keep.
  */
-export function llamaBlockKeeping(
-  ctx: GpuContext,
-  w: ModelWeights,
-  layer: LayerWeights,
-  cfg: LlamaConfig,
-  x: Tensor<'f32'>,
-  pos: Tensor<'u32'>,
-  T: number,
-  attend: Attend,
-  adapt?: Adapt,
-): { out: Tensor<'f32'>; kept: BlockTensors } {
+export function llamaBlockKeeping(call: BlockCall): { out: Tensor<'f32'>; kept: BlockTensors } {
+  const { ctx, T, cfg } = call;
   // Copies, not a pass-through: the backward needs x and xMid as they were.
   const copyOf = (src: Tensor<'f32'>) => {
     const dst = ctx.tensor([T, cfg.dim]);
@@ -96,23 +90,12 @@ export function llamaBlockKeeping(
   };
   let out: Tensor<'f32'> | undefined;
   const keeping: Residual = { mid: copyOf, out: (mid) => (out = copyOf(mid)) };
-  const kept = recordBlock(ctx, w, layer, cfg, x, pos, T, keeping, attend, adapt, false);
+  const kept = recordBlock(call, keeping, false);
   return { out: out!, kept };
 }
 
-function recordBlock(
-  ctx: GpuContext,
-  w: ModelWeights,
-  layer: LayerWeights,
-  cfg: LlamaConfig,
-  x: Tensor<'f32'>,
-  pos: Tensor<'u32'>,
-  T: number,
-  residual: Residual,
-  attend: Attend,
-  adapt?: Adapt,
-  releaseBranches = true,
-): BlockTensors {
+function recordBlock(call: BlockCall, residual: Residual, releaseBranches = true): BlockTensors {
+  const { ctx, w, layer, cfg, x, pos, T, attend, adapt } = call;
   const { dim, nHeads, nKvHeads, headDim, normEps: eps } = cfg;
   const ropeOpts = {
     T,

@@ -25,11 +25,12 @@ export function forwardLogits(ctx: GpuContext, w: ModelWeights, cfg: LlamaConfig
   const dims = { B: 1, S: T, H: cfg.nHeads, KV: cfg.nKvHeads, hd: cfg.headDim };
   const x = embedding(ctx, w.embed, ids, T);
   for (const layer of w.layers) {
-    llamaBlock(ctx, w, layer, cfg, x, pos, T, (q, k, v) => {
+    const attend = (q: Tensor<'f32'>, k: Tensor<'f32'>, v: Tensor<'f32'>) => {
       const { o, lse } = attention(ctx, q, k, v, lengths, dims);
       lse.release();
       return o;
-    });
+    };
+    llamaBlock({ ctx, w, layer, cfg, x, pos, T, attend });
   }
   const n = rmsnorm(ctx, x, w.outNorm, { T, D: cfg.dim, eps: cfg.normEps });
   const logits = linear(ctx, n.y, w.head, T);

@@ -126,21 +126,12 @@ export function forwardCachedRows(
   const where = ctx.upload(places, [2 * T], 'u32');
   const x = embedding(ctx, w.embed, ids, T);
   w.layers.forEach((layer, l) => {
-    llamaBlock(
-      ctx,
-      w,
-      layer,
-      cfg,
-      x,
-      pos,
-      T,
-      (q, k, v) => {
-        scatterRows(ctx, k, cache.k[l], where, { rows: T, width: KV * hd });
-        scatterRows(ctx, v, cache.v[l], where, { rows: T, width: KV * hd });
-        return attentionDecode(ctx, q, cache.k[l], cache.v[l], where, { n: T, H, KV, hd });
-      },
-      adapted && adapterHook(ctx, adapted, l, T),
-    );
+    const attend = (q: Tensor<'f32'>, k: Tensor<'f32'>, v: Tensor<'f32'>) => {
+      scatterRows(ctx, k, cache.k[l], where, { rows: T, width: KV * hd });
+      scatterRows(ctx, v, cache.v[l], where, { rows: T, width: KV * hd });
+      return attentionDecode(ctx, q, cache.k[l], cache.v[l], where, { n: T, H, KV, hd });
+    };
+    llamaBlock({ ctx, w, layer, cfg, x, pos, T, attend, adapt: adapted ? adapterHook(ctx, adapted, l, T) : undefined });
   });
   [ids, pos, where].forEach((t) => t.release());
   inputs.forEach(({ seq, tokens }) => {

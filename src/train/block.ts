@@ -88,17 +88,8 @@ export function blockForward(
     if (branch) sites[target] = branch.saved;
     return branch;
   };
-  const { out, kept } = llamaBlockKeeping(
-    ctx,
-    env.weights,
-    env.weights.layers[l],
-    env.cfg,
-    x,
-    env.pos,
-    T,
-    attend,
-    adapt,
-  );
+  const { weights: w, cfg, pos } = env;
+  const { out, kept } = llamaBlockKeeping({ ctx, w, layer: w.layers[l], cfg, x, pos, T, attend, adapt });
   return { out, acts: { ...kept, lse: lse!, sites } };
 }
 
