@@ -47,6 +47,16 @@ export function uniformStruct(wgsl: string, name: string): UniformStruct {
   return { name, size, fields, pack: (values) => pack(name, fields, size, values) };
 }
 
+const parsed = new Map<string, UniformStruct>();
+
+/** `uniformStruct`, parsed once per (shader, struct): for ops that pick among kernels at each call. */
+export function uniformStructOf(wgsl: string, name: string): UniformStruct {
+  const key = `${name}\u0000${wgsl}`;
+  let s = parsed.get(key);
+  if (!s) parsed.set(key, (s = uniformStruct(wgsl, name)));
+  return s;
+}
+
 function pack(name: string, fields: readonly Field[], size: number, values: UniformValues): Uint8Array {
   const bytes = new Uint8Array(size);
   const view = new DataView(bytes.buffer);

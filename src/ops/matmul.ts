@@ -8,6 +8,7 @@
 
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
+import { uniformStructOf } from '../gpu/uniforms';
 import type { OverrideConstants } from '../gpu/pipelineCache';
 import type { KernelProbe } from './tuning';
 import { probeValues } from './probeInputs';
@@ -118,14 +119,11 @@ export function matmul(
     ACCUMULATE: !!opts.accumulate,
     ...tile.constants,
   });
-  const params = new ArrayBuffer(32);
-  new Uint32Array(params).set([M, N, K, 0, strideA, strideB, strideC, 0]);
-  new Float32Array(params)[3] = opts.alpha ?? 1;
-  ctx.dispatch(
-    pipeline,
-    [a, b, c, ctx.uniform(new Uint8Array(params))],
-    [Math.ceil(N / tile.cols), Math.ceil(M / tile.rows), batch],
-  );
+  const params = uniformStructOf(code, 'Params').pack({
+    ...{ M, N, K, alpha: opts.alpha ?? 1 },
+    ...{ stride_a: strideA, stride_b: strideB, stride_c: strideC },
+  });
+  ctx.dispatch(pipeline, [a, b, c, ctx.uniform(params)], [Math.ceil(N / tile.cols), Math.ceil(M / tile.rows), batch]);
   return c;
 }
 
