@@ -8,6 +8,7 @@ import type { GpuContext } from '../gpu/context';
 import type { FamilyChoice, KernelChoiceRecord, KernelChoiceStore } from '../gpu/kernelChoice';
 import type { Tensor } from '../gpu/tensor';
 import { matmulProbe } from './matmul';
+import { attentionDecodeProbe } from './attentionDecode';
 
 /** A representative workload of one op, allocated once and run under each variant. */
 export interface ProbeWorkload {
@@ -29,7 +30,7 @@ export interface KernelProbe {
 }
 
 /** Every family with a choice to make. */
-export const KERNEL_PROBES: readonly KernelProbe[] = [matmulProbe];
+export const KERNEL_PROBES: readonly KernelProbe[] = [matmulProbe, attentionDecodeProbe];
 
 export interface TuneOptions {
   /** Measure for at least this long per candidate (after one warm-up run), at least 3 runs. Default 150 ms. */

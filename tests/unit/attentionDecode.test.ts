@@ -1,6 +1,9 @@
 // Attention against a KV cache and the row copy that fills the cache, against the float64 references, at
 // awkward sizes: prefill (n > 1 from position 0), single-token decode deep into the cache, hd not a
 // multiple of 4, SmolLM2-like heads. Cache rows past the last position hold NaN to show nothing reads them.
+// Every variant of the family ('serial', 'split' = flash-decoding) runs every case, forced; caches of more
+// than 64 rows give 'split' several splits (some empty when the position is early), smaller ones its
+// one-dispatch path.
 //
 // Tolerance, derived as in attention.test.ts (u = 2⁻²⁴, γ_n = n·u/(1 − n·u)): a score is off by at most
 // E_i = γ_{hd+1}·max_j scale·Σ_d|q_id||k_jd|; shifting a row's scores by E moves each softmax weight by a
@@ -10,7 +13,13 @@
 // about Σ_j P_ij|v_j|/n, far above this.
 
 import { describe, expect, it } from 'vitest';
-import { attentionDecode, contiguousPlaces, type DecodeDims } from '../../src/ops/attentionDecode';
+import {
+  ATTENTION_DECODE_VARIANTS,
+  attentionDecode,
+  attentionDecodeVariant,
+  contiguousPlaces,
+  type DecodeDims,
+} from '../../src/ops/attentionDecode';
 import { copyRows, gatherRows, scatterRows } from '../../src/ops/copyRows';
 import { attentionRef } from '../../src/reference/attention';
 import { attentionDecodeRef, copyRowsRef, gatherRowsRef, scatterRowsRef } from '../../src/reference/attentionDecode';
@@ -55,6 +64,16 @@ const CASES: Case[] = [
   single('one token at position 37, stories260K heads', { n: 1, H: 8, KV: 4, hd: 8 }, 37, 50),
   single('3 tokens from position 5, hd=6, scale 0.7', { n: 3, H: 4, KV: 1, hd: 6, scale: 0.7 }, 5, 9),
   single('one token at position 69, SmolLM2 heads', { n: 1, H: 9, KV: 3, hd: 64 }, 69, 70),
+  single('one token at position 300 of 333 rows, hd=36', { n: 1, H: 4, KV: 2, hd: 36 }, 300, 333),
+  single('one token at position 70 of 500 rows (empty splits), hd=7', { n: 1, H: 2, KV: 1, hd: 7 }, 70, 500),
+  single('8 tokens from position 190, hd=256', { n: 8, H: 2, KV: 1, hd: 256 }, 190, 200),
+  single(
+    '4 tokens from position 380 of 400 rows, 32 heads (2 splits of 3 tiles), hd=5',
+    { n: 4, H: 32, KV: 8, hd: 5 },
+    380,
+    400,
+  ),
+  single('prefill of 150 tokens, GQA 4/2, hd=18', { n: 150, H: 4, KV: 2, hd: 18 }, 0, 160),
   batched('3 sequences of 11 rows, queries interleaved, GQA 6/3, hd=10', { H: 6, KV: 3, hd: 10 }, 11, 3, [
     [2, 4],
     [0, 0],
@@ -105,10 +124,11 @@ function bound(
   return (e) => per[e];
 }
 
-describe(`attentionDecode (seed ${seed})`, () => {
+describe.each(ATTENTION_DECODE_VARIANTS)(`attentionDecode %s (seed ${seed})`, (variant) => {
   for (const [c, { name, dims, places, rows }] of CASES.entries()) {
     it(name, async () => {
       const ctx = await gpu();
+      ctx.kernels.force('attention_decode', variant);
       const random = rng(seed + c);
       const width = dims.KV * dims.hd;
       const q = randomF32(dims.n * dims.H * dims.hd, random);
@@ -116,12 +136,37 @@ describe(`attentionDecode (seed ${seed})`, () => {
       const [tq, tk, tv] = [q, k, v].map((x) => ctx.upload(x, [x.length]));
       const tp = ctx.upload(places, [places.length], 'u32');
       const o = attentionDecode(ctx, tq, tk, tv, tp, dims);
+      ctx.kernels.force('attention_decode', undefined);
       const got = await ctx.read(o);
       [tq, tk, tv, tp, o].forEach((t) => t.release());
       const want = attentionDecodeRef(q, k, v, places, dims);
       expect(mismatches(got, want, bound(q, k, v, places, dims))).toEqual([]);
     });
   }
+});
+
+describe(`attentionDecode (seed ${seed})`, () => {
+  it("runs 'serial' on this CPU adapter unless told otherwise; 'split' takes a second dispatch past 64 rows", async () => {
+    const ctx = await gpu();
+    expect(ctx.info.isSoftware).toBe(true);
+    expect(attentionDecodeVariant(ctx)).toBe('serial');
+    const dims = { n: 1, H: 2, KV: 1, hd: 8 };
+    const q = ctx.tensor([1, 16]);
+    const places = ctx.upload(contiguousPlaces(1, 5), [2], 'u32');
+    const dispatches = (rows: number) => {
+      const cache = ctx.tensor([rows, 8]);
+      ctx.resetStats();
+      attentionDecode(ctx, q, cache, cache, places, dims).release();
+      cache.release();
+      return Object.fromEntries(ctx.stats.byKernel);
+    };
+    expect(dispatches(65)).toEqual({ attention_decode: 1 });
+    ctx.kernels.force('attention_decode', 'split');
+    expect(dispatches(64)).toEqual({ attention_decode_split: 1 });
+    expect(dispatches(65)).toEqual({ attention_decode_split: 1, 'attention_decode_split:combine': 1 });
+    ctx.kernels.force('attention_decode', undefined);
+    [q, places].forEach((t) => t.release());
+  });
 
   it('the reference agrees with full causal attention when the cache is the whole sequence', () => {
     const random = rng(seed + 100);
