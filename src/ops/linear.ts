@@ -6,6 +6,8 @@
 // the same kernel's epilogue (shaders/lib/linear_common.wgsl), so the branch costs no dispatch of its own;
 // with f32 weights it is one more matmul into the output (`addLowRank`). Likewise the up projection writes
 // SwiGLU's h = silu(g) ⊙ u as it stores u (`gated`; f32 weights: the swiglu kernel).
+// With a few tokens (decoding) the forward may run the GEMV kernel instead (src/ops/linearGemv.ts), through
+// the same parameters, bindings and epilogue.
 
 import type { GpuContext } from '../gpu/context';
 import { Tensor } from '../gpu/tensor';
@@ -15,6 +17,7 @@ import { withLib } from '../gpu/wgsl';
 import linearLib from '../../shaders/lib/linear_common.wgsl?raw';
 import swigluLib from '../../shaders/lib/swiglu_common.wgsl?raw';
 import { swiglu } from './swiglu';
+import { gemvKernel } from './linearGemv';
 import f16Src from '../../shaders/linear_f16.wgsl?raw';
 import q8Src from '../../shaders/linear_q8_0.wgsl?raw';
 import q4Src from '../../shaders/linear_q4_0.wgsl?raw';
@@ -91,6 +94,11 @@ export function linear(
     if (opts.gated) swiglu(ctx, opts.gated.gate, y, opts.gated.out);
     return y;
   }
+  const gemv = gemvKernel(ctx, w, T);
+  if (gemv) {
+    dispatch(ctx, gemv.code, x, w, y, gemv.groups, T, opts, w.rows, gemv.constants);
+    return y;
+  }
   // Output [T, rows]: workgroups tile rows of W along x and tokens along y.
   const groups: [number, number] = [Math.ceil(w.rows / FORWARD_TILE.cols), Math.ceil(T / FORWARD_TILE.rows)];
   dispatch(ctx, FORWARD[w.type], x, w, y, groups, T, opts, w.rows);
@@ -136,11 +144,18 @@ function dispatch(
   T: number,
   opts: LinearOptions,
   cols: number,
+  /** The GEMV kernel's own constants; the blocked kernels' when omitted. */
+  kernelConstants?: Record<string, number>,
 ): void {
   const { lowRank: lr, gated } = opts;
-  const constants: Record<string, boolean> = { ACCUMULATE: !!opts.accumulate, LOW_RANK: !!lr, GATED: !!gated };
+  const constants: Record<string, boolean | number> = {
+    ...kernelConstants,
+    ACCUMULATE: !!opts.accumulate,
+    LOW_RANK: !!lr,
+    GATED: !!gated,
+  };
   // f16 rows of odd length start mid-word every other row; the kernel funnels words only when it must.
-  if (w.type === 'f16') constants.ODD_K = w.cols % 2 === 1;
+  if (w.type === 'f16' && !kernelConstants) constants.ODD_K = w.cols % 2 === 1;
   const params = new ArrayBuffer(48);
   const words = new Uint32Array(params);
   words.set([T, w.rows, w.cols, 0, rowBytes(w.type, w.cols)]);

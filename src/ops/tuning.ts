@@ -9,6 +9,7 @@ import type { FamilyChoice, KernelChoiceRecord, KernelChoiceStore } from '../gpu
 import type { Tensor } from '../gpu/tensor';
 import { matmulProbe } from './matmul';
 import { attentionDecodeProbe } from './attentionDecode';
+import { linearGemvProbe } from './linearGemv';
 
 /** A representative workload of one op, allocated once and run under each variant. */
 export interface ProbeWorkload {
@@ -30,7 +31,7 @@ export interface KernelProbe {
 }
 
 /** Every family with a choice to make. */
-export const KERNEL_PROBES: readonly KernelProbe[] = [matmulProbe, attentionDecodeProbe];
+export const KERNEL_PROBES: readonly KernelProbe[] = [matmulProbe, attentionDecodeProbe, linearGemvProbe];
 
 export interface TuneOptions {
   /** Measure for at least this long per candidate (after one warm-up run), at least 3 runs. Default 150 ms. */

@@ -1,0 +1,103 @@
+// linearGemv: the decode path of `linear` (family 'linear_gemv' in `ctx.kernels`). With T ≤ 8 tokens the
+// training-shaped kernels waste most of their 8-token rows and walk all of K in one invocation per 8
+// outputs; `linear_gemv` gives each 8 output rows a workgroup whose invocations split K and sum across
+// lanes (shaders/linear_gemv.wgsl). Variants: 'blocked' (the linear kernels: the reference, and the default
+// on CPU adapters), 'gemv' (workgroup-memory tree reduction), 'gemv_subgroup' (subgroupAdd; only where the
+// adapter has subgroups). `linear` asks `gemvKernel` first and dispatches what it returns with its own
+// parameters and bindings, so the epilogue (alpha, accumulate, low-rank, gated) is the same.
+
+import type { GpuContext } from '../gpu/context';
+import { withLib } from '../gpu/wgsl';
+import { quantize } from '../io/quant';
+import { linear } from './linear';
+import { probeValues } from './probeInputs';
+import type { KernelProbe } from './tuning';
+import { uploadWeight, type Weight, type WeightType } from './weight';
+import linearLib from '../../shaders/lib/linear_common.wgsl?raw';
+import swigluLib from '../../shaders/lib/swiglu_common.wgsl?raw';
+import gemvSrc from '../../shaders/linear_gemv.wgsl?raw';
+import f16Lib from '../../shaders/lib/gemv_f16.wgsl?raw';
+import q8Lib from '../../shaders/lib/gemv_q8_0.wgsl?raw';
+import q4Lib from '../../shaders/lib/gemv_q4_0.wgsl?raw';
+import treeLib from '../../shaders/lib/gemv_reduce_tree.wgsl?raw';
+import subgroupLib from '../../shaders/lib/gemv_reduce_subgroup.wgsl?raw';
+
+export type LinearGemvVariant = 'blocked' | 'gemv' | 'gemv_subgroup';
+
+/** Most tokens the GEMV kernel takes (its partial sums per lane: 8 rows × TOKENS). */
+export const GEMV_MAX_TOKENS = 8;
+/** Output rows per workgroup (ROWS in linear_gemv.wgsl). */
+const GEMV_ROWS = 8;
+
+type DecodedType = Exclude<WeightType, 'f32'>;
+const DECODE: Record<DecodedType, string> = { f16: f16Lib, q8_0: q8Lib, q4_0: q4Lib };
+const REDUCE = { gemv: treeLib, gemv_subgroup: subgroupLib };
+
+/** The kernel per (variant, weight type), built once. */
+const SOURCES = Object.fromEntries(
+  (['gemv', 'gemv_subgroup'] as const).map((v) => [
+    v,
+    Object.fromEntries(
+      (Object.keys(DECODE) as DecodedType[]).map((t) => {
+        const code = withLib(gemvSrc, linearLib, swigluLib, DECODE[t], REDUCE[v]);
+        return [t, v === 'gemv_subgroup' ? enableSubgroups(code) : code];
+      }),
+    ),
+  ]),
+) as Record<'gemv' | 'gemv_subgroup', Record<DecodedType, string>>;
+
+/** The candidates on this adapter, the reference first. */
+export function gemvVariants(ctx: GpuContext): LinearGemvVariant[] {
+  return ctx.has('subgroups') ? ['blocked', 'gemv', 'gemv_subgroup'] : ['blocked', 'gemv'];
+}
+
+/** The variant this context prefers: forced or measured, else 'blocked' on CPU adapters, the fastest kind else. */
+export function gemvVariant(ctx: GpuContext): LinearGemvVariant {
+  const fallback = ctx.info.isSoftware ? 'blocked' : ctx.has('subgroups') ? 'gemv_subgroup' : 'gemv';
+  return ctx.kernels.variant<LinearGemvVariant>('linear_gemv', fallback);
+}
+
+/**
+ * The GEMV kernel for y = x·Wᵀ with T tokens, or undefined when the blocked kernels should run: more than
+ * 8 tokens, f32 weights (a matmul), f16 rows not a multiple of 8, or 'blocked' chosen. A chosen variant
+ * the adapter cannot run ('gemv_subgroup' without subgroups) gives way to 'gemv': a speed preference, never
+ * a correctness one.
+ */
+export function gemvKernel(
+  ctx: GpuContext,
+  w: Weight,
+  T: number,
+): { code: string; constants: Record<string, number>; groups: [number, number] } | undefined {
+  if (T > GEMV_MAX_TOKENS || w.type === 'f32' || w.cols % 8 !== 0) return undefined;
+  let variant = gemvVariant(ctx);
+  if (variant === 'blocked') return undefined;
+  if (variant === 'gemv_subgroup' && !ctx.has('subgroups')) variant = 'gemv';
+  return { code: SOURCES[variant][w.type], constants: { TOKENS: T }, groups: [Math.ceil(w.rows / GEMV_ROWS), 1] };
+}
+
+/** `enable subgroups;` after the kernel's opening comment (directives precede declarations; the name stays first). */
+function enableSubgroups(code: string): string {
+  const lines = code.split('\n');
+  const body = lines.findIndex((l) => !l.startsWith('//'));
+  return [...lines.slice(0, body), 'enable subgroups;', ...lines.slice(body)].join('\n');
+}
+
+/**
+ * The tuner's workload: one token through a Q4_0 576 → 1536 projection (SmolLM2-135M's up projection);
+ * 576 → 256 on CPU adapters.
+ */
+export const linearGemvProbe: KernelProbe = {
+  family: 'linear_gemv',
+  variants: gemvVariants,
+  sources: [gemvSrc, linearLib, q4Lib, treeLib, subgroupLib],
+  setup(ctx) {
+    const [N, K] = [ctx.info.isSoftware ? 256 : 1536, 576];
+    const w = uploadWeight(ctx, 'q4_0', N, K, quantize('q4_0', probeValues(N * K, 2)));
+    const x = ctx.upload(probeValues(K, 1), [1, K]);
+    const y = ctx.tensor([1, N]);
+    return {
+      run: () => linear(ctx, x, w, 1, {}, y),
+      release: () => [x, y, w.data].forEach((t) => t.release()),
+    };
+  },
+};
