@@ -23,12 +23,14 @@
 
 override TOKENS: u32 = 1u; // T, 1 … 8
 const ROWS: u32 = 8u; // output rows per workgroup (= TN, store_row's width): two vec4 per token
-const LANES: u32 = 64u; // invocations per workgroup, splitting K
+// Invocations per workgroup, splitting K: a power of two, 64 unless K has fewer units of 8 (the host picks
+// the smallest power of two covering them: idle lanes would only wait at the reduction's barriers).
+override LANES: u32 = 64u;
 
 @group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;
 
 // Partial sums across the lanes, slot 2t (token t, rows 0–3) and 2t + 1 (rows 4–7); after reduce_finish
-// slot s's total is at red[s·LANES]. 16 KiB at T = 8, WebGPU's guaranteed workgroup storage.
+// slot s's total is at red[s·LANES]. At most 16 KiB (T = 8, 64 lanes), WebGPU's guaranteed workgroup storage.
 var<workgroup> red: array<vec4<f32>, 2u * TOKENS * LANES>;
 
 // Weights k … k+7 of one row.

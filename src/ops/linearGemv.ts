@@ -26,6 +26,8 @@ export type LinearGemvVariant = 'blocked' | 'gemv' | 'gemv_subgroup';
 
 /** Most tokens the GEMV kernel takes (its partial sums per lane: 8 rows × TOKENS). */
 export const GEMV_MAX_TOKENS = 8;
+/** Most invocations per workgroup (LANES in linear_gemv.wgsl). */
+const GEMV_MAX_LANES = 64;
 /** Output rows per workgroup (ROWS in linear_gemv.wgsl). */
 const GEMV_ROWS = 8;
 
@@ -72,7 +74,13 @@ export function gemvKernel(
   let variant = gemvVariant(ctx);
   if (variant === 'blocked') return undefined;
   if (variant === 'gemv_subgroup' && !ctx.has('subgroups')) variant = 'gemv';
-  return { code: SOURCES[variant][w.type], constants: { TOKENS: T }, groups: [Math.ceil(w.rows / GEMV_ROWS), 1] };
+  const constants = { TOKENS: T, LANES: gemvLanes(w.cols) };
+  return { code: SOURCES[variant][w.type], constants, groups: [Math.ceil(w.rows / GEMV_ROWS), 1] };
+}
+
+/** Invocations per workgroup: 64, or the smallest power of two covering K's units of 8 weights. */
+export function gemvLanes(K: number): number {
+  return Math.min(GEMV_MAX_LANES, 2 ** Math.ceil(Math.log2(Math.max(1, K / 8))));
 }
 
 /** `enable subgroups;` after the kernel's opening comment (directives precede declarations; the name stays first). */

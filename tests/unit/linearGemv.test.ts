@@ -14,7 +14,7 @@
 
 import { describe, expect, it, vi } from 'vitest';
 import { linear } from '../../src/ops/linear';
-import { GEMV_MAX_TOKENS, gemvKernel, gemvVariant, type LinearGemvVariant } from '../../src/ops/linearGemv';
+import { GEMV_MAX_TOKENS, gemvKernel, gemvLanes, gemvVariant, type LinearGemvVariant } from '../../src/ops/linearGemv';
 import { uploadWeight, type WeightType } from '../../src/ops/weight';
 import { linearRef, weightRef } from '../../src/reference/linear';
 import { absMatmulRef } from '../../src/reference/matmul';
@@ -146,8 +146,9 @@ describe(`linear, decode path: choice and fallbacks (seed ${seed})`, () => {
     const [q8, f16, f16Odd, f32] = [weight('q8_0', 64), weight('f16', 64), weight('f16', 36), weight('f32', 64)];
     ctx.kernels.force('linear_gemv', 'gemv');
     try {
-      expect(gemvKernel(ctx, q8, GEMV_MAX_TOKENS)?.constants).toEqual({ TOKENS: GEMV_MAX_TOKENS });
-      expect(gemvKernel(ctx, f16, 1)?.constants).toEqual({ TOKENS: 1 });
+      expect(gemvKernel(ctx, q8, GEMV_MAX_TOKENS)?.constants).toEqual({ TOKENS: GEMV_MAX_TOKENS, LANES: 8 });
+      expect(gemvKernel(ctx, f16, 1)?.constants).toEqual({ TOKENS: 1, LANES: 8 });
+      expect([32, 96, 576, 608, 1536].map(gemvLanes)).toEqual([4, 16, 64, 64, 64]);
       expect(gemvKernel(ctx, q8, GEMV_MAX_TOKENS + 1)).toBeUndefined();
       expect(gemvKernel(ctx, f16Odd, 1)).toBeUndefined();
       expect(gemvKernel(ctx, f32, 1)).toBeUndefined();
