@@ -82,6 +82,11 @@ const CASES: Case[] = [
     [0, 2],
     [2, 5],
   ]),
+  batched('3 sequences of 90 rows (2 splits), GQA 6/2, hd=20', { H: 6, KV: 2, hd: 20 }, 90, 3, [
+    [1, 89],
+    [0, 64],
+    [2, 3],
+  ]),
 ];
 
 function bound(
