@@ -16,6 +16,7 @@ import { uploadWeight, type Weight, type WeightType } from './weight';
 import linearLib from '../../shaders/lib/linear_common.wgsl?raw';
 import swigluLib from '../../shaders/lib/swiglu_common.wgsl?raw';
 import gemvSrc from '../../shaders/linear_gemv.wgsl?raw';
+import blockedQ4Src from '../../shaders/linear_q4_0.wgsl?raw';
 import f16Lib from '../../shaders/lib/gemv_f16.wgsl?raw';
 import q8Lib from '../../shaders/lib/gemv_q8_0.wgsl?raw';
 import q4Lib from '../../shaders/lib/gemv_q4_0.wgsl?raw';
@@ -97,7 +98,7 @@ function enableSubgroups(code: string): string {
 export const linearGemvProbe: KernelProbe = {
   family: 'linear_gemv',
   variants: gemvVariants,
-  sources: [gemvSrc, linearLib, q4Lib, treeLib, subgroupLib],
+  sources: [blockedQ4Src, gemvSrc, linearLib, q4Lib, treeLib, subgroupLib],
   setup(ctx) {
     const [N, K] = [ctx.info.isSoftware ? 256 : 1536, 576];
     const w = uploadWeight(ctx, 'q4_0', N, K, quantize('q4_0', probeValues(N * K, 2)));
