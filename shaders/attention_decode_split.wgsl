@@ -8,8 +8,9 @@
 //   1. each lane scores one key (q from workgroup memory, the key row from the cache), into workgroup memory;
 //   2. every lane reads the tile's scores for the new running max m, and each writes its key's weight
 //      exp(s − m) (one exp per key, not one per key and lane);
-//   3. the lanes switch to owning the output: lane c accumulates dims 4c..4c+3 of Σ_j w_j·V_j, reading each
-//      value row as one coalesced HD-wide load across the lanes.
+//   3. the lanes switch to owning the output: in groups of ⌈HD/4⌉ lanes, each group a share of the tile's
+//      keys, lane c of a group accumulates dims 4c..4c+3 of Σ_j w_j·V_j, each value row one coalesced
+//      HD-wide load across the group; the groups' sums are added once, after the last tile.
 // With one split (`DIRECT`) the workgroup normalises and writes O. With several, `main` writes each split's
 // (m, l, unnormalised output) to PART and `combine` (one workgroup per (query, head), a lane per vec4 of
 // output) rescales them by exp(m_s − M) in split order: deterministic, no atomics.
@@ -46,7 +47,8 @@ struct SplitParams {
 
 var<workgroup> q_sh: array<vec4<f32>, MAX_HD4>; // this head's query, zero past HD
 var<workgroup> s_sh: array<f32, LANES>; // the tile's scores
-var<workgroup> w_sh: array<f32, LANES>; // the tile's weights exp(s − m)
+var<workgroup> w_sh: array<f32, LANES>; // the tile's weights exp(s − m); then each lane's l
+var<workgroup> part_sh: array<vec4<f32>, LANES>; // each lane's output sum at the end
 
 fn hd4() -> u32 {
   return (HD + 3u) / 4u;
@@ -92,9 +94,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let per = ((keys + p.splits - 1u) / p.splits + LANES - 1u) / LANES * LANES;
   let j0 = min(split * per, keys);
   let j1 = min(j0 + per, keys);
-  let d = 4u * lane; // this lane's output dims d..d+3 (lanes past the head own none)
-  let owns = lane < hd4();
-  if (owns) { q_sh[lane] = ld_q(qa + d, d); }
+  // For the values, lanes form `groups` groups of ⌈HD/4⌉: lane (g, c) owns dims 4c..4c+3 of the tile's keys
+  // g, g + groups, … (4 groups at hd 64, 1 at 256), so no lane idles while a head narrower than the
+  // workgroup is summed; the groups' sums share every rescaling and are added once, at the end.
+  let groups = LANES / hd4();
+  let c = lane % hd4();
+  let g = lane / hd4();
+  let d = 4u * c;
+  let owns = g < groups;
+  if (lane < hd4()) { q_sh[lane] = ld_q(qa + 4u * lane, 4u * lane); }
   workgroupBarrier();
 
   // Finite start: the first tile's correction exp(m − m') underflows to 0 without ever forming inf − inf.
@@ -107,7 +115,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (lane < live) {
       let kb = kv_head + (start + t0 + lane) * kv_stride;
       var dot_qk = 0.0;
-      for (var c = 0u; c < HD; c += 4u) { dot_qk += dot(q_sh[c / 4u], ld_k(kb + c, c)); }
+      for (var e = 0u; e < HD; e += 4u) { dot_qk += dot(q_sh[e / 4u], ld_k(kb + e, e)); }
       s = dot_qk * p.scale;
     }
     s_sh[lane] = s;
@@ -119,25 +127,39 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let corr = exp(m - mn);
     var sum = 0.0;
     var pv = vec4<f32>(0.0);
-    for (var j = 0u; j < live; j++) {
-      let w = w_sh[j];
-      sum += w;
-      if (owns) { pv = fma(vec4<f32>(w), ld_v(kv_head + (start + t0 + j) * kv_stride + d, d), pv); }
+    if (owns) {
+      for (var j = g; j < live; j += groups) {
+        let w = w_sh[j];
+        sum += w;
+        pv = fma(vec4<f32>(w), ld_v(kv_head + (start + t0 + j) * kv_stride + d, d), pv);
+      }
     }
     l = l * corr + sum;
     acc = acc * corr + pv;
     m = mn;
     workgroupBarrier(); // the next tile rewrites s_sh and w_sh
   }
+  // The groups' sums, added in group order by the lanes of group 0.
+  part_sh[lane] = acc;
+  w_sh[lane] = l;
+  workgroupBarrier();
+  if (lane >= hd4()) { return; }
+  l = 0.0;
+  acc = vec4<f32>(0.0);
+  for (var k = 0u; k < groups; k++) {
+    let at = k * hd4() + c;
+    l += w_sh[at];
+    acc += part_sh[at];
+  }
 
   if (DIRECT) {
     // l ≥ 1: the largest weight is exp(0).
-    if (owns) { store_o(qa + d, d, acc * (1.0 / l)); }
+    store_o(qa + d, d, acc * (1.0 / l));
     return;
   }
   let at = ((i * p.H + h) * p.splits + split) * part_stride();
   if (lane == 0u) { PART[at] = vec4<f32>(m, l, 0.0, 0.0); }
-  if (owns) { PART[at + 1u + lane] = acc; }
+  PART[at + 1u + lane] = acc;
 }
 
 // O = Σ_s e^(m_s − M)·acc_s / Σ_s e^(m_s − M)·l_s, M the largest m_s: one workgroup per (query, head).
