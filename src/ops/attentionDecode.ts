@@ -73,7 +73,8 @@ export function attentionDecode(
   const o = out ?? ctx.tensor([n, H * hd]);
   if (o.numel !== n * H * hd) throw new Error(`attentionDecode: out has ${o.numel} elements, expected ${n * H * hd}`);
   const scale = dims.scale ?? 1 / Math.sqrt(hd);
-  if (attentionDecodeVariant(ctx) === 'split') {
+  // 'split' puts the queries on the grid's z axis: past its limit (a prefill of > 65,535 tokens) 'serial' runs.
+  if (attentionDecodeVariant(ctx) === 'split' && n <= ctx.device.limits.maxComputeWorkgroupsPerDimension) {
     split(ctx, [q, kCache, vCache, places], o, { ...dims, scale }, rows);
     return o;
   }
