@@ -16,11 +16,13 @@ import { describe, expect, it } from 'vitest';
 import {
   ATTENTION_DECODE_VARIANTS,
   attentionDecode,
+  attentionDecodeProbe,
   attentionDecodeVariant,
   contiguousPlaces,
   type DecodeDims,
 } from '../../src/ops/attentionDecode';
 import { copyRows, gatherRows, scatterRows } from '../../src/ops/copyRows';
+import { tuneKernels } from '../../src/ops/tuning';
 import { attentionRef } from '../../src/reference/attention';
 import { attentionDecodeRef, copyRowsRef, gatherRowsRef, scatterRowsRef } from '../../src/reference/attentionDecode';
 import { mismatches } from '../helpers/compare';
@@ -171,6 +173,17 @@ describe(`attentionDecode (seed ${seed})`, () => {
     expect(dispatches(65)).toEqual({ attention_decode_split: 1, 'attention_decode_split:combine': 1 });
     ctx.kernels.force('attention_decode', undefined);
     [q, places].forEach((t) => t.release());
+  });
+
+  it("the tuner's probe: 'split' agrees with 'serial' on it and both get a time", async () => {
+    const ctx = await gpu();
+    try {
+      const { attention_decode: choice } = await tuneKernels(ctx, [attentionDecodeProbe], { minMs: 1 });
+      expect(Object.keys(choice.ms).sort()).toEqual([...ATTENTION_DECODE_VARIANTS].sort());
+      expect(choice.rejected).toBeUndefined();
+    } finally {
+      ctx.kernels.clear(); // the tuner adopted its choice: back to the defaults
+    }
   });
 
   it('the reference agrees with full causal attention when the cache is the whole sequence', () => {

@@ -14,7 +14,16 @@
 
 import { describe, expect, it, vi } from 'vitest';
 import { linear } from '../../src/ops/linear';
-import { GEMV_MAX_TOKENS, gemvKernel, gemvLanes, gemvVariant, type LinearGemvVariant } from '../../src/ops/linearGemv';
+import {
+  GEMV_MAX_TOKENS,
+  gemvKernel,
+  gemvLanes,
+  gemvVariant,
+  gemvVariants,
+  linearGemvProbe,
+  type LinearGemvVariant,
+} from '../../src/ops/linearGemv';
+import { tuneKernels } from '../../src/ops/tuning';
 import { uploadWeight, type WeightType } from '../../src/ops/weight';
 import { linearRef, weightRef } from '../../src/reference/linear';
 import { absMatmulRef } from '../../src/reference/matmul';
@@ -192,5 +201,16 @@ describe(`linear, decode path: choice and fallbacks (seed ${seed})`, () => {
       w.data.release();
     }
     expect(gemvKernel(ctx, w, 1)?.code).toBeUndefined(); // 'blocked' again: the default here
+  });
+
+  it("the tuner's probe: every candidate agrees with 'blocked' on it and gets a time", async () => {
+    const ctx = await gpu();
+    try {
+      const { linear_gemv: choice } = await tuneKernels(ctx, [linearGemvProbe], { minMs: 1 });
+      expect(Object.keys(choice.ms).sort()).toEqual([...gemvVariants(ctx)].sort());
+      expect(choice.rejected).toBeUndefined();
+    } finally {
+      ctx.kernels.clear(); // the tuner adopted its choice: back to the defaults
+    }
   });
 });
