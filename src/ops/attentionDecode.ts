@@ -106,14 +106,30 @@ function split(
   const partStride = 1 + Math.ceil(hd / 4);
   // One split writes o directly; the partials binding then gets a 16-byte stand-in it never touches.
   const part = ctx.tensor([splits === 1 ? 4 : n * H * splits * partStride * 4]);
-  const params = new ArrayBuffer(32);
-  new Uint32Array(params).set([n, H, KV, 0, splits]);
-  new Float32Array(params)[3] = scale;
-  const uniform = ctx.uniform(new Uint8Array(params));
+  const uniform = ctx.uniform(splitParams({ n, H, KV, scale, splits }));
   const inputs = [places, vec4(q as Tensor<'f32'>), vec4(kCache as Tensor<'f32'>), vec4(vCache as Tensor<'f32'>)];
   ctx.dispatch(ctx.pipeline(splitSrc, { HD: hd, DIRECT: splits === 1 }), [part, o, uniform, ...inputs], [splits, H, n]);
   if (splits > 1) ctx.dispatch(ctx.pipeline(splitSrc, { HD: hd }, 'combine'), [part, o, uniform], [H, n]);
   part.release();
+}
+
+/** `SplitParams` of attention_decode_split.wgsl, field by field in its order (32 bytes with the padding). */
+const SPLIT_PARAMS = [
+  ['n', 'u32'],
+  ['H', 'u32'],
+  ['KV', 'u32'],
+  ['scale', 'f32'],
+  ['splits', 'u32'],
+] as const;
+
+function splitParams(values: Record<(typeof SPLIT_PARAMS)[number][0], number>): Uint8Array {
+  const bytes = new ArrayBuffer(32);
+  const view = new DataView(bytes);
+  SPLIT_PARAMS.forEach(([name, type], i) => {
+    if (type === 'u32') view.setUint32(4 * i, values[name], true);
+    else view.setFloat32(4 * i, values[name], true);
+  });
+  return new Uint8Array(bytes);
 }
 
 /** Places (start row 0, positions pos0 … pos0+n−1) of n consecutive queries of a single cached sequence. */
