@@ -148,9 +148,12 @@ function vec4(t: Tensor<'f32'>): GPUBufferBinding {
 }
 
 /**
- * The tuner's workload: one new token against a 256-token cache with SmolLM2-135M's heads (H 9, KV 3,
- * hd 64); a 64-token cache on CPU adapters.
+ * The tuner's workload: one decode step's attention — one new token against a 256-token cache with
+ * SmolLM2-135M's heads (H 9, KV 3, hd 64), once per layer (30) so each dispatch's cost, the combine's
+ * included, counts as it will, not the read-back around one; a 64-token cache on CPU adapters.
  */
+const PROBE_LAYERS = 30;
+
 export const attentionDecodeProbe: KernelProbe = {
   family: 'attention_decode',
   variants: () => ATTENTION_DECODE_VARIANTS,
@@ -165,7 +168,10 @@ export const attentionDecodeProbe: KernelProbe = {
     const places = ctx.upload(contiguousPlaces(1, rows - 1), [2], 'u32');
     const o = ctx.tensor([1, H * hd]);
     return {
-      run: () => attentionDecode(ctx, q, k, v, places, dims, o),
+      run: () => {
+        for (let layer = 1; layer < PROBE_LAYERS; layer++) attentionDecode(ctx, q, k, v, places, dims, o);
+        return attentionDecode(ctx, q, k, v, places, dims, o);
+      },
       release: () => [q, k, v, places, o].forEach((t) => t.release()),
     };
   },

@@ -92,8 +92,10 @@ function enableSubgroups(code: string): string {
 }
 
 /**
- * The tuner's workload: one token through a Q4_0 576 → 1536 projection (SmolLM2-135M's up projection);
- * 576 → 256 on CPU adapters.
+ * The tuner's workload: one token through a Q4_0 576 → 1536 projection (SmolLM2-135M's up projection), 30
+ * times (a decode step has that many per kind of projection) so the kernels' time, not the read-back around
+ * them, is what is compared; once through 576 → 256 on CPU adapters, where one GEMV dispatch alone takes
+ * tens of milliseconds.
  */
 export const linearGemvProbe: KernelProbe = {
   family: 'linear_gemv',
@@ -104,8 +106,12 @@ export const linearGemvProbe: KernelProbe = {
     const w = uploadWeight(ctx, 'q4_0', N, K, quantize('q4_0', probeValues(N * K, 2)));
     const x = ctx.upload(probeValues(K, 1), [1, K]);
     const y = ctx.tensor([1, N]);
+    const repeats = ctx.info.isSoftware ? 1 : 30;
     return {
-      run: () => linear(ctx, x, w, 1, {}, y),
+      run: () => {
+        for (let i = 1; i < repeats; i++) linear(ctx, x, w, 1, {}, y);
+        return linear(ctx, x, w, 1, {}, y);
+      },
       release: () => [x, y, w.data].forEach((t) => t.release()),
     };
   },
