@@ -12,7 +12,7 @@
 // plus the final division. Doubled for second-order terms. A wrong key, head or position moves results by
 // about Σ_j P_ij|v_j|/n, far above this.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   ATTENTION_DECODE_VARIANTS,
   attentionDecode,
@@ -173,6 +173,27 @@ describe(`attentionDecode (seed ${seed})`, () => {
     expect(dispatches(65)).toEqual({ attention_decode_split: 1, 'attention_decode_split:combine': 1 });
     ctx.kernels.force('attention_decode', undefined);
     [q, places].forEach((t) => t.release());
+  });
+
+  it("'split' gives way to 'serial' when the queries exceed the grid's limit per dimension", async () => {
+    const ctx = await gpu();
+    const small: Record<string, number> = {};
+    for (const name in ctx.device.limits) small[name] = ctx.device.limits[name as keyof GPUSupportedLimits] as number;
+    small.maxComputeWorkgroupsPerDimension = 2;
+    const spy = vi.spyOn(ctx.device, 'limits', 'get').mockReturnValue(small as unknown as GPUSupportedLimits);
+    const dims = { n: 3, H: 2, KV: 1, hd: 4 };
+    const [q, cache] = [ctx.tensor([3, 8]), ctx.tensor([100, 4])];
+    const places = ctx.upload(contiguousPlaces(3, 0), [6], 'u32');
+    ctx.kernels.force('attention_decode', 'split');
+    try {
+      ctx.resetStats();
+      attentionDecode(ctx, q, cache, cache, places, dims).release();
+      expect(Object.fromEntries(ctx.stats.byKernel)).toEqual({ attention_decode: 1 });
+    } finally {
+      ctx.kernels.force('attention_decode', undefined);
+      spy.mockRestore();
+      [q, cache, places].forEach((t) => t.release());
+    }
   });
 
   it("the tuner's probe: 'split' agrees with 'serial' on it and both get a time", async () => {
