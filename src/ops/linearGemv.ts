@@ -62,7 +62,8 @@ export function gemvVariant(ctx: GpuContext): LinearGemvVariant {
 
 /**
  * The GEMV kernel for y = x·Wᵀ with T tokens, or undefined when the blocked kernels should run: more than
- * 8 tokens, f32 weights (a matmul), f16 rows not a multiple of 8, or 'blocked' chosen. A chosen variant
+ * 8 tokens, f32 weights (a matmul), f16 rows not a multiple of 8, more rows than the grid holds, or
+ * 'blocked' chosen. A chosen variant
  * the adapter cannot run ('gemv_subgroup' without subgroups) gives way to 'gemv': a speed preference, never
  * a correctness one.
  */
@@ -72,6 +73,8 @@ export function gemvKernel(
   T: number,
 ): { code: string; constants: Record<string, number>; groups: [number, number] } | undefined {
   if (T > GEMV_MAX_TOKENS || w.type === 'f32' || w.cols % 8 !== 0) return undefined;
+  // A workgroup per 8 rows: past the grid's limit (over 524,280 rows at 65,535) the blocked kernels' 64 do.
+  if (Math.ceil(w.rows / GEMV_ROWS) > ctx.device.limits.maxComputeWorkgroupsPerDimension) return undefined;
   let variant = gemvVariant(ctx);
   if (variant === 'blocked') return undefined;
   if (variant === 'gemv_subgroup' && !ctx.has('subgroups')) variant = 'gemv';

@@ -148,11 +148,17 @@ describe(`linear, decode path: choice and fallbacks (seed ${seed})`, () => {
     expect(ctx.has('subgroups')).toBe(true);
   });
 
-  it('keeps the blocked kernels past 8 tokens, for f32 weights and for f16 rows not a multiple of 8', async () => {
+  it('keeps the blocked kernels past 8 tokens, for f32 weights, f16 rows not a multiple of 8 and grids past the limit', async () => {
     const ctx = await gpu();
-    const weight = (type: WeightType, K: number) =>
-      uploadWeight(ctx, type, 5, K, hostWeight(type, 5, K, rng(seed)).bytes);
-    const [q8, f16, f16Odd, f32] = [weight('q8_0', 64), weight('f16', 64), weight('f16', 36), weight('f32', 64)];
+    const weight = (type: WeightType, K: number, rows = 5) =>
+      uploadWeight(ctx, type, rows, K, hostWeight(type, rows, K, rng(seed)).bytes);
+    const [q8, f16, f16Odd, f32, q8Tall] = [
+      weight('q8_0', 64),
+      weight('f16', 64),
+      weight('f16', 36),
+      weight('f32', 64),
+      weight('q8_0', 64, 9),
+    ];
     ctx.kernels.force('linear_gemv', 'gemv');
     try {
       expect(gemvKernel(ctx, q8, GEMV_MAX_TOKENS)?.constants).toEqual({ TOKENS: GEMV_MAX_TOKENS, LANES: 8 });
@@ -161,6 +167,16 @@ describe(`linear, decode path: choice and fallbacks (seed ${seed})`, () => {
       expect(gemvKernel(ctx, q8, GEMV_MAX_TOKENS + 1)).toBeUndefined();
       expect(gemvKernel(ctx, f16Odd, 1)).toBeUndefined();
       expect(gemvKernel(ctx, f32, 1)).toBeUndefined();
+      const small: Record<string, number> = {};
+      for (const name in ctx.device.limits) small[name] = ctx.device.limits[name as keyof GPUSupportedLimits] as number;
+      small.maxComputeWorkgroupsPerDimension = 1; // q8's 5 rows are one workgroup of 8 rows
+      const limits = vi.spyOn(ctx.device, 'limits', 'get').mockReturnValue(small as unknown as GPUSupportedLimits);
+      try {
+        expect(gemvKernel(ctx, q8, 1)).toBeDefined();
+        expect(gemvKernel(ctx, q8Tall, 1)).toBeUndefined();
+      } finally {
+        limits.mockRestore();
+      }
       // What linear dispatches follows: the GEMV kernel at 1 token, the blocked one at 9.
       const kernelsOf = (T: number): string[] => {
         const x = ctx.tensor([T, 64]);
@@ -173,7 +189,7 @@ describe(`linear, decode path: choice and fallbacks (seed ${seed})`, () => {
       expect(kernelsOf(9)).toEqual(['linear_q8_0']);
     } finally {
       ctx.kernels.force('linear_gemv', undefined);
-      [q8, f16, f16Odd, f32].forEach((w) => w.data.release());
+      [q8, f16, f16Odd, f32, q8Tall].forEach((w) => w.data.release());
     }
   });
 
