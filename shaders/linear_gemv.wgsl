@@ -11,7 +11,7 @@
 // lanes read neighbouring units of a row, so a row streams from memory once, coalesced, and every weight is
 // decoded exactly once per workgroup. The partials are then summed across the lanes (`reduce_put` /
 // `reduce_finish`: a workgroup-memory tree, or subgroupAdd where the adapter has subgroups — one body, the
-// reduction from an include), and invocation t < TOKENS stores token t's 8 outputs through store_row, so
+// reduction from an include), and invocation t stores token t's 8 outputs through store_row, so
 // alpha, ACCUMULATE, the adapter's LOW_RANK product (row groups included) and the GATED SwiGLU output are
 // the linear kernels' own epilogue.
 // TOKENS is T (a pipeline per T: the loops over tokens unroll and the partials stay in registers).
@@ -79,5 +79,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   workgroupBarrier();
   reduce_finish(lane);
   workgroupBarrier();
-  if (lane < TOKENS) { store_row(lane, row0, p.N, red[2u * lane * LANES], red[(2u * lane + 1u) * LANES]); }
+  // Token t's 8 outputs (fewer lanes than tokens when K is short: K = 32 has 4).
+  for (var t = lane; t < TOKENS; t += LANES) {
+    store_row(t, row0, p.N, red[2u * t * LANES], red[(2u * t + 1u) * LANES]);
+  }
 }

@@ -53,7 +53,8 @@ interface Case {
 /**
  * Each weight type twice, each option in two cases. T = 8 (the most the kernel takes) for 'gemv' only: a
  * pipeline's build time on SwiftShader grows with T (~0.4 s per token, its loops unrolled), and the
- * subgroup variant differs only in its reduction, whose code does not depend on T; it runs T = 4 there.
+ * subgroup variant differs only in its reduction, whose code depends on T only through the number of sums
+ * (2T, more than the lanes from T = 5 at K = 64); it runs T ≤ 5.
  */
 const CASES: [Exclude<WeightType, 'f32'>, Case][] = [
   ['q4_0', { T: 1, K: 32, N: 33 }],
@@ -62,6 +63,11 @@ const CASES: [Exclude<WeightType, 'f32'>, Case][] = [
   ['f16', { T: 8, K: 576, N: 61, lowRank: { r: 4, G: 2 }, gated: true }],
   ['q4_0', { T: 2, K: 608, N: 5, alpha: 1.5, accumulate: true, gated: true }],
   ['q8_0', { T: 1, K: 576, N: 19, accumulate: true, lowRank: { r: 8, G: 1 } }],
+  // Fewer lanes than sums (2T of 4 outputs each: K = 32 has 4 lanes, K = 64 8) and than tokens: the
+  // reduction and the stores loop.
+  ['q4_0', { T: 7, K: 32, N: 12, accumulate: true }],
+  ['q8_0', { T: 5, K: 64, N: 20, gated: true }],
+  ['q8_0', { T: 1, K: 160, N: 64, accumulate: true, lowRank: { r: 4, G: 1 } }],
 ];
 
 const describeCase = (c: Case) =>
@@ -127,7 +133,9 @@ async function check(type: WeightType, c: Case, caseSeed: number): Promise<void>
 
 describe.each(VARIANTS)(`linear, decode path, %s forced (seed ${seed})`, (variant) => {
   for (const [i, [type, shape]] of CASES.entries()) {
-    const c = variant === 'gemv' ? shape : { ...shape, T: Math.min(shape.T, 4) };
+    // At most 5 tokens for the subgroup variant, still a whole number of low-rank groups.
+    const fewer = Math.min(shape.T, 5) - (Math.min(shape.T, 5) % (shape.lowRank?.G ?? 1));
+    const c = variant === 'gemv' ? shape : { ...shape, T: fewer };
     it(`${type} ${describeCase(c)}`, async () => {
       const ctx = await gpu();
       ctx.kernels.force('linear_gemv', variant);
