@@ -11,8 +11,8 @@
 // longer earlier sequence or of a rejected draft.
 //
 // Layouts (row-major): Q, O [n, H·HD]; K, V caches [rows, KV·HD]; place [n, 2] u32. Query head h reads KV
-// head h / (H / KV). For a single query only H invocations run: fine for short contexts, and splitting the
-// keys over workgroups (flash-decoding) is the step to take when long contexts on real GPUs need it.
+// head h / (H / KV). For a single query only H invocations run: fine on CPU adapters and for short contexts;
+// attention_decode_split (flash-decoding: keys split over workgroups and lanes) is the GPU variant.
 
 // HD, MAX_HD4, WG, realign and in_head: shaders/lib/attention_common.wgsl.
 

@@ -77,7 +77,8 @@ fn store4(t: u32, c: u32, width: u32, v: vec4<f32>) {
 fn word_at(a: u32) -> u32 {
   let i = a >> 2u;
   if ((a & 2u) == 0u) { return W[i]; }
-  return (W[i] >> 16u) | (W[i + 1u] << 16u);
+  // The next word is clamped: a row's last weights may end on the buffer's last half word.
+  return (W[i] >> 16u) | (W[min(i + 1u, arrayLength(&W) - 1u)] << 16u);
 }
 
 // The two 16-bit weights of a word (element 0 in the low half), widened: IEEE half, or bfloat16 under BF16.

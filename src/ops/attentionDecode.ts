@@ -2,6 +2,10 @@
 // The caches are preallocated [rows, KV·hd] tensors, possibly holding several sequences, filled row by row
 // (copyRows / scatterRows); each query has a place (first cache row of its sequence, its position) and sees
 // that sequence's cached keys 0 … its own position. Forward only: inference never differentiates it.
+// Two kernels (family 'attention_decode' in `ctx.kernels`): 'serial', one invocation per (query, head) walking
+// its keys (the reference, and the default on CPU adapters), and 'split', flash-decoding (the keys of each
+// (query, head) split over workgroups and lanes, partials combined by a second small dispatch; the default
+// on GPUs, where 'serial' runs H live lanes for one new token).
 
 import { type GpuContext, alignUp } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
@@ -9,13 +13,32 @@ import { withLib } from '../gpu/wgsl';
 import type { DecodeDims as RefDecodeDims } from './contracts';
 import commonSrc from '../../shaders/lib/attention_common.wgsl?raw';
 import decodeKernel from '../../shaders/attention_decode.wgsl?raw';
+import splitKernel from '../../shaders/attention_decode_split.wgsl?raw';
 import { MAX_HEAD_DIM } from './attention';
+import type { KernelProbe } from './tuning';
+import { probeValues } from './probeInputs';
 
 export type DecodeDims = RefDecodeDims;
 
+export type AttentionDecodeVariant = 'serial' | 'split';
+export const ATTENTION_DECODE_VARIANTS: readonly AttentionDecodeVariant[] = ['serial', 'split'];
+
 const src = withLib(decodeKernel, commonSrc);
+const splitSrc = withLib(splitKernel, commonSrc);
 /** Invocations per workgroup (WG in shaders/lib/attention_common.wgsl), one per query row. */
 const WG = 32;
+/** The split kernel's keys per tile (LANES in attention_decode_split.wgsl). */
+const SPLIT_TILE = 64;
+/**
+ * Workgroups the split kernel aims for: enough (query, head, split) triples to spread a single token's
+ * attention over a GPU's cores; a prefill's n·H (query, head) pairs reach it with one split each.
+ */
+const SPLIT_TARGET_WORKGROUPS = 256;
+
+/** The variant this context runs: forced or measured, else 'serial' on CPU adapters and 'split' on GPUs. */
+export function attentionDecodeVariant(ctx: GpuContext): AttentionDecodeVariant {
+  return ctx.kernels.variant<AttentionDecodeVariant>('attention_decode', ctx.info.isSoftware ? 'serial' : 'split');
+}
 
 /**
  * Records o = softmax(scale·q·Kᵀ)·V per head for q [n, H·hd] against the caches kCache, vCache [rows, KV·hd].
@@ -49,15 +72,64 @@ export function attentionDecode(
   }
   const o = out ?? ctx.tensor([n, H * hd]);
   if (o.numel !== n * H * hd) throw new Error(`attentionDecode: out has ${o.numel} elements, expected ${n * H * hd}`);
+  const scale = dims.scale ?? 1 / Math.sqrt(hd);
+  // 'split' puts the queries on the grid's z axis: past its limit (a prefill of > 65,535 tokens) 'serial' runs.
+  if (attentionDecodeVariant(ctx) === 'split' && n <= ctx.device.limits.maxComputeWorkgroupsPerDimension) {
+    split(ctx, [q, kCache, vCache, places], o, { ...dims, scale }, rows);
+    return o;
+  }
   const params = new ArrayBuffer(16);
   new Uint32Array(params).set([n, H, KV]);
-  new Float32Array(params)[3] = dims.scale ?? 1 / Math.sqrt(hd);
+  new Float32Array(params)[3] = scale;
   ctx.dispatch(
     ctx.pipeline(src, { HD: hd }),
     [vec4(q), vec4(kCache), vec4(vCache), o, places, ctx.uniform(new Uint8Array(params))],
     [Math.ceil(n / WG), H, 1],
   );
   return o;
+}
+
+/**
+ * Flash-decoding: splits × H × n workgroups of partials, then one combine workgroup per (query, head); with
+ * a single split one dispatch that writes o. The split count comes from the cache's capacity (`rows`): the
+ * positions are on the GPU, and splits past a query's keys are empty.
+ */
+function split(
+  ctx: GpuContext,
+  [q, kCache, vCache, places]: Tensor[],
+  o: Tensor<'f32'>,
+  dims: Required<DecodeDims>,
+  rows: number,
+): void {
+  const { n, H, KV, hd, scale } = dims;
+  const splits = Math.max(1, Math.min(Math.ceil(SPLIT_TARGET_WORKGROUPS / (n * H)), Math.ceil(rows / SPLIT_TILE)));
+  const partStride = 1 + Math.ceil(hd / 4);
+  // One split writes o directly; the partials binding then gets a 16-byte stand-in it never touches.
+  const part = ctx.tensor([splits === 1 ? 4 : n * H * splits * partStride * 4]);
+  const uniform = ctx.uniform(splitParams({ n, H, KV, scale, splits }));
+  const inputs = [places, vec4(q as Tensor<'f32'>), vec4(kCache as Tensor<'f32'>), vec4(vCache as Tensor<'f32'>)];
+  ctx.dispatch(ctx.pipeline(splitSrc, { HD: hd, DIRECT: splits === 1 }), [part, o, uniform, ...inputs], [splits, H, n]);
+  if (splits > 1) ctx.dispatch(ctx.pipeline(splitSrc, { HD: hd }, 'combine'), [part, o, uniform], [H, n]);
+  part.release();
+}
+
+/** `SplitParams` of attention_decode_split.wgsl, field by field in its order (32 bytes with the padding). */
+const SPLIT_PARAMS = [
+  ['n', 'u32'],
+  ['H', 'u32'],
+  ['KV', 'u32'],
+  ['scale', 'f32'],
+  ['splits', 'u32'],
+] as const;
+
+function splitParams(values: Record<(typeof SPLIT_PARAMS)[number][0], number>): Uint8Array {
+  const bytes = new ArrayBuffer(32);
+  const view = new DataView(bytes);
+  SPLIT_PARAMS.forEach(([name, type], i) => {
+    if (type === 'u32') view.setUint32(4 * i, values[name], true);
+    else view.setFloat32(4 * i, values[name], true);
+  });
+  return new Uint8Array(bytes);
 }
 
 /** Places (start row 0, positions pos0 … pos0+n−1) of n consecutive queries of a single cached sequence. */
@@ -74,3 +146,33 @@ function vec4(t: Tensor<'f32'>): GPUBufferBinding {
     throw new Error(`attentionDecode: a ${t.byteLength}-byte tensor's buffer cannot be bound as vec4s`);
   return { buffer: t.buffer, size };
 }
+
+/**
+ * The tuner's workload: one decode step's attention — one new token against a 256-token cache with
+ * SmolLM2-135M's heads (H 9, KV 3, hd 64), once per layer (30) so each dispatch's cost, the combine's
+ * included, counts as it will, not the read-back around one; a 64-token cache on CPU adapters.
+ */
+const PROBE_LAYERS = 30;
+
+export const attentionDecodeProbe: KernelProbe = {
+  family: 'attention_decode',
+  variants: () => ATTENTION_DECODE_VARIANTS,
+  sources: [decodeKernel, splitKernel, commonSrc],
+  setup(ctx) {
+    const [H, KV, hd] = [9, 3, 64];
+    const rows = ctx.info.isSoftware ? 64 : 256;
+    const dims = { n: 1, H, KV, hd };
+    const q = ctx.upload(probeValues(H * hd, 1), [1, H * hd]);
+    const k = ctx.upload(probeValues(rows * KV * hd, 2), [rows, KV * hd]);
+    const v = ctx.upload(probeValues(rows * KV * hd, 3), [rows, KV * hd]);
+    const places = ctx.upload(contiguousPlaces(1, rows - 1), [2], 'u32');
+    const o = ctx.tensor([1, H * hd]);
+    return {
+      run: () => {
+        for (let layer = 1; layer < PROBE_LAYERS; layer++) attentionDecode(ctx, q, k, v, places, dims, o);
+        return attentionDecode(ctx, q, k, v, places, dims, o);
+      },
+      release: () => [q, k, v, places, o].forEach((t) => t.release()),
+    };
+  },
+};

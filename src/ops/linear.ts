@@ -10,6 +10,8 @@
 // 'blocked', one kernel per weight type decoding in registers without workgroup memory (CPU adapters), and
 // 'tiled', one body for all three types that decodes each 64×16 slice of W into workgroup memory once per
 // 64 tokens (GPUs); the type's decoding is an include (shaders/lib/decode_*.wgsl).
+// With a few tokens (decoding) the forward may run the GEMV kernel instead (src/ops/linearGemv.ts), through
+// the same parameters, bindings and epilogue.
 
 import type { GpuContext } from '../gpu/context';
 import { Tensor } from '../gpu/tensor';
@@ -22,6 +24,7 @@ import { withLib } from '../gpu/wgsl';
 import linearLib from '../../shaders/lib/linear_common.wgsl?raw';
 import swigluLib from '../../shaders/lib/swiglu_common.wgsl?raw';
 import { swiglu } from './swiglu';
+import { gemvKernel } from './linearGemv';
 import f16Src from '../../shaders/linear_f16.wgsl?raw';
 import q8Src from '../../shaders/linear_q8_0.wgsl?raw';
 import q4Src from '../../shaders/linear_q4_0.wgsl?raw';
@@ -131,6 +134,11 @@ export function linear(
     if (opts.gated) swiglu(ctx, opts.gated.gate, y, opts.gated.out);
     return y;
   }
+  const gemv = gemvKernel(ctx, w, T);
+  if (gemv) {
+    dispatch(ctx, gemv, x, w, y, gemv.groups, T, opts, w.rows);
+    return y;
+  }
   // Output [T, rows]: workgroups tile rows of W along x and tokens along y.
   const tiled = linearVariant(ctx, 'linear', opts.variant) === 'tiled';
   const tile = tiled ? TILED_TILE : FORWARD_TILE;
@@ -181,7 +189,7 @@ function tiledKernel(w: Weight, dx: boolean): Kernel {
 /** A kernel's source and the override constants it has beyond the shared ones. */
 interface Kernel {
   code: string;
-  constants?: Record<string, boolean>;
+  constants?: Record<string, boolean | number>;
 }
 
 /**
@@ -206,7 +214,7 @@ function dispatch(
   cols: number,
 ): void {
   const { lowRank: lr, gated } = opts;
-  const constants: Record<string, boolean> = {
+  const constants: Record<string, boolean | number> = {
     ACCUMULATE: !!opts.accumulate,
     LOW_RANK: !!lr,
     GATED: !!gated,

@@ -9,6 +9,8 @@ import type { FamilyChoice, KernelChoiceRecord, KernelChoiceStore } from '../gpu
 import type { Tensor } from '../gpu/tensor';
 import { attentionProbe } from './attention';
 import { matmulProbe } from './matmul';
+import { attentionDecodeProbe } from './attentionDecode';
+import { linearGemvProbe } from './linearGemv';
 import { linearDxProbe, linearProbe } from './linear';
 
 /** A representative workload of one op, allocated once and run under each variant. */
@@ -31,7 +33,14 @@ export interface KernelProbe {
 }
 
 /** Every family with a choice to make. */
-export const KERNEL_PROBES: readonly KernelProbe[] = [matmulProbe, linearProbe, linearDxProbe, attentionProbe];
+export const KERNEL_PROBES: readonly KernelProbe[] = [
+  matmulProbe,
+  linearProbe,
+  linearDxProbe,
+  linearGemvProbe,
+  attentionProbe,
+  attentionDecodeProbe,
+];
 
 export interface TuneOptions {
   /** Measure for at least this long per candidate (after one warm-up run), at least 3 runs. Default 150 ms. */

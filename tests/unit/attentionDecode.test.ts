@@ -1,6 +1,9 @@
 // Attention against a KV cache and the row copy that fills the cache, against the float64 references, at
 // awkward sizes: prefill (n > 1 from position 0), single-token decode deep into the cache, hd not a
 // multiple of 4, SmolLM2-like heads. Cache rows past the last position hold NaN to show nothing reads them.
+// Every variant of the family ('serial', 'split' = flash-decoding) runs every case, forced; caches of more
+// than 64 rows give 'split' several splits (some empty when the position is early), smaller ones its
+// one-dispatch path.
 //
 // Tolerance, derived as in attention.test.ts (u = 2⁻²⁴, γ_n = n·u/(1 − n·u)): a score is off by at most
 // E_i = γ_{hd+1}·max_j scale·Σ_d|q_id||k_jd|; shifting a row's scores by E moves each softmax weight by a
@@ -9,9 +12,17 @@
 // plus the final division. Doubled for second-order terms. A wrong key, head or position moves results by
 // about Σ_j P_ij|v_j|/n, far above this.
 
-import { describe, expect, it } from 'vitest';
-import { attentionDecode, contiguousPlaces, type DecodeDims } from '../../src/ops/attentionDecode';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  ATTENTION_DECODE_VARIANTS,
+  attentionDecode,
+  attentionDecodeProbe,
+  attentionDecodeVariant,
+  contiguousPlaces,
+  type DecodeDims,
+} from '../../src/ops/attentionDecode';
 import { copyRows, gatherRows, scatterRows } from '../../src/ops/copyRows';
+import { tuneKernels } from '../../src/ops/tuning';
 import { attentionRef } from '../../src/reference/attention';
 import { attentionDecodeRef, copyRowsRef, gatherRowsRef, scatterRowsRef } from '../../src/reference/attentionDecode';
 import { mismatches } from '../helpers/compare';
@@ -55,6 +66,16 @@ const CASES: Case[] = [
   single('one token at position 37, stories260K heads', { n: 1, H: 8, KV: 4, hd: 8 }, 37, 50),
   single('3 tokens from position 5, hd=6, scale 0.7', { n: 3, H: 4, KV: 1, hd: 6, scale: 0.7 }, 5, 9),
   single('one token at position 69, SmolLM2 heads', { n: 1, H: 9, KV: 3, hd: 64 }, 69, 70),
+  single('one token at position 300 of 333 rows, hd=36', { n: 1, H: 4, KV: 2, hd: 36 }, 300, 333),
+  single('one token at position 70 of 500 rows (empty splits), hd=7', { n: 1, H: 2, KV: 1, hd: 7 }, 70, 500),
+  single('8 tokens from position 190, hd=256', { n: 8, H: 2, KV: 1, hd: 256 }, 190, 200),
+  single(
+    '4 tokens from position 380 of 400 rows, 32 heads (2 splits of 3 tiles), hd=5',
+    { n: 4, H: 32, KV: 8, hd: 5 },
+    380,
+    400,
+  ),
+  single('prefill of 150 tokens, GQA 4/2, hd=18', { n: 150, H: 4, KV: 2, hd: 18 }, 0, 160),
   batched('3 sequences of 11 rows, queries interleaved, GQA 6/3, hd=10', { H: 6, KV: 3, hd: 10 }, 11, 3, [
     [2, 4],
     [0, 0],
@@ -62,6 +83,11 @@ const CASES: Case[] = [
     [1, 10],
     [0, 2],
     [2, 5],
+  ]),
+  batched('3 sequences of 90 rows (2 splits), GQA 6/2, hd=20', { H: 6, KV: 2, hd: 20 }, 90, 3, [
+    [1, 89],
+    [0, 64],
+    [2, 3],
   ]),
 ];
 
@@ -105,10 +131,11 @@ function bound(
   return (e) => per[e];
 }
 
-describe(`attentionDecode (seed ${seed})`, () => {
+describe.each(ATTENTION_DECODE_VARIANTS)(`attentionDecode %s (seed ${seed})`, (variant) => {
   for (const [c, { name, dims, places, rows }] of CASES.entries()) {
     it(name, async () => {
       const ctx = await gpu();
+      ctx.kernels.force('attention_decode', variant);
       const random = rng(seed + c);
       const width = dims.KV * dims.hd;
       const q = randomF32(dims.n * dims.H * dims.hd, random);
@@ -116,12 +143,69 @@ describe(`attentionDecode (seed ${seed})`, () => {
       const [tq, tk, tv] = [q, k, v].map((x) => ctx.upload(x, [x.length]));
       const tp = ctx.upload(places, [places.length], 'u32');
       const o = attentionDecode(ctx, tq, tk, tv, tp, dims);
+      ctx.kernels.force('attention_decode', undefined);
       const got = await ctx.read(o);
       [tq, tk, tv, tp, o].forEach((t) => t.release());
       const want = attentionDecodeRef(q, k, v, places, dims);
       expect(mismatches(got, want, bound(q, k, v, places, dims))).toEqual([]);
     });
   }
+});
+
+describe(`attentionDecode (seed ${seed})`, () => {
+  it("runs 'serial' on this CPU adapter unless told otherwise; 'split' takes a second dispatch past 64 rows", async () => {
+    const ctx = await gpu();
+    expect(ctx.info.isSoftware).toBe(true);
+    expect(attentionDecodeVariant(ctx)).toBe('serial');
+    const dims = { n: 1, H: 2, KV: 1, hd: 8 };
+    const q = ctx.tensor([1, 16]);
+    const places = ctx.upload(contiguousPlaces(1, 5), [2], 'u32');
+    const dispatches = (rows: number) => {
+      const cache = ctx.tensor([rows, 8]);
+      ctx.resetStats();
+      attentionDecode(ctx, q, cache, cache, places, dims).release();
+      cache.release();
+      return Object.fromEntries(ctx.stats.byKernel);
+    };
+    expect(dispatches(65)).toEqual({ attention_decode: 1 });
+    ctx.kernels.force('attention_decode', 'split');
+    expect(dispatches(64)).toEqual({ attention_decode_split: 1 });
+    expect(dispatches(65)).toEqual({ attention_decode_split: 1, 'attention_decode_split:combine': 1 });
+    ctx.kernels.force('attention_decode', undefined);
+    [q, places].forEach((t) => t.release());
+  });
+
+  it("'split' gives way to 'serial' when the queries exceed the grid's limit per dimension", async () => {
+    const ctx = await gpu();
+    const small: Record<string, number> = {};
+    for (const name in ctx.device.limits) small[name] = ctx.device.limits[name as keyof GPUSupportedLimits] as number;
+    small.maxComputeWorkgroupsPerDimension = 2;
+    const spy = vi.spyOn(ctx.device, 'limits', 'get').mockReturnValue(small as unknown as GPUSupportedLimits);
+    const dims = { n: 3, H: 2, KV: 1, hd: 4 };
+    const [q, cache] = [ctx.tensor([3, 8]), ctx.tensor([100, 4])];
+    const places = ctx.upload(contiguousPlaces(3, 0), [6], 'u32');
+    ctx.kernels.force('attention_decode', 'split');
+    try {
+      ctx.resetStats();
+      attentionDecode(ctx, q, cache, cache, places, dims).release();
+      expect(Object.fromEntries(ctx.stats.byKernel)).toEqual({ attention_decode: 1 });
+    } finally {
+      ctx.kernels.force('attention_decode', undefined);
+      spy.mockRestore();
+      [q, cache, places].forEach((t) => t.release());
+    }
+  });
+
+  it("the tuner's probe: 'split' agrees with 'serial' on it and both get a time", async () => {
+    const ctx = await gpu();
+    try {
+      const { attention_decode: choice } = await tuneKernels(ctx, [attentionDecodeProbe], { minMs: 1 });
+      expect(Object.keys(choice.ms).sort()).toEqual([...ATTENTION_DECODE_VARIANTS].sort());
+      expect(choice.rejected).toBeUndefined();
+    } finally {
+      ctx.kernels.clear(); // the tuner adopted its choice: back to the defaults
+    }
+  });
 
   it('the reference agrees with full causal attention when the cache is the whole sequence', () => {
     const random = rng(seed + 100);

@@ -1,7 +1,9 @@
 // Generation with a KV cache on the real stories260K: at every step the cached path's logits equal those of
 // the full recomputation (forwardLogits), greedy decoding reproduces llama.cpp's text and the tokens of
 // recomputing the sequence each step (how much faster it is: `npm run bench -- generate`). Also: seeds repeat, EOS and a full context stop generation, and the
-// `generate` CLI streams the same text from the .bin and from the GGUF (its embedded tokenizer).
+// `generate` CLI streams the same text from the .bin and from the GGUF (its embedded tokenizer). The decode
+// kernels' variants (attention_decode 'split', linear_gemv 'gemv' / 'gemv_subgroup' on Q8_0 weights) decode
+// the same greedy text as the reference kernels.
 //
 // Tolerance for cached vs full logits: both run the same f32 kernels on the same inputs except attention,
 // whose sums run in another order (one key at a time here, blocks of four in attention_fwd): each attention
@@ -22,7 +24,10 @@ import { TextStream, generate } from '../../src/model/generate';
 import { KvCache, forwardCached } from '../../src/model/kvCache';
 import { type LoadedModel, loadModel } from '../../src/model/load';
 import { openModelPath } from '../../src/model/openPath';
+import { releaseWeights } from '../../src/model/weights';
 import { argmax } from '../../src/model/sampling';
+import type { AttentionDecodeVariant } from '../../src/ops/attentionDecode';
+import type { LinearGemvVariant } from '../../src/ops/linearGemv';
 import { gpu } from '../helpers/gpu';
 import { sharedPath } from '../helpers/shared';
 
@@ -104,6 +109,42 @@ describe('generation with a KV cache (stories260K)', () => {
     expect(text.startsWith(EXPECTED)).toBe(true);
     expect(tok.decode([...PROMPT, ...r.tokens])).toBe(text);
     expect(await recomputeGreedy(ctx, m, 60)).toEqual(r.tokens);
+  });
+
+  it("greedy: llama.cpp's text with flash-decoding attention forced (a cache of 70 rows: 2 splits)", async () => {
+    const ctx = await gpu();
+    const m = await stories();
+    ctx.kernels.force('attention_decode', 'split');
+    try {
+      const r = await generate(ctx, m.weights, m.config, PROMPT, { maxNewTokens: 66, greedy: true });
+      expect(m.tokenizer!.decode([...PROMPT, ...r.tokens]).startsWith(EXPECTED)).toBe(true);
+    } finally {
+      ctx.kernels.force('attention_decode', undefined);
+    }
+  });
+
+  it('greedy tokens on Q8_0 weights are the same under every decode kernel variant', async () => {
+    const ctx = await gpu();
+    const files = await openModelPath(sharedPath('models/stories260K/stories260K.bin'));
+    if (files.kind === 'llama2c') sources.push(files.file, ...(files.tokenizer ? [files.tokenizer] : []));
+    const q8 = await loadModel(ctx, files, { quant: 'q8_0' });
+    // One prompt token, so prefill and decode are both single-token linears (the GEMV path); 24 tokens
+    // (its one-split path: the 2-split combine runs above), as decoding here is slow under the GPU variants.
+    const run = async (attention: AttentionDecodeVariant, linear: LinearGemvVariant) => {
+      ctx.kernels.force('attention_decode', attention);
+      ctx.kernels.force('linear_gemv', linear);
+      try {
+        return (await generate(ctx, q8.weights, q8.config, [1], { maxNewTokens: 24, greedy: true })).tokens;
+      } finally {
+        ctx.kernels.force('attention_decode', undefined);
+        ctx.kernels.force('linear_gemv', undefined);
+      }
+    };
+    const reference = await run('serial', 'blocked');
+    expect(await run('split', 'gemv')).toEqual(reference);
+    expect(await run('serial', 'gemv_subgroup')).toEqual(reference);
+    expect(q8.tokenizer!.decode(reference)).toMatch(/^Once upon a time/);
+    releaseWeights(q8.weights);
   });
 
   it('the same seed gives the same sample; another seed another one', async () => {

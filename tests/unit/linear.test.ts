@@ -12,11 +12,9 @@
 import { describe, expect, it } from 'vitest';
 import { LINEAR_VARIANTS, linear, linearBackwardInput, linearVariant } from '../../src/ops/linear';
 import { uploadWeight, type WeightType } from '../../src/ops/weight';
-import { f32ToF16 } from '../../src/io/f16';
-import { bf16Bits } from '../helpers/randomModel';
-import { type HostWeight, linearBackwardInputRef, linearRef, weightRef } from '../../src/reference/linear';
+import { hostWeight } from '../helpers/hostWeight';
+import { linearBackwardInputRef, linearRef, weightRef } from '../../src/reference/linear';
 import { absMatmulRef } from '../../src/reference/matmul';
-import { quantize } from '../../src/io/quant';
 import { mismatches } from '../helpers/compare';
 import { gpu } from '../helpers/gpu';
 import { dot, numericGrad } from '../helpers/gradcheck';
@@ -58,19 +56,6 @@ function tiledRuns(type: WeightType, inDim: number, outDim: number): boolean {
   // SmolLM2's 1536-wide shapes cost the tiled kernel 0.4–1.5 s each on SwiftShader; 576×192 covers long
   // reductions in both directions.
   return type !== 'f32' && inDim * outDim < 200_000;
-}
-
-function hostWeight(type: WeightType, rows: number, cols: number, random: () => number): HostWeight {
-  const v = randomF32(rows * cols, random);
-  const bytes =
-    type === 'f32'
-      ? new Uint8Array(v.buffer)
-      : type === 'f16'
-        ? new Uint8Array(Uint16Array.from(v, f32ToF16).buffer)
-        : type === 'bf16'
-          ? new Uint8Array(bf16Bits(v).buffer)
-          : quantize(type, v);
-  return { type, rows, cols, bytes };
 }
 
 interface Case {
