@@ -10,6 +10,7 @@
 import { type GpuContext, alignUp } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { withLib } from '../gpu/wgsl';
+import { uniformStruct } from '../gpu/uniforms';
 import type { DecodeDims as RefDecodeDims } from './contracts';
 import commonSrc from '../../shaders/lib/attention_common.wgsl?raw';
 import decodeKernel from '../../shaders/attention_decode.wgsl?raw';
@@ -25,6 +26,8 @@ export const ATTENTION_DECODE_VARIANTS: readonly AttentionDecodeVariant[] = ['se
 
 const src = withLib(decodeKernel, commonSrc);
 const splitSrc = withLib(splitKernel, commonSrc);
+const DECODE_PARAMS = uniformStruct(src, 'DecodeParams');
+const SPLIT_PARAMS = uniformStruct(splitSrc, 'SplitParams');
 /** Invocations per workgroup (WG in shaders/lib/attention_common.wgsl), one per query row. */
 const WG = 32;
 /** The split kernel's keys per tile (LANES in attention_decode_split.wgsl). */
@@ -78,12 +81,9 @@ export function attentionDecode(
     split(ctx, [q, kCache, vCache, places], o, { ...dims, scale }, rows);
     return o;
   }
-  const params = new ArrayBuffer(16);
-  new Uint32Array(params).set([n, H, KV]);
-  new Float32Array(params)[3] = scale;
   ctx.dispatch(
     ctx.pipeline(src, { HD: hd }),
-    [vec4(q), vec4(kCache), vec4(vCache), o, places, ctx.uniform(new Uint8Array(params))],
+    [vec4(q), vec4(kCache), vec4(vCache), o, places, ctx.uniform(DECODE_PARAMS.pack({ n, H, KV, scale }))],
     [Math.ceil(n / WG), H, 1],
   );
   return o;
@@ -106,30 +106,11 @@ function split(
   const partStride = 1 + Math.ceil(hd / 4);
   // One split writes o directly; the partials binding then gets a 16-byte stand-in it never touches.
   const part = ctx.tensor([splits === 1 ? 4 : n * H * splits * partStride * 4]);
-  const uniform = ctx.uniform(splitParams({ n, H, KV, scale, splits }));
+  const uniform = ctx.uniform(SPLIT_PARAMS.pack({ n, H, KV, scale, splits }));
   const inputs = [places, vec4(q as Tensor<'f32'>), vec4(kCache as Tensor<'f32'>), vec4(vCache as Tensor<'f32'>)];
   ctx.dispatch(ctx.pipeline(splitSrc, { HD: hd, DIRECT: splits === 1 }), [part, o, uniform, ...inputs], [splits, H, n]);
   if (splits > 1) ctx.dispatch(ctx.pipeline(splitSrc, { HD: hd }, 'combine'), [part, o, uniform], [H, n]);
   part.release();
-}
-
-/** `SplitParams` of attention_decode_split.wgsl, field by field in its order (32 bytes with the padding). */
-const SPLIT_PARAMS = [
-  ['n', 'u32'],
-  ['H', 'u32'],
-  ['KV', 'u32'],
-  ['scale', 'f32'],
-  ['splits', 'u32'],
-] as const;
-
-function splitParams(values: Record<(typeof SPLIT_PARAMS)[number][0], number>): Uint8Array {
-  const bytes = new ArrayBuffer(32);
-  const view = new DataView(bytes);
-  SPLIT_PARAMS.forEach(([name, type], i) => {
-    if (type === 'u32') view.setUint32(4 * i, values[name], true);
-    else view.setFloat32(4 * i, values[name], true);
-  });
-  return new Uint8Array(bytes);
 }
 
 /** Places (start row 0, positions pos0 … pos0+n−1) of n consecutive queries of a single cached sequence. */

@@ -21,6 +21,7 @@ import { quantize } from '../io/quant';
 import { matmul } from './matmul';
 import { releaseWeight, rowBytes, uploadWeight, type Weight, type WeightType } from './weight';
 import { withLib } from '../gpu/wgsl';
+import { uniformStruct } from '../gpu/uniforms';
 import linearLib from '../../shaders/lib/linear_common.wgsl?raw';
 import swigluLib from '../../shaders/lib/swiglu_common.wgsl?raw';
 import { swiglu } from './swiglu';
@@ -220,29 +221,37 @@ function dispatch(
     GATED: !!gated,
     ...kernel.constants,
   };
-  const params = new ArrayBuffer(48);
-  const words = new Uint32Array(params);
-  words.set([T, w.rows, w.cols, 0, rowBytes(w.type, w.cols)]);
-  new Float32Array(params)[3] = opts.alpha ?? 1;
-  if (lr) {
-    const G = lr.groups ?? 1;
-    const [colStride, kStride] = lr.transposed ? [1, cols] : [lr.r, 1];
-    words.set([lr.r, T / G, G > 1 ? (lr.stride ?? 0) : 0, colStride, kStride], 5);
-    new Float32Array(params)[10] = lr.scale;
-  }
+  const params = LINEAR_PARAMS.pack({
+    ...{ T, N: w.rows, K: w.cols, alpha: opts.alpha ?? 1, row_bytes: rowBytes(w.type, w.cols) },
+    ...(lr ? lowRankParams(lr, T, cols) : NO_LOW_RANK),
+  });
   // Bindings the specialised shader does not use are still in its layout: the input, bound again read-only,
   // stands in for read-only ones, a 4-byte scratch for the gated output.
   const bindings = [
     input,
     w.data,
     output,
-    ctx.uniform(new Uint8Array(params)),
+    ctx.uniform(params),
     lr?.H ?? input,
     lr?.L ?? input,
     gated?.gate ?? input,
     gated?.out ?? unusedOutput(ctx),
   ];
   ctx.dispatch(ctx.pipeline(kernel.code, constants), bindings, groups);
+}
+
+/** linear_common's Params: every linear kernel (blocked, tiled, GEMV) declares its parameters there. */
+const LINEAR_PARAMS = uniformStruct(linearLib, 'Params');
+const NO_LOW_RANK = { lr_rank: 0, lr_group_rows: 0, lr_group_stride: 0, lr_col_stride: 0, lr_k_stride: 0, lr_scale: 0 };
+
+/** The epilogue's low-rank fields: L's copy stride per row group, and its layout (B [cols, r] or A [r, cols]). */
+function lowRankParams(lr: LowRank, T: number, cols: number) {
+  const G = lr.groups ?? 1;
+  const [colStride, kStride] = lr.transposed ? [1, cols] : [lr.r, 1];
+  return {
+    ...{ lr_rank: lr.r, lr_group_rows: T / G, lr_group_stride: G > 1 ? (lr.stride ?? 0) : 0 },
+    ...{ lr_col_stride: colStride, lr_k_stride: kStride, lr_scale: lr.scale },
+  };
 }
 
 /**
