@@ -14,6 +14,7 @@ export default defineConfig({
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],
           environment: 'node',
+          globalSetup: ['tests/unit/globalSetup.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

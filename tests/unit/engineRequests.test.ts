@@ -51,7 +51,8 @@ describe('engine requests the page makes', () => {
     const smol = PRESETS.find((p) => p.id === 'smollm2-135m')!;
     const sizes = engine.presetSizes(smol.id, 'q8_0');
     expect(sizes).toEqual(presetSizes(smol, 'q8_0'));
-    expect(sizes.gpu.weights.bytes).toBeLessThan(engine.presetSizes(smol.id, 'keep').gpu.weights.bytes / 3);
+    // Q8_0's 8.5 bits a value against the BF16 checkpoint's 16, kept as stored.
+    expect(sizes.gpu.weights.bytes).toBeLessThan(engine.presetSizes(smol.id, 'keep').gpu.weights.bytes * 0.6);
     expect(() => engine.presetSizes('nope', 'keep')).toThrow(/no preset "nope"/);
   });
 });

@@ -11,7 +11,14 @@ import type { GpuContext } from '../../src/gpu/context';
 import type { KernelChoiceRecord, KernelChoiceStore } from '../../src/gpu/kernelChoice';
 import { matmul, matmulProbe, matmulVariant } from '../../src/ops/matmul';
 import { probeValues } from '../../src/ops/probeInputs';
-import { type KernelProbe, type ProbeWorkload, KERNEL_PROBES, chooseKernels, tuneKernels } from '../../src/ops/tuning';
+import {
+  type KernelProbe,
+  type ProbeWorkload,
+  KERNEL_PROBES,
+  SWITCH_MARGIN,
+  chooseKernels,
+  tuneKernels,
+} from '../../src/ops/tuning';
 import { fileKernelStore, parseKernelSetting } from '../../src/cli/kernels';
 import { gpu } from '../helpers/gpu';
 
@@ -24,13 +31,13 @@ async function dispatchCost(ctx: GpuContext, work: ProbeWorkload): Promise<numbe
 }
 
 /**
- * A family whose variants all compute C = A·B with a matmul but differ in cost and correctness: 'ref' repeats
- * it 4 times, 'fast' once, 'wrong' doubles C, 'broken' throws.
+ * A family whose variants all compute C = A·B with matmuls but differ in cost and correctness: each runs the
+ * product `costs[variant]` times (default: 'ref' 4, 'fast' 1), 'wrong' doubles C, 'broken' throws.
  */
-function toyProbe(sources = ['toy v1']): KernelProbe {
+function toyProbe(sources = ['toy v1'], costs: Record<string, number> = { ref: 4, fast: 1 }): KernelProbe {
   return {
     family: 'toy',
-    variants: () => ['ref', 'fast', 'wrong', 'broken'],
+    variants: () => [...Object.keys(costs), 'wrong', 'broken'],
     sources,
     setup(ctx) {
       const [M, N, K] = [5, 7, 3];
@@ -41,8 +48,7 @@ function toyProbe(sources = ['toy v1']): KernelProbe {
         run() {
           const v = ctx.kernels.variant<string>('toy', 'ref');
           if (v === 'broken') throw new Error('no pipeline for this adapter');
-          for (let i = 0; i < (v === 'ref' ? 4 : 1); i++)
-            matmul(ctx, a, b, M, N, K, { alpha: v === 'wrong' ? 2 : 1 }, c);
+          for (let i = 0; i < (costs[v] ?? 1); i++) matmul(ctx, a, b, M, N, K, { alpha: v === 'wrong' ? 2 : 1 }, c);
           return c;
         },
         release: () => [a, b, c].forEach((t) => t.release()),
@@ -66,7 +72,7 @@ afterEach(async () => (await gpu()).kernels.clear());
 describe('kernel tuning', () => {
   it('adopts the cheapest candidate whose output matches the reference, and says why the others lost', async () => {
     const ctx = await gpu();
-    const chosen = await tuneKernels(ctx, [toyProbe()], { measure: dispatchCost });
+    const chosen = await tuneKernels(ctx, [toyProbe()], { sample: dispatchCost, minMs: 0 });
     expect(chosen.toy.variant).toBe('fast');
     expect(chosen.toy.ms).toEqual({ ref: 4, fast: 1 });
     expect(chosen.toy.rejected?.wrong).toMatch(/output differs from ref's/);
@@ -74,10 +80,20 @@ describe('kernel tuning', () => {
     expect(ctx.kernels.variant('toy', 'ref')).toBe('fast');
   });
 
+  it('keeps the reference unless a candidate is at least SWITCH_MARGIN faster', async () => {
+    const ctx = await gpu();
+    const opts = { sample: dispatchCost, minMs: 0 };
+    expect(SWITCH_MARGIN).toBe(0.1);
+    const close = await tuneKernels(ctx, [toyProbe(['a'], { ref: 20, almost: 19 })], opts);
+    expect(close.toy).toMatchObject({ variant: 'ref', ms: { ref: 20, almost: 19 } });
+    const enough = await tuneKernels(ctx, [toyProbe(['b'], { ref: 20, faster: 18 })], opts);
+    expect(enough.toy.variant).toBe('faster');
+  });
+
   it('keeps a forced variant over the measurement, and the measurement for the rest', async () => {
     const ctx = await gpu();
     ctx.kernels.force('toy', 'ref');
-    await tuneKernels(ctx, [toyProbe()], { measure: dispatchCost });
+    await tuneKernels(ctx, [toyProbe()], { sample: dispatchCost, minMs: 0 });
     expect(ctx.kernels.variant('toy', 'fast')).toBe('ref');
     ctx.kernels.force('toy', undefined);
     expect(ctx.kernels.variant('toy', 'ref')).toBe('fast');
@@ -88,16 +104,16 @@ describe('kernel tuning', () => {
     const store = memoryStore();
     const probe = toyProbe();
     const setup = vi.spyOn(probe, 'setup');
-    const first = await chooseKernels(ctx, store, { probes: [probe], measure: dispatchCost });
+    const first = await chooseKernels(ctx, store, { probes: [probe], sample: dispatchCost, minMs: 0 });
     expect(store.saved).toHaveLength(1);
     expect(setup).toHaveBeenCalledTimes(1);
     ctx.kernels.clear();
-    const again = await chooseKernels(ctx, store, { probes: [probe], measure: dispatchCost });
+    const again = await chooseKernels(ctx, store, { probes: [probe], sample: dispatchCost, minMs: 0 });
     expect(setup).toHaveBeenCalledTimes(1); // loaded, not measured
     expect(again).toEqual(first);
     expect(ctx.kernels.variant('toy', 'ref')).toBe('fast');
     // Changed kernels are measured again.
-    await chooseKernels(ctx, store, { probes: [toyProbe(['toy v2'])], measure: dispatchCost });
+    await chooseKernels(ctx, store, { probes: [toyProbe(['toy v2'])], sample: dispatchCost, minMs: 0 });
     expect(store.saved).toHaveLength(2);
     expect(store.saved[1].key).not.toBe(store.saved[0].key);
   });
@@ -115,7 +131,7 @@ describe('kernel tuning', () => {
 
   it('every registered family measures on this adapter: each candidate matches its reference', async () => {
     const ctx = await gpu();
-    const chosen = await tuneKernels(ctx, KERNEL_PROBES, { measure: dispatchCost });
+    const chosen = await tuneKernels(ctx, KERNEL_PROBES, { sample: dispatchCost, minMs: 0 });
     for (const probe of KERNEL_PROBES) {
       const variants = probe.variants(ctx);
       if (variants.length < 2) continue;
