@@ -133,14 +133,14 @@ function checkSize(name: string, t: Tensor, needed: number): void {
 
 /**
  * The tuner's workload: a base projection in training (576 → 1536, SmolLM2-135M's up projection) over 512
- * tokens, 64 on CPU adapters (the ranking holds there, the time does not).
+ * tokens; 32 tokens and 576 outputs on CPU adapters (the ranking holds there, the time does not).
  */
 export const matmulProbe: KernelProbe = {
   family: 'matmul',
   variants: () => MATMUL_STRATEGIES,
   sources: [blockedSrc, blockedVec4Src, tiledSrc, REGTILE_VEC4, REGTILE_F32],
   setup(ctx) {
-    const [M, N, K] = [ctx.info.isSoftware ? 64 : 512, 1536, 576];
+    const [M, N, K] = ctx.info.isSoftware ? [32, 576, 576] : [512, 1536, 576];
     const a = ctx.upload(probeValues(M * K, 1), [M, K]);
     const b = ctx.upload(probeValues(N * K, 2), [N, K]);
     const c = ctx.tensor([M, N]);

@@ -54,7 +54,9 @@ export function GpuPanel() {
         </ul>
         <h3>Kernel variants</h3>
         <p>
-          Measured on this GPU the first time it was used (kept in this browser), fastest correct candidate per family:
+          {Object.keys(info.kernels).length
+            ? 'Measured on this GPU when a model first loaded (kept in this browser): the fastest correct candidate per family.'
+            : 'Measured on this GPU when a model first loads (once; kept in this browser).'}
         </p>
         <ul className="features" data-testid="kernel-variants">
           {Object.entries(info.kernels).map(([family, variant]) => (

@@ -13,14 +13,24 @@ interface GpuState {
   selfTest: SelfTestResult | null;
   selfTestError: string | null;
   probe(): Promise<void>;
+  /** Asks again for the adapter's kernel variants (measured at the first model load), keeping the rest. */
+  refreshKernels(): Promise<void>;
 }
 
-export const useGpu = create<GpuState>((set) => ({
+export const useGpu = create<GpuState>((set, get) => ({
   status: 'idle',
   info: null,
   error: null,
   selfTest: null,
   selfTestError: null,
+  async refreshKernels() {
+    if (get().status !== 'ready') return;
+    try {
+      set({ info: await getEngine().request('probe') });
+    } catch {
+      // the panel keeps what it showed; a lost device is reported by its own event
+    }
+  },
   async probe() {
     set({ status: 'probing', error: null, selfTest: null, selfTestError: null });
     try {

@@ -18,10 +18,10 @@ let context: Promise<GpuContext> | null = null;
 
 function gpu(): Promise<GpuContext> {
   context ??= GpuContext.create().then(
-    async (ctx) => {
-      await measureKernels(ctx);
+    (ctx) => {
       void ctx.lost.then((e) => {
         context = null; // the next request gets a new device
+        measured = null;
         engine.forgetGpuState();
         emit({ kind: 'deviceLost', message: e.message });
       });
@@ -54,8 +54,21 @@ function probeGpu(ctx: GpuContext): GpuProbe {
   return { ...ctx.info, kernels: ctx.kernels.current };
 }
 
+let measured: Promise<void> | null = null;
+
+/**
+ * The context with this GPU's kernel variants adopted: what the engine's jobs (loading, training, evaluation,
+ * generation) run on. Measured at the first such job, not when the page first asks for the adapter, so the
+ * GPU panel and self-test come at once and the measuring shows as the first model load's progress.
+ */
+async function tunedGpu(): Promise<GpuContext> {
+  const ctx = await gpu();
+  await (measured ??= measureKernels(ctx));
+  return ctx;
+}
+
 const engine = new Engine({
-  gpu,
+  gpu: tunedGpu,
   checkpoints: indexedDbCheckpointStore,
   deleteCheckpoint: deleteIndexedDbCheckpoint,
   modelCache: () => opfsCache(),

@@ -7,6 +7,7 @@ import type { BaseQuant } from '../../model/weights';
 import type { ModelSource, ModelSummary } from '../../worker/protocol';
 import { getEngine } from '../engineClient';
 import { loadValue, saveValue } from './persist';
+import { useGpu } from '../gpuStore';
 
 export type RemoteSource = Extract<ModelSource, { kind: 'preset' | 'hub' }>;
 
@@ -56,6 +57,7 @@ export const useModel = create<ModelState>((set, get) => ({
     try {
       const summary = await engine.request('loadModel', { source, quant, hubEndpoint: hubEndpoint() });
       set({ status: 'ready', summary, progress: null });
+      void useGpu.getState().refreshKernels(); // measured for this GPU by the first load
       if (source.kind !== 'files') {
         const remembered = { source, quant };
         set({ remembered });
