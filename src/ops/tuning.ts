@@ -50,7 +50,7 @@ export const KERNEL_PROBES: readonly KernelProbe[] = [
 export const SWITCH_MARGIN = 0.1;
 
 export interface TuneOptions {
-  /** Measure each candidate for at least this long (after one warm-up run), at least 3 runs. Default 150 ms. */
+  /** Measure each candidate for at least this long (after one warm-up run), at least 3 runs. Default 150 ms (60 on CPU adapters). */
   minMs?: number;
   log?: (line: string) => void;
   /** The cost of one synced run of the workload (default: its wall-clock ms). */
@@ -143,7 +143,8 @@ async function sampleInRounds(
   opts: TuneOptions,
 ): Promise<Map<string, number[]>> {
   const sample = opts.sample ?? wallClockMs;
-  const minMs = opts.minMs ?? 150;
+  // CPU adapters' variants differ by 2–5× (docs/ARCHITECTURE.md): shorter runs tell them apart.
+  const minMs = opts.minMs ?? (ctx.info.isSoftware ? 60 : 150);
   const samples = new Map(variants.map((v) => [v, [] as number[]]));
   const total = (v: string) => samples.get(v)!.reduce((a, b) => a + b, 0);
   while (variants.some((v) => samples.get(v)!.length < 3 || total(v) < minMs)) {
