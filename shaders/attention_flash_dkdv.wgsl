@@ -35,25 +35,7 @@ var<workgroup> ds: array<f32, OWN * TILE>;
 var<workgroup> s_parts: array<f32, PARTS>; // partial k·q and v·dO when SPLIT > 1
 var<workgroup> dp_parts: array<f32, PARTS>;
 
-fn ld(x: vec4<f32>, y: vec4<f32>, g: u32, d: u32) -> vec4<f32> {
-  if (HD % 4u == 0u) { return x; }
-  return select(vec4<f32>(0.0), realign(x, y, g % 4u), in_head(d));
-}
-
-fn ld_q(g: u32, d: u32) -> vec4<f32> {
-  if (HD % 4u == 0u) { return Q[g / 4u]; }
-  return ld(Q[g / 4u], Q[g / 4u + 1u], g, d);
-}
-
-fn ld_k(g: u32, d: u32) -> vec4<f32> {
-  if (HD % 4u == 0u) { return K[g / 4u]; }
-  return ld(K[g / 4u], K[g / 4u + 1u], g, d);
-}
-
-fn ld_v(g: u32, d: u32) -> vec4<f32> {
-  if (HD % 4u == 0u) { return V[g / 4u]; }
-  return ld(V[g / 4u], V[g / 4u + 1u], g, d);
-}
+// ld, ld_q, ld_k, ld_v (chunk d of a head at element g of Q, K or V): shaders/lib/attention_flash.wgsl.
 
 fn ld_do(g: u32, d: u32) -> vec4<f32> {
   if (HD % 4u == 0u) { return dO[g / 4u]; }

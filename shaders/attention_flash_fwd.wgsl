@@ -32,25 +32,7 @@ var<workgroup> scores: array<f32, OWN * TILE * SPLIT>; // SPLIT partial dot prod
 var<workgroup> probs: array<f32, OWN * TILE>;
 var<workgroup> row_sums: array<f32, WG_SIZE>;
 
-fn ld(x: vec4<f32>, y: vec4<f32>, g: u32, d: u32) -> vec4<f32> {
-  if (HD % 4u == 0u) { return x; }
-  return select(vec4<f32>(0.0), realign(x, y, g % 4u), in_head(d));
-}
-
-fn ld_q(g: u32, d: u32) -> vec4<f32> {
-  if (HD % 4u == 0u) { return Q[g / 4u]; }
-  return ld(Q[g / 4u], Q[g / 4u + 1u], g, d);
-}
-
-fn ld_k(g: u32, d: u32) -> vec4<f32> {
-  if (HD % 4u == 0u) { return K[g / 4u]; }
-  return ld(K[g / 4u], K[g / 4u + 1u], g, d);
-}
-
-fn ld_v(g: u32, d: u32) -> vec4<f32> {
-  if (HD % 4u == 0u) { return V[g / 4u]; }
-  return ld(V[g / 4u], V[g / 4u + 1u], g, d);
-}
+// ld, ld_q, ld_k, ld_v (chunk d of a head at element g of Q, K or V): shaders/lib/attention_flash.wgsl.
 
 fn store_o(g: u32, d: u32, x: vec4<f32>) {
   O[g] = x.x;

@@ -1,4 +1,4 @@
-// attention_flash: tile sizes of the FlashAttention-2 variant's kernels (appended after attention_common)
+// attention_flash: tile sizes and the Q/K/V loaders of the FlashAttention-2 variant's kernels (appended after attention_common)
 //
 // A workgroup owns OWN rows (query rows for the forward and dQ, key rows for dK/dV) and streams the other
 // side in tiles of TILE rows through workgroup memory. LANES invocations share each owned row: they split
@@ -32,4 +32,26 @@ fn own_chunk(lane: u32, c: u32) -> u32 {
 // Where a tile's e-th staged chunk (row e / HD4, chunk e % HD4) lives in its padded rows.
 fn padded(e: u32) -> u32 {
   return (e / HD4) * ROW4 + e % HD4;
+}
+
+// Chunk d..d+3 of a head at element g of Q, K or V (every flash kernel binds the three under these names), as a
+// vec4: one load when HD % 4 == 0, else realigned from two and zeroed past the head (ld).
+fn ld(x: vec4<f32>, y: vec4<f32>, g: u32, d: u32) -> vec4<f32> {
+  if (HD % 4u == 0u) { return x; }
+  return select(vec4<f32>(0.0), realign(x, y, g % 4u), in_head(d));
+}
+
+fn ld_q(g: u32, d: u32) -> vec4<f32> {
+  if (HD % 4u == 0u) { return Q[g / 4u]; }
+  return ld(Q[g / 4u], Q[g / 4u + 1u], g, d);
+}
+
+fn ld_k(g: u32, d: u32) -> vec4<f32> {
+  if (HD % 4u == 0u) { return K[g / 4u]; }
+  return ld(K[g / 4u], K[g / 4u + 1u], g, d);
+}
+
+fn ld_v(g: u32, d: u32) -> vec4<f32> {
+  if (HD % 4u == 0u) { return V[g / 4u]; }
+  return ld(V[g / 4u], V[g / 4u + 1u], g, d);
 }
