@@ -47,13 +47,16 @@ export function uniformStruct(wgsl: string, name: string): UniformStruct {
   return { name, size, fields, pack: (values) => pack(name, fields, size, values) };
 }
 
-const parsed = new Map<string, UniformStruct>();
+/** Parsed structs per shader source, then per struct name: the source string is a module constant, so looking
+ * it up costs no rehash per dispatch (a combined key would be a new multi-KB string each call). */
+const parsed = new Map<string, Map<string, UniformStruct>>();
 
 /** `uniformStruct`, parsed once per (shader, struct): for ops that pick among kernels at each call. */
 export function uniformStructOf(wgsl: string, name: string): UniformStruct {
-  const key = `${name}\u0000${wgsl}`;
-  let s = parsed.get(key);
-  if (!s) parsed.set(key, (s = uniformStruct(wgsl, name)));
+  let byName = parsed.get(wgsl);
+  if (!byName) parsed.set(wgsl, (byName = new Map()));
+  let s = byName.get(name);
+  if (!s) byName.set(name, (s = uniformStruct(wgsl, name)));
   return s;
 }
 
