@@ -45,11 +45,6 @@ export class KernelChoices {
     return this.forced.get(family);
   }
 
-  /** Whether a variant is forced or measured for `family` (the op's own default applies otherwise). */
-  isSet(family: string): boolean {
-    return this.forced.has(family) || this.measured.has(family);
-  }
-
   /** Adopts measured choices (a tuning run, or a record loaded from a store). */
   adopt(families: Record<string, FamilyChoice>): void {
     for (const [family, c] of Object.entries(families)) this.measured.set(family, c.variant);
